@@ -1,0 +1,48 @@
+/// Service numbers and the system-call convention.
+///
+/// A partition calls the kernel with the `syscall` instruction:
+///
+///     rax = service number, rdi, rsi, rdx, r10, r8 = arguments 0…4
+///     → rax = `Status` raw value, rdx = second result (count, next page, child), 0 when none
+///
+/// `rcx` and `r11` are clobbered by the instruction itself; every other register a partition can
+/// use is preserved across a service call (the kernel restores them from the saved frame).
+/// Numbers never change once shipped; a new service takes a new number.
+public enum Service: UInt64, CaseIterable, Sendable {
+    // Pip's memory services (DESIGN.md §4).
+    case createPartition = 1
+    case countToMap = 2
+    case prepare = 3
+    case addVAddr = 4
+    case removeVAddr = 5
+    case mappedInChild = 6
+    case deletePartition = 7
+    case collect = 8
+    case getIntState = 9
+    case setIntState = 10
+    // The control-flow service (DESIGN.md §5).
+    case yield = 11
+
+    // Root-only services: what the kernel lets the multiplexer do with the machine. A non-root
+    // caller gets `Status.rootOnly`.
+    /// consoleWrite(vaddr, length): write `length` bytes (at most `Limits.consoleWriteMax`) of the
+    /// caller's memory to the serial console.
+    case consoleWrite = 0x100
+    /// powerOff(status): stop the machine; under QEMU, exit with `status` (0…0x6F).
+    case powerOff = 0x101
+}
+
+/// Rights bits for `addVAddr`'s rights argument.
+public enum Rights {
+    public static let read: UInt64 = 1
+    public static let write: UInt64 = 2
+    public static let execute: UInt64 = 4
+    public static let all: UInt64 = read | write | execute
+}
+
+/// Bounds on arguments, so that no service loops on a partition's say-so.
+public enum Limits {
+    public static let consoleWriteMax: UInt64 = 4096
+    /// The largest exit status a partition may ask `powerOff` for; larger ones are kernel-reserved.
+    public static let partitionExitStatusMax: UInt64 = 0x6F
+}

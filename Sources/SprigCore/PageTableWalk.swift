@@ -1,0 +1,112 @@
+/// Walking and building x86-64 4-level page tables through a `Platform`.
+///
+/// The walk is the MMU's: a user access to `va` succeeds only if the entry at every level is
+/// present and user-accessible, a write only if every level is also writable. The isolation
+/// properties and every check of a partition's address are computed with this one walk, so what
+/// the kernel believes a partition can reach is exactly what the hardware lets it reach.
+import SprigABI
+
+public enum PageTableWalk {
+    /// Physical address of the entry for `va` in the table page `table` at `level`.
+    @inlinable
+    public static func entryAddress(table: PhysicalAddress, va: VirtualAddress, level: Int) -> PhysicalAddress {
+        table.adding(UInt64(va.index(level: level)) &* 8)
+    }
+
+    /// The leaf (level-1) entry mapping `va`, if every level above it is present and is not a
+    /// large page; also returns the physical address of that entry. Lower-half addresses only.
+    public static func leaf<P: Platform>(
+        _ platform: P, pml4: PhysicalAddress, va: VirtualAddress
+    ) -> (entry: PageTableEntry, at: PhysicalAddress)? {
+        guard va.isCanonical, va.isLowerHalf else { return nil }
+        var table = pml4
+        var level = 4
+        while level > 1 {
+            let e = PageTableEntry(raw: platform.load(entryAddress(table: table, va: va, level: level)))
+            guard e.isPresent, !e.isLargePage else { return nil }
+            table = e.frame
+            level -= 1
+        }
+        let at = entryAddress(table: table, va: va, level: 1)
+        let e = PageTableEntry(raw: platform.load(at))
+        guard e.isPresent else { return nil }
+        return (e, at)
+    }
+
+    /// What a ring-3 access to `va` reaches, as the MMU decides it.
+    /// - Returns: the physical address of the byte, or `addressNotMapped` (some level absent) /
+    ///   `pageNotAccessible` (present but not user, or not writable when `write`).
+    public static func userTranslate<P: Platform>(
+        _ platform: P, pml4: PhysicalAddress, va: VirtualAddress, write: Bool
+    ) -> Result<PhysicalAddress, Status> {
+        guard va.isCanonical else { return .failure(.nonCanonicalAddress) }
+        guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }
+        var table = pml4
+        var level = 4
+        var accessible = true
+        var writable = true
+        var entry = PageTableEntry(raw: 0)
+        while level >= 1 {
+            entry = PageTableEntry(raw: platform.load(entryAddress(table: table, va: va, level: level)))
+            guard entry.isPresent, level == 1 || !entry.isLargePage else { return .failure(.addressNotMapped) }
+            accessible = accessible && entry.isUser
+            writable = writable && entry.isWritable
+            table = entry.frame
+            level -= 1
+        }
+        guard accessible, !write || writable else { return .failure(.pageNotAccessible) }
+        return .success(entry.frame.adding(va.pageOffset))
+    }
+
+    /// Checks that every byte of `[va, va + length)` is reachable by the partition whose tables
+    /// are `pml4` (writable too when `write`), visiting each page once.
+    /// - Returns: success, or the first failure; `rangeNotAccessible` when the range wraps or
+    ///   runs past the lower half. `length` 0 is refused as `invalidArgument`.
+    public static func checkUserRange<P: Platform>(
+        _ platform: P, pml4: PhysicalAddress, start: UserAddress, length: UInt64, write: Bool
+    ) -> Status {
+        guard length > 0 else { return .invalidArgument }
+        let va: VirtualAddress
+        switch start.checkedCanonical() {
+        case .failure(let s): return s
+        case .success(let v): va = v
+        }
+        let (end, overflow) = va.raw.addingReportingOverflow(length)
+        guard !overflow, end <= AddressSpace.lowerHalfEnd else { return .rangeNotAccessible }
+        var page = va.pageBase.raw
+        while page < end {
+            if case .failure(let s) = userTranslate(platform, pml4: pml4, va: VirtualAddress(page), write: write) {
+                return s
+            }
+            page &+= AddressSpace.pageSize
+        }
+        return .success
+    }
+
+    /// Boot-time mapping: maps `va` to `frame` with leaf `flags` in `pml4`, taking any missing
+    /// table page from `allocate` (which must return a page or nil). Returns false when a table
+    /// page could not be had or `va` is already mapped. Not reachable from ring 3.
+    public static func mapAtBoot<P: Platform>(
+        _ platform: P, pml4: PhysicalAddress, va: VirtualAddress, frame: PhysicalAddress, flags: UInt64,
+        allocate: () -> PhysicalAddress?
+    ) -> Bool {
+        var table = pml4
+        var level = 4
+        while level > 1 {
+            let at = entryAddress(table: table, va: va, level: level)
+            var e = PageTableEntry(raw: platform.load(at))
+            if !e.isPresent {
+                guard let page = allocate() else { return false }
+                platform.zeroPage(page)
+                e = PageTableEntry(frame: page, flags: PageTableEntry.tableFlags)
+                platform.store(at, e.raw)
+            }
+            table = e.frame
+            level -= 1
+        }
+        let at = entryAddress(table: table, va: va, level: 1)
+        guard !PageTableEntry(raw: platform.load(at)).isPresent else { return false }
+        platform.store(at, PageTableEntry(frame: frame, flags: flags).raw)
+        return true
+    }
+}

@@ -1,0 +1,184 @@
+/// Building the root partition at boot (DESIGN.md §2).
+///
+/// The same function builds root on the real machine (`SprigX86`) and in the model
+/// (`SprigModel`), so the model starts from exactly the state the kernel boots into. It takes
+/// every page it needs from the `BootAllocator` and gives root all that is left:
+///
+/// * a descriptor and a PML4 whose upper half (entries 256–511) is the kernel's, supervisor-only;
+/// * its image copied to fresh pages at `AddressSpace.imageBase` (read, write, execute);
+/// * a stack, the VIDT page, the boot-info page and an initial-context page, read/write, no-exec;
+/// * every remaining free page and every boot module, mapped at `rootWindowBase + paddr`;
+/// * `VIDT[0]` pointing at the initial context: `rip` = image base, `rsp` = stack top,
+///   `rdi` = boot-info address, interrupts enabled.
+import SprigABI
+
+/// A boot module (a partition image the firmware loaded) as the kernel found it.
+public struct BootModule: Sendable {
+    public var start: PhysicalAddress
+    public var bytes: UInt64
+    /// Up to 16 bytes of name, NUL-padded, as two little-endian words.
+    public var name0: UInt64
+    public var name1: UInt64
+    public init(start: PhysicalAddress, bytes: UInt64, name0: UInt64, name1: UInt64) {
+        self.start = start; self.bytes = bytes; self.name0 = name0; self.name1 = name1
+    }
+}
+
+public struct RootBuildResult: Sendable {
+    public var descriptor: PhysicalAddress
+    public var pml4: PhysicalAddress
+    /// Kernel structure pages allocated to build root (descriptor and tables).
+    public var structurePages: UInt64
+    public var imagePages: UInt64
+    public var windowPages: UInt64
+    public var rangeCount: UInt64
+}
+
+public enum RootBuildError: Error, Sendable {
+    case outOfMemory
+    case tooManyModules
+    case imageTooLarge
+}
+
+public enum RootBuilder {
+    public static let maxModules = 16
+
+    /// Builds root. `image` is the root partition's flat image (loaded at `imageBase`, entry at
+    /// its first byte); `modules` are the other boot modules (root sees them in its window);
+    /// `kernelPML4` provides the upper half; `totalPages` and `kernelImagePages` go to boot info.
+    /// - Precondition: the allocator no longer contains the image's, the modules' or the
+    ///   kernel's pages.
+    /// - Postcondition: the allocator is empty; every page it held is root's or a structure.
+    public static func build<P: Platform>(
+        _ platform: P,
+        allocator: inout BootAllocator,
+        kernelPML4: PhysicalAddress,
+        image: BootModule,
+        modules: InlineArray<16, BootModule>,
+        moduleCount: Int,
+        totalPages: UInt64,
+        kernelImagePages: UInt64
+    ) -> Result<RootBuildResult, RootBuildError> {
+        guard moduleCount <= maxModules else { return .failure(.tooManyModules) }
+        var structurePages: UInt64 = 0
+        // Every table page counts as a kernel structure page.
+        func table() -> PhysicalAddress? {
+            guard let p = allocator.allocatePage() else { return nil }
+            structurePages += 1
+            return p
+        }
+        guard let descriptor = table(), let pml4 = table() else { return .failure(.outOfMemory) }
+        platform.zeroPage(descriptor)
+        platform.zeroPage(pml4)
+        var i: UInt64 = 256
+        while i < 512 {
+            platform.store(pml4.adding(i * 8), platform.load(kernelPML4.adding(i * 8)))
+            i += 1
+        }
+        DescriptorLayout.initialize(platform, descriptor: descriptor, pml4: pml4)
+
+        func mapFresh(_ va: UInt64, rights: UInt64) -> PhysicalAddress? {
+            guard let page = allocator.allocatePage() else { return nil }
+            platform.zeroPage(page)
+            guard PageTableWalk.mapAtBoot(
+                platform, pml4: pml4, va: VirtualAddress(va), frame: page,
+                flags: PageTableEntry.leafFlags(rights: rights), allocate: table)
+            else { return nil }
+            return page
+        }
+
+        // Image.
+        let imagePages = (image.bytes + AddressSpace.pageSize - 1) / AddressSpace.pageSize
+        guard imagePages > 0, imagePages < 0x4000 else { return .failure(.imageTooLarge) }
+        var n: UInt64 = 0
+        while n < imagePages {
+            guard let page = mapFresh(AddressSpace.imageBase + n * AddressSpace.pageSize, rights: Rights.all)
+            else { return .failure(.outOfMemory) }
+            let offset = n * AddressSpace.pageSize
+            let chunk = min(AddressSpace.pageSize, image.bytes - offset)
+            platform.copy(from: image.start.adding(offset), to: page, bytes: chunk)
+            n += 1
+        }
+        // Stack, VIDT, boot info, initial context.
+        let rw = Rights.read | Rights.write
+        n = 1
+        while n <= AddressSpace.rootStackPages {
+            guard mapFresh(AddressSpace.rootStackTop - n * AddressSpace.pageSize, rights: rw) != nil
+            else { return .failure(.outOfMemory) }
+            n += 1
+        }
+        guard let vidt = mapFresh(AddressSpace.vidt, rights: rw),
+              let bootInfo = mapFresh(AddressSpace.bootInfo, rights: rw),
+              let context = mapFresh(AddressSpace.rootInitialContext, rights: rw)
+        else { return .failure(.outOfMemory) }
+
+        // The window: modules first, then every free page from the bottom while tables come
+        // from the top, until the two meet.
+        var windowPages: UInt64 = 0
+        var rangeCount: UInt64 = 0
+        var runEnd: UInt64 = ~0  // physical end of the current run, to merge adjacent pages
+        func mapWindowPage(_ page: PhysicalAddress) -> Bool {
+            guard PageTableWalk.mapAtBoot(
+                platform, pml4: pml4, va: VirtualAddress(AddressSpace.rootWindowBase + page.raw), frame: page,
+                flags: PageTableEntry.leafFlags(rights: rw), allocate: table)
+            else { return false }
+            windowPages += 1
+            if page.raw == runEnd, rangeCount > 0 {
+                let at = bootInfo.adding(UInt64(BootInfoLayout.ranges) + (rangeCount - 1) * UInt64(BootInfoLayout.rangeStride) + 8)
+                platform.store(at, platform.load(at) + 1)
+            } else if rangeCount < UInt64(BootInfoLayout.maxRanges) {
+                let at = bootInfo.adding(UInt64(BootInfoLayout.ranges) + rangeCount * UInt64(BootInfoLayout.rangeStride))
+                platform.store(at, AddressSpace.rootWindowBase + page.raw)
+                platform.store(at.adding(8), 1)
+                rangeCount += 1
+            } else {
+                return false
+            }
+            runEnd = page.raw + AddressSpace.pageSize
+            return true
+        }
+        var m = 0
+        while m < moduleCount {
+            let mod = modules[m]
+            var p = mod.start.pageBase.raw
+            while p < mod.start.raw + mod.bytes {
+                guard mapWindowPage(PhysicalAddress(p)) else { return .failure(.outOfMemory) }
+                p += AddressSpace.pageSize
+            }
+            let at = bootInfo.adding(UInt64(BootInfoLayout.modules) + UInt64(m) * UInt64(BootInfoLayout.moduleStride))
+            platform.store(at, AddressSpace.rootWindowBase + mod.start.raw)
+            platform.store(at.adding(8), mod.bytes)
+            platform.store(at.adding(16), mod.name0)
+            platform.store(at.adding(24), mod.name1)
+            m += 1
+        }
+        while let page = allocator.takeLowestPage() {
+            guard mapWindowPage(page) else { return .failure(.outOfMemory) }
+        }
+
+        // The initial context and VIDT[0].
+        platform.store(context.adding(UInt64(ContextLayout.rip)), AddressSpace.imageBase)
+        platform.store(context.adding(UInt64(ContextLayout.rsp)), AddressSpace.rootStackTop)
+        platform.store(context.adding(UInt64(ContextLayout.rflags)), 0x202)
+        platform.store(context.adding(UInt64(ContextLayout.rdi)), AddressSpace.bootInfo)
+        platform.store(context.adding(UInt64(ContextLayout.valid)), 1)
+        platform.store(vidt, AddressSpace.rootInitialContext)
+
+        // Boot info.
+        func info(_ offset: Int, _ value: UInt64) { platform.store(bootInfo.adding(UInt64(offset)), value) }
+        info(BootInfoLayout.magic, BootInfoLayout.magicValue)
+        info(BootInfoLayout.version, BootInfoLayout.currentVersion)
+        info(BootInfoLayout.totalPages, totalPages)
+        info(BootInfoLayout.windowPages, windowPages)
+        info(BootInfoLayout.rangeCount, rangeCount)
+        info(BootInfoLayout.moduleCount, UInt64(moduleCount))
+        info(BootInfoLayout.rootDescriptor, descriptor.raw)
+        info(BootInfoLayout.imagePages, imagePages)
+        info(BootInfoLayout.kernelPages, kernelImagePages + structurePages)
+        info(BootInfoLayout.windowBase, AddressSpace.rootWindowBase)
+
+        return .success(RootBuildResult(
+            descriptor: descriptor, pml4: pml4, structurePages: structurePages,
+            imagePages: imagePages, windowPages: windowPages, rangeCount: rangeCount))
+    }
+}

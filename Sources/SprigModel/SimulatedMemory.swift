@@ -1,0 +1,56 @@
+/// The host `Platform`: simulated physical memory, one Swift array of words.
+///
+/// Addresses outside `[0, size)` or misaligned words are programming errors of the kernel logic
+/// under test and stop the test with a message (the real kernel never reaches them because
+/// every address it uses came from its own structures).
+import SprigABI
+import SprigCore
+
+public final class SimulatedMemory: Platform {
+    public private(set) var words: [UInt64]
+    public let bytes: UInt64
+
+    public init(pages: Int) {
+        bytes = UInt64(pages) * AddressSpace.pageSize
+        words = [UInt64](repeating: 0, count: pages * 512)
+    }
+
+    public var pageCount: Int { words.count / 512 }
+
+    private func index(_ p: PhysicalAddress) -> Int {
+        precondition(p.raw & 7 == 0 && p.raw < bytes, "simulated memory: bad physical address \(p.raw)")
+        return Int(p.raw >> 3)
+    }
+
+    public func load(_ paddr: PhysicalAddress) -> UInt64 { words[index(paddr)] }
+    public func store(_ paddr: PhysicalAddress, _ value: UInt64) { words[index(paddr)] = value }
+
+    public func zeroPage(_ page: PhysicalAddress) {
+        precondition(page.isPageAligned)
+        let i = index(page)
+        for k in i..<(i + 512) { words[k] = 0 }
+    }
+
+    public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes n: UInt64) {
+        // Byte-granular copy over the word array (little-endian).
+        var k: UInt64 = 0
+        while k < n {
+            writeByte(destination.adding(k), readByte(source.adding(k)))
+            k += 1
+        }
+    }
+
+    public func readByte(_ p: PhysicalAddress) -> UInt8 {
+        let w = words[index(PhysicalAddress(p.raw & ~7))]
+        return UInt8(truncatingIfNeeded: w >> ((p.raw & 7) * 8))
+    }
+
+    public func writeByte(_ p: PhysicalAddress, _ b: UInt8) {
+        let i = index(PhysicalAddress(p.raw & ~7))
+        let shift = (p.raw & 7) * 8
+        words[i] = (words[i] & ~(0xFF << shift)) | (UInt64(b) << shift)
+    }
+
+    /// A copy of the whole memory, to compare states before and after a refused call.
+    public func snapshot() -> [UInt64] { words }
+}
