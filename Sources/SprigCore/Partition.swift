@@ -1,0 +1,57 @@
+/// The partition tree, read through descriptors (DESIGN.md §3).
+///
+/// These accessors are what every service and `yield` use to find a partition's tables, its
+/// parent and its children. A child is named by the vaddr of its descriptor in its parent's space;
+/// the name is hostile, and `child(_:caller:named:)` is the one place that promotes it to a
+/// descriptor paddr: only a page that is mapped in the caller at that vaddr *and* flagged in the
+/// caller's shadow 1 as a child's descriptor names a child. A deleted child's flag is gone, so
+/// its old name names nothing.
+import SprigABI
+
+public enum Partition {
+    public static func pml4<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress {
+        PhysicalAddress(DescriptorLayout.read(p, descriptor, DescriptorLayout.pml4))
+    }
+
+    /// The parent's descriptor; nil for root.
+    public static func parent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress? {
+        let raw = DescriptorLayout.read(p, descriptor, DescriptorLayout.parent)
+        return raw == 0 ? nil : PhysicalAddress(raw)
+    }
+
+    /// The descriptor of the child of `caller` named by `name` (its descriptor's vaddr in
+    /// caller's space), or nil if `name` does not name a live child of caller.
+    /// - Postcondition: a non-nil result is a descriptor whose parent is `caller`.
+    public static func child<P: Platform>(_ p: P, caller: PhysicalAddress, named name: UserAddress) -> PhysicalAddress? {
+        guard case .success(let va) = name.checkedPage(),
+              let slots = Shadow.leafSlots(p, descriptor: caller, va: va)
+        else { return nil }
+        let entry = PageTableEntry(raw: p.load(slots.entryAt))
+        let sh1 = p.load(slots.sh1At)
+        guard entry.isPresent, sh1 & Shadow.descriptorFlag != 0,
+              sh1 & PageTableEntry.addressMask == entry.frame.raw
+        else { return nil }
+        assert(DescriptorLayout.read(p, entry.frame, DescriptorLayout.parent) == caller.raw)
+        return entry.frame
+    }
+
+    /// The vaddr, in the parent's address space, of this partition's descriptor (0 for root).
+    public static func descriptorVAddrInParent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
+        DescriptorLayout.read(p, descriptor, DescriptorLayout.vaddrInParent)
+    }
+
+    /// Depth in the tree: 0 for root. Bounds every walk up the tree.
+    public static func depth<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
+        DescriptorLayout.read(p, descriptor, DescriptorLayout.depth)
+    }
+
+    /// Pip's VCLI interrupt state (DESIGN.md §4 getIntState/setIntState): 0 = interrupts
+    /// enabled, 1 = disabled.
+    public static func interruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
+        DescriptorLayout.read(p, descriptor, DescriptorLayout.interruptState)
+    }
+
+    public static func setInterruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress, _ state: UInt64) {
+        DescriptorLayout.write(p, descriptor, DescriptorLayout.interruptState, state)
+    }
+}

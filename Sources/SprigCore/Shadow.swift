@@ -1,0 +1,63 @@
+/// Shadow 1 and shadow 2: the kernel's bookkeeping beside a partition's page tables (DESIGN.md §3).
+///
+/// Both shadows mirror **all four levels** of the partition's lower-half tables, Pip style: for
+/// every table page (PML4, PDPT, PD, PT) there is one shadow-1 page and one shadow-2 page, built
+/// together with it (by `RootBuilder` at boot, by `createPartition` for the PML4, by `prepare`
+/// for the three lower levels — which is why `prepare` takes three pages per missing level).
+///
+/// * A non-leaf shadow entry (levels 4…2) holds the paddr of the shadow page one level down,
+///   and is nonzero exactly when the table entry beside it is present.
+/// * A shadow-1 leaf entry says what the partition did with that page:
+///   `0` — kept; `D` — given to the child whose descriptor is at paddr `D` (by `addVAddr`);
+///   `D | descriptorFlag` — the page *is* the descriptor `D` of a child (by `createPartition`).
+/// * A shadow-2 leaf entry holds the page's vaddr in the parent (0 in root, which has none).
+///
+/// The walk here follows the tables and both shadows together, so a caller gets the three entry
+/// addresses for one vaddr at once. It reads only kernel structures: the caller must have checked
+/// `va` (canonical, lower half).
+import SprigABI
+
+public enum Shadow {
+    /// Bit 0 of a shadow-1 leaf entry: the page is a child's descriptor.
+    public static let descriptorFlag: UInt64 = 1
+
+    /// Where the three leaf-level entries for one vaddr live.
+    public struct LeafSlots {
+        /// Physical address of the level-1 page-table entry.
+        public var entryAt: PhysicalAddress
+        public var sh1At: PhysicalAddress
+        public var sh2At: PhysicalAddress
+    }
+
+    /// The table, shadow-1 and shadow-2 entry addresses at `level` for `va`, when every level
+    /// above `level` is present (level 4 always is). Nil when some level above is missing.
+    public static func slots<P: Platform>(
+        _ p: P, descriptor: PhysicalAddress, va: VirtualAddress, level: Int
+    ) -> LeafSlots? {
+        guard va.isCanonical, va.isLowerHalf, level >= 1, level <= 4 else { return nil }
+        var table = PhysicalAddress(DescriptorLayout.read(p, descriptor, DescriptorLayout.pml4))
+        var sh1 = PhysicalAddress(DescriptorLayout.read(p, descriptor, DescriptorLayout.shadow1))
+        var sh2 = PhysicalAddress(DescriptorLayout.read(p, descriptor, DescriptorLayout.shadow2))
+        var l = 4
+        while l > level {
+            let e = PageTableEntry(raw: p.load(PageTableWalk.entryAddress(table: table, va: va, level: l)))
+            guard e.isPresent, !e.isLargePage else { return nil }
+            let s1 = p.load(PageTableWalk.entryAddress(table: sh1, va: va, level: l))
+            let s2 = p.load(PageTableWalk.entryAddress(table: sh2, va: va, level: l))
+            guard s1 != 0, s2 != 0 else { return nil }
+            table = e.frame
+            sh1 = PhysicalAddress(s1)
+            sh2 = PhysicalAddress(s2)
+            l -= 1
+        }
+        return LeafSlots(
+            entryAt: PageTableWalk.entryAddress(table: table, va: va, level: level),
+            sh1At: PageTableWalk.entryAddress(table: sh1, va: va, level: level),
+            sh2At: PageTableWalk.entryAddress(table: sh2, va: va, level: level))
+    }
+
+    /// The leaf slots for `va` (all three upper levels present); the leaf itself may be absent.
+    public static func leafSlots<P: Platform>(_ p: P, descriptor: PhysicalAddress, va: VirtualAddress) -> LeafSlots? {
+        slots(p, descriptor: descriptor, va: va, level: 1)
+    }
+}
