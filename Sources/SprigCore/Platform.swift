@@ -4,7 +4,29 @@
 /// `SprigX86` implements it on the real machine (physical memory through the kernel's direct
 /// map); `SprigModel` implements it on simulated memory for tests, exploration and fuzzing. In
 /// Embedded Swift every use is specialized for the one concrete platform, so the surface stays
-/// small and concrete: words and pages of physical memory.
+/// small and concrete: words and pages of physical memory (`Platform`), and, for yield and
+/// event delivery, the trapped CPU state (`CPUPlatform`).
+///
+/// ## What the core expects of a CPU platform (register hygiene)
+///
+/// The platform holds the *trapped state*: the registers of the partition that entered the
+/// kernel (trap frame + FPU/SSE state). The core decides; the platform moves bits:
+///
+/// * `saveCPUState` writes the whole `ContextLayout.size` bytes: every register, `flags`,
+///   `valid` = 1, the 512-byte FXSAVE image, and zeros in every reserved byte (ContextLayout
+///   bytes 160…255 and FXSAVE bytes 464…511, which FXSAVE itself leaves unwritten: they must
+///   not carry stale kernel data).
+/// * `loadCPUState` makes the context the state ring 3 resumes with, and nothing else: every
+///   register the context does not hold (FS/GS base, segment registers, debug registers, any
+///   AVX/AVX-512 state) is zero or the kernel's fixed user value — which on x86 means XCR0 has
+///   x87|SSE only, CR4.FSGSBASE off, DS/ES/FS/GS null, FS/GS base 0. The values it loads are
+///   sanitized with `UserRegisters` (the same functions on every platform): `rflags` keeps only
+///   the user flags and gets IF from the core, a `rip` outside the partition half becomes 0 (so
+///   a bad context faults in ring 3, never in the kernel's `sysret`/`iretq`), MXCSR loses its
+///   reserved bits (FXRSTOR would #GP in ring 0).
+/// * Neither may fault: every physical address in a `ContextLocation` was checked by the core.
+import SprigABI
+
 public protocol Platform {
     /// The 8-byte word at `paddr` (8-byte aligned, inside RAM).
     func load(_ paddr: PhysicalAddress) -> UInt64
@@ -15,3 +37,63 @@ public protocol Platform {
     /// Copies `bytes` bytes from `source` to `destination` (both inside RAM, not overlapping).
     func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64)
 }
+
+/// A `Platform` that also holds the trapped CPU state: what yield and event delivery need.
+public protocol CPUPlatform: Platform {
+    /// The descriptor of the root partition (fixed at boot).
+    var rootPartition: PhysicalAddress { get }
+    /// The descriptor of the partition whose state is trapped (the one running in ring 3).
+    var currentPartition: PhysicalAddress { get }
+    /// Makes `descriptor` the current partition; called with the `switchAddressSpace` of its PML4.
+    func setCurrentPartition(_ descriptor: PhysicalAddress)
+    /// Loads CR3 with `pml4` (a partition's PML4 page, from its descriptor).
+    func switchAddressSpace(_ pml4: PhysicalAddress)
+    /// Writes the trapped state as a context at `location` (see the hygiene notes above), with
+    /// `flags` in `ContextLayout.flags`, 1 in `valid`, and `returnValue` instead of the trapped
+    /// `rax` when not nil (a yield caller resumes with status 0 in rax).
+    func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?)
+    /// Replaces the trapped state by the context at `location`, sanitized (`UserRegisters`),
+    /// with `rflags.IF` = `interruptsEnabled`; when `delivery` is not nil, its five values then
+    /// replace the registers `SprigABI.Delivery` names.
+    func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?)
+}
+
+/// What a handler is told about the event it is entered for (`SprigABI.Delivery`).
+public struct DeliveryInfo: Sendable {
+    public var source: UInt64
+    public var vector: UInt64
+    public var errorCode: UInt64
+    public var faultAddress: UInt64
+    public var savedAt: UInt64
+    @inlinable public init(source: UInt64, vector: UInt64, errorCode: UInt64, faultAddress: UInt64, savedAt: UInt64) {
+        self.source = source; self.vector = vector; self.errorCode = errorCode
+        self.faultAddress = faultAddress; self.savedAt = savedAt
+    }
+}
+
+/// The sanitization every `CPUPlatform.loadCPUState` applies to a context's values, written
+/// once so that the model and the machine load exactly the same registers.
+public enum UserRegisters {
+    /// rflags bits a partition may hold: CF, PF, AF, ZF, SF, TF, DF, OF, AC, ID. Not IF (the core
+    /// decides), IOPL (no port I/O from ring 3), NT, RF, VM, VIF, VIP.
+    public static let userFlagsMask: UInt64 = 0x0000_0000_0024_0DD5
+    public static let interruptFlag: UInt64 = 0x200
+    /// Bit 1 of rflags always reads 1.
+    public static let reservedOne: UInt64 = 0x2
+
+    @inlinable public static func rflags(_ raw: UInt64, interruptsEnabled: Bool) -> UInt64 {
+        (raw & userFlagsMask) | reservedOne | (interruptsEnabled ? interruptFlag : 0)
+    }
+
+    /// A rip outside the partition half (non-canonical or kernel) becomes 0: the partition then
+    /// takes a page fault in ring 3, delivered to its parent like any other.
+    @inlinable public static func rip(_ raw: UInt64) -> UInt64 {
+        raw < AddressSpace.lowerHalfEnd ? raw : 0
+    }
+
+    /// MXCSR (FXSAVE bytes 24…27) without the bits FXRSTOR refuses; `mask` is the CPU's
+    /// MXCSR_MASK (0xFFBF when FXSAVE reports 0).
+    @inlinable public static func mxcsr(_ raw: UInt32, mask: UInt32) -> UInt32 { raw & mask }
+    public static let defaultMXCSRMask: UInt32 = 0xFFBF
+}
+

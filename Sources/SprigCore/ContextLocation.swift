@@ -1,0 +1,104 @@
+/// Checked contexts: turning a VIDT entry (an allegation) into physical addresses.
+///
+/// Every address yield and event delivery dereference for a partition goes through this file:
+/// the VIDT page (`vidtPage`) and each context (`locate`), in the partition that owns them,
+/// with the MMU's own walk (`PageTableWalk.userTranslate`). This is the paper's dereference
+/// property (§4): whatever a partition wrote in its VIDT, the kernel reads or writes only bytes
+/// that partition can itself read (and write, for a save slot) from ring 3. The Fig. 4 attack —
+/// a VIDT entry pointing at kernel pages — ends here, because a kernel page is never
+/// user-accessible in any partition's tables.
+///
+/// A context is `ContextLayout.size` (768) bytes at a 16-byte-aligned address (so that its
+/// FXSAVE area is 16-byte aligned and no word straddles a page). It may straddle two pages,
+/// which need not be physically contiguous: a `ContextLocation` holds both. Pages, not bytes,
+/// are checked: at most two translations per context.
+///
+/// Two refusals beyond "mapped and accessible": a context may not lie on the owner's VIDT page
+/// (a VIDT entry pointing into the VIDT, or a save slot that would overwrite the VIDT with
+/// register values and turn them into context pointers), compared by physical page so that an
+/// alias mapping of the VIDT page is caught too.
+import SprigABI
+
+/// Where a checked context lies: `firstBytes` bytes at `first`, the rest at the start of the
+/// page `second` (equal to `first`'s page when the context does not straddle).
+/// Only `ContextCheck.locate` makes one, after checking every page.
+public struct ContextLocation: Equatable, Sendable {
+    public let first: PhysicalAddress
+    /// Bytes of the context on the first page: a multiple of 16, 16 … `ContextLayout.size`.
+    public let firstBytes: UInt64
+    public let second: PhysicalAddress
+
+    @usableFromInline init(first: PhysicalAddress, firstBytes: UInt64, second: PhysicalAddress) {
+        self.first = first; self.firstBytes = firstBytes; self.second = second
+    }
+
+    /// Physical address of the 8-byte word at byte `offset` of the context (offset a multiple
+    /// of 8, below `ContextLayout.size`).
+    @inlinable public func word(at offset: Int) -> PhysicalAddress {
+        let o = UInt64(truncatingIfNeeded: offset)
+        return o < firstBytes ? first.adding(o) : second.adding(o &- firstBytes)
+    }
+
+    @inlinable var secondBytes: UInt64 { UInt64(ContextLayout.size) &- firstBytes }
+
+    /// Whether any byte of `self` is a byte of `other` (physical byte ranges).
+    @inlinable func overlaps(_ other: ContextLocation) -> Bool {
+        func meet(_ a: PhysicalAddress, _ n: UInt64, _ b: PhysicalAddress, _ m: UInt64) -> Bool {
+            n != 0 && m != 0 && a.raw < b.raw &+ m && b.raw < a.raw &+ n
+        }
+        return meet(first, firstBytes, other.first, other.firstBytes)
+            || meet(first, firstBytes, other.second, other.secondBytes)
+            || meet(second, secondBytes, other.first, other.firstBytes)
+            || meet(second, secondBytes, other.second, other.secondBytes)
+    }
+}
+
+/// The checks yield and delivery share (written once).
+public enum ContextCheck {
+    /// Byte alignment a context address must have.
+    public static let alignment: UInt64 = 16
+
+    /// The physical page of the VIDT of the partition whose tables are `pml4`, if it is mapped
+    /// and user-accessible there (yield checks 5 and 6).
+    @inlinable
+    public static func vidtPage<P: Platform>(_ platform: P, pml4: PhysicalAddress) -> PhysicalAddress? {
+        switch PageTableWalk.userTranslate(platform, pml4: pml4, va: VirtualAddress(AddressSpace.vidt), write: false) {
+        case .success(let page): return page
+        case .failure: return nil
+        }
+    }
+
+    /// VIDT entry `index` (below `VIDTIndex.count`) of the VIDT at `vidt`: an unchecked value.
+    @inlinable
+    public static func entry<P: Platform>(_ platform: P, vidt: PhysicalAddress, index: UInt64) -> UInt64 {
+        platform.load(vidt.adding(index &* 8))
+    }
+
+    /// Checks the context a partition claims is at `va` (a VIDT entry's value) in its tables
+    /// `pml4`: nonzero, 16-byte aligned, every byte in the lower half, each page it touches
+    /// present and user-accessible (and writable when `write`) as the MMU sees it, and no byte
+    /// on the partition's VIDT page `vidt`.
+    /// - Returns: its location, or nil (the caller turns nil into its own status).
+    public static func locate<P: Platform>(
+        _ platform: P, pml4: PhysicalAddress, va: UInt64, write: Bool, vidt: PhysicalAddress
+    ) -> ContextLocation? {
+        let size = UInt64(ContextLayout.size)
+        // 0 is "no context"; a misaligned one could put a word across two pages.
+        guard va != 0, va & (alignment - 1) == 0 else { return nil }
+        // The whole context in the lower half (also rules out wrapping).
+        guard va < AddressSpace.lowerHalfEnd, AddressSpace.lowerHalfEnd - va >= size else { return nil }
+        // First page, as the MMU would translate a ring-3 access.
+        guard case .success(let first) = PageTableWalk.userTranslate(platform, pml4: pml4, va: VirtualAddress(va), write: write)
+        else { return nil }
+        // Never on the VIDT page.
+        guard first.pageBase != vidt else { return nil }
+        let room = AddressSpace.pageSize - (va & (AddressSpace.pageSize - 1))
+        guard room < size else { return ContextLocation(first: first, firstBytes: size, second: first.pageBase) }
+        // Straddling: the next virtual page is checked the same way, wherever it lies.
+        guard case .success(let second) = PageTableWalk.userTranslate(
+            platform, pml4: pml4, va: VirtualAddress((va & ~(AddressSpace.pageSize - 1)) &+ AddressSpace.pageSize), write: write)
+        else { return nil }
+        guard second != vidt else { return nil }
+        return ContextLocation(first: first, firstBytes: room, second: second)
+    }
+}
