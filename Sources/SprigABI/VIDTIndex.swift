@@ -13,7 +13,7 @@
 ///               Never masked. Index 0 is also the context root boots from (`main`).
 ///    32 … 255   interrupts and signals: hardware IRQs enter root at VIDT[vector]; `int n` enters
 ///               the parent at VIDT[n]; yield may target any of them. Masked while the target
-///               partition's interrupt state is `InterruptState.masked` (its VCLI).
+///               partition's interrupt state is `InterruptFlags.masked` (its VCLI).
 ///   256 … 511   resume slots: not interrupt vectors, never masked. The kernel saves an
 ///               interrupted or faulting partition at `cliSave` / `stiSave`; a parent resumes
 ///               it by yielding to that same index.
@@ -34,36 +34,38 @@ public enum VIDTIndex {
     /// One past the last interrupt vector; also the first resume slot.
     public static let endInterrupts: UInt64 = 256
     /// Where the kernel saves a partition it interrupts or that faults while its interrupt state
-    /// is `InterruptState.masked` (Pip's `CLI_SAVE_INDEX`).
+    /// is `InterruptFlags.masked` (Pip's `CLI_SAVE_INDEX`).
     public static let cliSave: UInt64 = 256
-    /// Likewise while its interrupt state is `InterruptState.enabled` (Pip's `STI_SAVE_INDEX`).
+    /// Likewise while its interrupt state is `InterruptFlags.enabled` (Pip's `STI_SAVE_INDEX`).
     public static let stiSave: UInt64 = 257
 
     /// Whether a partition in interrupt state `state` refuses to be entered at `index`
     /// (yield check 9): only interrupt vectors 32…255 are maskable.
     @inlinable public static func isMasked(_ index: UInt64, state: UInt64) -> Bool {
-        state == InterruptState.masked && index >= firstInterrupt && index < endInterrupts
+        state != InterruptFlags.enabled && index >= firstInterrupt && index < endInterrupts
     }
 
     /// The save slot the kernel uses for a partition it interrupts, by its interrupt state.
     @inlinable public static func saveSlot(state: UInt64) -> UInt64 {
-        state == InterruptState.masked ? cliSave : stiSave
+        state != InterruptFlags.enabled ? cliSave : stiSave
     }
 }
 
-/// A partition's virtual interrupt state (Pip's VCLI/VSTI), one word in its descriptor.
+/// A partition's virtual interrupt state (Pip's VCLI/VSTI), one word in its descriptor
+/// (`DescriptorLayout.interruptState`; `getIntState`/`setIntState` read and write it).
 ///
 /// yield's `flagsOnYield` and `flagsOnWake` and a context's `ContextLayout.flags` word are such
-/// states. Any nonzero value a partition passes means `enabled`; the kernel stores 0 or 1 only.
-/// For root, `masked` also clears the real `rflags.IF` while root runs (only root masks hardware
-/// interrupts for real); every other partition always runs with IF set.
-public enum InterruptState {
-    /// VCLI: interrupt vectors 32…255 are refused (`Status.interruptMasked`).
-    public static let masked: UInt64 = 0
+/// states. 0 is `enabled`, so a zeroed descriptor or context means "interrupts on"; any nonzero
+/// value a partition passes to yield or leaves in a context means `masked` (the kernel stores
+/// 0 or 1 only). For root, `masked` also clears the real `rflags.IF` while root runs (only root
+/// masks hardware interrupts for real); every other partition always runs with IF set.
+public enum InterruptFlags {
     /// VSTI: every index may be entered.
-    public static let enabled: UInt64 = 1
+    public static let enabled: UInt64 = 0
+    /// VCLI: interrupt vectors 32…255 are refused (`Status.interruptMasked`).
+    public static let masked: UInt64 = 1
 
-    /// The stored form of a state word a partition passed: 0 stays `masked`, anything else is
-    /// `enabled`.
-    @inlinable public static func normalized(_ raw: UInt64) -> UInt64 { raw == 0 ? masked : enabled }
+    /// The stored form of a state word a partition passed: 0 stays `enabled`, anything else is
+    /// `masked`.
+    @inlinable public static func normalized(_ raw: UInt64) -> UInt64 { raw == 0 ? enabled : masked }
 }
