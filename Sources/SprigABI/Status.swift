@@ -39,6 +39,32 @@ public enum Status: UInt64, CaseIterable, Sendable, Error {
     case pageNotAccessible = 36
     /// A byte range runs past the end of the caller's accessible memory.
     case rangeNotAccessible = 37
+
+    // The memory services (DESIGN.md §4): what was wrong with the pages or the child named.
+    /// The page was already given to a child (`addVAddr`), so it cannot be given again, used as
+    /// a structure, or mapped into a second child.
+    case pageAlreadyGiven = 48
+    /// The same physical page was named twice where distinct pages are needed (the five pages of
+    /// `createPartition`).
+    case duplicatePage = 49
+    /// A page offered as a kernel structure is not writable by the caller: the kernel writes
+    /// structure pages, and giving a read-only page would let the caller change it through the
+    /// kernel and read it back after deletion.
+    case pageNotWritable = 50
+    /// `addVAddr` asked for a right (write, execute) the caller itself lacks on that page.
+    case rightsExceedCaller = 51
+    /// The child's tables lack a level for that vaddr: `prepare` it first (`countToMap` says how
+    /// many pages that takes).
+    case notPrepared = 52
+    /// Something is already mapped at that vaddr in the child.
+    case childAddressInUse = 53
+    /// `removeVAddr` on a page the child has itself given on, to a grandchild or to the kernel as
+    /// a structure: take back the subtree first (`deletePartition`).
+    case pageGivenFurther = 54
+    /// `prepare`'s free list ended (a 0 link) before it held as many pages as `countToMap` says.
+    case freeListTooShort = 55
+    /// `prepare`'s free list names one page twice (it loops).
+    case freeListLoops = 56
 }
 
 extension Status {

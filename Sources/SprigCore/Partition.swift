@@ -35,6 +35,18 @@ public enum Partition {
         return entry.frame
     }
 
+    /// The child named `name` and the checked page-aligned vaddr `va` in it, or the status that
+    /// says which of the two is wrong (the child first, as every service checks it).
+    public static func child<P: Platform>(
+        _ p: P, caller: PhysicalAddress, named name: UserAddress, page va: UserAddress
+    ) -> Result<(descriptor: PhysicalAddress, va: VirtualAddress), Status> {
+        guard let child = child(p, caller: caller, named: name) else { return .failure(.invalidChild) }
+        switch va.checkedPage() {
+        case .failure(let s): return .failure(s)
+        case .success(let v): return .success((child, v))
+        }
+    }
+
     /// The vaddr, in the parent's address space, of this partition's descriptor (0 for root).
     public static func descriptorVAddrInParent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
         DescriptorLayout.read(p, descriptor, DescriptorLayout.vaddrInParent)

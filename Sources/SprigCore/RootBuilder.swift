@@ -4,7 +4,9 @@
 /// (`SprigModel`), so the model starts from exactly the state the kernel boots into. It takes
 /// every page it needs from the `BootAllocator` and gives root all that is left:
 ///
-/// * a descriptor and a PML4 whose upper half (entries 256–511) is the kernel's, supervisor-only;
+/// * a descriptor and a PML4 whose upper half (entries 256–511) is the kernel's, supervisor-only,
+///   with shadow 1 and shadow 2 mirroring every lower-half table page (see `Shadow`); root has no
+///   configuration list: its structure pages are the kernel's and are never given back;
 /// * its image copied to fresh pages at `AddressSpace.imageBase` (read, write, execute);
 /// * a stack, the VIDT page, the boot-info page and an initial-context page, read/write, no-exec;
 /// * every remaining free page and every boot module, mapped at `rootWindowBase + paddr`;
@@ -27,7 +29,10 @@ public struct BootModule: Sendable {
 public struct RootBuildResult: Sendable {
     public var descriptor: PhysicalAddress
     public var pml4: PhysicalAddress
-    /// Kernel structure pages allocated to build root (descriptor and tables).
+    /// Roots of root's shadow 1 and shadow 2.
+    public var shadow1: PhysicalAddress
+    public var shadow2: PhysicalAddress
+    /// Kernel structure pages allocated to build root (descriptor, tables and shadows).
     public var structurePages: UInt64
     public var imagePages: UInt64
     public var windowPages: UInt64
@@ -67,23 +72,48 @@ public enum RootBuilder {
             structurePages += 1
             return p
         }
-        guard let descriptor = table(), let pml4 = table() else { return .failure(.outOfMemory) }
+        guard let descriptor = table(), let pml4 = table(), let shadow1 = table(), let shadow2 = table()
+        else { return .failure(.outOfMemory) }
         platform.zeroPage(descriptor)
         platform.zeroPage(pml4)
+        platform.zeroPage(shadow1)
+        platform.zeroPage(shadow2)
         var i: UInt64 = 256
         while i < 512 {
             platform.store(pml4.adding(i * 8), platform.load(kernelPML4.adding(i * 8)))
             i += 1
         }
         DescriptorLayout.initialize(platform, descriptor: descriptor, pml4: pml4)
+        DescriptorLayout.write(platform, descriptor, DescriptorLayout.shadow1, shadow1.raw)
+        DescriptorLayout.write(platform, descriptor, DescriptorLayout.shadow2, shadow2.raw)
+
+        // Maps one root page, building each missing level with its two shadow pages.
+        func map(_ va: VirtualAddress, _ frame: PhysicalAddress, _ flags: UInt64) -> Bool {
+            var level = 4
+            while level > 1 {
+                guard let s = Shadow.slots(platform, descriptor: descriptor, va: va, level: level) else { return false }
+                if !PageTableEntry(raw: platform.load(s.entryAt)).isPresent {
+                    guard let t = table(), let s1 = table(), let s2 = table() else { return false }
+                    platform.zeroPage(t)
+                    platform.zeroPage(s1)
+                    platform.zeroPage(s2)
+                    platform.store(s.entryAt, PageTableEntry(frame: t, flags: PageTableEntry.tableFlags).raw)
+                    platform.store(s.sh1At, s1.raw)
+                    platform.store(s.sh2At, s2.raw)
+                }
+                level -= 1
+            }
+            guard let s = Shadow.leafSlots(platform, descriptor: descriptor, va: va),
+                  !PageTableEntry(raw: platform.load(s.entryAt)).isPresent
+            else { return false }
+            platform.store(s.entryAt, PageTableEntry(frame: frame, flags: flags).raw)
+            return true
+        }
 
         func mapFresh(_ va: UInt64, rights: UInt64) -> PhysicalAddress? {
             guard let page = allocator.allocatePage() else { return nil }
             platform.zeroPage(page)
-            guard PageTableWalk.mapAtBoot(
-                platform, pml4: pml4, va: VirtualAddress(va), frame: page,
-                flags: PageTableEntry.leafFlags(rights: rights), allocate: table)
-            else { return nil }
+            guard map(VirtualAddress(va), page, PageTableEntry.leafFlags(rights: rights)) else { return nil }
             return page
         }
 
@@ -118,9 +148,7 @@ public enum RootBuilder {
         var rangeCount: UInt64 = 0
         var runEnd: UInt64 = ~0  // physical end of the current run, to merge adjacent pages
         func mapWindowPage(_ page: PhysicalAddress) -> Bool {
-            guard PageTableWalk.mapAtBoot(
-                platform, pml4: pml4, va: VirtualAddress(AddressSpace.rootWindowBase + page.raw), frame: page,
-                flags: PageTableEntry.leafFlags(rights: rw), allocate: table)
+            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), page, PageTableEntry.leafFlags(rights: rw))
             else { return false }
             windowPages += 1
             if page.raw == runEnd, rangeCount > 0 {
@@ -178,7 +206,7 @@ public enum RootBuilder {
         info(BootInfoLayout.windowBase, AddressSpace.rootWindowBase)
 
         return .success(RootBuildResult(
-            descriptor: descriptor, pml4: pml4, structurePages: structurePages,
+            descriptor: descriptor, pml4: pml4, shadow1: shadow1, shadow2: shadow2, structurePages: structurePages,
             imagePages: imagePages, windowPages: windowPages, rangeCount: rangeCount))
     }
 }

@@ -1,0 +1,34 @@
+/// `getIntState` / `setIntState`: Pip's virtual interrupt flag, VCLI (DESIGN.md §4, §6).
+///
+/// 0 means the partition accepts interrupts, 1 that it masked them. For a non-root partition the
+/// flag only selects its save slot and which of its handlers may be entered (DESIGN.md §6).
+import SprigABI
+
+public enum InterruptState {
+    public static let enabled: UInt64 = 0
+    public static let disabled: UInt64 = 1
+
+    /// The interrupt state of the child named `child`.
+    /// - Precondition: `caller` is a live partition descriptor.
+    /// - Postcondition: nothing changed; on success the state is 0 or 1.
+    public static func getIntState<P: Platform>(
+        _ p: P, caller: PhysicalAddress, child name: UserAddress
+    ) -> (status: Status, state: UInt64) {
+        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        guard let child = Partition.child(p, caller: caller, named: name) else { return (.invalidChild, 0) }
+        let state = Partition.interruptState(p, child)
+        assert(state <= disabled)
+        return (.success, state)
+    }
+
+    /// Sets the caller's own interrupt state to `state` (0 or 1).
+    /// - Precondition: `caller` is a live partition descriptor.
+    /// - Postcondition: on success the caller's state is `state`; on failure nothing changed.
+    public static func setIntState<P: Platform>(_ p: P, caller: PhysicalAddress, state: UInt64) -> Status {
+        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        guard state <= disabled else { return .invalidArgument }
+        Partition.setInterruptState(p, caller, state)
+        assert(Partition.interruptState(p, caller) == state)
+        return .success
+    }
+}

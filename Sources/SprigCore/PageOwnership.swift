@@ -1,0 +1,82 @@
+/// Which pages a partition may hand over, and how a handed-over page leaves its reach.
+///
+/// A partition hands a page to the kernel as a structure (`createPartition`, `prepare`) or to a
+/// child (`addVAddr`). Either way the page is named by a hostile vaddr, and `checkGivable` is
+/// the one check that turns it into a page the caller really owns: canonical, lower half,
+/// aligned, mapped, accessible to the caller as the MMU decides it, not yet given to a child.
+///
+/// A page given as a structure becomes inaccessible (leaf U bit cleared) to the giver and to
+/// every ancestor — each ancestor maps it too, at the vaddr the shadow 2 of the partition below
+/// records — and accessible again when it is given back. The walk up is bounded by the depth
+/// the kernel keeps in each descriptor.
+import SprigABI
+
+public enum PageOwnership {
+    /// A page of the caller, checked.
+    public struct OwnedPage {
+        public var va: VirtualAddress
+        public var paddr: PhysicalAddress
+        public var slots: Shadow.LeafSlots
+    }
+
+    /// The page at the hostile `name` in `caller`'s space, if the caller may give it away.
+    /// - Parameter structure: also require write access (the kernel will write the page).
+    public static func checkGivable<P: Platform>(
+        _ p: P, caller: PhysicalAddress, _ name: UserAddress, structure: Bool
+    ) -> Result<OwnedPage, Status> {
+        let va: VirtualAddress
+        switch name.checkedPage() {
+        case .failure(let s): return .failure(s)
+        case .success(let v): va = v
+        }
+        guard let slots = Shadow.leafSlots(p, descriptor: caller, va: va),
+              PageTableEntry(raw: p.load(slots.entryAt)).isPresent
+        else { return .failure(.addressNotMapped) }
+        let pml4 = Partition.pml4(p, caller)
+        let paddr: PhysicalAddress
+        switch PageTableWalk.userTranslate(p, pml4: pml4, va: va, write: false) {
+        case .failure(let s): return .failure(s)
+        case .success(let a): paddr = a
+        }
+        if structure, case .failure = PageTableWalk.userTranslate(p, pml4: pml4, va: va, write: true) {
+            return .failure(.pageNotWritable)
+        }
+        guard p.load(slots.sh1At) == 0 else { return .failure(.pageAlreadyGiven) }
+        return .success(OwnedPage(va: va, paddr: paddr, slots: slots))
+    }
+
+    /// Sets or clears the user bit of the leaf mapping `va` in `owner` and, through shadow 2, of
+    /// the leaf mapping the same page in every ancestor.
+    public static func setAccessible<P: Platform>(
+        _ p: P, owner: PhysicalAddress, va: VirtualAddress, _ accessible: Bool
+    ) {
+        var d = owner
+        var v = va
+        var bound = Partition.depth(p, owner) + 1
+        while bound > 0 {
+            guard let s = Shadow.leafSlots(p, descriptor: d, va: v) else { return }
+            var e = PageTableEntry(raw: p.load(s.entryAt))
+            guard e.isPresent else { return }
+            if accessible { e.raw |= PageTableEntry.user } else { e.raw &= ~PageTableEntry.user }
+            p.store(s.entryAt, e.raw)
+            guard let parent = Partition.parent(p, d) else { return }
+            v = VirtualAddress(p.load(s.sh2At))
+            d = parent
+            bound -= 1
+        }
+    }
+
+    /// Takes a checked page of `caller` as a structure page: zeroed, out of reach of the caller
+    /// and its ancestors.
+    static func takeAsStructure<P: Platform>(_ p: P, caller: PhysicalAddress, _ page: OwnedPage) {
+        p.zeroPage(page.paddr)
+        setAccessible(p, owner: caller, va: page.va, false)
+    }
+
+    /// Gives a structure page back to `owner` (which gave it): zeroed, so no kernel data (such as
+    /// the kernel-half PML4 entries) reaches the partition, and accessible again up the tree.
+    static func giveBack<P: Platform>(_ p: P, owner: PhysicalAddress, page: PhysicalAddress, va: VirtualAddress) {
+        p.zeroPage(page)
+        setAccessible(p, owner: owner, va: va, true)
+    }
+}

@@ -1,0 +1,135 @@
+/// `deletePartition` and `collect`: giving structure pages back (DESIGN.md §4).
+///
+/// Deleting a child removes its whole subtree. Every page of the subtree is a page of the child
+/// (vertical sharing), so the deletion only has to visit the child's own leaves and its own
+/// configuration list: each leaf is a page the caller gave it (the child's shadow 2 says at which
+/// vaddr), each configuration entry a structure page the caller gave. The grandchildren's
+/// structures are leaves of the child that are inaccessible to it; they are zeroed on the way
+/// back, like the child's own structures, so no kernel data (table entries, the kernel-half PML4
+/// entries) reaches the caller. Every walk is bounded by the table shape (512 entries per level,
+/// 256 in the PML4's lower half), by the configuration-page count or by the tree depth.
+import SprigABI
+
+public enum Reclaim {
+    /// Deletes the child named `child` and its whole subtree.
+    /// - Precondition: `caller` is a live partition descriptor.
+    /// - Postcondition: on success the name no longer names a child; every page the caller gave
+    ///   the child (mapped or as a structure) is the caller's again, not given, accessible to it
+    ///   (and its ancestors) as before it was given; structure pages are zeroed. On failure
+    ///   nothing changed.
+    public static func deletePartition<P: Platform>(_ p: P, caller: PhysicalAddress, child name: UserAddress) -> Status {
+        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        guard let child = Partition.child(p, caller: caller, named: name),
+              let nameSlots = Shadow.leafSlots(p, descriptor: caller, va: VirtualAddress(name.raw))
+        else { return .invalidChild }
+
+        p.store(nameSlots.sh1At, 0)
+        // Every page mapped in the child goes back to the caller.
+        let pml4 = Partition.pml4(p, child)
+        let sh2Root = PhysicalAddress(DescriptorLayout.read(p, child, DescriptorLayout.shadow2))
+        var i4: UInt64 = 0
+        while i4 < 256 {
+            let e4 = PageTableEntry(raw: p.load(pml4.adding(i4 * 8)))
+            let s4 = PhysicalAddress(p.load(sh2Root.adding(i4 * 8)))
+            if e4.isPresent, s4.raw != 0 {
+                var i3: UInt64 = 0
+                while i3 < 512 {
+                    let e3 = PageTableEntry(raw: p.load(e4.frame.adding(i3 * 8)))
+                    let s3 = PhysicalAddress(p.load(s4.adding(i3 * 8)))
+                    if e3.isPresent, s3.raw != 0 {
+                        var i2: UInt64 = 0
+                        while i2 < 512 {
+                            let e2 = PageTableEntry(raw: p.load(e3.frame.adding(i2 * 8)))
+                            let s2 = PhysicalAddress(p.load(s3.adding(i2 * 8)))
+                            if e2.isPresent, s2.raw != 0 {
+                                var i1: UInt64 = 0
+                                while i1 < 512 {
+                                    let leaf = PageTableEntry(raw: p.load(e2.frame.adding(i1 * 8)))
+                                    if leaf.isPresent {
+                                        returnPage(p, caller: caller, child: child, leaf: leaf,
+                                                   vaParent: VirtualAddress(p.load(s2.adding(i1 * 8))))
+                                    }
+                                    i1 += 1
+                                }
+                            }
+                            i2 += 1
+                        }
+                    }
+                    i3 += 1
+                }
+            }
+            i4 += 1
+        }
+        // Then every structure page of the child (this zeroes the descriptor last-but-not-least:
+        // the list walk read what it needs from it first).
+        ConfigList.forEachStructurePage(p, child) { page, vaParent in
+            PageOwnership.giveBack(p, owner: caller, page: page, va: vaParent)
+        }
+
+        assert(Partition.child(p, caller: caller, named: name) == nil)
+        return .success
+    }
+
+    /// One page mapped in a child being deleted goes back to the caller: no longer given, and
+    /// accessible again (zeroed first) if it was a structure somewhere in the child's subtree.
+    private static func returnPage<P: Platform>(
+        _ p: P, caller: PhysicalAddress, child: PhysicalAddress, leaf: PageTableEntry, vaParent: VirtualAddress
+    ) {
+        guard let slots = Shadow.leafSlots(p, descriptor: caller, va: vaParent) else {
+            assertionFailure("child's shadow 2 names a vaddr the caller does not map")
+            return
+        }
+        if p.load(slots.sh1At) == child.raw { p.store(slots.sh1At, 0) }
+        if !leaf.isUser { PageOwnership.giveBack(p, owner: caller, page: leaf.frame, va: vaParent) }
+    }
+
+    /// Gives back the empty table pages (with their shadow pages) on the path of `vaChild` in the
+    /// child named `child`, from the page table up to the PDPT; the PML4 stays.
+    /// - Precondition: `caller` is a live partition descriptor.
+    /// - Postcondition: `count` pages (tables, shadows, emptied configuration pages) are the
+    ///   caller's again, zeroed and accessible; the child maps exactly what it mapped before.
+    ///   On failure nothing changed. Nothing to collect is a success with count 0.
+    public static func collect<P: Platform>(
+        _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
+    ) -> (status: Status, count: UInt64) {
+        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        let child: PhysicalAddress, va: VirtualAddress
+        switch Partition.child(p, caller: caller, named: name, page: vaChild) {
+        case .failure(let s): return (s, 0)
+        case .success(let r): (child, va) = r
+        }
+        var given: UInt64 = 0
+        var level = 1
+        while level <= 3 {
+            // The entry one level up points at the table page of this level.
+            guard let up = Shadow.slots(p, descriptor: child, va: va, level: level + 1) else { level += 1; continue }
+            let pointer = PageTableEntry(raw: p.load(up.entryAt))
+            guard pointer.isPresent else { level += 1; continue }
+            var k: UInt64 = 0
+            while k < 512, p.load(pointer.frame.adding(k * 8)) & PageTableEntry.present == 0 { k += 1 }
+            guard k == 512 else { break }
+            let pages = [pointer.frame, PhysicalAddress(p.load(up.sh1At)), PhysicalAddress(p.load(up.sh2At))]
+                as InlineArray<3, PhysicalAddress>
+            p.store(up.entryAt, 0)
+            p.store(up.sh1At, 0)
+            p.store(up.sh2At, 0)
+            var j = 0
+            while j < 3 {
+                let removed = ConfigList.remove(p, child, page: pages[j])
+                if let vaParent = removed.va {
+                    PageOwnership.giveBack(p, owner: caller, page: pages[j], va: vaParent)
+                    given += 1
+                } else {
+                    assertionFailure("a table page missing from the configuration list")
+                }
+                if let emptied = removed.emptied {
+                    PageOwnership.giveBack(p, owner: caller, page: emptied.page, va: emptied.va)
+                    given += 1
+                }
+                j += 1
+            }
+            level += 1
+        }
+        return (.success, given)
+    }
+}

@@ -1,0 +1,49 @@
+/// From a service number and five raw registers to a service (DESIGN.md §4, `Service`).
+///
+/// Every argument is a raw `UInt64` from ring 3; addresses are wrapped as `UserAddress` (hostile
+/// until a service checks them). Services this dispatcher does not own — `yield` and the
+/// root-only ones — answer `unknownService` here; the kernel's syscall path routes them first.
+import SprigABI
+
+public enum Kernel {
+    /// Runs service `service` for the partition whose descriptor is `caller`.
+    /// - Returns: the status and the second result (count, next link, child name, state), 0 when
+    ///   the service has none or failed.
+    public static func dispatch<P: Platform>(
+        _ p: P, caller: PhysicalAddress, service: UInt64,
+        _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
+    ) -> (status: Status, value: UInt64) {
+        guard let s = Service(rawValue: service) else { return (.unknownService, 0) }
+        let u = UserAddress.init
+        switch s {
+        case .createPartition:
+            return (CreatePartition.createPartition(
+                p, caller: caller, descriptor: u(a0), pml4: u(a1), shadow1: u(a2), shadow2: u(a3), configList: u(a4)), 0)
+        case .countToMap:
+            let r = Prepare.countToMap(p, caller: caller, child: u(a0), vaChild: u(a1))
+            return (r.status, r.count)
+        case .prepare:
+            let r = Prepare.prepare(p, caller: caller, child: u(a0), vaChild: u(a1), freeList: u(a2))
+            return (r.status, r.next)
+        case .addVAddr:
+            return (Sharing.addVAddr(p, caller: caller, vaParent: u(a0), child: u(a1), vaChild: u(a2), rights: a3), 0)
+        case .removeVAddr:
+            return (Sharing.removeVAddr(p, caller: caller, child: u(a0), vaChild: u(a1)), 0)
+        case .mappedInChild:
+            let r = Sharing.mappedInChild(p, caller: caller, vaParent: u(a0))
+            return (r.status, r.child)
+        case .deletePartition:
+            return (Reclaim.deletePartition(p, caller: caller, child: u(a0)), 0)
+        case .collect:
+            let r = Reclaim.collect(p, caller: caller, child: u(a0), vaChild: u(a1))
+            return (r.status, r.count)
+        case .getIntState:
+            let r = InterruptState.getIntState(p, caller: caller, child: u(a0))
+            return (r.status, r.state)
+        case .setIntState:
+            return (InterruptState.setIntState(p, caller: caller, state: a0), 0)
+        case .yield, .consoleWrite, .powerOff:
+            return (.unknownService, 0)
+        }
+    }
+}

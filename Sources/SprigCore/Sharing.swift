@@ -1,0 +1,109 @@
+/// `addVAddr`, `removeVAddr`, `mappedInChild`: sharing the caller's pages with its children
+/// (DESIGN.md §4).
+///
+/// A page is given to at most one child, at one vaddr: the caller's shadow 1 records the child at
+/// the page's vaddr, the child's shadow 2 records the page's vaddr in the caller. Rights are
+/// monotonic: the child's leaf never grants write or execute the caller lacks on that page.
+/// (Pip's x86 code does not check this; Sprig does.) The caller's rights are what its own leaf
+/// grants: every non-leaf entry of a partition's lower half is built by the kernel with
+/// `PageTableEntry.tableFlags` (present, writable, user, executable), so the leaf decides.
+import SprigABI
+
+public enum Sharing {
+    /// Maps the caller's page at `vaParent` into the child named `child` at `vaChild` with
+    /// `rights` (`Rights.read` required, plus `write`/`execute`; no other bit).
+    /// - Precondition: `caller` is a live partition descriptor.
+    /// - Postcondition: on success the child maps the page at `vaChild` with exactly `rights`,
+    ///   `mappedInChild(vaParent)` names the child, and the caller still maps it. On failure
+    ///   nothing changed.
+    public static func addVAddr<P: Platform>(
+        _ p: P, caller: PhysicalAddress, vaParent: UserAddress, child name: UserAddress,
+        vaChild: UserAddress, rights: UInt64
+    ) -> Status {
+        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        guard rights & ~Rights.all == 0, rights & Rights.read != 0 else { return .invalidArgument }
+        guard let child = Partition.child(p, caller: caller, named: name) else { return .invalidChild }
+        let page: PageOwnership.OwnedPage
+        switch PageOwnership.checkGivable(p, caller: caller, vaParent, structure: false) {
+        case .failure(let s): return s
+        case .success(let pg): page = pg
+        }
+        let callerLeaf = PageTableEntry(raw: p.load(page.slots.entryAt))
+        if rights & Rights.write != 0 {
+            guard case .success = PageTableWalk.userTranslate(
+                p, pml4: Partition.pml4(p, caller), va: page.va, write: true)
+            else { return .rightsExceedCaller }
+        }
+        if rights & Rights.execute != 0, !callerLeaf.isExecutable { return .rightsExceedCaller }
+        let va: VirtualAddress
+        switch vaChild.checkedPage() {
+        case .failure(let s): return s
+        case .success(let v): va = v
+        }
+        guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .notPrepared }
+        guard !PageTableEntry(raw: p.load(slots.entryAt)).isPresent else { return .childAddressInUse }
+
+        p.store(slots.entryAt, PageTableEntry(frame: page.paddr, flags: PageTableEntry.leafFlags(rights: rights)).raw)
+        p.store(slots.sh1At, 0)
+        p.store(slots.sh2At, page.va.raw)
+        p.store(page.slots.sh1At, child.raw)
+
+        assert(mappedInChild(p, caller: caller, vaParent: vaParent).child == name.raw)
+        return .success
+    }
+
+    /// Takes back the page mapped at `vaChild` in the child named `child`, if the child has not
+    /// given it on (to a grandchild, or as a structure).
+    /// - Precondition: `caller` is a live partition descriptor.
+    /// - Postcondition: on success nothing is mapped at `vaChild` in the child and the caller's
+    ///   page is no longer given (`mappedInChild` is 0). On failure nothing changed.
+    public static func removeVAddr<P: Platform>(
+        _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
+    ) -> Status {
+        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        let child: PhysicalAddress, va: VirtualAddress
+        switch Partition.child(p, caller: caller, named: name, page: vaChild) {
+        case .failure(let s): return s
+        case .success(let r): (child, va) = r
+        }
+        guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .addressNotMapped }
+        let leaf = PageTableEntry(raw: p.load(slots.entryAt))
+        guard leaf.isPresent else { return .addressNotMapped }
+        guard leaf.isUser, p.load(slots.sh1At) == 0 else { return .pageGivenFurther }
+        let vaParent = VirtualAddress(p.load(slots.sh2At))
+        guard let parentSlots = Shadow.leafSlots(p, descriptor: caller, va: vaParent),
+              p.load(parentSlots.sh1At) == child.raw
+        else {
+            assertionFailure("child's shadow 2 disagrees with the caller's shadow 1")
+            return .invalidChild
+        }
+
+        p.store(slots.entryAt, 0)
+        p.store(slots.sh2At, 0)
+        p.store(parentSlots.sh1At, 0)
+
+        assert(mappedInChild(p, caller: caller, vaParent: UserAddress(vaParent.raw)).child == 0)
+        return .success
+    }
+
+    /// Which child the caller's page at `vaParent` was given to: the child's name (its descriptor's
+    /// vaddr in the caller), or 0 when it was not given (or is a child's structure page).
+    /// - Precondition: `caller` is a live partition descriptor.
+    /// - Postcondition: nothing changed.
+    public static func mappedInChild<P: Platform>(
+        _ p: P, caller: PhysicalAddress, vaParent: UserAddress
+    ) -> (status: Status, child: UInt64) {
+        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        let va: VirtualAddress
+        switch vaParent.checkedPage() {
+        case .failure(let s): return (s, 0)
+        case .success(let v): va = v
+        }
+        guard let slots = Shadow.leafSlots(p, descriptor: caller, va: va),
+              PageTableEntry(raw: p.load(slots.entryAt)).isPresent
+        else { return (.addressNotMapped, 0) }
+        let sh1 = p.load(slots.sh1At)
+        guard sh1 != 0, sh1 & Shadow.descriptorFlag == 0 else { return (.success, 0) }
+        return (.success, Partition.descriptorVAddrInParent(p, PhysicalAddress(sh1)))
+    }
+}
