@@ -1,0 +1,167 @@
+/// Where interrupts, faults and software interrupts go (DESIGN.md §6).
+///
+/// The x86 trap handler calls one entry function per kind of event, for a partition trapped in
+/// ring 3 (faults of the kernel itself never come here), and acts on the `Outcome`:
+///
+/// * `hardwareInterrupt` — root at `VIDT[vector]`. The interrupted partition's context is saved
+///   in its *own* VIDT at `VIDTIndex.cliSave` or `stiSave` (by its interrupt state); root is
+///   told who was interrupted, named as root names it (see `Delivery`). Only root's interrupt
+///   state masks hardware interrupts: if root masked the vector, or has no usable handler for
+///   it, the interrupt is dropped and the interrupted partition resumes untouched (`.resumed`).
+/// * `exception` — the faulting partition's parent at `VIDT[vector]`, the faulting context saved
+///   at the faulting partition's CLI/STI slot (its memory, so its parent can read it), the
+///   parent told which child, the error code and CR2. A parent that cannot take it (no VIDT, no
+///   usable context at that index) gets nothing; its own parent gets a double fault
+///   (`VIDTIndex.doubleFault`) naming it instead, and so on up the tree. A fault in root, or one
+///   that nobody up to root can take, is `.kernelCrash`: the platform prints the crash report
+///   (vector, error code, trapped registers) and stops. Exception vectors are never masked.
+/// * `softwareInterrupt` — `int n` that is not a service: exactly `yield(0, n, cli/sti slot,
+///   state, state)` of the caller, plus the delivery registers for the parent. A refusal is
+///   returned like a service's status (rax); nothing changed.
+///
+/// Every dereference goes through `ContextCheck`, as in yield: a handler context is one the
+/// receiver can read from ring 3, a save slot one the saved partition can write. The kernel
+/// keeps no state per event: a child faulting in a loop costs the same each time and grows
+/// nothing. Every walk up the tree is bounded by the starting partition's depth.
+import SprigABI
+
+public enum InterruptRouting {
+    /// What the trap handler does next.
+    public enum Outcome: Equatable, Sendable {
+        /// The receiver's handler is loaded (and the receiver current): return to ring 3.
+        case delivered
+        /// Nobody took it; nothing changed: return to the interrupted partition as it was.
+        case resumed
+        /// Print the kernel crash report from the trapped state and stop the machine.
+        case kernelCrash
+    }
+
+    /// A hardware interrupt `vector` (32…255) arrived while the current partition ran.
+    /// - Precondition: `vector` is an interrupt vector the platform routes to partitions.
+    /// - Postcondition: `.delivered` — root's handler for `vector` loaded with the delivery
+    ///   registers, the interrupted context saved in its own VIDT or dropped (r8 says which);
+    ///   `.resumed` — nothing changed.
+    public static func hardwareInterrupt<P: CPUPlatform>(_ p: P, vector: UInt64) -> Outcome {
+        assert(vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts)
+        let interrupted = p.currentPartition
+        let root = p.rootPartition
+        let rootPML4 = Partition.pml4(p, root)
+        // Root must have a handler it can read, and not have masked the vector.
+        guard let target = handler(p, root, pml4: rootPML4, index: vector) else { return .resumed }
+        let savedAt = saveInterrupted(p, interrupted, avoiding: target)
+        let source = name(p, interrupted, in: root)
+        Yield.enter(p, root, pml4: rootPML4, at: target, delivery: DeliveryInfo(
+            source: source, vector: vector, errorCode: 0, faultAddress: 0, savedAt: savedAt))
+        return .delivered
+    }
+
+    /// The current partition took CPU exception `vector` (0…31) in ring 3.
+    /// - Postcondition: `.delivered` — the nearest ancestor able to take it is entered (the
+    ///   parent at `VIDT[vector]`, else a double fault higher up) and the faulting context is
+    ///   saved in the faulting partition's VIDT when the parent took it; `.kernelCrash` —
+    ///   nothing changed.
+    public static func exception<P: CPUPlatform>(
+        _ p: P, vector: UInt64, errorCode: UInt64, faultAddress: UInt64
+    ) -> Outcome {
+        assert(vector < VIDTIndex.firstInterrupt)
+        let faulting = p.currentPartition
+        // A fault in root: nobody above to tell.
+        guard var receiver = Partition.parent(p, faulting) else { return .kernelCrash }
+        var source = faulting
+        var index = vector
+        var steps = Partition.depth(p, faulting)
+        while steps > 0 {
+            let pml4 = Partition.pml4(p, receiver)
+            if let target = handler(p, receiver, pml4: pml4, index: index) {
+                // The faulting context is saved only for the fault itself; a double fault's
+                // source was not running.
+                let first = source == faulting
+                let savedAt = first ? saveInterrupted(p, faulting, avoiding: target) : Delivery.notSaved
+                Yield.enter(p, receiver, pml4: pml4, at: target, delivery: DeliveryInfo(
+                    source: Partition.descriptorVAddrInParent(p, source), vector: index,
+                    errorCode: first ? errorCode : 0, faultAddress: first ? faultAddress : 0, savedAt: savedAt))
+                return .delivered
+            }
+            // The receiver cannot take it: a double fault about it goes to its parent.
+            guard let up = Partition.parent(p, receiver) else { return .kernelCrash }
+            source = receiver
+            receiver = up
+            index = VIDTIndex.doubleFault
+            steps -= 1
+        }
+        return .kernelCrash
+    }
+
+    /// `int vector` from the current partition, `vector` not the service gate.
+    /// - Returns: `.success` when the parent's handler is loaded (the caller's context saved
+    ///   at its CLI/STI slot with rax = 0, or dropped if that entry is 0), else yield's status
+    ///   for `yield(0, vector, slot, state, state)` and nothing changed.
+    public static func softwareInterrupt<P: CPUPlatform>(_ p: P, vector: UInt64) -> Status {
+        let caller = p.currentPartition
+        let state = Partition.interruptState(p, caller)
+        let slot = VIDTIndex.saveSlot(state: state)
+        switch Yield.check(p, callee: UserAddress(0), targetInterrupt: vector, saveIndex: slot) {
+        case .failure(let status):
+            return status
+        case .success(let plan):
+            Yield.commit(p, plan, callerFlags: state, wakeFlags: state, delivery: DeliveryInfo(
+                source: Partition.descriptorVAddrInParent(p, caller), vector: vector, errorCode: 0,
+                faultAddress: 0, savedAt: plan.save == nil ? Delivery.notSaved : slot))
+            return .success
+        }
+    }
+
+    // MARK: Shared steps
+
+    /// `receiver`'s handler context at `index`, if its VIDT and that context pass yield's
+    /// checks 6 and 7 and the index is not masked (check 9).
+    static func handler<P: CPUPlatform>(
+        _ p: P, _ receiver: PhysicalAddress, pml4: PhysicalAddress, index: UInt64
+    ) -> ContextLocation? {
+        guard let vidt = ContextCheck.vidtPage(p, pml4: pml4),
+              let target = ContextCheck.locate(
+                p, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: index), write: false, vidt: vidt),
+              !VIDTIndex.isMasked(index, state: Partition.interruptState(p, receiver))
+        else { return nil }
+        return target
+    }
+
+    /// Saves the trapped state of `partition` (the current one) at its CLI/STI slot, as yield
+    /// check 8 would accept it and not over `target`, keeping its rax and interrupt state.
+    /// - Returns: the slot, or `Delivery.notSaved` (then nothing was written).
+    static func saveInterrupted<P: CPUPlatform>(
+        _ p: P, _ partition: PhysicalAddress, avoiding target: ContextLocation
+    ) -> UInt64 {
+        let pml4 = Partition.pml4(p, partition)
+        let state = Partition.interruptState(p, partition)
+        let slot = VIDTIndex.saveSlot(state: state)
+        guard let vidt = ContextCheck.vidtPage(p, pml4: pml4),
+              let location = ContextCheck.locate(
+                p, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: slot), write: true, vidt: vidt),
+              !location.overlaps(target)
+        else { return Delivery.notSaved }
+        p.saveCPUState(to: location, flags: state, returnValue: nil)
+        return slot
+    }
+
+    /// How `ancestor` names `partition`: its descriptor's vaddr in `ancestor`'s space, found by
+    /// following each intermediate partition's shadow 2 (vaddr in parent) up the tree; 0 when
+    /// `partition` is `ancestor`.
+    /// - Precondition: `ancestor` is `partition` or one of its ancestors.
+    static func name<P: Platform>(_ p: P, _ partition: PhysicalAddress, in ancestor: PhysicalAddress) -> UInt64 {
+        guard partition != ancestor, var holder = Partition.parent(p, partition) else { return 0 }
+        var vaddr = Partition.descriptorVAddrInParent(p, partition)
+        var steps = Partition.depth(p, partition)
+        while holder != ancestor, steps > 0 {
+            // The page at `vaddr` in `holder` is a page of holder's parent too, at sh2's vaddr.
+            guard let slots = Shadow.leafSlots(p, descriptor: holder, va: VirtualAddress(vaddr)),
+                  let up = Partition.parent(p, holder)
+            else { break }
+            vaddr = p.load(slots.sh2At)
+            holder = up
+            steps -= 1
+        }
+        assert(holder == ancestor, "partition is not below ancestor, or the tree is inconsistent")
+        return vaddr
+    }
+}

@@ -1,0 +1,136 @@
+/// `yield`: the one control-flow service (DESIGN.md §5, Pip's `switch`).
+///
+/// A partition hands the CPU to its parent or to one of its children through the callee's VIDT.
+/// The service is a flat run of nine checks in the order of DESIGN.md §5 — each refusal its own
+/// `Status` (Pip's codes 1–9) and changing nothing — followed by the switch itself:
+///
+///     save the caller's trapped state at VIDT[saveIndex] of the caller (unless that entry is 0),
+///       with rax = 0, flags = flagsOnWake, valid = 1
+///     caller's interrupt state := flagsOnYield
+///     callee's interrupt state := flags word of the context it is entered with
+///     CR3 := callee's PML4; current partition := callee
+///     trapped state := callee's context at VIDT[targetInterrupt] of the callee
+///
+/// Every VIDT entry is an allegation; `ContextCheck` turns it into physical addresses only after
+/// walking the owner's tables the way the MMU would (the dereference property, paper §4).
+///
+/// Choices beyond DESIGN.md:
+/// * A context (target or save slot) must be 16-byte aligned and may not touch its owner's VIDT
+///   page (a VIDT entry pointing into the VIDT, or a save that would overwrite the VIDT).
+/// * The caller's save slot may not overlap the callee's context (physical bytes): otherwise
+///   the callee would be entered with the registers the caller just saved there, so one
+///   partition's registers would become another's through the kernel. They may share a page.
+///   Both refusals are check 8 (`callerContextUnavailable`): the save slot cannot be used.
+/// * A target VIDT entry 0 is "no handler" (check 7); a save entry 0 is "drop my context".
+/// * Flags: 0 is "interrupts enabled", any other value "masked" (`InterruptFlags`).
+/// * yield overrides no register of the callee (a target is often a context being resumed).
+///
+/// Cost: two VIDT translations, at most two per context, no loop over bytes; the copy of the
+/// 768-byte context is the platform's, word-wise.
+import SprigABI
+
+public enum Yield {
+    /// The yield service, for the current partition of `p` (whose state `p` holds trapped).
+    /// - Precondition: `p.currentPartition` is a live descriptor; its CR3 is loaded.
+    /// - Postcondition: on `.success`, the caller's state is saved as described above (or
+    ///   dropped) and `p` holds the callee's context, sanitized, with the callee current; the
+    ///   syscall path must then return to ring 3 *without* writing rax/rdx. On any other status,
+    ///   nothing changed — memory, descriptors and the trapped state — and the syscall path
+    ///   returns that status to the caller as for any service.
+    public static func yield<P: CPUPlatform>(
+        _ p: P, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64,
+        flagsOnYield: UInt64, flagsOnWake: UInt64
+    ) -> Status {
+        switch check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {
+        case .failure(let status):
+            return status
+        case .success(let plan):
+            commit(p, plan, callerFlags: InterruptFlags.normalized(flagsOnYield),
+                   wakeFlags: InterruptFlags.normalized(flagsOnWake), delivery: nil)
+            return .success
+        }
+    }
+
+    /// A checked yield: everything the switch needs, computed by `check` and by nothing else.
+    struct Plan {
+        var caller: PhysicalAddress
+        var callee: PhysicalAddress
+        var calleePML4: PhysicalAddress
+        var target: ContextLocation
+        /// nil: the caller's context is dropped.
+        var save: ContextLocation?
+        var saveIndex: UInt64
+    }
+
+    /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing.
+    static func check<P: CPUPlatform>(
+        _ p: P, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64
+    ) -> Result<Plan, Status> {
+        let caller = p.currentPartition
+        // 1. The target must be a VIDT index.
+        guard targetInterrupt < VIDTIndex.count else { return .failure(.invalidInterruptIndex) }
+        // 2. The save slot must be a VIDT index.
+        guard saveIndex < VIDTIndex.count else { return .failure(.invalidSaveIndex) }
+        let calleeDescriptor: PhysicalAddress
+        if callee.raw == 0 {
+            // 3. The default address names the parent; root has none.
+            guard let parent = Partition.parent(p, caller) else { return .failure(.rootHasNoParent) }
+            calleeDescriptor = parent
+        } else {
+            // 4. Any other name must be a live child's descriptor in the caller's space.
+            guard let child = Partition.child(p, caller: caller, named: callee) else { return .failure(.invalidChild) }
+            calleeDescriptor = child
+        }
+        let calleePML4 = Partition.pml4(p, calleeDescriptor)
+        // 5. The caller's VIDT page, mapped and accessible in the caller.
+        guard let callerVIDT = ContextCheck.vidtPage(p, pml4: Partition.pml4(p, caller))
+        else { return .failure(.callerVIDTUnavailable) }
+        // 6. The callee's VIDT page, mapped and accessible in the callee.
+        guard let calleeVIDT = ContextCheck.vidtPage(p, pml4: calleePML4)
+        else { return .failure(.calleeVIDTUnavailable) }
+        // 7. The callee's context: every page of it readable by the callee, off its VIDT (Fig. 4).
+        guard let target = ContextCheck.locate(
+            p, pml4: calleePML4, va: ContextCheck.entry(p, vidt: calleeVIDT, index: targetInterrupt),
+            write: false, vidt: calleeVIDT)
+        else { return .failure(.calleeContextUnavailable) }
+        // 8. The caller's save slot, unless 0: writable by the caller, off its VIDT, off the target.
+        let saveVA = ContextCheck.entry(p, vidt: callerVIDT, index: saveIndex)
+        var save: ContextLocation? = nil
+        if saveVA != 0 {
+            guard let slot = ContextCheck.locate(p, pml4: Partition.pml4(p, caller), va: saveVA, write: true, vidt: callerVIDT),
+                  !slot.overlaps(target)
+            else { return .failure(.callerContextUnavailable) }
+            save = slot
+        }
+        // 9. The callee must not have masked the target.
+        guard !VIDTIndex.isMasked(targetInterrupt, state: Partition.interruptState(p, calleeDescriptor))
+        else { return .failure(.interruptMasked) }
+        return .success(Plan(caller: caller, callee: calleeDescriptor, calleePML4: calleePML4,
+                             target: target, save: save, saveIndex: saveIndex))
+    }
+
+    /// The switch of a checked plan: save (or drop), caller's flags, enter the callee.
+    static func commit<P: CPUPlatform>(
+        _ p: P, _ plan: Plan, callerFlags: UInt64, wakeFlags: UInt64, delivery: DeliveryInfo?
+    ) {
+        if let slot = plan.save { p.saveCPUState(to: slot, flags: wakeFlags, returnValue: Status.success.rawValue) }
+        Partition.setInterruptState(p, plan.caller, callerFlags)
+        enter(p, plan.callee, pml4: plan.calleePML4, at: plan.target, delivery: delivery)
+    }
+
+    /// Makes `descriptor` current and `p`'s trapped state its context at `location`; the
+    /// context's flags word becomes its interrupt state. Shared by yield and every delivery.
+    /// - Precondition: `location` was made by `ContextCheck.locate` in `descriptor`'s tables.
+    static func enter<P: CPUPlatform>(
+        _ p: P, _ descriptor: PhysicalAddress, pml4: PhysicalAddress, at location: ContextLocation,
+        delivery: DeliveryInfo?
+    ) {
+        let state = InterruptFlags.normalized(p.load(location.word(at: ContextLayout.flags)))
+        Partition.setInterruptState(p, descriptor, state)
+        p.switchAddressSpace(pml4)
+        p.setCurrentPartition(descriptor)
+        // Only root's IF follows its virtual flag; every other partition runs interruptible.
+        let interruptsEnabled = descriptor != p.rootPartition || state == InterruptFlags.enabled
+        p.loadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)
+    }
+}
