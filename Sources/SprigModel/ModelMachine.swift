@@ -1,0 +1,169 @@
+/// A whole machine in the model: simulated memory, a fake kernel, root built by the real
+/// `RootBuilder`, and the real services behind `Kernel.dispatch`.
+///
+/// Layout of the simulated physical memory (pages):
+///
+///     0                      unused (like the real first megabyte, never given to root)
+///     1 … kernelImagePages   the fake kernel image, mapped supervisor-only in the kernel half
+///     next 3                 the kernel PML4's upper-half tables (PDPT, PD, PT)
+///     next 1                 the kernel PML4
+///     next 1                 root's image (a boot module, copied by RootBuilder)
+///     the rest               free: RootBuilder takes root's structures from the top and maps
+///                            every remaining page in root's window at rootWindowBase + paddr
+///
+/// Every page not mapped in root right after boot is a kernel page (`kernelPages`): the image,
+/// the kernel tables and root's structures. Tests call services as any partition with `call`,
+/// and `checkAllProperties()` after each one.
+import SprigABI
+import SprigCore
+
+public final class ModelMachine {
+    public let memory: SimulatedMemory
+    public let root: PhysicalAddress
+    public let kernelPML4: PhysicalAddress
+    public let kernelImage: [PhysicalAddress]
+    /// Every physical page that is the kernel's from boot on.
+    public let kernelPages: Set<UInt64>
+    /// Root's free pages, as vaddrs in root, in the order tests take them.
+    public let rootWindow: [UInt64]
+    public static let kernelBase: UInt64 = 0xFFFF_FFFF_8000_0000
+
+    /// Pages a partition may still hand out, as vaddrs in its own space, per descriptor: kept
+    /// by the helpers (`takePage`, `makeChild`) so tests can build trees quickly.
+    public var pool: [UInt64: [UInt64]] = [:]
+
+    public init(pages: Int = 512, kernelImagePages: Int = 8) {
+        precondition(pages >= 64 && kernelImagePages >= 1)
+        let m = SimulatedMemory(pages: pages)
+        memory = m
+        let ps = AddressSpace.pageSize
+        kernelImage = (1...kernelImagePages).map { PhysicalAddress(UInt64($0) * ps) }
+        for (k, page) in kernelImage.enumerated() { m.store(page, 0x4B45_524E_0000_0000 | UInt64(k)) }
+        var nextKernelTable = UInt64(kernelImagePages + 1)
+        let pml4 = PhysicalAddress((nextKernelTable + 3) * ps)
+        kernelPML4 = pml4
+        // Kernel half: PML4[511] → PDPT → PD → PT mapping the image at kernelBase, supervisor-only.
+        let pdpt = PhysicalAddress(nextKernelTable * ps); nextKernelTable += 1
+        let pd = PhysicalAddress(nextKernelTable * ps); nextKernelTable += 1
+        let pt = PhysicalAddress(nextKernelTable * ps); nextKernelTable += 1
+        let kflags = PageTableEntry.present | PageTableEntry.writable
+        let kva = VirtualAddress(Self.kernelBase)
+        m.store(pml4.adding(UInt64(kva.index(level: 4)) * 8), PageTableEntry(frame: pdpt, flags: kflags).raw)
+        m.store(pdpt.adding(UInt64(kva.index(level: 3)) * 8), PageTableEntry(frame: pd, flags: kflags).raw)
+        m.store(pd.adding(UInt64(kva.index(level: 2)) * 8), PageTableEntry(frame: pt, flags: kflags).raw)
+        for (k, page) in kernelImage.enumerated() {
+            m.store(pt.adding(UInt64(kva.index(level: 1) + k) * 8), PageTableEntry(frame: page, flags: kflags).raw)
+        }
+        let imagePage = PhysicalAddress((nextKernelTable + 1) * ps)
+        m.store(imagePage, 0x90)  // a nop, for show
+        var allocator = BootAllocator()
+        allocator.addFree(start: imagePage.raw + ps, end: UInt64(pages) * ps)
+        let result = RootBuilder.build(
+            m, allocator: &allocator, kernelPML4: pml4,
+            image: BootModule(start: imagePage, bytes: ps, name0: 0x746F6F72, name1: 0),
+            modules: .init(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0)), moduleCount: 0,
+            totalPages: UInt64(pages), kernelImagePages: UInt64(kernelImagePages))
+        guard case .success(let built) = result else { fatalError("model: RootBuilder failed: \(result)") }
+        root = built.descriptor
+        let tree = PartitionTree(memory: m, root: built.descriptor)
+        let rootMapped = Set(tree.partitions[0].leaves.map(\.paddr))
+        kernelPages = Set((0..<UInt64(pages)).map { $0 * ps }).subtracting(rootMapped)
+        rootWindow = tree.partitions[0].leaves.map(\.va).filter { $0 >= AddressSpace.rootWindowBase }
+        pool[built.descriptor.raw] = rootWindow
+    }
+
+    // MARK: Calling the kernel
+
+    /// Runs `service` as the partition whose descriptor is `caller`, through the real dispatcher.
+    @discardableResult
+    public func call(_ caller: PhysicalAddress, _ service: Service, _ a0: UInt64 = 0, _ a1: UInt64 = 0,
+                     _ a2: UInt64 = 0, _ a3: UInt64 = 0, _ a4: UInt64 = 0) -> (status: Status, value: UInt64) {
+        Kernel.dispatch(memory, caller: caller, service: service.rawValue, a0, a1, a2, a3, a4)
+    }
+
+    // MARK: Properties
+
+    public func tree() -> PartitionTree { PartitionTree(memory: memory, root: root) }
+
+    /// Every isolation property of DESIGN.md §7 on the current state; empty when all hold.
+    public func checkAllProperties() -> [Violation] {
+        Properties.all(tree(), kernelPages: kernelPages, kernelPML4: kernelPML4, memory: memory)
+    }
+
+    // MARK: Helpers for tests (they act as the partitions would)
+
+    /// The physical page a partition reaches at `va` (ring-3 view), or nil.
+    public func translate(_ partition: PhysicalAddress, _ va: UInt64, write: Bool = false) -> PhysicalAddress? {
+        try? PageTableWalk.userTranslate(memory, pml4: Partition.pml4(memory, partition),
+                                         va: VirtualAddress(va), write: write).get()
+    }
+
+    /// A page from the partition's pool (a vaddr in its space).
+    public func takePage(_ partition: PhysicalAddress) -> UInt64 {
+        guard let va = pool[partition.raw]?.popLast() else { fatalError("model: partition pool exhausted") }
+        return va
+    }
+
+    /// Writes a free list through `partition`'s own mappings: each page's first word is the next.
+    public func writeFreeList(_ partition: PhysicalAddress, _ pages: [UInt64]) {
+        for (k, va) in pages.enumerated() {
+            guard let pa = translate(partition, va, write: true) else { fatalError("model: free-list page not writable") }
+            memory.store(pa, k + 1 < pages.count ? pages[k + 1] : 0)
+        }
+    }
+
+    /// Prepares `va` in the child named `name` of `parent` with pages from the parent's pool.
+    public func prepare(_ parent: PhysicalAddress, child name: UInt64, va: UInt64) {
+        let need = call(parent, .countToMap, name, va)
+        precondition(need.status == .success, "model: countToMap \(need.status)")
+        guard need.value > 0 else { return }
+        let pages = (0..<need.value).map { _ in takePage(parent) }
+        writeFreeList(parent, pages)
+        let r = call(parent, .prepare, name, va, pages[0])
+        precondition(r.status == .success && r.value == 0, "model: prepare \(r.status)")
+    }
+
+    public struct ChildHandle: Sendable {
+        public var descriptor: PhysicalAddress
+        /// The child's name: its descriptor's vaddr in the parent.
+        public var name: UInt64
+        public var parent: PhysicalAddress
+        /// The vaddrs, in the child, of the pages it was given.
+        public var pages: [UInt64]
+    }
+
+    /// Where `makeChild` maps a child's pages.
+    public static let childPagesBase: UInt64 = 0x0000_0000_1000_0000
+
+    /// A new child of `parent` with `pages` read/write pages at `childPagesBase`, made through
+    /// the real services (createPartition, countToMap, prepare, addVAddr) with pages from the
+    /// parent's pool; the child's pages become its pool.
+    @discardableResult
+    public func makeChild(of parent: PhysicalAddress, pages: Int) -> ChildHandle {
+        let s = (0..<5).map { _ in takePage(parent) }
+        let r = call(parent, .createPartition, s[0], s[1], s[2], s[3], s[4])
+        precondition(r.status == .success, "model: createPartition \(r.status)")
+        guard let d = translateStructure(parent, s[0]) else { fatalError("model: no descriptor") }
+        var mapped: [UInt64] = []
+        for k in 0..<pages {
+            let va = Self.childPagesBase + UInt64(k) * AddressSpace.pageSize
+            prepare(parent, child: s[0], va: va)
+            let a = call(parent, .addVAddr, takePage(parent), s[0], va, Rights.read | Rights.write)
+            precondition(a.status == .success, "model: addVAddr \(a.status)")
+            mapped.append(va)
+        }
+        pool[d.raw] = mapped.reversed()
+        return ChildHandle(descriptor: d, name: s[0], parent: parent, pages: mapped)
+    }
+
+    /// The physical page mapped at `va` in `partition`, accessible or not.
+    public func translateStructure(_ partition: PhysicalAddress, _ va: UInt64) -> PhysicalAddress? {
+        PageTableWalk.leaf(memory, pml4: Partition.pml4(memory, partition), va: VirtualAddress(va))?.entry.frame
+    }
+
+    /// Number of pages accessible to `partition` (ring-3 view).
+    public func accessiblePageCount(_ partition: PhysicalAddress) -> Int {
+        let t = tree()
+        return t.partitions.first { $0.descriptor == partition.raw }?.leaves.filter(\.accessible).count ?? 0
+    }
+}

@@ -1,0 +1,197 @@
+/// The partition tree as the model reads it back from simulated memory, independently of the
+/// services: every partition, every leaf its tables map as the MMU walks them, every kernel
+/// structure page. `Properties` computes the isolation properties from this.
+///
+/// The reading trusts nothing it finds: pointers that leave memory, shadows that disagree with
+/// the tables and partitions reached twice are recorded as violations instead of followed.
+import SprigABI
+import SprigCore
+
+public struct Leaf: Sendable {
+    public var va: UInt64
+    public var paddr: UInt64
+    /// As the MMU decides a ring-3 access: user at every level (readable), and writable.
+    public var accessible: Bool
+    public var writable: Bool
+    public var executable: Bool
+    public var sh1: UInt64
+    public var sh2: UInt64
+}
+
+public struct PartitionView: Sendable {
+    public var descriptor: UInt64
+    /// Index in `PartitionTree.partitions` of the parent; nil for root.
+    public var parent: Int?
+    public var leaves: [Leaf] = []
+    /// PML4 and every lower-level table page.
+    public var tables: [UInt64] = []
+    public var shadow1: [UInt64] = []
+    public var shadow2: [UInt64] = []
+    /// Configuration-list entries (page, vaddr in parent) and configuration pages (page, vaddr).
+    public var configEntries: [(page: UInt64, va: UInt64)] = []
+    public var configPages: [(page: UInt64, va: UInt64)] = []
+    public var children: [Int] = []
+    /// paddr → index in `leaves`.
+    public var byPage: [UInt64: Int] = [:]
+    /// va → index in `leaves`.
+    public var byVA: [UInt64: Int] = [:]
+
+    /// Every structure page of this partition (root's too: its are the kernel's).
+    public var structurePages: [UInt64] {
+        [descriptor] + tables + shadow1 + shadow2 + configPages.map(\.page)
+    }
+}
+
+public struct PartitionTree {
+    public var partitions: [PartitionView] = []
+    /// Problems found while reading (cycles, bad pointers, shadow disagreements).
+    public var violations: [Violation] = []
+
+    public init(memory m: SimulatedMemory, root: PhysicalAddress) {
+        let pageLimit = m.bytes
+        func word(_ a: UInt64) -> UInt64? { a & 7 == 0 && a < pageLimit ? m.load(PhysicalAddress(a)) : nil }
+        func page(_ a: UInt64) -> Bool { a & 0xFFF == 0 && a < pageLimit && a != 0 }
+
+        var seen: [UInt64: Int] = [:]
+        var queue: [(UInt64, Int?)] = [(root.raw, nil)]
+        var qi = 0
+        while qi < queue.count, partitions.count <= m.pageCount {
+            let (d, parent) = queue[qi]; qi += 1
+            if let other = seen[d] {
+                violations.append(Violation(.treeCycle, partition: d, page: d,
+                    "descriptor reached again (first as partition #\(other))"))
+                continue
+            }
+            let index = partitions.count
+            seen[d] = index
+            var view = PartitionView(descriptor: d, parent: parent)
+            let pml4 = word(d + UInt64(DescriptorLayout.pml4)) ?? 0
+            let sh1 = word(d + UInt64(DescriptorLayout.shadow1)) ?? 0
+            let sh2 = word(d + UInt64(DescriptorLayout.shadow2)) ?? 0
+            let parentField = word(d + UInt64(DescriptorLayout.parent)) ?? 0
+            let expectedParent = parent.map { partitions[$0].descriptor } ?? 0
+            if parentField != expectedParent {
+                violations.append(Violation(.treeCycle, partition: d, page: d,
+                    "descriptor's parent field 0x\(String(parentField, radix: 16)) is not the partition that flags it"))
+            }
+            guard page(pml4), page(sh1), page(sh2) else {
+                violations.append(Violation(.kernelMapping, partition: d, page: d, "PML4 or shadow root outside memory"))
+                partitions.append(view)
+                continue
+            }
+            view.tables.append(pml4); view.shadow1.append(sh1); view.shadow2.append(sh2)
+            walk(level: 4, table: pml4, s1: sh1, s2: sh2, base: 0, into: &view, word: word, page: page, m: m, pml4: pml4)
+            for (k, leaf) in view.leaves.enumerated() { view.byPage[leaf.paddr] = k; view.byVA[leaf.va] = k }
+            if parent != nil { readConfigList(d, into: &view, word: word, page: page, m: m) }
+            // Children: leaves flagged as descriptors in shadow 1.
+            for leaf in view.leaves where leaf.sh1 & Shadow.descriptorFlag != 0 {
+                let child = leaf.sh1 & PageTableEntry.addressMask
+                if child != leaf.paddr || !page(child) {
+                    violations.append(Violation(.shadowMismatch, partition: d, page: leaf.paddr, vaddr: leaf.va,
+                        "descriptor flag names 0x\(String(child, radix: 16)), not the page mapped there"))
+                    continue
+                }
+                if (word(child + UInt64(DescriptorLayout.vaddrInParent)) ?? 0) != leaf.va {
+                    violations.append(Violation(.descriptorNotFlagged, partition: d, page: child, vaddr: leaf.va,
+                        "child descriptor's vaddr-in-parent disagrees with where the parent flags it"))
+                }
+                queue.append((child, index))
+            }
+            partitions.append(view)
+            if let parent { partitions[parent].children.append(index) }
+        }
+    }
+
+    private mutating func walk(
+        level: Int, table: UInt64, s1: UInt64, s2: UInt64, base: UInt64, into view: inout PartitionView,
+        word: (UInt64) -> UInt64?, page: (UInt64) -> Bool, m: SimulatedMemory, pml4: UInt64
+    ) {
+        let span = UInt64(1) << (12 + 9 * UInt64(level - 1))
+        let count: UInt64 = level == 4 ? 256 : 512
+        for i in 0..<count {
+            let va = base + i * span
+            guard let raw = word(table + i * 8), let sh1 = word(s1 + i * 8), let sh2 = word(s2 + i * 8) else { return }
+            let e = PageTableEntry(raw: raw)
+            if level > 1 {
+                if !e.isPresent {
+                    if sh1 != 0 || sh2 != 0 {
+                        violations.append(Violation(.shadowMismatch, partition: view.descriptor, vaddr: va,
+                            "level-\(level) shadow entry set where the table entry is absent"))
+                    }
+                    continue
+                }
+                guard !e.isLargePage, page(e.frame.raw), page(sh1), page(sh2) else {
+                    violations.append(Violation(.shadowMismatch, partition: view.descriptor, page: e.frame.raw, vaddr: va,
+                        "level-\(level) entry is a large page or its table/shadow pointers are not pages"))
+                    continue
+                }
+                view.tables.append(e.frame.raw); view.shadow1.append(sh1); view.shadow2.append(sh2)
+                walk(level: level - 1, table: e.frame.raw, s1: sh1, s2: sh2, base: va, into: &view,
+                     word: word, page: page, m: m, pml4: pml4)
+            } else {
+                guard e.isPresent else {
+                    if sh1 != 0 || sh2 != 0 {
+                        violations.append(Violation(.shadowMismatch, partition: view.descriptor, vaddr: va,
+                            "shadow leaf set where nothing is mapped"))
+                    }
+                    continue
+                }
+                guard e.frame.raw < m.bytes else {
+                    violations.append(Violation(.kernelMapping, partition: view.descriptor, page: e.frame.raw, vaddr: va,
+                        "leaf maps a frame outside physical memory"))
+                    continue
+                }
+                let p4 = PhysicalAddress(pml4)
+                let readable = (try? PageTableWalk.userTranslate(m, pml4: p4, va: VirtualAddress(va), write: false).get()) != nil
+                let writable = (try? PageTableWalk.userTranslate(m, pml4: p4, va: VirtualAddress(va), write: true).get()) != nil
+                view.leaves.append(Leaf(va: va, paddr: e.frame.raw, accessible: readable, writable: writable,
+                                        executable: e.isExecutable, sh1: sh1, sh2: sh2))
+            }
+        }
+    }
+
+    private mutating func readConfigList(
+        _ d: UInt64, into view: inout PartitionView, word: (UInt64) -> UInt64?, page: (UInt64) -> Bool, m: SimulatedMemory
+    ) {
+        let declared = word(d + UInt64(DescriptorLayout.configPages)) ?? 0
+        var cfg = word(d + UInt64(DescriptorLayout.configList)) ?? 0
+        var walked: UInt64 = 0
+        while cfg != 0, walked <= UInt64(m.pageCount) {
+            guard page(cfg) else {
+                violations.append(Violation(.configListMismatch, partition: d, page: cfg, "configuration link is not a page"))
+                return
+            }
+            if view.configPages.contains(where: { $0.page == cfg }) {
+                violations.append(Violation(.configListMismatch, partition: d, page: cfg, "configuration list loops"))
+                return
+            }
+            view.configPages.append((cfg, word(cfg + UInt64(ConfigList.ownVAddr)) ?? 0))
+            let n = word(cfg + UInt64(ConfigList.count)) ?? 0
+            if n > ConfigList.capacity {
+                violations.append(Violation(.configListMismatch, partition: d, page: cfg, "entry count \(n) over capacity"))
+            }
+            for k in 0..<min(n, ConfigList.capacity) {
+                let at = cfg + UInt64(ConfigList.entries) + k * UInt64(ConfigList.entrySize)
+                view.configEntries.append((word(at) ?? 0, word(at + 8) ?? 0))
+            }
+            cfg = word(cfg + UInt64(ConfigList.next)) ?? 0
+            walked += 1
+        }
+        if walked != declared {
+            violations.append(Violation(.configListMismatch, partition: d,
+                "descriptor counts \(declared) configuration pages, the list has \(walked)"))
+        }
+    }
+
+    /// True when `a` is `b` or one of `b`'s ancestors.
+    public func isAncestorOrSelf(_ a: Int, of b: Int) -> Bool {
+        var x: Int? = b
+        var steps = 0
+        while let cur = x, steps <= partitions.count {
+            if cur == a { return true }
+            x = partitions[cur].parent
+            steps += 1
+        }
+        return false
+    }
+}

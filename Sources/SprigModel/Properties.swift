@@ -1,0 +1,200 @@
+/// The isolation properties of DESIGN.md §7 (Pip's `Isolation.v`), checked executably.
+///
+/// Each function takes a `PartitionTree` read back from memory (leaves as the MMU walks the
+/// tables, structures as the kernel keeps them) and returns every violation it finds, empty when
+/// the property holds. `Properties.all` runs them all. Exploration and fuzzing reuse them.
+import SprigABI
+import SprigCore
+import Synchronization
+
+public enum Properties {
+    /// How many times `all` ran in this process (the tests print it).
+    public static let checksPerformed = Atomic<Int>(0)
+
+    /// Every property, plus what reading the tree found.
+    public static func all(_ t: PartitionTree, kernelPages: Set<UInt64>, kernelPML4: PhysicalAddress,
+                           memory: SimulatedMemory) -> [Violation] {
+        checksPerformed.add(1, ordering: .relaxed)
+        return t.violations
+            + kernelDataIsolation(t, kernelPages: kernelPages)
+            + kernelHalf(t, kernelPML4: kernelPML4, memory: memory)
+            + horizontalIsolation(t)
+            + verticalSharing(t)
+            + consistency(t)
+    }
+
+    /// Every structure page of every partition, with its owner's index.
+    public static func structureOwners(_ t: PartitionTree) -> [UInt64: [Int]] {
+        var owners: [UInt64: [Int]] = [:]
+        for (i, p) in t.partitions.enumerated() {
+            for s in p.structurePages { owners[s, default: []].append(i) }
+        }
+        return owners
+    }
+
+    /// No page accessible to any partition is a kernel image page or a kernel structure page.
+    public static func kernelDataIsolation(_ t: PartitionTree, kernelPages: Set<UInt64>) -> [Violation] {
+        let structures = structureOwners(t)
+        var out: [Violation] = []
+        for p in t.partitions {
+            for leaf in p.leaves where leaf.accessible {
+                if kernelPages.contains(leaf.paddr) {
+                    out.append(Violation(.kernelDataIsolation, partition: p.descriptor, page: leaf.paddr, vaddr: leaf.va,
+                                         "a kernel page is accessible"))
+                } else if structures[leaf.paddr] != nil {
+                    out.append(Violation(.kernelDataIsolation, partition: p.descriptor, page: leaf.paddr, vaddr: leaf.va,
+                                         "a kernel structure page is accessible"))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Every PML4's upper half is the kernel's, supervisor-only.
+    public static func kernelHalf(_ t: PartitionTree, kernelPML4: PhysicalAddress, memory m: SimulatedMemory) -> [Violation] {
+        var out: [Violation] = []
+        for p in t.partitions {
+            guard let pml4 = p.tables.first else { continue }
+            for i in UInt64(256)..<512 {
+                let mine = m.load(PhysicalAddress(pml4 + i * 8))
+                if mine != m.load(kernelPML4.adding(i * 8)) || mine & PageTableEntry.user != 0 {
+                    out.append(Violation(.kernelMapping, partition: p.descriptor, page: pml4,
+                                         vaddr: 0xFFFF_0000_0000_0000 | (i << 39), "PML4 upper-half entry \(i) is not the kernel's"))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Pages used by two partitions neither of which is an ancestor of the other are disjoint.
+    public static func horizontalIsolation(_ t: PartitionTree) -> [Violation] {
+        var users: [UInt64: [Int]] = [:]
+        for (i, p) in t.partitions.enumerated() {
+            for leaf in p.leaves { users[leaf.paddr, default: []].append(i) }
+        }
+        var out: [Violation] = []
+        for (page, list) in users where list.count > 1 {
+            for a in 0..<list.count {
+                for b in (a + 1)..<list.count
+                where !t.isAncestorOrSelf(list[a], of: list[b]) && !t.isAncestorOrSelf(list[b], of: list[a]) {
+                    let pa = t.partitions[list[a]], pb = t.partitions[list[b]]
+                    out.append(Violation(.horizontalIsolation, partition: pa.descriptor, page: page,
+                        vaddr: pa.leaves[pa.byPage[page] ?? 0].va,
+                        "also used by unrelated partition 0x\(String(pb.descriptor, radix: 16))"))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Every page used by a child is mapped in its parent (so in all ancestors).
+    public static func verticalSharing(_ t: PartitionTree) -> [Violation] {
+        var out: [Violation] = []
+        for p in t.partitions {
+            guard let parent = p.parent else { continue }
+            for leaf in p.leaves where t.partitions[parent].byPage[leaf.paddr] == nil {
+                out.append(Violation(.verticalSharing, partition: p.descriptor, page: leaf.paddr, vaddr: leaf.va,
+                                     "mapped in the child, not in its parent"))
+            }
+        }
+        return out
+    }
+
+    /// The consistency invariants: shadows agree with the tables and with the parent's records;
+    /// the configuration list records exactly the structure pages (each inaccessible in the
+    /// parent at the recorded vaddr); an accessible page of a child is accessible in its parent;
+    /// a page is given to at most one child and used as at most one structure; descriptors are
+    /// flagged. (No cycle is checked while reading the tree.)
+    public static func consistency(_ t: PartitionTree) -> [Violation] {
+        var out: [Violation] = []
+        for (pi, p) in t.partitions.enumerated() {
+            let d = p.descriptor
+            // Shadow 1 of p against its children's leaves.
+            var givenTo: [UInt64: Int] = [:]
+            for ci in p.children {
+                let c = t.partitions[ci]
+                for leaf in c.leaves {
+                    if let other = givenTo[leaf.paddr] {
+                        out.append(Violation(.pageGivenTwice, partition: d, page: leaf.paddr,
+                            "given to children 0x\(String(t.partitions[other].descriptor, radix: 16)) and 0x\(String(c.descriptor, radix: 16))"))
+                    }
+                    givenTo[leaf.paddr] = ci
+                }
+            }
+            for leaf in p.leaves {
+                let flagged = leaf.sh1 & Shadow.descriptorFlag != 0
+                let named = leaf.sh1 & PageTableEntry.addressMask
+                if let ci = givenTo[leaf.paddr] {
+                    if flagged || named != t.partitions[ci].descriptor {
+                        out.append(Violation(.shadowMismatch, partition: d, page: leaf.paddr, vaddr: leaf.va,
+                            "given to child 0x\(String(t.partitions[ci].descriptor, radix: 16)) but shadow 1 says 0x\(String(leaf.sh1, radix: 16))"))
+                    }
+                } else if leaf.sh1 != 0 && !flagged {
+                    out.append(Violation(.shadowMismatch, partition: d, page: leaf.paddr, vaddr: leaf.va,
+                        "shadow 1 names child 0x\(String(named, radix: 16)), which does not map the page"))
+                }
+            }
+            for ci in p.children {
+                let c = t.partitions[ci]
+                let at = c.descriptor
+                let vaInParent = p.leaves.first(where: { $0.paddr == at })
+                if vaInParent == nil || vaInParent!.sh1 != at | Shadow.descriptorFlag {
+                    out.append(Violation(.descriptorNotFlagged, partition: d, page: at, "child descriptor not flagged"))
+                }
+            }
+            guard let parentIndex = p.parent else { continue }
+            let parent = t.partitions[parentIndex]
+            // Shadow 2 and accessibility against the parent.
+            for leaf in p.leaves {
+                guard let k = parent.byVA[leaf.sh2], parent.leaves[k].paddr == leaf.paddr else {
+                    out.append(Violation(.shadowMismatch, partition: d, page: leaf.paddr, vaddr: leaf.va,
+                        "shadow 2 says vaddr 0x\(String(leaf.sh2, radix: 16)) in the parent, which does not map this page there"))
+                    continue
+                }
+                if leaf.accessible && !parent.leaves[k].accessible {
+                    out.append(Violation(.accessibleNotInParent, partition: d, page: leaf.paddr, vaddr: leaf.va,
+                                         "accessible here, not in the parent"))
+                }
+                if leaf.writable && !parent.leaves[k].writable || leaf.executable && !parent.leaves[k].executable {
+                    out.append(Violation(.accessibleNotInParent, partition: d, page: leaf.paddr, vaddr: leaf.va,
+                                         "a right the parent lacks (rights not monotonic)"))
+                }
+            }
+            // Configuration list = structure pages, each inaccessible in the parent where recorded.
+            let recorded = p.configEntries + p.configPages
+            let expected = [p.descriptor] + p.tables + p.shadow1 + p.shadow2
+            let recordedPages = Set(recorded.map(\.page))
+            if recordedPages.count != recorded.count {
+                out.append(Violation(.configListMismatch, partition: d, "a page is recorded twice"))
+            }
+            if recordedPages != Set(expected + p.configPages.map(\.page)) {
+                let missing = Set(expected).subtracting(recordedPages).sorted()
+                let extra = recordedPages.subtracting(expected + p.configPages.map(\.page)).sorted()
+                out.append(Violation(.configListMismatch, partition: d, page: missing.first ?? extra.first ?? 0,
+                    "not recorded: \(missing.map { String($0, radix: 16) }); recorded but not structures: \(extra.map { String($0, radix: 16) })"))
+            }
+            for r in recorded {
+                guard let k = parent.byVA[r.va], parent.leaves[k].paddr == r.page else {
+                    out.append(Violation(.configListMismatch, partition: d, page: r.page, vaddr: r.va,
+                                         "recorded vaddr in the parent does not map this structure page"))
+                    continue
+                }
+                if parent.leaves[k].accessible {
+                    out.append(Violation(.kernelDataIsolation, partition: parent.descriptor, page: r.page, vaddr: r.va,
+                                         "structure page of child still accessible to its giver"))
+                }
+                if parent.leaves[k].sh1 != 0 && r.page != p.descriptor {
+                    out.append(Violation(.pageGivenTwice, partition: parent.descriptor, page: r.page, vaddr: r.va,
+                                         "structure page also recorded as given to a child"))
+                }
+            }
+            _ = pi
+        }
+        // A page is a structure of at most one partition, at most once.
+        for (page, owners) in structureOwners(t) where owners.count > 1 {
+            out.append(Violation(.pageGivenTwice, partition: t.partitions[owners[0]].descriptor, page: page,
+                                 "used as \(owners.count) structures"))
+        }
+        return out
+    }
+}
