@@ -1,0 +1,59 @@
+# Sprig — make targets. Everything goes through the `sprig` CLI (Sources/sprig); `make help` lists them.
+#   make run [SYSTEM=hello] [KVM=1] [VARIANT=debug]   build and boot a system in QEMU (TCG by default)
+#   make test                                         swift test: unit, model and boot tests (TCG)
+SWIFT   ?= swift
+SPRIG   := .build/debug/sprig
+SYSTEM  ?= hello
+VARIANT ?= release
+KVM     ?= 0
+RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
+
+.PHONY: help all build run run-gdb test hygiene systems qemu cli clean
+
+help:
+	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
+	@echo "              options: SYSTEM=<name> (make systems), KVM=1 (ask for KVM, falls back to TCG), VARIANT=debug"
+	@echo "make run-gdb  boot SYSTEM stopped at the first instruction; gdb attaches with the kernel's symbols"
+	@echo "make test     swift test: SprigCore and model tests, then boot tests under QEMU TCG"
+	@echo "make build    cross-build the kernel and partitions (sprig build); prints image size and kernel lines"
+	@echo "make hygiene  check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector"
+	@echo "make systems  list the bootable systems"
+	@echo "make clean    remove build products"
+
+all: build
+
+# QEMU is the only tool not in the Swift toolchain. Installed with apt-get when missing and root.
+qemu:
+	@if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing qemu-system-x86 with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86 >/dev/null; \
+	  else \
+	    echo "make: qemu-system-x86_64 is missing. Install it: sudo apt-get install qemu-system-x86"; exit 1; \
+	  fi; \
+	fi
+
+cli:
+	@$(SWIFT) build --product sprig 2>&1 | grep -v "^\[" | grep -v "^Building\|^Build complete\|^Compiling\|^Write\|^Planning" || true
+	@test -x $(SPRIG) || { echo "make: could not build the sprig CLI (run: swift build --product sprig)"; exit 1; }
+
+build: cli
+	@$(SPRIG) build --variant $(VARIANT)
+
+run: cli qemu
+	@$(SPRIG) run $(RUNFLAGS)
+
+run-gdb: cli qemu
+	@$(SPRIG) run-gdb --system $(SYSTEM) --variant $(VARIANT)
+
+test: qemu
+	$(SWIFT) test
+
+hygiene: cli
+	@$(SPRIG) hygiene --variant $(VARIANT)
+
+systems: cli
+	@$(SPRIG) systems
+
+clean:
+	rm -rf .build/sprig

@@ -1,0 +1,174 @@
+/// `sprig build`: cross-compiles the kernel and the partitions with swiftc, clang and ld.lld.
+///
+/// The host package (`swift build`) cannot build for `x86_64-unknown-none-elf`, so this builder
+/// drives the toolchain directly, one Embedded Swift module at a time (SprigABI → SprigCore →
+/// SprigX86 for the kernel; SprigABI → SprigUser → each partition for ring 3). Each step is
+/// skipped when its outputs are newer than its inputs and its command line is unchanged, so
+/// repeated builds (tests, `make run`) cost only the up-to-date checks. docs/build.md explains it.
+import Foundation
+
+public enum Variant: String, CaseIterable, Sendable {
+    /// -Osize, failed checks are a bare ud2 (reported as "kernel trap").
+    case release
+    /// -Osize with -assert-config Debug: failed checks print their message; SPRIG_DEBUG on.
+    case debug
+}
+
+public struct BuildProducts: Sendable {
+    public let directory: URL
+    public let kernelELF: URL
+    public let kernelImage: URL
+    /// Flat partition images by partition name.
+    public let partitions: [String: URL]
+}
+
+public final class Builder {
+    public let project: Project
+    public let toolchain: Toolchain
+    public let variant: Variant
+    /// Called with one line per step actually run (not for up-to-date steps).
+    public var progress: (String) -> Void = { _ in }
+
+    public init(project: Project, variant: Variant = .release) throws {
+        self.project = project
+        self.toolchain = try Toolchain.find()
+        self.variant = variant
+    }
+
+    public var outputDirectory: URL { project.buildDirectory.appendingPathComponent(variant.rawValue) }
+
+    static let embedded = [
+        "-target", "x86_64-unknown-none-elf", "-enable-experimental-feature", "Embedded",
+        "-enable-experimental-feature", "Extern", "-wmo", "-parse-as-library", "-Osize",
+        "-Xfrontend", "-function-sections", "-Xfrontend", "-disable-stack-protector",
+    ]
+
+    /// Swift flags of every kernel module: no SSE/MMX/x87 use, no red zone (interrupts arrive
+    /// on the kernel stack), kernel code model (linked in the top 2 GiB), no stack protector.
+    public var kernelSwiftFlags: [String] {
+        Builder.embedded + [
+            "-Xcc", "-mno-red-zone", "-Xcc", "-mcmodel=kernel",
+            "-Xcc", "-mno-sse", "-Xcc", "-mno-sse2", "-Xcc", "-mno-mmx",
+        ] + variantFlags
+    }
+
+    var variantFlags: [String] {
+        variant == .debug ? ["-assert-config", "Debug", "-D", "SPRIG_DEBUG"] : []
+    }
+
+    public var kernelCFlags: [String] {
+        ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-mno-red-zone",
+         "-mcmodel=kernel", "-mno-sse", "-mno-sse2", "-mno-mmx", "-fno-stack-protector", "-O2"]
+    }
+
+    /// Partitions are ordinary ring-3 code: SSE allowed, small code model at 0x400000.
+    public var userSwiftFlags: [String] { Builder.embedded + variantFlags }
+    var userCFlags: [String] {
+        ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-O2"]
+    }
+
+    func sources(_ dir: String, ext: String) throws -> [URL] {
+        let url = project.path(dir)
+        let names = try FileManager.default.contentsOfDirectory(atPath: url.path)
+        return names.filter { $0.hasSuffix("." + ext) }.sorted().map { url.appendingPathComponent($0) }
+    }
+
+    /// Runs `tool args` unless every output is newer than every input and the command is the
+    /// one recorded last time.
+    func step(_ label: String, tool: String, _ args: [String], inputs: [URL], outputs: [URL]) throws {
+        let stamp = outputs[0].appendingPathExtension("cmd")
+        let command = ([tool] + args).joined(separator: " ")
+        let fm = FileManager.default
+        func mtime(_ u: URL) -> Date? { (try? fm.attributesOfItem(atPath: u.path))?[.modificationDate] as? Date }
+        if let recorded = try? String(contentsOf: stamp, encoding: .utf8), recorded == command,
+           let oldestOut = outputs.compactMap(mtime).min(), outputs.allSatisfy({ mtime($0) != nil }),
+           inputs.allSatisfy({ (mtime($0) ?? .distantFuture) <= oldestOut }) {
+            return
+        }
+        progress(label)
+        try run(toolchain.tool(tool), args)
+        try command.write(to: stamp, atomically: true, encoding: .utf8)
+    }
+
+    /// Compiles one Embedded Swift module to an object and a .swiftmodule.
+    func swiftModule(_ name: String, sources: [URL], flags: [String], dir: URL, dependencies: [URL], emitModule: Bool = true) throws -> URL {
+        let object = dir.appendingPathComponent("\(name).o")
+        let module = dir.appendingPathComponent("\(name).swiftmodule")
+        var args = flags + ["-I", dir.path, "-module-name", name]
+        if emitModule { args += ["-emit-module", "-emit-module-path", module.path] }
+        args += sources.map(\.path) + ["-c", "-o", object.path]
+        try step("swiftc  \(name) (\(dir.lastPathComponent), \(variant.rawValue))", tool: "swiftc", args,
+                 inputs: sources + dependencies, outputs: emitModule ? [object, module] : [object])
+        return object
+    }
+
+    func cObject(_ source: URL, flags: [String], dir: URL) throws -> URL {
+        let object = dir.appendingPathComponent(source.lastPathComponent + ".o")
+        try step("clang   \(source.lastPathComponent) (\(dir.lastPathComponent))", tool: "clang",
+                 flags + ["-c", source.path, "-o", object.path], inputs: [source], outputs: [object])
+        return object
+    }
+
+    func link(_ objects: [URL], script: URL, entry: String, elf: URL, flat: URL) throws {
+        try step("ld.lld  \(elf.lastPathComponent)", tool: "ld.lld",
+                 ["-static", "-nostdlib", "-T", script.path, "--gc-sections", "-e", entry, "-o", elf.path] + objects.map(\.path),
+                 inputs: objects + [script], outputs: [elf])
+        try step("objcopy \(flat.lastPathComponent)", tool: "llvm-objcopy", ["-O", "binary", elf.path, flat.path],
+                 inputs: [elf], outputs: [flat])
+    }
+
+    /// Builds the kernel and the given partitions (default: every partition some system uses).
+    @discardableResult
+    public func build(partitions: [String] = Systems.allPartitions) throws -> BuildProducts {
+        let out = outputDirectory
+        let kdir = out.appendingPathComponent("kernel")
+        let udir = out.appendingPathComponent("user")
+        for d in [kdir, udir] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+
+        // Kernel.
+        let abiSources = try sources("Sources/SprigABI", ext: "swift")
+        let coreSources = try sources("Sources/SprigCore", ext: "swift")
+        let x86Sources = try sources("Sources/SprigX86", ext: "swift")
+        let kABI = try swiftModule("SprigABI", sources: abiSources, flags: kernelSwiftFlags, dir: kdir, dependencies: [])
+        let kCore = try swiftModule("SprigCore", sources: coreSources, flags: kernelSwiftFlags, dir: kdir,
+                                    dependencies: abiSources)
+        let kX86 = try swiftModule("SprigX86", sources: x86Sources, flags: kernelSwiftFlags, dir: kdir,
+                                   dependencies: abiSources + coreSources, emitModule: false)
+        var kObjects = [kABI, kCore, kX86]
+        for s in try sources("Sources/SprigX86", ext: "S") + sources("Sources/SprigX86", ext: "c") {
+            kObjects.append(try cObject(s, flags: kernelCFlags, dir: kdir))
+        }
+        let kernelELF = out.appendingPathComponent("kernel.elf")
+        let kernelImage = out.appendingPathComponent("kernel.bin")
+        try link(kObjects, script: project.path("Sources/SprigX86/kernel.ld"), entry: "sprig_start32",
+                 elf: kernelELF, flat: kernelImage)
+
+        // Partitions.
+        let userSources = try sources("Sources/SprigUser", ext: "swift")
+        let uABI = try swiftModule("SprigABI", sources: abiSources, flags: userSwiftFlags, dir: udir, dependencies: [])
+        let uUser = try swiftModule("SprigUser", sources: userSources, flags: userSwiftFlags, dir: udir,
+                                    dependencies: abiSources)
+        var runtime = [uUser, uABI]
+        for s in try sources("Sources/SprigUser", ext: "S") + sources("Sources/SprigUser", ext: "c") {
+            runtime.insert(try cObject(s, flags: userCFlags, dir: udir), at: 0)
+        }
+        var images: [String: URL] = [:]
+        for name in partitions {
+            let pdir = udir.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: pdir, withIntermediateDirectories: true)
+            let psources = try sources("Partitions/\(name)", ext: "swift")
+            guard !psources.isEmpty else { throw ToolError("Partitions/\(name) has no Swift source") }
+            // Partitions import the user-side SprigABI/SprigUser modules from udir.
+            let object = pdir.appendingPathComponent("\(name).o")
+            try step("swiftc  partition \(name) (\(variant.rawValue))", tool: "swiftc",
+                     userSwiftFlags + ["-I", udir.path, "-module-name", name] + psources.map(\.path) + ["-c", "-o", object.path],
+                     inputs: psources + userSources + abiSources, outputs: [object])
+            let elf = out.appendingPathComponent("\(name).elf")
+            let flat = out.appendingPathComponent("\(name).bin")
+            try link([object] + runtime, script: project.path("Sources/SprigUser/partition.ld"), entry: "_start",
+                     elf: elf, flat: flat)
+            images[name] = flat
+        }
+        return BuildProducts(directory: out, kernelELF: kernelELF, kernelImage: kernelImage, partitions: images)
+    }
+}

@@ -1,0 +1,134 @@
+/// Build hygiene of the kernel ELF (issue 2 §6), checked on the binary and on the IR.
+///
+/// * no SSE/AVX/x87/MMX instruction: the kernel must never clobber a partition's FPU state by
+///   accident (FXSAVE/FXRSTOR/XSAVE-family instructions that *save and restore* it are allowed);
+/// * no undefined symbol in the linked kernel;
+/// * no stack protector (no __stack_chk_* symbol, no ssp attribute on any function);
+/// * no red zone (every function of every kernel module carries `noredzone` in the IR);
+/// * no lazy global initialization (`swift_once`), which spins if reached from an interrupt.
+import Foundation
+
+public struct HygieneReport: Sendable {
+    public var fpuInstructions: [String] = []
+    public var undefinedSymbols: [String] = []
+    public var forbiddenSymbols: [String] = []
+    public var functionsWithRedZone: [String] = []
+    public var functionsWithStackProtector: [String] = []
+    public var functionsChecked = 0
+    public var instructionsChecked = 0
+
+    public var problems: [String] {
+        var p: [String] = []
+        if !fpuInstructions.isEmpty { p.append("FPU/SIMD instructions in the kernel:\n  " + fpuInstructions.prefix(10).joined(separator: "\n  ")) }
+        if !undefinedSymbols.isEmpty { p.append("undefined symbols: " + undefinedSymbols.joined(separator: ", ")) }
+        if !forbiddenSymbols.isEmpty { p.append("forbidden symbols: " + forbiddenSymbols.joined(separator: ", ")) }
+        if !functionsWithRedZone.isEmpty { p.append("functions without noredzone: " + functionsWithRedZone.prefix(10).joined(separator: ", ")) }
+        if !functionsWithStackProtector.isEmpty { p.append("functions with a stack protector: " + functionsWithStackProtector.prefix(10).joined(separator: ", ")) }
+        return p
+    }
+}
+
+public enum Hygiene {
+    /// Mnemonics that save or restore FPU state without computing with it.
+    static let stateInstructions: Set<String> = ["fxsave", "fxsave64", "fxrstor", "fxrstor64", "xsave", "xsave64", "xrstor", "xrstor64", "fninit", "fwait", "ldmxcsr", "stmxcsr"]
+
+    /// Whether one line of `llvm-objdump -d` (AT&T syntax) uses x87, MMX, SSE or AVX.
+    public static func usesFPU(_ line: String) -> Bool {
+        // "  ffffffff80101000:      \tmovups\t(%rsi), %xmm0": address, colon, tab, mnemonic, tab, operands.
+        guard let colon = line.firstIndex(of: ":") else { return false }
+        let fields = line[line.index(after: colon)...].split(separator: "\t").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard let mnemonic = fields.first else { return false }
+        if stateInstructions.contains(mnemonic) { return false }
+        let operands = fields.dropFirst().joined(separator: " ")
+        for register in ["%xmm", "%ymm", "%zmm", "%mm", "%st"] where operands.contains(register) { return true }
+        // x87 mnemonics all start with 'f' (fld, fstp, fadd, …); no integer instruction does.
+        return mnemonic.hasPrefix("f")
+    }
+
+    /// Lines of `llvm-objdump -d --no-show-raw-insn` output that use the FPU/SIMD units.
+    public static func fpuLines(inDisassembly text: String) -> (checked: Int, offending: [String]) {
+        var checked = 0
+        var offending: [String] = []
+        for line in text.split(separator: "\n") {
+            // Instruction lines start with a hex address and a colon; headers and labels don't.
+            guard let colon = line.firstIndex(of: ":"),
+                  case let address = line[..<colon].trimmingCharacters(in: .whitespaces),
+                  !address.isEmpty, address.allSatisfy(\.isHexDigit), line[colon...].contains("\t")
+            else { continue }
+            checked += 1
+            if usesFPU(String(line)) { offending.append(line.trimmingCharacters(in: .whitespaces)) }
+        }
+        return (checked, offending)
+    }
+
+    public static func check(_ builder: Builder, products: BuildProducts) throws -> HygieneReport {
+        var report = HygieneReport()
+        let tc = builder.toolchain
+        let disassembly = try run(tc.tool("llvm-objdump"), ["-d", "--no-show-raw-insn", products.kernelELF.path])
+        (report.instructionsChecked, report.fpuInstructions) = fpuLines(inDisassembly: disassembly)
+        let undefined = try run(tc.tool("llvm-nm"), ["-u", products.kernelELF.path])
+        report.undefinedSymbols = undefined.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let all = try run(tc.tool("llvm-nm"), [products.kernelELF.path])
+        var linked = Set<String>()
+        for line in all.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count == 3 { linked.insert(String(f[2])) }
+        }
+        for name in ["__stack_chk_fail", "__stack_chk_guard", "swift_once"] where linked.contains(name) {
+            report.forbiddenSymbols.append(name)
+        }
+
+        // IR attributes: compile each kernel module to LLVM IR with the kernel's flags, and check
+        // every function that made it into the linked kernel (the stdlib emits runtime stubs
+        // that --gc-sections drops; those never run).
+        let dir = builder.outputDirectory.appendingPathComponent("kernel")
+        let modules: [(String, String)] = [("SprigABI", "Sources/SprigABI"), ("SprigCore", "Sources/SprigCore"), ("SprigX86", "Sources/SprigX86")]
+        for (name, path) in modules {
+            let sources = try builder.sources(path, ext: "swift").map(\.path)
+            let ir = dir.appendingPathComponent("\(name).ll")
+            try run(tc.tool("swiftc"), builder.kernelSwiftFlags + ["-I", dir.path, "-module-name", name, "-emit-ir"] + sources + ["-o", ir.path])
+            let text = try String(contentsOf: ir, encoding: .utf8)
+            var groups: [String: String] = [:]
+            for line in text.split(separator: "\n") where line.hasPrefix("attributes #") {
+                let parts = line.split(separator: "=", maxSplits: 1)
+                groups[String(parts[0].dropFirst("attributes ".count)).trimmingCharacters(in: .whitespaces)] = String(parts[1])
+            }
+            for line in text.split(separator: "\n") where line.hasPrefix("define ") {
+                var fn = line.split(separator: "@", maxSplits: 1).last.map { String($0.prefix(while: { $0 != "(" })) } ?? String(line)
+                if fn.hasPrefix("\""), fn.hasSuffix("\"") { fn = String(fn.dropFirst().dropLast()) }
+                guard linked.contains(fn) else { continue }
+                report.functionsChecked += 1
+                let attrs = line.split(separator: " ").filter { $0.hasPrefix("#") }.compactMap { groups[String($0)] }.joined(separator: " ")
+                if !attrs.contains("noredzone") { report.functionsWithRedZone.append(fn) }
+                if attrs.contains(" ssp ") || attrs.contains("sspreq") || attrs.contains("sspstrong") {
+                    report.functionsWithStackProtector.append(fn)
+                }
+            }
+        }
+        return report
+    }
+}
+
+/// Lines of the kernel: Swift and assembly of SprigABI, SprigCore and SprigX86 (C support and
+/// the linker script counted apart); tests are elsewhere and not counted.
+public struct LineCount: Sendable {
+    public var swift = 0
+    public var assembly = 0
+    public var c = 0
+    public var total: Int { swift + assembly }
+
+    public static func kernel(_ project: Project) throws -> LineCount {
+        var count = LineCount()
+        for dir in ["Sources/SprigABI", "Sources/SprigCore", "Sources/SprigX86"] {
+            let url = project.path(dir)
+            for name in try FileManager.default.contentsOfDirectory(atPath: url.path) {
+                let text = try String(contentsOf: url.appendingPathComponent(name), encoding: .utf8)
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: true).count
+                if name.hasSuffix(".swift") { count.swift += lines }
+                else if name.hasSuffix(".S") { count.assembly += lines }
+                else if name.hasSuffix(".c") { count.c += lines }
+            }
+        }
+        return count
+    }
+}

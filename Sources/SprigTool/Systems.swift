@@ -1,0 +1,33 @@
+/// The systems Sprig ships: a system is a bootable set of the kernel, a root partition and the
+/// partitions root starts (given to the kernel as boot modules, root's image first).
+public struct SystemDescription: Sendable {
+    public let name: String
+    public let summary: String
+    /// Partition directories under Partitions/, root's first; each becomes one boot module.
+    public let partitions: [String]
+}
+
+public enum Systems {
+    public static let all: [SystemDescription] = [
+        SystemDescription(
+            name: "hello", summary: "root alone: greets, reports the memory it owns, powers off with status 0",
+            partitions: ["root"]),
+    ]
+
+    public static let defaultName = "hello"
+
+    public static func named(_ name: String) throws -> SystemDescription {
+        guard let s = all.first(where: { $0.name == name }) else {
+            let names = all.map { "  \($0.name) — \($0.summary)" }.joined(separator: "\n")
+            throw ToolError("no system named '\(name)'. The systems are:\n\(names)")
+        }
+        return s
+    }
+
+    /// Every partition some system needs.
+    public static var allPartitions: [String] {
+        var seen: [String] = []
+        for s in all { for p in s.partitions where !seen.contains(p) { seen.append(p) } }
+        return seen
+    }
+}

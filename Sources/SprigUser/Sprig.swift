@@ -1,0 +1,46 @@
+/// What a partition links to talk to the kernel: service wrappers and the console.
+///
+/// Every wrapper issues one `syscall` with the convention of `SprigABI.Service` and returns the
+/// kernel's `Status` (nil for a raw value this build does not know) and second result.
+import SprigABI
+
+@_extern(c, "sprig_syscall")
+func sprigSyscall(_ n: UInt64, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64,
+                  _ second: UnsafeMutablePointer<UInt64>?) -> UInt64
+
+public struct CallResult {
+    public var raw: UInt64
+    public var value: UInt64
+    public var status: Status? { Status(rawValue: raw) }
+    public var succeeded: Bool { raw == Status.success.rawValue }
+}
+
+public enum Sprig {
+    /// Calls service `service` with up to five arguments.
+    @inline(never)
+    public static func call(_ service: Service, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0,
+                            _ a3: UInt64 = 0, _ a4: UInt64 = 0) -> CallResult {
+        callRaw(service.rawValue, a0, a1, a2, a3, a4)
+    }
+
+    /// Calls a raw service number (for tests of the kernel's refusal of unknown numbers).
+    public static func callRaw(_ number: UInt64, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0,
+                               _ a3: UInt64 = 0, _ a4: UInt64 = 0) -> CallResult {
+        var second: UInt64 = 0
+        let raw = sprigSyscall(number, a0, a1, a2, a3, a4, &second)
+        return CallResult(raw: raw, value: second)
+    }
+
+    /// Root only: writes `length` bytes at `address` to the console.
+    @discardableResult
+    public static func consoleWrite(_ address: UInt64, _ length: UInt64) -> CallResult {
+        call(.consoleWrite, address, length)
+    }
+
+    /// Root only: stops the machine with `status` (0…0x6F).
+    public static func powerOff(_ status: UInt64) -> Never {
+        _ = call(.powerOff, status)
+        // Refused (not root, or a bad status): stop here with a fault the parent sees.
+        while true { }
+    }
+}

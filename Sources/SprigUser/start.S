@@ -1,0 +1,31 @@
+/* Partition runtime: entry point and the system-call stub.
+ *
+ * _start is entered from a context the kernel loaded: rsp = the partition's stack, rdi = its
+ * first argument (root: the boot-info address). It calls sprig_partition_main(rdi); if that
+ * returns, the partition stops by executing ud2, a fault its parent is told about. */
+    .section .text.start, "ax"
+    .global _start
+_start:
+    andq $-16, %rsp
+    xorl %ebp, %ebp
+    call sprig_partition_main
+    ud2
+
+/* uint64_t sprig_syscall(n, a0, a1, a2, a3, a4, uint64_t *second)
+ * SysV: rdi=n rsi=a0 rdx=a1 rcx=a2 r8=a3 r9=a4 [rsp+8]=second
+ * Kernel: rax=n rdi rsi rdx r10 r8 = a0..a4 -> rax status, rdx second. */
+    .text
+    .global sprig_syscall
+sprig_syscall:
+    movq %rdi, %rax
+    movq %rsi, %rdi
+    movq %rdx, %rsi
+    movq %rcx, %rdx
+    movq %r8, %r10
+    movq %r9, %r8
+    syscall
+    movq 8(%rsp), %rcx
+    testq %rcx, %rcx
+    jz 1f
+    movq %rdx, (%rcx)
+1:  ret

@@ -1,0 +1,32 @@
+/// The instructions Swift cannot emit, implemented in `support.c`, `boot.S` and `entry.S`.
+///
+/// Everything that touches a port, a control register or a descriptor table goes through one of
+/// these functions, so the Swift kernel code above them reads as plain logic.
+@_extern(c, "sprig_outb") func outb(_ port: UInt16, _ value: UInt8)
+@_extern(c, "sprig_inb") func inb(_ port: UInt16) -> UInt8
+@_extern(c, "sprig_outl") func outl(_ port: UInt16, _ value: UInt32)
+@_extern(c, "sprig_read_cr2") func readCR2() -> UInt64
+@_extern(c, "sprig_read_cr3") func readCR3() -> UInt64
+@_extern(c, "sprig_write_cr3") func writeCR3(_ value: UInt64)
+@_extern(c, "sprig_halt_forever") func haltForeverC()
+@_extern(c, "sprig_cpu_init") func cpuInit()
+@_extern(c, "sprig_enter_user") func enterUserC(_ frame: UnsafeMutablePointer<UInt64>)
+
+/// Linker-script and assembly symbols, read through their addresses.
+@_extern(c, "sprig_image_start_phys") nonisolated(unsafe) var imageStartPhysSymbol: UInt8
+@_extern(c, "sprig_image_end_phys") nonisolated(unsafe) var imageEndPhysSymbol: UInt8
+@_extern(c, "sprig_boot_pml4") nonisolated(unsafe) var bootPML4Symbol: UInt8
+@_extern(c, "sprig_kernel_stack_top") nonisolated(unsafe) var kernelStackTopSymbol: UInt8
+@_extern(c, "sprig_initial_frame") nonisolated(unsafe) var initialFrameSymbol: UInt64
+
+/// Stops the CPU for good (interrupts off, hlt in a loop).
+func haltForever() -> Never {
+    haltForeverC()
+    while true {}
+}
+
+/// Leaves for ring 3 with the registers in `frame` (a TrapFrame). Does not return.
+func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
+    enterUserC(frame)
+    while true {}
+}

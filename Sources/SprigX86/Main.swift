@@ -1,0 +1,111 @@
+/// `sprig_kmain`: from the boot trampoline to the root partition in ring 3.
+///
+/// 1. console, CPU tables (GDT/TSS/IDT/syscall), legacy PIC masked;
+/// 2. the multiboot memory map and modules (module 1 is root's image);
+/// 3. root built by SprigCore's `RootBuilder` — the same code the model boots;
+/// 4. CR3 to root's PML4 and ring 3 from the context at root's `VIDT[0]`.
+import SprigABI
+import SprigCore
+
+let kernelVMA: UInt64 = 0xFFFF_FFFF_8000_0000
+
+@_cdecl("sprig_kmain")
+func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
+    Serial.initialize()
+    Console.line("Sprig: kernel booting")
+    cpuInit()
+    maskLegacyPIC()
+
+    guard magic == MultibootInfo.magic else { bootFailure("not started by a multiboot loader") }
+    let kernelStart = UInt64(UInt(bitPattern: withUnsafePointer(to: &imageStartPhysSymbol) { $0 }))
+    let kernelEnd = UInt64(UInt(bitPattern: withUnsafePointer(to: &imageEndPhysSymbol) { $0 }))
+    guard var boot = MultibootInfo.parse(infoPhys, kernelStart: kernelStart, kernelEnd: kernelEnd)
+    else { bootFailure("the loader gave no memory map") }
+    guard boot.moduleCount >= 1 else { bootFailure("no root partition image (give it as the first module)") }
+    if boot.ignoredBytes > 0 {
+        Console.write("Sprig: ignoring ")
+        Console.decimal(boot.ignoredBytes >> 20)
+        Console.line(" MiB of RAM above 4 GiB (outside the direct map)")
+    }
+
+    var others: InlineArray<16, BootModule> = .init(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0))
+    var i = 1
+    while i < boot.moduleCount && i <= 16 {
+        others[i - 1] = boot.modules[i]
+        i += 1
+    }
+    let platform = X86Platform()
+    let bootPML4 = UInt64(UInt(bitPattern: withUnsafePointer(to: &bootPML4Symbol) { $0 })) - kernelVMA
+    let kernelPages = (kernelEnd - kernelStart) / AddressSpace.pageSize
+    let result = RootBuilder.build(
+        platform, allocator: &boot.allocator, kernelPML4: PhysicalAddress(bootPML4),
+        image: boot.modules[0], modules: others, moduleCount: boot.moduleCount - 1,
+        totalPages: boot.totalPages, kernelImagePages: kernelPages)
+    guard case .success(let root) = result else { bootFailure("not enough memory to build the root partition") }
+
+    Console.write("Sprig: memory ")
+    Console.decimal(boot.totalPages)
+    Console.write(" pages; kernel keeps ")
+    Console.decimal(kernelPages + root.structurePages)
+    Console.write(" (image ")
+    Console.decimal(kernelPages)
+    Console.write(", root structures ")
+    Console.decimal(root.structurePages)
+    Console.write("); root owns ")
+    Console.decimal(root.windowPages)
+    Console.write(" window pages in ")
+    Console.decimal(root.rangeCount)
+    Console.line(" ranges")
+
+    debugCrashTest(boot)
+
+    rootDescriptor = root.descriptor.raw
+    currentDescriptor = root.descriptor.raw
+    writeCR3(root.pml4.raw)
+    Console.line("Sprig: entering the root partition")
+    enterRoot(platform, pml4: root.pml4)
+}
+
+/// Loads root's first context (the one `VIDT[0]` names) into the initial frame and leaves for
+/// ring 3. The context was written by RootBuilder, but it is read like any partition context.
+func enterRoot(_ platform: X86Platform, pml4: PhysicalAddress) -> Never {
+    guard case .success(let vidt) = PageTableWalk.userTranslate(platform, pml4: pml4, va: VirtualAddress(AddressSpace.vidt), write: false),
+          case .success(let context) = PageTableWalk.userTranslate(platform, pml4: pml4, va: VirtualAddress(platform.load(vidt)), write: false)
+    else { bootFailure("root's VIDT[0] names no context") }
+    let frame = withUnsafeMutablePointer(to: &initialFrameSymbol) { $0 }
+    let f = TrapFrame(words: frame)
+    var r = 0
+    while r < ContextLayout.gprCount {
+        f[r] = platform.load(context.adding(UInt64(ContextLayout.gprs + 8 * r)))
+        r += 1
+    }
+    f[TrapFrame.rip] = platform.load(context.adding(UInt64(ContextLayout.rip)))
+    f[TrapFrame.rsp] = platform.load(context.adding(UInt64(ContextLayout.rsp)))
+    f[TrapFrame.rflags] = UserFlags.sanitize(platform.load(context.adding(UInt64(ContextLayout.rflags))))
+    f[TrapFrame.cs] = TrapFrame.userCS
+    f[TrapFrame.ss] = TrapFrame.userSS
+    enterUser(frame)
+}
+
+/// What ring 3 may hold in rflags: the arithmetic flags, TF and DF; IF always on (only the
+/// kernel masks interrupts); IOPL 0, no NT, no VM, no AC.
+enum UserFlags {
+    static let allowed: UInt64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800
+    static let forced: UInt64 = 0x2 | 0x200
+    static func sanitize(_ v: UInt64) -> UInt64 { (v & allowed) | forced }
+}
+
+func bootFailure(_ why: StaticString) -> Never {
+    Console.write("Sprig: boot failed: ")
+    Console.line(why)
+    Machine.powerOff(status: ExitStatus.bootFailure)
+}
+
+/// Remaps the 8259 PICs to vectors 32–47 and masks every line (the timer is enabled later).
+func maskLegacyPIC() {
+    outb(0x20, 0x11); outb(0xA0, 0x11)
+    outb(0x21, 32); outb(0xA1, 40)
+    outb(0x21, 4); outb(0xA1, 2)
+    outb(0x21, 1); outb(0xA1, 1)
+    outb(0x21, 0xFF); outb(0xA1, 0xFF)
+}

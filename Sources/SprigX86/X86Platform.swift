@@ -1,0 +1,31 @@
+/// `Platform` on the real machine: physical memory through the kernel's direct map.
+///
+/// The boot page tables map the first 4 GiB of physical memory at `directMapBase` (supervisor
+/// only). The kernel never gives a partition RAM above that limit, so every physical address
+/// SprigCore computes is reachable here.
+import SprigABI
+import SprigCore
+
+struct X86Platform: Platform {
+    static let directMapBase: UInt64 = 0xFFFF_8000_0000_0000
+    static let directMapLimit: UInt64 = 0x1_0000_0000
+
+    @inline(__always)
+    static func pointer(_ p: PhysicalAddress) -> UnsafeMutablePointer<UInt64> {
+        UnsafeMutablePointer<UInt64>(bitPattern: UInt(directMapBase &+ p.raw))!
+    }
+
+    @inline(__always)
+    static func bytePointer(_ p: PhysicalAddress) -> UnsafeMutablePointer<UInt8> {
+        UnsafeMutablePointer<UInt8>(bitPattern: UInt(directMapBase &+ p.raw))!
+    }
+
+    func load(_ paddr: PhysicalAddress) -> UInt64 { X86Platform.pointer(paddr).pointee }
+    func store(_ paddr: PhysicalAddress, _ value: UInt64) { X86Platform.pointer(paddr).pointee = value }
+    func zeroPage(_ page: PhysicalAddress) {
+        X86Platform.bytePointer(page).initialize(repeating: 0, count: Int(AddressSpace.pageSize))
+    }
+    func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
+        X86Platform.bytePointer(destination).update(from: X86Platform.bytePointer(source), count: Int(bytes))
+    }
+}

@@ -1,0 +1,253 @@
+/* Kernel entry and exit: descriptor tables, the 256 interrupt stubs, the syscall entry, and the
+ * one way back to ring 3 (iretq from a TrapFrame).
+ *
+ * Every entry from ring 3 builds the same TrapFrame at the top of the kernel stack and calls
+ * sprig_trap(frame) in Swift; whatever the frame holds when it returns is what ring 3 gets.
+ * The kernel runs with interrupts off (interrupt gates; syscall masks IF), so it is never
+ * re-entered from ring 3 and one kernel stack suffices. A fault *in* the kernel pushes a frame
+ * wherever the kernel stack is and Swift prints the crash report.
+ *
+ * TrapFrame (offsets in bytes), matching X86TrapFrame in TrapFrame.swift:
+ *   0 rax, 8 rbx, 16 rcx, 24 rdx, 32 rsi, 40 rdi, 48 rbp, 56 r8 … 112 r15,
+ *   120 vector, 128 error code, 136 rip, 144 cs, 152 rflags, 160 rsp, 168 ss
+ * Vector 0x100 marks a syscall. */
+
+#define SYSCALL_VECTOR 0x100
+#define KERNEL_CS 0x08
+#define USER_DS (0x18 | 3)
+#define USER_CS (0x20 | 3)
+#define TSS_SEL 0x28
+
+    .text
+    .macro SAVE_GPRS
+    pushq %r15
+    pushq %r14
+    pushq %r13
+    pushq %r12
+    pushq %r11
+    pushq %r10
+    pushq %r9
+    pushq %r8
+    pushq %rbp
+    pushq %rdi
+    pushq %rsi
+    pushq %rdx
+    pushq %rcx
+    pushq %rbx
+    pushq %rax
+    .endm
+
+    .macro STUB vector
+    .align 16
+sprig_isr_\vector:
+    .if (\vector == 8) || (\vector == 10) || (\vector == 11) || (\vector == 12) || (\vector == 13) || (\vector == 14) || (\vector == 17) || (\vector == 21) || (\vector == 29) || (\vector == 30)
+    .else
+    pushq $0
+    .endif
+    pushq $\vector
+    jmp sprig_trap_common
+    .endm
+
+    .altmacro
+    .set vec, 0
+    .rept 256
+    STUB %vec
+    .set vec, vec + 1
+    .endr
+
+sprig_trap_common:
+    SAVE_GPRS
+    cld
+    movq %rsp, %rdi
+    call sprig_trap
+    .global sprig_trap_return
+sprig_trap_return:
+    popq %rax
+    popq %rbx
+    popq %rcx
+    popq %rdx
+    popq %rsi
+    popq %rdi
+    popq %rbp
+    popq %r8
+    popq %r9
+    popq %r10
+    popq %r11
+    popq %r12
+    popq %r13
+    popq %r14
+    popq %r15
+    addq $16, %rsp
+    iretq
+
+/* syscall: rcx = user rip, r11 = user rflags, IF masked by FMASK. Build a TrapFrame by hand. */
+    .global sprig_syscall_entry
+    .align 16
+sprig_syscall_entry:
+    movq %rsp, sprig_syscall_user_rsp(%rip)
+    leaq sprig_kernel_stack_top(%rip), %rsp
+    pushq $USER_DS
+    pushq sprig_syscall_user_rsp(%rip)
+    pushq %r11
+    pushq $USER_CS
+    pushq %rcx
+    pushq $0
+    pushq $SYSCALL_VECTOR
+    SAVE_GPRS
+    cld
+    movq %rsp, %rdi
+    call sprig_trap
+    jmp sprig_trap_return
+
+/* sprig_enter_user(frame): start ring 3 from a TrapFrame the kernel prepared at the top of
+ * the kernel stack (the first entry into root). */
+    .global sprig_enter_user
+sprig_enter_user:
+    movq %rdi, %rsp
+    jmp sprig_trap_return
+
+/* sprig_cpu_init(): GDT with user segments and the TSS, IDT for all 256 vectors, syscall MSRs. */
+    .global sprig_cpu_init
+sprig_cpu_init:
+    /* TSS descriptor (16 bytes) at GDT[5]. */
+    leaq sprig_tss(%rip), %rax
+    leaq sprig_gdt + TSS_SEL(%rip), %rdi
+    movq $103, %rdx                    /* limit */
+    movq %rax, %rcx
+    andq $0xFFFFFF, %rcx
+    shlq $16, %rcx
+    orq %rcx, %rdx                     /* base 23:0 */
+    movq $0x89, %rcx
+    shlq $40, %rcx
+    orq %rcx, %rdx                     /* present, 64-bit available TSS */
+    movq %rax, %rcx
+    shrq $24, %rcx
+    andq $0xFF, %rcx
+    shlq $56, %rcx
+    orq %rcx, %rdx                     /* base 31:24 */
+    movq %rdx, (%rdi)
+    movq %rax, %rcx
+    shrq $32, %rcx
+    movq %rcx, 8(%rdi)                 /* base 63:32 */
+    /* TSS stacks: rsp0 = kernel stack, IST1 = double fault, IST2 = NMI. */
+    leaq sprig_kernel_stack_top(%rip), %rcx
+    movq %rcx, sprig_tss + 4(%rip)
+    leaq sprig_df_stack_top(%rip), %rcx
+    movq %rcx, sprig_tss + 36(%rip)
+    leaq sprig_nmi_stack_top(%rip), %rcx
+    movq %rcx, sprig_tss + 44(%rip)
+    movw $104, sprig_tss + 102(%rip)   /* I/O map base past the limit: no port for ring 3 */
+
+    lgdt sprig_gdtr(%rip)
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    xorw %ax, %ax
+    movw %ax, %fs
+    movw %ax, %gs
+    leaq 1f(%rip), %rax
+    pushq $KERNEL_CS
+    pushq %rax
+    lretq
+1:  movw $TSS_SEL, %ax
+    ltr %ax
+
+    /* IDT: 256 interrupt gates; each stub is 16 bytes apart from sprig_isr_0. */
+    leaq sprig_idt(%rip), %rdi
+    leaq sprig_isr_0(%rip), %rsi
+    xorl %ecx, %ecx
+2:  movq %rsi, %rax
+    andq $0xFFFF, %rax                 /* offset 15:0 */
+    movq $KERNEL_CS, %rdx
+    shlq $16, %rdx
+    orq %rdx, %rax
+    /* Attributes (bits 47:32): 0x8E = present interrupt gate DPL 0; 0xEE = DPL 3 for the
+     * vectors ring 3 may raise with int n (3 = breakpoint, 48-255 = software interrupts); the
+     * low byte is the IST: 1 for #DF, 2 for NMI. Hardware IRQs (32-47) stay DPL 0 so a
+     * partition cannot fake one. */
+    movq $0x8E00, %rdx
+    cmpl $8, %ecx
+    jne 3f
+    movq $0x8E01, %rdx
+    jmp 4f
+3:  cmpl $2, %ecx
+    jne 5f
+    movq $0x8E02, %rdx
+    jmp 4f
+5:  cmpl $3, %ecx
+    je 6f
+    cmpl $48, %ecx
+    jb 4f
+6:  movq $0xEE00, %rdx
+4:  shlq $32, %rdx
+    orq %rdx, %rax
+    movq %rsi, %rdx
+    shrq $16, %rdx
+    andq $0xFFFF, %rdx
+    shlq $48, %rdx
+    orq %rdx, %rax                     /* offset 31:16 */
+    movq %rax, (%rdi)
+    movq %rsi, %rax
+    shrq $32, %rax
+    movq %rax, 8(%rdi)                 /* offset 63:32 */
+    addq $16, %rdi
+    addq $16, %rsi
+    incl %ecx
+    cmpl $256, %ecx
+    jne 2b
+    lidt sprig_idtr(%rip)
+
+    /* syscall: STAR, LSTAR, FMASK (IF, TF, DF, AC, NT cleared on entry). */
+    movl $0xC0000081, %ecx
+    xorl %eax, %eax
+    movl $((0x10 << 16) | KERNEL_CS), %edx
+    wrmsr
+    movl $0xC0000082, %ecx
+    leaq sprig_syscall_entry(%rip), %rax
+    movq %rax, %rdx
+    shrq $32, %rdx
+    wrmsr
+    movl $0xC0000084, %ecx
+    movl $((1 << 9) | (1 << 8) | (1 << 10) | (1 << 18) | (1 << 14)), %eax
+    xorl %edx, %edx
+    wrmsr
+    ret
+
+    .data
+    .align 16
+sprig_gdt:
+    .quad 0
+    .quad 0x00AF9A000000FFFF           /* 0x08 kernel code 64 */
+    .quad 0x00CF92000000FFFF           /* 0x10 kernel data */
+    .quad 0x00CFF2000000FFFF           /* 0x18 user data, DPL 3 */
+    .quad 0x00AFFA000000FFFF           /* 0x20 user code 64, DPL 3 */
+    .quad 0, 0                         /* 0x28 TSS, filled by sprig_cpu_init */
+sprig_gdt_end:
+    .align 8
+sprig_gdtr:
+    .word sprig_gdt_end - sprig_gdt - 1
+    .quad sprig_gdt
+    .align 8
+sprig_idtr:
+    .word 256 * 16 - 1
+    .quad sprig_idt
+sprig_syscall_user_rsp:
+    .quad 0
+
+    .bss
+    .align 16
+    .global sprig_initial_frame
+sprig_initial_frame: .skip 22 * 8
+    .align 4096
+sprig_idt:      .skip 256 * 16
+    .align 16
+sprig_tss:      .skip 104
+    .align 4096
+    .global sprig_kernel_stack_top
+sprig_kernel_stack: .skip 16384
+sprig_kernel_stack_top:
+sprig_df_stack: .skip 4096
+sprig_df_stack_top:
+sprig_nmi_stack: .skip 4096
+sprig_nmi_stack_top:

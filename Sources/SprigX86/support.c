@@ -1,0 +1,83 @@
+/* The few things Embedded Swift needs from C, and the instructions Swift cannot emit.
+ *
+ * Built with -ffreestanding -fno-builtin so that memset is not compiled into a call to memset.
+ * The kernel allocates nothing: posix_memalign always fails, so any accidental allocation in
+ * kernel Swift code traps at once instead of corrupting memory. */
+#include <stddef.h>
+#include <stdint.h>
+
+void *memset(void *d, int c, size_t n) {
+    unsigned char *p = d;
+    while (n--) *p++ = (unsigned char)c;
+    return d;
+}
+
+void *memcpy(void *restrict d, const void *restrict s, size_t n) {
+    unsigned char *dp = d;
+    const unsigned char *sp = s;
+    if ((((uintptr_t)dp | (uintptr_t)sp | n) & 7) == 0) {
+        uint64_t *dw = d;
+        const uint64_t *sw = s;
+        for (n /= 8; n; n--) *dw++ = *sw++;
+        return d;
+    }
+    while (n--) *dp++ = *sp++;
+    return d;
+}
+
+void *memmove(void *d, const void *s, size_t n) {
+    unsigned char *dp = d;
+    const unsigned char *sp = s;
+    if (dp < sp) {
+        while (n--) *dp++ = *sp++;
+    } else {
+        dp += n;
+        sp += n;
+        while (n--) *--dp = *--sp;
+    }
+    return d;
+}
+
+int memcmp(const void *a, const void *b, size_t n) {
+    const unsigned char *x = a, *y = b;
+    for (; n; n--, x++, y++)
+        if (*x != *y) return *x - *y;
+    return 0;
+}
+
+int posix_memalign(void **out, size_t align, size_t size) {
+    (void)align;
+    (void)size;
+    *out = 0;
+    return 12; /* ENOMEM: the kernel has no heap */
+}
+
+void free(void *p) { (void)p; }
+
+void sprig_serial_putc(uint8_t c);
+int putchar(int c) {
+    sprig_serial_putc((uint8_t)c);
+    return c;
+}
+
+void sprig_outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+uint8_t sprig_inb(uint16_t port) {
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+void sprig_outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+uint64_t sprig_read_cr2(void) {
+    uint64_t v;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(v));
+    return v;
+}
+uint64_t sprig_read_cr3(void) {
+    uint64_t v;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
+    return v;
+}
+void sprig_write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
+void sprig_halt_forever(void) {
+    for (;;) __asm__ volatile("cli; hlt");
+}

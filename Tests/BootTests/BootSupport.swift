@@ -1,0 +1,52 @@
+/// Shared by the boot tests: one build per variant per test process, and a boot helper.
+import Foundation
+import SprigABI
+import SprigTool
+import Testing
+
+enum Boot {
+    static let project: Project = {
+        try! Project.locate(from: URL(fileURLWithPath: #filePath))
+    }()
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var built: [Variant: Result<(Builder, BuildProducts), Error>] = [:]
+
+    /// The builder and products of `variant`, built once (the builder skips up-to-date steps).
+    static func products(_ variant: Variant) throws -> (Builder, BuildProducts) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let r = built[variant] { return try r.get() }
+        let r = Result { () throws -> (Builder, BuildProducts) in
+            let b = try Builder(project: project, variant: variant)
+            return (b, try b.build())
+        }
+        built[variant] = r
+        return try r.get()
+    }
+
+    /// Boots `system` under TCG and returns the console and how the machine stopped.
+    static func run(_ system: String, variant: Variant = .release, commandLine: String = "", timeout: Double = 90) throws -> RunResult {
+        let (_, products) = try products(variant)
+        var o = RunOptions()
+        o.system = system
+        o.variant = variant
+        o.commandLine = commandLine
+        o.timeout = timeout
+        return try QEMU.run(products, options: o)
+    }
+}
+
+extension String {
+    /// The first line containing `marker`, or nil.
+    func line(containing marker: String) -> Substring? {
+        split(separator: "\n").first { $0.contains(marker) }
+    }
+
+    /// The unsigned integer that follows `prefix` on `line`.
+    static func number(after prefix: String, in line: Substring) -> UInt64? {
+        guard let r = line.range(of: prefix) else { return nil }
+        let digits = line[r.upperBound...].prefix { $0.isNumber }
+        return UInt64(digits)
+    }
+}

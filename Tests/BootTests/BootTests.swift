@@ -1,0 +1,148 @@
+/// Boot tests: build the kernel and partitions, boot them in QEMU (TCG), read the serial
+/// console and the exit status.
+import Foundation
+import SprigABI
+import SprigTool
+import Testing
+
+@Suite("Boot", .serialized)
+struct BootTests {
+    @Test("hello: root greets from ring 3, reports the memory it owns, powers off with 0")
+    func helloSystem() throws {
+        let r = try Boot.run("hello")
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("Sprig: entering the root partition"))
+        #expect(r.output.contains("root: hello from ring 3"))
+        #expect(r.output.contains("root: goodbye, powering off with status 0"))
+
+        // The kernel's account and root's (read from its boot-info page) must agree.
+        let kernel = try #require(r.output.line(containing: "root owns"))
+        let root = try #require(r.output.line(containing: "root: I own"))
+        let kernelWindow = try #require(String.number(after: "root owns ", in: kernel))
+        let kernelRanges = try #require(String.number(after: "window pages in ", in: kernel))
+        let rootWindow = try #require(String.number(after: "I own ", in: root))
+        let rootRanges = try #require(String.number(after: "free memory in ", in: root))
+        #expect(kernelWindow == rootWindow)
+        #expect(kernelRanges == rootRanges)
+        #expect(rootWindow > 30_000, "128 MiB of RAM leaves root over 30000 pages")
+
+        // Root lists each range; they add up to the window.
+        let ranges = r.output.split(separator: "\n").filter { $0.hasPrefix("root:   0x") }
+        #expect(UInt64(ranges.count) == rootRanges)
+        let summed = ranges.compactMap { l -> UInt64? in
+            let fields = l.split(separator: " ")
+            return fields.count >= 3 ? UInt64(fields[2]) : nil
+        }.reduce(0, +)
+        #expect(summed == rootWindow)
+
+        // Every page is the kernel's, root's, or below 1 MiB (firmware): nothing leaks.
+        let total = try #require(String.number(after: "Sprig: memory ", in: kernel))
+        let kept = try #require(String.number(after: "kernel keeps ", in: kernel))
+        let rootSummary = try #require(r.output.line(containing: "root: image "))
+        let image = try #require(String.number(after: "root: image ", in: rootSummary))
+        let rootOwned = rootWindow + image + AddressSpace.rootStackPages + 3  // VIDT, boot info, context
+        #expect(kept + rootOwned <= total)
+        #expect(total - kept - rootOwned <= 256, "only the first MiB may be neither the kernel's nor root's")
+    }
+
+    @Test("an unknown system is refused with the list of systems")
+    func unknownSystem() {
+        #expect(throws: ToolError.self) { try Systems.named("nope") }
+        do {
+            _ = try Systems.named("nope")
+        } catch {
+            #expect("\(error)".contains("hello"))
+        }
+    }
+
+    @Test("a failed kernel check prints the crash report with 'kernel trap' and stops with 0x70")
+    func kernelTrapReport() throws {
+        let r = try Boot.run("hello", variant: .debug, commandLine: "crashtest=trap")
+        #expect(r.ending == .status(ExitStatus.kernelCrash), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("deliberate kernel precondition failure"), "debug builds print the check's message")
+        #expect(r.output.contains("*** SPRIG KERNEL CRASH ***"))
+        #expect(r.output.contains("kernel trap"))
+        #expect(r.output.contains("vector: 6 invalid opcode"))
+        #expect(r.output.contains("rip=0xffffffff8"), "the rip is a kernel address")
+        for reg in ["rax=", "rbx=", "rcx=", "rdx=", "rsi=", "rdi=", "rbp=", "r8=", "r15=", "cr2=", "error code: "] {
+            #expect(r.output.contains(reg), "report lacks \(reg)")
+        }
+        #expect(!r.output.contains("root: hello"), "root never ran")
+    }
+
+    @Test("a kernel page fault prints vector 14 with cr2 and stops with 0x70")
+    func kernelPageFaultReport() throws {
+        let r = try Boot.run("hello", variant: .debug, commandLine: "crashtest=fault")
+        #expect(r.ending == .status(ExitStatus.kernelCrash), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("*** SPRIG KERNEL CRASH ***"))
+        #expect(r.output.contains("vector: 14 page fault"))
+        #expect(r.output.contains("cr2=0xffffa00000000000"))
+        #expect(!r.output.contains("kernel trap"), "a page fault is not a Swift trap")
+    }
+
+    @Test("the debug build boots hello too")
+    func debugHello() throws {
+        let r = try Boot.run("hello", variant: .debug)
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("root: goodbye"))
+    }
+}
+
+@Suite("Kernel build hygiene")
+struct HygieneTests {
+    @Test("the kernel ELF has no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector")
+    func kernelHygiene() throws {
+        let (builder, products) = try Boot.products(.release)
+        let report = try Hygiene.check(builder, products: products)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(report.instructionsChecked > 1000)
+        #expect(report.functionsChecked > 10)
+    }
+
+    @Test("the instruction classifier flags FPU/SIMD use and allows state save/restore")
+    func classifier() {
+        #expect(Hygiene.usesFPU("  ffffffff80100000:      \tmovups\t(%rsi), %xmm0"))
+        #expect(Hygiene.usesFPU("  ffffffff80100000:      \tfldt\t(%rax)"))
+        #expect(Hygiene.usesFPU("  ffffffff80100000:      \tpaddd\t%mm1, %mm0"))
+        #expect(Hygiene.usesFPU("  ffffffff80100000:      \tvmovdqa\t%ymm1, %ymm0"))
+        #expect(!Hygiene.usesFPU("  ffffffff80100000:      \tfxsave64\t(%rdi)"))
+        #expect(!Hygiene.usesFPU("  ffffffff80100000:      \tmovq\t%rsp, %rbp"))
+        #expect(!Hygiene.usesFPU("  ffffffff80100000:      \tmovq\t%fs:0x28, %rax"))
+    }
+
+    @Test("the check finds SSE in real objdump output: a struct copy compiled without -mno-sse")
+    func catchesRealSSE() throws {
+        let (builder, _) = try Boot.products(.release)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sprig-hygiene-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = dir.appendingPathComponent("copy.swift")
+        try "public struct Big { var a, b, c, d, e, f, g, h: UInt64 }\n@inline(never) public func copy(_ d: UnsafeMutablePointer<Big>, _ s: UnsafePointer<Big>) { d.pointee = s.pointee }\n"
+            .write(to: source, atomically: true, encoding: .utf8)
+        let object = dir.appendingPathComponent("copy.o")
+        let swiftc = Process()
+        swiftc.executableURL = builder.toolchain.tool("swiftc")
+        swiftc.arguments = ["-target", "x86_64-unknown-none-elf", "-enable-experimental-feature", "Embedded", "-wmo",
+                            "-parse-as-library", "-Osize", source.path, "-c", "-o", object.path]
+        try swiftc.run(); swiftc.waitUntilExit()
+        #expect(swiftc.terminationStatus == 0)
+        let objdump = Process()
+        objdump.executableURL = builder.toolchain.tool("llvm-objdump")
+        objdump.arguments = ["-d", "--no-show-raw-insn", object.path]
+        let pipe = Pipe()
+        objdump.standardOutput = pipe
+        try objdump.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        objdump.waitUntilExit()
+        let (checked, offending) = Hygiene.fpuLines(inDisassembly: text)
+        #expect(checked > 3)
+        #expect(!offending.isEmpty, "SSE moves of a 64-byte struct copy must be flagged:\n\(text)")
+    }
+
+    @Test("the kernel's line count is reported and plausible")
+    func lineCount() throws {
+        let lines = try LineCount.kernel(Boot.project)
+        #expect(lines.swift > 500)
+        #expect(lines.assembly > 100)
+    }
+}
