@@ -66,6 +66,14 @@ public final class ModelCPU: CPUPlatform {
     /// `rflags.IF` of the trapped state.
     public var interruptsEnabled: Bool { registers.rflags & UserRegisters.interruptFlag != 0 }
 
+    /// Test harness, not a kernel path: makes `descriptor` (with tables `pml4`) the partition
+    /// trapped in the kernel with `registers`, as if it had been running in ring 3.
+    public func trap(as descriptor: PhysicalAddress, pml4: PhysicalAddress, registers: RegisterFile) {
+        currentPartition = descriptor
+        cr3 = pml4
+        self.registers = registers
+    }
+
     // MARK: Platform (memory)
 
     public func load(_ paddr: PhysicalAddress) -> UInt64 { memory.load(paddr) }

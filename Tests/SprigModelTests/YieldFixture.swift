@@ -1,0 +1,168 @@
+/// A small machine for the yield and delivery tests: root booted by the real `RootBuilder` into
+/// simulated memory, a `ModelCPU`, and children made with the real services (createPartition,
+/// prepare, addVAddr) exactly as a partition would ask for them.
+///
+/// Each `Part` keeps a pool of its own pages (vaddr in it, paddr) that the tests use for
+/// contexts, for making grandchildren, and for the pages a parent gives.
+import SprigABI
+import SprigCore
+import SprigModel
+import Testing
+
+final class Part {
+    let descriptor: PhysicalAddress
+    /// Its descriptor's vaddr in its parent (how the parent names it); 0 for root.
+    let name: UInt64
+    let parent: Part?
+    var pool: [(va: UInt64, pa: PhysicalAddress)]
+    init(descriptor: PhysicalAddress, name: UInt64, parent: Part?, pool: [(va: UInt64, pa: PhysicalAddress)]) {
+        self.descriptor = descriptor; self.name = name; self.parent = parent; self.pool = pool
+    }
+    func take(_ n: Int) -> [(va: UInt64, pa: PhysicalAddress)] {
+        precondition(pool.count >= n, "fixture: partition out of pages")
+        let pages = Array(pool.prefix(n))
+        pool.removeFirst(n)
+        return pages
+    }
+}
+
+final class YieldMachine {
+    /// Helper A's model machine: boot through the real RootBuilder, kernel pages, properties.
+    let machine: ModelMachine
+    let memory: SimulatedMemory
+    let cpu: ModelCPU
+    let root: Part
+    static let poolBase: UInt64 = 0x10_0000
+
+    init(pages: Int = 1024) {
+        machine = ModelMachine(pages: pages)
+        memory = machine.memory
+        cpu = ModelCPU(memory: memory, root: machine.root, rootPML4: Partition.pml4(memory, machine.root))
+        // The fixture keeps root's pool itself; the machine's own helpers are not used here.
+        root = Part(descriptor: machine.root, name: 0, parent: nil,
+                    pool: machine.rootWindow.map { ($0, PhysicalAddress($0 - AddressSpace.rootWindowBase)) })
+    }
+
+    func pml4(_ p: Part) -> PhysicalAddress { Partition.pml4(memory, p.descriptor) }
+
+    /// Makes a child of `parent` with its VIDT mapped (unless `vidt` is false) and `poolPages`
+    /// read/write pages at `poolBase` in the child.
+    func makeChild(of parent: Part, poolPages: Int = 40, vidt: Bool = true) -> Part {
+        let s = parent.take(5)
+        let u = UserAddress.init
+        let status = CreatePartition.createPartition(
+            memory, caller: parent.descriptor, descriptor: u(s[0].va), pml4: u(s[1].va),
+            shadow1: u(s[2].va), shadow2: u(s[3].va), configList: u(s[4].va))
+        precondition(status == .success, "fixture: createPartition \(status)")
+        let child = Part(descriptor: s[0].pa, name: s[0].va, parent: parent, pool: [])
+        if vidt { _ = give(parent, to: child, at: AddressSpace.vidt) }
+        for i in 0..<poolPages {
+            let va = Self.poolBase + UInt64(i) * AddressSpace.pageSize
+            child.pool.append((va, give(parent, to: child, at: va)))
+        }
+        return child
+    }
+
+    /// Gives one of `parent`'s pool pages to `child` at `vaChild` (prepare first if needed).
+    @discardableResult
+    func give(_ parent: Part, to child: Part, at vaChild: UInt64, rights: UInt64 = Rights.read | Rights.write) -> PhysicalAddress {
+        let u = UserAddress.init
+        let (st, count) = Prepare.countToMap(memory, caller: parent.descriptor, child: u(child.name), vaChild: u(vaChild))
+        precondition(st == .success, "fixture: countToMap \(st)")
+        if count > 0 {
+            let free = parent.take(Int(count))
+            for (i, f) in free.enumerated() { memory.store(f.pa, i + 1 < free.count ? free[i + 1].va : 0) }
+            let r = Prepare.prepare(memory, caller: parent.descriptor, child: u(child.name), vaChild: u(vaChild), freeList: u(free[0].va))
+            precondition(r.status == .success, "fixture: prepare \(r.status)")
+        }
+        let page = parent.take(1)[0]
+        let st2 = Sharing.addVAddr(memory, caller: parent.descriptor, vaParent: u(page.va), child: u(child.name), vaChild: u(vaChild), rights: rights)
+        precondition(st2 == .success, "fixture: addVAddr \(st2)")
+        return page.pa
+    }
+
+    // MARK: Partition memory, as the partition itself would write it
+
+    /// The physical address behind `va` in `part` (whatever its rights), for the test to play
+    /// the partition writing its own memory.
+    func paddr(_ part: Part, _ va: UInt64) -> PhysicalAddress {
+        guard let leaf = PageTableWalk.leaf(memory, pml4: pml4(part), va: VirtualAddress(va & ~0xFFF))
+        else { fatalError("fixture: \(va) not mapped") }
+        return leaf.entry.frame.adding(va & 0xFFF)
+    }
+    func poke(_ part: Part, _ va: UInt64, _ value: UInt64) { memory.store(paddr(part, va), value) }
+    func peek(_ part: Part, _ va: UInt64) -> UInt64 { memory.load(paddr(part, va)) }
+
+    func setVIDT(_ part: Part, _ index: UInt64, _ va: UInt64) { poke(part, AddressSpace.vidt + 8 * index, va) }
+
+    /// Writes a context at `va` in `part` whose every word is `tag << 32 | offset`, then `rip`,
+    /// `rsp`, rflags 0x202 and `flags`.
+    func writeContext(_ part: Part, at va: UInt64, tag: UInt64, rip: UInt64 = 0x40_0000, flags: UInt64 = 0) {
+        var o = 0
+        while o < ContextLayout.size { poke(part, va + UInt64(o), tag << 32 | UInt64(o)); o += 8 }
+        poke(part, va + UInt64(ContextLayout.rip), rip)
+        poke(part, va + UInt64(ContextLayout.rsp), 0x7000_0000 + tag)
+        poke(part, va + UInt64(ContextLayout.rflags), 0x202)
+        poke(part, va + UInt64(ContextLayout.flags), flags)
+        poke(part, va + UInt64(ContextLayout.valid), 0)
+        poke(part, va + UInt64(ContextLayout.fpu + 24), UInt64(0x1F80))  // default MXCSR
+    }
+
+    /// The register file a context written by `writeContext` loads as (sanitized).
+    func expectedRegisters(_ part: Part, at va: UInt64, interruptsEnabled: Bool = true) -> RegisterFile {
+        var r = RegisterFile()
+        r.rip = UserRegisters.rip(peek(part, va + UInt64(ContextLayout.rip)))
+        r.rsp = peek(part, va + UInt64(ContextLayout.rsp))
+        r.rflags = UserRegisters.rflags(peek(part, va + UInt64(ContextLayout.rflags)), interruptsEnabled: interruptsEnabled)
+        for i in 0..<ContextLayout.gprCount { r.gprs[i] = peek(part, va + UInt64(ContextLayout.gprs + 8 * i)) }
+        for w in 0..<(464 / 8) { r.fpu[w] = peek(part, va + UInt64(ContextLayout.fpu + 8 * w)) }
+        r.fpu[3] = UInt64(UserRegisters.mxcsr(UInt32(truncatingIfNeeded: r.fpu[3]), mask: cpu.mxcsrMask)) | UInt64(cpu.mxcsrMask) << 32
+        return r
+    }
+
+    /// A register file with every word `tag << 32 | i`: a partition's registers, recognizable.
+    static func markedRegisters(tag: UInt64) -> RegisterFile {
+        var r = RegisterFile()
+        r.rip = 0x40_1000 + tag
+        r.rsp = 0x6000_0000 + tag
+        r.rflags = 0x202
+        for i in 0..<ContextLayout.gprCount { r.gprs[i] = tag << 32 | UInt64(0x100 + i) }
+        for w in 0..<r.fpu.count { r.fpu[w] = tag << 32 | UInt64(0x200 + w) }
+        r.fpu[3] = 0x1F80 | UInt64(UserRegisters.defaultMXCSRMask) << 32
+        r.fpu.replaceSubrange(58..<64, with: repeatElement(0, count: 6))
+        return r
+    }
+
+    /// Makes `part` the partition trapped in the kernel with `registers`.
+    func run(_ part: Part, _ registers: RegisterFile) {
+        cpu.trap(as: part.descriptor, pml4: pml4(part), registers: registers)
+    }
+
+    // MARK: Checks
+
+    struct Snapshot: Equatable {
+        var memory: [UInt64]
+        var cpu: ModelCPU.State
+    }
+    var snapshot: Snapshot { Snapshot(memory: memory.snapshot(), cpu: cpu.state) }
+
+    /// The isolation properties of DESIGN.md §7, from the tables and structures as they are now.
+    func checkProperties(sourceLocation: SourceLocation = #_sourceLocation) {
+        let violations = machine.checkAllProperties()
+        #expect(violations.isEmpty, "isolation properties: \(violations.prefix(3))", sourceLocation: sourceLocation)
+    }
+
+    /// Runs `body`, expects it to return `expected` (a refusal) and to have changed nothing.
+    func expectRefused(_ expected: Status, sourceLocation: SourceLocation = #_sourceLocation, _ body: () -> Status) {
+        let before = snapshot
+        let status = body()
+        #expect(status == expected, sourceLocation: sourceLocation)
+        #expect(snapshot == before, "a refused call changed the machine", sourceLocation: sourceLocation)
+    }
+
+    /// yield as the current partition.
+    func yield(to callee: UInt64, target: UInt64, save: UInt64, onYield: UInt64 = 0, onWake: UInt64 = 0) -> Status {
+        Yield.yield(cpu, callee: UserAddress(callee), targetInterrupt: target, saveIndex: save,
+                    flagsOnYield: onYield, flagsOnWake: onWake)
+    }
+}
