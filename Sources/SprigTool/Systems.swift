@@ -12,6 +12,9 @@ public enum Systems {
         SystemDescription(
             name: "hello", summary: "root alone: greets, reports the memory it owns, powers off with status 0",
             partitions: ["root"]),
+        SystemDescription(
+            name: "memory", summary: "root exercises every memory service from ring 3, hostile calls included, and checks every page came back",
+            partitions: ["memory"]),
     ]
 
     public static let defaultName = "hello"

@@ -25,7 +25,7 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 enum Syscalls {
     static func handle(_ frame: TrapFrame) {
         let number = frame[TrapFrame.rax]
-        let a0 = frame[TrapFrame.rdi], a1 = frame[TrapFrame.rsi]
+        let a0 = frame[TrapFrame.rdi], a1 = frame[TrapFrame.rsi]  // the others go to SprigCore
         var status = Status.unknownService
         var value: UInt64 = 0
         switch number {

@@ -1,0 +1,56 @@
+/// Boot test of Pip's memory services on the real kernel (issue 3): the `memory` system's root
+/// drives every service from ring 3 and checks that every page came back.
+import SprigABI
+import SprigTool
+import Testing
+
+@Suite("Memory services on the booted kernel")
+struct MemoryBootTests {
+    @Test("root creates, prepares, maps, checks, unmaps, collects and deletes a child; every page comes back")
+    func memorySystem() throws {
+        let r = try Boot.run("memory")
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(!r.output.contains("FAILED"), "\(r.output)")
+        #expect(r.output.contains("root: memory services done, 0 failures"))
+        // The steps, in order.
+        let steps = [
+            "root: createPartition: success",
+            "root: prepare: success",
+            "root: addVAddr: success",
+            "root: mappedInChild names the child",
+            "root: removeVAddr: success",
+            "root: collect: success",
+            "root: deletePartition: success",
+            "root: free pages among the first 256 of the range: before 256, after 256",
+        ]
+        var position = r.output.startIndex
+        for step in steps {
+            let found = r.output.range(of: step, range: position..<r.output.endIndex)
+            #expect(found != nil, "missing or out of order: \(step)")
+            if let found { position = found.upperBound }
+        }
+        // Hostile calls from ring 3, each refused with its own code.
+        let refusals: [(String, Status)] = [
+            ("createPartition with a page twice", .duplicatePage),
+            ("createPartition with a kernel-half page", .kernelHalfAddress),
+            ("createPartition with a non-canonical page", .nonCanonicalAddress),
+            ("createPartition with a misaligned page", .misalignedAddress),
+            ("createPartition with an unmapped page", .addressNotMapped),
+            ("createPartition reusing the child's descriptor", .pageNotAccessible),
+            ("countToMap for a non-child", .invalidChild),
+            ("prepare with a looping free list", .freeListLoops),
+            ("prepare with a short free list", .freeListTooShort),
+            ("addVAddr with execute (root's window is no-exec)", .rightsExceedCaller),
+            ("addVAddr with unknown rights bits", .invalidArgument),
+            ("addVAddr into a non-child", .invalidChild),
+            ("addVAddr of a page already given", .pageAlreadyGiven),
+            ("removeVAddr of an unmapped child page", .addressNotMapped),
+            ("deletePartition twice", .invalidChild),
+            ("countToMap on the deleted child", .invalidChild),
+            ("an unknown service", .unknownService),
+        ]
+        for (label, status) in refusals {
+            #expect(r.output.contains("root: \(label): \(status)"), "\(label) should be refused with \(status)")
+        }
+    }
+}
