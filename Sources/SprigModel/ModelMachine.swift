@@ -24,7 +24,8 @@ public final class ModelMachine {
     public let kernelImage: [PhysicalAddress]
     /// Every physical page that is the kernel's from boot on.
     public let kernelPages: Set<UInt64>
-    /// Root's free pages, as vaddrs in root, in the order tests take them.
+    /// Root's window (its free pages at rootWindowBase + paddr), as vaddrs in root; not its
+    /// image, stack, VIDT, boot-info or context pages.
     public let rootWindow: [UInt64]
     public static let kernelBase: UInt64 = 0xFFFF_FFFF_8000_0000
 
@@ -68,7 +69,8 @@ public final class ModelMachine {
         let tree = PartitionTree(memory: m, root: built.descriptor)
         let rootMapped = Set(tree.partitions[0].leaves.map(\.paddr))
         kernelPages = Set((0..<UInt64(pages)).map { $0 * ps }).subtracting(rootMapped)
-        rootWindow = tree.partitions[0].leaves.map(\.va).filter { $0 >= AddressSpace.rootWindowBase }
+        let windowEnd = AddressSpace.rootWindowBase + m.bytes
+        rootWindow = tree.partitions[0].leaves.map(\.va).filter { $0 >= AddressSpace.rootWindowBase && $0 < windowEnd }
         pool[built.descriptor.raw] = rootWindow
     }
 

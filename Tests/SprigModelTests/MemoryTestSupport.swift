@@ -33,6 +33,11 @@ func expectRefused(_ m: ModelMachine, _ status: Status, _ context: String = "",
     let before = m.memory.snapshot()
     let r = body()
     #expect(r.status == status, "\(context): got \(r.status)", sourceLocation: sourceLocation)
-    #expect(m.memory.snapshot() == before, "\(context): a refused call changed memory", sourceLocation: sourceLocation)
+    let after = m.memory.snapshot()
+    if after != before {
+        let first = before.indices.first { before[$0] != after[$0] } ?? 0
+        Issue.record("\(context): a refused call changed memory, first at paddr 0x\(String(first * 8, radix: 16))",
+                     sourceLocation: sourceLocation)
+    }
     expectProperties(m, context, sourceLocation: sourceLocation)
 }
