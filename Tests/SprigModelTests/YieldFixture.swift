@@ -157,7 +157,7 @@ final class YieldMachine {
         let before = snapshot
         let status = body()
         #expect(status == expected, sourceLocation: sourceLocation)
-        #expect(snapshot == before, "a refused call changed the machine", sourceLocation: sourceLocation)
+        #expect(snapshot == before ? true : false, "a refused call changed the machine", sourceLocation: sourceLocation)
     }
 
     /// yield as the current partition.
