@@ -5,7 +5,7 @@ import SprigABI
 import SprigCore
 @testable import SprigModel
 
-@Suite struct ServiceTests {
+@Suite struct MemoryServiceTests {
     @Test func bootStateSatisfiesProperties() {
         let m = ModelMachine()
         expectProperties(m, "boot")

@@ -1,0 +1,87 @@
+/// The properties catch what they claim to: each test breaks a state by writing memory directly
+/// (as a buggy kernel would) and expects the exact violation.
+import Testing
+import SprigABI
+import SprigCore
+@testable import SprigModel
+
+@Suite struct MemoryPropertyDetectionTests {
+    func leafAt(_ m: ModelMachine, _ d: PhysicalAddress, _ va: UInt64) -> Shadow.LeafSlots {
+        Shadow.leafSlots(m.memory, descriptor: d, va: VirtualAddress(va))!
+    }
+
+    @Test func kernelPageMappedInAChild() {
+        let m = ModelMachine()
+        let c = m.makeChild(of: m.root, pages: 2)
+        expectProperties(m, "before")
+        let s = leafAt(m, c.descriptor, c.pages[0])
+        m.memory.store(s.entryAt, PageTableEntry(frame: m.kernelImage[0], flags: PageTableEntry.leafFlags(rights: Rights.read)).raw)
+        let v = m.checkAllProperties()
+        #expect(v.contains { $0.kind == .kernelDataIsolation && $0.page == m.kernelImage[0].raw && $0.partition == c.descriptor.raw })
+        #expect(v.contains { $0.kind == .verticalSharing && $0.page == m.kernelImage[0].raw })
+    }
+
+    @Test func samePageGivenToTwoChildren() {
+        let m = ModelMachine()
+        let a = m.makeChild(of: m.root, pages: 2)
+        let b = m.makeChild(of: m.root, pages: 2)
+        let aPage = m.translate(a.descriptor, a.pages[0])!
+        let s = leafAt(m, b.descriptor, b.pages[1])
+        m.memory.store(s.entryAt, PageTableEntry(frame: aPage, flags: PageTableEntry.leafFlags(rights: Rights.read | Rights.write)).raw)
+        let v = m.checkAllProperties()
+        #expect(v.contains { $0.kind == .horizontalIsolation && $0.page == aPage.raw })
+        #expect(v.contains { $0.kind == .pageGivenTwice && $0.page == aPage.raw && $0.partition == m.root.raw })
+    }
+
+    @Test func structurePageMadeAccessibleAgain() {
+        let m = ModelMachine()
+        let c = m.makeChild(of: m.root, pages: 1)
+        let s = leafAt(m, m.root, c.name)
+        m.memory.store(s.entryAt, m.memory.load(s.entryAt) | PageTableEntry.user)
+        let v = m.checkAllProperties()
+        #expect(v.contains { $0.kind == .kernelDataIsolation && $0.page == c.descriptor.raw && $0.vaddr == c.name })
+    }
+
+    @Test func rightTheParentLacks() {
+        let m = ModelMachine()
+        let c = m.makeChild(of: m.root, pages: 1)
+        // make root's copy of c's page read-only: c keeps write
+        let pa = m.translate(c.descriptor, c.pages[0])!
+        let s = leafAt(m, m.root, AddressSpace.rootWindowBase + pa.raw)
+        m.memory.store(s.entryAt, m.memory.load(s.entryAt) & ~PageTableEntry.writable)
+        let v = m.checkAllProperties()
+        #expect(v.contains { $0.kind == .accessibleNotInParent && $0.page == pa.raw && $0.partition == c.descriptor.raw })
+    }
+
+    @Test func configListMissingAnEntryAndBrokenShadows() {
+        let m = ModelMachine()
+        let c = m.makeChild(of: m.root, pages: 1)
+        let head = PhysicalAddress(DescriptorLayout.read(m.memory, c.descriptor, DescriptorLayout.configList))
+        let n = m.memory.load(head.adding(UInt64(ConfigList.count)))
+        m.memory.store(head.adding(UInt64(ConfigList.count)), n - 1)
+        var v = m.checkAllProperties()
+        #expect(v.contains { $0.kind == .configListMismatch && $0.partition == c.descriptor.raw })
+        m.memory.store(head.adding(UInt64(ConfigList.count)), n)
+        #expect(m.checkAllProperties().isEmpty)
+        // shadow 2 pointing at the wrong vaddr in the parent
+        let s = leafAt(m, c.descriptor, c.pages[0])
+        m.memory.store(s.sh2At, m.memory.load(s.sh2At) + 0x1000)
+        v = m.checkAllProperties()
+        #expect(v.contains { $0.kind == .shadowMismatch && $0.partition == c.descriptor.raw && $0.vaddr == c.pages[0] })
+    }
+
+    @Test func cycleAndUnflaggedDescriptor() {
+        let m = ModelMachine()
+        let c = m.makeChild(of: m.root, pages: 16)
+        let g = m.makeChild(of: c.descriptor, pages: 1)
+        // g's parent field lies
+        DescriptorLayout.write(m.memory, g.descriptor, DescriptorLayout.parent, m.root.raw)
+        #expect(m.checkAllProperties().contains { $0.kind == .treeCycle && $0.partition == g.descriptor.raw })
+        DescriptorLayout.write(m.memory, g.descriptor, DescriptorLayout.parent, c.descriptor.raw)
+        // g flags c's descriptor as its own child (c is g's parent): a cycle
+        let s = leafAt(m, g.descriptor, g.pages[0])
+        m.memory.store(s.entryAt, PageTableEntry(frame: c.descriptor, flags: PageTableEntry.leafFlags(rights: Rights.read, accessible: false)).raw)
+        m.memory.store(s.sh1At, c.descriptor.raw | Shadow.descriptorFlag)
+        #expect(m.checkAllProperties().contains { $0.kind == .treeCycle && $0.page == c.descriptor.raw })
+    }
+}
