@@ -15,6 +15,9 @@ public enum Systems {
         SystemDescription(
             name: "memory", summary: "root exercises every memory service from ring 3, hostile calls included, and checks every page came back",
             partitions: ["memory"]),
+        SystemDescription(
+            name: "faulty", summary: "root page-faults on purpose: no parent can take it, so the kernel prints its crash report (status 0x70)",
+            partitions: ["faulty"]),
     ]
 
     public static let defaultName = "hello"

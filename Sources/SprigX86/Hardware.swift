@@ -30,3 +30,7 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
     enterUserC(frame)
     while true {}
 }
+@_extern(c, "sprig_fxsave") func fxsave(_ area: UnsafeMutablePointer<UInt64>)
+@_extern(c, "sprig_fxrstor") func fxrstor(_ area: UnsafeMutablePointer<UInt64>)
+/// 512 bytes, 16-aligned: where FXSAVE/FXRSTOR stage a partition's FPU/SSE image.
+@_extern(c, "sprig_fpu_area") nonisolated(unsafe) var fpuAreaSymbol: UInt64

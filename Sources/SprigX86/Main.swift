@@ -14,6 +14,7 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     Serial.initialize()
     Console.line("Sprig: kernel booting")
     cpuInit()
+    FPU.initialize()
     maskLegacyPIC()
 
     guard magic == MultibootInfo.magic else { bootFailure("not started by a multiboot loader") }

@@ -12,12 +12,34 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     guard frame.fromUser else {
         CrashReport.report(frame, reason: "fault in the kernel")
     }
-    if frame[TrapFrame.vector] == TrapFrame.syscallVector {
+    trappedFrame = words
+    let vector = frame[TrapFrame.vector]
+    let platform = X86Platform()
+    if vector == TrapFrame.syscallVector {
         Syscalls.handle(frame)
         return
     }
-    // Exceptions and interrupts from ring 3: a partition with no parent to take them is root.
-    CrashReport.report(frame, reason: "fault in the root partition")
+    if vector < VIDTIndex.firstInterrupt {
+        // A CPU exception in ring 3: to the faulting partition's parent (DESIGN.md §6).
+        let outcome = InterruptRouting.exception(
+            platform, vector: vector,
+            errorCode: Delivery.hasErrorCode(vector: vector) ? frame[TrapFrame.errorCode] : 0,
+            faultAddress: vector == Delivery.pageFaultVector ? readCR2() : 0)
+        if outcome == .kernelCrash {
+            CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)")
+        }
+        return
+    }
+    if vector < 48 {
+        // A hardware interrupt through the legacy PIC: acknowledge it, then to root.
+        if vector >= 40 { outb(0xA0, 0x20) }
+        outb(0x20, 0x20)
+        _ = InterruptRouting.hardwareInterrupt(platform, vector: vector)
+        return
+    }
+    // int n (n = 3 or 48…255; the others are DPL 0 and arrive as #GP): to the parent.
+    let status = InterruptRouting.softwareInterrupt(platform, vector: vector)
+    if status != .success { frame[TrapFrame.rax] = status.rawValue }
 }
 
 /// The system-call dispatcher: decodes the registers (convention in `SprigABI.Service`), serves
@@ -29,6 +51,12 @@ enum Syscalls {
         var status = Status.unknownService
         var value: UInt64 = 0
         switch number {
+        case Service.yield.rawValue:
+            status = Yield.yield(
+                X86Platform(), callee: UserAddress(a0), targetInterrupt: a1, saveIndex: frame[TrapFrame.rdx],
+                flagsOnYield: frame[TrapFrame.r10], flagsOnWake: frame[TrapFrame.r8])
+            // On success the frame already holds the callee's context: leave its rax/rdx alone.
+            if status == .success { return }
         case Service.consoleWrite.rawValue:
             status = consoleWrite(UserAddress(a0), length: a1)
         case Service.powerOff.rawValue:

@@ -239,6 +239,9 @@ sprig_syscall_user_rsp:
     .align 16
     .global sprig_initial_frame
 sprig_initial_frame: .skip 22 * 8
+    .align 16
+    .global sprig_fpu_area
+sprig_fpu_area: .skip 512
     .align 4096
 sprig_idt:      .skip 256 * 16
     .align 16

@@ -81,3 +81,7 @@ void sprig_write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) :
 void sprig_halt_forever(void) {
     for (;;) __asm__ volatile("cli; hlt");
 }
+
+/* FPU/SSE state of the partition that trapped: saved and restored, never computed with. */
+void sprig_fxsave(void *area) { __asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory"); }
+void sprig_fxrstor(const void *area) { __asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory"); }

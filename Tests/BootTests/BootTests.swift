@@ -146,3 +146,19 @@ struct HygieneTests {
         #expect(lines.assembly > 100)
     }
 }
+
+@Suite("Faults from ring 3")
+struct RingThreeFaultTests {
+    @Test("a page fault in root goes through exception routing to the crash report, status 0x70")
+    func rootFault() throws {
+        let r = try Boot.run("faulty")
+        #expect(r.ending == .status(ExitStatus.kernelCrash), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("root: reading 0x7000_0000_0000"))
+        #expect(!r.output.contains("still running after the fault"))
+        #expect(r.output.contains("*** SPRIG KERNEL CRASH ***"))
+        #expect(r.output.contains("no ancestor could take"))
+        #expect(r.output.contains("vector: 14 page fault"))
+        #expect(r.output.contains("cr2=0x0000700000000000"))
+        #expect(r.output.contains("cs=0x0000000000000023"), "the faulting context is ring 3's")
+    }
+}

@@ -1,0 +1,95 @@
+/// `CPUPlatform` on the real machine: the trapped state is the `TrapFrame` at the top of the
+/// kernel stack plus the FPU/SSE registers, which the kernel never uses and so still hold the
+/// trapped partition's values. Contexts are read and written through the direct map, word by
+/// word with `ContextLocation.word(at:)`, because a context may straddle two physical pages.
+import SprigABI
+import SprigCore
+
+/// The frame of the current entry from ring 3 (set by `sprig_trap` before anything else).
+nonisolated(unsafe) var trappedFrame: UnsafeMutablePointer<UInt64>? = nil
+/// MXCSR bits FXRSTOR accepts (from FXSAVE's MXCSR_MASK at boot).
+nonisolated(unsafe) var mxcsrMask: UInt64 = 0xFFBF
+
+enum FPU {
+    static var area: UnsafeMutablePointer<UInt64> { withUnsafeMutablePointer(to: &fpuAreaSymbol) { $0 } }
+    static let words = ContextLayout.fpuSize / 8
+    /// FXSAVE bytes 464…511 are not written by FXSAVE: they must not carry stale data.
+    static let firstUnwrittenWord = 464 / 8
+
+    /// Reads MXCSR_MASK and puts the FPU in its initial state (FCW 0x37F, MXCSR 0x1F80).
+    static func initialize() {
+        let a = area
+        a.initialize(repeating: 0, count: words)
+        fxsave(a)
+        let mask = a[3] >> 32
+        mxcsrMask = mask == 0 ? UInt64(UserRegisters.defaultMXCSRMask) : mask
+        a.initialize(repeating: 0, count: words)
+        a[0] = 0x037F
+        a[3] = 0x1F80
+        fxrstor(a)
+    }
+}
+
+extension X86Platform: CPUPlatform {
+    var rootPartition: PhysicalAddress { PhysicalAddress(rootDescriptor) }
+    var currentPartition: PhysicalAddress { PhysicalAddress(currentDescriptor) }
+    func setCurrentPartition(_ descriptor: PhysicalAddress) { currentDescriptor = descriptor.raw }
+    func switchAddressSpace(_ pml4: PhysicalAddress) { writeCR3(pml4.raw) }
+
+    func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
+        let f = TrapFrame(words: trappedFrame!)
+        func put(_ offset: Int, _ v: UInt64) { store(location.word(at: offset), v) }
+        put(ContextLayout.rip, f[TrapFrame.rip])
+        put(ContextLayout.rsp, f[TrapFrame.rsp])
+        put(ContextLayout.rflags, f[TrapFrame.rflags])
+        // The frame and the context keep the general registers in the same order.
+        var r = 0
+        while r < ContextLayout.gprCount {
+            put(ContextLayout.gprs + 8 * r, f[r])
+            r += 1
+        }
+        if let rv = returnValue { put(ContextLayout.rax, rv) }
+        put(ContextLayout.flags, flags)
+        put(ContextLayout.valid, 1)
+        var o = ContextLayout.valid + 8
+        while o < ContextLayout.fpu { put(o, 0); o += 8 }
+        let a = FPU.area
+        fxsave(a)
+        var w = 0
+        while w < FPU.words {
+            put(ContextLayout.fpu + 8 * w, w < FPU.firstUnwrittenWord ? a[w] : 0)
+            w += 1
+        }
+    }
+
+    func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
+        let f = TrapFrame(words: trappedFrame!)
+        func get(_ offset: Int) -> UInt64 { load(location.word(at: offset)) }
+        var r = 0
+        while r < ContextLayout.gprCount {
+            f[r] = get(ContextLayout.gprs + 8 * r)
+            r += 1
+        }
+        f[TrapFrame.rip] = UserRegisters.rip(get(ContextLayout.rip))
+        f[TrapFrame.rsp] = get(ContextLayout.rsp)
+        f[TrapFrame.rflags] = UserRegisters.rflags(get(ContextLayout.rflags), interruptsEnabled: interruptsEnabled)
+        f[TrapFrame.cs] = TrapFrame.userCS
+        f[TrapFrame.ss] = TrapFrame.userSS
+        let a = FPU.area
+        var w = 0
+        while w < FPU.words {
+            a[w] = get(ContextLayout.fpu + 8 * w)
+            w += 1
+        }
+        // MXCSR is bytes 24…27 (low half of word 3); MXCSR_MASK (high half) is ignored by FXRSTOR.
+        a[3] = UInt64(UserRegisters.mxcsr(UInt32(truncatingIfNeeded: a[3]), mask: UInt32(truncatingIfNeeded: mxcsrMask)))
+        fxrstor(a)
+        if let d = delivery {
+            f[TrapFrame.rdi] = d.source
+            f[TrapFrame.rsi] = d.vector
+            f[TrapFrame.rdx] = d.errorCode
+            f[TrapFrame.rcx] = d.faultAddress
+            f[TrapFrame.r8] = d.savedAt
+        }
+    }
+}
