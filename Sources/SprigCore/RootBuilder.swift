@@ -165,6 +165,12 @@ public enum RootBuilder {
             runEnd = page.raw + AddressSpace.pageSize
             return true
         }
+        // Root's own image module was copied to fresh pages: its pages are free memory now.
+        var imagePage = image.start.pageBase.raw
+        while imagePage < image.start.raw + image.bytes {
+            guard mapWindowPage(PhysicalAddress(imagePage)) else { return .failure(.outOfMemory) }
+            imagePage += AddressSpace.pageSize
+        }
         var m = 0
         while m < moduleCount {
             let mod = modules[m]

@@ -56,7 +56,9 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     Console.decimal(root.windowPages)
     Console.write(" window pages in ")
     Console.decimal(root.rangeCount)
-    Console.line(" ranges")
+    Console.write(" ranges; ")
+    Console.decimal(boot.lowPages)
+    Console.line(" pages below 1 MiB unused")
 
     debugCrashTest(boot)
 

@@ -12,6 +12,8 @@ struct MultibootInfo {
     var allocator = BootAllocator()
     /// Pages of RAM the map reports (all "available" ranges, below and above 4 GiB).
     var totalPages: UInt64 = 0
+    /// Available pages below 1 MiB, which the kernel leaves to the firmware and nobody uses.
+    var lowPages: UInt64 = 0
     /// Bytes of available RAM above the direct-map limit, which the kernel does not use.
     var ignoredBytes: UInt64 = 0
     var modules: InlineArray<17, BootModule> = .init(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0))
@@ -95,6 +97,7 @@ struct MultibootInfo {
                 if end > X86Platform.directMapLimit { result.ignoredBytes += end - max(base, X86Platform.directMapLimit) }
                 // The first megabyte holds the BIOS data area, the loader's structures, the VGA hole.
                 let usableStart = max(base, 0x10_0000)
+                if base < 0x10_0000 { result.lowPages += (min(end, 0x10_0000) - base) / AddressSpace.pageSize }
                 if usableEnd > usableStart { result.allocator.addFree(start: usableStart, end: usableEnd) }
             }
             offset += size + 4

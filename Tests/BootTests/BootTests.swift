@@ -35,14 +35,14 @@ struct BootTests {
         }.reduce(0, +)
         #expect(summed == rootWindow)
 
-        // Every page is the kernel's, root's, or below 1 MiB (firmware): nothing leaks.
+        // Every page is the kernel's, root's, or below 1 MiB (left to the firmware): nothing leaks.
         let total = try #require(String.number(after: "Sprig: memory ", in: kernel))
         let kept = try #require(String.number(after: "kernel keeps ", in: kernel))
         let rootSummary = try #require(r.output.line(containing: "root: image "))
         let image = try #require(String.number(after: "root: image ", in: rootSummary))
         let rootOwned = rootWindow + image + AddressSpace.rootStackPages + 3  // VIDT, boot info, context
-        #expect(kept + rootOwned <= total)
-        #expect(total - kept - rootOwned <= 256, "only the first MiB may be neither the kernel's nor root's")
+        let low = try #require(String.number(after: "ranges; ", in: kernel))
+        #expect(kept + rootOwned + low == total, "kernel \(kept) + root \(rootOwned) + low \(low) != \(total)")
     }
 
     @Test("an unknown system is refused with the list of systems")
