@@ -135,7 +135,8 @@ public final class Builder {
         let kX86 = try swiftModule("SprigX86", sources: x86Sources, flags: kernelSwiftFlags, dir: kdir,
                                    dependencies: abiSources + coreSources, emitModule: false)
         var kObjects = [kABI, kCore, kX86]
-        for s in try sources("Sources/SprigX86", ext: "S") + sources("Sources/SprigX86", ext: "c") {
+        let runtimeC = try sources("Sources/SprigRuntime", ext: "c")
+        for s in try sources("Sources/SprigX86", ext: "S") + sources("Sources/SprigX86", ext: "c") + runtimeC {
             kObjects.append(try cObject(s, flags: kernelCFlags, dir: kdir))
         }
         let kernelELF = out.appendingPathComponent("kernel.elf")
@@ -149,7 +150,7 @@ public final class Builder {
         let uUser = try swiftModule("SprigUser", sources: userSources, flags: userSwiftFlags, dir: udir,
                                     dependencies: abiSources)
         var runtime = [uUser, uABI]
-        for s in try sources("Sources/SprigUser", ext: "S") + sources("Sources/SprigUser", ext: "c") {
+        for s in try sources("Sources/SprigUser", ext: "S") + sources("Sources/SprigUser", ext: "c") + runtimeC {
             runtime.insert(try cObject(s, flags: userCFlags, dir: udir), at: 0)
         }
         var images: [String: URL] = [:]

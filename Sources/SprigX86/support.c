@@ -1,49 +1,10 @@
 /* The few things Embedded Swift needs from C, and the instructions Swift cannot emit.
  *
- * Built with -ffreestanding -fno-builtin so that memset is not compiled into a call to memset.
+ * memset/memcpy/memmove/memcmp are in Sources/SprigRuntime/memory.c, shared with the partitions.
  * The kernel allocates nothing: posix_memalign always fails, so any accidental allocation in
  * kernel Swift code traps at once instead of corrupting memory. */
 #include <stddef.h>
 #include <stdint.h>
-
-void *memset(void *d, int c, size_t n) {
-    unsigned char *p = d;
-    while (n--) *p++ = (unsigned char)c;
-    return d;
-}
-
-void *memcpy(void *restrict d, const void *restrict s, size_t n) {
-    unsigned char *dp = d;
-    const unsigned char *sp = s;
-    if ((((uintptr_t)dp | (uintptr_t)sp | n) & 7) == 0) {
-        uint64_t *dw = d;
-        const uint64_t *sw = s;
-        for (n /= 8; n; n--) *dw++ = *sw++;
-        return d;
-    }
-    while (n--) *dp++ = *sp++;
-    return d;
-}
-
-void *memmove(void *d, const void *s, size_t n) {
-    unsigned char *dp = d;
-    const unsigned char *sp = s;
-    if (dp < sp) {
-        while (n--) *dp++ = *sp++;
-    } else {
-        dp += n;
-        sp += n;
-        while (n--) *--dp = *--sp;
-    }
-    return d;
-}
-
-int memcmp(const void *a, const void *b, size_t n) {
-    const unsigned char *x = a, *y = b;
-    for (; n; n--, x++, y++)
-        if (*x != *y) return *x - *y;
-    return 0;
-}
 
 int posix_memalign(void **out, size_t align, size_t size) {
     (void)align;
