@@ -194,6 +194,10 @@ public enum RootBuilder {
         platform.store(context.adding(UInt64(ContextLayout.rip)), AddressSpace.imageBase)
         platform.store(context.adding(UInt64(ContextLayout.rsp)), AddressSpace.rootStackTop)
         platform.store(context.adding(UInt64(ContextLayout.rflags)), 0x202)
+        // FPU/SSE at their reset defaults (FXSAVE image: FCW at byte 0, MXCSR at byte 24): all
+        // exceptions masked, so the first FXRSTOR gives root the state a fresh CPU would.
+        platform.store(context.adding(UInt64(ContextLayout.fpu)), 0x037F)
+        platform.store(context.adding(UInt64(ContextLayout.fpu + 24)), 0x1F80)
         platform.store(context.adding(UInt64(ContextLayout.rdi)), AddressSpace.bootInfo)
         platform.store(context.adding(UInt64(ContextLayout.valid)), 1)
         platform.store(vidt, AddressSpace.rootInitialContext)

@@ -69,33 +69,18 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     enterRoot(platform, pml4: root.pml4)
 }
 
-/// Loads root's first context (the one `VIDT[0]` names) into the initial frame and leaves for
-/// ring 3. The context was written by RootBuilder, but it is read like any partition context.
+/// Loads root's first context (the one `VIDT[0]` names) into the initial frame, with the same
+/// checks and the same sanitizing load as any yield target, and leaves for ring 3.
 func enterRoot(_ platform: X86Platform, pml4: PhysicalAddress) -> Never {
-    guard case .success(let vidt) = PageTableWalk.userTranslate(platform, pml4: pml4, va: VirtualAddress(AddressSpace.vidt), write: false),
-          case .success(let context) = PageTableWalk.userTranslate(platform, pml4: pml4, va: VirtualAddress(platform.load(vidt)), write: false)
-    else { bootFailure("root's VIDT[0] names no context") }
+    guard let vidt = ContextCheck.vidtPage(platform, pml4: pml4),
+          let context = ContextCheck.locate(
+            platform, pml4: pml4, va: ContextCheck.entry(platform, vidt: vidt, index: VIDTIndex.main),
+            write: false, vidt: vidt)
+    else { bootFailure("root's VIDT[0] names no usable context") }
     let frame = withUnsafeMutablePointer(to: &initialFrameSymbol) { $0 }
-    let f = TrapFrame(words: frame)
-    var r = 0
-    while r < ContextLayout.gprCount {
-        f[r] = platform.load(context.adding(UInt64(ContextLayout.gprs + 8 * r)))
-        r += 1
-    }
-    f[TrapFrame.rip] = platform.load(context.adding(UInt64(ContextLayout.rip)))
-    f[TrapFrame.rsp] = platform.load(context.adding(UInt64(ContextLayout.rsp)))
-    f[TrapFrame.rflags] = UserFlags.sanitize(platform.load(context.adding(UInt64(ContextLayout.rflags))))
-    f[TrapFrame.cs] = TrapFrame.userCS
-    f[TrapFrame.ss] = TrapFrame.userSS
+    trappedFrame = frame
+    platform.loadCPUState(from: context, interruptsEnabled: true, delivery: nil)
     enterUser(frame)
-}
-
-/// What ring 3 may hold in rflags: the arithmetic flags, TF and DF; IF always on (only the
-/// kernel masks interrupts); IOPL 0, no NT, no VM, no AC.
-enum UserFlags {
-    static let allowed: UInt64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800
-    static let forced: UInt64 = 0x2 | 0x200
-    static func sanitize(_ v: UInt64) -> UInt64 { (v & allowed) | forced }
 }
 
 func bootFailure(_ why: StaticString) -> Never {
