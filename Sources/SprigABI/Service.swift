@@ -30,6 +30,12 @@ public enum Service: UInt64, CaseIterable, Sendable {
     case consoleWrite = 0x100
     /// powerOff(status): stop the machine; under QEMU, exit with `status` (0…0x6F).
     case powerOff = 0x101
+    /// setTimer(hz): program the periodic timer (the PIT, IRQ 0 → vector 32, delivered to root at
+    /// `VIDT[32]`) to `hz` interrupts per second, `Limits.timerHzMin`…`timerHzMax`; 0 stops it.
+    case setTimer = 0x102
+
+    /// True for the services only root may call (`Status.rootOnly` for anyone else).
+    @inlinable public var isRootOnly: Bool { rawValue >= 0x100 }
 }
 
 /// Rights bits for `addVAddr`'s rights argument.
@@ -45,4 +51,8 @@ public enum Limits {
     public static let consoleWriteMax: UInt64 = 4096
     /// The largest exit status a partition may ask `powerOff` for; larger ones are kernel-reserved.
     public static let partitionExitStatusMax: UInt64 = 0x6F
+    /// `setTimer` rates: the PIT's 1.193182 MHz input divided by at most 65535 gives 19 Hz; above
+    /// 10 kHz the machine would do little but take interrupts.
+    public static let timerHzMin: UInt64 = 19
+    public static let timerHzMax: UInt64 = 10_000
 }

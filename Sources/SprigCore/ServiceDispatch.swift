@@ -42,7 +42,7 @@ public enum Kernel {
             return (r.status, r.state)
         case .setIntState:
             return (InterruptState.setIntState(p, caller: caller, state: a0), 0)
-        case .yield, .consoleWrite, .powerOff:
+        case .yield, .consoleWrite, .powerOff, .setTimer:
             return (.unknownService, 0)
         }
     }

@@ -37,6 +37,10 @@ public enum Sprig {
         call(.consoleWrite, address, length)
     }
 
+    /// Root only: the periodic timer at `hz` interrupts per second (root's `VIDT[32]`); 0 stops it.
+    @discardableResult
+    public static func setTimer(_ hz: UInt64) -> CallResult { call(.setTimer, hz) }
+
     /// Root only: stops the machine with `status` (0…0x6F).
     public static func powerOff(_ status: UInt64) -> Never {
         _ = call(.powerOff, status)

@@ -13,67 +13,69 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
         CrashReport.report(frame, reason: "fault in the kernel")
     }
     trappedFrame = words
-    let vector = frame[TrapFrame.vector]
-    let platform = X86Platform()
-    if vector == TrapFrame.syscallVector {
-        Syscalls.handle(frame)
-        return
-    }
-    if vector < VIDTIndex.firstInterrupt {
-        // A CPU exception in ring 3: to the faulting partition's parent (DESIGN.md §6).
-        let outcome = InterruptRouting.exception(
-            platform, vector: vector,
-            errorCode: Delivery.hasErrorCode(vector: vector) ? frame[TrapFrame.errorCode] : 0,
-            faultAddress: vector == Delivery.pageFaultVector ? readCR2() : 0)
-        if outcome == .kernelCrash {
-            CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)")
-        }
-        return
-    }
-    if vector < 48 {
-        // A hardware interrupt through the legacy PIC: acknowledge it, then to root.
-        if vector >= 40 { outb(0xA0, 0x20) }
-        outb(0x20, 0x20)
-        _ = InterruptRouting.hardwareInterrupt(platform, vector: vector)
-        return
-    }
-    // int n (n = 3 or 48…255; the others are DPL 0 and arrive as #GP): to the parent.
-    let status = InterruptRouting.softwareInterrupt(platform, vector: vector)
-    if status != .success { frame[TrapFrame.rax] = status.rawValue }
-}
-
-/// The system-call dispatcher: decodes the registers (convention in `SprigABI.Service`), serves
-/// the root-only machine services here, and hands Pip's services to SprigCore.
-enum Syscalls {
-    static func handle(_ frame: TrapFrame) {
-        let number = frame[TrapFrame.rax]
-        let a0 = frame[TrapFrame.rdi], a1 = frame[TrapFrame.rsi]  // the others go to SprigCore
-        var status = Status.unknownService
-        var value: UInt64 = 0
-        switch number {
-        case Service.yield.rawValue:
-            status = Yield.yield(
-                X86Platform(), callee: UserAddress(a0), targetInterrupt: a1, saveIndex: frame[TrapFrame.rdx],
-                flagsOnYield: frame[TrapFrame.r10], flagsOnWake: frame[TrapFrame.r8])
-            // On success the frame already holds the callee's context: leave its rax/rdx alone.
-            if status == .success { return }
-        case Service.consoleWrite.rawValue:
-            status = consoleWrite(UserAddress(a0), length: a1)
-        case Service.powerOff.rawValue:
-            guard currentDescriptor == rootDescriptor else { status = .rootOnly; break }
-            guard a0 <= Limits.partitionExitStatusMax else { status = .invalidArgument; break }
-            Machine.powerOff(status: a0)
-        default:
-            (status, value) = coreService(number, frame)
-        }
+    let event = decode(frame)
+    switch Kernel.trap(X86Platform(), event) {
+    case .returned(let status, let value):
         frame[TrapFrame.rax] = status.rawValue
         frame[TrapFrame.rdx] = value
+        // A memory service may have taken pages away from the caller (structure pages): drop
+        // stale TLB entries of the current address space.
+        if status == .success { writeCR3(readCR3()) }
+    case .interruptRefused(let status):
+        frame[TrapFrame.rax] = status.rawValue
+    case .resume:
+        break
+    case .machineService(let service):
+        MachineServices.serve(service, frame)
+    case .kernelCrash:
+        CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)")
+    }
+}
+
+/// What trapped, from the frame `entry.S` built; hardware interrupts are acknowledged here.
+func decode(_ frame: TrapFrame) -> TrapEvent {
+    let vector = frame[TrapFrame.vector]
+    if vector == TrapFrame.syscallVector {
+        return .systemCall(number: frame[TrapFrame.rax], SystemCallArguments(
+            frame[TrapFrame.rdi], frame[TrapFrame.rsi], frame[TrapFrame.rdx], frame[TrapFrame.r10], frame[TrapFrame.r8]))
+    }
+    if vector < VIDTIndex.firstInterrupt {
+        return .exception(vector: vector,
+                          errorCode: Delivery.hasErrorCode(vector: vector) ? frame[TrapFrame.errorCode] : 0,
+                          faultAddress: vector == Delivery.pageFaultVector ? readCR2() : 0)
+    }
+    if vector < 48 {
+        // The legacy PICs: acknowledge before routing (the handler may run a long time).
+        if vector >= 40 { outb(0xA0, 0x20) }
+        outb(0x20, 0x20)
+        return .hardwareInterrupt(vector: vector)
+    }
+    return .softwareInterrupt(vector: vector)
+}
+
+/// The root-only services `Kernel.trap` hands back (it has checked that root asked).
+enum MachineServices {
+    static func serve(_ service: Service, _ frame: TrapFrame) {
+        let a0 = frame[TrapFrame.rdi], a1 = frame[TrapFrame.rsi]
+        var status = Status.unknownService
+        switch service {
+        case .consoleWrite:
+            status = consoleWrite(UserAddress(a0), length: a1)
+        case .powerOff:
+            guard a0 <= Limits.partitionExitStatusMax else { status = .invalidArgument; break }
+            Machine.powerOff(status: a0)
+        case .setTimer:
+            status = Timer.set(hz: a0)
+        default:
+            break
+        }
+        frame[TrapFrame.rax] = status.rawValue
+        frame[TrapFrame.rdx] = 0
     }
 
     /// Writes `length` bytes of the caller's memory at `start` to the console, after checking
     /// that every byte is in the caller's accessible memory.
     static func consoleWrite(_ start: UserAddress, length: UInt64) -> Status {
-        guard currentDescriptor == rootDescriptor else { return .rootOnly }
         guard length <= Limits.consoleWriteMax else { return .invalidArgument }
         let platform = X86Platform()
         let pml4 = DescriptorLayout.pml4(platform, descriptor: PhysicalAddress(currentDescriptor))
@@ -90,6 +92,26 @@ enum Syscalls {
             while i < Int(chunk) { serialPutC(bytes[i]); i += 1 }
             va += chunk
         }
+        return .success
+    }
+}
+
+/// The periodic timer: the 8254 PIT's channel 0 on IRQ 0 (vector 32, delivered to root).
+enum Timer {
+    static let inputHz: UInt64 = 1_193_182
+
+    /// Programs channel 0 as a rate generator at `hz` (0 stops it) and (un)masks IRQ 0.
+    static func set(hz: UInt64) -> Status {
+        if hz == 0 {
+            outb(0x21, inb(0x21) | 1)
+            return .success
+        }
+        guard hz >= Limits.timerHzMin && hz <= Limits.timerHzMax else { return .invalidArgument }
+        let divisor = inputHz / hz
+        outb(0x43, 0x34)  // channel 0, lobyte/hibyte, mode 2 (rate generator)
+        outb(0x40, UInt8(truncatingIfNeeded: divisor))
+        outb(0x40, UInt8(truncatingIfNeeded: divisor >> 8))
+        outb(0x21, inb(0x21) & ~1)
         return .success
     }
 }

@@ -1,0 +1,82 @@
+/// Every entry into the kernel from ring 3, decided in one place for the machine and the model.
+///
+/// The platform decodes what trapped (`TrapEvent`), calls `Kernel.trap`, and applies the
+/// `TrapOutcome` to the trapped state. `SprigX86` does this from `sprig_trap`; `SprigModel` does
+/// the same on its model CPU, so exploration, fuzzing and trace replay run the decisions the
+/// booted kernel runs, not a re-telling of them. The platform keeps only what is machine-bound:
+/// reading the trap frame and CR2, acknowledging the interrupt controller, and the root-only
+/// machine services (console, power, timer), which it serves after `trap` has checked the caller.
+import SprigABI
+
+/// What trapped, as the platform decoded it. Arguments are raw ring-3 values.
+public enum TrapEvent: Equatable, Sendable {
+    /// `syscall` with rax = `number` and the five argument registers (`SprigABI.Service`).
+    case systemCall(number: UInt64, SystemCallArguments)
+    /// CPU exception `vector` (0…31) in ring 3; `errorCode` and `faultAddress` (CR2) are 0 when
+    /// the vector has none.
+    case exception(vector: UInt64, errorCode: UInt64, faultAddress: UInt64)
+    /// Hardware interrupt `vector` (32…47 on the legacy PICs).
+    case hardwareInterrupt(vector: UInt64)
+    /// `int vector` from ring 3, vector 3 or 48…255 (the others are DPL 0 and arrive as #GP).
+    case softwareInterrupt(vector: UInt64)
+}
+
+/// The five argument registers of a system call: rdi, rsi, rdx, r10, r8.
+public struct SystemCallArguments: Equatable, Sendable {
+    public var a0, a1, a2, a3, a4: UInt64
+    @inlinable public init(_ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0, _ a4: UInt64 = 0) {
+        self.a0 = a0; self.a1 = a1; self.a2 = a2; self.a3 = a3; self.a4 = a4
+    }
+}
+
+/// What the platform does with the trapped state after `Kernel.trap`.
+public enum TrapOutcome: Equatable, Sendable {
+    /// A service answered: rax := status, rdx := value; the caller resumes.
+    case returned(Status, value: UInt64)
+    /// `int n` was refused: rax := status, nothing else; the caller resumes.
+    case interruptRefused(Status)
+    /// The trapped state now belongs to whoever is current (a yield or a delivery switched, or
+    /// an interrupt nobody takes was dropped): resume it as it is.
+    case resume
+    /// A root-only machine service, asked by root: the platform serves it (`Service.consoleWrite`,
+    /// `.powerOff`, `.setTimer`) and writes its status.
+    case machineService(Service)
+    /// Nobody could take a fault (root's own, or no ancestor with a handler): crash report.
+    case kernelCrash
+}
+
+extension Kernel {
+    /// Decides what an entry from ring 3 does, for the current partition of `p`.
+    /// - Postcondition: as `TrapOutcome` says; a refused call or event changed nothing.
+    public static func trap<P: CPUPlatform>(_ p: P, _ event: TrapEvent) -> TrapOutcome {
+        switch event {
+        case .systemCall(let number, let a):
+            return systemCall(p, number: number, a)
+        case .exception(let vector, let errorCode, let faultAddress):
+            let outcome = InterruptRouting.exception(p, vector: vector, errorCode: errorCode, faultAddress: faultAddress)
+            return outcome == .kernelCrash ? .kernelCrash : .resume
+        case .hardwareInterrupt(let vector):
+            _ = InterruptRouting.hardwareInterrupt(p, vector: vector)
+            return .resume
+        case .softwareInterrupt(let vector):
+            let status = InterruptRouting.softwareInterrupt(p, vector: vector)
+            return status == .success ? .resume : .interruptRefused(status)
+        }
+    }
+
+    static func systemCall<P: CPUPlatform>(_ p: P, number: UInt64, _ a: SystemCallArguments) -> TrapOutcome {
+        guard let service = Service(rawValue: number) else { return .returned(.unknownService, value: 0) }
+        if service.isRootOnly {
+            guard p.currentPartition == p.rootPartition else { return .returned(.rootOnly, value: 0) }
+            return .machineService(service)
+        }
+        if service == .yield {
+            let status = Yield.yield(p, callee: UserAddress(a.a0), targetInterrupt: a.a1, saveIndex: a.a2,
+                                     flagsOnYield: a.a3, flagsOnWake: a.a4)
+            // On success the trapped state is the callee's context: its rax/rdx stay as saved.
+            return status == .success ? .resume : .returned(status, value: 0)
+        }
+        let r = dispatch(p, caller: p.currentPartition, service: number, a.a0, a.a1, a.a2, a.a3, a.a4)
+        return .returned(r.status, value: r.value)
+    }
+}

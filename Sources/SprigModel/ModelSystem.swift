@@ -1,0 +1,92 @@
+/// A booted model machine with its CPU: the whole kernel as ring 3 sees it, on the host.
+///
+/// `trap` is the model's `sprig_trap`: the event goes to the same `Kernel.trap` the booted
+/// kernel calls, and the outcome is applied to the model CPU the way `SprigX86` applies it to
+/// the trap frame (rax/rdx for a service's answer, nothing for a switch). The root-only machine
+/// services are served here in the model's terms: console bytes are collected, power-off stops
+/// the system, the timer rate is recorded.
+///
+/// Exploration, fuzzing and trace replay drive the kernel through this one door.
+import SprigABI
+import SprigCore
+
+public final class ModelSystem {
+    public let machine: ModelMachine
+    public let cpu: ModelCPU
+    /// Bytes written with `consoleWrite`.
+    public private(set) var console: [UInt8] = []
+    /// The exit status root asked for with `powerOff`, once it did.
+    public private(set) var poweredOff: UInt64?
+    /// The timer rate root set with `setTimer` (0: stopped).
+    public private(set) var timerHz: UInt64 = 0
+    /// Set when an event ended in the kernel crash report.
+    public private(set) var crashed = false
+
+    public init(pages: Int = 512, kernelImagePages: Int = 8) {
+        machine = ModelMachine(pages: pages, kernelImagePages: kernelImagePages)
+        cpu = ModelCPU(memory: machine.memory, root: machine.root,
+                       rootPML4: Partition.pml4(machine.memory, machine.root))
+    }
+
+    public var memory: SimulatedMemory { machine.memory }
+    public var current: PhysicalAddress { cpu.currentPartition }
+
+    /// Runs one entry into the kernel for the current partition and applies its outcome.
+    /// - Precondition: the system has not powered off or crashed.
+    @discardableResult
+    public func trap(_ event: TrapEvent) -> TrapOutcome {
+        precondition(poweredOff == nil && !crashed, "model: the system has stopped")
+        let outcome = Kernel.trap(cpu, event)
+        switch outcome {
+        case .returned(let status, let value):
+            cpu.registers[ContextLayout.rax] = status.rawValue
+            cpu.registers[ContextLayout.rdx] = value
+        case .interruptRefused(let status):
+            cpu.registers[ContextLayout.rax] = status.rawValue
+        case .resume:
+            break
+        case .machineService(let service):
+            guard case .systemCall(_, let a) = event else { preconditionFailure("machine service from a non-call") }
+            let status = serve(service, a)
+            cpu.registers[ContextLayout.rax] = status.rawValue
+            cpu.registers[ContextLayout.rdx] = 0
+        case .kernelCrash:
+            crashed = true
+        }
+        return outcome
+    }
+
+    /// A system call as the current partition; the status and value it returns in rax/rdx
+    /// (for a successful yield, what the callee's context holds there).
+    @discardableResult
+    public func call(_ service: Service, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0,
+                     _ a3: UInt64 = 0, _ a4: UInt64 = 0) -> TrapOutcome {
+        trap(.systemCall(number: service.rawValue, SystemCallArguments(a0, a1, a2, a3, a4)))
+    }
+
+    private func serve(_ service: Service, _ a: SystemCallArguments) -> Status {
+        switch service {
+        case .consoleWrite:
+            guard a.a1 <= Limits.consoleWriteMax else { return .invalidArgument }
+            let pml4 = Partition.pml4(memory, current)
+            let check = PageTableWalk.checkUserRange(memory, pml4: pml4, start: UserAddress(a.a0), length: a.a1, write: false)
+            guard check == .success else { return check }
+            for va in a.a0..<(a.a0 + a.a1) {
+                guard case .success(let pa) = PageTableWalk.userTranslate(memory, pml4: pml4, va: VirtualAddress(va), write: false)
+                else { return .rangeNotAccessible }
+                console.append(memory.readByte(pa))
+            }
+            return .success
+        case .powerOff:
+            guard a.a0 <= Limits.partitionExitStatusMax else { return .invalidArgument }
+            poweredOff = a.a0
+            return .success
+        case .setTimer:
+            guard a.a0 == 0 || (a.a0 >= Limits.timerHzMin && a.a0 <= Limits.timerHzMax) else { return .invalidArgument }
+            timerHz = a.a0
+            return .success
+        default:
+            return .unknownService
+        }
+    }
+}
