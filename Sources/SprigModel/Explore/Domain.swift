@@ -1,0 +1,468 @@
+/// The explorer's moves: what ring 3 can do in one step, with arguments from an *interesting
+/// domain* computed from the current state, and how each step reads as one line.
+///
+/// A step (`ExplorationStep`) is something the *current* partition does:
+///
+/// * a kernel entry (`TrapEvent`): a system call of any service (memory services, yield, the
+///   root-only machine services, an unknown number), a CPU exception, a hardware interrupt (only
+///   while the running partition has `rflags.IF` set, as on the machine), or `int n`;
+/// * a ring-3 write of a few words at its own vaddrs (a VIDT entry, a free list). The write goes
+///   through the partition's tables as the MMU walks them: a word it cannot write turns the step
+///   into the page fault (#PF, CR2 = that vaddr) the CPU would raise, delivered by the kernel.
+///
+/// Arguments are not random numbers: `Domain.steps(for:)` reads the partition tree and offers,
+/// for the caller, its lowest free pages ("fresh"), a page it gave to a child, a page it gave to
+/// the kernel (a structure page, inaccessible), its VIDT page, another partition's page, a
+/// kernel page as the caller could name it (the window address of a kernel page, the kernel
+/// image's address), a misaligned, a non-canonical, a kernel-half and an unmapped address, 0,
+/// its children's names and a name that is no child, the VIDT indices of
+/// `DomainConfiguration.vidtIndices`, flags 0/1. To keep the branching factor small, each
+/// service is called with a *base* argument tuple that is valid, then with tuples that change
+/// one argument at a time to each of its hostile values (one-factor-at-a-time). The full list is
+/// in docs/check.md.
+///
+/// The fuzzer reuses this file: `steps(for:)` gives the finite menu of a state, so a byte picks
+/// a step, and `apply(to:)` runs it.
+import SprigABI
+import SprigCore
+
+/// How large the argument domain is.
+public struct DomainConfiguration: Equatable, Sendable {
+    /// How many VIDT indices of `Domain.vidtIndexOrder` are used as yield targets and save
+    /// slots and as VIDT entries a partition may write (1…6).
+    public var vidtSlots: Int = 3
+    /// No `createPartition` is offered once this many partitions are alive (root included).
+    public var maxPartitions: Int = 3
+
+    /// The default domain: 3 VIDT indices, at most 3 live partitions.
+    public init(vidtSlots: Int = 3, maxPartitions: Int = 3) {
+        self.vidtSlots = vidtSlots
+        self.maxPartitions = maxPartitions
+    }
+
+    /// The VIDT indices in the domain: the first `vidtSlots` of `Domain.vidtIndexOrder`.
+    public var vidtIndices: [UInt64] { Array(Domain.vidtIndexOrder.prefix(max(1, vidtSlots))) }
+}
+
+/// One word a partition writes at one of its own vaddrs.
+public struct WordWrite: Equatable, Hashable, Sendable {
+    /// The vaddr in the writing partition (8-byte aligned).
+    public var vaddr: UInt64
+    public var value: UInt64
+    /// A word `value` at `vaddr`.
+    public init(_ vaddr: UInt64, _ value: UInt64) { self.vaddr = vaddr; self.value = value }
+}
+
+/// One move of the current partition.
+public enum ExplorationStep: Equatable, Sendable {
+    /// An entry into the kernel.
+    case trap(TrapEvent)
+    /// Ring-3 stores, in order; the first the MMU refuses becomes a page fault.
+    case write([WordWrite])
+
+    /// A system call of `service` with up to five arguments.
+    public static func call(_ service: Service, _ a: UInt64...) -> ExplorationStep {
+        let x = a + [UInt64](repeating: 0, count: max(0, 5 - a.count))
+        return .trap(.systemCall(number: service.rawValue, SystemCallArguments(x[0], x[1], x[2], x[3], x[4])))
+    }
+}
+
+/// What a step did.
+public enum StepOutcome: Equatable, Sendable {
+    /// Every word was written; the kernel was not entered.
+    case wrote
+    /// The kernel ran `event` (the step's own, or the page fault a write raised) and answered.
+    case trapped(TrapEvent, TrapOutcome)
+
+    /// The kernel entry and its outcome, if the kernel was entered.
+    public var trap: (event: TrapEvent, outcome: TrapOutcome)? {
+        if case .trapped(let e, let o) = self { return (e, o) }
+        return nil
+    }
+}
+
+/// Fixed addresses the domain uses.
+public enum DomainAddress {
+    /// Where children's pages go (`ModelMachine.childPagesBase`) and the child vaddrs offered.
+    public static let childBase: UInt64 = ModelMachine.childPagesBase
+    public static let nonCanonical: UInt64 = 0x0000_8000_0000_0000
+    public static let kernelHalf: UInt64 = AddressSpace.upperHalfStart
+    /// Lower half, canonical, mapped by nobody.
+    public static let unmapped: UInt64 = 0x0000_7000_0000_0000
+    /// An unknown service number.
+    public static let unknownService: UInt64 = 0x42
+    /// A VIDT index out of range (yield checks 1 and 2).
+    public static let badIndex: UInt64 = VIDTIndex.count
+}
+
+/// The interesting domain of a state: the steps worth trying from it.
+public struct Domain: Sendable {
+    public var configuration: DomainConfiguration
+
+    /// VIDT indices by interest: the timer vector (root's IRQ handler, a maskable signal), the
+    /// STI save slot, index 0 (#DE, root's boot context), the last maskable vector (also the
+    /// `int n` vector), the CLI save slot, the first free slot.
+    public static let vidtIndexOrder: [UInt64] = [32, VIDTIndex.stiSave, 0, 255, VIDTIndex.cliSave, 258]
+
+    /// A domain of the given size.
+    public init(_ configuration: DomainConfiguration = DomainConfiguration()) { self.configuration = configuration }
+
+    /// The steps of the current partition of `system`, in a fixed order (the same state always
+    /// gives the same list).
+    public func steps(for system: ModelSystem) -> [ExplorationStep] {
+        steps(for: system, tree: system.machine.tree())
+    }
+
+    /// The same, with the tree already read from `system`'s memory.
+    public func steps(for system: ModelSystem, tree t: PartitionTree) -> [ExplorationStep] {
+        guard let me = t.partitions.firstIndex(where: { $0.descriptor == system.current.raw }) else { return [] }
+        let v = CallerView(t, me, system.machine)
+        var out: [ExplorationStep] = []
+        if t.partitions.count < configuration.maxPartitions { out += createPartition(v) }
+        out += memoryServices(v)
+        out += yields(v)
+        out += machineServices(v)
+        out += events(v, system)
+        out += writes(v, t)
+        var seen: [ExplorationStep] = []
+        for s in out where !seen.contains(s) { seen.append(s) }
+        return seen
+    }
+
+    // MARK: Services
+
+    private func createPartition(_ v: CallerView) -> [ExplorationStep] {
+        let f = v.fresh
+        guard f.count >= 5 else { return [] }
+        let base = Array(f.prefix(5))
+        return Self.variations(base, [[], [], [], [], [f[0], v.structure, v.given, v.kernelName, AddressSpace.vidt, f[0] | 8]])
+            .map { .trap(.systemCall(number: Service.createPartition.rawValue, SystemCallArguments($0[0], $0[1], $0[2], $0[3], $0[4]))) }
+            + [.call(.createPartition, AddressSpace.vidt, f[1], f[2], f[3], f[4])]
+    }
+
+    private func memoryServices(_ v: CallerView) -> [ExplorationStep] {
+        var out: [ExplorationStep] = []
+        let vas = [DomainAddress.childBase, DomainAddress.childBase + AddressSpace.pageSize, AddressSpace.vidt]
+        let hostileVAs = [DomainAddress.childBase | 8, DomainAddress.kernelHalf, DomainAddress.nonCanonical]
+        let f0 = v.fresh.first ?? 0
+        for child in v.children + [v.notAChild] {
+            let isChild = child != v.notAChild
+            for va in vas {
+                out.append(.call(.countToMap, child, va))
+                out.append(.call(.prepare, child, va, f0))
+                out.append(.call(.removeVAddr, child, va))
+                out.append(.call(.collect, child, va))
+                if !isChild { break }
+            }
+            guard isChild else { continue }
+            out += hostileVAs.map { .call(.countToMap, child, $0) }
+            out += hostileVAs.map { .call(.removeVAddr, child, $0) }
+            out.append(.call(.prepare, child, vas[0], v.structure))
+            out.append(.call(.prepare, child, vas[0], DomainAddress.unmapped))
+            let rw = Rights.read | Rights.write
+            out += Self.variations([f0, child, vas[0], rw],
+                              [[v.given, v.structure, AddressSpace.vidt, f0 | 8, v.kernelName, v.foreign, DomainAddress.kernelHalf],
+                               [], vas + hostileVAs, [Rights.read, Rights.all, 0, 8]])
+                .map { .call(.addVAddr, $0[0], $0[1], $0[2], $0[3]) }
+            out.append(.call(.deletePartition, child))
+            out.append(.call(.getIntState, child))
+        }
+        out.append(.call(.deletePartition, v.notAChild))
+        out.append(.call(.getIntState, v.notAChild))
+        out += [f0, v.given, v.structure, v.children.first ?? 0, v.kernelName, f0 | 8].map { .call(.mappedInChild, $0) }
+        out += [0, 1, 2].map { .call(.setIntState, $0) }
+        out.append(.trap(.systemCall(number: DomainAddress.unknownService, SystemCallArguments())))
+        return out
+    }
+
+    private func yields(_ v: CallerView) -> [ExplorationStep] {
+        let slots = configuration.vidtIndices
+        var out: [ExplorationStep] = []
+        let callees: [UInt64] = (v.isRoot ? [] : [0]) + v.children
+        for callee in callees {
+            out += Self.variations([callee, slots[0], slots.last!, 0, 0],
+                              [[], slots + [DomainAddress.badIndex], slots + [DomainAddress.badIndex], [1], [1]])
+                .map { .call(.yield, $0[0], $0[1], $0[2], $0[3], $0[4]) }
+        }
+        // Refusals that need no callee: root asking its parent, a name that is no child.
+        out.append(.call(.yield, v.isRoot ? 0 : v.notAChild, slots[0], slots.last!, 0, 0))
+        out.append(.call(.yield, v.notAChild, slots[0], slots.last!, 0, 0))
+        return out
+    }
+
+    private func machineServices(_ v: CallerView) -> [ExplorationStep] {
+        [.call(.consoleWrite, v.fresh.first ?? 0, 8), .call(.consoleWrite, v.kernelName, 8),
+         .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70)]
+    }
+
+    private func events(_ v: CallerView, _ system: ModelSystem) -> [ExplorationStep] {
+        var out: [ExplorationStep] = [
+            .trap(.exception(vector: 0, errorCode: 0, faultAddress: 0)),
+            .trap(.exception(vector: 14, errorCode: 6, faultAddress: DomainAddress.unmapped)),
+            .trap(.softwareInterrupt(vector: 3)),
+            .trap(.softwareInterrupt(vector: 255)),
+        ]
+        if system.cpu.interruptsEnabled { out.append(.trap(.hardwareInterrupt(vector: 32))) }
+        return out
+    }
+
+    // MARK: Ring-3 writes
+
+    /// VIDT entries of the caller and of its children (through the caller's own mapping of the
+    /// child's VIDT page), and free lists over the caller's fresh pages.
+    private func writes(_ v: CallerView, _ t: PartitionTree) -> [ExplorationStep] {
+        var out: [ExplorationStep] = []
+        let slots = configuration.vidtIndices
+        // (where the VIDT page is in the caller, the partition whose VIDT it is)
+        var vidts: [(UInt64, Int)] = [(AddressSpace.vidt, v.index)]
+        for ci in t.partitions[v.index].children {
+            if let leaf = t.partitions[ci].byVA[AddressSpace.vidt].map({ t.partitions[ci].leaves[$0] }) {
+                vidts.append((leaf.sh2, ci))
+            }
+        }
+        for (vidtVA, owner) in vidts {
+            let ov = CallerView(t, owner, v.machine)
+            for (k, slot) in slots.enumerated() {
+                for value in Self.vidtValues(ov, slot: k) {
+                    out.append(.write([WordWrite(vidtVA + 8 * slot, value)]))
+                }
+            }
+        }
+        let f = v.fresh
+        if f.count >= 3 {
+            out.append(.write(Self.freeList(Array(f.prefix(3)), end: 0)))
+            out.append(.write(Self.freeList(Array(f.prefix(2)), end: f[0])))
+            out.append(.write(Self.freeList(Array(f.prefix(2)), end: v.structure)))
+        }
+        return out
+    }
+
+    /// Values for `owner`'s VIDT entry number `k` of the domain (vaddrs in `owner`): none, a
+    /// context on one of its free pages (a different page per slot, from the top), one that
+    /// straddles into the next page, its VIDT page itself, and a page given to the kernel (the
+    /// paper's Fig. 4) or else the kernel's own address.
+    static func vidtValues(_ owner: CallerView, slot k: Int) -> [UInt64] {
+        let tops = owner.free.reversed() as [UInt64]
+        let page = tops.isEmpty ? DomainAddress.unmapped : tops[k % tops.count]
+        let straddle = page + AddressSpace.pageSize - UInt64(ContextLayout.size / 2)
+        let kernel = owner.structureOrNil ?? ModelMachine.kernelBase
+        return [0, page, straddle, AddressSpace.vidt, kernel]
+    }
+
+    /// The writes making `pages` a free list (each page's first word is the next), the last
+    /// linking to `end`.
+    public static func freeList(_ pages: [UInt64], end: UInt64) -> [WordWrite] {
+        pages.enumerated().map { k, va in WordWrite(va, k + 1 < pages.count ? pages[k + 1] : end) }
+    }
+
+    /// `base`, then `base` with argument i replaced by each value of `alternatives[i]`, one
+    /// argument at a time, duplicates removed.
+    static func variations(_ base: [UInt64], _ alternatives: [[UInt64]]) -> [[UInt64]] {
+        var out = [base]
+        for (i, values) in alternatives.enumerated() {
+            for x in values {
+                var t = base
+                t[i] = x
+                if !out.contains(t) { out.append(t) }
+            }
+        }
+        return out
+    }
+}
+
+/// What a partition can name, read from the tree: the raw material of the domain.
+struct CallerView {
+    let index: Int
+    let machine: ModelMachine
+    let isRoot: Bool
+    /// Accessible, writable pages given to nobody, lowest vaddr first (not the VIDT page).
+    let free: [UInt64]
+    /// Children's names (descriptor vaddrs in this partition).
+    let children: [UInt64]
+    /// A page given to a child, a page given to the kernel (inaccessible), or nil.
+    let givenOrNil: UInt64?
+    let structureOrNil: UInt64?
+    /// Another partition's page, at its vaddr in that partition.
+    let foreign: UInt64
+
+    init(_ t: PartitionTree, _ index: Int, _ machine: ModelMachine) {
+        self.index = index
+        self.machine = machine
+        let p = t.partitions[index]
+        isRoot = p.parent == nil
+        free = p.leaves.filter { $0.accessible && $0.writable && $0.sh1 == 0 && $0.va != AddressSpace.vidt }.map(\.va).sorted()
+        children = p.leaves.filter { $0.sh1 & Shadow.descriptorFlag != 0 }.map(\.va).sorted()
+        givenOrNil = p.leaves.filter { $0.accessible && $0.sh1 != 0 && $0.sh1 & Shadow.descriptorFlag == 0 }.map(\.va).min()
+        structureOrNil = p.leaves.filter { !$0.accessible }.map(\.va).min()
+        let other = t.partitions.indices.first { $0 != index && !t.partitions[$0].leaves.isEmpty }
+        foreign = other.flatMap { o in t.partitions[o].leaves.map(\.va).filter { p.byVA[$0] == nil }.min() } ?? DomainAddress.unmapped
+    }
+
+    /// The first few free pages: what a partition hands to the kernel.
+    var fresh: [UInt64] { Array(free.prefix(8)) }
+    var given: UInt64 { givenOrNil ?? DomainAddress.unmapped }
+    var structure: UInt64 { structureOrNil ?? DomainAddress.unmapped }
+    /// A name that is no child: a free page, or an unmapped address.
+    var notAChild: UInt64 { free.first ?? DomainAddress.unmapped }
+    /// A kernel page as this partition could name it: root's window address of the first kernel
+    /// page (never mapped: the window leaves kernel pages out).
+    var kernelName: UInt64 { AddressSpace.rootWindowBase + (machine.kernelPages.min() ?? 0) }
+}
+
+// MARK: Running a step
+
+extension ExplorationStep {
+    /// Runs the step as the current partition of `system`. Before a kernel entry the trapped
+    /// registers are set as ring 3 would leave them: `RegisterMarks` of the partition, the
+    /// service number and arguments in rax, rdi, rsi, rdx, r10, r8 for a system call, and the
+    /// interrupt flag it runs with.
+    /// - Precondition: the system has not stopped (`ModelSystem.trap`).
+    @discardableResult
+    public func apply(to system: ModelSystem) -> StepOutcome {
+        switch self {
+        case .trap(let event):
+            return .trapped(event, Self.enter(system, event))
+        case .write(let words):
+            let pml4 = Partition.pml4(system.memory, system.current)
+            for w in words {
+                precondition(w.vaddr & 7 == 0, "explorer: a misaligned word write")
+                switch PageTableWalk.userTranslate(system.memory, pml4: pml4, va: VirtualAddress(w.vaddr), write: true) {
+                case .success(let pa):
+                    system.memory.store(pa, w.value)
+                case .failure:
+                    // #PF from ring 3 on a write: error code U|W, plus P when a page is there.
+                    let present = PageTableWalk.leaf(system.memory, pml4: pml4, va: VirtualAddress(w.vaddr & ~0xFFF)) != nil
+                    let fault = TrapEvent.exception(vector: 14, errorCode: 6 | (present ? 1 : 0), faultAddress: w.vaddr)
+                    return .trapped(fault, Self.enter(system, fault))
+                }
+            }
+            return .wrote
+        }
+    }
+
+    private static func enter(_ system: ModelSystem, _ event: TrapEvent) -> TrapOutcome {
+        var r = RegisterMarks.registers(of: system.current, interruptsEnabled: system.cpu.interruptsEnabled)
+        if case .systemCall(let number, let a) = event {
+            r[ContextLayout.rax] = number
+            r[ContextLayout.rdi] = a.a0; r[ContextLayout.rsi] = a.a1; r[ContextLayout.rdx] = a.a2
+            r[ContextLayout.r10] = a.a3; r[ContextLayout.r8] = a.a4
+        }
+        system.cpu.registers = r
+        return system.trap(event)
+    }
+}
+
+/// The registers a partition runs with in the explorer: every word recognisably its own, so
+/// that register hygiene can be checked after a switch (no partition ever sees another's).
+public enum RegisterMarks {
+    static let tag: UInt64 = 0x5E00_0000_0000_0000
+
+    /// Word `i` of the marked register file of the partition whose descriptor is `descriptor`.
+    public static func mark(_ descriptor: PhysicalAddress, _ i: Int) -> UInt64 {
+        tag | (descriptor.raw >> 12 & 0xF_FFFF) << 24 | UInt64(i)
+    }
+
+    /// Whether `word` is one of `descriptor`'s marks.
+    public static func isMark(_ word: UInt64, of descriptor: PhysicalAddress) -> Bool {
+        word & 0xFFFF_FFFF_FF00_0000 == tag | (descriptor.raw >> 12 & 0xF_FFFF) << 24
+    }
+
+    /// The marked register file: rip, rsp, every general register and every FXSAVE word a mark,
+    /// except MXCSR (ring 3 cannot load reserved bits) and the FXSAVE tail the CPU leaves zero;
+    /// rflags the reserved bit and the interrupt flag the partition runs with.
+    public static func registers(of descriptor: PhysicalAddress, interruptsEnabled: Bool) -> RegisterFile {
+        var r = RegisterFile()
+        var i = 0
+        func next() -> UInt64 { i += 1; return mark(descriptor, i) }
+        r.rip = next(); r.rsp = next()
+        r.rflags = UserRegisters.rflags(0, interruptsEnabled: interruptsEnabled)
+        for k in r.gprs.indices { r.gprs[k] = next() }
+        for k in r.fpu.indices { r.fpu[k] = k < 58 ? next() : 0 }
+        r.fpu[3] = 0x1F80 | UInt64(UserRegisters.defaultMXCSRMask) << 32
+        return r
+    }
+}
+
+// MARK: Readable lines
+
+extension ExplorationStep: CustomStringConvertible {
+    /// The step as one line, service names from `Service`: `yield(callee: 0x…, target: 32, …)`.
+    public var description: String {
+        switch self {
+        case .trap(let event): return Self.render(event)
+        case .write(let words):
+            return "write " + words.map { "[\(Domain.hex($0.vaddr))] := \(Domain.hex($0.value))" }.joined(separator: ", ")
+        }
+    }
+
+    /// A kernel entry as one line.
+    public static func render(_ event: TrapEvent) -> String {
+        switch event {
+        case .systemCall(let number, let a):
+            guard let s = Service(rawValue: number) else { return "syscall \(Domain.hex(number)) (unknown service)" }
+            let values = [a.a0, a.a1, a.a2, a.a3, a.a4]
+            let labels = argumentLabels(s)
+            let args = zip(labels, values).map { label, value in
+                "\(label): " + (decimalArguments.contains(label) ? "\(value)" : Domain.hex(value))
+            }
+            return "\(s)(" + args.joined(separator: ", ") + ")"
+        case .exception(let v, let e, let cr2):
+            return "exception \(v)" + (v == 14 ? " (#PF, error \(e), cr2 \(Domain.hex(cr2)))" : "")
+        case .hardwareInterrupt(let v): return "hardware interrupt \(v)"
+        case .softwareInterrupt(let v): return "int \(v)"
+        }
+    }
+
+    /// The argument names of a service, as in DESIGN.md §4.
+    public static func argumentLabels(_ s: Service) -> [String] {
+        switch s {
+        case .createPartition: return ["desc", "pml4", "sh1", "sh2", "configList"]
+        case .countToMap, .collect: return ["child", "va"]
+        case .prepare: return ["child", "va", "freeList"]
+        case .addVAddr: return ["vaParent", "child", "vaChild", "rights"]
+        case .removeVAddr: return ["child", "vaChild"]
+        case .mappedInChild: return ["vaParent"]
+        case .deletePartition, .getIntState: return ["child"]
+        case .setIntState: return ["state"]
+        case .yield: return ["callee", "target", "save", "flagsOnYield", "flagsOnWake"]
+        case .consoleWrite: return ["va", "length"]
+        case .powerOff: return ["status"]
+        case .setTimer: return ["hz"]
+        }
+    }
+
+    static let decimalArguments: Set<String> = ["target", "save", "flagsOnYield", "flagsOnWake", "rights", "state", "length", "hz", "status"]
+}
+
+extension StepOutcome: CustomStringConvertible {
+    /// `success`, `success, 3`, `refused: invalidChild`, `resumed`, `kernel crash`, …
+    public var description: String {
+        switch self {
+        case .wrote: return "written"
+        case .trapped(let event, let outcome):
+            let prefix: String
+            if case .exception(14, _, let cr2) = event { prefix = "page fault at \(Domain.hex(cr2)) → " } else { prefix = "" }
+            switch outcome {
+            case .returned(let s, let value): return prefix + (value == 0 ? "\(s)" : "\(s), \(Domain.hex(value))")
+            case .interruptRefused(let s): return prefix + "refused: \(s)"
+            case .resume: return prefix + "resume"
+            case .machineService(let s): return prefix + "machine service \(s)"
+            case .kernelCrash: return prefix + "kernel crash report"
+            }
+        }
+    }
+}
+
+extension Domain {
+    /// `0x…` with underscores every four digits, as addresses are written in the code.
+    public static func hex(_ x: UInt64) -> String {
+    let digits = String(x, radix: 16)
+    guard digits.count > 4 else { return "0x" + digits }
+    var out = ""
+    for (k, c) in digits.enumerated() {
+        if k > 0 && (digits.count - k) % 4 == 0 { out.append("_") }
+        out.append(c)
+    }
+    return "0x" + out
+}
+}
