@@ -3,7 +3,7 @@
 #   make test                                         swift test: unit, model and boot tests (TCG)
 SWIFT   ?= swift
 SPRIG   := .build/debug/sprig
-SYSTEM  ?= hello
+SYSTEM  ?= signal
 VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)

@@ -9,20 +9,6 @@
 import SprigABI
 import SprigUser
 
-/// A bump allocator over root's largest window range, with a count of pages handed out.
-struct Pages {
-    var next: UInt64
-    let end: UInt64
-    var outstanding: UInt64 = 0
-    mutating func take() -> UInt64 {
-        precondition(next < end, "root ran out of window pages")
-        let p = next
-        next += AddressSpace.pageSize
-        outstanding += 1
-        return p
-    }
-}
-
 struct Checker {
     var out = Output()
     var failures: UInt64 = 0
@@ -55,24 +41,16 @@ struct Checker {
     }
 }
 
-@inline(__always) func word(_ va: UInt64) -> UnsafeMutablePointer<UInt64> {
-    UnsafeMutablePointer<UInt64>(bitPattern: UInt(va))!
-}
 
 @_cdecl("sprig_partition_main")
 func memoryMain(_ bootInfoAddress: UInt64) {
     var c = Checker()
     let info = BootInfo(address: bootInfoAddress)
-    var largest = info.range(0)
-    var i = 1
-    while i < info.rangeCount {
-        if info.range(i).pages > largest.pages { largest = info.range(i) }
-        i += 1
-    }
-    var pages = Pages(next: largest.vaddr, end: largest.vaddr + largest.pages * AddressSpace.pageSize)
+    var pages = PageSource(largestRangeOf: info)
+    let start = pages.next
     c.out.line("root: memory services from ring 3")
     let scanned: UInt64 = 256
-    let freeBefore = freePages(from: largest.vaddr, count: scanned)
+    let freeBefore = freePages(from: start, count: scanned)
 
     // createPartition: five distinct pages become the child's descriptor, PML4, shadows, list.
     let desc = pages.take(), pml4 = pages.take(), sh1 = pages.take(), sh2 = pages.take(), list = pages.take()
@@ -92,14 +70,8 @@ func memoryMain(_ bootInfoAddress: UInt64) {
     c.out.decimal(count.value)
     c.out.line(" pages")
     c.expect("countToMap for a non-child", Sprig.call(.countToMap, pml4 + 0x10_0000, childVA), .invalidChild)
-    var head: UInt64 = 0
+    let head = pages.freeList(count.value)
     var k: UInt64 = 0
-    while k < count.value {
-        let p = pages.take()
-        word(p).pointee = head
-        head = p
-        k += 1
-    }
     let loop = pages.take()
     word(loop).pointee = loop
     c.expect("prepare with a looping free list", Sprig.call(.prepare, desc, childVA, loop), .freeListLoops)
@@ -155,8 +127,8 @@ func memoryMain(_ bootInfoAddress: UInt64) {
     c.expect("an unknown service", Sprig.callRaw(0x999), .unknownService)
 
     // Every page root handed out must be root's again: not given, readable and writable.
-    precondition(pages.next <= largest.vaddr + scanned * AddressSpace.pageSize, "the demo used more than the scanned pages")
-    let freeAfter = freePages(from: largest.vaddr, count: scanned)
+    precondition(pages.next <= start + scanned * AddressSpace.pageSize, "the demo used more than the scanned pages")
+    let freeAfter = freePages(from: start, count: scanned)
     c.out.write("root: free pages among the first ")
     c.out.decimal(scanned)
     c.out.write(" of the range: before ")
@@ -169,22 +141,4 @@ func memoryMain(_ bootInfoAddress: UInt64) {
     c.out.decimal(c.failures)
     c.out.line(" failures")
     Sprig.powerOff(c.failures == 0 ? 0 : 3)
-}
-
-/// Pages of `[start, start + count pages)` that are root's to use: given to no child (the
-/// kernel's `mappedInChild`) and writable (a write and read-back; a page the kernel still held as
-/// a structure would fault here, and a fault in root stops the machine with a crash report).
-func freePages(from start: UInt64, count: UInt64) -> UInt64 {
-    var free: UInt64 = 0
-    var i: UInt64 = 0
-    while i < count {
-        let va = start + i * AddressSpace.pageSize
-        let r = Sprig.call(.mappedInChild, va)
-        let saved = word(va).pointee
-        word(va).pointee = 0xA5A5_0000 | i
-        if r.succeeded && r.value == 0 && word(va).pointee == 0xA5A5_0000 | i { free += 1 }
-        word(va).pointee = saved
-        i += 1
-    }
-    return free
 }

@@ -9,7 +9,10 @@
 ///   configuration list: its structure pages are the kernel's and are never given back;
 /// * its image copied to fresh pages at `AddressSpace.imageBase` (read, write, execute);
 /// * a stack, the VIDT page, the boot-info page and an initial-context page, read/write, no-exec;
-/// * every remaining free page and every boot module, mapped at `rootWindowBase + paddr`;
+/// * every remaining free page and every boot module, mapped at `rootWindowBase + paddr`:
+///   free pages read/write, no-exec; module pages read/write/execute, because they are
+///   partition images root gives to the children it starts (a child can only be given rights
+///   its parent holds, so code has to start out executable somewhere);
 /// * `VIDT[0]` pointing at the initial context: `rip` = image base, `rsp` = stack top,
 ///   `rdi` = boot-info address, interrupts enabled.
 import SprigABI
@@ -147,8 +150,8 @@ public enum RootBuilder {
         var windowPages: UInt64 = 0
         var rangeCount: UInt64 = 0
         var runEnd: UInt64 = ~0  // physical end of the current run, to merge adjacent pages
-        func mapWindowPage(_ page: PhysicalAddress) -> Bool {
-            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), page, PageTableEntry.leafFlags(rights: rw))
+        func mapWindowPage(_ page: PhysicalAddress, rights: UInt64 = rw) -> Bool {
+            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), page, PageTableEntry.leafFlags(rights: rights))
             else { return false }
             windowPages += 1
             if page.raw == runEnd, rangeCount > 0 {
@@ -176,7 +179,7 @@ public enum RootBuilder {
             let mod = modules[m]
             var p = mod.start.pageBase.raw
             while p < mod.start.raw + mod.bytes {
-                guard mapWindowPage(PhysicalAddress(p)) else { return .failure(.outOfMemory) }
+                guard mapWindowPage(PhysicalAddress(p), rights: Rights.all) else { return .failure(.outOfMemory) }
                 p += AddressSpace.pageSize
             }
             let at = bootInfo.adding(UInt64(BootInfoLayout.modules) + UInt64(m) * UInt64(BootInfoLayout.moduleStride))

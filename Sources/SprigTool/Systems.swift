@@ -10,6 +10,9 @@ public struct SystemDescription: Sendable {
 public enum Systems {
     public static let all: [SystemDescription] = [
         SystemDescription(
+            name: "signal", summary: "the paper's scenario: a mini-OS starts a server, SIGINT (0xA3) is refused while masked, then taken; the server exits through 0xB7 and every page comes back",
+            partitions: ["signal", "minios", "server"]),
+        SystemDescription(
             name: "hello", summary: "root alone: greets, reports the memory it owns, powers off with status 0",
             partitions: ["root"]),
         SystemDescription(
@@ -20,7 +23,7 @@ public enum Systems {
             partitions: ["faulty"]),
     ]
 
-    public static let defaultName = "hello"
+    public static let defaultName = "signal"
 
     public static func named(_ name: String) throws -> SystemDescription {
         guard let s = all.first(where: { $0.name == name }) else {

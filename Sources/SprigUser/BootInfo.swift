@@ -32,6 +32,27 @@ public struct BootInfo {
     }
 }
 
+extension BootInfo {
+    /// The first module whose name is `name` (at most 16 bytes), or nil.
+    public func module(named name: StaticString) -> (vaddr: UInt64, bytes: UInt64)? {
+        var w0: UInt64 = 0, w1: UInt64 = 0
+        var i: UInt64 = 0
+        name.withUTF8Buffer { b in
+            for c in b where i < 16 {
+                if i < 8 { w0 |= UInt64(c) << (i * 8) } else { w1 |= UInt64(c) << ((i - 8) * 8) }
+                i += 1
+            }
+        }
+        var m = 0
+        while m < moduleCount {
+            let mod = module(m)
+            if mod.name0 == w0 && mod.name1 == w1 { return (mod.vaddr, mod.bytes) }
+            m += 1
+        }
+        return nil
+    }
+}
+
 extension Output {
     /// Writes a name held as two little-endian words (NUL-padded, up to 16 bytes).
     public mutating func name(_ w0: UInt64, _ w1: UInt64) {

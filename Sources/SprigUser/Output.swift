@@ -1,5 +1,6 @@
 /// Formatted console output for partitions, without allocation: text accumulates in a fixed
-/// line buffer on the stack and goes to the kernel with one `consoleWrite` per line.
+/// line buffer on the stack and goes out once per line: to the kernel with `consoleWrite` in
+/// root, through the shared console page (`SharedConsole`) in any other partition.
 import SprigABI
 
 public struct Output {
@@ -55,7 +56,12 @@ public struct Output {
         guard count > 0 else { return }
         let n = UInt64(count)
         withUnsafeMutablePointer(to: &buffer) { p in
-            _ = Sprig.consoleWrite(UInt64(UInt(bitPattern: p)), n)
+            let bytes = UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self)
+            if SharedConsole.page != 0 {
+                SharedConsole.send(bytes, count: Int(n))
+            } else {
+                _ = Sprig.consoleWrite(UInt64(UInt(bitPattern: bytes)), n)
+            }
         }
         count = 0
     }

@@ -31,6 +31,18 @@ public enum Sprig {
         return CallResult(raw: raw, value: second)
     }
 
+    /// yield (DESIGN.md §5): to `callee` (a child's name, or 0 for the parent) at its VIDT index
+    /// `target`, saving this partition's registers at its own VIDT index `saveIndex` (none when
+    /// that entry is 0), with interrupt state `flagsOnYield` now and `flagsOnWake` when resumed.
+    /// Returns only when refused (the status says why) or when someone resumes the saved context
+    /// (success).
+    @discardableResult
+    public static func yield(_ callee: UInt64, target: UInt64, save saveIndex: UInt64,
+                             flagsOnYield: UInt64 = InterruptFlags.enabled,
+                             flagsOnWake: UInt64 = InterruptFlags.enabled) -> CallResult {
+        call(.yield, callee, target, saveIndex, flagsOnYield, flagsOnWake)
+    }
+
     /// Root only: writes `length` bytes at `address` to the console.
     @discardableResult
     public static func consoleWrite(_ address: UInt64, _ length: UInt64) -> CallResult {

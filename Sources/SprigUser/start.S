@@ -29,3 +29,15 @@ sprig_syscall:
     jz 1f
     movq %rdx, (%rcx)
 1:  ret
+
+/* uint64_t sprig_console_interrupt(void): `int $0x80`, the partitions' console convention
+ * (SprigUser's SharedConsole): the parent's handler prints the shared page and resumes us with
+ * rax = 0, or the kernel refuses the interrupt and rax holds the status. */
+    .global sprig_console_interrupt
+sprig_console_interrupt:
+    int $0x80
+    ret
+
+/* Keeps the partition's .data PROGBITS (see partition.ld). */
+    .section .data.sprig_progbits, "aw"
+    .quad 0

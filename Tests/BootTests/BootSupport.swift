@@ -38,6 +38,16 @@ enum Boot {
 }
 
 extension String {
+    /// Expects every one of `steps` in this output, in that order (each after the previous).
+    func expectInOrder(_ steps: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        var position = startIndex
+        for step in steps {
+            let found = range(of: step, range: position..<endIndex)
+            #expect(found != nil, "missing or out of order: \(step)\n\(self)", sourceLocation: sourceLocation)
+            if let found { position = found.upperBound }
+        }
+    }
+
     /// The first line containing `marker`, or nil.
     func line(containing marker: String) -> Substring? {
         split(separator: "\n").first { $0.contains(marker) }

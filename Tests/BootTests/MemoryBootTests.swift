@@ -23,12 +23,7 @@ struct MemoryBootTests {
             "root: deletePartition: success",
             "root: free pages among the first 256 of the range: before 256, after 256",
         ]
-        var position = r.output.startIndex
-        for step in steps {
-            let found = r.output.range(of: step, range: position..<r.output.endIndex)
-            #expect(found != nil, "missing or out of order: \(step)")
-            if let found { position = found.upperBound }
-        }
+        r.output.expectInOrder(steps)
         // Hostile calls from ring 3, each refused with its own code.
         let refusals: [(String, Status)] = [
             ("createPartition with a page twice", .duplicatePage),

@@ -1,0 +1,251 @@
+/// Starting a child partition from ring 3 with Pip's services: what a multiplexer (root, or a
+/// mini-OS under it) does, written once.
+///
+/// Every child gets the same layout (`ChildLayout`): its image at `imageBase`, a main stack, a
+/// handler stack, its VIDT, two pages of context slots, optionally the shared console page and a
+/// pool of pages for its own use, plus any extra region the parent maps. The parent takes every
+/// page from a `PageSource`, writes the child's VIDT and first context through its own mapping
+/// (a parent keeps access to what it gives), and enters the child with `Sprig.yield(child.name,
+/// target: VIDTIndex.main, …)`.
+import SprigABI
+
+/// Pages a partition may hand out: a bump allocator over one run of its memory that steps over
+/// excluded ranges (boot modules, in root's window).
+public struct PageSource {
+    public var next: UInt64
+    public let end: UInt64
+    public private(set) var taken: UInt64 = 0
+    private var excluded: InlineArray<8, (start: UInt64, end: UInt64)> = .init(repeating: (0, 0))
+    private var excludedCount = 0
+
+    public init(start: UInt64, pages: UInt64) {
+        next = start
+        end = start + pages * AddressSpace.pageSize
+    }
+
+    /// Root's largest window range, skipping every boot module in it.
+    public init(largestRangeOf info: BootInfo) {
+        var largest = info.range(0)
+        var i = 1
+        while i < info.rangeCount {
+            if info.range(i).pages > largest.pages { largest = info.range(i) }
+            i += 1
+        }
+        self.init(start: largest.vaddr, pages: largest.pages)
+        var m = 0
+        while m < info.moduleCount && excludedCount < 8 {
+            let mod = info.module(m)
+            excluded[excludedCount] = (mod.vaddr & ~0xFFF, (mod.vaddr + mod.bytes + 0xFFF) & ~0xFFF)
+            excludedCount += 1
+            m += 1
+        }
+    }
+
+    /// The next page (a vaddr in this partition); stops the partition with a fault when empty.
+    public mutating func take() -> UInt64 {
+        var moved = true
+        while moved {
+            moved = false
+            var k = 0
+            while k < excludedCount {
+                if next >= excluded[k].start && next < excluded[k].end { next = excluded[k].end; moved = true }
+                k += 1
+            }
+        }
+        precondition(next < end, "partition ran out of pages")
+        let p = next
+        next += AddressSpace.pageSize
+        taken += 1
+        return p
+    }
+
+    /// `count` pages linked as a free list for `prepare` (each page's first word is the next
+    /// page's vaddr, 0 ending it); returns the head.
+    public mutating func freeList(_ count: UInt64) -> UInt64 {
+        var head: UInt64 = 0
+        var k: UInt64 = 0
+        while k < count {
+            let p = take()
+            word(p).pointee = head
+            head = p
+            k += 1
+        }
+        return head
+    }
+
+    /// The next page, zeroed.
+    public mutating func takeZeroed() -> UInt64 {
+        let p = take()
+        UnsafeMutablePointer<UInt64>(bitPattern: UInt(p))!.initialize(repeating: 0, count: 512)
+        return p
+    }
+}
+
+/// Where things are in every child `ChildBuilder` makes.
+public enum ChildLayout {
+    public static let stackTop = AddressSpace.rootStackTop
+    public static let stackPages: UInt64 = 4
+    /// The handler stack: handlers are entered with rsp = `handlerStackTop - 8`.
+    public static let handlerStackTop: UInt64 = 0x0000_7FFF_FFF8_0000
+    public static let handlerStackPages: UInt64 = 2
+    /// Two pages of context slots (`contextSlot`), five 768-byte contexts each.
+    public static let contextPages: UInt64 = 0x0000_7FFF_FFFF_D000
+    public static let consolePage: UInt64 = 0x0000_7FFF_FFFF_C000
+    /// The child's pool: pages for its own use (its children, its data).
+    public static let poolBase: UInt64 = 0x0000_0000_1000_0000
+    /// Where a parent maps an extra region (an image for the child to start a child of its own).
+    public static let extraBase: UInt64 = 0x0000_0000_2000_0000
+
+    /// Context slot `k` (0…9) in the context pages; slot 0 is the main context (`VIDT[0]`),
+    /// slot 1 the STI/CLI save area the parent sets up.
+    @inlinable public static func contextSlot(_ k: UInt64) -> UInt64 {
+        contextPages + (k / 5) * AddressSpace.pageSize + (k % 5) * UInt64(ContextLayout.size)
+    }
+}
+
+/// A child as its parent knows it.
+public struct Child {
+    /// Its name: its descriptor's vaddr in the parent (what yield and the services take).
+    public var name: UInt64
+    /// The parent's vaddrs of the child's VIDT and context pages.
+    public var vidt: UInt64
+    public var contexts: UInt64
+    /// Pages the parent gave it (structures not counted).
+    public var pagesGiven: UInt64
+}
+
+public enum ChildBuilder {
+    /// What the child gets besides the fixed layout.
+    public struct Plan {
+        /// The image (flat, entry at its first byte) in the parent's memory, page-aligned; its
+        /// pages are given to the child (read/write/execute), not copied.
+        public var image: UInt64
+        public var imageBytes: UInt64
+        /// The parent's vaddr of the shared console page, or 0.
+        public var console: UInt64 = 0
+        /// Pages for the child's pool at `ChildLayout.poolBase`.
+        public var poolPages: UInt64 = 0
+        /// A region of the parent's (page-aligned) mapped at `ChildLayout.extraBase`, read/write/execute.
+        public var extra: UInt64 = 0
+        public var extraBytes: UInt64 = 0
+        /// rdi of the child's first context (its `sprig_partition_main` argument).
+        public var argument: UInt64 = 0
+        public init(image: UInt64, imageBytes: UInt64) { self.image = image; self.imageBytes = imageBytes }
+    }
+
+    /// Makes a child with `plan`, every page from `pages`.
+    /// - Returns: the child, or the status of the first service that refused (nothing is undone:
+    ///   a parent that gets an error deletes the child).
+    public static func build(_ plan: Plan, pages: inout PageSource) -> Result<Child, Status> {
+        let d = pages.take(), pml4 = pages.take(), sh1 = pages.take(), sh2 = pages.take(), list = pages.take()
+        let r = Sprig.call(.createPartition, d, pml4, sh1, sh2, list)
+        guard r.succeeded else { return .failure(r.status ?? .unknownService) }
+        var child = Child(name: d, vidt: 0, contexts: 0, pagesGiven: 0)
+        let rw = Rights.read | Rights.write
+        func give(_ page: UInt64, at va: UInt64, _ rights: UInt64, _ pages: inout PageSource) -> Status {
+            let need = Sprig.call(.countToMap, d, va)
+            guard need.succeeded else { return need.status ?? .unknownService }
+            if need.value > 0 {
+                let prep = Sprig.call(.prepare, d, va, pages.freeList(need.value))
+                guard prep.succeeded else { return prep.status ?? .unknownService }
+            }
+            let add = Sprig.call(.addVAddr, page, d, va, rights)
+            guard add.succeeded else { return add.status ?? .unknownService }
+            child.pagesGiven += 1
+            return .success
+        }
+        func region(_ from: UInt64, _ bytes: UInt64, at va: UInt64, _ pages: inout PageSource) -> Status {
+            var off: UInt64 = 0
+            while off < bytes {
+                let s = give(from + off, at: va + off, Rights.all, &pages)
+                guard s == .success else { return s }
+                off += AddressSpace.pageSize
+            }
+            return .success
+        }
+        var s = region(plan.image, plan.imageBytes, at: AddressSpace.imageBase, &pages)
+        if s == .success, plan.extraBytes > 0 { s = region(plan.extra, plan.extraBytes, at: ChildLayout.extraBase, &pages) }
+        var k: UInt64 = 0
+        while s == .success && k < ChildLayout.stackPages {
+            s = give(pages.take(), at: ChildLayout.stackTop - (k + 1) * AddressSpace.pageSize, rw, &pages)
+            k += 1
+        }
+        k = 0
+        while s == .success && k < ChildLayout.handlerStackPages {
+            s = give(pages.take(), at: ChildLayout.handlerStackTop - (k + 1) * AddressSpace.pageSize, rw, &pages)
+            k += 1
+        }
+        k = 0
+        while s == .success && k < plan.poolPages {
+            s = give(pages.take(), at: ChildLayout.poolBase + k * AddressSpace.pageSize, rw, &pages)
+            k += 1
+        }
+        if s == .success, plan.console != 0 { s = give(plan.console, at: ChildLayout.consolePage, rw, &pages) }
+        let vidt = pages.takeZeroed()
+        let contexts = pages.takeZeroed(), contexts2 = pages.takeZeroed()
+        if s == .success { s = give(vidt, at: AddressSpace.vidt, rw, &pages) }
+        if s == .success { s = give(contexts, at: ChildLayout.contextPages, rw, &pages) }
+        if s == .success { s = give(contexts2, at: ChildLayout.contextPages + AddressSpace.pageSize, rw, &pages) }
+        guard s == .success else { return .failure(s) }
+        child.vidt = vidt
+        child.contexts = contexts
+        // The first context: _start with rdi = argument, on the main stack, interrupts enabled.
+        Contexts.write(at: contexts, rip: AddressSpace.imageBase, rsp: ChildLayout.stackTop, rdi: plan.argument)
+        word(vidt + 8 * VIDTIndex.main).pointee = ChildLayout.contextSlot(0)
+        // Where the kernel saves it when interrupted or when it raises `int n`.
+        word(vidt + 8 * VIDTIndex.stiSave).pointee = ChildLayout.contextSlot(1)
+        word(vidt + 8 * VIDTIndex.cliSave).pointee = ChildLayout.contextSlot(1)
+        return .success(child)
+    }
+}
+
+/// Writing contexts and VIDT entries in one's own memory.
+public enum Contexts {
+    /// A fresh context at `va` (16-aligned, 768 bytes): `rip`, `rsp`, `rdi`, rflags IF, flags
+    /// `flags`, every other register 0, the FPU/SSE reset state.
+    public static func write(at va: UInt64, rip: UInt64, rsp: UInt64, rdi: UInt64 = 0, flags: UInt64 = InterruptFlags.enabled) {
+        UnsafeMutablePointer<UInt64>(bitPattern: UInt(va))!.initialize(repeating: 0, count: ContextLayout.size / 8)
+        word(va + UInt64(ContextLayout.rip)).pointee = rip
+        word(va + UInt64(ContextLayout.rsp)).pointee = rsp
+        word(va + UInt64(ContextLayout.rflags)).pointee = 0x202
+        word(va + UInt64(ContextLayout.rdi)).pointee = rdi
+        word(va + UInt64(ContextLayout.flags)).pointee = flags
+        word(va + UInt64(ContextLayout.fpu)).pointee = 0x037F
+        word(va + UInt64(ContextLayout.fpu + 24)).pointee = 0x1F80
+    }
+
+    /// Points this partition's `VIDT[index]` at `contextVA` (0: no handler / drop the save).
+    public static func setVIDT(_ index: UInt64, _ contextVA: UInt64) {
+        word(AddressSpace.vidt + 8 * index).pointee = contextVA
+    }
+
+    /// Makes `handler` the entry for `VIDT[index]`: a context at `slot` that starts it on the
+    /// stack whose top is `stackTop`. Handlers are entered with the delivery registers as their
+    /// arguments (source, vector, error code, fault address, saved-at) and never return.
+    public static func setHandler(_ index: UInt64, _ handler: Handler, slot: UInt64, stackTop: UInt64) {
+        // As if called: rsp + 8 is 16-aligned at the first instruction.
+        write(at: slot, rip: UInt64(UInt(bitPattern: unsafeBitCast(handler, to: UnsafeRawPointer.self))), rsp: stackTop - 8)
+        setVIDT(index, slot)
+    }
+}
+
+/// A handler: `(source, vector, errorCode, faultAddress, savedAt)` in rdi, rsi, rdx, rcx, r8.
+public typealias Handler = @convention(c) (UInt64, UInt64, UInt64, UInt64, UInt64) -> Void
+
+/// Pages of `[start, start + count pages)` that are this partition's to use: given to no child
+/// (`mappedInChild`) and writable (a write and read-back; a page the kernel still held as a
+/// structure would fault here, and the fault would reach the parent).
+public func freePages(from start: UInt64, count: UInt64) -> UInt64 {
+    var free: UInt64 = 0
+    var i: UInt64 = 0
+    while i < count {
+        let va = start + i * AddressSpace.pageSize
+        let r = Sprig.call(.mappedInChild, va)
+        let saved = word(va).pointee
+        word(va).pointee = 0xA5A5_0000 | i
+        if r.succeeded && r.value == 0 && word(va).pointee == 0xA5A5_0000 | i { free += 1 }
+        word(va).pointee = saved
+        i += 1
+    }
+    return free
+}
