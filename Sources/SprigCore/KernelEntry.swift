@@ -77,6 +77,11 @@ extension Kernel {
             return status == .success ? .resume : .returned(status, value: 0)
         }
         let r = dispatch(p, caller: p.currentPartition, service: number, a.a0, a.a1, a.a2, a.a3, a.a4)
+        // Root's virtual flag is its real IF (`InterruptFlags`): VCLI in root masks hardware
+        // interrupts from the next instruction on.
+        if service == .setIntState, r.status == .success, p.currentPartition == p.rootPartition {
+            p.setTrappedInterruptFlag(a.a0 == InterruptState.enabled)
+        }
         return .returned(r.status, value: r.value)
     }
 }

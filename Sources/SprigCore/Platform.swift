@@ -56,6 +56,8 @@ public protocol CPUPlatform: Platform {
     /// with `rflags.IF` = `interruptsEnabled`; when `delivery` is not nil, its five values then
     /// replace the registers `SprigABI.Delivery` names.
     func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?)
+    /// Sets `rflags.IF` of the trapped state (root's `setIntState` takes effect at once).
+    func setTrappedInterruptFlag(_ enabled: Bool)
 }
 
 /// What a handler is told about the event it is entered for (`SprigABI.Delivery`).

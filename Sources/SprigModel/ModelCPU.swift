@@ -117,6 +117,10 @@ public final class ModelCPU: CPUPlatform {
         }
     }
 
+    public func setTrappedInterruptFlag(_ enabled: Bool) {
+        registers.rflags = enabled ? registers.rflags | UserRegisters.interruptFlag : registers.rflags & ~UserRegisters.interruptFlag
+    }
+
     public func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
         loads += 1
         var r = RegisterFile()

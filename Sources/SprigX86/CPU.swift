@@ -62,6 +62,12 @@ extension X86Platform: CPUPlatform {
         }
     }
 
+    func setTrappedInterruptFlag(_ enabled: Bool) {
+        let f = TrapFrame(words: trappedFrame!)
+        let flags = f[TrapFrame.rflags]
+        f[TrapFrame.rflags] = enabled ? flags | UserRegisters.interruptFlag : flags & ~UserRegisters.interruptFlag
+    }
+
     func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
         let f = TrapFrame(words: trappedFrame!)
         func get(_ offset: Int) -> UInt64 { load(location.word(at: offset)) }
