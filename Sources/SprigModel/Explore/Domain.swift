@@ -312,59 +312,71 @@ struct CallerView {
 // MARK: Running a step
 
 extension ExplorationStep {
-    /// Runs the step as the current partition of `system`. Before a kernel entry the trapped
-    /// registers are set as ring 3 would leave them: `RegisterMarks` of the partition, the
-    /// service number and arguments in rax, rdi, rsi, rdx, r10, r8 for a system call, and the
-    /// interrupt flag it runs with.
+    /// Runs the step as the current partition of `system`: `prepare`, then `perform`.
     /// - Precondition: the system has not stopped (`ModelSystem.trap`).
     @discardableResult
     public func apply(to system: ModelSystem) -> StepOutcome {
-        switch self {
-        case .trap(let event):
-            return .trapped(event, Self.enter(system, event))
-        case .write(let words):
-            let pml4 = Partition.pml4(system.memory, system.current)
-            for w in words {
-                precondition(w.vaddr & 7 == 0, "explorer: a misaligned word write")
-                switch PageTableWalk.userTranslate(system.memory, pml4: pml4, va: VirtualAddress(w.vaddr), write: true) {
-                case .success(let pa):
-                    system.memory.store(pa, w.value)
-                case .failure:
-                    // #PF from ring 3 on a write: error code U|W, plus P when a page is there.
-                    let present = PageTableWalk.leaf(system.memory, pml4: pml4, va: VirtualAddress(w.vaddr & ~0xFFF)) != nil
-                    let fault = TrapEvent.exception(vector: 14, errorCode: 6 | (present ? 1 : 0), faultAddress: w.vaddr)
-                    return .trapped(fault, Self.enter(system, fault))
-                }
-            }
-            return .wrote
-        }
+        prepare(system)
+        return perform(on: system)
     }
 
-    private static func enter(_ system: ModelSystem, _ event: TrapEvent) -> TrapOutcome {
+    /// Sets the trapped registers as ring 3 leaves them when it takes this step:
+    /// `RegisterMarks` of the current partition, the interrupt flag it runs with, and for a
+    /// system call the service number and arguments in rax, rdi, rsi, rdx, r10, r8.
+    public func prepare(_ system: ModelSystem) {
         var r = RegisterMarks.registers(of: system.current, interruptsEnabled: system.cpu.interruptsEnabled)
-        if case .systemCall(let number, let a) = event {
+        if case .trap(.systemCall(let number, let a)) = self {
             r[ContextLayout.rax] = number
             r[ContextLayout.rdi] = a.a0; r[ContextLayout.rsi] = a.a1; r[ContextLayout.rdx] = a.a2
             r[ContextLayout.r10] = a.a3; r[ContextLayout.r8] = a.a4
         }
         system.cpu.registers = r
-        return system.trap(event)
+    }
+
+    /// Runs the step on the registers as they are. A write step is all or nothing: if the MMU
+    /// refuses one of its words, that store is the one ring 3 makes first, nothing is written,
+    /// and the kernel gets the page fault (error code U|W, plus P when a page is mapped there).
+    /// - Precondition: the system has not stopped (`ModelSystem.trap`).
+    public func perform(on system: ModelSystem) -> StepOutcome {
+        switch self {
+        case .trap(let event):
+            return .trapped(event, system.trap(event))
+        case .write(let words):
+            let pml4 = Partition.pml4(system.memory, system.current)
+            var targets: [PhysicalAddress] = []
+            for w in words {
+                precondition(w.vaddr & 7 == 0, "explorer: a misaligned word write")
+                guard case .success(let pa) = PageTableWalk.userTranslate(
+                    system.memory, pml4: pml4, va: VirtualAddress(w.vaddr), write: true)
+                else {
+                    let present = PageTableWalk.leaf(system.memory, pml4: pml4, va: VirtualAddress(w.vaddr & ~0xFFF)) != nil
+                    let fault = TrapEvent.exception(vector: 14, errorCode: 6 | (present ? 1 : 0), faultAddress: w.vaddr)
+                    return .trapped(fault, system.trap(fault))
+                }
+                targets.append(pa)
+            }
+            for (w, pa) in zip(words, targets) { system.memory.store(pa, w.value) }
+            return .wrote
+        }
     }
 }
 
 /// The registers a partition runs with in the explorer: every word recognisably its own, so
 /// that register hygiene can be checked after a switch (no partition ever sees another's).
 public enum RegisterMarks {
-    static let tag: UInt64 = 0x5E00_0000_0000_0000
+    /// Marks are lower-half addresses nobody maps (so a marked rip survives sanitization):
+    /// `tag | descriptor page number << 16 | register number`.
+    static let tag: UInt64 = 0x0000_5E00_0000_0000
 
-    /// Word `i` of the marked register file of the partition whose descriptor is `descriptor`.
+    /// Word `i` (below 256) of the marked register file of the partition whose descriptor is
+    /// `descriptor`.
     public static func mark(_ descriptor: PhysicalAddress, _ i: Int) -> UInt64 {
-        tag | (descriptor.raw >> 12 & 0xF_FFFF) << 24 | UInt64(i)
+        tag | (descriptor.raw >> 12 & 0xF_FFFF) << 16 | UInt64(i & 0xFF)
     }
 
     /// Whether `word` is one of `descriptor`'s marks.
     public static func isMark(_ word: UInt64, of descriptor: PhysicalAddress) -> Bool {
-        word & 0xFFFF_FFFF_FF00_0000 == tag | (descriptor.raw >> 12 & 0xF_FFFF) << 24
+        word & ~0xFFFF == tag | (descriptor.raw >> 12 & 0xF_FFFF) << 16
     }
 
     /// The marked register file: rip, rsp, every general register and every FXSAVE word a mark,

@@ -1,0 +1,394 @@
+/// Bounded exhaustive exploration of the kernel, and long random walks, on the model machine.
+///
+/// The explorer drives a `ModelSystem` (the booted model machine and its CPU) through
+/// `ExplorationStep`s of the running partition: system calls, exceptions, interrupts, `int n`,
+/// ring-3 writes, with arguments from `Domain`. Every kernel entry goes through
+/// `ModelSystem.trap`, that is the very `Kernel.trap` the booted kernel runs. After every step the
+/// `Oracle` checks the isolation properties, register hygiene, that refusals changed nothing,
+/// the refinement against the specification once it exists, and an optional extra predicate.
+///
+/// The properties are checked on every new state the kernel produced. A state reached by a
+/// ring-3 write alone is not checked again: the write went through the MMU to a page the
+/// partition can write, and the previous state's properties (kernel data isolation above all)
+/// say no such page is a table, shadow, descriptor or configuration page, so the write cannot
+/// change anything the properties read.
+///
+/// `run` is a breadth-first search: every sequence of up to `depth` steps, states deduplicated
+/// by a 128-bit hash (`StateImage`). Breadth first, so the first violation found has a shortest
+/// sequence of steps reaching it. The frontier is kept as memory diffs against the start; one
+/// system is restored into each state in turn.
+///
+/// `randomWalk` takes `steps` random steps (SplitMix64 from `seed`, so the same seed gives the
+/// same walk), starting over from the start state when the system stops (a kernel crash report,
+/// a power-off).
+///
+/// Nothing here depends on the CLI: `sprig check` and the tests call this API.
+import SprigABI
+import SprigCore
+
+public struct Explorer {
+    /// What to explore and how far.
+    public struct Configuration {
+        /// Where to start.
+        public var start: ExplorationStart = .tree
+        /// Physical pages of the model machine.
+        public var pages = 160
+        /// The argument domain (VIDT indices, live-partition bound).
+        public var domain = DomainConfiguration(vidtSlots: 3, maxPartitions: 4)
+        /// Longest step sequence explored (`run`).
+        public var depth = 2
+        /// Stop once this many distinct states are known (`run`); nil: no bound.
+        public var maxStates: Int?
+        /// Which checks the oracle runs.
+        public var oracle = OracleConfiguration()
+        /// A predicate run after every step besides the built-in checks.
+        public var extraCheck: ExtraCheck?
+        /// Keep every line of a random walk in the report (`ExplorationReport.trace`).
+        public var recordTrace = false
+
+        /// The defaults: the tree start, 160 pages, 3 VIDT indices, at most 4 partitions, depth 2.
+        public init() {}
+    }
+
+    public var configuration: Configuration
+
+    /// An explorer with `configuration`.
+    public init(_ configuration: Configuration = Configuration()) { self.configuration = configuration }
+
+    // MARK: Breadth-first search
+
+    private struct Node {
+        var parent: Int
+        var step: ExplorationStep?
+    }
+
+    /// Explores every step sequence up to `configuration.depth`, calling `progress` about once a
+    /// second, and stops at the first violation.
+    public func run(progress: ((ExplorationProgress) -> Void)? = nil) -> ExplorationReport {
+        var session = Session(configuration)
+        let clock = ContinuousClock()
+        let started = clock.now
+        var lastReport = started
+        var report = ExplorationReport(mode: .exhaustive)
+        var nodes = [Node(parent: -1, step: nil)]
+        let first = session.store.capture(session.system)
+        var visited: Set<StateHash> = [first.hash]
+        var frontier: [(node: Int, image: StateImage)] = [(0, first)]
+        report.states = 1
+        if let f = session.propertyFindings(), !f.isEmpty {
+            report.counterexample = session.counterexample([], f)
+        }
+        var depth = 0
+        search: while depth < configuration.depth, !frontier.isEmpty, report.counterexample == nil {
+            var next: [(node: Int, image: StateImage)] = []
+            for (node, image) in frontier {
+                session.restore(image)
+                let steps = session.domain.steps(for: session.system, tree: session.system.machine.tree())
+                for step in steps {
+                    session.restore(image)
+                    let result = session.take(step, before: image)
+                    report.count(step, result.outcome)
+                    var findings = result.findings
+                    let terminal = session.stopped
+                    let isNew = !terminal && !visited.contains(result.image.hash)
+                    if isNew && result.outcome != .wrote { findings += session.propertyFindings() ?? [] }
+                    if !findings.isEmpty {
+                        report.counterexample = session.counterexample(path(nodes, node) + [step], findings)
+                        break search
+                    }
+                    if terminal {
+                        report.terminalTransitions += 1
+                        session.replaceStoppedSystem()
+                    } else if isNew {
+                        visited.insert(result.image.hash)
+                        nodes.append(Node(parent: node, step: step))
+                        next.append((nodes.count - 1, result.image))
+                        report.states += 1
+                        if let cap = configuration.maxStates, report.states >= cap {
+                            report.stoppedAtStateBound = true
+                            report.depthReached = depth + 1
+                            break search
+                        }
+                    }
+                    if report.transitions & 255 == 0, let progress, clock.now - lastReport >= .seconds(1) {
+                        lastReport = clock.now
+                        report.elapsed = Self.seconds(clock.now - started)
+                        progress(ExplorationProgress(report: report, depth: depth + 1, frontier: frontier.count, next: next.count))
+                    }
+                }
+            }
+            depth += 1
+            report.depthReached = depth
+            frontier = next
+        }
+        report.elapsed = Self.seconds(clock.now - started)
+        report.frontier = frontier.count
+        return report
+    }
+
+    private func path(_ nodes: [Node], _ node: Int) -> [ExplorationStep] {
+        var steps: [ExplorationStep] = []
+        var n = node
+        while n > 0 {
+            if let s = nodes[n].step { steps.append(s) }
+            n = nodes[n].parent
+        }
+        return steps.reversed()
+    }
+
+    // MARK: Random walk
+
+    /// `steps` random steps from `seed`; stops at the first violation.
+    public func randomWalk(steps: Int, seed: UInt64, progress: ((ExplorationProgress) -> Void)? = nil) -> ExplorationReport {
+        var session = Session(configuration)
+        let clock = ContinuousClock()
+        let started = clock.now
+        var lastReport = started
+        var report = ExplorationReport(mode: .random(seed: seed))
+        var rng = SplitMix64(seed: seed)
+        var image = session.store.capture(session.system)
+        var visited: Set<StateHash> = [image.hash]
+        var sinceStart: [ExplorationStep] = []
+        var digest = StateImage()
+        report.states = 1
+        if let f = session.propertyFindings(), !f.isEmpty { report.counterexample = session.counterexample([], f) }
+        var taken = 0
+        while taken < steps, report.counterexample == nil {
+            let menu = session.domain.steps(for: session.system, tree: session.system.machine.tree())
+            let step = menu[Int(rng.next() % UInt64(menu.count))]
+            let result = session.take(step, before: image)
+            taken += 1
+            sinceStart.append(step)
+            report.count(step, result.outcome)
+            report.depthReached = max(report.depthReached, sinceStart.count)
+            let line = "\(Self.name(PhysicalAddress(image.current), session.system)): \(step) → \(result.outcome)"
+            if configuration.recordTrace { report.trace.append(line) }
+            digest.indices.append(UInt32(truncatingIfNeeded: digest.indices.count))
+            digest.values.append(line.hashValueStable &+ result.image.hash.low)
+            var findings = result.findings
+            let changed = result.image.hash != image.hash
+            if !findings.isEmpty {
+                report.counterexample = session.counterexample(sinceStart, findings)
+                break
+            }
+            if session.stopped {
+                report.terminalTransitions += 1
+                session.replaceStoppedSystem()
+                image = session.store.capture(session.system)
+                sinceStart = []
+                report.restarts += 1
+                continue
+            }
+            if changed, !visited.contains(result.image.hash) {
+                visited.insert(result.image.hash)
+                report.states += 1
+                if result.outcome != .wrote { findings += session.propertyFindings() ?? [] }
+            }
+            if !findings.isEmpty {
+                report.counterexample = session.counterexample(sinceStart, findings)
+                break
+            }
+            image = result.image
+            if taken & 255 == 0, let progress, clock.now - lastReport >= .seconds(1) {
+                lastReport = clock.now
+                report.elapsed = Self.seconds(clock.now - started)
+                progress(ExplorationProgress(report: report, depth: sinceStart.count, frontier: 0, next: 0))
+            }
+        }
+        digest.seal()
+        report.traceDigest = digest.hash
+        report.finalState = image.hash
+        report.elapsed = Self.seconds(clock.now - started)
+        return report
+    }
+
+    // MARK: Names
+
+    /// "root", or "partition 0x…" (its descriptor's paddr) for the others.
+    public static func name(_ descriptor: PhysicalAddress, _ system: ModelSystem) -> String {
+        descriptor == system.machine.root ? "root" : "partition \(Domain.hex(descriptor.raw))"
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}
+
+/// One system being explored, with its state store and oracle.
+private struct Session {
+    let configuration: Explorer.Configuration
+    let domain: Domain
+    let oracle: Oracle
+    private(set) var system: ModelSystem
+    let store: StateStore
+
+    init(_ configuration: Explorer.Configuration) {
+        self.configuration = configuration
+        domain = Domain(configuration.domain)
+        oracle = Oracle(configuration: configuration.oracle, extra: configuration.extraCheck)
+        system = configuration.start.makeSystem(pages: configuration.pages)
+        store = StateStore(system)
+    }
+
+    var stopped: Bool { system.crashed || system.poweredOff != nil }
+
+    func restore(_ image: StateImage) { store.restore(image, into: system) }
+
+    /// Runs `step` from the loaded state `before` and checks it.
+    func take(_ step: ExplorationStep, before: StateImage) -> (outcome: StepOutcome, image: StateImage, findings: [Finding]) {
+        step.prepare(system)
+        let remembered = oracle.before(system, image: before)
+        let outcome = step.perform(on: system)
+        let after = store.capture(system)
+        return (outcome, after, oracle.after(remembered, step, outcome, system, image: after, store: store))
+    }
+
+    /// The properties of the loaded state, or nil when they are not checked.
+    func propertyFindings() -> [Finding]? {
+        configuration.oracle.properties ? oracle.properties(system.machine.tree(), system) : nil
+    }
+
+    /// A stopped system cannot take another step: a freshly booted one replaces it, brought to
+    /// the start state by writing the start's memory over it (cheaper than building the start
+    /// again through the services; the result is the same memory, which the store checks).
+    mutating func replaceStoppedSystem() {
+        let fresh = ModelSystem(pages: configuration.pages, kernelImagePages: 1)
+        let booted = fresh.memory.words
+        for (i, word) in store.base.enumerated() where booted[i] != word {
+            fresh.memory.store(PhysicalAddress(UInt64(i) * 8), word)
+        }
+        fresh.cpu.registers = system.cpu.registers
+        system = fresh
+        store.reset(to: system)
+        precondition(store.loaded.indices.isEmpty, "explorer: the start state is not reproducible")
+    }
+
+    /// Replays `steps` on a fresh system, rendering each with its outcome.
+    func counterexample(_ steps: [ExplorationStep], _ findings: [Finding]) -> Counterexample {
+        let fresh = configuration.start.makeSystem(pages: configuration.pages)
+        var lines: [String] = []
+        for step in steps {
+            let who = Explorer.name(fresh.current, fresh)
+            let outcome = step.apply(to: fresh)
+            var line = "\(who): \(step) → \(outcome)"
+            if case .trapped(_, .machineService) = outcome,
+               let s = Status(rawValue: fresh.cpu.registers[ContextLayout.rax]) {
+                line += ", \(s)"
+            }
+            if Explorer.name(fresh.current, fresh) != who { line += " (now running: \(Explorer.name(fresh.current, fresh)))" }
+            lines.append(line)
+            if fresh.crashed || fresh.poweredOff != nil { break }
+        }
+        return Counterexample(steps: steps, lines: lines, findings: findings)
+    }
+}
+
+/// A sequence of steps from the start state that ends in a violation.
+public struct Counterexample: Sendable {
+    /// The steps, first to last.
+    public var steps: [ExplorationStep]
+    /// Each step as "who: step → outcome", replayed on a fresh system.
+    public var lines: [String]
+    /// What the oracle found after the last step.
+    public var findings: [Finding]
+}
+
+/// Where a run is, for progress lines.
+public struct ExplorationProgress: Sendable {
+    public var report: ExplorationReport
+    /// The depth being explored (exhaustive) or the walk's length since its last start (random).
+    public var depth: Int
+    /// States at this depth, and new states found so far for the next one.
+    public var frontier: Int
+    public var next: Int
+}
+
+/// What a run did.
+public struct ExplorationReport: Sendable {
+    /// Exhaustive search or a random walk.
+    public enum Mode: Equatable, Sendable {
+        case exhaustive
+        case random(seed: UInt64)
+    }
+    public var mode: Mode
+    /// Distinct states reached (the start included).
+    public var states = 0
+    /// Steps taken (each checked).
+    public var transitions = 0
+    /// Steps that stopped the system (kernel crash report, power-off).
+    public var terminalTransitions = 0
+    /// Exhaustive: the depth fully explored. Random: the longest walk without a restart.
+    public var depthReached = 0
+    /// Exhaustive: states left unexplored at the last depth.
+    public var frontier = 0
+    /// Random: how many times the walk started over.
+    public var restarts = 0
+    /// Exhaustive: the run stopped at `maxStates`.
+    public var stoppedAtStateBound = false
+    /// Wall time in seconds.
+    public var elapsed = 0.0
+    /// Kernel entries by service (or event kind) and outcome: "yield → success": 12.
+    public var outcomes: [String: Int] = [:]
+    /// The first violation, if any.
+    public var counterexample: Counterexample?
+    /// Random walks: every step as a line (when `recordTrace`), a digest of the walk, the state
+    /// it ended in.
+    public var trace: [String] = []
+    public var traceDigest: StateHash?
+    public var finalState: StateHash?
+
+    /// States per second.
+    public var statesPerSecond: Double { elapsed > 0 ? Double(states) / elapsed : 0 }
+    /// Transitions per second.
+    public var transitionsPerSecond: Double { elapsed > 0 ? Double(transitions) / elapsed : 0 }
+
+    mutating func count(_ step: ExplorationStep, _ outcome: StepOutcome) {
+        transitions += 1
+        let key: String
+        switch (step, outcome) {
+        case (_, .wrote): key = "write → written"
+        case (_, .trapped(let event, let o)):
+            let what: String
+            switch event {
+            case .systemCall(let n, _): what = Service(rawValue: n).map { "\($0)" } ?? "unknown service"
+            case .exception: what = "exception"
+            case .hardwareInterrupt: what = "hardware interrupt"
+            case .softwareInterrupt: what = "int n"
+            }
+            let how: String
+            switch o {
+            case .returned(let s, _): how = "\(s)"
+            case .interruptRefused(let s): how = "\(s)"
+            case .resume: how = "resume"
+            case .machineService: how = "served"
+            case .kernelCrash: how = "kernel crash"
+            }
+            key = "\(what) → \(how)"
+        }
+        outcomes[key, default: 0] += 1
+    }
+}
+
+/// SplitMix64: a small seeded generator, so a walk replays exactly from its seed.
+public struct SplitMix64: Sendable {
+    public var state: UInt64
+    /// A generator starting from `seed`.
+    public init(seed: UInt64) { state = seed }
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension String {
+    /// FNV-1a of the UTF-8 bytes: stable across runs (`hashValue` is seeded per process).
+    var hashValueStable: UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return h
+    }
+}

@@ -1,0 +1,149 @@
+/// What the explorer checks after every step: the oracle.
+///
+/// * **Properties** — every isolation property of DESIGN.md §7 (`Properties.all`, the same as
+///   `ModelMachine.checkAllProperties()`) on each *new* state. Properties depend on the state
+///   only, so a state reached again was already checked.
+/// * **Register hygiene** — before each step the running partition holds its `RegisterMarks`.
+///   After a step that switched from A to B, a register of B holding one of A's marks is a leak
+///   unless B could read that very value in its memory before the step (B resumed a context
+///   saved there earlier, which it could read anyway). Also: a non-root partition runs with
+///   `rflags.IF` set, `rip` is in the lower half, the FXSAVE tail is zero.
+/// * **Refusals change nothing** — a service that returned an error, a refused `int n` or
+///   machine service, and a kernel crash leave memory, the current partition and CR3 as they
+///   were (DESIGN.md §4: check everything, then change).
+/// * **Refinement** — the abstract specification's verdict on the same step (Sources/SprigModel/
+///   Spec, `RefinementChecker`), once it is in the tree: see `before`/`after`.
+/// * **Extra** — a caller-supplied predicate (`Explorer.Configuration.extraCheck`), for tests
+///   that plant a violation and for experiments.
+import SprigABI
+import SprigCore
+
+/// One thing the oracle found wrong after a step.
+public struct Finding: Equatable, Sendable, CustomStringConvertible {
+    /// Which check found it.
+    public enum Check: String, Sendable, CaseIterable {
+        case property, registerHygiene, refusalChangedState, refinement, extra
+    }
+    public var check: Check
+    public var detail: String
+
+    /// A finding of `check`.
+    public init(_ check: Check, _ detail: String) { self.check = check; self.detail = detail }
+
+    /// `check: detail`.
+    public var description: String { "\(check.rawValue): \(detail)" }
+}
+
+/// Which checks run; all by default.
+public struct OracleConfiguration: Equatable, Sendable {
+    public var properties = true
+    public var registerHygiene = true
+    public var refusals = true
+    public var refinement = true
+    /// Every check on.
+    public init() {}
+}
+
+/// A predicate run after every step, besides the built-in checks: the step, what it did, the
+/// system after it. Returns what it found wrong (empty when fine).
+public typealias ExtraCheck = (ExplorationStep, StepOutcome, ModelSystem) -> [String]
+
+/// The checks around one step, given the state before it.
+struct Oracle {
+    var configuration: OracleConfiguration
+    var extra: ExtraCheck?
+
+    /// What the oracle remembers from just before a step (after its registers are set).
+    struct Before {
+        var partition: PhysicalAddress
+        var image: StateImage
+    }
+
+    func before(_ system: ModelSystem, image: StateImage) -> Before {
+        Before(partition: system.current, image: image)
+    }
+
+    /// The per-step checks (not the properties, which are per state: `properties`).
+    func after(_ before: Before, _ step: ExplorationStep, _ outcome: StepOutcome, _ system: ModelSystem,
+               image after: StateImage, store: StateStore) -> [Finding] {
+        var out: [Finding] = []
+        if configuration.refusals, let trap = outcome.trap, Self.isRefusal(trap.outcome, system),
+           after.hash != before.image.hash {
+            out.append(Finding(.refusalChangedState,
+                "\(ExplorationStep.render(trap.event)) was refused (\(outcome)) but the state changed: "
+                + Self.difference(before.image, after, store: store)))
+        }
+        if configuration.registerHygiene { out += hygiene(before, system, store: store) }
+        if let extra { out += extra(step, outcome, system).map { Finding(.extra, $0) } }
+        return out
+    }
+
+    /// The isolation properties on a state, from its tree.
+    func properties(_ tree: PartitionTree, _ system: ModelSystem) -> [Finding] {
+        guard configuration.properties else { return [] }
+        let m = system.machine
+        return Properties.all(tree, kernelPages: m.kernelPages, kernelPML4: m.kernelPML4, memory: m.memory)
+            .map { Finding(.property, $0.description) }
+    }
+
+    /// A refused answer: nothing may have changed.
+    static func isRefusal(_ outcome: TrapOutcome, _ system: ModelSystem) -> Bool {
+        switch outcome {
+        case .returned(let s, _): return s != .success
+        case .interruptRefused: return true
+        case .machineService: return system.cpu.registers[ContextLayout.rax] != Status.success.rawValue
+        case .kernelCrash: return true
+        case .resume: return false
+        }
+    }
+
+    private func hygiene(_ before: Before, _ system: ModelSystem, store: StateStore) -> [Finding] {
+        let a = before.partition, b = system.current
+        let r = system.cpu.registers
+        var out: [Finding] = []
+        if b != system.cpu.rootPartition && !system.cpu.interruptsEnabled && !system.crashed {
+            out.append(Finding(.registerHygiene, "non-root partition \(Explorer.name(b, system)) runs with IF clear"))
+        }
+        if r.rip >= AddressSpace.lowerHalfEnd {
+            out.append(Finding(.registerHygiene, "rip \(Domain.hex(r.rip)) outside the partition half"))
+        }
+        if r.fpu[58...].contains(where: { $0 != 0 }) {
+            out.append(Finding(.registerHygiene, "FXSAVE bytes 464…511 not zero"))
+        }
+        guard a != b else { return out }
+        let leaked = Set(r.allWords.filter { RegisterMarks.isMark($0, of: a) })
+        guard !leaked.isEmpty else { return out }
+        // Values B could read before the step: words of its accessible pages, as they were.
+        let readable = readableWords(of: b, system, before: before.image, store: store)
+        for w in leaked.sorted() where !readable.contains(w) {
+            out.append(Finding(.registerHygiene,
+                "\(Explorer.name(b, system)) holds \(Domain.hex(w)), a register value of \(Explorer.name(a, system)), after the switch"))
+        }
+        return out
+    }
+
+    private func readableWords(of partition: PhysicalAddress, _ system: ModelSystem, before: StateImage,
+                               store: StateStore) -> Set<UInt64> {
+        var words: Set<UInt64> = []
+        let t = system.machine.tree()
+        guard let p = t.partitions.first(where: { $0.descriptor == partition.raw }) else { return words }
+        for leaf in p.leaves where leaf.accessible {
+            let first = Int(leaf.paddr / 8)
+            for i in first..<(first + Int(AddressSpace.pageSize / 8)) { words.insert(before.word(i, base: store.base)) }
+        }
+        return words
+    }
+
+    /// The first few words that differ between two states, and the CPU's part.
+    static func difference(_ x: StateImage, _ y: StateImage, store: StateStore) -> String {
+        var parts: [String] = []
+        if x.current != y.current { parts.append("current \(Domain.hex(x.current)) → \(Domain.hex(y.current))") }
+        if x.cr3 != y.cr3 { parts.append("CR3 \(Domain.hex(x.cr3)) → \(Domain.hex(y.cr3))") }
+        let touched = Set(x.indices).union(y.indices).sorted()
+        for i in touched where x.word(Int(i), base: store.base) != y.word(Int(i), base: store.base) {
+            parts.append("[paddr \(Domain.hex(UInt64(i) * 8))] \(Domain.hex(x.word(Int(i), base: store.base))) → \(Domain.hex(y.word(Int(i), base: store.base)))")
+            if parts.count >= 4 { break }
+        }
+        return parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,139 @@
+/// Explored states, stored small and recognised by a 128-bit hash.
+///
+/// A state of the model machine is its physical memory plus the CPU's current partition, CR3 and
+/// the interrupt flag the running partition has. The other registers are not part of it: before
+/// every step the explorer gives the running partition its `RegisterMarks` (ring 3 may hold any
+/// value; these make leaks visible), so what a partition held before does not influence what
+/// follows, except through what the kernel saved in memory, which is part of the state.
+///
+/// Memory is kept as the sorted list of words that differ from a *base* (the memory at the start
+/// of the exploration): a few hundred words where the machine has thousands of pages' worth.
+/// `StateStore` captures a system's state (pages compared with `memcmp`, words only inside the
+/// pages that differ) and restores one into the system (only the words that differ between what
+/// is loaded and what is wanted are written).
+///
+/// The hash: two independent 64-bit lanes (different seeds and finalizers) over the diff words,
+/// current partition, CR3 and the flag. Two different states colliding in both lanes is
+/// negligible at the sizes explored (birthday bound ~2^64 states).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SprigABI
+import SprigCore
+
+/// A 128-bit state hash.
+public struct StateHash: Hashable, Sendable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+
+    /// 32 hex digits.
+    public var description: String {
+        let h = String(high, radix: 16), l = String(low, radix: 16)
+        return String(repeating: "0", count: 16 - h.count) + h + String(repeating: "0", count: 16 - l.count) + l
+    }
+}
+
+/// One stored state: memory as a diff against the store's base, and the CPU's part.
+struct StateImage {
+    /// Word indices (paddr / 8) that differ from the base, ascending, and their values.
+    var indices: [UInt32] = []
+    var values: [UInt64] = []
+    var current: UInt64 = 0
+    var cr3: UInt64 = 0
+    var interruptsEnabled = false
+    var hash = StateHash(high: 0, low: 0)
+
+    mutating func seal() {
+        var a: UInt64 = 0x243F_6A88_85A3_08D3, b: UInt64 = 0x1319_8A2E_0370_7344
+        func add(_ x: UInt64) {
+            a = Self.fmix(a ^ x &+ 0x9E37_79B9_7F4A_7C15)
+            b = Self.mum(b ^ x, 0xA076_1D64_78BD_642F)
+        }
+        for (i, v) in zip(indices, values) { add(UInt64(i)); add(v) }
+        add(UInt64(indices.count)); add(current); add(cr3); add(interruptsEnabled ? 1 : 0)
+        hash = StateHash(high: a, low: b)
+    }
+
+    /// MurmurHash3's 64-bit finalizer.
+    static func fmix(_ x: UInt64) -> UInt64 {
+        var k = x
+        k ^= k >> 33; k = k &* 0xFF51_AFD7_ED55_8CCD
+        k ^= k >> 33; k = k &* 0xC4CE_B9FE_1A85_EC53
+        return k ^ (k >> 33)
+    }
+
+    /// wyhash's multiply-fold.
+    static func mum(_ x: UInt64, _ y: UInt64) -> UInt64 {
+        let p = x.multipliedFullWidth(by: y)
+        return (p.high ^ p.low) &+ 0xE703_7ED1_A0B4_28DB
+    }
+
+    /// The value of word `index` in this state, given the base.
+    func word(_ index: Int, base: [UInt64]) -> UInt64 {
+        var lo = 0, hi = indices.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if Int(indices[mid]) < index { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < indices.count && Int(indices[lo]) == index ? values[lo] : base[index]
+    }
+}
+
+/// Captures and restores states of one system against a fixed base.
+final class StateStore {
+    /// The memory words at the start of the exploration.
+    let base: [UInt64]
+    /// What the system's memory holds now, as a diff against `base`.
+    private(set) var loaded: StateImage
+
+    init(_ system: ModelSystem) {
+        base = system.memory.snapshot()
+        loaded = StateImage()
+        loaded = capture(system)
+    }
+
+    /// The state of `system` now. The result is also what the store thinks is loaded.
+    func capture(_ system: ModelSystem) -> StateImage {
+        var image = StateImage()
+        let wordsPerPage = Int(AddressSpace.pageSize / 8)
+        system.memory.words.withUnsafeBufferPointer { now in
+            base.withUnsafeBufferPointer { was in
+                guard let n = now.baseAddress, let w = was.baseAddress else { return }
+                for page in 0..<(now.count / wordsPerPage) {
+                    let start = page * wordsPerPage
+                    guard memcmp(n + start, w + start, Int(AddressSpace.pageSize)) != 0 else { continue }
+                    for i in start..<(start + wordsPerPage) where n[i] != w[i] {
+                        image.indices.append(UInt32(i))
+                        image.values.append(n[i])
+                    }
+                }
+            }
+        }
+        image.current = system.cpu.currentPartition.raw
+        image.cr3 = system.cpu.cr3.raw
+        image.interruptsEnabled = system.cpu.interruptsEnabled
+        image.seal()
+        loaded = image
+        return image
+    }
+
+    /// Makes `system` hold `image`: memory, current partition, CR3 and the interrupt flag (the
+    /// other registers are the step's to set).
+    func restore(_ image: StateImage, into system: ModelSystem) {
+        let m = system.memory
+        for i in loaded.indices { m.store(PhysicalAddress(UInt64(i) * 8), base[Int(i)]) }
+        for (i, v) in zip(image.indices, image.values) { m.store(PhysicalAddress(UInt64(i) * 8), v) }
+        var r = system.cpu.registers
+        r.rflags = UserRegisters.rflags(0, interruptsEnabled: image.interruptsEnabled)
+        system.cpu.trap(as: PhysicalAddress(image.current), pml4: PhysicalAddress(image.cr3), registers: r)
+        loaded = image
+    }
+
+    /// After `system` was replaced by a fresh one built the same way: its memory is the base.
+    func reset(to system: ModelSystem) {
+        loaded = StateImage()
+        loaded = capture(system)
+    }
+}
