@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu cli clean
+.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -17,6 +17,7 @@ help:
 	@echo "make test     swift test: SprigCore and model tests, then boot tests under QEMU TCG"
 	@echo "make build    cross-build the kernel and partitions (sprig build); prints image size and kernel lines"
 	@echo "make hygiene  check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector"
+	@echo "make bench    guest-instruction counts of yield, IRQ delivery and each memory service (QEMU -icount); JSON in .build/sprig/release/bench.json"
 	@echo "make systems  list the bootable systems"
 	@echo "make clean    remove build products"
 
@@ -54,6 +55,9 @@ hygiene: cli
 
 systems: cli
 	@$(SPRIG) systems
+
+bench: cli qemu
+	@$(SPRIG) bench --variant $(VARIANT)
 
 clean:
 	rm -rf .build/sprig

@@ -19,6 +19,9 @@ public enum Systems {
             name: "memory", summary: "root exercises every memory service from ring 3, hostile calls included, and checks every page came back",
             partitions: ["memory"]),
         SystemDescription(
+            name: "bench", summary: "guest-instruction counts of yield, interrupt delivery and every memory service (run it with `sprig bench`)",
+            partitions: ["bench", "benchchild"]),
+        SystemDescription(
             name: "faulty", summary: "root page-faults on purpose: no parent can take it, so the kernel prints its crash report (status 0x70)",
             partitions: ["faulty"]),
     ]

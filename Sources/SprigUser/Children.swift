@@ -125,9 +125,11 @@ public enum ChildBuilder {
         public var console: UInt64 = 0
         /// Pages for the child's pool at `ChildLayout.poolBase`.
         public var poolPages: UInt64 = 0
-        /// A region of the parent's (page-aligned) mapped at `ChildLayout.extraBase`, read/write/execute.
+        /// A region of the parent's (page-aligned) mapped at `ChildLayout.extraBase` with
+        /// `extraRights` (default read/write/execute: an image for the child's own child).
         public var extra: UInt64 = 0
         public var extraBytes: UInt64 = 0
+        public var extraRights: UInt64 = Rights.all
         /// rdi of the child's first context (its `sprig_partition_main` argument).
         public var argument: UInt64 = 0
         public init(image: UInt64, imageBytes: UInt64) { self.image = image; self.imageBytes = imageBytes }
@@ -154,17 +156,19 @@ public enum ChildBuilder {
             child.pagesGiven += 1
             return .success
         }
-        func region(_ from: UInt64, _ bytes: UInt64, at va: UInt64, _ pages: inout PageSource) -> Status {
+        func region(_ from: UInt64, _ bytes: UInt64, at va: UInt64, _ rights: UInt64, _ pages: inout PageSource) -> Status {
             var off: UInt64 = 0
             while off < bytes {
-                let s = give(from + off, at: va + off, Rights.all, &pages)
+                let s = give(from + off, at: va + off, rights, &pages)
                 guard s == .success else { return s }
                 off += AddressSpace.pageSize
             }
             return .success
         }
-        var s = region(plan.image, plan.imageBytes, at: AddressSpace.imageBase, &pages)
-        if s == .success, plan.extraBytes > 0 { s = region(plan.extra, plan.extraBytes, at: ChildLayout.extraBase, &pages) }
+        var s = region(plan.image, plan.imageBytes, at: AddressSpace.imageBase, Rights.all, &pages)
+        if s == .success, plan.extraBytes > 0 {
+            s = region(plan.extra, plan.extraBytes, at: ChildLayout.extraBase, plan.extraRights, &pages)
+        }
         var k: UInt64 = 0
         while s == .success && k < ChildLayout.stackPages {
             s = give(pages.take(), at: ChildLayout.stackTop - (k + 1) * AddressSpace.pageSize, rw, &pages)
@@ -220,11 +224,15 @@ public enum Contexts {
     }
 
     /// Makes `handler` the entry for `VIDT[index]`: a context at `slot` that starts it on the
-    /// stack whose top is `stackTop`. Handlers are entered with the delivery registers as their
-    /// arguments (source, vector, error code, fault address, saved-at) and never return.
-    public static func setHandler(_ index: UInt64, _ handler: Handler, slot: UInt64, stackTop: UInt64) {
+    /// stack whose top is `stackTop`, with interrupt state `flags` while it runs (root passes
+    /// `InterruptFlags.masked` so that a tick never interrupts its own handlers). Handlers are
+    /// entered with the delivery registers as their arguments (source, vector, error code, fault
+    /// address, saved-at) and never return.
+    public static func setHandler(_ index: UInt64, _ handler: Handler, slot: UInt64, stackTop: UInt64,
+                                  flags: UInt64 = InterruptFlags.enabled) {
         // As if called: rsp + 8 is 16-aligned at the first instruction.
-        write(at: slot, rip: UInt64(UInt(bitPattern: unsafeBitCast(handler, to: UnsafeRawPointer.self))), rsp: stackTop - 8)
+        write(at: slot, rip: UInt64(UInt(bitPattern: unsafeBitCast(handler, to: UnsafeRawPointer.self))), rsp: stackTop - 8,
+              flags: flags)
         setVIDT(index, slot)
     }
 }

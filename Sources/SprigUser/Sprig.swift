@@ -8,6 +8,12 @@ import SprigABI
 func sprigSyscall(_ n: UInt64, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64,
                   _ second: UnsafeMutablePointer<UInt64>?) -> UInt64
 
+@_extern(c, "sprig_rdtsc")
+func sprigRDTSC() -> UInt64
+
+/// The time-stamp counter: guest instructions under `sprig bench` (QEMU `-icount shift=0`).
+@inline(__always) public func readTSC() -> UInt64 { sprigRDTSC() }
+
 public struct CallResult {
     public var raw: UInt64
     public var value: UInt64

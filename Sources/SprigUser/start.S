@@ -41,3 +41,13 @@ sprig_console_interrupt:
 /* Keeps the partition's .data PROGBITS (see partition.ld). */
     .section .data.sprig_progbits, "aw"
     .quad 0
+
+/* uint64_t sprig_rdtsc(void): the time-stamp counter; under QEMU with -icount shift=0 one tick
+ * is one guest instruction (`sprig bench`). */
+    .text
+    .global sprig_rdtsc
+sprig_rdtsc:
+    rdtsc
+    shlq $32, %rdx
+    orq %rdx, %rax
+    ret

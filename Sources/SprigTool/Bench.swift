@@ -1,0 +1,84 @@
+/// `sprig bench`: boots the `bench` system under QEMU TCG with `-icount shift=0,align=off`, where
+/// the time-stamp counter advances by exactly one per guest instruction, and collects the
+/// `bench: <key> <median> <min> <max>` lines its root prints (Partitions/bench/Bench.swift says
+/// what each key measures). Instruction counts do not depend on the host: the same build gives
+/// the same numbers on any machine, however loaded.
+import Foundation
+
+public struct BenchMeasurement: Codable, Equatable, Sendable {
+    public var key: String
+    /// Guest instructions, the cost of reading the counter subtracted.
+    public var median: UInt64
+    public var min: UInt64
+    public var max: UInt64
+    /// The target, when the project has one for this path.
+    public var target: UInt64?
+    public var meetsTarget: Bool? { target.map { median <= $0 } }
+}
+
+public enum Bench {
+    public static let system = "bench"
+    /// DESIGN/issue targets, in guest instructions: a one-way yield, kernel entry to ring-3 return.
+    public static let targets: [String: UInt64] = ["yield.parent_to_child": 400, "yield.child_to_parent": 400]
+    /// Every key the bench system must report.
+    public static let expectedKeys = [
+        "service.null", "service.createPartition", "service.countToMap", "service.prepare", "service.addVAddr",
+        "service.mappedInChild", "service.getIntState", "service.setIntState", "service.removeVAddr",
+        "service.collect", "service.deletePartition",
+        "yield.parent_to_child", "yield.child_to_parent", "yield.round_trip", "irq.to_root_handler",
+    ]
+
+    /// Boots the bench system with instruction counting and returns its measurements.
+    public static func run(_ products: BuildProducts, variant: Variant, timeout: Double = 120) throws -> [BenchMeasurement] {
+        var o = RunOptions()
+        o.system = system; o.variant = variant; o.icount = true; o.timeout = timeout
+        let result = try QEMU.run(products, options: o)
+        guard result.ending == .status(0) else {
+            throw ToolError("the bench system did not finish: \(result.summary)\n\(result.output)")
+        }
+        let measurements = parse(result.output)
+        let missing = expectedKeys.filter { k in !measurements.contains { $0.key == k } }
+        guard missing.isEmpty else {
+            throw ToolError("the bench system did not report \(missing.joined(separator: ", "))\n\(result.output)")
+        }
+        return measurements
+    }
+
+    /// The `bench: <key> <median> <min> <max>` lines of `output`, in order.
+    public static func parse(_ output: String) -> [BenchMeasurement] {
+        output.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ")
+            guard f.count == 5, f[0] == "bench:", let median = UInt64(f[2]), let lo = UInt64(f[3]), let hi = UInt64(f[4])
+            else { return nil }
+            let key = String(f[1])
+            return BenchMeasurement(key: key, median: median, min: lo, max: hi, target: targets[key])
+        }
+    }
+
+    /// A fixed-width table, one line per measurement.
+    public static func table(_ ms: [BenchMeasurement]) -> String {
+        let width = max(28, (ms.map(\.key.count).max() ?? 0) + 2)
+        func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
+            let fill = String(repeating: " ", count: Swift.max(0, n - s.count))
+            return left ? fill + s : s + fill
+        }
+        var lines = [pad("path", width) + pad("median", 10, left: true) + pad("min", 10, left: true)
+                     + pad("max", 10, left: true) + "  target"]
+        for m in ms {
+            var target = ""
+            if let t = m.target { target = "  ≤ \(t) " + (m.meetsTarget == true ? "met" : "MISSED") }
+            lines.append(pad(m.key, width) + pad("\(m.median)", 10, left: true) + pad("\(m.min)", 10, left: true)
+                         + pad("\(m.max)", 10, left: true) + target)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The measurements as a JSON document (`unit` is guest instructions).
+    public static func json(_ ms: [BenchMeasurement]) throws -> String {
+        struct Document: Codable { var unit: String; var method: String; var measurements: [BenchMeasurement] }
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let doc = Document(unit: "guest instructions", method: "QEMU TCG -icount shift=0,align=off; rdtsc deltas minus the counter-read cost; median of 16", measurements: ms)
+        return String(decoding: try e.encode(doc), as: UTF8.self)
+    }
+}

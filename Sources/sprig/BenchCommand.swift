@@ -1,0 +1,43 @@
+/// `sprig bench`: guest-instruction counts of the kernel's paths (Sources/SprigTool/Bench.swift).
+import ArgumentParser
+import Foundation
+import SprigTool
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Count guest instructions of yield, interrupt delivery and every memory service.",
+        discussion: """
+            Builds, then boots the `bench` system under QEMU TCG with -icount shift=0,align=off: the \
+            time-stamp counter then advances by one per guest instruction, so the counts are the same on \
+            any machine, however busy. Prints a table (median, min and max of 16 rounds, the cost of \
+            reading the counter subtracted) and writes the same numbers as JSON to \
+            .build/sprig/<variant>/bench.json (or prints only the JSON with --json). With --check, exits \
+            with status 1 when a measurement misses its target (one-way yield ≤ 400 instructions).
+            """)
+    @OptionGroup var options: BuildOptions
+    @Flag(help: "Print only the JSON document.") var json = false
+    @Flag(help: "Exit with status 1 when a measurement misses its target.") var check = false
+    @Option(help: "Seconds before the bench machine is stopped.") var timeout: Double = 180
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() throws {
+        let builder = try makeBuilder(options, quiet: json)
+        let products = try builder.build()
+        if !json { say("sprig: booting the bench system with -icount shift=0,align=off (one TSC tick = one guest instruction)") }
+        let ms = try Bench.run(products, variant: options.variant, timeout: timeout)
+        let document = try Bench.json(ms)
+        let file = builder.outputDirectory.appendingPathComponent("bench.json")
+        try document.write(to: file, atomically: true, encoding: .utf8)
+        if json {
+            print(document)
+        } else {
+            print(Bench.table(ms))
+            print("sprig: JSON written to \(file.path)")
+        }
+        if check && ms.contains(where: { $0.meetsTarget == false }) { throw ExitCode(1) }
+    }
+}
