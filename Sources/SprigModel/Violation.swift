@@ -26,6 +26,8 @@ public struct Violation: Equatable, Hashable, CustomStringConvertible, Sendable 
         case descriptorNotFlagged
         /// A PML4's upper half differs from the kernel's, or a pointer leaves physical memory.
         case kernelMapping
+        /// The concrete kernel's outcome or resulting state differs from the abstract specification's.
+        case refinement
     }
 
     public var kind: Kind

@@ -1,0 +1,195 @@
+/// Sprig's abstract specification: every kernel entry as a function on `AbstractState`.
+///
+/// Written from DESIGN.md §4–§6, docs/structures.md, docs/yield.md and the `Status` docs in
+/// SprigABI, never by calling SprigCore's services (that would check the kernel against itself).
+/// SprigABI's numbers and SprigCore's *constants* (page-table bits, descriptor offsets are not
+/// used here) are shared; the logic is written again, on dictionaries instead of tables.
+///
+/// Layout: this file is the entry (`step`), the root-only services and the helpers every service
+/// shares (argument checks, how a page leaves and comes back to ring 3); `SpecMemory.swift`
+/// holds the ten memory services, `SpecSwitch.swift` yield and event delivery.
+///
+/// Where DESIGN.md lets a service check several things, the order of the checks — which status
+/// a call with two faults gets — is the order the docs list them in, and where they are silent,
+/// the order of the implementation (each such place says so). Where the design leaves a *choice*
+/// to the implementation (which free-list page becomes which table), `step(_:_:choices:)` takes
+/// it from the concrete result, after checking that it is one the design allows.
+import SprigABI
+import SprigCore
+
+/// See the file overview.
+public enum Spec {
+    /// The specified effect of `event` trapped by `state.current`, and the outcome the platform
+    /// must see. The implementation's free choices are made canonically (see `step(_:_:choices:)`).
+    public static func step(_ state: AbstractState, _ event: TrapEvent) -> (state: AbstractState, outcome: TrapOutcome) {
+        step(state, event, choices: nil)
+    }
+
+    /// As `step(_:_:)`, taking the choices DESIGN.md leaves to the implementation from
+    /// `choices` (the abstraction of the concrete state after the same event) when it made an
+    /// allowed one. Today the one such choice is which pages of `prepare`'s free list become
+    /// which table, which shadow and the configuration page.
+    public static func step(_ state: AbstractState, _ event: TrapEvent, choices: AbstractState?)
+        -> (state: AbstractState, outcome: TrapOutcome) {
+        var s = state
+        switch event {
+        case .systemCall(let number, let a):
+            let outcome = systemCall(&s, number: number, a, choices: choices)
+            switch outcome {
+            case .returned(let status, let value):
+                s.registers[ContextLayout.rax] = status.rawValue
+                s.registers[ContextLayout.rdx] = value
+            case .machineService(let service):
+                s.registers[ContextLayout.rax] = machineService(s, service, a).rawValue
+                s.registers[ContextLayout.rdx] = 0
+            default:
+                break
+            }
+            return (s, outcome)
+        case .hardwareInterrupt(let vector):
+            hardwareInterrupt(&s, vector: vector)
+            return (s, .resume)
+        case .exception(let vector, let errorCode, let faultAddress):
+            let delivered = exception(&s, vector: vector, errorCode: errorCode, faultAddress: faultAddress)
+            return (s, delivered ? .resume : .kernelCrash)
+        case .softwareInterrupt(let vector):
+            let status = softwareInterrupt(&s, vector: vector)
+            guard status == .success else {
+                s.registers[ContextLayout.rax] = status.rawValue
+                return (s, .interruptRefused(status))
+            }
+            return (s, .resume)
+        }
+    }
+
+    /// `syscall`: a service number and five raw arguments (`SprigABI.Service`).
+    static func systemCall(_ s: inout AbstractState, number: UInt64, _ a: SystemCallArguments,
+                           choices: AbstractState?) -> TrapOutcome {
+        guard let service = Service(rawValue: number) else { return .returned(.unknownService, value: 0) }
+        let caller = s.current
+        let r: (Status, UInt64)
+        switch service {
+        case .consoleWrite, .powerOff, .setTimer:
+            return caller == s.root ? .machineService(service) : .returned(.rootOnly, value: 0)
+        case .yield:
+            let status = yield(&s, callee: a.a0, target: a.a1, saveIndex: a.a2, flagsOnYield: a.a3, flagsOnWake: a.a4)
+            // A successful yield resumes the callee with its own rax/rdx.
+            return status == .success ? .resume : .returned(status, value: 0)
+        case .createPartition: r = (createPartition(&s, caller, a), 0)
+        case .countToMap: r = countToMap(s, caller, child: a.a0, va: a.a1)
+        case .prepare: r = prepare(&s, caller, child: a.a0, va: a.a1, freeList: a.a2, choices: choices)
+        case .addVAddr: r = (addVAddr(&s, caller, vaParent: a.a0, child: a.a1, vaChild: a.a2, rights: a.a3), 0)
+        case .removeVAddr: r = (removeVAddr(&s, caller, child: a.a0, vaChild: a.a1), 0)
+        case .mappedInChild: r = mappedInChild(s, caller, vaParent: a.a0)
+        case .deletePartition: r = (deletePartition(&s, caller, child: a.a0), 0)
+        case .collect: r = collect(&s, caller, child: a.a0, va: a.a1)
+        case .getIntState: r = getIntState(s, caller, child: a.a0)
+        case .setIntState: r = (setIntState(&s, caller, state: a.a0), 0)
+        }
+        return .returned(r.0, value: r.1)
+    }
+
+    /// The status root gets from a machine service (README "Services"; served by the platform,
+    /// which the model does in `ModelSystem`): `consoleWrite(va, length)` needs 1…4096 bytes all
+    /// readable by root, `powerOff(status)` a status root may use, `setTimer(hz)` 0 or a rate in
+    /// `Limits`. Nothing in the abstract state changes (console bytes, power and timer are the
+    /// platform's).
+    static func machineService(_ s: AbstractState, _ service: Service, _ a: SystemCallArguments) -> Status {
+        switch service {
+        case .consoleWrite:
+            guard a.a1 <= Limits.consoleWriteMax, a.a1 > 0 else { return .invalidArgument }
+            return readableRange(s, s.root, start: a.a0, length: a.a1)
+        case .powerOff:
+            return a.a0 <= Limits.partitionExitStatusMax ? .success : .invalidArgument
+        case .setTimer:
+            return a.a0 == 0 || (Limits.timerHzMin...Limits.timerHzMax).contains(a.a0) ? .success : .invalidArgument
+        default:
+            return .unknownService
+        }
+    }
+
+    /// Whether every byte of `[start, start + length)` is readable by `partition`.
+    static func readableRange(_ s: AbstractState, _ partition: UInt64, start: UInt64, length: UInt64) -> Status {
+        if case .failure(let status) = canonical(start) { return status }
+        let (end, overflow) = start.addingReportingOverflow(length)
+        guard !overflow, end <= AddressSpace.lowerHalfEnd else { return .rangeNotAccessible }
+        var page = pageBase(start)
+        while page < end {
+            guard let m = s.partitions[partition]?.pages[page] else { return .addressNotMapped }
+            guard m.accessible else { return .pageNotAccessible }
+            page += AddressSpace.pageSize
+        }
+        return .success
+    }
+
+    // MARK: Arguments (the `Status` docs: canonical, lower half, aligned — in that order)
+
+    static func pageBase(_ va: UInt64) -> UInt64 { va & ~(AddressSpace.pageSize - 1) }
+
+    /// A raw address that is canonical and in the lower half.
+    static func canonical(_ raw: UInt64) -> Result<UInt64, Status> {
+        let top = raw >> 47
+        guard top == 0 || top == 0x1_FFFF else { return .failure(.nonCanonicalAddress) }
+        guard raw < AddressSpace.lowerHalfEnd else { return .failure(.kernelHalfAddress) }
+        return .success(raw)
+    }
+
+    /// A raw address that is canonical, lower half and page-aligned.
+    static func page(_ raw: UInt64) -> Result<UInt64, Status> {
+        canonical(raw).flatMap { pageBase($0) == $0 ? .success($0) : .failure(.misalignedAddress) }
+    }
+
+    /// The child of `caller` that `name` names: the page `caller` maps at `name` is the
+    /// descriptor of one of its children (DESIGN.md §3, "a child is named by the virtual address
+    /// of its descriptor in the caller's space").
+    static func child(_ s: AbstractState, of caller: UInt64, named name: UInt64) -> UInt64? {
+        guard case .success(let va) = page(name), let m = s.partitions[caller]?.pages[va],
+              case .descriptorOf(let d) = m.given, d == m.page, s.partitions[d]?.parent == caller
+        else { return nil }
+        return d
+    }
+
+    /// The child named `name` and the page-aligned vaddr `va`, checked in that order (the child
+    /// first: the implementation's order, which the docs leave open).
+    static func child(_ s: AbstractState, of caller: UInt64, named name: UInt64, page va: UInt64)
+        -> Result<(child: UInt64, va: UInt64), Status> {
+        guard let c = child(s, of: caller, named: name) else { return .failure(.invalidChild) }
+        return page(va).map { (c, $0) }
+    }
+
+    /// A page `caller` may hand over (docs/structures.md, "Names and trust"): mapped, accessible,
+    /// writable too when it is to become a structure, not given to a child (nor a child's
+    /// descriptor). Returns its vaddr and physical page.
+    static func givable(_ s: AbstractState, _ caller: UInt64, _ name: UInt64, structure: Bool)
+        -> Result<(va: UInt64, page: UInt64), Status> {
+        page(name).flatMap { va in
+            guard let m = s.partitions[caller]?.pages[va] else { return .failure(.addressNotMapped) }
+            guard m.accessible else { return .failure(.pageNotAccessible) }
+            guard !structure || m.writable else { return .failure(.pageNotWritable) }
+            guard m.given == .kept else { return .failure(.pageAlreadyGiven) }
+            return .success((va, m.page))
+        }
+    }
+
+    // MARK: Pages leaving and coming back to ring 3 (DESIGN.md §3, docs/structures.md)
+
+    /// `page`, given by `owner` as a kernel structure, becomes inaccessible to `owner` and every
+    /// ancestor (each maps it: vertical sharing). No partition sees its contents any more.
+    static func takeAsStructure(_ s: inout AbstractState, owner: UInt64, page: UInt64) {
+        setAccessible(&s, owner: owner, page: page, false)
+        s.memory[page] = nil
+    }
+
+    /// A structure page comes back to `owner`: zeroed, accessible to it and its ancestors again.
+    static func giveBack(_ s: inout AbstractState, owner: UInt64, page: UInt64) {
+        setAccessible(&s, owner: owner, page: page, true)
+        s.memory[page] = .zero
+    }
+
+    private static func setAccessible(_ s: inout AbstractState, owner: UInt64, page: UInt64, _ accessible: Bool) {
+        for d in s.selfAndAncestors(owner) {
+            guard let va = s.partitions[d]?.vaddr(of: page) else { continue }
+            s.partitions[d]?.pages[va]?.accessible = accessible
+        }
+    }
+}

@@ -1,0 +1,134 @@
+/// The refinement holds after every step of the scenarios the other model tests use: memory
+/// services and their refusals, every yield refusal code, yields both ways, every kind of event
+/// delivery, deletion and collection. Each test also asserts the concrete results it relies on,
+/// so a scenario that stopped exercising its path would fail rather than pass vacuously.
+import Testing
+import SprigABI
+import SprigCore
+import SprigModel
+
+@Suite struct RefinementScenarioTests {
+    @Test func bootStateAbstractsToOnePartitionWithItsVIDT() {
+        let r = Refined()
+        let s = r.checker.state
+        #expect(s.partitions.count == 1 && s.current == r.root.raw && s.addressSpaceIsCurrent)
+        #expect(s.vidt(of: r.root.raw)?[Int(VIDTIndex.main)] == AddressSpace.rootInitialContext)
+        #expect(s.partitions[r.root.raw]?.pages.count == r.machine.rootWindow.count + 16 + 1 + 3)
+        // Every accessible page's contents are in the state; structure pages are not.
+        #expect(s.memory[r.root.raw] == nil && s.memory.count == s.partitions[r.root.raw]?.pages.count)
+    }
+
+    @Test func memoryServiceRoundTripRefines() {
+        let r = Refined()
+        let root = r.root
+        let s = (0..<5).map { _ in r.machine.takePage(root) }
+        #expect(r.call(.createPartition, s[0], s[1], s[2], s[3], s[4]).status == .success)
+        let va: UInt64 = 0x40_0000
+        #expect(r.call(.countToMap, s[0], va) == (.success, 9))
+        let free = (0..<9).map { _ in r.machine.takePage(root) }
+        r.machine.writeFreeList(root, free)
+        r.checker.resynchronize(r.system)
+        #expect(r.call(.prepare, s[0], va, free[0]) == (.success, 0))
+        #expect(r.call(.countToMap, s[0], va + 0x20_0000) == (.success, 3))
+        let page = r.machine.takePage(root)
+        #expect(r.call(.addVAddr, page, s[0], va, Rights.read | Rights.write).status == .success)
+        #expect(r.call(.mappedInChild, page) == (.success, s[0]))
+        #expect(r.call(.mappedInChild, s[0]) == (.success, 0))
+        #expect(r.call(.getIntState, s[0]) == (.success, 0))
+        #expect(r.call(.removeVAddr, s[0], va).status == .success)
+        #expect(r.call(.collect, s[0], va) == (.success, 9))
+        #expect(r.call(.deletePartition, s[0]).status == .success)
+        #expect(r.checker.state.partitions.count == 1)
+        r.expectRefines("round trip")
+    }
+
+    @Test func memoryServiceRefusalsRefine() {
+        let r = Refined()
+        let root = r.root
+        let kid = r.makeChild(of: root, pages: 24)
+        let good = r.machine.takePage(root)
+        let kernel = AddressSpace.rootWindowBase + r.root.raw
+        let cases: [(Service, [UInt64], Status)] = [
+            (.createPartition, [0x8000_0000_0000_0000, good, good, good, good], .nonCanonicalAddress),
+            (.createPartition, [AddressSpace.upperHalfStart, good, good, good, good], .kernelHalfAddress),
+            (.createPartition, [good + 8, good, good, good, good], .misalignedAddress),
+            (.createPartition, [0x7000_0000_0000, good, good, good, good], .addressNotMapped),
+            (.createPartition, [kernel, good, good, good, good], .addressNotMapped),
+            (.createPartition, [kid.name, good, good, good, good], .pageNotAccessible),
+            (.createPartition, [good, good, good, good, good], .duplicatePage),
+            (.countToMap, [good, 0x1000], .invalidChild),
+            (.countToMap, [kid.name, 0x1001], .misalignedAddress),
+            (.prepare, [kid.name, 0x4000_0000, 0], .freeListTooShort),
+            (.addVAddr, [good, kid.name, 0x1000, 0], .invalidArgument),
+            (.addVAddr, [good, kid.name, 0x4000_0000, Rights.read], .notPrepared),
+            (.addVAddr, [good, kid.name, kid.pages[0], Rights.read], .childAddressInUse),
+            (.addVAddr, [AddressSpace.imageBase, kid.name, kid.pages[0], Rights.read | Rights.write | Rights.execute],
+             .childAddressInUse),
+            (.addVAddr, [AddressSpace.vidt, kid.name, kid.pages[0], Rights.read | Rights.execute], .rightsExceedCaller),
+            (.removeVAddr, [kid.name, 0x4000_0000], .addressNotMapped),
+            (.mappedInChild, [0x7000_0000_0000], .addressNotMapped),
+            (.deletePartition, [good], .invalidChild),
+            (.collect, [good, 0], .invalidChild),
+            (.getIntState, [0], .invalidChild),
+            (.setIntState, [2], .invalidArgument),
+        ]
+        for (service, a, status) in cases {
+            let args = a + [UInt64](repeating: 0, count: 5 - a.count)
+            #expect(r.call(service, args[0], args[1], args[2], args[3], args[4], as: root).status == status, "\(service)")
+        }
+        // Pages given on: to a child (pageAlreadyGiven), by the child to a grandchild or as its
+        // structures (pageGivenFurther); a descriptor; a root-only service from a child.
+        let grandchild = r.makeChild(of: kid.descriptor, pages: 1, vidt: false)
+        let shared = r.checker.state.partitions[root.raw]!.pages.first {
+            $0.value.given == .toChild(kid.descriptor.raw) && $0.value.accessible
+        }!.key
+        #expect(r.call(.createPartition, shared, 0, 0, 0, 0, as: root).status == .pageAlreadyGiven)
+        #expect(r.call(.createPartition, grandchild.name, 0, 0, 0, 0, as: kid.descriptor).status == .pageNotAccessible)
+        #expect(r.call(.powerOff, 0, as: kid.descriptor).status == .rootOnly)
+        #expect(r.call(.removeVAddr, kid.name, kid.pages[0], as: root).status == .pageGivenFurther)
+        #expect(r.call(.removeVAddr, kid.name, kid.pages[14], as: root).status == .pageGivenFurther)
+        #expect(r.call(.removeVAddr, kid.name, kid.pages[15], as: root).status == .success)
+        #expect(r.trap(.systemCall(number: 0x42, SystemCallArguments())) == .returned(.unknownService, value: 0))
+        #expect(r.call(.setTimer, 5, as: root).status == .invalidArgument)
+        #expect(r.call(.consoleWrite, AddressSpace.vidt, 16, as: root).status == .success)
+        r.expectRefines("refusals")
+    }
+
+    @Test func subtreeDeletionAndCollectRefine() {
+        let r = Refined(pages: 256)
+        let a = r.makeChild(of: r.root, pages: 70)
+        let b = r.makeChild(of: a.descriptor, pages: 30)
+        let c = r.makeChild(of: b.descriptor, pages: 2)
+        #expect(r.call(.setIntState, 1, as: c.descriptor).status == .success)
+        #expect(r.call(.getIntState, c.name, as: b.descriptor) == (.success, 1))
+        // Take one page back from b, collect its empty table, then delete the whole subtree.
+        let last = b.pages.last!
+        #expect(r.call(.removeVAddr, b.name, last, as: a.descriptor).status == .success)
+        #expect(r.call(.collect, b.name, 0x7000_0000_0000, as: a.descriptor) == (.success, 0))
+        #expect(r.call(.deletePartition, b.name, as: a.descriptor).status == .success)
+        #expect(r.checker.state.partitions.count == 2)
+        #expect(r.call(.collect, a.name, a.pages[0], as: r.root) == (.success, 0))
+        #expect(r.call(.deletePartition, a.name, as: r.root).status == .success)
+        #expect(r.checker.state.partitions.count == 1)
+        r.expectRefines("deletion")
+    }
+
+    @Test func collectGivesBackAnEmptiedConfigurationPage() {
+        // Fill the first configuration page (4 entries, then 3 per page table) until a prepare
+        // needs a second one, then collect that table: the second page empties and comes back.
+        let r = Refined(pages: 384)
+        let kid = r.makeChild(of: r.root, pages: 0, vidt: false)
+        var va: UInt64 = 0x1000_0000_0000
+        func head() -> ConfigPage? { r.checker.state.partitions[kid.descriptor.raw]?.structures.configList.first }
+        while let h = head(), h.entries + 3 <= 254 {
+            r.prepare(kid, at: va)
+            va += 1 << 21
+        }
+        #expect(r.call(.countToMap, kid.name, va, as: r.root) == (.success, 4))
+        r.prepare(kid, at: va)
+        #expect(r.checker.state.partitions[kid.descriptor.raw]?.structures.configList.count == 2)
+        #expect(r.call(.collect, kid.name, va) == (.success, 4))
+        #expect(r.checker.state.partitions[kid.descriptor.raw]?.structures.configList.count == 1)
+        r.expectRefines("configuration page")
+    }
+}
