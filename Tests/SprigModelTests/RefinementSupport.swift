@@ -51,19 +51,19 @@ final class Refined {
         if resync { checker.resynchronize(system) }
     }
 
-    func setVIDT(_ partition: PhysicalAddress, _ index: UInt64, _ va: UInt64) {
-        poke(partition, AddressSpace.vidt + 8 * index, va)
+    func setVIDT(_ partition: PhysicalAddress, _ index: UInt64, _ va: UInt64, resync: Bool = true) {
+        poke(partition, AddressSpace.vidt + 8 * index, va, resync: resync)
     }
 
     /// A context at `va` in `partition`: every word `tag << 32 | offset`, then a rip, an rsp,
     /// rflags 0x202, `flags` and the default MXCSR.
-    func writeContext(_ partition: PhysicalAddress, at va: UInt64, tag: UInt64, flags: UInt64 = 0) {
+    func writeContext(_ partition: PhysicalAddress, at va: UInt64, tag: UInt64, flags: UInt64 = 0, resync: Bool = true) {
         for o in stride(from: 0, to: ContextLayout.size, by: 8) { poke(partition, va + UInt64(o), tag << 32 | UInt64(o), resync: false) }
         poke(partition, va + UInt64(ContextLayout.rip), 0x40_0000 + tag, resync: false)
         poke(partition, va + UInt64(ContextLayout.rsp), 0x7000_0000 + tag, resync: false)
         poke(partition, va + UInt64(ContextLayout.rflags), 0x202, resync: false)
         poke(partition, va + UInt64(ContextLayout.flags), flags, resync: false)
-        poke(partition, va + UInt64(ContextLayout.fpu + 24), 0x1F80)
+        poke(partition, va + UInt64(ContextLayout.fpu + 24), 0x1F80, resync: resync)
     }
 
     // MARK: Kernel entries, checked

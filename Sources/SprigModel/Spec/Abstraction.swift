@@ -92,23 +92,26 @@ private struct Reader {
         return part
     }
 
-    /// Visits the `level` table `table` (with its shadow pages) covering vaddrs from `base`,
-    /// carrying the rights of the levels above.
+    /// Visits the `level` table `table` (with its shadow pages, 0 when absent) covering vaddrs
+    /// from `base`, carrying the rights of the levels above. `table` and nonzero shadows are
+    /// pages inside memory (`isPage`), so their entries are read without further checks.
     private func walk(level: Int, table: UInt64, shadow1: UInt64, shadow2: UInt64, base: UInt64,
                       user: Bool, write: Bool, execute: Bool, into part: inout AbstractPartition) {
         let entrySpan = TableNode.span(level - 1)
-        let entries: UInt64 = level == 4 ? 256 : 512  // the PML4's upper half is the kernel's
-        var i: UInt64 = 0
-        // A while loop, not a for-in over a range: this is the hottest loop of the checker, and
-        // range iteration is slow in debug builds.
+        let entries = level == 4 ? 256 : 512  // the PML4's upper half is the kernel's
+        let t = Int(table >> 3), s1Base = Int(shadow1 >> 3), s2Base = Int(shadow2 >> 3)
+        // A while loop over raw words, not a for-in over a range of `PageTableEntry`s: this is
+        // the hottest loop of the checker, and both are slow in debug builds.
+        var i = 0
         while i < entries {
-            defer { i += 1 }
-            let e = PageTableEntry(raw: word(table + 8 * i))
-            guard e.isPresent else { continue }
-            let va = base + i * entrySpan
+            let raw = words[t + i]
+            guard raw & PageTableEntry.present != 0 else { i += 1; continue }
+            let e = PageTableEntry(raw: raw)
+            let va = base + UInt64(i) * entrySpan
             let u = user && e.isUser, w = write && e.isWritable, x = execute && e.isExecutable
-            let s1 = shadow1 == 0 ? 0 : word(shadow1 + 8 * i)
-            let s2 = shadow2 == 0 ? 0 : word(shadow2 + 8 * i)
+            let s1 = shadow1 == 0 ? 0 : words[s1Base + i]
+            let s2 = shadow2 == 0 ? 0 : words[s2Base + i]
+            i += 1
             if level == 1 {
                 let rights = Rights.read | (w ? Rights.write : 0) | (x ? Rights.execute : 0)
                 part.pages[va] = Mapping(page: e.frame.raw, rights: rights, accessible: u, given: Self.given(s1))
