@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench
+.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -19,6 +19,8 @@ help:
 	@echo "make hygiene  check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector"
 	@echo "make bench    guest-instruction counts of yield, IRQ delivery and each memory service (QEMU -icount); JSON in .build/sprig/release/bench.json"
 	@echo "make systems  list the bootable systems"
+	@echo "make check    sprig check: explore every step sequence up to DEPTH (default 3) on the model, properties after each step"
+	@echo "              options: DEPTH=n, SEED=s (random walk of STEPS steps instead, default 100000), CHECKFLAGS=... (sprig check --help)"
 	@echo "make clean    remove build products"
 
 all: build
@@ -61,3 +63,12 @@ bench: cli qemu
 
 clean:
 	rm -rf .build/sprig
+
+# Exhaustive exploration in the model (docs/check.md). Built optimized: the explorer is CPU-bound.
+DEPTH ?= 3
+STEPS ?= 100000
+SEED  ?=
+CHECKFLAGS ?=
+check:
+	@$(SWIFT) build -c release --product sprig 2>&1 | grep -E "error|warning: unre" || true
+	@.build/release/sprig check $(if $(SEED),--random $(STEPS) --seed $(SEED),--depth $(DEPTH)) $(CHECKFLAGS)

@@ -5,7 +5,7 @@
 /// ring-3 writes, with arguments from `Domain`. Every kernel entry goes through
 /// `ModelSystem.trap`, that is the very `Kernel.trap` the booted kernel runs. After every step the
 /// `Oracle` checks the isolation properties, register hygiene, that refusals changed nothing,
-/// the refinement against the specification once it exists, and an optional extra predicate.
+/// the refinement against the abstract specification, and an optional extra predicate.
 ///
 /// The properties are checked on every new state the kernel produced. A state reached by a
 /// ring-3 write alone is not checked again: the write went through the MMU to a page the

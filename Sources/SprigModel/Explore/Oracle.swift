@@ -11,8 +11,10 @@
 /// * **Refusals change nothing** — a service that returned an error, a refused `int n` or
 ///   machine service, and a kernel crash leave memory, the current partition and CR3 as they
 ///   were (DESIGN.md §4: check everything, then change).
-/// * **Refinement** — the abstract specification's verdict on the same step (Sources/SprigModel/
-///   Spec, `RefinementChecker`), once it is in the tree: see `before`/`after`.
+/// * **Refinement** — the abstract specification's verdict on every kernel entry
+///   (Sources/SprigModel/Spec, `RefinementChecker`): a checker is made from the state just
+///   before the entry (registers set, so ring 3's writes are already in it) and steps with the
+///   event and the outcome. Pure ring-3 writes do not enter the kernel and are not checked.
 /// * **Extra** — a caller-supplied predicate (`Explorer.Configuration.extraCheck`), for tests
 ///   that plant a violation and for experiments.
 import SprigABI
@@ -57,10 +59,14 @@ struct Oracle {
     struct Before {
         var partition: PhysicalAddress
         var image: StateImage
+        var refinement: RefinementChecker?
     }
 
     func before(_ system: ModelSystem, image: StateImage) -> Before {
-        Before(partition: system.current, image: image)
+        // A write step enters the kernel only when it faults; its checker starts from the state
+        // as it is, which is the state the fault is taken in (a faulting write writes nothing).
+        Before(partition: system.current, image: image,
+               refinement: configuration.refinement ? RefinementChecker(system) : nil)
     }
 
     /// The per-step checks (not the properties, which are per state: `properties`).
@@ -72,6 +78,9 @@ struct Oracle {
             out.append(Finding(.refusalChangedState,
                 "\(ExplorationStep.render(trap.event)) was refused (\(outcome)) but the state changed: "
                 + Self.difference(before.image, after, store: store)))
+        }
+        if var checker = before.refinement, let trap = outcome.trap {
+            out += checker.step(trap.event, outcome: trap.outcome, system: system).map { Finding(.refinement, $0.detail) }
         }
         if configuration.registerHygiene { out += hygiene(before, system, store: store) }
         if let extra { out += extra(step, outcome, system).map { Finding(.extra, $0) } }

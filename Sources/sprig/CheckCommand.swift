@@ -1,0 +1,122 @@
+/// `sprig check`: bounded exhaustive exploration of the kernel's logic in the model, or a long
+/// random walk (docs/check.md). The engine is `SprigModel.Explorer`; this file only parses
+/// options and prints.
+import ArgumentParser
+import Foundation
+import SprigModel
+
+extension ExplorationStart: ExpressibleByArgument {}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Explore every step sequence up to --depth on the model machine; check the isolation properties, register hygiene and refusals after each step.",
+        discussion: """
+            A step is one move of the running partition: a system call of any service (yield and the \
+            root-only services included), a CPU exception, a hardware interrupt, `int n`, or a ring-3 \
+            write of a VIDT entry or a free list (through the MMU: an unwritable word is a page fault). \
+            Arguments come from a domain computed from each state: fresh pages, given pages, structure \
+            pages, kernel pages, other partitions' pages, misaligned, non-canonical, kernel-half and \
+            unmapped addresses, the VIDT, 0, children's names, VIDT indices, flags 0/1 (docs/check.md). \
+            Every kernel entry runs the same Kernel.trap the booted kernel runs.
+
+            States are deduplicated by a 128-bit hash; the search is breadth first, so a violation is \
+            reported with a shortest step sequence from the start. With --random STEPS the explorer \
+            takes a seeded random walk instead (same --seed, same walk).
+
+            Progress goes to standard error about once a second. Exit status: 0 when no violation was \
+            found, 1 on a violation (the sequence is printed), 64 on a bad option.
+            """)
+
+    @Option(help: "Longest step sequence explored exhaustively (0-12).") var depth = 3
+    @Option(help: "Physical pages of the model machine (64-4096; the tree start needs 140).") var pages = 160
+    @Option(help: "Bound on live partitions, root included: no createPartition beyond it (1-16).") var partitions = 4
+    @Option(help: "How many VIDT indices are in the domain, from 32, 257, 0, 255, 256, 258 (1-6).") var vidtSlots = 3
+    @Option(help: "Start state: tree (root, a child, a grandchild, VIDT entries set) or boot (root alone).") var start = ExplorationStart.tree
+    @Option(help: "Stop the exhaustive search after this many distinct states.") var maxStates: Int?
+    @Option(help: "Take a random walk of this many steps instead of the exhaustive search.") var random: Int?
+    @Option(help: "Seed of the random walk.") var seed: UInt64 = 1
+    @Flag(help: "Print the report as one JSON object on standard output.") var json = false
+
+    func validate() throws {
+        guard (0...12).contains(depth) else { throw ValidationError("--depth must be between 0 and 12 (got \(depth))") }
+        guard (64...4096).contains(pages) else { throw ValidationError("--pages must be between 64 and 4096 (got \(pages))") }
+        if start == .tree && pages < 140 {
+            throw ValidationError("--start tree needs at least 140 pages (got \(pages)); use --start boot for a smaller machine")
+        }
+        guard (1...16).contains(partitions) else { throw ValidationError("--partitions must be between 1 and 16 (got \(partitions))") }
+        guard (1...Domain.vidtIndexOrder.count).contains(vidtSlots) else {
+            throw ValidationError("--vidt-slots must be between 1 and \(Domain.vidtIndexOrder.count) (got \(vidtSlots))")
+        }
+        if let maxStates, maxStates < 1 { throw ValidationError("--max-states must be positive (got \(maxStates))") }
+        if let random, random < 1 { throw ValidationError("--random must be a positive number of steps (got \(random))") }
+    }
+
+    func run() throws {
+        var c = Explorer.Configuration()
+        c.start = start
+        c.pages = pages
+        c.depth = depth
+        c.maxStates = maxStates
+        c.domain = DomainConfiguration(vidtSlots: vidtSlots, maxPartitions: partitions)
+        let explorer = Explorer(c)
+        let what = random.map { "random walk of \($0) steps, seed \(seed)" } ?? "every sequence up to depth \(depth)"
+        note("sprig check: \(what); start \(start.rawValue) (\(start.summary)); \(pages) pages, "
+             + "at most \(partitions) partitions, VIDT indices \(c.domain.vidtIndices.map(String.init).joined(separator: ","))")
+        let progress: (ExplorationProgress) -> Void = { p in
+            let r = p.report
+            let where_ = random == nil ? "depth \(p.depth)/\(depth), frontier \(p.frontier), next \(p.next)" : "walk length \(p.depth)"
+            note("  \(Int(r.elapsed)) s: \(where_), \(r.states) states, \(r.transitions) transitions, "
+                 + "\(Int(r.statesPerSecond)) states/s, \(Int(r.transitionsPerSecond)) transitions/s")
+        }
+        let report = random.map { explorer.randomWalk(steps: $0, seed: seed, progress: progress) }
+            ?? explorer.run(progress: progress)
+        if json { printJSON(report) } else { printSummary(report) }
+        if report.counterexample != nil { throw ExitCode(1) }
+    }
+
+    private func printSummary(_ r: ExplorationReport) {
+        let depthLine = random == nil
+            ? "depth reached \(r.depthReached)\(r.stoppedAtStateBound ? " (stopped at --max-states)" : "")"
+            : "longest walk without restart \(r.depthReached), restarts \(r.restarts)"
+        print("\(depthLine): \(r.states) states, \(r.transitions) transitions (\(r.terminalTransitions) stopped the machine), "
+              + "\(Double(Int(r.elapsed * 10)) / 10) s, \(Int(r.statesPerSecond)) states/s, \(Int(r.transitionsPerSecond)) transitions/s")
+        let successes = r.outcomes.filter { $0.key.hasSuffix("→ success") || $0.key.hasSuffix("→ resume") }
+            .sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        print("successful entries: " + successes.joined(separator: ", "))
+        guard let cex = r.counterexample else {
+            print("no violation")
+            return
+        }
+        print("VIOLATION after \(cex.steps.count) step\(cex.steps.count == 1 ? "" : "s") from the \(start.rawValue) start:")
+        for (k, line) in cex.lines.enumerated() { print("  \(k + 1). \(line)") }
+        for f in cex.findings { print("  ✗ \(f)") }
+    }
+
+    private func printJSON(_ r: ExplorationReport) {
+        var o: [String: Any] = [
+            "mode": random == nil ? "exhaustive" : "random",
+            "start": start.rawValue, "pages": pages, "partitions": partitions, "vidtSlots": vidtSlots,
+            "states": r.states, "transitions": r.transitions, "terminalTransitions": r.terminalTransitions,
+            "depthReached": r.depthReached, "elapsedSeconds": r.elapsed,
+            "statesPerSecond": r.statesPerSecond, "transitionsPerSecond": r.transitionsPerSecond,
+            "outcomes": r.outcomes, "violation": NSNull(),
+        ]
+        if random == nil {
+            o["depth"] = depth
+            o["stoppedAtStateBound"] = r.stoppedAtStateBound
+        } else {
+            o["seed"] = seed
+            o["restarts"] = r.restarts
+            o["traceDigest"] = r.traceDigest?.description
+        }
+        if let cex = r.counterexample {
+            o["violation"] = ["steps": cex.lines, "findings": cex.findings.map { ["check": $0.check.rawValue, "detail": $0.detail] }]
+        }
+        if let data = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .prettyPrinted]) {
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        }
+    }
+}
+
+/// A progress line on standard error, so that standard output stays the report.
+private func note(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
