@@ -13,6 +13,9 @@ public enum Systems {
             name: "signal", summary: "the paper's scenario: a mini-OS starts a server, SIGINT (0xA3) is refused while masked, then taken; the server exits through 0xB7 and every page comes back",
             partitions: ["signal", "minios", "server"]),
         SystemDescription(
+            name: "attacks", summary: "yield's check chain 1-9 from ring 3, Fig. 4 through the fault path, a child faulting 1000 times, a child that never yields, register/FPU hygiene both ways",
+            partitions: ["attacks", "attacker", "attacker", "attacker"]),
+        SystemDescription(
             name: "hello", summary: "root alone: greets, reports the memory it owns, powers off with status 0",
             partitions: ["root"]),
         SystemDescription(

@@ -1,0 +1,149 @@
+/// The `attacks` system's child: a partition that attacks the kernel on its parent's orders
+/// (docs/yield.md, "Attacks on the booted kernel"). Its argument picks what it is:
+///
+/// * `victim` (0): builds a grandchild with no image (entered, it takes a page fault at once),
+///   publishes in the mailbox page its parent shares at `ChildLayout.extraBase` the grandchild's
+///   descriptor (a kernel structure page mapped in this partition) and the address of its
+///   register probe, installs one command handler per attack, masks interrupts and yields to
+///   root. Resumed at its slot 300 it unmasks and parks: each time it is resumed there, it
+///   yields straight back to root's slot 300 (a yield round trip). The commands, entered fresh
+///   by root's yield at their index, with their operand in the mailbox:
+///     0xC1  point my CLI/STI save slots at the operand and fault (Fig. 4 through the fault path)
+///     0xC2  point my #PF handler at the operand and run the grandchild, which faults at once
+///     0xC3  fill every register with `marker` and fault (ud2)
+///     0xC4  fill every register with `marker` and yield to root's VIDT[400]
+///     0xC5  (a context root writes) the register probe: it records what it was entered with
+///           in the mailbox, then yields back to root's slot 300
+/// * `faultLoop` (1): fills its registers with `marker` and executes ud2; resumed where it was
+///   saved, it faults again, forever.
+/// * `spin` (2): adds 1 to the mailbox's counter word forever and never yields.
+///
+/// Page order is part of the contract with root: the victim's first pool page is a data page,
+/// the grandchild's descriptor is the next one, so a context at `descriptor - 256` runs from an
+/// accessible page into a kernel structure page.
+import SprigABI
+import SprigUser
+
+@_extern(c, "sprig_fill_registers_and_fault")
+func sprigFillRegistersAndFault(_ pattern: UInt64)
+@_extern(c, "sprig_fill_registers_and_yield")
+func sprigFillRegistersAndYield(_ pattern: UInt64, _ callee: UInt64, _ target: UInt64, _ save: UInt64,
+                                _ flagsOnYield: UInt64, _ flagsOnWake: UInt64) -> UInt64
+@_extern(c, "sprig_spin_counting")
+func sprigSpinCounting(_ counter: UnsafeMutablePointer<UInt64>)
+@_extern(c, "sprig_probe_configure")
+func sprigProbeConfigure(_ area: UInt64, _ next: Handler)
+@_extern(c, "sprig_register_probe_address")
+func sprigRegisterProbeAddress() -> UInt64
+
+enum Mode {
+    static let victim: UInt64 = 0
+    static let faultLoop: UInt64 = 1
+    static let spin: UInt64 = 2
+}
+
+/// The page root shares at `ChildLayout.extraBase`: words root and this partition agree on.
+enum Mailbox {
+    static let base = ChildLayout.extraBase
+    static let grandchild = base + 0
+    static let probeEntry = base + 8
+    static let operand = base + 16
+    static let counter = base + 24
+    static let probeArea = base + 0x400
+}
+
+/// This partition's marker: what must never show up in another partition's registers.
+let marker: UInt64 = 0xBAD0_C0DE_5EC0_0000
+let parkIndex: UInt64 = 300
+let rootResume: UInt64 = 300
+let rootProbeIndex: UInt64 = 400
+/// A VIDT entry this partition leaves 0: saving there drops the context.
+let dropIndex: UInt64 = 511
+let poolPages: UInt64 = 48
+
+nonisolated(unsafe) var grandchild: UInt64 = 0
+
+/// Reports that `what` was refused with `status` and goes back to root's main flow.
+func giveUp(_ what: StaticString, _ status: UInt64) -> Never {
+    SharedConsole.countFailure()
+    var out = Output()
+    out.write("attacker: FAILED, refused (")
+    out.write(statusName(status))
+    out.write("): ")
+    out.line(what)
+    while true { Sprig.yield(0, target: rootResume, save: dropIndex) }
+}
+
+@_cdecl("attacker_save_slot_attack")
+func saveSlotAttack(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    let slot = word(Mailbox.operand).pointee
+    Contexts.setVIDT(VIDTIndex.cliSave, slot)
+    Contexts.setVIDT(VIDTIndex.stiSave, slot)
+    sprigFillRegistersAndFault(marker)
+}
+
+@_cdecl("attacker_handler_attack")
+func handlerAttack(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    Contexts.setVIDT(Delivery.pageFaultVector, word(Mailbox.operand).pointee)
+    // Saved at 301 (a slot of its own), the grandchild's first context is loaded; it faults.
+    let r = Sprig.yield(grandchild, target: VIDTIndex.main, save: 301)
+    giveUp("entering the grandchild", r.raw)
+}
+
+@_cdecl("attacker_fault_with_marker")
+func faultWithMarker(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    sprigFillRegistersAndFault(marker)
+}
+
+@_cdecl("attacker_yield_with_marker")
+func yieldWithMarker(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    let r = sprigFillRegistersAndYield(marker, 0, rootProbeIndex, dropIndex, InterruptFlags.enabled, InterruptFlags.enabled)
+    giveUp("yielding to root's probe", r)
+}
+
+/// Where the probe continues: the registers are recorded in the mailbox; back to root.
+@_cdecl("attacker_probed")
+func probed(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    let r = Sprig.yield(0, target: rootResume, save: dropIndex)
+    giveUp("returning from the probe", r.raw)
+}
+
+func victim() -> Never {
+    var out = Output()
+    var pages = PageSource(start: ChildLayout.poolBase, pages: poolPages)
+    _ = pages.takeZeroed()  // the data page right below the grandchild's descriptor
+    // No image: the grandchild's first instruction fetch at imageBase is a page fault.
+    switch ChildBuilder.build(ChildBuilder.Plan(image: 0, imageBytes: 0), pages: &pages) {
+    case .failure(let s): giveUp("building the grandchild", s.rawValue)
+    case .success(let g): grandchild = g.name
+    }
+    word(Mailbox.grandchild).pointee = grandchild
+    word(Mailbox.probeEntry).pointee = sprigRegisterProbeAddress()
+    sprigProbeConfigure(Mailbox.probeArea, probed)
+    let stack = ChildLayout.handlerStackTop
+    Contexts.setHandler(0xC1, saveSlotAttack, slot: ChildLayout.contextSlot(4), stackTop: stack)
+    Contexts.setHandler(0xC2, handlerAttack, slot: ChildLayout.contextSlot(5), stackTop: stack)
+    Contexts.setHandler(0xC3, faultWithMarker, slot: ChildLayout.contextSlot(6), stackTop: stack)
+    Contexts.setHandler(0xC4, yieldWithMarker, slot: ChildLayout.contextSlot(7), stackTop: stack)
+    Contexts.setVIDT(parkIndex, ChildLayout.contextSlot(2))
+    Contexts.setVIDT(301, ChildLayout.contextSlot(8))
+    out.line("attacker: grandchild built, commands 0xC1-0xC4 installed; masking interrupts and yielding to root")
+    var r = Sprig.yield(0, target: rootResume, save: parkIndex,
+                        flagsOnYield: InterruptFlags.masked, flagsOnWake: InterruptFlags.enabled)
+    if !r.succeeded { giveUp("first yield to root", r.raw) }
+    out.line("attacker: resumed at my slot 300, interrupts unmasked; parking")
+    while true {
+        r = Sprig.yield(0, target: rootResume, save: parkIndex)
+        if !r.succeeded { giveUp("parking", r.raw) }
+    }
+}
+
+@_cdecl("sprig_partition_main")
+func attackerMain(_ mode: UInt64) {
+    SharedConsole.page = ChildLayout.consolePage
+    switch mode {
+    case Mode.faultLoop: sprigFillRegistersAndFault(marker)
+    case Mode.spin: sprigSpinCounting(word(Mailbox.counter))  // never returns
+    default: victim()
+    }
+}
