@@ -50,7 +50,7 @@ extension Spec {
     /// when the head configuration page has no room for their entries.
     static func pagesNeeded(_ s: AbstractState, _ child: UInt64, _ va: UInt64) -> UInt64 {
         let entries = 3 * UInt64(missingTables(s, child, va).count)
-        let headEntries = s.partitions[child]?.structures.configList.first?.entries ?? configCapacity
+        let headEntries = min(s.partitions[child]?.structures.configList.first?.entries ?? configCapacity, configCapacity)
         return entries + (entries > configCapacity - headEntries ? 1 : 0)
     }
 
@@ -96,7 +96,7 @@ extension Spec {
         guard var structures = s.partitions[c]?.structures else { return (.success, link) }
         if let page = assignment.configPage { structures.configList.insert(ConfigPage(page: page, entries: 0), at: 0) }
         for node in missing { structures.tables[node] = assignment.tables[node] }
-        structures.configList[0].entries += 3 * UInt64(missing.count)
+        if !structures.configList.isEmpty { structures.configList[0].entries += 3 * UInt64(missing.count) }
         s.partitions[c]?.structures = structures
         return (.success, link)
     }
@@ -239,7 +239,9 @@ extension Spec {
                 // docs/structures.md: an entry is removed from the head page's count (the hole is
                 // filled with the head's last entry); a head page that empties, not the last
                 // one, is unlinked and given back.
-                child.structures.configList[0].entries -= 1
+                // (A broken abstraction may have no list or an empty head: never trap on it.)
+                guard let head = child.structures.configList.first else { continue }
+                child.structures.configList[0].entries = head.entries > 0 ? head.entries - 1 : 0
                 if child.structures.configList[0].entries == 0, child.structures.configList.count > 1 {
                     returned.append(child.structures.configList.removeFirst().page)
                 }
