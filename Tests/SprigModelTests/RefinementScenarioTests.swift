@@ -131,4 +131,32 @@ import SprigModel
         #expect(r.checker.state.partitions[kid.descriptor.raw]?.structures.configList.count == 1)
         r.expectRefines("configuration page")
     }
+
+    /// DESIGN.md leaves open which free-list page becomes which table or shadow: the
+    /// specification's canonical choice is the implementation's, an allowed permutation taken
+    /// from the concrete state is adopted, and a choice naming other pages is ignored.
+    @Test func prepareTakesOnlyAnAllowedChoiceFromTheConcreteState() {
+        let r = Refined()
+        let kid = r.makeChild(of: r.root, pages: 0, vidt: false)
+        let va: UInt64 = 0x4000_0000
+        let free = (0..<9).map { _ in r.machine.takePage(r.root) }
+        r.machine.writeFreeList(r.root, free)
+        r.become(r.root)
+        let before = r.checker.state
+        let event = TrapEvent.systemCall(number: Service.prepare.rawValue, SystemCallArguments(kid.name, va, free[0]))
+        #expect(r.system.trap(event) == .returned(.success, value: 0))
+        let concrete = Abstraction.of(r.system)
+        let canonical = Spec.step(before, event)
+        #expect(canonical.state == concrete && canonical.outcome == .returned(.success, value: 0))
+        let d = kid.descriptor.raw
+        let pdpt = TableNode(level: 3, containing: va), pt = TableNode(level: 1, containing: va)
+        var permuted = concrete
+        permuted.partitions[d]?.structures.tables[pdpt] = concrete.partitions[d]?.structures.tables[pt]
+        permuted.partitions[d]?.structures.tables[pt] = concrete.partitions[d]?.structures.tables[pdpt]
+        #expect(permuted != concrete)
+        #expect(Spec.step(before, event, choices: permuted).state == permuted)
+        var foreign = concrete
+        foreign.partitions[d]?.structures.tables[pt] = [0x1000, 0x2000, 0x3000]
+        #expect(Spec.step(before, event, choices: foreign).state == concrete)
+    }
 }

@@ -2,8 +2,8 @@
 ///
 /// Written from DESIGN.md §4–§6, docs/structures.md, docs/yield.md and the `Status` docs in
 /// SprigABI, never by calling SprigCore's services (that would check the kernel against itself).
-/// SprigABI's numbers and SprigCore's *constants* (page-table bits, descriptor offsets are not
-/// used here) are shared; the logic is written again, on dictionaries instead of tables.
+/// SprigABI's numbers and a few SprigCore constants (`UserRegisters`' rflags bits) are shared;
+/// the logic is written again, on dictionaries instead of tables.
 ///
 /// Layout: this file is the entry (`step`), the root-only services and the helpers every service
 /// shares (argument checks, how a page leaves and comes back to ring 3); `SpecMemory.swift`
