@@ -41,6 +41,7 @@ import Testing
             Issue.record("the planted violation was not found")
             return
         }
+        print((cex.lines + cex.findings.map { "✗ \($0)" }).joined(separator: "\n"))
         #expect(cex.steps.count == 2)
         #expect(cex.findings == [Finding(.extra, "the grandchild runs")])
         #expect(cex.lines.count == 2)
