@@ -155,7 +155,10 @@ enum Refusals {
         callee("callee's context in the kernel image", 0xFFFF_FFFF_8010_0000)
         callee("callee's context at a non-canonical address", 0x0000_8000_0000_0000)
         callee("callee's context in an unmapped page", 0x3000_0000)
-        callee("callee's context straddling into an unmapped page",
+        // Past the top of its stack the next virtual page is unmapped; past the end of its
+        // pool too (there the next physical page happens to be its VIDT).
+        callee("callee's context straddling past its stack top into an unmapped page", ChildLayout.stackTop - 256)
+        callee("callee's context straddling past its pool into an unmapped page",
                ChildLayout.poolBase + Attacker.poolPages * AddressSpace.pageSize - 256)
         callee("callee's context on a kernel structure page mapped in it (Fig. 4)", g)
         callee("callee's context straddling into a kernel structure page", g - 256)
@@ -175,6 +178,7 @@ enum Refusals {
         saveSlot("save slot in an unmapped page", 0x5000_0000_0000)
         saveSlot("save slot in the kernel half", 0xFFFF_8000_0000_0000)
         saveSlot("save slot misaligned", Root.slot(5) + 8)
+        saveSlot("save slot straddling past my stack top into an unmapped page", AddressSpace.rootStackTop - 256)
         saveSlot("save slot straddling past the end of my memory", pages.end - 256)
         saveSlot("save slot on a kernel structure page", b)
         fact("the page below that structure page is mine", below + AddressSpace.pageSize == b)
