@@ -19,7 +19,9 @@
 ///
 ///     input  = step*
 ///     step   = op:byte payload          op % 24 picks the step (see `decodeStep`)
-///     arg    = kind:byte payload        kind % 16 picks the domain (see `decodeArg`)
+///     arg    = kind:byte payload        kind % 16 picks the domain (see `decodeArg`); for a
+///                                       service argument, kind < 0xC0 means the kind the
+///                                       service expects there (`expectedKinds`)
 ///
 /// Ops 20…23 reuse the explorer's domain (Sources/SprigModel/Explore/Domain.swift): two bytes
 /// pick an entry of `Domain.steps(for:)`, the finite menu `sprig check` explores, whose base
@@ -145,11 +147,14 @@ struct Choices {
     }
 }
 
-/// Vaddrs a parent typically maps in a child: its VIDT, the pages below it, and a data area.
+/// Vaddrs a parent typically maps in a child (its VIDT, the pages below it, a data area) and
+/// context addresses in them.
 let childSpace: [UInt64] = [
     AddressSpace.vidt, AddressSpace.vidt - 0x1000, AddressSpace.vidt - 0x2000,
     ModelMachine.childPagesBase, ModelMachine.childPagesBase + 0x1000, ModelMachine.childPagesBase + 0x20_0000,
     AddressSpace.imageBase, 0x0000_0040_0000_0000,
+    // Contexts that straddle into the next page: the VIDT page, a data page.
+    AddressSpace.vidt - 0x180, ModelMachine.childPagesBase + 0x1000 - 0x180,
 ]
 
 /// Addresses no service should accept as a page of the caller.
@@ -163,14 +168,24 @@ let hostile: [UInt64] = [
 /// Harness tags in registers start with this prefix; raw words never do (see `Session`).
 let tagPrefix: UInt64 = 0x5EED
 
-/// Decodes one argument.
-func decodeArg(_ r: inout ByteReader, _ c: Choices) -> Arg {
+/// Argument kinds (the `kind % 16` of the input format) a service expects in each position.
+enum Expect {
+    static let small: UInt8 = 1, freePage: UInt8 = 2, ownPage: UInt8 = 3, child: UInt8 = 5
+    static let childSpace: UInt8 = 8, vidtIndex: UInt8 = 9, rights: UInt8 = 10
+}
+
+/// Decodes one argument. A kind byte below 0xC0 means "the kind this position expects"
+/// (`expect`), so that three bytes in four make a well-typed argument and deep sequences (create
+/// a child, prepare, share, yield) are not a one-in-a-million draw; the rest pick any kind.
+func decodeArg(_ r: inout ByteReader, _ c: Choices, expect: UInt8? = nil) -> Arg {
     func pick(_ list: [UInt64], _ origin: (Int) -> Origin) -> Arg {
-        guard !list.isEmpty else { return Arg(value: 0, origin: .zero) }
         let i = r.index(list.count)
+        guard !list.isEmpty else { return Arg(value: 0, origin: .zero) }
         return Arg(value: list[i], origin: origin(i))
     }
-    switch r.byte() % 16 {
+    let selector = r.byte()
+    let kind = expect.map { selector < 0xC0 ? $0 : selector % 16 } ?? selector % 16
+    switch kind {
     case 0: return Arg(value: 0, origin: .zero)
     case 1: return Arg(value: UInt64(r.byte() % 16), origin: .small)
     case 2: return pick(c.freePages) { .freePage($0) }
@@ -207,14 +222,19 @@ func decodeArg(_ r: inout ByteReader, _ c: Choices) -> Arg {
     }
 }
 
-/// Number of argument registers each service reads.
-func argumentCount(_ service: Service) -> Int {
+/// The argument kinds each service expects, one per argument register it reads.
+func expectedKinds(_ service: Service) -> [UInt8] {
+    typealias E = Expect
     switch service {
-    case .createPartition, .yield: return 5
-    case .addVAddr: return 4
-    case .prepare: return 3
-    case .countToMap, .removeVAddr, .collect, .consoleWrite: return 2
-    case .mappedInChild, .deletePartition, .getIntState, .setIntState, .powerOff, .setTimer: return 1
+    case .createPartition: return [E.freePage, E.freePage, E.freePage, E.freePage, E.freePage]
+    case .countToMap, .removeVAddr, .collect: return [E.child, E.childSpace]
+    case .prepare: return [E.child, E.childSpace, E.freePage]
+    case .addVAddr: return [E.freePage, E.child, E.childSpace, E.rights]
+    case .mappedInChild: return [E.ownPage]
+    case .deletePartition, .getIntState: return [E.child]
+    case .setIntState, .setTimer, .powerOff: return [E.small]
+    case .yield: return [E.child, E.vidtIndex, E.vidtIndex, E.small, E.small]
+    case .consoleWrite: return [E.ownPage, E.small]
     }
 }
 
@@ -223,7 +243,7 @@ func decodeStep(_ r: inout ByteReader, _ c: Choices) -> Step? {
     guard !r.atEnd else { return nil }
     let op = r.byte() % 24
     func call(_ s: Service) -> Step {
-        .call(number: s.rawValue, args: (0..<argumentCount(s)).map { _ in decodeArg(&r, c) })
+        .call(number: s.rawValue, args: expectedKinds(s).map { decodeArg(&r, c, expect: $0) })
     }
     switch op {
     case 0: return call(.createPartition)

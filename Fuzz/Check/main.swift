@@ -1,0 +1,60 @@
+/// The explorer on a (possibly mutated) copy of the kernel: `sprig check --mutant NAME` builds
+/// this file with SprigABI, SprigCore and SprigModel from the mutant's copy (HostBuild.checkMutant)
+/// and runs it. It drives the explorer's library API (`Explorer`, Sources/SprigModel/Explore), the
+/// same search `sprig check` runs, and prints the first counterexample.
+///
+///     sprig-check [--depth N] [--random STEPS --seed S] [--pages P] [--start S] [--max-states N]
+///
+/// Exit status: 0 no violation, 1 a counterexample, 2 bad arguments.
+import SprigModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+var configuration = Explorer.Configuration()
+var random: Int?
+var seed: UInt64 = 1
+var arguments = CommandLine.arguments.dropFirst()
+func fail(_ message: String) -> Never {
+    print("sprig-check: \(message)")
+    exit(2)
+}
+func value(_ flag: String) -> String {
+    guard let v = arguments.popFirst() else { fail("\(flag) needs a value") }
+    return v
+}
+func number(_ flag: String) -> Int {
+    guard let n = Int(value(flag)), n >= 0 else { fail("\(flag) needs a number") }
+    return n
+}
+while let flag = arguments.popFirst() {
+    switch flag {
+    case "--depth": configuration.depth = number(flag)
+    case "--pages": configuration.pages = number(flag)
+    case "--max-states": configuration.maxStates = number(flag)
+    case "--random": random = number(flag)
+    case "--seed": seed = UInt64(number(flag))
+    case "--start":
+        guard let s = ExplorationStart(rawValue: value(flag)) else { fail("--start: one of \(ExplorationStart.allCases.map(\.rawValue))") }
+        configuration.start = s
+    default: fail("unknown argument \(flag)")
+    }
+}
+
+let report: ExplorationReport
+if let random {
+    report = Explorer(configuration).randomWalk(steps: random, seed: seed)
+} else {
+    report = Explorer(configuration).run { p in
+        print("  depth \(p.depth): \(p.report.states) states, \(p.report.transitions) transitions")
+    }
+}
+print("explored: \(report.states) states, \(report.transitions) transitions, depth \(report.depthReached), "
+      + "\(Int(report.statesPerSecond)) states/s, \(Int(report.elapsed)) s")
+if let c = report.counterexample {
+    print("VIOLATION after \(c.steps.count) steps:")
+    for line in c.lines { print("  " + line) }
+    for f in c.findings { print("  ! \(f)") }
+    exit(1)
+}
+print("no violation")

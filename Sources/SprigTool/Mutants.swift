@@ -1,0 +1,105 @@
+/// Deliberately broken kernels: named mutants of SprigCore, each one textual edit, for showing
+/// that the fuzzer (`sprig fuzz --mutant`) and the explorer (`sprig check --mutant`) catch a
+/// dropped check.
+///
+/// A mutant is (file, exact original snippet, replacement). `HostBuild` copies the sources to a
+/// temporary directory, applies the edit there and compiles the copy: the kernel source in the
+/// checkout is never edited. The snippet must occur exactly once in the file, or the build stops
+/// with `MutantError` — a mutant that silently stopped applying after a refactoring would make
+/// "the fuzzer finds it" mean nothing.
+
+/// One edit of one kernel source file.
+public struct Mutant: Sendable, Equatable {
+    /// The name `--mutant` takes.
+    public let name: String
+    /// What the edit breaks, in one line.
+    public let summary: String
+    /// Path of the edited file, relative to the checkout.
+    public let file: String
+    /// The exact text replaced (must occur once in `file`).
+    public let original: String
+    public let replacement: String
+
+    /// A mutant replacing `original` with `replacement` in `file`.
+    public init(name: String, summary: String, file: String, original: String, replacement: String) {
+        self.name = name; self.summary = summary; self.file = file
+        self.original = original; self.replacement = replacement
+    }
+
+    /// `text` with the edit applied.
+    /// - Throws: `MutantError` unless `original` occurs exactly once in `text`.
+    public func apply(to text: String) throws -> String {
+        let parts = text.components(separatedBy: original)
+        guard parts.count == 2 else {
+            throw MutantError(mutant: name, file: file, occurrences: parts.count - 1)
+        }
+        return parts[0] + replacement + parts[1]
+    }
+}
+
+/// A mutant's snippet is not in its file exactly once.
+public struct MutantError: Error, CustomStringConvertible, Sendable {
+    public let mutant: String
+    public let file: String
+    /// How many times the snippet occurs (0, or more than 1).
+    public let occurrences: Int
+
+    public var description: String {
+        "mutant \(mutant): its original snippet occurs \(occurrences) times in \(file), not exactly once "
+            + "(the kernel source changed; update Sources/SprigTool/Mutants.swift)"
+    }
+}
+
+/// The named mutants.
+public enum Mutants {
+    /// Every mutant `--mutant` accepts.
+    public static let all: [Mutant] = [
+        Mutant(
+            name: "addvaddr-rights",
+            summary: "addVAddr no longer checks that the child's rights stay within the caller's (write, execute)",
+            file: "Sources/SprigCore/Sharing.swift",
+            original: """
+                        if rights & Rights.write != 0 {
+                            guard case .success = PageTableWalk.userTranslate(
+                                p, pml4: Partition.pml4(p, caller), va: page.va, write: true)
+                            else { return .rightsExceedCaller }
+                        }
+                        if rights & Rights.execute != 0, !callerLeaf.isExecutable { return .rightsExceedCaller }
+
+                """,
+            replacement: """
+                        _ = callerLeaf
+
+                """),
+        Mutant(
+            name: "yield-save-overlap",
+            summary: "yield check 8 no longer refuses a save slot that overlaps the callee's context",
+            file: "Sources/SprigCore/Yield.swift",
+            original: """
+                guard let slot = ContextCheck.locate(p, pml4: Partition.pml4(p, caller), va: saveVA, write: true, vidt: callerVIDT),
+                                  !slot.overlaps(target)
+                """,
+            replacement: """
+                guard let slot = ContextCheck.locate(p, pml4: Partition.pml4(p, caller), va: saveVA, write: true, vidt: callerVIDT)
+                """),
+        Mutant(
+            name: "context-straddle",
+            summary: "a context that straddles two pages is taken as lying on its first page (checks 7 and 8 skip the second page)",
+            file: "Sources/SprigCore/ContextLocation.swift",
+            original: """
+                guard room < size else { return ContextLocation(first: first, firstBytes: size, second: first.pageBase) }
+                """,
+            replacement: """
+                guard room < 0 else { return ContextLocation(first: first, firstBytes: size, second: first.pageBase) }
+                """),
+    ]
+
+    /// The mutant called `name`.
+    /// - Throws: `ToolError` naming the known mutants.
+    public static func named(_ name: String) throws -> Mutant {
+        guard let m = all.first(where: { $0.name == name }) else {
+            throw ToolError("no mutant named \(name); known: \(all.map(\.name).joined(separator: ", "))")
+        }
+        return m
+    }
+}
