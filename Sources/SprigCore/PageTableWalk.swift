@@ -41,21 +41,24 @@ public enum PageTableWalk {
     ) -> Result<PhysicalAddress, Status> {
         guard va.isCanonical else { return .failure(.nonCanonicalAddress) }
         guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }
-        var table = pml4
-        var level = 4
-        var accessible = true
-        var writable = true
-        var entry = PageTableEntry(raw: 0)
-        while level >= 1 {
-            entry = PageTableEntry(raw: platform.load(entryAddress(table: table, va: va, level: level)))
-            guard entry.isPresent, level == 1 || !entry.isLargePage else { return .failure(.addressNotMapped) }
-            accessible = accessible && entry.isUser
-            writable = writable && entry.isWritable
-            table = entry.frame
-            level -= 1
+        // The hottest loop of yield and delivery: shifts instead of `index(level:)`, and the
+        // U and W bits of every level accumulated with one AND (the MMU's own rule).
+        var table = pml4.raw
+        var shift: UInt64 = 39
+        var allLevels = ~UInt64(0)
+        while true {
+            let raw = platform.load(PhysicalAddress(table &+ ((va.raw &>> shift) & 511) &* 8))
+            guard raw & PageTableEntry.present != 0 else { return .failure(.addressNotMapped) }
+            allLevels &= raw
+            if shift == 12 {
+                guard allLevels & PageTableEntry.user != 0, !write || allLevels & PageTableEntry.writable != 0
+                else { return .failure(.pageNotAccessible) }
+                return .success(PageTableEntry(raw: raw).frame.adding(va.pageOffset))
+            }
+            guard raw & PageTableEntry.largePage == 0 else { return .failure(.addressNotMapped) }
+            table = raw & PageTableEntry.addressMask
+            shift &-= 9
         }
-        guard accessible, !write || writable else { return .failure(.pageNotAccessible) }
-        return .success(entry.frame.adding(va.pageOffset))
     }
 
     /// Checks that every byte of `[va, va + length)` is reachable by the partition whose tables

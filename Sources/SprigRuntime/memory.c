@@ -7,6 +7,12 @@
 
 void *memset(void *d, int c, size_t n) {
     unsigned char *p = d;
+    if ((((uintptr_t)p | n) & 7) == 0) {
+        uint64_t w = (unsigned char)c * 0x0101010101010101ull;
+        uint64_t *pw = d;
+        for (n /= 8; n; n--) *pw++ = w;
+        return d;
+    }
     while (n--) *p++ = (unsigned char)c;
     return d;
 }

@@ -38,6 +38,26 @@ extension X86Platform: CPUPlatform {
 
     func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         let f = TrapFrame(words: trappedFrame!)
+        if location.firstBytes == UInt64(ContextLayout.size) {
+            // The common case, the context on one page: plain stores through the direct map and
+            // FXSAVE straight into the context (its FPU area is 16-aligned since the context is).
+            let c = X86Platform.pointer(location.first)
+            c[ContextLayout.rip / 8] = f[TrapFrame.rip]
+            c[ContextLayout.rsp / 8] = f[TrapFrame.rsp]
+            c[ContextLayout.rflags / 8] = f[TrapFrame.rflags]
+            var r = 0
+            while r < ContextLayout.gprCount { c[ContextLayout.gprs / 8 + r] = f[r]; r += 1 }
+            if let rv = returnValue { c[ContextLayout.rax / 8] = rv }
+            c[ContextLayout.flags / 8] = flags
+            c[ContextLayout.valid / 8] = 1
+            var w = ContextLayout.valid / 8 + 1
+            while w < ContextLayout.fpu / 8 { c[w] = 0; w += 1 }
+            let fpu = c + ContextLayout.fpu / 8
+            fxsave(fpu)
+            w = FPU.firstUnwrittenWord
+            while w < FPU.words { fpu[w] = 0; w += 1 }
+            return
+        }
         func put(_ offset: Int, _ v: UInt64) { store(location.word(at: offset), v) }
         put(ContextLayout.rip, f[TrapFrame.rip])
         put(ContextLayout.rsp, f[TrapFrame.rsp])
@@ -70,6 +90,46 @@ extension X86Platform: CPUPlatform {
 
     func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
         let f = TrapFrame(words: trappedFrame!)
+        if location.firstBytes == UInt64(ContextLayout.size) {
+            loadOnePage(X86Platform.pointer(location.first), f, interruptsEnabled: interruptsEnabled)
+        } else {
+            loadStraddling(location, f, interruptsEnabled: interruptsEnabled)
+        }
+        f[TrapFrame.cs] = TrapFrame.userCS
+        f[TrapFrame.ss] = TrapFrame.userSS
+        if let d = delivery {
+            f[TrapFrame.rdi] = d.source
+            f[TrapFrame.rsi] = d.vector
+            f[TrapFrame.rdx] = d.errorCode
+            f[TrapFrame.rcx] = d.faultAddress
+            f[TrapFrame.r8] = d.savedAt
+        }
+    }
+
+    /// The common case: plain loads through the direct map, and FXRSTOR straight from the
+    /// context when its MXCSR has no reserved bit (else from the staging area, sanitized).
+    private func loadOnePage(_ c: UnsafeMutablePointer<UInt64>, _ f: TrapFrame, interruptsEnabled: Bool) {
+        var r = 0
+        while r < ContextLayout.gprCount { f[r] = c[ContextLayout.gprs / 8 + r]; r += 1 }
+        f[TrapFrame.rip] = UserRegisters.rip(c[ContextLayout.rip / 8])
+        f[TrapFrame.rsp] = c[ContextLayout.rsp / 8]
+        f[TrapFrame.rflags] = UserRegisters.rflags(c[ContextLayout.rflags / 8], interruptsEnabled: interruptsEnabled)
+        let fpu = c + ContextLayout.fpu / 8
+        let mxcsr = UInt32(truncatingIfNeeded: fpu[3])
+        let mask = UInt32(truncatingIfNeeded: mxcsrMask)
+        if UserRegisters.mxcsr(mxcsr, mask: mask) == mxcsr {
+            fxrstor(fpu)
+            return
+        }
+        let a = FPU.area
+        var w = 0
+        while w < FPU.words { a[w] = fpu[w]; w += 1 }
+        a[3] = UInt64(UserRegisters.mxcsr(mxcsr, mask: mask))
+        fxrstor(a)
+    }
+
+    /// A context over two pages: word by word through `ContextLocation`, FPU via the staging area.
+    private func loadStraddling(_ location: ContextLocation, _ f: TrapFrame, interruptsEnabled: Bool) {
         func get(_ offset: Int) -> UInt64 { load(location.word(at: offset)) }
         var r = 0
         while r < ContextLayout.gprCount {
@@ -79,8 +139,6 @@ extension X86Platform: CPUPlatform {
         f[TrapFrame.rip] = UserRegisters.rip(get(ContextLayout.rip))
         f[TrapFrame.rsp] = get(ContextLayout.rsp)
         f[TrapFrame.rflags] = UserRegisters.rflags(get(ContextLayout.rflags), interruptsEnabled: interruptsEnabled)
-        f[TrapFrame.cs] = TrapFrame.userCS
-        f[TrapFrame.ss] = TrapFrame.userSS
         let a = FPU.area
         var w = 0
         while w < FPU.words {
@@ -90,12 +148,5 @@ extension X86Platform: CPUPlatform {
         // MXCSR is bytes 24…27 (low half of word 3); MXCSR_MASK (high half) is ignored by FXRSTOR.
         a[3] = UInt64(UserRegisters.mxcsr(UInt32(truncatingIfNeeded: a[3]), mask: UInt32(truncatingIfNeeded: mxcsrMask)))
         fxrstor(a)
-        if let d = delivery {
-            f[TrapFrame.rdi] = d.source
-            f[TrapFrame.rsi] = d.vector
-            f[TrapFrame.rdx] = d.errorCode
-            f[TrapFrame.rcx] = d.faultAddress
-            f[TrapFrame.r8] = d.savedAt
-        }
     }
 }

@@ -23,9 +23,14 @@ struct X86Platform: Platform {
     func load(_ paddr: PhysicalAddress) -> UInt64 { X86Platform.pointer(paddr).pointee }
     func store(_ paddr: PhysicalAddress, _ value: UInt64) { X86Platform.pointer(paddr).pointee = value }
     func zeroPage(_ page: PhysicalAddress) {
-        X86Platform.bytePointer(page).initialize(repeating: 0, count: Int(AddressSpace.pageSize))
+        // By words: a byte fill compiles to `rep stosb`, one guest instruction per byte under TCG.
+        X86Platform.pointer(page).initialize(repeating: 0, count: Int(AddressSpace.pageSize / 8))
     }
     func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
-        X86Platform.bytePointer(destination).update(from: X86Platform.bytePointer(source), count: Int(bytes))
+        if (source.raw | destination.raw | bytes) & 7 == 0 {
+            X86Platform.pointer(destination).update(from: X86Platform.pointer(source), count: Int(bytes / 8))
+        } else {
+            X86Platform.bytePointer(destination).update(from: X86Platform.bytePointer(source), count: Int(bytes))
+        }
     }
 }
