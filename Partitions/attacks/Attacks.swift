@@ -35,7 +35,7 @@ let badSaveIndex: UInt64 = 310
 let probeIndex: UInt64 = 400
 /// A VIDT entry root leaves 0: a yield saving "at" it drops root's context. (Index 0 is not
 /// that: root's VIDT[0] is its #DE handler, which a save at 0 would overwrite.)
-let dropIndex: UInt64 = 511
+let dropIndex: UInt64 = Sprig.noSave
 
 /// The attacker's conventions (Partitions/attacker/Attacker.swift).
 enum Attacker {

@@ -60,7 +60,7 @@ func benchTick(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultA
     let now = readTSC()
     irq.add(now - word(sharedPage + 24).pointee)
     if irq.count < rounds && source == childName {
-        _ = Sprig.yield(source, target: savedAt, save: 0)
+        _ = Sprig.yield(source, target: savedAt, save: Sprig.noSave)
     }
     Sprig.setTimer(0)
     irq.report("irq.to_root_handler", baseline: baseline)

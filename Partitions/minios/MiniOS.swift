@@ -42,10 +42,10 @@ func fail(_ out: inout Output, _ what: StaticString, _ status: UInt64) {
 @_cdecl("minios_console")
 func miniOSConsole(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
     SharedConsole.forward()
-    let r = Sprig.yield(source, target: savedAt, save: 0)
+    let r = Sprig.yield(source, target: savedAt, save: Sprig.noSave)
     var out = Output()
     fail(&out, "resuming the server after its line", r.raw)
-    Sprig.yield(0, target: rootResumeSlot, save: 0)
+    Sprig.yield(0, target: rootResumeSlot, save: Sprig.noSave)
 }
 
 /// An exception of the server: report it and give up (the scenario never faults).
@@ -58,7 +58,7 @@ func miniOSChildFault(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _
     out.hex(faultAddress)
     out.line("  <-- FAILED")
     SharedConsole.countFailure()
-    Sprig.yield(0, target: rootResumeSlot, save: 0)
+    Sprig.yield(0, target: rootResumeSlot, save: Sprig.noSave)
 }
 
 /// The server called `VIDT[0xB7]`: it has exited. Take its memory back and report to root.
@@ -91,7 +91,7 @@ func miniOSExit(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ fault
     out.line(" handed out and back)")
     if freeAfter != freeBefore || freeAfter != poolPages { fail(&out, "memory came back", 0) }
     out.line("minios: done")
-    let r = Sprig.yield(0, target: rootResumeSlot, save: 0)
+    let r = Sprig.yield(0, target: rootResumeSlot, save: Sprig.noSave)
     fail(&out, "returning to root", r.raw)
     while true {}
 }
@@ -116,7 +116,7 @@ func miniOSMain(_ imageBytes: UInt64) {
     plan.console = ChildLayout.consolePage
     guard case .success(let child) = ChildBuilder.build(plan, pages: &pages) else {
         fail(&out, "building the server", 0)
-        Sprig.yield(0, target: rootResumeSlot, save: 0)
+        Sprig.yield(0, target: rootResumeSlot, save: Sprig.noSave)
         while true {}
     }
     server = child.name
@@ -137,6 +137,6 @@ func miniOSMain(_ imageBytes: UInt64) {
     r = Sprig.yield(server, target: sigint, save: resumeSlot)
     // Only reached if SIGINT was refused: the server's exit comes in at VIDT[0xB7] instead.
     fail(&out, "SIGINT", r.raw)
-    Sprig.yield(0, target: rootResumeSlot, save: 0)
+    Sprig.yield(0, target: rootResumeSlot, save: Sprig.noSave)
     while true {}
 }

@@ -16,7 +16,7 @@ let resumeSlot: UInt64 = 301
 func serverSigint(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
     var out = Output()
     out.line("server: SIGINT received; closing up and calling exit (0xB7)")
-    let r = Sprig.yield(0, target: exitVector, save: 0)
+    let r = Sprig.yield(0, target: exitVector, save: Sprig.noSave)
     out.write("server: exit refused: ")
     out.line(statusName(r.raw))
     SharedConsole.countFailure()

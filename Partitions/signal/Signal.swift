@@ -22,7 +22,7 @@ nonisolated(unsafe) var miniOS: UInt64 = 0
 @_cdecl("root_console")
 func rootConsole(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
     SharedConsole.drain(consolePage)
-    let r = Sprig.yield(source, target: savedAt, save: 0)
+    let r = Sprig.yield(source, target: savedAt, save: Sprig.noSave)
     var out = Output()
     out.write("root: could not resume the printing partition: ")
     out.line(statusName(r.raw))

@@ -37,6 +37,11 @@ public enum Sprig {
         return CallResult(raw: raw, value: second)
     }
 
+    /// The save index partitions using SprigUser leave 0 in their VIDT: yielding with
+    /// `save: Sprig.noSave` drops the caller's context. (`save: 0` would save over `VIDT[0]`:
+    /// an index is a slot, only an entry of 0 means "drop".)
+    public static let noSave: UInt64 = 511
+
     /// yield (DESIGN.md §5): to `callee` (a child's name, or 0 for the parent) at its VIDT index
     /// `target`, saving this partition's registers at its own VIDT index `saveIndex` (none when
     /// that entry is 0), with interrupt state `flagsOnYield` now and `flagsOnWake` when resumed.

@@ -1,0 +1,29 @@
+/// `sprig bench` end to end: the bench system boots under -icount, reports every path, and the
+/// counts are instruction counts (deterministic: min = max where the path does not depend on
+/// the timer). The targets themselves are checked by `sprig bench --check`, not here.
+import SprigTool
+import Testing
+
+@Suite("Benchmark system")
+struct BenchBootTests {
+    @Test("the bench system reports every path, in guest instructions, deterministically")
+    func benchReportsEveryPath() throws {
+        let (_, products) = try Boot.products(.release)
+        let ms = try Bench.run(products, variant: .release)
+        #expect(Set(ms.map(\.key)) == Set(Bench.expectedKeys))
+        for m in ms {
+            #expect(m.median > 0 && m.min <= m.median && m.median <= m.max, "\(m.key)")
+            if m.key.hasPrefix("yield.") || m.key.hasPrefix("service.") {
+                #expect(m.min == m.max, "\(m.key) should not vary under icount: \(m.min)…\(m.max)")
+            }
+        }
+        let byKey = Dictionary(uniqueKeysWithValues: ms.map { ($0.key, $0) })
+        // A round trip is two one-way yields plus the child's few instructions of bookkeeping.
+        let trip = byKey["yield.round_trip"]!.median
+        let oneWay = byKey["yield.parent_to_child"]!.median + byKey["yield.child_to_parent"]!.median
+        #expect(trip >= oneWay && trip < oneWay + 100)
+        #expect(byKey["yield.parent_to_child"]?.target == 400)
+        let json = try Bench.json(ms)
+        #expect(json.contains("\"unit\" : \"guest instructions\""))
+    }
+}
