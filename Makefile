@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check
+.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -21,6 +21,7 @@ help:
 	@echo "make systems  list the bootable systems"
 	@echo "make check    sprig check: explore every step sequence up to DEPTH (default 3) on the model, properties after each step"
 	@echo "              options: DEPTH=n, SEED=s (random walk of STEPS steps instead, default 100000), CHECKFLAGS=... (sprig check --help)"
+	@echo "make fuzz     sprig fuzz: libFuzzer on the kernel logic in the model for SECONDS (default 60); MUTANT=<name> fuzzes a broken copy"
 	@echo "make clean    remove build products"
 
 all: build
@@ -72,3 +73,8 @@ CHECKFLAGS ?=
 check:
 	@$(SWIFT) build -c release --product sprig 2>&1 | grep -E "error|warning: unre" || true
 	@.build/release/sprig check $(if $(SEED),--random $(STEPS) --seed $(SEED),--depth $(DEPTH)) $(CHECKFLAGS)
+
+# Coverage-guided fuzzing (docs/fuzz.md). SECONDS bounds the run; MUTANT and JOBS are optional.
+SECONDS ?= 60
+fuzz: cli
+	@$(SPRIG) fuzz --seconds $(SECONDS) $(if $(MUTANT),--mutant $(MUTANT),) $(if $(JOBS),--jobs $(JOBS),)

@@ -3,7 +3,10 @@
 /// and runs it. It drives the explorer's library API (`Explorer`, Sources/SprigModel/Explore), the
 /// same search `sprig check` runs, and prints the first counterexample.
 ///
-///     sprig-check [--depth N] [--random STEPS --seed S] [--pages P] [--start S] [--max-states N]
+///     sprig-check [--depth N] [--random STEPS --seed S] [--pages P] [--partitions N]
+///                 [--vidt-slots N] [--start S] [--max-states N]
+///
+/// (the options of `sprig check`, which passes its own command line through).
 ///
 /// Exit status: 0 no violation, 1 a counterexample, 2 bad arguments.
 import SprigModel
@@ -32,6 +35,8 @@ while let flag = arguments.popFirst() {
     case "--depth": configuration.depth = number(flag)
     case "--pages": configuration.pages = number(flag)
     case "--max-states": configuration.maxStates = number(flag)
+    case "--partitions": configuration.domain.maxPartitions = number(flag)
+    case "--vidt-slots": configuration.domain.vidtSlots = number(flag)
     case "--random": random = number(flag)
     case "--seed": seed = UInt64(number(flag))
     case "--start":

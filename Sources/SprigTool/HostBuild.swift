@@ -68,18 +68,25 @@ public final class HostBuild {
     }
 
     /// `sprig check --mutant NAME [arguments]`: builds the explorer on the mutant's copy of the
-    /// sources and runs it with `arguments` (`--depth N`, `--random STEPS --seed S`, `--pages P`),
-    /// its output on this terminal.
+    /// sources and runs it with `arguments` — `sprig check`'s own options (`--depth N`,
+    /// `--random STEPS`, `--seed S`, `--pages P`, `--partitions N`, `--vidt-slots N`, `--start S`,
+    /// `--max-states N`); a `--mutant NAME` among them is dropped — its output on this terminal.
     /// - Returns: the explorer's exit status (0: no violation, 1: a counterexample).
     public static func checkMutant(_ name: String, arguments: [String] = [],
                                    progress: @escaping (String) -> Void = { print($0) }) throws -> Int32 {
+        let mutant = try Mutants.named(name)
         let builder = try HostBuild(project: try Project.current())
         builder.progress = progress
-        let products = try builder.buildChecker(mutant: try Mutants.named(name))
-        progress("sprig: exploring mutant \(name) (\(try Mutants.named(name).summary))")
+        let products = try builder.buildChecker(mutant: mutant)
+        progress("sprig: exploring mutant \(name) (\(mutant.summary))")
+        var passed: [String] = []
+        var rest = arguments[...]
+        while let a = rest.popFirst() {
+            if a == "--mutant" { _ = rest.popFirst() } else if !a.hasPrefix("--mutant=") { passed.append(a) }
+        }
         let p = Process()
         p.executableURL = products.executable
-        p.arguments = arguments
+        p.arguments = passed
         try p.run()
         p.waitUntilExit()
         return p.terminationStatus

@@ -27,17 +27,27 @@ struct Fuzz: ParsableCommand {
     @Flag(help: "Leave the refinement check out of the oracle.") var noRefinement = false
     @Option(help: "Decode and run one input (a reproducer) instead of fuzzing.") var replay: String?
     @Flag(help: "List the mutants and exit.") var listMutants = false
+    @Option(help: "Instead of fuzzing, run the explorer (sprig check's search) to this depth on the --mutant's copy.")
+    var exploreDepth: Int?
 
     func validate() throws {
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
         guard jobs >= 1 && jobs <= 64 else { throw ValidationError("--jobs must be between 1 and 64") }
         guard maxLen >= 16 else { throw ValidationError("--max-len must be at least 16") }
         if let mutant { _ = try Mutants.named(mutant) }
+        if exploreDepth != nil && mutant == nil {
+            throw ValidationError("--explore-depth needs --mutant (sprig check explores the checkout)")
+        }
     }
 
     func run() throws {
         if listMutants {
             for m in Mutants.all { print("\(m.name) — \(m.summary) (\(m.file))") }
+            return
+        }
+        if let exploreDepth, let mutant {
+            let status = try HostBuild.checkMutant(mutant, arguments: ["--depth", "\(exploreDepth)"]) { say($0) }
+            if status != 0 { throw ExitCode(status) }
             return
         }
         let builder = try HostBuild(project: try Project.current())
