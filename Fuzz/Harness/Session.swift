@@ -36,6 +36,7 @@ struct Failure: Error {
     }
 }
 
+/// One input's run: the booted model, the decoded steps so far, the oracle's state.
 final class Session {
     /// Pages of the model machine: enough for root to build a few children with mapped pages.
     static let pages = 128

@@ -35,7 +35,9 @@ public struct HostProducts: Sendable {
 
 /// See the file overview.
 public final class HostBuild {
+    /// The checkout whose sources are built.
     public let project: Project
+    /// Where swiftc is.
     public let toolchain: Toolchain
     /// Called with one line per module actually compiled.
     public var progress: (String) -> Void = { _ in }
@@ -247,8 +249,9 @@ public struct FuzzResult: Sendable {
     public var executions = 0
     /// Executions per second, libFuzzer's average.
     public var executionsPerSecond = 0
-    /// Coverage: edges ("cov") and features ("ft") reached.
+    /// Coverage: edges reached ("cov").
     public var coverage = 0
+    /// Features reached ("ft": edges with hit counts and more).
     public var features = 0
     /// Inputs in the corpus at the end.
     public var corpusSize = 0

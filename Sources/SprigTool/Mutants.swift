@@ -18,6 +18,7 @@ public struct Mutant: Sendable, Equatable {
     public let file: String
     /// The exact text replaced (must occur once in `file`).
     public let original: String
+    /// The text put in its place.
     public let replacement: String
 
     /// A mutant replacing `original` with `replacement` in `file`.
@@ -39,11 +40,14 @@ public struct Mutant: Sendable, Equatable {
 
 /// A mutant's snippet is not in its file exactly once.
 public struct MutantError: Error, CustomStringConvertible, Sendable {
+    /// The mutant's name.
     public let mutant: String
+    /// The file its snippet was looked for in.
     public let file: String
     /// How many times the snippet occurs (0, or more than 1).
     public let occurrences: Int
 
+    /// What went wrong and what to do.
     public var description: String {
         "mutant \(mutant): its original snippet occurs \(occurrences) times in \(file), not exactly once "
             + "(the kernel source changed; update Sources/SprigTool/Mutants.swift)"
