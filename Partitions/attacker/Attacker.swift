@@ -24,18 +24,6 @@
 import SprigABI
 import SprigUser
 
-@_extern(c, "sprig_fill_registers_and_fault")
-func sprigFillRegistersAndFault(_ pattern: UInt64)
-@_extern(c, "sprig_fill_registers_and_yield")
-func sprigFillRegistersAndYield(_ pattern: UInt64, _ callee: UInt64, _ target: UInt64, _ save: UInt64,
-                                _ flagsOnYield: UInt64, _ flagsOnWake: UInt64) -> UInt64
-@_extern(c, "sprig_spin_counting")
-func sprigSpinCounting(_ counter: UnsafeMutablePointer<UInt64>)
-@_extern(c, "sprig_probe_configure")
-func sprigProbeConfigure(_ area: UInt64, _ next: Handler)
-@_extern(c, "sprig_register_probe_address")
-func sprigRegisterProbeAddress() -> UInt64
-
 enum Mode {
     static let victim: UInt64 = 0
     static let faultLoop: UInt64 = 1
@@ -58,7 +46,7 @@ let parkIndex: UInt64 = 300
 let rootResume: UInt64 = 300
 let rootProbeIndex: UInt64 = 400
 /// A VIDT entry this partition leaves 0: saving there drops the context.
-let dropIndex: UInt64 = 511
+let dropIndex: UInt64 = Sprig.noSave
 let poolPages: UInt64 = 48
 
 nonisolated(unsafe) var grandchild: UInt64 = 0

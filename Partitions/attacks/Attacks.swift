@@ -17,15 +17,6 @@
 import SprigABI
 import SprigUser
 
-@_extern(c, "sprig_resume_context")
-func sprigResumeContext(_ context: UInt64)
-@_extern(c, "sprig_fill_registers_and_yield")
-func sprigFillRegistersAndYield(_ pattern: UInt64, _ callee: UInt64, _ target: UInt64, _ save: UInt64,
-                                _ flagsOnYield: UInt64, _ flagsOnWake: UInt64) -> UInt64
-@_extern(c, "sprig_probe_configure")
-func sprigProbeConfigure(_ area: UInt64, _ next: Handler)
-@_extern(c, "sprig_register_probe_address")
-func sprigRegisterProbeAddress() -> UInt64
 
 /// Where root's main flow waits while a child runs.
 let resumeSlot: UInt64 = 300

@@ -1,0 +1,34 @@
+/// Swift names for Registers.S, the register-level helpers of the `attacks` system (marker
+/// fills, the register probe, resuming one's own context in ring 3), declared once here for
+/// every partition that links SprigUser.
+@_extern(c, "sprig_fill_registers_and_fault") func fillRegistersAndFaultC(_ pattern: UInt64)
+@_extern(c, "sprig_fill_registers_and_yield")
+func fillRegistersAndYieldC(_ pattern: UInt64, _ callee: UInt64, _ target: UInt64, _ save: UInt64,
+                            _ flagsOnYield: UInt64, _ flagsOnWake: UInt64) -> UInt64
+@_extern(c, "sprig_spin_counting") func spinCountingC(_ counter: UnsafeMutablePointer<UInt64>)
+@_extern(c, "sprig_resume_context") func resumeContextC(_ context: UInt64)
+@_extern(c, "sprig_probe_configure") func probeConfigureC(_ area: UInt64, _ next: Handler)
+@_extern(c, "sprig_register_probe_address") func registerProbeAddressC() -> UInt64
+
+/// Loads `pattern` into every register a fault does not define and executes `ud2`.
+@inline(__always) public func sprigFillRegistersAndFault(_ pattern: UInt64) { fillRegistersAndFaultC(pattern) }
+
+/// Loads `pattern` into every register yield does not take as an argument, then yields; returns
+/// yield's status (0 when someone resumes the saved context).
+@inline(__always) public func sprigFillRegistersAndYield(
+    _ pattern: UInt64, _ callee: UInt64, _ target: UInt64, _ save: UInt64, _ flagsOnYield: UInt64, _ flagsOnWake: UInt64
+) -> UInt64 {
+    fillRegistersAndYieldC(pattern, callee, target, save, flagsOnYield, flagsOnWake)
+}
+
+/// Adds 1 to `counter` forever without a system call (only the timer takes the CPU back).
+@inline(__always) public func sprigSpinCounting(_ counter: UnsafeMutablePointer<UInt64>) { spinCountingC(counter) }
+
+/// Continues at a context in this partition's own memory, in ring 3.
+@inline(__always) public func sprigResumeContext(_ context: UInt64) { resumeContextC(context) }
+
+/// Where the register probe records (768 bytes, 16-aligned) and the handler it continues to.
+@inline(__always) public func sprigProbeConfigure(_ area: UInt64, _ next: Handler) { probeConfigureC(area, next) }
+
+/// The probe's entry, for a context's rip.
+@inline(__always) public func sprigRegisterProbeAddress() -> UInt64 { registerProbeAddressC() }
