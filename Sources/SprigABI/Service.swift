@@ -55,4 +55,9 @@ public enum Limits {
     /// 10 kHz the machine would do little but take interrupts.
     public static let timerHzMin: UInt64 = 19
     public static let timerHzMax: UInt64 = 10_000
+
+    /// Whether `setTimer` accepts `hz`: 0 (stop) or `timerHzMin`…`timerHzMax`.
+    @inlinable public static func isTimerRate(_ hz: UInt64) -> Bool {
+        hz == 0 || (hz >= timerHzMin && hz <= timerHzMax)
+    }
 }

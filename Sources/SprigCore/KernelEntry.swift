@@ -85,3 +85,28 @@ extension Kernel {
         return .returned(r.status, value: r.value)
     }
 }
+
+extension Kernel {
+    /// `consoleWrite`'s checks and walk, shared by every platform's console: the length bound,
+    /// then every byte of `[start, start + length)` readable by the current partition, then
+    /// `emit(paddr, bytes)` for each piece of the range that lies on one page, in order.
+    /// - Postcondition: on a refusal nothing was emitted.
+    public static func consoleBytes<P: CPUPlatform>(
+        _ p: P, start: UInt64, length: UInt64, _ emit: (PhysicalAddress, UInt64) -> Void
+    ) -> Status {
+        guard length <= Limits.consoleWriteMax else { return .invalidArgument }
+        let pml4 = Partition.pml4(p, p.currentPartition)
+        let check = PageTableWalk.checkUserRange(p, pml4: pml4, start: UserAddress(start), length: length, write: false)
+        guard check == .success else { return check }
+        var va = start
+        let end = start + length
+        while va < end {
+            guard case .success(let pa) = PageTableWalk.userTranslate(p, pml4: pml4, va: VirtualAddress(va), write: false)
+            else { return .rangeNotAccessible }
+            let chunk = min(end - va, AddressSpace.pageSize - (va & (AddressSpace.pageSize - 1)))
+            emit(pa, chunk)
+            va += chunk
+        }
+        return .success
+    }
+}

@@ -67,22 +67,15 @@ public final class ModelSystem {
     private func serve(_ service: Service, _ a: SystemCallArguments) -> Status {
         switch service {
         case .consoleWrite:
-            guard a.a1 <= Limits.consoleWriteMax else { return .invalidArgument }
-            let pml4 = Partition.pml4(memory, current)
-            let check = PageTableWalk.checkUserRange(memory, pml4: pml4, start: UserAddress(a.a0), length: a.a1, write: false)
-            guard check == .success else { return check }
-            for va in a.a0..<(a.a0 + a.a1) {
-                guard case .success(let pa) = PageTableWalk.userTranslate(memory, pml4: pml4, va: VirtualAddress(va), write: false)
-                else { return .rangeNotAccessible }
-                console.append(memory.readByte(pa))
+            return Kernel.consoleBytes(cpu, start: a.a0, length: a.a1) { pa, bytes in
+                for k in 0..<bytes { console.append(memory.readByte(pa.adding(k))) }
             }
-            return .success
         case .powerOff:
             guard a.a0 <= Limits.partitionExitStatusMax else { return .invalidArgument }
             poweredOff = a.a0
             return .success
         case .setTimer:
-            guard a.a0 == 0 || (a.a0 >= Limits.timerHzMin && a.a0 <= Limits.timerHzMax) else { return .invalidArgument }
+            guard Limits.isTimerRate(a.a0) else { return .invalidArgument }
             timerHz = a.a0
             return .success
         default:

@@ -60,7 +60,11 @@ enum MachineServices {
         var status = Status.unknownService
         switch service {
         case .consoleWrite:
-            status = consoleWrite(UserAddress(a0), length: a1)
+            status = Kernel.consoleBytes(X86Platform(), start: a0, length: a1) { pa, bytes in
+                let p = X86Platform.bytePointer(pa)
+                var i = 0
+                while i < Int(bytes) { serialPutC(p[i]); i += 1 }
+            }
         case .powerOff:
             guard a0 <= Limits.partitionExitStatusMax else { status = .invalidArgument; break }
             Machine.powerOff(status: a0)
@@ -72,28 +76,6 @@ enum MachineServices {
         frame[TrapFrame.rax] = status.rawValue
         frame[TrapFrame.rdx] = 0
     }
-
-    /// Writes `length` bytes of the caller's memory at `start` to the console, after checking
-    /// that every byte is in the caller's accessible memory.
-    static func consoleWrite(_ start: UserAddress, length: UInt64) -> Status {
-        guard length <= Limits.consoleWriteMax else { return .invalidArgument }
-        let platform = X86Platform()
-        let pml4 = DescriptorLayout.pml4(platform, descriptor: PhysicalAddress(currentDescriptor))
-        let check = PageTableWalk.checkUserRange(platform, pml4: pml4, start: start, length: length, write: false)
-        guard check == .success else { return check }
-        var va = start.raw
-        let end = start.raw + length
-        while va < end {
-            guard case .success(let pa) = PageTableWalk.userTranslate(platform, pml4: pml4, va: VirtualAddress(va), write: false)
-            else { return .rangeNotAccessible }
-            let chunk = min(end - va, AddressSpace.pageSize - (va & (AddressSpace.pageSize - 1)))
-            let bytes = X86Platform.bytePointer(pa)
-            var i = 0
-            while i < Int(chunk) { serialPutC(bytes[i]); i += 1 }
-            va += chunk
-        }
-        return .success
-    }
 }
 
 /// The periodic timer: the 8254 PIT's channel 0 on IRQ 0 (vector 32, delivered to root).
@@ -102,11 +84,11 @@ enum Timer {
 
     /// Programs channel 0 as a rate generator at `hz` (0 stops it) and (un)masks IRQ 0.
     static func set(hz: UInt64) -> Status {
+        guard Limits.isTimerRate(hz) else { return .invalidArgument }
         if hz == 0 {
             outb(0x21, inb(0x21) | 1)
             return .success
         }
-        guard hz >= Limits.timerHzMin && hz <= Limits.timerHzMax else { return .invalidArgument }
         let divisor = inputHz / hz
         outb(0x43, 0x34)  // channel 0, lobyte/hibyte, mode 2 (rate generator)
         outb(0x40, UInt8(truncatingIfNeeded: divisor))
