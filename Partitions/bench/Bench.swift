@@ -20,8 +20,6 @@ let rounds = 16
 let parentResumeSlot: UInt64 = 300
 let childResumeSlot: UInt64 = 301
 let timerVector: UInt64 = 32
-let contextPage = AddressSpace.rootInitialContext
-func slot(_ k: UInt64) -> UInt64 { contextPage + k * UInt64(ContextLayout.size) }
 
 /// `rounds` samples of one path.
 struct Samples {
@@ -153,7 +151,7 @@ func benchRoot(_ bootInfoAddress: UInt64) {
         Sprig.powerOff(4)
     }
     childName = child.name
-    Contexts.setVIDT(parentResumeSlot, slot(1))
+    Contexts.setVIDT(parentResumeSlot, RootLayout.contextSlot(1))
     var r = Sprig.yield(child.name, target: VIDTIndex.main, save: parentResumeSlot)  // the child starts
     var down = Samples(), up = Samples(), trip = Samples()
     for _ in 0..<rounds {
@@ -176,9 +174,8 @@ func benchRoot(_ bootInfoAddress: UInt64) {
     // A hardware interrupt: the child spins, the timer takes it to root's VIDT[32]. Root masks
     // its own interrupts (its IF follows) while it runs, so ticks only ever interrupt the child,
     // and unmasks them as it yields (a masked root drops hardware interrupts, DESIGN.md §6).
-    Contexts.write(at: slot(2), rip: UInt64(UInt(bitPattern: unsafeBitCast(benchTick as Handler, to: UnsafeRawPointer.self))),
-                   rsp: pages.takeZeroed() + AddressSpace.pageSize - 8, flags: InterruptFlags.masked)
-    Contexts.setVIDT(timerVector, slot(2))
+    Contexts.setHandler(timerVector, benchTick, slot: RootLayout.contextSlot(2),
+                        stackTop: pages.takeZeroed() + AddressSpace.pageSize, flags: InterruptFlags.masked)
     word(sharedPage + 16).pointee = 1
     _ = Sprig.call(.setIntState, InterruptFlags.masked)
     _ = Sprig.setTimer(1000)

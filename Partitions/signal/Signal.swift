@@ -11,9 +11,6 @@ import SprigUser
 
 /// Root's resume slot: where root's main flow waits while the mini-OS runs.
 let resumeSlot: UInt64 = 300
-/// Root's context slots in its initial-context page (slot 0 is its boot context).
-let contextPage = AddressSpace.rootInitialContext
-func slot(_ k: UInt64) -> UInt64 { contextPage + k * UInt64(ContextLayout.size) }
 
 nonisolated(unsafe) var consolePage: UInt64 = 0
 nonisolated(unsafe) var miniOS: UInt64 = 0
@@ -61,12 +58,12 @@ func signalRoot(_ bootInfoAddress: UInt64) {
     let handlerStack = pages.take()
     _ = pages.take()
     let handlerStackTop = handlerStack + 2 * AddressSpace.pageSize
-    Contexts.setHandler(SharedConsole.vector, rootConsole, slot: slot(1), stackTop: handlerStackTop)
+    Contexts.setHandler(SharedConsole.vector, rootConsole, slot: RootLayout.contextSlot(1), stackTop: handlerStackTop)
     // Every exception vector of the mini-OS (0…31; VIDT[0] was root's boot context, done with).
-    Contexts.setHandler(0, rootChildFault, slot: slot(2), stackTop: handlerStackTop)
+    Contexts.setHandler(0, rootChildFault, slot: RootLayout.contextSlot(2), stackTop: handlerStackTop)
     var v: UInt64 = 1
-    while v < 32 { Contexts.setVIDT(v, slot(2)); v += 1 }
-    Contexts.setVIDT(resumeSlot, slot(3))
+    while v < 32 { Contexts.setVIDT(v, RootLayout.contextSlot(2)); v += 1 }
+    Contexts.setVIDT(resumeSlot, RootLayout.contextSlot(3))
 
     consolePage = pages.takeZeroed()
     var plan = ChildBuilder.Plan(image: minios.vaddr, imageBytes: minios.bytes)

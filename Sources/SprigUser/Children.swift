@@ -103,6 +103,14 @@ public enum ChildLayout {
     }
 }
 
+/// Root's own context slots: its initial-context page holds five contexts; slot 0 is the one
+/// root booted from (free for reuse once root runs).
+public enum RootLayout {
+    @inlinable public static func contextSlot(_ k: UInt64) -> UInt64 {
+        AddressSpace.rootInitialContext + k * UInt64(ContextLayout.size)
+    }
+}
+
 /// A child as its parent knows it.
 public struct Child {
     /// Its name: its descriptor's vaddr in the parent (what yield and the services take).
@@ -110,8 +118,6 @@ public struct Child {
     /// The parent's vaddrs of the child's VIDT and context pages.
     public var vidt: UInt64
     public var contexts: UInt64
-    /// Pages the parent gave it (structures not counted).
-    public var pagesGiven: UInt64
 }
 
 public enum ChildBuilder {
@@ -142,7 +148,6 @@ public enum ChildBuilder {
         let d = pages.take(), pml4 = pages.take(), sh1 = pages.take(), sh2 = pages.take(), list = pages.take()
         let r = Sprig.call(.createPartition, d, pml4, sh1, sh2, list)
         guard r.succeeded else { return .failure(r.status ?? .unknownService) }
-        var child = Child(name: d, vidt: 0, contexts: 0, pagesGiven: 0)
         let rw = Rights.read | Rights.write
         func give(_ page: UInt64, at va: UInt64, _ rights: UInt64, _ pages: inout PageSource) -> Status {
             let need = Sprig.call(.countToMap, d, va)
@@ -153,7 +158,6 @@ public enum ChildBuilder {
             }
             let add = Sprig.call(.addVAddr, page, d, va, rights)
             guard add.succeeded else { return add.status ?? .unknownService }
-            child.pagesGiven += 1
             return .success
         }
         func region(_ from: UInt64, _ bytes: UInt64, at va: UInt64, _ rights: UInt64, _ pages: inout PageSource) -> Status {
@@ -169,21 +173,22 @@ public enum ChildBuilder {
         if s == .success, plan.extraBytes > 0 {
             s = region(plan.extra, plan.extraBytes, at: ChildLayout.extraBase, plan.extraRights, &pages)
         }
-        var k: UInt64 = 0
-        while s == .success && k < ChildLayout.stackPages {
-            s = give(pages.take(), at: ChildLayout.stackTop - (k + 1) * AddressSpace.pageSize, rw, &pages)
-            k += 1
+        // `count` fresh read/write pages from `base` up.
+        func fresh(_ count: UInt64, from base: UInt64, _ pages: inout PageSource) -> Status {
+            var k: UInt64 = 0
+            while k < count {
+                let s = give(pages.take(), at: base + k * AddressSpace.pageSize, rw, &pages)
+                guard s == .success else { return s }
+                k += 1
+            }
+            return .success
         }
-        k = 0
-        while s == .success && k < ChildLayout.handlerStackPages {
-            s = give(pages.take(), at: ChildLayout.handlerStackTop - (k + 1) * AddressSpace.pageSize, rw, &pages)
-            k += 1
+        let page = AddressSpace.pageSize
+        if s == .success { s = fresh(ChildLayout.stackPages, from: ChildLayout.stackTop - ChildLayout.stackPages * page, &pages) }
+        if s == .success {
+            s = fresh(ChildLayout.handlerStackPages, from: ChildLayout.handlerStackTop - ChildLayout.handlerStackPages * page, &pages)
         }
-        k = 0
-        while s == .success && k < plan.poolPages {
-            s = give(pages.take(), at: ChildLayout.poolBase + k * AddressSpace.pageSize, rw, &pages)
-            k += 1
-        }
+        if s == .success { s = fresh(plan.poolPages, from: ChildLayout.poolBase, &pages) }
         if s == .success, plan.console != 0 { s = give(plan.console, at: ChildLayout.consolePage, rw, &pages) }
         let vidt = pages.takeZeroed()
         let contexts = pages.takeZeroed(), contexts2 = pages.takeZeroed()
@@ -191,15 +196,13 @@ public enum ChildBuilder {
         if s == .success { s = give(contexts, at: ChildLayout.contextPages, rw, &pages) }
         if s == .success { s = give(contexts2, at: ChildLayout.contextPages + AddressSpace.pageSize, rw, &pages) }
         guard s == .success else { return .failure(s) }
-        child.vidt = vidt
-        child.contexts = contexts
         // The first context: _start with rdi = argument, on the main stack, interrupts enabled.
         Contexts.write(at: contexts, rip: AddressSpace.imageBase, rsp: ChildLayout.stackTop, rdi: plan.argument)
         word(vidt + 8 * VIDTIndex.main).pointee = ChildLayout.contextSlot(0)
         // Where the kernel saves it when interrupted or when it raises `int n`.
         word(vidt + 8 * VIDTIndex.stiSave).pointee = ChildLayout.contextSlot(1)
         word(vidt + 8 * VIDTIndex.cliSave).pointee = ChildLayout.contextSlot(1)
-        return .success(child)
+        return .success(Child(name: d, vidt: vidt, contexts: contexts))
     }
 }
 
