@@ -103,7 +103,7 @@ public final class HostBuild {
         var sourceRoot = project.root
         var staged: URL?
         if let mutant {
-            let tmp = fm.temporaryDirectory.appendingPathComponent("sprig-mutant-\(mutant.name)-\(ProcessInfo.processInfo.processIdentifier)")
+            let tmp = fm.temporaryDirectory.appendingPathComponent("sprig-mutant-\(product.directoryStem)-\(mutant.name)-\(ProcessInfo.processInfo.processIdentifier)")
             try? fm.removeItem(at: tmp)
             try stage(into: tmp)
             let file = tmp.appendingPathComponent(mutant.file)

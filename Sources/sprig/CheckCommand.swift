@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import SprigModel
+import SprigTool
 
 extension ExplorationStart: ExpressibleByArgument {}
 
@@ -36,6 +37,8 @@ struct Check: ParsableCommand {
     @Option(help: "Take a random walk of this many steps instead of the exhaustive search.") var random: Int?
     @Option(help: "Seed of the random walk.") var seed: UInt64 = 1
     @Flag(help: "Print the report as one JSON object on standard output.") var json = false
+    @Option(help: "Explore a deliberately broken copy of the kernel instead of the checkout (names: sprig fuzz --list-mutants); the other options apply to it, --json excepted.")
+    var mutant: String?
 
     func validate() throws {
         guard (0...12).contains(depth) else { throw ValidationError("--depth must be between 0 and 12 (got \(depth))") }
@@ -49,9 +52,17 @@ struct Check: ParsableCommand {
         }
         if let maxStates, maxStates < 1 { throw ValidationError("--max-states must be positive (got \(maxStates))") }
         if let random, random < 1 { throw ValidationError("--random must be a positive number of steps (got \(random))") }
+        if mutant != nil && json { throw ValidationError("--json is not available with --mutant (the mutant's explorer prints its own report)") }
     }
 
     func run() throws {
+        if let mutant {
+            // The mutant's copy of the kernel is compiled with Fuzz/Check/main.swift, which takes
+            // this command's options; exit status 1 means the explorer caught the mutant.
+            let status = try HostBuild.checkMutant(mutant, arguments: Array(CommandLine.arguments.dropFirst(2)), progress: note)
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         var c = Explorer.Configuration()
         c.start = start
         c.pages = pages
