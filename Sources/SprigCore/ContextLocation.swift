@@ -2,7 +2,7 @@
 ///
 /// Every address yield and event delivery dereference for a partition goes through this file:
 /// the VIDT page (`vidtPage`) and each context (`locate`), in the partition that owns them,
-/// with the MMU's own walk (`PageTableWalk.userTranslate`). This is the paper's dereference
+/// with the MMU's own walk (`PageTableWalk.userWalk`, through `TranslationCache`). This is the paper's dereference
 /// property (§4): whatever a partition wrote in its VIDT, the kernel reads or writes only bytes
 /// that partition can itself read (and write, for a save slot) from ring 3. The Fig. 4 attack —
 /// a VIDT entry pointing at kernel pages — ends here, because a kernel page is never
@@ -42,7 +42,7 @@ public struct ContextLocation: Equatable, Sendable {
     @inlinable var secondBytes: UInt64 { UInt64(ContextLayout.size) &- firstBytes }
 
     /// Whether any byte of `self` is a byte of `other` (physical byte ranges).
-    @inlinable func overlaps(_ other: ContextLocation) -> Bool {
+    @inline(__always) func overlaps(_ other: ContextLocation) -> Bool {
         func meet(_ a: PhysicalAddress, _ n: UInt64, _ b: PhysicalAddress, _ m: UInt64) -> Bool {
             n != 0 && m != 0 && a.raw < b.raw &+ m && b.raw < a.raw &+ n
         }
@@ -58,29 +58,27 @@ public enum ContextCheck {
     /// Byte alignment a context address must have.
     public static let alignment: UInt64 = 16
 
-    /// The physical page of the VIDT of the partition whose tables are `pml4`, if it is mapped
-    /// and user-accessible there (yield checks 5 and 6).
-    @inlinable
-    public static func vidtPage<P: Platform>(_ platform: P, pml4: PhysicalAddress) -> PhysicalAddress? {
-        switch PageTableWalk.userTranslate(platform, pml4: pml4, va: VirtualAddress(AddressSpace.vidt), write: false) {
-        case .success(let page): return page
-        case .failure: return nil
-        }
+    /// The physical page of the VIDT of the partition `descriptor` (tables `pml4`), if it is
+    /// mapped and user-accessible there (yield checks 5 and 6).
+    @inline(__always)
+    public static func vidtPage<P: Platform>(_ platform: P, descriptor: PhysicalAddress, pml4: PhysicalAddress) -> PhysicalAddress? {
+        TranslationCache.translate(platform, descriptor: descriptor, pml4: pml4, va: AddressSpace.vidt, write: false)
     }
 
     /// VIDT entry `index` (below `VIDTIndex.count`) of the VIDT at `vidt`: an unchecked value.
-    @inlinable
+    @inline(__always)
     public static func entry<P: Platform>(_ platform: P, vidt: PhysicalAddress, index: UInt64) -> UInt64 {
         platform.load(vidt.adding(index &* 8))
     }
 
-    /// Checks the context a partition claims is at `va` (a VIDT entry's value) in its tables
-    /// `pml4`: nonzero, 16-byte aligned, every byte in the lower half, each page it touches
+    /// Checks the context the partition `descriptor` claims is at `va` (a VIDT entry's value) in
+    /// its tables `pml4`: nonzero, 16-byte aligned, every byte in the lower half, each page it touches
     /// present and user-accessible (and writable when `write`) as the MMU sees it, and no byte
     /// on the partition's VIDT page `vidt`.
     /// - Returns: its location, or nil (the caller turns nil into its own status).
+    @inline(__always)
     public static func locate<P: Platform>(
-        _ platform: P, pml4: PhysicalAddress, va: UInt64, write: Bool, vidt: PhysicalAddress
+        _ platform: P, descriptor: PhysicalAddress, pml4: PhysicalAddress, va: UInt64, write: Bool, vidt: PhysicalAddress
     ) -> ContextLocation? {
         let size = UInt64(ContextLayout.size)
         // 0 is "no context"; a misaligned one could put a word across two pages.
@@ -88,15 +86,16 @@ public enum ContextCheck {
         // The whole context in the lower half (also rules out wrapping).
         guard va < AddressSpace.lowerHalfEnd, AddressSpace.lowerHalfEnd - va >= size else { return nil }
         // First page, as the MMU would translate a ring-3 access.
-        guard case .success(let first) = PageTableWalk.userTranslate(platform, pml4: pml4, va: VirtualAddress(va), write: write)
+        guard let first = TranslationCache.translate(platform, descriptor: descriptor, pml4: pml4, va: va, write: write)
         else { return nil }
         // Never on the VIDT page.
         guard first.pageBase != vidt else { return nil }
         let room = AddressSpace.pageSize - (va & (AddressSpace.pageSize - 1))
         guard room < size else { return ContextLocation(first: first, firstBytes: size, second: first.pageBase) }
         // Straddling: the next virtual page is checked the same way, wherever it lies.
-        guard case .success(let second) = PageTableWalk.userTranslate(
-            platform, pml4: pml4, va: VirtualAddress((va & ~(AddressSpace.pageSize - 1)) &+ AddressSpace.pageSize), write: write)
+        guard let second = TranslationCache.translate(
+            platform, descriptor: descriptor, pml4: pml4, va: (va & ~(AddressSpace.pageSize - 1)) &+ AddressSpace.pageSize,
+            write: write)
         else { return nil }
         guard second != vidt else { return nil }
         return ContextLocation(first: first, firstBytes: room, second: second)

@@ -118,9 +118,10 @@ public enum InterruptRouting {
     static func handler<P: CPUPlatform>(
         _ p: P, _ receiver: PhysicalAddress, pml4: PhysicalAddress, index: UInt64
     ) -> ContextLocation? {
-        guard let vidt = ContextCheck.vidtPage(p, pml4: pml4),
+        guard let vidt = ContextCheck.vidtPage(p, descriptor: receiver, pml4: pml4),
               let target = ContextCheck.locate(
-                p, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: index), write: false, vidt: vidt),
+                p, descriptor: receiver, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: index),
+                write: false, vidt: vidt),
               !VIDTIndex.isMasked(index, state: Partition.interruptState(p, receiver))
         else { return nil }
         return target
@@ -135,9 +136,10 @@ public enum InterruptRouting {
         let pml4 = Partition.pml4(p, partition)
         let state = Partition.interruptState(p, partition)
         let slot = VIDTIndex.saveSlot(state: state)
-        guard let vidt = ContextCheck.vidtPage(p, pml4: pml4),
+        guard let vidt = ContextCheck.vidtPage(p, descriptor: partition, pml4: pml4),
               let location = ContextCheck.locate(
-                p, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: slot), write: true, vidt: vidt),
+                p, descriptor: partition, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: slot),
+                write: true, vidt: vidt),
               !location.overlaps(target)
         else { return Delivery.notSaved }
         p.saveCPUState(to: location, flags: state, returnValue: nil)

@@ -48,6 +48,7 @@ public enum TrapOutcome: Equatable, Sendable {
 extension Kernel {
     /// Decides what an entry from ring 3 does, for the current partition of `p`.
     /// - Postcondition: as `TrapOutcome` says; a refused call or event changed nothing.
+    @inline(__always)
     public static func trap<P: CPUPlatform>(_ p: P, _ event: TrapEvent) -> TrapOutcome {
         switch event {
         case .systemCall(let number, let a):
@@ -64,17 +65,19 @@ extension Kernel {
         }
     }
 
+    @inline(__always)
     static func systemCall<P: CPUPlatform>(_ p: P, number: UInt64, _ a: SystemCallArguments) -> TrapOutcome {
-        guard let service = Service(rawValue: number) else { return .returned(.unknownService, value: 0) }
-        if service.isRootOnly {
-            guard p.currentPartition == p.rootPartition else { return .returned(.rootOnly, value: 0) }
-            return .machineService(service)
-        }
-        if service == .yield {
+        // yield first: the hot path, before the service table.
+        if number == Service.yield.rawValue {
             let status = Yield.yield(p, callee: UserAddress(a.a0), targetInterrupt: a.a1, saveIndex: a.a2,
                                      flagsOnYield: a.a3, flagsOnWake: a.a4)
             // On success the trapped state is the callee's context: its rax/rdx stay as saved.
             return status == .success ? .resume : .returned(status, value: 0)
+        }
+        guard let service = Service(rawValue: number) else { return .returned(.unknownService, value: 0) }
+        if service.isRootOnly {
+            guard p.currentPartition == p.rootPartition else { return .returned(.rootOnly, value: 0) }
+            return .machineService(service)
         }
         let r = dispatch(p, caller: p.currentPartition, service: number, a.a0, a.a1, a.a2, a.a3, a.a4)
         // Root's virtual flag is its real IF (`InterruptFlags`): VCLI in root masks hardware

@@ -34,31 +34,50 @@ public enum PageTableWalk {
     }
 
     /// What a ring-3 access to `va` reaches, as the MMU decides it.
-    /// - Returns: the physical address of the byte, or `addressNotMapped` (some level absent) /
-    ///   `pageNotAccessible` (present but not user, or not writable when `write`).
+    /// - Returns: the physical address of the byte, or `addressNotMapped` (some level absent, or
+    ///   a large page above the leaf) / `pageNotAccessible` (present but not user, or not
+    ///   writable when `write`).
+    @inline(__always)
     public static func userTranslate<P: Platform>(
         _ platform: P, pml4: PhysicalAddress, va: VirtualAddress, write: Bool
     ) -> Result<PhysicalAddress, Status> {
+        switch userWalk(platform, pml4: pml4, va: va) {
+        case .failure(let s):
+            return .failure(s)
+        case .success(let w):
+            guard w.rights & PageTableEntry.user != 0, !write || w.rights & PageTableEntry.writable != 0
+            else { return .failure(.pageNotAccessible) }
+            return .success(PhysicalAddress(w.frame | va.pageOffset))
+        }
+    }
+
+    /// A completed walk: the leaf's frame and the AND of the entries of all four levels (whose
+    /// U and W bits are what ring 3 may do with the page).
+    public struct Walk {
+        public var frame: UInt64
+        public var rights: UInt64
+    }
+
+    /// The MMU's walk of `va` in `pml4`: every level present, no large page above the leaf.
+    /// - Returns: the walk, or `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
+    @inline(__always)
+    public static func userWalk<P: Platform>(_ platform: P, pml4: PhysicalAddress, va: VirtualAddress) -> Result<Walk, Status> {
         guard va.isCanonical else { return .failure(.nonCanonicalAddress) }
         guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }
-        // The hottest loop of yield and delivery: shifts instead of `index(level:)`, and the
-        // U and W bits of every level accumulated with one AND (the MMU's own rule).
-        var table = pml4.raw
-        var shift: UInt64 = 39
-        var allLevels = ~UInt64(0)
-        while true {
-            let raw = platform.load(PhysicalAddress(table &+ ((va.raw &>> shift) & 511) &* 8))
-            guard raw & PageTableEntry.present != 0 else { return .failure(.addressNotMapped) }
-            allLevels &= raw
-            if shift == 12 {
-                guard allLevels & PageTableEntry.user != 0, !write || allLevels & PageTableEntry.writable != 0
-                else { return .failure(.pageNotAccessible) }
-                return .success(PageTableEntry(raw: raw).frame.adding(va.pageOffset))
-            }
-            guard raw & PageTableEntry.largePage == 0 else { return .failure(.addressNotMapped) }
-            table = raw & PageTableEntry.addressMask
-            shift &-= 9
-        }
+        // The hottest code of yield and delivery, unrolled: `(va >> (3 + 9 * level)) & 0xFF8` is
+        // the byte offset of the level's entry, and the U and W bits of all four levels are
+        // accumulated with one AND (the MMU's own rule).
+        let v = va.raw
+        let present = PageTableEntry.present, upper = PageTableEntry.present | PageTableEntry.largePage
+        let e4 = platform.load(PhysicalAddress(pml4.raw &+ ((v &>> 36) & 0xFF8)))
+        guard e4 & upper == present else { return .failure(.addressNotMapped) }
+        let e3 = platform.load(PhysicalAddress((e4 & PageTableEntry.addressMask) &+ ((v &>> 27) & 0xFF8)))
+        guard e3 & upper == present else { return .failure(.addressNotMapped) }
+        let e2 = platform.load(PhysicalAddress((e3 & PageTableEntry.addressMask) &+ ((v &>> 18) & 0xFF8)))
+        guard e2 & upper == present else { return .failure(.addressNotMapped) }
+        let e1 = platform.load(PhysicalAddress((e2 & PageTableEntry.addressMask) &+ ((v &>> 9) & 0xFF8)))
+        guard e1 & present != 0 else { return .failure(.addressNotMapped) }
+        return .success(Walk(frame: e1 & PageTableEntry.addressMask, rights: e4 & e3 & e2 & e1))
     }
 
     /// Checks that every byte of `[va, va + length)` is reachable by the partition whose tables

@@ -36,6 +36,10 @@ public protocol Platform {
     func zeroPage(_ page: PhysicalAddress)
     /// Copies `bytes` bytes from `source` to `destination` (both inside RAM, not overlapping).
     func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64)
+    /// Word `index` (below `TranslationCache.words`) of the translation cache's storage: kernel
+    /// memory outside the physical memory partitions are given, zero at boot.
+    func translationCacheLoad(_ index: Int) -> UInt64
+    func translationCacheStore(_ index: Int, _ value: UInt64)
 }
 
 /// A `Platform` that also holds the trapped CPU state: what yield and event delivery need.

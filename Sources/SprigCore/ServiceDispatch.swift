@@ -9,11 +9,22 @@ public enum Kernel {
     /// Runs service `service` for the partition whose descriptor is `caller`.
     /// - Returns: the status and the second result (count, next link, child name, state), 0 when
     ///   the service has none or failed.
+    /// - Postcondition: when a service that can change some partition's tables succeeded, the
+    ///   translation cache is empty (`TranslationCache`).
     public static func dispatch<P: Platform>(
         _ p: P, caller: PhysicalAddress, service: UInt64,
         _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
     ) -> (status: Status, value: UInt64) {
         guard let s = Service(rawValue: service) else { return (.unknownService, 0) }
+        let r = run(p, caller: caller, service: s, a0, a1, a2, a3, a4)
+        if r.status == .success, s.changesTables { TranslationCache.invalidate(p) }
+        return r
+    }
+
+    private static func run<P: Platform>(
+        _ p: P, caller: PhysicalAddress, service s: Service,
+        _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
+    ) -> (status: Status, value: UInt64) {
         let u = UserAddress.init
         switch s {
         case .createPartition:
@@ -44,6 +55,18 @@ public enum Kernel {
             return (InterruptState.setIntState(p, caller: caller, state: a0), 0)
         case .yield, .consoleWrite, .powerOff, .setTimer:
             return (.unknownService, 0)
+        }
+    }
+}
+
+extension Service {
+    /// Whether the service, when it succeeds, may change some partition's page tables (the
+    /// caller's, whose pages become or stop being structure pages, or a child's).
+    var changesTables: Bool {
+        switch self {
+        case .createPartition, .prepare, .addVAddr, .removeVAddr, .collect, .deletePartition: return true
+        case .countToMap, .mappedInChild, .getIntState, .setIntState, .yield, .consoleWrite, .powerOff, .setTimer:
+            return false
         }
     }
 }

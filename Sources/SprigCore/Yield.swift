@@ -25,8 +25,9 @@
 /// * Flags: 0 is "interrupts enabled", any other value "masked" (`InterruptFlags`).
 /// * yield overrides no register of the callee (a target is often a context being resumed).
 ///
-/// Cost: two VIDT translations, at most two per context, no loop over bytes; the copy of the
-/// 768-byte context is the platform's, word-wise.
+/// Cost: two VIDT translations, at most two per context (each one `TranslationCache` lookup
+/// when the tables have not changed since the last yield, else a four-level walk), no loop over
+/// bytes; the copy of the 768-byte context is the platform's, word-wise.
 import SprigABI
 
 public enum Yield {
@@ -37,6 +38,7 @@ public enum Yield {
     ///   syscall path must then return to ring 3 *without* writing rax/rdx. On any other status,
     ///   nothing changed — memory, descriptors and the trapped state — and the syscall path
     ///   returns that status to the caller as for any service.
+    @inline(__always)
     public static func yield<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64,
         flagsOnYield: UInt64, flagsOnWake: UInt64
@@ -63,6 +65,7 @@ public enum Yield {
     }
 
     /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing.
+    @inline(__always)
     static func check<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64
     ) -> Result<Plan, Status> {
@@ -81,23 +84,24 @@ public enum Yield {
             guard let child = Partition.child(p, caller: caller, named: callee) else { return .failure(.invalidChild) }
             calleeDescriptor = child
         }
+        let callerPML4 = Partition.pml4(p, caller)
         let calleePML4 = Partition.pml4(p, calleeDescriptor)
         // 5. The caller's VIDT page, mapped and accessible in the caller.
-        guard let callerVIDT = ContextCheck.vidtPage(p, pml4: Partition.pml4(p, caller))
+        guard let callerVIDT = ContextCheck.vidtPage(p, descriptor: caller, pml4: callerPML4)
         else { return .failure(.callerVIDTUnavailable) }
         // 6. The callee's VIDT page, mapped and accessible in the callee.
-        guard let calleeVIDT = ContextCheck.vidtPage(p, pml4: calleePML4)
+        guard let calleeVIDT = ContextCheck.vidtPage(p, descriptor: calleeDescriptor, pml4: calleePML4)
         else { return .failure(.calleeVIDTUnavailable) }
         // 7. The callee's context: every page of it readable by the callee, off its VIDT (Fig. 4).
         guard let target = ContextCheck.locate(
-            p, pml4: calleePML4, va: ContextCheck.entry(p, vidt: calleeVIDT, index: targetInterrupt),
-            write: false, vidt: calleeVIDT)
+            p, descriptor: calleeDescriptor, pml4: calleePML4,
+            va: ContextCheck.entry(p, vidt: calleeVIDT, index: targetInterrupt), write: false, vidt: calleeVIDT)
         else { return .failure(.calleeContextUnavailable) }
         // 8. The caller's save slot, unless 0: writable by the caller, off its VIDT, off the target.
         let saveVA = ContextCheck.entry(p, vidt: callerVIDT, index: saveIndex)
         var save: ContextLocation? = nil
         if saveVA != 0 {
-            guard let slot = ContextCheck.locate(p, pml4: Partition.pml4(p, caller), va: saveVA, write: true, vidt: callerVIDT),
+            guard let slot = ContextCheck.locate(p, descriptor: caller, pml4: callerPML4, va: saveVA, write: true, vidt: callerVIDT),
                   !slot.overlaps(target)
             else { return .failure(.callerContextUnavailable) }
             save = slot
@@ -110,6 +114,7 @@ public enum Yield {
     }
 
     /// The switch of a checked plan: save (or drop), caller's flags, enter the callee.
+    @inline(__always)
     static func commit<P: CPUPlatform>(
         _ p: P, _ plan: Plan, callerFlags: UInt64, wakeFlags: UInt64, delivery: DeliveryInfo?
     ) {
@@ -121,6 +126,7 @@ public enum Yield {
     /// Makes `descriptor` current and `p`'s trapped state its context at `location`; the
     /// context's flags word becomes its interrupt state. Shared by yield and every delivery.
     /// - Precondition: `location` was made by `ContextCheck.locate` in `descriptor`'s tables.
+    @inline(__always)
     static func enter<P: CPUPlatform>(
         _ p: P, _ descriptor: PhysicalAddress, pml4: PhysicalAddress, at location: ContextLocation,
         delivery: DeliveryInfo?

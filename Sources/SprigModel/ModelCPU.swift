@@ -79,6 +79,8 @@ public final class ModelCPU: CPUPlatform {
     public func load(_ paddr: PhysicalAddress) -> UInt64 { memory.load(paddr) }
     public func store(_ paddr: PhysicalAddress, _ value: UInt64) { memory.store(paddr, value) }
     public func zeroPage(_ page: PhysicalAddress) { memory.zeroPage(page) }
+    public func translationCacheLoad(_ index: Int) -> UInt64 { memory.translationCacheLoad(index) }
+    public func translationCacheStore(_ index: Int, _ value: UInt64) { memory.translationCacheStore(index, value) }
     public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
         memory.copy(from: source, to: destination, bytes: bytes)
     }

@@ -21,6 +21,40 @@ public enum Properties {
             + horizontalIsolation(t)
             + verticalSharing(t)
             + consistency(t)
+            + translationCache(t, memory: memory)
+    }
+
+    /// Every entry of the kernel's translation cache is what a fresh walk of its partition's
+    /// tables gives: same frame, user-accessible, same writability (`TranslationCache`).
+    public static func translationCache(_ t: PartitionTree, memory m: SimulatedMemory) -> [Violation] {
+        var out: [Violation] = []
+        let live = Dictionary(t.partitions.map { ($0.descriptor, $0) }, uniquingKeysWith: { a, _ in a })
+        var i = 0
+        while i < TranslationCache.words {
+            let descriptor = m.translationCacheLoad(i), tag = m.translationCacheLoad(i + 1)
+            let answer = m.translationCacheLoad(i + 2)
+            i += 3
+            guard tag & 1 != 0 else { continue }
+            let page = tag & ~1
+            guard live[descriptor] != nil else {
+                out.append(Violation(.staleTranslation, partition: descriptor, vaddr: page, "entry for a partition that does not exist"))
+                continue
+            }
+            let pml4 = Partition.pml4(m, PhysicalAddress(descriptor))
+            guard case .success(let w) = PageTableWalk.userWalk(m, pml4: pml4, va: VirtualAddress(page)),
+                  w.rights & PageTableEntry.user != 0
+            else {
+                out.append(Violation(.staleTranslation, partition: descriptor, vaddr: page, "cached, but ring 3 cannot reach the page now"))
+                continue
+            }
+            if w.frame != answer & PageTableEntry.addressMask
+                || (w.rights & PageTableEntry.writable) != (answer & PageTableEntry.writable) {
+                out.append(Violation(.staleTranslation, partition: descriptor, page: answer & PageTableEntry.addressMask, vaddr: page,
+                    "cached frame 0x\(String(answer & PageTableEntry.addressMask, radix: 16)) writable \(answer & 2 != 0), "
+                    + "walk gives 0x\(String(w.frame, radix: 16)) writable \(w.rights & 2 != 0)"))
+            }
+        }
+        return out
     }
 
     /// Every structure page of every partition, with its owner's index.

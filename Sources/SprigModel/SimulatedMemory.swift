@@ -10,10 +10,17 @@ public final class SimulatedMemory: Platform {
     public private(set) var words: [UInt64]
     public let bytes: UInt64
 
+    /// The translation cache's storage (`TranslationCache`): kernel memory outside physical RAM,
+    /// so not part of `words`, of snapshots or of explored states.
+    public private(set) var translationCache = [UInt64](repeating: 0, count: TranslationCache.words)
+
     public init(pages: Int) {
         bytes = UInt64(pages) * AddressSpace.pageSize
         words = [UInt64](repeating: 0, count: pages * 512)
     }
+
+    public func translationCacheLoad(_ index: Int) -> UInt64 { translationCache[index] }
+    public func translationCacheStore(_ index: Int, _ value: UInt64) { translationCache[index] = value }
 
     public var pageCount: Int { words.count / 512 }
 

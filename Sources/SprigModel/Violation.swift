@@ -26,6 +26,9 @@ public struct Violation: Equatable, Hashable, CustomStringConvertible, Sendable 
         case descriptorNotFlagged
         /// A PML4's upper half differs from the kernel's, or a pointer leaves physical memory.
         case kernelMapping
+        /// A translation-cache entry is not what walking its partition's tables gives now (or
+        /// names no live partition): yield would use a stale translation (`TranslationCache`).
+        case staleTranslation
         /// The concrete kernel's outcome or resulting state differs from the abstract specification's.
         case refinement
     }

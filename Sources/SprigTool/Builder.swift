@@ -8,9 +8,9 @@
 import Foundation
 
 public enum Variant: String, CaseIterable, Sendable {
-    /// -Osize, failed checks are a bare ud2 (reported as "kernel trap").
+    /// Kernel -O, partitions -Osize; failed checks are a bare ud2 (reported as "kernel trap").
     case release
-    /// -Osize with -assert-config Debug: failed checks print their message; SPRIG_DEBUG on.
+    /// As release, with -assert-config Debug: failed checks print their message; SPRIG_DEBUG on.
     case debug
 }
 
@@ -39,14 +39,14 @@ public final class Builder {
 
     static let embedded = [
         "-target", "x86_64-unknown-none-elf", "-enable-experimental-feature", "Embedded",
-        "-enable-experimental-feature", "Extern", "-wmo", "-parse-as-library", "-Osize",
+        "-enable-experimental-feature", "Extern", "-wmo", "-parse-as-library",
         "-Xfrontend", "-function-sections", "-Xfrontend", "-disable-stack-protector",
     ]
 
     /// Swift flags of every kernel module: no SSE/MMX/x87 use, no red zone (interrupts arrive
     /// on the kernel stack), kernel code model (linked in the top 2 GiB), no stack protector.
     public var kernelSwiftFlags: [String] {
-        Builder.embedded + [
+        Builder.embedded + ["-O",
             "-Xcc", "-mno-red-zone", "-Xcc", "-mcmodel=kernel",
             "-Xcc", "-mno-sse", "-Xcc", "-mno-sse2", "-Xcc", "-mno-mmx",
         ] + variantFlags
@@ -62,7 +62,7 @@ public final class Builder {
     }
 
     /// Partitions are ordinary ring-3 code: SSE allowed, small code model at 0x400000.
-    public var userSwiftFlags: [String] { Builder.embedded + variantFlags }
+    public var userSwiftFlags: [String] { Builder.embedded + ["-Osize"] + variantFlags }
     var userCFlags: [String] {
         ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-O2"]
     }

@@ -80,11 +80,11 @@ public enum Mutants {
             summary: "yield check 8 no longer refuses a save slot that overlaps the callee's context",
             file: "Sources/SprigCore/Yield.swift",
             original: """
-                guard let slot = ContextCheck.locate(p, pml4: Partition.pml4(p, caller), va: saveVA, write: true, vidt: callerVIDT),
+                guard let slot = ContextCheck.locate(p, descriptor: caller, pml4: callerPML4, va: saveVA, write: true, vidt: callerVIDT),
                                   !slot.overlaps(target)
                 """,
             replacement: """
-                guard let slot = ContextCheck.locate(p, pml4: Partition.pml4(p, caller), va: saveVA, write: true, vidt: callerVIDT)
+                guard let slot = ContextCheck.locate(p, descriptor: caller, pml4: callerPML4, va: saveVA, write: true, vidt: callerVIDT)
                 """),
         Mutant(
             name: "context-straddle",
@@ -95,6 +95,16 @@ public enum Mutants {
                 """,
             replacement: """
                 guard room < 0 else { return ContextLocation(first: first, firstBytes: size, second: first.pageBase) }
+                """),
+        Mutant(
+            name: "translation-cache-stale",
+            summary: "services that change page tables no longer empty the translation cache, so yield may use a stale translation",
+            file: "Sources/SprigCore/ServiceDispatch.swift",
+            original: """
+                if r.status == .success, s.changesTables { TranslationCache.invalidate(p) }
+                """,
+            replacement: """
+                _ = s.changesTables
                 """),
     ]
 

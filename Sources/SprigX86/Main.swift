@@ -72,9 +72,10 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
 /// Loads root's first context (the one `VIDT[0]` names) into the initial frame, with the same
 /// checks and the same sanitizing load as any yield target, and leaves for ring 3.
 func enterRoot(_ platform: X86Platform, pml4: PhysicalAddress) -> Never {
-    guard let vidt = ContextCheck.vidtPage(platform, pml4: pml4),
+    guard let vidt = ContextCheck.vidtPage(platform, descriptor: PhysicalAddress(rootDescriptor), pml4: pml4),
           let context = ContextCheck.locate(
-            platform, pml4: pml4, va: ContextCheck.entry(platform, vidt: vidt, index: VIDTIndex.main),
+            platform, descriptor: PhysicalAddress(rootDescriptor), pml4: pml4,
+            va: ContextCheck.entry(platform, vidt: vidt, index: VIDTIndex.main),
             write: false, vidt: vidt)
     else { bootFailure("root's VIDT[0] names no usable context") }
     let frame = withUnsafeMutablePointer(to: &initialFrameSymbol) { $0 }

@@ -33,6 +33,7 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 }
 
 /// What trapped, from the frame `entry.S` built; hardware interrupts are acknowledged here.
+@inline(__always)
 func decode(_ frame: TrapFrame) -> TrapEvent {
     let vector = frame[TrapFrame.vector]
     if vector == TrapFrame.syscallVector {

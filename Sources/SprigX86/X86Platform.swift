@@ -12,12 +12,12 @@ struct X86Platform: Platform {
 
     @inline(__always)
     static func pointer(_ p: PhysicalAddress) -> UnsafeMutablePointer<UInt64> {
-        UnsafeMutablePointer<UInt64>(bitPattern: UInt(directMapBase &+ p.raw))!
+        UnsafeMutablePointer<UInt64>(bitPattern: UInt(directMapBase &+ p.raw)).unsafelyUnwrapped
     }
 
     @inline(__always)
     static func bytePointer(_ p: PhysicalAddress) -> UnsafeMutablePointer<UInt8> {
-        UnsafeMutablePointer<UInt8>(bitPattern: UInt(directMapBase &+ p.raw))!
+        UnsafeMutablePointer<UInt8>(bitPattern: UInt(directMapBase &+ p.raw)).unsafelyUnwrapped
     }
 
     func load(_ paddr: PhysicalAddress) -> UInt64 { X86Platform.pointer(paddr).pointee }
@@ -25,6 +25,12 @@ struct X86Platform: Platform {
     func zeroPage(_ page: PhysicalAddress) {
         // By words: a byte fill compiles to `rep stosb`, one guest instruction per byte under TCG.
         X86Platform.pointer(page).initialize(repeating: 0, count: Int(AddressSpace.pageSize / 8))
+    }
+    func translationCacheLoad(_ index: Int) -> UInt64 { X86Platform.translationCache[index] }
+    func translationCacheStore(_ index: Int, _ value: UInt64) { X86Platform.translationCache[index] = value }
+    @inline(__always)
+    static var translationCache: UnsafeMutablePointer<UInt64> {
+        withUnsafeMutablePointer(to: &translationCacheSymbol) { $0 }
     }
     func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
         if (source.raw | destination.raw | bytes) & 7 == 0 {

@@ -72,7 +72,7 @@ public struct Explorer {
         var report = ExplorationReport(mode: .exhaustive)
         var nodes = [Node(parent: -1, step: nil)]
         let first = session.store.capture(session.system)
-        var visited: Set<StateHash> = [first.hash]
+        var visited: Set<StateHash> = [first.key]
         var frontier: [(node: Int, image: StateImage)] = [(0, first)]
         report.states = 1
         if let f = session.propertyFindings(), !f.isEmpty {
@@ -90,7 +90,7 @@ public struct Explorer {
                     report.count(step, result.outcome)
                     var findings = result.findings
                     let terminal = session.stopped
-                    let isNew = !terminal && !visited.contains(result.image.hash)
+                    let isNew = !terminal && !visited.contains(result.image.key)
                     if isNew && result.outcome != .wrote { findings += session.propertyFindings() ?? [] }
                     if !findings.isEmpty {
                         report.counterexample = session.counterexample(path(nodes, node) + [step], findings)
@@ -100,7 +100,7 @@ public struct Explorer {
                         report.terminalTransitions += 1
                         session.replaceStoppedSystem()
                     } else if isNew {
-                        visited.insert(result.image.hash)
+                        visited.insert(result.image.key)
                         nodes.append(Node(parent: node, step: step))
                         next.append((nodes.count - 1, result.image))
                         report.states += 1
@@ -147,7 +147,7 @@ public struct Explorer {
         var report = ExplorationReport(mode: .random(seed: seed))
         var rng = SplitMix64(seed: seed)
         var image = session.store.capture(session.system)
-        var visited: Set<StateHash> = [image.hash]
+        var visited: Set<StateHash> = [image.key]
         var sinceStart: [ExplorationStep] = []
         var digest = StateImage()
         report.states = 1
@@ -166,7 +166,7 @@ public struct Explorer {
             digest.indices.append(UInt32(truncatingIfNeeded: digest.indices.count))
             digest.values.append(line.hashValueStable &+ result.image.hash.low)
             var findings = result.findings
-            let changed = result.image.hash != image.hash
+            let changed = result.image.key != image.key
             if !findings.isEmpty {
                 report.counterexample = session.counterexample(sinceStart, findings)
                 break
@@ -179,8 +179,8 @@ public struct Explorer {
                 report.restarts += 1
                 continue
             }
-            if changed, !visited.contains(result.image.hash) {
-                visited.insert(result.image.hash)
+            if changed, !visited.contains(result.image.key) {
+                visited.insert(result.image.key)
                 report.states += 1
                 if result.outcome != .wrote { findings += session.propertyFindings() ?? [] }
             }

@@ -43,7 +43,14 @@ struct StateImage {
     var current: UInt64 = 0
     var cr3: UInt64 = 0
     var interruptsEnabled = false
+    /// The translation cache's storage (`TranslationCache`): kernel state outside memory.
+    var cache: [UInt64] = []
+    /// Memory and CPU: what a refused step must leave unchanged (filling the translation cache
+    /// changes neither).
     var hash = StateHash(high: 0, low: 0)
+    /// `hash` with the translation cache: what tells explored states apart, so that the
+    /// explorer also goes through the states that differ only by what the cache holds.
+    var key = StateHash(high: 0, low: 0)
 
     mutating func seal() {
         var a: UInt64 = 0x243F_6A88_85A3_08D3, b: UInt64 = 0x1319_8A2E_0370_7344
@@ -54,6 +61,8 @@ struct StateImage {
         for (i, v) in zip(indices, values) { add(UInt64(i)); add(v) }
         add(UInt64(indices.count)); add(current); add(cr3); add(interruptsEnabled ? 1 : 0)
         hash = StateHash(high: a, low: b)
+        for w in cache { add(w) }
+        key = StateHash(high: a, low: b)
     }
 
     /// MurmurHash3's 64-bit finalizer.
@@ -114,6 +123,7 @@ final class StateStore {
         image.current = system.cpu.currentPartition.raw
         image.cr3 = system.cpu.cr3.raw
         image.interruptsEnabled = system.cpu.interruptsEnabled
+        image.cache = system.memory.translationCache
         image.seal()
         loaded = image
         return image
@@ -125,6 +135,7 @@ final class StateStore {
         let m = system.memory
         for i in loaded.indices { m.store(PhysicalAddress(UInt64(i) * 8), base[Int(i)]) }
         for (i, v) in zip(image.indices, image.values) { m.store(PhysicalAddress(UInt64(i) * 8), v) }
+        for (i, v) in image.cache.enumerated() { m.translationCacheStore(i, v) }
         var r = system.cpu.registers
         r.rflags = UserRegisters.rflags(0, interruptsEnabled: image.interruptsEnabled)
         system.cpu.trap(as: PhysicalAddress(image.current), pml4: PhysicalAddress(image.cr3), registers: r)

@@ -1,0 +1,62 @@
+/// The kernel's translation cache: the ring-3 translations yield makes most, kept between yields.
+///
+/// A one-way yield translates four partition addresses — both VIDT pages, the callee's context
+/// and the caller's save slot — each a four-level walk of a partition's tables. Between two
+/// changes of any partition's tables, the same walk gives the same answer, so yield keeps the
+/// answers here: `entryCount` direct-mapped entries of (descriptor, page, answer). It caches
+/// `PageTableWalk.userWalk` and nothing else:
+///
+/// * only walks that reach a user-accessible page are kept, with whether ring 3 may write it;
+/// * every service that can change some partition's tables (createPartition, prepare, addVAddr,
+///   removeVAddr, collect, deletePartition) empties it on success (`Kernel.dispatch`), so an
+///   entry is never older than the tables it was read from; a descriptor page can only become
+///   another descriptor through deletePartition and createPartition, which both empty it;
+/// * it lives in platform storage outside physical memory (`Platform.translationCacheLoad`), so
+///   filling it changes no partition's memory and no kernel structure: a refused yield that
+///   filled it still changed nothing.
+///
+/// The model checks after every explored step that every entry equals a fresh walk
+/// (`Violation.staleTranslation`); without the emptying in `Kernel.dispatch`, that check fails.
+import SprigABI
+
+public enum TranslationCache {
+    public static let entryCount = 16
+    /// Words of platform storage: (descriptor, page | 1, frame | writable) per entry.
+    public static let words = entryCount * 3
+
+    @inline(__always)
+    static func slot(descriptor: UInt64, page: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((page ^ descriptor) &>> 12) & UInt64(entryCount - 1)) &* 3
+    }
+
+    /// What a ring-3 access of the partition `descriptor` (tables `pml4`) to `va` reaches:
+    /// exactly `PageTableWalk.userTranslate`'s answer, nil for any failure.
+    @inline(__always)
+    public static func translate<P: Platform>(
+        _ p: P, descriptor: PhysicalAddress, pml4: PhysicalAddress, va: UInt64, write: Bool
+    ) -> PhysicalAddress? {
+        let offset = va & (AddressSpace.pageSize - 1)
+        let page = va &- offset
+        let i = slot(descriptor: descriptor.raw, page: page)
+        let answer: UInt64
+        if p.translationCacheLoad(i) == descriptor.raw, p.translationCacheLoad(i &+ 1) == page | 1 {
+            answer = p.translationCacheLoad(i &+ 2)
+        } else {
+            guard case .success(let w) = PageTableWalk.userWalk(p, pml4: pml4, va: VirtualAddress(va)),
+                  w.rights & PageTableEntry.user != 0
+            else { return nil }
+            answer = w.frame | (w.rights & PageTableEntry.writable)
+            p.translationCacheStore(i, descriptor.raw)
+            p.translationCacheStore(i &+ 1, page | 1)
+            p.translationCacheStore(i &+ 2, answer)
+        }
+        guard !write || answer & PageTableEntry.writable != 0 else { return nil }
+        return PhysicalAddress((answer & PageTableEntry.addressMask) | offset)
+    }
+
+    /// Empties the cache: some partition's tables changed.
+    public static func invalidate<P: Platform>(_ p: P) {
+        var i = 0
+        while i < words { p.translationCacheStore(i, 0); i += 1 }
+    }
+}
