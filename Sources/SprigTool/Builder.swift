@@ -58,7 +58,7 @@ public final class Builder {
 
     public var kernelCFlags: [String] {
         ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-mno-red-zone",
-         "-mcmodel=kernel", "-mno-sse", "-mno-sse2", "-mno-mmx", "-fno-stack-protector", "-O2"]
+         "-mcmodel=kernel", "-mno-sse", "-mno-sse2", "-mno-mmx", "-fno-stack-protector", "-O2", "-fomit-frame-pointer"]
     }
 
     /// Partitions are ordinary ring-3 code: SSE allowed, small code model at 0x400000.
