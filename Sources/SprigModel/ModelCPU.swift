@@ -44,6 +44,10 @@ public final class ModelCPU: CPUPlatform {
     /// The CPU's MXCSR_MASK (what FXSAVE reports).
     public var mxcsrMask: UInt32 = UserRegisters.defaultMXCSRMask
 
+    /// Watches every platform request the kernel makes (trace replay, `Replay/PlatformTap.swift`);
+    /// nil everywhere else.
+    public var tap: (any PlatformTap)?
+
     /// Number of `saveCPUState` / `loadCPUState` calls, to tell "nothing happened" in tests.
     public private(set) var saves = 0
     public private(set) var loads = 0
@@ -76,19 +80,42 @@ public final class ModelCPU: CPUPlatform {
 
     // MARK: Platform (memory)
 
-    public func load(_ paddr: PhysicalAddress) -> UInt64 { memory.load(paddr) }
-    public func store(_ paddr: PhysicalAddress, _ value: UInt64) { memory.store(paddr, value) }
-    public func zeroPage(_ page: PhysicalAddress) { memory.zeroPage(page) }
-    public func translationCacheLoad(_ index: Int) -> UInt64 { memory.translationCacheLoad(index) }
-    public func translationCacheStore(_ index: Int, _ value: UInt64) { memory.translationCacheStore(index, value) }
+    public func load(_ paddr: PhysicalAddress) -> UInt64 {
+        tap?.willLoad(paddr)
+        return memory.load(paddr)
+    }
+    public func store(_ paddr: PhysicalAddress, _ value: UInt64) {
+        memory.store(paddr, value)
+        tap?.didStore(paddr, value)
+    }
+    public func zeroPage(_ page: PhysicalAddress) {
+        memory.zeroPage(page)
+        tap?.didZeroPage(page)
+    }
+    public func translationCacheLoad(_ index: Int) -> UInt64 {
+        let v = memory.translationCacheLoad(index)
+        tap?.didLoadTranslationCache(index, v)
+        return v
+    }
+    public func translationCacheStore(_ index: Int, _ value: UInt64) {
+        memory.translationCacheStore(index, value)
+        tap?.didStoreTranslationCache(index, value)
+    }
     public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
         memory.copy(from: source, to: destination, bytes: bytes)
+        tap?.didCopy(from: source, to: destination, bytes: bytes)
     }
 
     // MARK: CPUPlatform
 
-    public func setCurrentPartition(_ descriptor: PhysicalAddress) { currentPartition = descriptor }
-    public func switchAddressSpace(_ pml4: PhysicalAddress) { cr3 = pml4 }
+    public func setCurrentPartition(_ descriptor: PhysicalAddress) {
+        currentPartition = descriptor
+        tap?.didSetCurrentPartition(descriptor)
+    }
+    public func switchAddressSpace(_ pml4: PhysicalAddress) {
+        cr3 = pml4
+        tap?.didSwitchAddressSpace(pml4)
+    }
 
     /// FXSAVE leaves bytes 464…511 of its image unwritten; the model, like the machine, stores
     /// zeros there.
@@ -101,6 +128,7 @@ public final class ModelCPU: CPUPlatform {
             memory.store(location.word(at: offset), savedWord(at: offset, flags: flags, returnValue: returnValue))
             offset += 8
         }
+        tap?.didSaveCPUState(to: location, flags: flags, returnValue: returnValue)
     }
 
     private func savedWord(at offset: Int, flags: UInt64, returnValue: UInt64?) -> UInt64 {
@@ -121,10 +149,12 @@ public final class ModelCPU: CPUPlatform {
 
     public func setTrappedInterruptFlag(_ enabled: Bool) {
         registers.rflags = enabled ? registers.rflags | UserRegisters.interruptFlag : registers.rflags & ~UserRegisters.interruptFlag
+        tap?.didSetTrappedInterruptFlag(enabled)
     }
 
     public func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
         loads += 1
+        tap?.willLoadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)
         var r = RegisterFile()
         func word(_ offset: Int) -> UInt64 { memory.load(location.word(at: offset)) }
         r.rip = UserRegisters.rip(word(ContextLayout.rip))

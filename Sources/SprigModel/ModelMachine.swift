@@ -33,16 +33,16 @@ public final class ModelMachine {
     /// by the helpers (`takePage`, `makeChild`) so tests can build trees quickly.
     public var pool: [UInt64: [UInt64]] = [:]
 
-    public init(pages: Int = 512, kernelImagePages: Int = 8) {
+    /// The model machine of the header's layout: `pages` pages of memory, a fake kernel image of
+    /// `kernelImagePages` pages, root built by `RootBuilder`.
+    public convenience init(pages: Int = 512, kernelImagePages: Int = 8) {
         precondition(pages >= 64 && kernelImagePages >= 1)
         let m = SimulatedMemory(pages: pages)
-        memory = m
         let ps = AddressSpace.pageSize
-        kernelImage = (1...kernelImagePages).map { PhysicalAddress(UInt64($0) * ps) }
+        let kernelImage = (1...kernelImagePages).map { PhysicalAddress(UInt64($0) * ps) }
         for (k, page) in kernelImage.enumerated() { m.store(page, 0x4B45_524E_0000_0000 | UInt64(k)) }
         var nextKernelTable = UInt64(kernelImagePages + 1)
         let pml4 = PhysicalAddress((nextKernelTable + 3) * ps)
-        kernelPML4 = pml4
         // Kernel half: PML4[511] → PDPT → PD → PT mapping the image at kernelBase, supervisor-only.
         let pdpt = PhysicalAddress(nextKernelTable * ps); nextKernelTable += 1
         let pd = PhysicalAddress(nextKernelTable * ps); nextKernelTable += 1
@@ -65,13 +65,24 @@ public final class ModelMachine {
             modules: .init(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0)), moduleCount: 0,
             totalPages: UInt64(pages), kernelImagePages: UInt64(kernelImagePages))
         guard case .success(let built) = result else { fatalError("model: RootBuilder failed: \(result)") }
-        root = built.descriptor
-        let tree = PartitionTree(memory: m, root: built.descriptor)
+        self.init(memory: m, root: built.descriptor, kernelPML4: pml4, kernelImage: kernelImage)
+    }
+
+    /// A machine whose root `RootBuilder` has just built in `memory` (trace replay boots the
+    /// machine's own layout this way: `Replay/ReplayBoot.swift`). Every page root does not map
+    /// is a kernel page.
+    public init(memory m: SimulatedMemory, root: PhysicalAddress, kernelPML4: PhysicalAddress, kernelImage: [PhysicalAddress]) {
+        memory = m
+        self.root = root
+        self.kernelPML4 = kernelPML4
+        self.kernelImage = kernelImage
+        let ps = AddressSpace.pageSize
+        let tree = PartitionTree(memory: m, root: root)
         let rootMapped = Set(tree.partitions[0].leaves.map(\.paddr))
-        kernelPages = Set((0..<UInt64(pages)).map { $0 * ps }).subtracting(rootMapped)
+        kernelPages = Set((0..<UInt64(m.pageCount)).map { $0 * ps }).subtracting(rootMapped)
         let windowEnd = AddressSpace.rootWindowBase + m.bytes
         rootWindow = tree.partitions[0].leaves.map(\.va).filter { $0 >= AddressSpace.rootWindowBase && $0 < windowEnd }
-        pool[built.descriptor.raw] = rootWindow
+        pool[root.raw] = rootWindow
     }
 
     // MARK: Calling the kernel

@@ -22,8 +22,13 @@ public final class ModelSystem {
     /// Set when an event ended in the kernel crash report.
     public private(set) var crashed = false
 
-    public init(pages: Int = 512, kernelImagePages: Int = 8) {
-        machine = ModelMachine(pages: pages, kernelImagePages: kernelImagePages)
+    public convenience init(pages: Int = 512, kernelImagePages: Int = 8) {
+        self.init(machine: ModelMachine(pages: pages, kernelImagePages: kernelImagePages))
+    }
+
+    /// The system of `machine`, root current with CR3 on its tables.
+    public init(machine: ModelMachine) {
+        self.machine = machine
         cpu = ModelCPU(memory: machine.memory, root: machine.root,
                        rootPML4: Partition.pml4(machine.memory, machine.root))
     }

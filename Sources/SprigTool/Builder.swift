@@ -12,6 +12,10 @@ public enum Variant: String, CaseIterable, Sendable {
     case release
     /// As release, with -assert-config Debug: failed checks print their message; SPRIG_DEBUG on.
     case debug
+    /// As release, with SPRIG_TRACE in the kernel: every kernel entry is recorded on the debug
+    /// port for `sprig replay` (docs/replay.md). Assertions are on, as in the host's debug build
+    /// that replays it, so that both make the same memory requests. Partitions are release's.
+    case trace
 }
 
 public struct BuildProducts: Sendable {
@@ -37,6 +41,12 @@ public final class Builder {
 
     public var outputDirectory: URL { project.buildDirectory.appendingPathComponent(variant.rawValue) }
 
+    /// Where the partitions go: the trace variant's are the release ones (same flags), so they
+    /// are built once for both.
+    public var partitionOutputDirectory: URL {
+        variant == .trace ? project.buildDirectory.appendingPathComponent(Variant.release.rawValue) : outputDirectory
+    }
+
     static let embedded = [
         "-target", "x86_64-unknown-none-elf", "-enable-experimental-feature", "Embedded",
         "-enable-experimental-feature", "Extern", "-wmo", "-parse-as-library",
@@ -53,7 +63,11 @@ public final class Builder {
     }
 
     var variantFlags: [String] {
-        variant == .debug ? ["-assert-config", "Debug", "-D", "SPRIG_DEBUG"] : []
+        switch variant {
+        case .release: return []
+        case .debug: return ["-assert-config", "Debug", "-D", "SPRIG_DEBUG"]
+        case .trace: return ["-assert-config", "Debug", "-D", "SPRIG_TRACE"]
+        }
     }
 
     public var kernelCFlags: [String] {
@@ -62,7 +76,7 @@ public final class Builder {
     }
 
     /// Partitions are ordinary ring-3 code: SSE allowed, small code model at 0x400000.
-    public var userSwiftFlags: [String] { Builder.embedded + ["-Osize"] + variantFlags }
+    public var userSwiftFlags: [String] { Builder.embedded + ["-Osize"] + (variant == .trace ? [] : variantFlags) }
     var userCFlags: [String] {
         ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-O2"]
     }
@@ -122,7 +136,8 @@ public final class Builder {
     public func build(partitions: [String] = Systems.allPartitions) throws -> BuildProducts {
         let out = outputDirectory
         let kdir = out.appendingPathComponent("kernel")
-        let udir = out.appendingPathComponent("user")
+        let uout = partitionOutputDirectory
+        let udir = uout.appendingPathComponent("user")
         for d in [kdir, udir] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
 
         // Kernel.
@@ -164,8 +179,8 @@ public final class Builder {
             try step("swiftc  partition \(name) (\(variant.rawValue))", tool: "swiftc",
                      userSwiftFlags + ["-I", udir.path, "-module-name", name] + psources.map(\.path) + ["-c", "-o", object.path],
                      inputs: psources + userSources + abiSources, outputs: [object])
-            let elf = out.appendingPathComponent("\(name).elf")
-            let flat = out.appendingPathComponent("\(name).bin")
+            let elf = uout.appendingPathComponent("\(name).elf")
+            let flat = uout.appendingPathComponent("\(name).bin")
             try link([object] + runtime, script: project.path("Sources/SprigUser/partition.ld"), entry: "_start",
                      elf: elf, flat: flat)
             images[name] = flat

@@ -21,6 +21,9 @@ public struct RunOptions: Sendable {
     /// Wait for gdb on tcp::1234 before the first instruction.
     public var gdb = false
     public var memoryMiB = 128
+    /// Where QEMU writes what the guest sends to port 0xE9 (`-debugcon file:`): the trace of a
+    /// trace-variant kernel (docs/replay.md).
+    public var debugConsole: URL?
     public init() {}
 }
 
@@ -80,6 +83,7 @@ public enum QEMU {
         if options.kvm { args += ["-accel", "kvm", "-accel", "tcg"] } else { args += ["-accel", "tcg"] }
         if options.icount { args += ["-icount", "shift=0,align=off"] }
         if options.gdb { args += ["-s", "-S"] }
+        if let d = options.debugConsole { args += ["-debugcon", "file:\(d.path)"] }
         return args
     }
 

@@ -38,11 +38,13 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     let platform = X86Platform()
     let bootPML4 = UInt64(UInt(bitPattern: withUnsafePointer(to: &bootPML4Symbol) { $0 })) - kernelVMA
     let kernelPages = (kernelEnd - kernelStart) / AddressSpace.pageSize
+    let allocatorBefore = Trace.boot(boot, kernelPML4: bootPML4, kernelStart: kernelStart, kernelEnd: kernelEnd)
     let result = RootBuilder.build(
         platform, allocator: &boot.allocator, kernelPML4: PhysicalAddress(bootPML4),
         image: boot.modules[0], modules: others, moduleCount: boot.moduleCount - 1,
         totalPages: boot.totalPages, kernelImagePages: kernelPages)
     guard case .success(let root) = result else { bootFailure("not enough memory to build the root partition") }
+    Trace.built(root, before: allocatorBefore, after: boot.allocator)
 
     Console.write("Sprig: memory ")
     Console.decimal(boot.totalPages)
@@ -81,6 +83,7 @@ func enterRoot(_ platform: X86Platform, pml4: PhysicalAddress) -> Never {
     let frame = withUnsafeMutablePointer(to: &initialFrameSymbol) { $0 }
     trappedFrame = frame
     platform.loadCPUState(from: context, interruptsEnabled: true, delivery: nil)
+    Trace.resuming(TrapFrame(words: frame))
     enterUser(frame)
 }
 

@@ -14,7 +14,10 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     }
     trappedFrame = words
     let event = decode(frame)
-    switch Kernel.trap(X86Platform(), event) {
+    Trace.entered(event, frame)
+    let outcome = Kernel.trap(KernelPlatform(), event)
+    Trace.decided(outcome, frame)
+    switch outcome {
     case .returned(let status, let value):
         frame[TrapFrame.rax] = status.rawValue
         frame[TrapFrame.rdx] = value
@@ -30,6 +33,7 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     case .kernelCrash:
         CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)")
     }
+    Trace.resuming(frame)
 }
 
 /// What trapped, from the frame `entry.S` built; hardware interrupts are acknowledged here.
@@ -61,7 +65,7 @@ enum MachineServices {
         var status = Status.unknownService
         switch service {
         case .consoleWrite:
-            status = Kernel.consoleBytes(X86Platform(), start: a0, length: a1) { pa, bytes in
+            status = Kernel.consoleBytes(KernelPlatform(), start: a0, length: a1) { pa, bytes in
                 let p = X86Platform.bytePointer(pa)
                 var i = 0
                 while i < Int(bytes) { serialPutC(p[i]); i += 1 }

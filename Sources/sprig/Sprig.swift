@@ -15,11 +15,11 @@ struct Sprig: ParsableCommand {
             partition and the partitions it starts) in QEMU with the serial console on the terminal, and \
             exits with the status the system powered off with.
             """,
-        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self])
+        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self])
 }
 
 struct BuildOptions: ParsableArguments {
-    @Option(help: "Build variant: release (-Osize, failed checks are a bare trap) or debug (checks print their message).")
+    @Option(help: "Build variant: release (-Osize, failed checks are a bare trap), debug (checks print their message) or trace (release that records every kernel entry on port 0xE9 for `sprig replay`).")
     var variant: Variant = .release
 }
 

@@ -1,0 +1,39 @@
+/// Recording a trace: the trace-variant kernel booted under QEMU with its debug port going to a
+/// file (docs/replay.md). `sprig replay --system` and the replay boot test start here.
+import Foundation
+
+public enum TraceRun {
+    /// Guest memory of a traced boot: the model replays over a simulated memory that large.
+    public static let defaultMemoryMiB = 32
+
+    /// Builds the trace kernel and `system`'s partitions, boots it with the trace written to
+    /// `file` (replaced), and returns how the run ended (its console is the serial output).
+    public static func record(
+        system name: String, to file: URL, project: Project, memoryMiB: Int = defaultMemoryMiB,
+        timeout: Double = 60, progress: @escaping (String) -> Void = { _ in }
+    ) throws -> RunResult {
+        let system = try Systems.named(name)
+        let builder = try Builder(project: project, variant: .trace)
+        builder.progress = progress
+        var partitions: [String] = []
+        for p in system.partitions where !partitions.contains(p) { partitions.append(p) }
+        let products = try builder.build(partitions: partitions)
+        try? FileManager.default.removeItem(at: file)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var o = RunOptions()
+        o.system = name
+        o.variant = .trace
+        o.memoryMiB = memoryMiB
+        o.timeout = timeout
+        o.debugConsole = file
+        return try QEMU.run(products, options: o)
+    }
+
+    /// What root printed, as the serial console shows it: everything after the kernel's
+    /// "entering the root partition" line (the kernel's own lines before it are not `consoleWrite`s).
+    public static func partitionConsole(_ serial: String) -> String {
+        let marker = "Sprig: entering the root partition\n"
+        guard let r = serial.range(of: marker) else { return "" }
+        return String(serial[r.upperBound...])
+    }
+}
