@@ -34,6 +34,6 @@ let package = Package(
             name: "SprigModelTests",
             dependencies: ["SprigModel", "SprigCore", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        .testTarget(name: "BootTests", dependencies: ["SprigTool", "SprigABI"]),
+        .testTarget(name: "BootTests", dependencies: ["SprigTool", "SprigABI", "SprigModel", "SprigCore"]),
     ]
 )

@@ -110,12 +110,16 @@ public enum Hygiene {
 }
 
 /// Lines of the kernel: Swift and assembly of SprigABI, SprigCore and SprigX86 (C support and
-/// the linker script counted apart); tests are elsewhere and not counted.
+/// the linker script counted apart); tests are elsewhere and not counted. The trace build's
+/// recorder (`Trace.swift`, `TraceFormat.swift`, `trace.c`: docs/replay.md) is counted apart too:
+/// the normal kernel does not contain it.
 public struct LineCount: Sendable {
     public var swift = 0
     public var assembly = 0
     public var c = 0
+    public var trace = 0
     public var total: Int { swift + assembly }
+    static let traceFiles: Set<String> = ["Trace.swift", "TraceFormat.swift", "trace.c"]
 
     public static func kernel(_ project: Project) throws -> LineCount {
         var count = LineCount()
@@ -124,7 +128,8 @@ public struct LineCount: Sendable {
             for name in try FileManager.default.contentsOfDirectory(atPath: url.path) {
                 let text = try String(contentsOf: url.appendingPathComponent(name), encoding: .utf8)
                 let lines = text.split(separator: "\n", omittingEmptySubsequences: true).count
-                if name.hasSuffix(".swift") { count.swift += lines }
+                if traceFiles.contains(name) { count.trace += lines }
+                else if name.hasSuffix(".swift") { count.swift += lines }
                 else if name.hasSuffix(".S") { count.assembly += lines }
                 else if name.hasSuffix(".c") { count.c += lines }
             }

@@ -45,7 +45,7 @@ struct Build: ParsableCommand {
         let lines = try LineCount.kernel(builder.project)
         say("kernel image: \(products.kernelImage.path) (\(size) bytes)")
         say("kernel ELF (symbols, for gdb): \(products.kernelELF.path)")
-        say("kernel lines: \(lines.total) (Swift \(lines.swift) + assembly \(lines.assembly); C support \(lines.c), not counted)")
+        say("kernel lines: \(lines.total) (Swift \(lines.swift) + assembly \(lines.assembly); C support \(lines.c) and the trace build's recorder \(lines.trace), not counted)")
         for (name, url) in products.partitions.sorted(by: { $0.key < $1.key }) {
             let s = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
             say("partition \(name): \(url.path) (\(s) bytes)")

@@ -97,7 +97,14 @@ public final class Replayer {
     public private(set) var system: ModelSystem?
     private var view: RingThreeView?
 
-    public init(trace: Trace) { self.trace = trace }
+    /// Called with the booted model before the first event. Tests break the model here to see
+    /// that the replay notices; `sprig replay` leaves it alone.
+    private let afterBoot: (ModelSystem) -> Void
+
+    public init(trace: Trace, afterBoot: @escaping (ModelSystem) -> Void = { _ in }) {
+        self.trace = trace
+        self.afterBoot = afterBoot
+    }
 
     /// Boots the model and replays every event, stopping at the first divergence.
     public func run() -> ReplayReport {
@@ -110,6 +117,7 @@ public final class Replayer {
             return report
         case .success(let s):
             system = s
+            afterBoot(s)
         }
         guard let system else { return report }
         for (index, e) in trace.events.enumerated() {
