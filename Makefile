@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz
+.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz replay
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -22,6 +22,8 @@ help:
 	@echo "make check    sprig check: explore every step sequence up to DEPTH (default 3) on the model, properties after each step"
 	@echo "              options: DEPTH=n, SEED=s (random walk of STEPS steps instead, default 100000), CHECKFLAGS=... (sprig check --help)"
 	@echo "make fuzz     sprig fuzz: libFuzzer on the kernel logic in the model for SECONDS (default 60); MUTANT=<name> fuzzes a broken copy"
+	@echo "make replay  sprig replay: boot SYSTEM on the trace kernel, replay its trace in the model, report the first divergence"
+	@echo "              options: FILE=<trace> replays a saved trace instead (sprig replay --help)"
 	@echo "make clean    remove build products"
 
 all: build
@@ -78,3 +80,9 @@ check:
 SECONDS ?= 60
 fuzz: cli
 	@$(SPRIG) fuzz --seconds $(SECONDS) $(if $(MUTANT),--mutant $(MUTANT),) $(if $(JOBS),--jobs $(JOBS),)
+
+# Differential replay (docs/replay.md): the trace kernel's record of every kernel entry, run again
+# in the model. FILE replays a saved trace; otherwise SYSTEM is booted and traced first.
+FILE ?=
+replay: cli qemu
+	@$(SPRIG) replay $(if $(FILE),$(FILE),--system $(SYSTEM))
