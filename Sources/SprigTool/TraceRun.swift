@@ -1,6 +1,7 @@
 /// Recording a trace: the trace-variant kernel booted under QEMU with its debug port going to a
 /// file (docs/replay.md). `sprig replay --system` and the replay boot test start here.
 import Foundation
+import SprigModel
 
 public enum TraceRun {
     /// Guest memory of a traced boot: the model replays over a simulated memory that large.
@@ -27,6 +28,12 @@ public enum TraceRun {
         o.timeout = timeout
         o.debugConsole = file
         return try QEMU.run(products, options: o)
+    }
+
+    /// The trace in `file`, checked whole (`TraceFile.parse`).
+    /// - Throws: the file system's error, or `TraceError` for a file that is not a whole trace.
+    public static func read(_ file: URL) throws -> Trace {
+        try TraceFile.parse([UInt8](Data(contentsOf: file)))
     }
 
     /// What root printed, as the serial console shows it: everything after the kernel's

@@ -72,7 +72,7 @@ struct ReplayCommand: ParsableCommand {
         let started = Date()
         let trace: Trace
         do {
-            trace = try TraceFile.read(url)
+            trace = try TraceRun.read(url)
         } catch let e as TraceError {
             FileHandle.standardError.write(Data("sprig: \(url.path) is not a whole trace: \(e)\n".utf8))
             throw ExitCode(2)

@@ -103,7 +103,7 @@ struct ReplayBootTests {
             Issue.record("\(run.summary)\n\(run.output)")
             return
         }
-        let trace = try TraceFile.read(file)
+        let trace = try TraceRun.read(file)
         let replayStart = Date()
         let report = Replayer(trace: trace).run()
         print("replay: attacks trace \(trace.bytes) bytes, \(trace.events.count) events, recorded in "

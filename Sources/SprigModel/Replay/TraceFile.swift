@@ -8,7 +8,6 @@
 /// short, or with a byte that makes no sense where it stands, is a `TraceError` naming the byte
 /// offset. Only the last event may lack its `resume`: the one after which the machine powered off
 /// or printed its crash report.
-import Foundation
 import SprigABI
 import SprigCore
 
@@ -125,10 +124,6 @@ public struct TraceError: Error, CustomStringConvertible, Sendable {
 }
 
 public enum TraceFile {
-    public static func read(_ url: URL) throws -> Trace {
-        try parse([UInt8](Data(contentsOf: url)))
-    }
-
     public static func parse(_ bytes: [UInt8]) throws -> Trace {
         var r = Reader(bytes: bytes)
         guard bytes.count >= 8 else {
