@@ -101,6 +101,10 @@ public final class Builder {
         }
         progress(label)
         try run(toolchain.tool(tool), args)
+        // swiftc leaves an object it would write byte for byte the same untouched, so after a
+        // source is touched without a change (a checkout, a rebase) the outputs would stay
+        // older than it and the step would run on every build: mark them made now.
+        for u in outputs { try? fm.setAttributes([.modificationDate: Date()], ofItemAtPath: u.path) }
         try command.write(to: stamp, atomically: true, encoding: .utf8)
     }
 
