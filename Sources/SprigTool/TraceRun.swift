@@ -37,10 +37,13 @@ public enum TraceRun {
     }
 
     /// What root printed, as the serial console shows it: everything after the kernel's
-    /// "entering the root partition" line (the kernel's own lines before it are not `consoleWrite`s).
+    /// "entering the root partition" line and before a crash report (the kernel's own lines are
+    /// not `consoleWrite`s; the report starts with a newline of its own).
     public static func partitionConsole(_ serial: String) -> String {
         let marker = "Sprig: entering the root partition\n"
         guard let r = serial.range(of: marker) else { return "" }
-        return String(serial[r.upperBound...])
+        let rest = serial[r.upperBound...]
+        let crash = rest.range(of: "\n*** SPRIG KERNEL CRASH ***")
+        return String(rest[..<(crash?.lowerBound ?? rest.endIndex)])
     }
 }

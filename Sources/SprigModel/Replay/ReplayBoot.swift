@@ -24,8 +24,8 @@ public enum ReplayBoot {
         return Int((end + AddressSpace.pageSize - 1) / AddressSpace.pageSize)
     }
 
-    /// The largest guest memory replay accepts (4 GiB is the kernel's direct map).
-    public static let maxPages = 1 << 20
+    /// The largest guest memory replay accepts: 1 GiB (as much host memory for the simulation).
+    public static let maxPages = 1 << 18
 
     /// The booted model system, or where its boot differs from the machine's.
     public static func boot(_ trace: Trace) -> Result<ModelSystem, Divergence> {
