@@ -10,7 +10,7 @@
 ///     built     root's descriptor and PML4, then (page, digest) of every page the allocator gave
 ///     resume    the state ring 3 starts or resumes with (after `built`, after each event)
 ///     enter     one entry from ring 3: current partition, CR3, the event, the trapped registers
-///     load … setInterruptFlag   each request `Kernel.trap` made of its platform, in order
+///     load … translationCacheStore   each request `Kernel.trap` made of its platform, in order
 ///     console   the bytes a `consoleWrite` emits (they are ring-3 memory, read outside `load`)
 ///     outcome   the `TrapOutcome`
 ///

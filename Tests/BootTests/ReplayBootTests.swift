@@ -129,7 +129,7 @@ struct ReplayBootTests {
         return report.divergence
     }
 
-    @Test("a changed outcome, loaded kernel word, stored word, saved context, resumed register or module byte is reported where it is")
+    @Test("a changed outcome, loaded kernel word, stored word, translation-cache word, saved context, resumed register or module byte is reported where it is")
     func changedTracesDiverge() throws {
         let original = try SignalTrace.get().trace
         let events = original.events
@@ -156,6 +156,13 @@ struct ReplayBootTests {
         if case .store(let pa, let v) = t.events[sk].requests[sq] { t.events[sk].requests[sq] = .store(pa, value: v &+ 1) }
         d = divergence(t)
         #expect(d?.event == sk && d?.what == "request #\(sq) of the event")
+
+        // A word of the translation cache (kernel storage outside RAM) the machine read otherwise.
+        let (tk, tq) = try #require(Self.first(in: events) { _, r in if case .translationCacheLoad = r { return true } else { return false } })
+        t = original
+        if case .translationCacheLoad(let i, let v) = t.events[tk].requests[tq] { t.events[tk].requests[tq] = .translationCacheLoad(i, value: v ^ 1) }
+        d = divergence(t)
+        #expect(d?.event == tk && d?.what == "request #\(tq) of the event")
 
         // A saved context whose rip (word 0) the machine saw otherwise.
         let (ck, cq) = try #require(Self.first(in: events) { _, r in if case .saveContext = r { return true } else { return false } })

@@ -88,8 +88,9 @@ public enum ReplayBoot {
         system.cpu.mxcsrMask = UInt32(truncatingIfNeeded: boot.mxcsrMask)
         // enterRoot: the context VIDT[0] names, checked and loaded like any yield target.
         let cpu = system.cpu
-        guard let vidt = ContextCheck.vidtPage(cpu, pml4: root.pml4),
-              let context = ContextCheck.locate(cpu, pml4: root.pml4, va: ContextCheck.entry(cpu, vidt: vidt, index: VIDTIndex.main),
+        guard let vidt = ContextCheck.vidtPage(cpu, descriptor: root.descriptor, pml4: root.pml4),
+              let context = ContextCheck.locate(cpu, descriptor: root.descriptor, pml4: root.pml4,
+                                                va: ContextCheck.entry(cpu, vidt: vidt, index: VIDTIndex.main),
                                                 write: false, vidt: vidt)
         else { return differs("root's VIDT[0]", machine: "a usable context", model: "no usable context") }
         cpu.loadCPUState(from: context, interruptsEnabled: true, delivery: nil)
