@@ -21,6 +21,13 @@ enum PageClass {
 }
 
 enum Domain {
+    /// An address no byte of which is root's: kernel half, non-canonical, unmapped.
+    static func notMine(_ r: inout Random) -> UInt64 {
+        var a = hostile(&r)
+        while a & 0xFFF != 0 || a == AddressSpace.rootWindowBase { a = hostile(&r) }
+        return a
+    }
+
     /// An address no partition may name as a page of its own.
     static func hostile(_ r: inout Random) -> UInt64 {
         switch r.below(8) {

@@ -313,6 +313,7 @@ func fuzzMain(_ bootInfoAddress: UInt64) {
         out.line("; refusing to run")
         Sprig.powerOff(2)
     }
+    Current.trace = argument(info, "fuzz.trace", default: 0) != 0
     Model.seed = seed
     Campaign.calls = calls
     Campaign.random = Random(seed: seed)

@@ -410,14 +410,15 @@ enum Operations {
         switch r.below(4) {
         case 0:
             let page = Domain.page(&r, freePercent: 50)
-            let length = r.chance(50) ? 0 : (r.chance(50) ? Limits.consoleWriteMax + 1 + r.below(1000) : 1 + r.below(64))
-            let address = length > 0 && length <= Limits.consoleWriteMax ? (r.chance(50) ? Domain.hostile(&r) : AddressSpace.vidt + 4090) : page.va
+            let length = r.chance(50) ? 0 : (r.chance(50) ? Limits.consoleWriteMax + 1 + r.below(1000) : 3 + r.below(64))
+            // A short write runs past the end of the lower half, or starts somewhere not root's.
+            let address = length > 0 && length <= Limits.consoleWriteMax ? (r.chance(50) ? Domain.notMine(&r) : AddressSpace.vidt + 4094) : page.va
             Current.start("consoleWrite", address, length, count: 2)
             let res = call(.consoleWrite, address, length)
             Report.require(!res.succeeded || length == 0, "consoleWrite wrote bytes that are not mine", res.raw)
             Report.require(length <= Limits.consoleWriteMax || res.raw == Status.invalidArgument.rawValue, "consoleWrite accepted a length above the limit", res.raw)
         case 1:
-            let hz = r.chance(30) ? 0 : (r.chance(50) ? r.below(Limits.timerHzMin) + 1 : Limits.timerHzMax + 1 + r.below(1 << 40))
+            let hz = r.chance(30) ? 0 : (r.chance(50) ? 1 + r.below(Limits.timerHzMin - 1) : Limits.timerHzMax + 1 + r.below(1 << 40))
             Current.start("setTimer", hz, count: 1)
             let res = call(.setTimer, hz)
             Report.require(res.succeeded == (hz == 0), "setTimer: only rates 0 or 19…10000 may be accepted", res.raw)

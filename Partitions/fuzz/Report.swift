@@ -15,11 +15,35 @@ enum Current {
     nonisolated(unsafe) static var args: InlineArray<6, UInt64> = [0, 0, 0, 0, 0, 0]
     nonisolated(unsafe) static var argCount = 0
 
+    /// `fuzz.trace=1` on the command line: print every operation before it runs.
+    nonisolated(unsafe) static var trace = false
+
     static func start(_ name: StaticString, _ a: UInt64 = 0, _ b: UInt64 = 0, _ c: UInt64 = 0, _ d: UInt64 = 0,
                       _ e: UInt64 = 0, _ f: UInt64 = 0, count: Int) {
         self.name = name
         args = [a, b, c, d, e, f]
         argCount = count
+        if trace {
+            var out = Output()
+            out.write("fuzz: call ")
+            out.decimal(call)
+            out.write(" ")
+            describe(&out)
+            out.byte(10)
+        }
+    }
+
+    /// `name(arg, …)`.
+    static func describe(_ out: inout Output) {
+        out.write(name)
+        out.write("(")
+        var i = 0
+        while i < argCount {
+            if i > 0 { out.write(", ") }
+            out.hex(args[i])
+            i += 1
+        }
+        out.write(")")
     }
 }
 
@@ -101,15 +125,8 @@ enum Report {
         out.write("fuzz: FAIL call ")
         out.decimal(Current.call)
         out.write(" ")
-        out.write(Current.name)
-        out.write("(")
-        var i = 0
-        while i < Current.argCount {
-            if i > 0 { out.write(", ") }
-            out.hex(Current.args[i])
-            i += 1
-        }
-        out.write("): ")
+        Current.describe(&out)
+        out.write(": ")
         out.write(what)
         out.write(" (got ")
         out.hex(got)

@@ -5,12 +5,17 @@
 ///
 /// At its first start it installs its command handler at `VIDT[FuzzMailbox.commandIndex]` (a
 /// fresh context on the handler stack each time it is entered), its wait slot and grandchild
-/// slot, says it is ready and reports. Every command ends in `sprigYieldLoop`, which needs no
-/// stack, so a context saved there may be resumed again whatever ran on the stack since.
+/// slot, says it is ready and reports. Whatever may leave for the parent in the middle — a
+/// fault, an `int n`, a yield — runs in Faults.S's *ThenReport routines, which after it read
+/// nothing from the stack and end in the stackless `sprigYieldLoop`: root may resume a context
+/// saved there much later, when the handler stack holds another command's frames, and it still
+/// only reports.
 import SprigABI
 import SprigUser
 
 nonisolated(unsafe) var started = false
+/// Where the *ThenReport routines report (in the mailbox page: read again by a context resumed late).
+let block = ChildLayout.extraBase + FuzzMailbox.reportBlock
 
 func mailbox(_ offset: UInt64) -> UnsafeMutablePointer<UInt64> { word(ChildLayout.extraBase + offset) }
 func argument(_ i: UInt64) -> UInt64 { mailbox(FuzzMailbox.arguments + 8 * i).pointee }
@@ -31,18 +36,19 @@ func command(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAdd
     let sequence = mailbox(FuzzMailbox.sequence).pointee
     mailbox(FuzzMailbox.started).pointee = sequence
     let grandchild = mailbox(FuzzMailbox.grandchild).pointee
+    UnsafeMutablePointer<ReportBlock>(bitPattern: UInt(block))!.pointee = ReportBlock(resultAt: ChildLayout.extraBase + FuzzMailbox.resultRaw, valueAt: ChildLayout.extraBase + FuzzMailbox.resultValue,
+                        doneAt: ChildLayout.extraBase + FuzzMailbox.done, sequence: sequence, target: FuzzMailbox.rootResume,
+                        save: FuzzMailbox.park, fallback: FuzzMailbox.rootFallback)
     switch mailbox(FuzzMailbox.command).pointee {
     case FuzzMailbox.fault:
-        let v = sprigFault(argument(0), argument(1))
-        finish(sequence, FuzzMailbox.noFault, v)
+        sprigFaultThenReport(argument(0), argument(1), block)
     case FuzzMailbox.softwareInterrupt:
-        finish(sequence, sprigInt(argument(0)), 0)
+        sprigIntThenReport(argument(0), block)
     case FuzzMailbox.service where argument(0) != Service.yield.rawValue:
         let r = Sprig.callRaw(argument(0), argument(1), argument(2), argument(3), argument(4), argument(5))
         finish(sequence, r.raw, r.value)
     case FuzzMailbox.yield:
-        let r = Sprig.call(.yield, argument(0), argument(1), argument(2), argument(3), argument(4))
-        finish(sequence, r.raw, r.value)
+        sprigSyscallThenReport(Service.yield.rawValue, argument(0), argument(1), argument(2), argument(3), argument(4), block)
     case FuzzMailbox.buildGrandchild where grandchild == 0:
         var pages = PageSource(start: ChildLayout.poolBase, pages: FuzzMailbox.grandchildPages)
         switch ChildBuilder.build(ChildBuilder.Plan(image: 0, imageBytes: 0), pages: &pages) {
@@ -55,8 +61,8 @@ func command(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAdd
             finish(sequence, s.rawValue, 0)
         }
     case FuzzMailbox.runGrandchild where grandchild != 0:
-        let r = Sprig.yield(grandchild, target: argument(0), save: FuzzMailbox.grandchildSave)
-        finish(sequence, r.raw, 0)
+        sprigSyscallThenReport(Service.yield.rawValue, grandchild, argument(0), FuzzMailbox.grandchildSave,
+                               InterruptFlags.enabled, InterruptFlags.enabled, block)
     case FuzzMailbox.deleteGrandchild where grandchild != 0:
         let r = Sprig.call(.deletePartition, grandchild)
         if r.succeeded { mailbox(FuzzMailbox.grandchild).pointee = 0 }

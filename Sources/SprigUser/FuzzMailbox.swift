@@ -18,12 +18,14 @@ public enum FuzzMailbox {
     public static let resultValue: UInt64 = 88
     public static let ready: UInt64 = 96
     public static let grandchild: UInt64 = 104
+    /// The child's `ReportBlock` (Faults.swift): the child writes it, root never does.
+    public static let reportBlock: UInt64 = 0x100
 
     /// Commands (`command` word).
     public static let report: UInt64 = 0
-    /// fault(kind, operand): `sprigFault`.
+    /// fault(kind, operand): `sprigFaultThenReport`.
     public static let fault: UInt64 = 1
-    /// int(vector): `sprigInt`.
+    /// int(vector): `sprigIntThenReport`.
     public static let softwareInterrupt: UInt64 = 2
     /// service(number, a0…a4): any system call but yield.
     public static let service: UInt64 = 3
