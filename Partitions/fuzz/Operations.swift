@@ -66,6 +66,9 @@ enum Pending {
     /// A child VIDT entry to put back: (root's vaddr of the entry, its value), or 0.
     nonisolated(unsafe) static var restoreAt: UInt64 = 0
     nonisolated(unsafe) static var restoreValue: UInt64 = 0
+    nonisolated(unsafe) static var grandchildBuild = false
+    /// Root's hostile save slot 408 named a structure page for this call.
+    nonisolated(unsafe) static var restoreRoot408 = false
 
     static func reset() {
         expect = Expect.anything
@@ -85,6 +88,8 @@ enum Pending {
         interrupt = false
         faultCommand = false
         restoreAt = 0
+        restoreRoot408 = false
+        grandchildBuild = false
     }
 }
 
@@ -261,7 +266,8 @@ enum Operations {
     static func addVAddr(_ r: inout Random) {
         var page = Domain.page(&r, freePercent: 60)
         if page.cls == PageClass.module { page = (va: Domain.hostile(&r), cls: PageClass.hostile) }
-        let child = Domain.childName(&r), va = Domain.childVA(&r)
+        let child = Domain.childName(&r)
+        let va = r.chance(50) ? Domain.shareBase + r.below(Domain.shareSlots) * AddressSpace.pageSize : Domain.childVA(&r)
         var rights = Domain.rights(&r)
         // Root's own pages go down read-only (nothing may write where root keeps its state).
         if page.cls == PageClass.vital { rights &= ~Rights.write }
@@ -525,8 +531,9 @@ enum Operations {
             postCommand(slot, FuzzMailbox.report)
         }
         if save == RootVIDT.hostileFirst + 8 {
+            // A kernel structure page, for this call only: it may be root's again later.
             let i = Model.random(&r, home: nil, use: Use.structure)
-            Campaign.setVIDT(save, i >= 0 ? Model.va(i) : 0x0000_6000_0000_1000)
+            if i >= 0 { Campaign.setVIDT(save, Model.va(i)); Pending.restoreRoot408 = true }
         }
         Current.start("yield", callee, target, save, flagsOnYield, flagsOnWake, count: 5)
         expectYield(callee: callee, slot: slot, target: target, save: save, rootMasked: flagsOnYield != 0)
@@ -581,8 +588,10 @@ enum Operations {
             let rips: InlineArray<8, UInt64> = [0, 0xFFFF_FFFF_8010_0000, 0x0000_8000_0000_0000, 0x0000_6000_0000_0000,
                                                 ChildLayout.poolBase, handlerRIP, handlerRIP, r.next()]
             word(at + UInt64(ContextLayout.rip)).pointee = r.pick(rips, count: 8)
-            let rsps: InlineArray<8, UInt64> = [ChildLayout.handlerStackTop - 8, ChildLayout.handlerStackTop - 8, 0, 0x0000_8000_0000_0000,
-                                                0xFFFF_8000_0000_0000, ChildLayout.stackTop - 8, 0x0000_6000_0000_0000, r.next()]
+            // Stacks the child's code may push on without reaching its own VIDT, contexts or
+            // mailbox (0x8000_0000_0000 would push onto the VIDT's last word: the child's doing).
+            let rsps: InlineArray<8, UInt64> = [ChildLayout.handlerStackTop - 8, ChildLayout.handlerStackTop - 8, 0, 0x0000_8000_0000_1000,
+                                                0xFFFF_8000_0000_0000, ChildLayout.stackTop - 8, 0x0000_6000_0000_0000, r.next() | 0x0000_8000_0000_0000]
             word(at + UInt64(ContextLayout.rsp)).pointee = r.pick(rsps, count: 8)
             if r.chance(50) { word(at + UInt64(ContextLayout.fpu)).pointee = 0x037F; word(at + UInt64(ContextLayout.fpu + 24)).pointee = 0x1F80 }
             Stats.contextsWritten += 1
@@ -635,7 +644,11 @@ enum Operations {
         case FuzzMailbox.service: serviceCommand(&r, slot)
         case FuzzMailbox.yield: yieldCommand(&r, slot, rootMasked: rootMasked)
         case FuzzMailbox.buildGrandchild:
+            // Its own earlier calls may have made a pool page a structure: ChildBuilder then
+            // faults writing it, the child's doing (it is rebuilt later).
             Current.start("child: build a grandchild", c.name, count: 1)
+            Pending.expect = Expect.anything
+            Pending.grandchildBuild = true
         case FuzzMailbox.runGrandchild:
             let target = r.chance(60) ? VIDTIndex.main : Domain.vidtIndex(&r)
             setArgument(slot, 0, target)
@@ -832,6 +845,7 @@ enum Operations {
     /// Checks how control came back against what was expected; counts it.
     static func conclude(_ o: Outcome) {
         if Pending.restoreAt != 0 { word(Pending.restoreAt).pointee = Pending.restoreValue }
+        if Pending.restoreRoot408 { Campaign.setVIDT(RootVIDT.hostileFirst + 8, 0x0000_6000_0000_1000) }
         let slot = Pending.slot
         let m: UInt64 = slot >= 0 && Model.child(slot).pointee.built ? Model.child(slot).pointee.mailbox : 0
         let done = m != 0 && word(m + FuzzMailbox.done).pointee == Pending.sequence
@@ -909,7 +923,8 @@ enum Operations {
                            && o.savedAt == Delivery.notSaved, "a grandchild's fault did not come up as a double fault naming the child",
                            o.kind == Outcome.delivered ? o.vector : o.kind)
         case Expect.yieldedToResume:
-            Report.require(o.kind == Outcome.returned && o.status == 0 && !done, "a child's yield to my resume slot did not resume me there", o.kind)
+            Report.require(o.kind == Outcome.returned && o.status == 0, "a child's yield to my resume slot did not resume me there", o.kind)
+            Report.require(!done, "a child's yield to my resume slot was refused", raw)
         case Expect.yieldEntry:
             Report.require(o.kind == Outcome.yieldEntry, "a child's yield to a handler index did not enter that handler", o.kind)
         case Expect.reportedByFallback:
@@ -923,7 +938,11 @@ enum Operations {
         default:
             break
         }
-        if Pending.expect == Expect.reported && c.built && Pending.slot >= 0 && !Pending.rootYield {
+        if Pending.grandchildBuild {
+            if o.kind == Outcome.returned && o.status == 0 && done { Stats.commandsCompleted += 1 }
+            else { Model.child(slot).pointee.intact = false }
+        }
+        if (Pending.expect == Expect.reported || Pending.grandchildBuild) && c.built && Pending.slot >= 0 && !Pending.rootYield {
             // The grandchild's existence as the child reports it.
             let g = word(c.mailbox + FuzzMailbox.grandchild).pointee
             Model.child(slot).pointee.grandchild = g != 0

@@ -46,6 +46,9 @@ func command(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAdd
         sprigIntThenReport(argument(0), block)
     case FuzzMailbox.service where argument(0) != Service.yield.rawValue:
         let r = Sprig.callRaw(argument(0), argument(1), argument(2), argument(3), argument(4), argument(5))
+        if r.succeeded && argument(0) == Service.deletePartition.rawValue && argument(1) == grandchild {
+            mailbox(FuzzMailbox.grandchild).pointee = 0
+        }
         finish(sequence, r.raw, r.value)
     case FuzzMailbox.yield:
         sprigSyscallThenReport(Service.yield.rawValue, argument(0), argument(1), argument(2), argument(3), argument(4), block)
