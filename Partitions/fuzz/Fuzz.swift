@@ -91,6 +91,9 @@ enum Campaign {
     nonisolated(unsafe) static var imageBackup: UInt64 = 0
     nonisolated(unsafe) static var imageBytes: UInt64 = 0
     nonisolated(unsafe) static var modules: InlineArray<3, UInt64> = [0, 0, 0]
+    /// The one line consoleWrite may print successfully.
+    nonisolated(unsafe) static var consoleLine: UInt64 = 0
+    nonisolated(unsafe) static var consoleLineBytes: UInt64 = 0
     /// Vaddrs the current call named, checked against the model after it.
     nonisolated(unsafe) static var touched: InlineArray<8, UInt64> = [0, 0, 0, 0, 0, 0, 0, 0]
     nonisolated(unsafe) static var touchedCount = 0
@@ -365,6 +368,13 @@ func fuzzMain(_ bootInfoAddress: UInt64) {
     Model.children = UnsafeMutablePointer<ChildSlot>(bitPattern: UInt(misc))!
     Model.children.initialize(repeating: ChildSlot(), count: Model.slots)
     Campaign.handlerCopies = misc + 2048
+    Campaign.consoleLine = misc + 3840
+    let line: StaticString = "fuzz: consoleWrite of my own line\n"
+    line.withUTF8Buffer { b in
+        var i = 0
+        while i < b.count { UnsafeMutablePointer<UInt8>(bitPattern: UInt(misc + 3840))![i] = b[i]; i += 1 }
+        Campaign.consoleLineBytes = UInt64(b.count)
+    }
     Campaign.expectedVIDT = pages.takeZeroed()
     Stats.table = UnsafeMutablePointer<UInt64>(bitPattern: UInt(pages.takeZeroed()))!
     let imagePages = (Campaign.imageBytes + AddressSpace.pageSize - 1) / AddressSpace.pageSize

@@ -409,20 +409,26 @@ enum Operations {
         _ = Sprig.call(.setIntState, InterruptFlags.masked)
     }
 
-    /// consoleWrite (only ever of 0 bytes successfully: the console is the test's), setTimer
+    /// consoleWrite (successfully only of root's own line: the console is the test's), setTimer
     /// (off or refused: a running timer would make the campaign depend on time), powerOff with
     /// a status partitions may not use, and numbers that are no service.
     static func machineService(_ r: inout Random) {
         switch r.below(4) {
         case 0:
-            let page = Domain.page(&r, freePercent: 50)
-            let length = r.chance(50) ? 0 : (r.chance(50) ? Limits.consoleWriteMax + 1 + r.below(1000) : 3 + r.below(64))
-            // A short write runs past the end of the lower half, or starts somewhere not root's.
-            let address = length > 0 && length <= Limits.consoleWriteMax ? (r.chance(50) ? Domain.notMine(&r) : AddressSpace.vidt + 4094) : page.va
+            // Only root's own line may be printed; 0 bytes, too many, or bytes not root's are refused.
+            var address = Campaign.consoleLine
+            var length = Campaign.consoleLineBytes
+            switch r.below(6) {
+            case 0: length = 0
+            case 1: length = Limits.consoleWriteMax + 1 + r.below(1000)
+            case 2: address = Domain.notMine(&r); length = 1 + r.below(64)
+            case 3: address = AddressSpace.vidt + 4094; length = 3 + r.below(64)
+            default: break
+            }
             Current.start("consoleWrite", address, length, count: 2)
             let res = call(.consoleWrite, address, length)
-            Report.require(!res.succeeded || length == 0, "consoleWrite wrote bytes that are not mine", res.raw)
-            Report.require(length <= Limits.consoleWriteMax || res.raw == Status.invalidArgument.rawValue, "consoleWrite accepted a length above the limit", res.raw)
+            Report.require(res.succeeded == (address == Campaign.consoleLine && length == Campaign.consoleLineBytes),
+                           "consoleWrite: only my own line may be written, and it must be", res.raw)
         case 1:
             let hz = r.chance(30) ? 0 : (r.chance(50) ? 1 + r.below(Limits.timerHzMin - 1) : Limits.timerHzMax + 1 + r.below(1 << 40))
             Current.start("setTimer", hz, count: 1)
