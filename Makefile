@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz
+.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz fuzz-boot
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -22,6 +22,7 @@ help:
 	@echo "make check    sprig check: explore every step sequence up to DEPTH (default 3) on the model, properties after each step"
 	@echo "              options: DEPTH=n, SEED=s (random walk of STEPS steps instead, default 100000), CHECKFLAGS=... (sprig check --help)"
 	@echo "make fuzz     sprig fuzz: libFuzzer on the kernel logic in the model for SECONDS (default 60); MUTANT=<name> fuzzes a broken copy"
+	@echo "make fuzz-boot  the fuzz system: a random campaign on the booted kernel; SEED=s (default 1), CALLS=n (default 2000)"
 	@echo "make clean    remove build products"
 
 all: build
@@ -78,3 +79,8 @@ check:
 SECONDS ?= 60
 fuzz: cli
 	@$(SPRIG) fuzz --seconds $(SECONDS) $(if $(MUTANT),--mutant $(MUTANT),) $(if $(JOBS),--jobs $(JOBS),)
+
+# The fuzzer partition on the booted kernel (docs/fuzz.md, "The fuzzer partition").
+CALLS ?= 2000
+fuzz-boot: cli qemu
+	@$(SPRIG) run --system fuzz --variant $(VARIANT) --seed $(or $(SEED),1) --calls $(CALLS)
