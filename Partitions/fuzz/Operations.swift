@@ -722,9 +722,15 @@ enum Operations {
             let nonCanonical = operand >= 0x0000_8000_0000_0000 && operand < 0xFFFF_8000_0000_0000
             if mapped && (kind == FaultKind.write || kind == FaultKind.push) { operand = 0 }
             let isMapped = operand != 0 && mapped
-            if isMapped && kind == FaultKind.read {
+            if isMapped && kind == FaultKind.read && operand == AddressSpace.vidt {
                 Pending.expect = Expect.reported
                 Pending.anyStatus = true
+            } else if isMapped && kind == FaultKind.read {
+                // A pool page the child may itself have made a kernel structure (its grandchild's).
+                Pending.expect = Expect.faultOrNone
+                Pending.vector = 14
+                Pending.errorCode = nil
+                Pending.faultAddress = operand
             } else if nonCanonical {
                 Pending.vector = 13
                 Pending.stackFault = kind == FaultKind.push
