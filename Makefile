@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz replay
+.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz replay fuzz-boot
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -24,6 +24,7 @@ help:
 	@echo "make fuzz     sprig fuzz: libFuzzer on the kernel logic in the model for SECONDS (default 60); MUTANT=<name> fuzzes a broken copy"
 	@echo "make replay  sprig replay: boot SYSTEM on the trace kernel, replay its trace in the model, report the first divergence"
 	@echo "              options: FILE=<trace> replays a saved trace instead (sprig replay --help)"
+	@echo "make fuzz-boot  the fuzz system: a random campaign on the booted kernel; SEED=s (default 1), CALLS=n (default 2000)"
 	@echo "make clean    remove build products"
 
 all: build
@@ -86,3 +87,7 @@ fuzz: cli
 FILE ?=
 replay: cli qemu
 	@$(SPRIG) replay $(if $(FILE),$(FILE),--system $(SYSTEM))
+# The fuzzer partition on the booted kernel (docs/fuzz.md, "The fuzzer partition").
+CALLS ?= 2000
+fuzz-boot: cli qemu
+	@$(SPRIG) run --system fuzz --variant $(VARIANT) --seed $(or $(SEED),1) --calls $(CALLS)

@@ -31,6 +31,13 @@ public enum BootInfoLayout {
     public static let moduleStride = 32
     public static let moduleNameSize = 16
     public static let maxModules = 16
+    /// The kernel command line (multiboot), as the loader gave it: `commandLineLength` bytes
+    /// (at most `maxCommandLine`; longer lines are cut) from byte `commandLine`, NUL-padded.
+    /// Root reads its own arguments here (the `fuzz` system's `fuzz.seed=` and `fuzz.calls=`).
+    public static let commandLineLength = 80
+    public static let commandLine = 1664
+    public static let maxCommandLine = 256
 
-    public static let currentVersion: UInt64 = 1
+    /// 2: the command line (`commandLineLength`, `commandLine`).
+    public static let currentVersion: UInt64 = 2
 }

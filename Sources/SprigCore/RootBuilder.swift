@@ -29,6 +29,22 @@ public struct BootModule: Sendable {
     }
 }
 
+/// The kernel command line as the loader gave it, cut at `BootInfoLayout.maxCommandLine` bytes;
+/// `RootBuilder` copies it to root's boot-info page.
+public struct BootCommandLine: Sendable {
+    public var bytes: InlineArray<256, UInt8> = .init(repeating: 0)
+    public private(set) var count = 0
+    public init() {}
+
+    /// Appends `byte`; false (nothing appended) when the line is full.
+    public mutating func append(_ byte: UInt8) -> Bool {
+        guard count < BootInfoLayout.maxCommandLine, count < 256 else { return false }
+        bytes[count] = byte
+        count += 1
+        return true
+    }
+}
+
 public struct RootBuildResult: Sendable {
     public var descriptor: PhysicalAddress
     public var pml4: PhysicalAddress
@@ -53,7 +69,8 @@ public enum RootBuilder {
 
     /// Builds root. `image` is the root partition's flat image (loaded at `imageBase`, entry at
     /// its first byte); `modules` are the other boot modules (root sees them in its window);
-    /// `kernelPML4` provides the upper half; `totalPages` and `kernelImagePages` go to boot info.
+    /// `kernelPML4` provides the upper half; `totalPages`, `kernelImagePages` and `commandLine`
+    /// go to boot info.
     /// - Precondition: the allocator no longer contains the image's, the modules' or the
     ///   kernel's pages.
     /// - Postcondition: the allocator is empty; every page it held is root's or a structure.
@@ -65,7 +82,8 @@ public enum RootBuilder {
         modules: InlineArray<16, BootModule>,
         moduleCount: Int,
         totalPages: UInt64,
-        kernelImagePages: UInt64
+        kernelImagePages: UInt64,
+        commandLine: BootCommandLine = BootCommandLine()
     ) -> Result<RootBuildResult, RootBuildError> {
         guard moduleCount <= maxModules else { return .failure(.tooManyModules) }
         var structurePages: UInt64 = 0
@@ -217,6 +235,17 @@ public enum RootBuilder {
         info(BootInfoLayout.imagePages, imagePages)
         info(BootInfoLayout.kernelPages, kernelImagePages + structurePages)
         info(BootInfoLayout.windowBase, AddressSpace.rootWindowBase)
+        info(BootInfoLayout.commandLineLength, UInt64(commandLine.count))
+        var word: UInt64 = 0
+        var b = 0
+        while b < commandLine.count {
+            word |= UInt64(commandLine.bytes[b]) << UInt64((b % 8) * 8)
+            if b % 8 == 7 || b == commandLine.count - 1 {
+                info(BootInfoLayout.commandLine + (b / 8) * 8, word)
+                word = 0
+            }
+            b += 1
+        }
 
         return .success(RootBuildResult(
             descriptor: descriptor, pml4: pml4, shadow1: shadow1, shadow2: shadow2, structurePages: structurePages,

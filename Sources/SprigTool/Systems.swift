@@ -5,6 +5,9 @@ public struct SystemDescription: Sendable {
     public let summary: String
     /// Partition directories under Partitions/, root's first; each becomes one boot module.
     public let partitions: [String]
+    /// The `sprig run` options this system takes (`--seed`, `--calls`), passed to root on the
+    /// kernel command line as `<name>.<option>=<value>` (SystemArguments).
+    public var options: [SystemOption] = []
 }
 
 public enum Systems {
@@ -15,6 +18,9 @@ public enum Systems {
         SystemDescription(
             name: "attacks", summary: "yield's check chain 1-9 from ring 3, Fig. 4 through the fault path, a child faulting 1000 times, a child that never yields, register/FPU hygiene both ways",
             partitions: ["attacks", "attacker", "attacker", "attacker"]),
+        SystemDescription(
+            name: "fuzz", summary: "root issues random services, yields and faults (seed, calls) through three children, checking after each call that it still owns its memory and the kernel answers",
+            partitions: ["fuzz", "fuzzchild", "fuzzchild", "fuzzchild"], options: [.seed, .calls]),
         SystemDescription(
             name: "hello", summary: "root alone: greets, reports the memory it owns, powers off with status 0",
             partitions: ["root"]),

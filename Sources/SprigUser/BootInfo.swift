@@ -65,3 +65,71 @@ extension Output {
         }
     }
 }
+
+/// A `key=value` argument of the kernel command line, as `BootInfo.argument` found it.
+public enum BootArgument {
+    case absent
+    /// A decimal or `0x` hexadecimal number that fits 64 bits.
+    case value(UInt64)
+    /// The key is there but its value is not such a number.
+    case malformed
+}
+
+extension BootInfo {
+    /// Bytes of the kernel command line in this page (0 from a kernel older than version 2).
+    public var commandLineLength: Int {
+        guard word(BootInfoLayout.version) >= 2 else { return 0 }
+        return Int(min(word(BootInfoLayout.commandLineLength), UInt64(BootInfoLayout.maxCommandLine)))
+    }
+
+    /// Byte `i` (below `commandLineLength`) of the kernel command line.
+    public func commandLineByte(_ i: Int) -> UInt8 {
+        UInt8(truncatingIfNeeded: word(BootInfoLayout.commandLine + (i / 8) * 8) >> UInt64((i % 8) * 8))
+    }
+
+    /// The value of the first space-separated word `key=value` of the command line.
+    public func argument(_ key: StaticString) -> BootArgument {
+        let length = commandLineLength
+        var start = 0
+        while start < length {
+            var end = start
+            while end < length && commandLineByte(end) != 32 { end += 1 }
+            let keyEnd: Int? = key.withUTF8Buffer { k in
+                guard end - start > k.count, commandLineByte(start + k.count) == 61 else { return nil }  // '='
+                var i = 0
+                while i < k.count && commandLineByte(start + i) == k[i] { i += 1 }
+                return i == k.count ? start + k.count + 1 : nil
+            }
+            if let from = keyEnd { return BootInfo.number(self, from: from, to: end) }
+            start = end + 1
+        }
+        return .absent
+    }
+
+    private static func number(_ info: BootInfo, from: Int, to end: Int) -> BootArgument {
+        var i = from
+        var base: UInt64 = 10
+        if end - from > 2 && info.commandLineByte(from) == 48 && (info.commandLineByte(from + 1) | 0x20) == 120 {  // "0x"
+            base = 16
+            i += 2
+        }
+        guard i < end else { return .malformed }
+        var v: UInt64 = 0
+        while i < end {
+            let c = info.commandLineByte(i)
+            let digit: UInt64
+            switch c {
+            case 48...57: digit = UInt64(c - 48)
+            case 97...102 where base == 16: digit = UInt64(c - 87)
+            case 65...70 where base == 16: digit = UInt64(c - 55)
+            default: return .malformed
+            }
+            let (m, o1) = v.multipliedReportingOverflow(by: base)
+            let (s, o2) = m.addingReportingOverflow(digit)
+            guard !o1 && !o2 else { return .malformed }
+            v = s
+            i += 1
+        }
+        return .value(v)
+    }
+}

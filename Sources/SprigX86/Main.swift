@@ -42,7 +42,7 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     let result = RootBuilder.build(
         platform, allocator: &boot.allocator, kernelPML4: PhysicalAddress(bootPML4),
         image: boot.modules[0], modules: others, moduleCount: boot.moduleCount - 1,
-        totalPages: boot.totalPages, kernelImagePages: kernelPages)
+        totalPages: boot.totalPages, kernelImagePages: kernelPages, commandLine: boot.commandLine)
     guard case .success(let root) = result else { bootFailure("not enough memory to build the root partition") }
     Trace.built(root, before: allocatorBefore, after: boot.allocator)
 

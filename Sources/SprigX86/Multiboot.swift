@@ -18,18 +18,18 @@ struct MultibootInfo {
     var ignoredBytes: UInt64 = 0
     var modules: InlineArray<17, BootModule> = .init(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0))
     var moduleCount = 0
-    /// The kernel command line (first 64 bytes).
-    var commandLine: InlineArray<64, UInt8> = .init(repeating: 0)
-    var commandLineLength = 0
+    /// The kernel command line (its first `BootInfoLayout.maxCommandLine` bytes), also given to
+    /// root in its boot-info page.
+    var commandLine = BootCommandLine()
 
     /// True when `word` appears in the command line.
     func commandLineContains(_ word: StaticString) -> Bool {
         word.withUTF8Buffer { w in
-            guard w.count <= commandLineLength else { return false }
+            guard w.count <= commandLine.count else { return false }
             var start = 0
-            while start + w.count <= commandLineLength {
+            while start + w.count <= commandLine.count {
                 var i = 0
-                while i < w.count && commandLine[start + i] == w[i] { i += 1 }
+                while i < w.count && commandLine.bytes[start + i] == w[i] { i += 1 }
                 if i == w.count { return true }
                 start += 1
             }
@@ -74,10 +74,8 @@ struct MultibootInfo {
 
         if flags & (1 << 2) != 0 {
             let line = X86Platform.bytePointer(PhysicalAddress(u32(info.adding(16))))
-            while result.commandLineLength < 64 && line[result.commandLineLength] != 0 {
-                result.commandLine[result.commandLineLength] = line[result.commandLineLength]
-                result.commandLineLength += 1
-            }
+            var i = 0
+            while line[i] != 0 && result.commandLine.append(line[i]) { i += 1 }
         }
 
         let mapLength = u32(info.adding(44))

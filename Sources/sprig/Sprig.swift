@@ -64,23 +64,35 @@ struct Run: ParsableCommand {
             """)
     @OptionGroup var options: BuildOptions
     @Option(help: "The system to boot (see `sprig systems`).") var system = Systems.defaultName
-    @Option(help: "Seconds before the machine is stopped.") var timeout: Double = 60
+    @Option(help: "Seconds before the machine is stopped (default 60; for fuzz, 60 + calls / 50).") var timeout: Double?
     @Flag(help: "Ask for KVM acceleration (falls back to TCG).") var kvm = false
-    @Option(help: "Kernel command line (debug builds: crashtest=trap or crashtest=fault).") var append = ""
+    @Option(help: "Kernel command line (debug builds: crashtest=trap or crashtest=fault; fuzz: fuzz.trace=1).") var append = ""
     @Option(help: "Guest memory in MiB (at least 8).") var memory = 128
+    @Option(help: "fuzz only: the campaign's seed, a 64-bit number (decimal or 0x-hex; default 1).") var seed: String?
+    @Option(help: "fuzz only: the number of calls, 1...100000000 (default 2000).") var calls: String?
+
+    func systemCommandLine() throws -> String {
+        var values: [SystemOption: String] = [:]
+        values[.seed] = seed
+        values[.calls] = calls
+        return try SystemArguments.commandLine(for: try Systems.named(system), values)
+    }
 
     func validate() throws {
         _ = try Systems.named(system)
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if let timeout { guard timeout > 0 else { throw ValidationError("--timeout must be positive") } }
         guard memory >= 8 && memory <= 4096 else { throw ValidationError("--memory must be between 8 and 4096 MiB") }
+        do { _ = try systemCommandLine() } catch let e as ToolError { throw ValidationError(e.description) }
     }
 
     func run() throws {
+        let words = try systemCommandLine()
         let builder = try makeBuilder(options)
         let products = try builder.build()
         var o = RunOptions()
-        o.system = system; o.variant = options.variant; o.timeout = timeout; o.kvm = kvm
-        o.commandLine = append; o.echo = true; o.memoryMiB = memory
+        o.system = system; o.variant = options.variant; o.kvm = kvm
+        o.timeout = timeout ?? SystemArguments.defaultTimeout(calls: calls.flatMap(SystemArguments.parse))
+        o.commandLine = [words, append].filter { !$0.isEmpty }.joined(separator: " "); o.echo = true; o.memoryMiB = memory
         let result = try QEMU.run(products, options: o)
         FileHandle.standardError.write(Data("sprig: \(result.summary)\n".utf8))
         throw ExitCode(result.exitCode)
