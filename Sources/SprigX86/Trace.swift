@@ -106,6 +106,10 @@ enum Trace {
             TraceOut.bytes(mod.start, mod.bytes)
             i += 1
         }
+        // The command line RootBuilder copies to root's boot-info page.
+        TraceOut.number(UInt64(boot.commandLine.count))
+        i = 0
+        while i < boot.commandLine.count { TraceOut.byte(boot.commandLine.bytes[i]); i += 1 }
         var e: UInt64 = 256
         while e < 512 { TraceOut.number(X86Platform().load(PhysicalAddress(kernelPML4 + e * 8))); e += 1 }
         return boot.allocator

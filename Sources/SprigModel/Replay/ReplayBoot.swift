@@ -56,10 +56,12 @@ public enum ReplayBoot {
         var others: InlineArray<16, BootModule> = .init(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0))
         for (k, m) in boot.modules.dropFirst().prefix(16).enumerated() { others[k] = module(m) }
         let kernelPages = (boot.kernelEnd - boot.kernelStart) / AddressSpace.pageSize
+        var line = BootCommandLine()
+        for b in boot.commandLine { _ = line.append(b) }
         let result = RootBuilder.build(
             memory, allocator: &allocator, kernelPML4: PhysicalAddress(boot.kernelPML4),
             image: module(boot.modules[0]), modules: others, moduleCount: boot.modules.count - 1,
-            totalPages: boot.totalPages, kernelImagePages: kernelPages)
+            totalPages: boot.totalPages, kernelImagePages: kernelPages, commandLine: line)
         guard case .success(let root) = result else {
             return differs("RootBuilder", machine: "built root", model: "failed: \(result)")
         }

@@ -31,6 +31,8 @@ public struct BootRecord: Sendable {
     public var ranges: [PageRange]
     /// Module 0 is root's image.
     public var modules: [Module]
+    /// The kernel command line, as RootBuilder copies it to root's boot-info page.
+    public var commandLine: [UInt8]
 }
 
 /// What `RootBuilder` built on the machine.
@@ -290,10 +292,14 @@ private struct Reader {
             let start = try number("module start"), n0 = try number("module name"), n1 = try number("module name")
             modules.append(BootRecord.Module(start: start, name0: n0, name1: n1, bytes: try raw("module bytes")))
         }
+        let line = try raw("command line")
+        guard line.count <= BootInfoLayout.maxCommandLine else {
+            throw TraceError(offset: position, message: "a command line of \(line.count) bytes (at most \(BootInfoLayout.maxCommandLine))")
+        }
         var half: [UInt64] = []
         for _ in 256..<512 { half.append(try number("kernel PML4 entry")) }
         return BootRecord(totalPages: total, kernelStart: ks, kernelEnd: ke, kernelPML4: pml4, kernelHalf: half,
-                          mxcsrMask: mask, ranges: ranges, modules: modules)
+                          mxcsrMask: mask, ranges: ranges, modules: modules, commandLine: line)
     }
 
     mutating func builtRecord() throws -> BuiltRecord {
