@@ -64,7 +64,7 @@ public enum PageTableWalk {
     public static func userWalk<P: Platform>(_ platform: P, pml4: PhysicalAddress, va: VirtualAddress) -> Result<Walk, Status> {
         guard va.isCanonical else { return .failure(.nonCanonicalAddress) }
         guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }
-        // The hottest code of yield and delivery, unrolled: `(va >> (3 + 9 * level)) & 0xFF8` is
+        // The hottest code of yield and delivery, unrolled: `(va >> (9 * level)) & 0xFF8` is
         // the byte offset of the level's entry, and the U and W bits of all four levels are
         // accumulated with one AND (the MMU's own rule).
         let v = va.raw

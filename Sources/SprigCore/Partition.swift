@@ -24,30 +24,13 @@ public enum Partition {
     /// - Postcondition: a non-nil result is a descriptor whose parent is `caller`.
     @inline(__always)
     public static func child<P: Platform>(_ p: P, caller: PhysicalAddress, named name: UserAddress) -> PhysicalAddress? {
-        // Canonical, lower half (one compare covers both) and page-aligned.
-        let v = name.raw
-        guard v < AddressSpace.lowerHalfEnd, v & (AddressSpace.pageSize - 1) == 0 else { return nil }
-        // The caller's tables and its shadow 1 walked together (yield's hot path, unrolled); a
-        // non-leaf shadow-1 entry is nonzero exactly when the table entry beside it is present
-        // (Shadow), and is the paddr of the shadow-1 page one level down.
-        let upper = PageTableEntry.present | PageTableEntry.largePage
-        var table = DescriptorLayout.read(p, caller, DescriptorLayout.pml4)
-        var sh1 = DescriptorLayout.read(p, caller, DescriptorLayout.shadow1)
-        @inline(__always) func down(_ shift: UInt64) -> Bool {
-            let offset = (v &>> shift) & 0xFF8
-            let e = p.load(PhysicalAddress(table &+ offset))
-            let s = p.load(PhysicalAddress(sh1 &+ offset))
-            guard e & upper == PageTableEntry.present, s != 0 else { return false }
-            table = e & PageTableEntry.addressMask
-            sh1 = s
-            return true
-        }
-        guard down(36), down(27), down(18) else { return nil }
-        let offset = (v &>> 9) & 0xFF8
-        let entry = PageTableEntry(raw: p.load(PhysicalAddress(table &+ offset)))
-        let leaf = p.load(PhysicalAddress(sh1 &+ offset))
-        guard entry.isPresent, leaf & Shadow.descriptorFlag != 0,
-              leaf & PageTableEntry.addressMask == entry.frame.raw
+        guard case .success(let va) = name.checkedPage(),
+              let slots = Shadow.leafSlots(p, descriptor: caller, va: va)
+        else { return nil }
+        let entry = PageTableEntry(raw: p.load(slots.entryAt))
+        let sh1 = p.load(slots.sh1At)
+        guard entry.isPresent, sh1 & Shadow.descriptorFlag != 0,
+              sh1 & PageTableEntry.addressMask == entry.frame.raw
         else { return nil }
         assert(DescriptorLayout.read(p, entry.frame, DescriptorLayout.parent) == caller.raw)
         return entry.frame

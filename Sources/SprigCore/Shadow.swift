@@ -31,32 +31,37 @@ public enum Shadow {
 
     /// The table, shadow-1 and shadow-2 entry addresses at `level` for `va`, when every level
     /// above `level` is present (level 4 always is). Nil when some level above is missing.
+    @inline(__always)
     public static func slots<P: Platform>(
         _ p: P, descriptor: PhysicalAddress, va: VirtualAddress, level: Int
     ) -> LeafSlots? {
         guard va.isCanonical, va.isLowerHalf, level >= 1, level <= 4 else { return nil }
-        var table = PhysicalAddress(DescriptorLayout.read(p, descriptor, DescriptorLayout.pml4))
-        var sh1 = PhysicalAddress(DescriptorLayout.read(p, descriptor, DescriptorLayout.shadow1))
-        var sh2 = PhysicalAddress(DescriptorLayout.read(p, descriptor, DescriptorLayout.shadow2))
-        var l = 4
-        while l > level {
-            let e = PageTableEntry(raw: p.load(PageTableWalk.entryAddress(table: table, va: va, level: l)))
+        var table = DescriptorLayout.read(p, descriptor, DescriptorLayout.pml4)
+        var sh1 = DescriptorLayout.read(p, descriptor, DescriptorLayout.shadow1)
+        var sh2 = DescriptorLayout.read(p, descriptor, DescriptorLayout.shadow2)
+        // `(va >> (9 * level)) & 0xFF8` is the byte offset of va's entry at `level` in any of
+        // the three pages (yield's child lookup runs this walk: shifts, not `index(level:)`).
+        var shift = UInt64(9 * 4)
+        let last = UInt64(9 * level)
+        while shift > last {
+            let offset = (va.raw &>> shift) & 0xFF8
+            let e = PageTableEntry(raw: p.load(PhysicalAddress(table &+ offset)))
             guard e.isPresent, !e.isLargePage else { return nil }
-            let s1 = p.load(PageTableWalk.entryAddress(table: sh1, va: va, level: l))
-            let s2 = p.load(PageTableWalk.entryAddress(table: sh2, va: va, level: l))
+            let s1 = p.load(PhysicalAddress(sh1 &+ offset))
+            let s2 = p.load(PhysicalAddress(sh2 &+ offset))
             guard s1 != 0, s2 != 0 else { return nil }
-            table = e.frame
-            sh1 = PhysicalAddress(s1)
-            sh2 = PhysicalAddress(s2)
-            l -= 1
+            table = e.frame.raw
+            sh1 = s1
+            sh2 = s2
+            shift &-= 9
         }
-        return LeafSlots(
-            entryAt: PageTableWalk.entryAddress(table: table, va: va, level: level),
-            sh1At: PageTableWalk.entryAddress(table: sh1, va: va, level: level),
-            sh2At: PageTableWalk.entryAddress(table: sh2, va: va, level: level))
+        let offset = (va.raw &>> last) & 0xFF8
+        return LeafSlots(entryAt: PhysicalAddress(table &+ offset), sh1At: PhysicalAddress(sh1 &+ offset),
+                         sh2At: PhysicalAddress(sh2 &+ offset))
     }
 
     /// The leaf slots for `va` (all three upper levels present); the leaf itself may be absent.
+    @inline(__always)
     public static func leafSlots<P: Platform>(_ p: P, descriptor: PhysicalAddress, va: VirtualAddress) -> LeafSlots? {
         slots(p, descriptor: descriptor, va: va, level: 1)
     }
