@@ -100,7 +100,7 @@ final class Session {
             spare = s
             return s
         }
-        TranslationCache.invalidate(s.memory)  // empty at boot
+        KernelCache.invalidate(s.memory)  // empty at boot
         let now = s.memory.snapshot()
         if now != bootWords {
             for i in 0..<now.count where now[i] != bootWords[i] {

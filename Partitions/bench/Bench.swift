@@ -11,6 +11,9 @@
 /// * `yield.parent_to_child` / `yield.child_to_parent`: from the counter read just before the
 ///   yielding partition's `syscall` stub to the one just after the other side's stub returns.
 /// * `yield.round_trip`: root → child → root, the child doing only its bookkeeping.
+/// * `yield.parent_to_child_cold` / `yield.child_to_parent_cold`: the same two yields right
+///   after a service that changed the child's tables (addVAddr then removeVAddr of a spare page),
+///   so the kernel's caches are empty and yield runs the whole check chain with its walks.
 /// * `irq.to_root_handler`: a timer interrupt from a spinning child to the first instruction of
 ///   root's VIDT[32] handler (the child's loop adds at most a few instructions).
 import SprigABI
@@ -153,8 +156,13 @@ func benchRoot(_ bootInfoAddress: UInt64) {
     childName = child.name
     Contexts.setVIDT(parentResumeSlot, RootLayout.contextSlot(1))
     var r = Sprig.yield(child.name, target: VIDTIndex.main, save: parentResumeSlot)  // the child starts
+    // One unmeasured round trip: the warm keys measure the steady state, in which both yields'
+    // plans are kept (`YieldCache`); the cold keys below measure the first yield after a change.
+    r = Sprig.yield(child.name, target: childResumeSlot, save: parentResumeSlot)
     var down = Samples(), up = Samples(), trip = Samples()
-    for _ in 0..<rounds {
+    var coldDown = Samples(), coldUp = Samples(), coldTrip = Samples()
+    /// One measured round trip: root → child (`down`), child → root (`up`), both (`trip`).
+    func roundTrip(_ down: inout Samples, _ up: inout Samples, _ trip: inout Samples) {
         let t0 = readTSC()
         r = Sprig.yield(child.name, target: childResumeSlot, save: parentResumeSlot)
         let t2 = readTSC()
@@ -163,9 +171,21 @@ func benchRoot(_ bootInfoAddress: UInt64) {
         up.add(t2 - word(sharedPage).pointee)
         trip.add(t2 - t0)
     }
+    for _ in 0..<rounds { roundTrip(&down, &up, &trip) }
+    // The same yields with the kernel's caches emptied first: give the child a spare page and
+    // take it back (both services change the child's tables).
+    let spare = pages.takeZeroed()
+    let spareVA = ChildLayout.extraBase + AddressSpace.pageSize
+    for _ in 0..<rounds {
+        if !Sprig.call(.addVAddr, spare, child.name, spareVA, Rights.read).succeeded { failures += 1 }
+        if !Sprig.call(.removeVAddr, child.name, spareVA).succeeded { failures += 1 }
+        roundTrip(&coldDown, &coldUp, &coldTrip)
+    }
     down.report("yield.parent_to_child", baseline: baseline)
     up.report("yield.child_to_parent", baseline: baseline)
     trip.report("yield.round_trip", baseline: baseline)
+    coldDown.report("yield.parent_to_child_cold", baseline: baseline)
+    coldUp.report("yield.child_to_parent_cold", baseline: baseline)
     if failures > 0 {
         out.line("bench: a yield failed  <-- FAILED")
         Sprig.powerOff(5)

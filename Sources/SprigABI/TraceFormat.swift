@@ -23,7 +23,7 @@ public enum TraceFormat {
     public static let port: UInt16 = 0xE9
     /// "SPRIGTRC", little-endian.
     public static let magic: UInt64 = 0x4352_5447_4952_5053
-    public static let version: UInt64 = 2
+    public static let version: UInt64 = 3
     /// `flags` bit: the kernel was compiled with assertions on, so it made the loads its
     /// `assert`s make (the replaying model must make them too, or be told they differ).
     public static let assertionsFlag: UInt64 = 1

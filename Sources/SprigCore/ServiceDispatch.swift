@@ -10,14 +10,14 @@ public enum Kernel {
     /// - Returns: the status and the second result (count, next link, child name, state), 0 when
     ///   the service has none or failed.
     /// - Postcondition: when a service that can change some partition's tables succeeded, the
-    ///   translation cache is empty (`TranslationCache`).
+    ///   translation and yield caches are empty (`KernelCache`).
     public static func dispatch<P: Platform>(
         _ p: P, caller: PhysicalAddress, service: UInt64,
         _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
     ) -> (status: Status, value: UInt64) {
         guard let s = Service(rawValue: service) else { return (.unknownService, 0) }
         let r = run(p, caller: caller, service: s, a0, a1, a2, a3, a4)
-        if r.status == .success, s.changesTables { TranslationCache.invalidate(p) }
+        if r.status == .success, s.changesTables { KernelCache.invalidate(p) }
         return r
     }
 

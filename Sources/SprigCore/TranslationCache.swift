@@ -8,12 +8,13 @@
 ///
 /// * only walks that reach a user-accessible page are kept, with whether ring 3 may write it;
 /// * every service that can change some partition's tables (createPartition, prepare, addVAddr,
-///   removeVAddr, collect, deletePartition) empties it on success (`Kernel.dispatch`), so an
-///   entry is never older than the tables it was read from; a descriptor page can only become
-///   another descriptor through deletePartition and createPartition, which both empty it;
-/// * it lives in platform storage outside physical memory (`Platform.translationCacheLoad`), so
-///   filling it changes no partition's memory and no kernel structure: a refused yield that
-///   filled it still changed nothing.
+///   removeVAddr, collect, deletePartition) empties it on success (`Kernel.dispatch`,
+///   `KernelCache.invalidate`), so an entry is never older than the tables it was read from; a
+///   descriptor page can only become another descriptor through deletePartition and
+///   createPartition, which both empty it;
+/// * it lives in platform storage outside physical memory (`KernelCache`, the first `words`
+///   words), so filling it changes no partition's memory and no kernel structure: a refused
+///   yield that filled it still changed nothing.
 ///
 /// The model checks after every explored step that every entry equals a fresh walk
 /// (`Violation.staleTranslation`); without the emptying in `Kernel.dispatch`, that check fails.
@@ -21,7 +22,8 @@ import SprigABI
 
 public enum TranslationCache {
     public static let entryCount = 16
-    /// Words of platform storage: (descriptor, page | 1, frame | writable) per entry.
+    /// Words of `KernelCache` storage: (descriptor, page | 1, frame | writable) per entry; a
+    /// tag word (page | 1) of 0 is an empty entry.
     public static let words = entryCount * 3
 
     @inline(__always)
@@ -52,11 +54,5 @@ public enum TranslationCache {
         }
         guard !write || answer & PageTableEntry.writable != 0 else { return nil }
         return PhysicalAddress((answer & PageTableEntry.addressMask) | offset)
-    }
-
-    /// Empties the cache: some partition's tables changed.
-    public static func invalidate<P: Platform>(_ p: P) {
-        var i = 0
-        while i < words { p.translationCacheStore(i, 0); i += 1 }
     }
 }

@@ -53,18 +53,25 @@ public enum Yield {
         }
     }
 
-    /// A checked yield: everything the switch needs, computed by `check` and by nothing else.
-    struct Plan {
-        var caller: PhysicalAddress
-        var callee: PhysicalAddress
-        var calleePML4: PhysicalAddress
-        var target: ContextLocation
-        /// nil: the caller's context is dropped.
-        var save: ContextLocation?
-        var saveIndex: UInt64
+    /// A checked yield: everything the switch needs, computed by checks 3–8 (`resolve`) or kept
+    /// from them by `YieldCache`, and by nothing else.
+    public struct Plan: Equatable, Sendable {
+        public var caller: PhysicalAddress
+        public var callee: PhysicalAddress
+        public var calleePML4: PhysicalAddress
+        /// The VIDT pages of caller and callee (checks 5 and 6).
+        public var callerVIDT: PhysicalAddress
+        public var calleeVIDT: PhysicalAddress
+        /// The VIDT entries the checks ran on: the callee's at the target index, the caller's at
+        /// the save index.
+        public var targetVA: UInt64
+        public var saveVA: UInt64
+        public var target: ContextLocation
+        /// nil: the caller's context is dropped (`saveVA` is 0).
+        public var save: ContextLocation?
     }
 
-    /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing.
+    /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing but the caches.
     @inline(__always)
     static func check<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64
@@ -74,6 +81,31 @@ public enum Yield {
         guard targetInterrupt < VIDTIndex.count else { return .failure(.invalidInterruptIndex) }
         // 2. The save slot must be a VIDT index.
         guard saveIndex < VIDTIndex.count else { return .failure(.invalidSaveIndex) }
+        // 3–8, or what they gave last time on the same tables and VIDT entries.
+        let plan: Plan
+        if let kept = YieldCache.lookup(p, caller: caller, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {
+            plan = kept
+        } else {
+            switch resolve(p, caller: caller, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {
+            case .failure(let status):
+                return .failure(status)
+            case .success(let resolved):
+                YieldCache.fill(p, resolved, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+                plan = resolved
+            }
+        }
+        // 9. The callee must not have masked the target.
+        guard !VIDTIndex.isMasked(targetInterrupt, state: Partition.interruptState(p, plan.callee))
+        else { return .failure(.interruptMasked) }
+        return .success(plan)
+    }
+
+    /// Checks 3–8 of the chain, in order, for `caller` (checks 1 and 2 passed): reads only.
+    /// `YieldCache` keeps what it returns; the model checks each kept plan against it.
+    @inline(__always)
+    public static func resolve<P: Platform>(
+        _ p: P, caller: PhysicalAddress, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64
+    ) -> Result<Plan, Status> {
         let calleeDescriptor: PhysicalAddress
         if callee.raw == 0 {
             // 3. The default address names the parent; root has none.
@@ -93,9 +125,9 @@ public enum Yield {
         guard let calleeVIDT = ContextCheck.vidtPage(p, descriptor: calleeDescriptor, pml4: calleePML4)
         else { return .failure(.calleeVIDTUnavailable) }
         // 7. The callee's context: every page of it readable by the callee, off its VIDT (Fig. 4).
+        let targetVA = ContextCheck.entry(p, vidt: calleeVIDT, index: targetInterrupt)
         guard let target = ContextCheck.locate(
-            p, descriptor: calleeDescriptor, pml4: calleePML4,
-            va: ContextCheck.entry(p, vidt: calleeVIDT, index: targetInterrupt), write: false, vidt: calleeVIDT)
+            p, descriptor: calleeDescriptor, pml4: calleePML4, va: targetVA, write: false, vidt: calleeVIDT)
         else { return .failure(.calleeContextUnavailable) }
         // 8. The caller's save slot, unless 0: writable by the caller, off its VIDT, off the target.
         let saveVA = ContextCheck.entry(p, vidt: callerVIDT, index: saveIndex)
@@ -106,11 +138,9 @@ public enum Yield {
             else { return .failure(.callerContextUnavailable) }
             save = slot
         }
-        // 9. The callee must not have masked the target.
-        guard !VIDTIndex.isMasked(targetInterrupt, state: Partition.interruptState(p, calleeDescriptor))
-        else { return .failure(.interruptMasked) }
         return .success(Plan(caller: caller, callee: calleeDescriptor, calleePML4: calleePML4,
-                             target: target, save: save, saveIndex: saveIndex))
+                             callerVIDT: callerVIDT, calleeVIDT: calleeVIDT, targetVA: targetVA, saveVA: saveVA,
+                             target: target, save: save))
     }
 
     /// The switch of a checked plan: save (or drop), caller's flags, enter the callee.

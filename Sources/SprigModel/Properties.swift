@@ -22,6 +22,47 @@ public enum Properties {
             + verticalSharing(t)
             + consistency(t)
             + translationCache(t, memory: memory)
+            + yieldCache(t, memory: memory)
+    }
+
+    /// Every live entry of the kernel's yield cache is the plan checks 3–8 (`Yield.resolve`) give
+    /// now, with the two VIDT entries holding the values the entry was checked on (a hit compares
+    /// them with memory) and the caches empty (`YieldCache`).
+    public static func yieldCache(_ t: PartitionTree, memory m: SimulatedMemory) -> [Violation] {
+        var out: [Violation] = []
+        let live = Set(t.partitions.map(\.descriptor))
+        var e = YieldCache.base
+        while e < YieldCache.base + YieldCache.words {
+            defer { e += YieldCache.words / YieldCache.entryCount }
+            func word(_ o: Int) -> UInt64 { m.translationCacheLoad(e + o) }
+            let tag = word(YieldCache.tag)
+            guard tag & YieldCache.valid != 0 else { continue }
+            let caller = word(YieldCache.caller), name = word(YieldCache.calleeName)
+            let target = tag & 0xFFFF, save = (tag >> 16) & 0xFFFF
+            let what = "yield(0x\(String(name, radix: 16)), \(target), \(save))"
+            guard live.contains(caller) else {
+                out.append(Violation(.staleYieldPlan, partition: caller, "entry for \(what) of a partition that does not exist"))
+                continue
+            }
+            // Both reads see the VIDT entries the entry was checked on; the chain walks with both
+            // caches empty, the lookup reads this entry.
+            let vidt = [word(YieldCache.calleeVIDT) + 8 * target: word(YieldCache.targetVA),
+                        word(YieldCache.callerVIDT) + 8 * save: word(YieldCache.saveVA)]
+            let kept = YieldCache.lookup(VIDTOverlay(m, vidt, caches: true), caller: PhysicalAddress(caller),
+                                         calleeName: name, targetInterrupt: target, saveIndex: save)
+            let fresh = Yield.resolve(VIDTOverlay(m, vidt, caches: false), caller: PhysicalAddress(caller),
+                                      callee: UserAddress(name), targetInterrupt: target, saveIndex: save)
+            switch fresh {
+            case .failure(let status):
+                out.append(Violation(.staleYieldPlan, partition: caller, "\(what) is kept, but checks 3–8 now refuse it: \(status)"))
+            case .success(let plan):
+                if plan != kept {
+                    out.append(Violation(.staleYieldPlan, partition: caller,
+                                         "\(what): kept \(kept.map { "\($0)" } ?? "an entry that reads back as nothing"), checks 3–8 give \(plan)"))
+                }
+            }
+        }
+        return out
     }
 
     /// Every entry of the kernel's translation cache is what a fresh walk of its partition's
@@ -231,4 +272,26 @@ public enum Properties {
         }
         return out
     }
+}
+
+/// Simulated memory as it would be with some words replaced, and with the kernel caches either
+/// the real ones or empty (stores to them then go nowhere): what `Properties.yieldCache` runs
+/// the chain on.
+final class VIDTOverlay: Platform {
+    let memory: SimulatedMemory
+    let words: [UInt64: UInt64]
+    let caches: Bool
+
+    init(_ memory: SimulatedMemory, _ words: [UInt64: UInt64], caches: Bool) {
+        self.memory = memory; self.words = words; self.caches = caches
+    }
+
+    func load(_ paddr: PhysicalAddress) -> UInt64 { words[paddr.raw] ?? memory.load(paddr) }
+    func store(_ paddr: PhysicalAddress, _ value: UInt64) { preconditionFailure("the yield chain only reads") }
+    func zeroPage(_ page: PhysicalAddress) { preconditionFailure("the yield chain only reads") }
+    func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
+        preconditionFailure("the yield chain only reads")
+    }
+    func translationCacheLoad(_ index: Int) -> UInt64 { caches ? memory.translationCacheLoad(index) : 0 }
+    func translationCacheStore(_ index: Int, _ value: UInt64) {}
 }

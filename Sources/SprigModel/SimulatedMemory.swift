@@ -10,9 +10,9 @@ public final class SimulatedMemory: Platform {
     public private(set) var words: [UInt64]
     public let bytes: UInt64
 
-    /// The translation cache's storage (`TranslationCache`): kernel memory outside physical RAM,
+    /// The kernel caches' storage (`KernelCache`: translation and yield caches): kernel memory outside physical RAM,
     /// so not part of `words`, of snapshots or of explored states.
-    public private(set) var translationCache = [UInt64](repeating: 0, count: TranslationCache.words)
+    public private(set) var translationCache = [UInt64](repeating: 0, count: KernelCache.words)
 
     public init(pages: Int) {
         bytes = UInt64(pages) * AddressSpace.pageSize

@@ -29,6 +29,9 @@ public struct Violation: Equatable, Hashable, CustomStringConvertible, Sendable 
         /// A translation-cache entry is not what walking its partition's tables gives now (or
         /// names no live partition): yield would use a stale translation (`TranslationCache`).
         case staleTranslation
+        /// A yield-cache entry is not what checks 3–8 give now on its VIDT entries (or names no
+        /// live partition): yield would switch on a stale plan (`YieldCache`).
+        case staleYieldPlan
         /// The concrete kernel's outcome or resulting state differs from the abstract specification's.
         case refinement
     }

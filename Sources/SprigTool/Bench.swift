@@ -25,7 +25,8 @@ public enum Bench {
         "service.null", "service.createPartition", "service.countToMap", "service.prepare", "service.addVAddr",
         "service.mappedInChild", "service.getIntState", "service.setIntState", "service.removeVAddr",
         "service.collect", "service.deletePartition",
-        "yield.parent_to_child", "yield.child_to_parent", "yield.round_trip", "irq.to_root_handler",
+        "yield.parent_to_child", "yield.child_to_parent", "yield.round_trip",
+        "yield.parent_to_child_cold", "yield.child_to_parent_cold", "irq.to_root_handler",
     ]
 
     /// Boots the bench system with instruction counting and returns its measurements.

@@ -98,13 +98,23 @@ public enum Mutants {
                 """),
         Mutant(
             name: "translation-cache-stale",
-            summary: "services that change page tables no longer empty the translation cache, so yield may use a stale translation",
+            summary: "services that change page tables no longer empty the translation and yield caches, so yield may use a stale translation or plan",
             file: "Sources/SprigCore/ServiceDispatch.swift",
             original: """
-                if r.status == .success, s.changesTables { TranslationCache.invalidate(p) }
+                if r.status == .success, s.changesTables { KernelCache.invalidate(p) }
                 """,
             replacement: """
                 _ = s.changesTables
+                """),
+        Mutant(
+            name: "yield-cache-vidt",
+            summary: "a yield that hits the yield cache no longer re-reads the callee's VIDT entry, so it enters a context ring 3 has since replaced",
+            file: "Sources/SprigCore/YieldCache.swift",
+            original: """
+                guard targetEntry == p.translationCacheLoad(e &+ targetVA) else { return nil }
+                """,
+            replacement: """
+                _ = targetEntry
                 """),
     ]
 

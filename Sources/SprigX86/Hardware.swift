@@ -34,5 +34,5 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
 @_extern(c, "sprig_fxrstor") func fxrstor(_ area: UnsafeMutablePointer<UInt64>)
 /// 512 bytes, 16-aligned: where FXSAVE/FXRSTOR stage a partition's FPU/SSE image.
 @_extern(c, "sprig_fpu_area") nonisolated(unsafe) var fpuAreaSymbol: UInt64
-/// `TranslationCache.words` words of BSS (entry.S).
+/// `KernelCache.words` words of BSS (entry.S): the translation and yield caches.
 @_extern(c, "sprig_translation_cache") nonisolated(unsafe) var translationCacheSymbol: UInt64

@@ -242,10 +242,11 @@ sprig_initial_frame: .skip 22 * 8
     .align 16
     .global sprig_fpu_area
 sprig_fpu_area: .skip 512
-    /* TranslationCache storage: 16 entries of 3 words, zero at boot. */
+    /* KernelCache storage, zero (every entry empty) at boot: TranslationCache, 16 entries of
+     * 3 words, then YieldCache, 8 entries of 16 words. */
     .global sprig_translation_cache
     .align 64
-sprig_translation_cache: .skip 16 * 3 * 8
+sprig_translation_cache: .skip (16 * 3 + 8 * 16) * 8
     .align 4096
 sprig_idt:      .skip 256 * 16
     .align 16

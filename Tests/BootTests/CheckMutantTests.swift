@@ -42,4 +42,18 @@ import Testing
         #expect(report.contains(step), "the counterexample shows the call:\n\(report)")
         #expect(report.contains(expected), "the oracle names the expected refusal:\n\(report)")
     }
+
+    /// A mutant whose shortest counterexample is longer than the exhaustive search goes: the
+    /// yield cache must first keep a plan (a yield), ring 3 must then rewrite the VIDT entry, and
+    /// the same yield must come again, at least four steps. The seeded random walk finds it.
+    @Test("a mutant beyond depth 3 is caught by the seeded random walk",
+          arguments: [("yield-cache-vidt", "yield(", "refinement")])
+    func mutantIsCaughtByTheRandomWalk(mutant: String, step: String, expected: String) throws {
+        let r = try Self.explore(mutant, ["--random", "20000", "--seed", "1"])
+        #expect(r.status == 1, "mutant \(mutant) not caught (exit \(r.status)):\n\(r.output.prefix(4000))")
+        let violation = try #require(r.output.range(of: "VIOLATION after "), "no counterexample printed:\n\(r.output.prefix(4000))")
+        let report = String(r.output[violation.lowerBound...])
+        #expect(report.contains(step), "the counterexample shows the call:\n\(report.prefix(4000))")
+        #expect(report.contains(expected), "the oracle names the divergence:\n\(report.prefix(4000))")
+    }
 }

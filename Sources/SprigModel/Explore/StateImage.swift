@@ -43,13 +43,14 @@ struct StateImage {
     var current: UInt64 = 0
     var cr3: UInt64 = 0
     var interruptsEnabled = false
-    /// The translation cache's storage (`TranslationCache`): kernel state outside memory.
+    /// The kernel caches' storage (`KernelCache`): kernel state outside memory.
     var cache: [UInt64] = []
     /// Memory and CPU: what a refused step must leave unchanged (filling the translation cache
     /// changes neither).
     var hash = StateHash(high: 0, low: 0)
-    /// `hash` with the translation cache: what tells explored states apart, so that the
-    /// explorer also goes through the states that differ only by what the cache holds.
+    /// `hash` with the caches' live entries: what tells explored states apart, so that the
+    /// explorer also goes through the states that differ only by what the caches hold (but not
+    /// by what emptied entries still hold).
     var key = StateHash(high: 0, low: 0)
 
     mutating func seal() {
@@ -61,7 +62,7 @@ struct StateImage {
         for (i, v) in zip(indices, values) { add(UInt64(i)); add(v) }
         add(UInt64(indices.count)); add(current); add(cr3); add(interruptsEnabled ? 1 : 0)
         hash = StateHash(high: a, low: b)
-        for w in cache { add(w) }
+        for w in KernelCache.live(cache) { add(w) }
         key = StateHash(high: a, low: b)
     }
 
@@ -146,5 +147,23 @@ final class StateStore {
     func reset(to system: ModelSystem) {
         loaded = StateImage()
         loaded = capture(system)
+    }
+}
+
+extension KernelCache {
+    /// `storage` with every empty entry's words zeroed: equal for two storages that hold the
+    /// same entries (an emptied entry keeps its words, only its tag is cleared).
+    static func live(_ storage: [UInt64]) -> [UInt64] {
+        guard storage.count == words else { return storage }
+        var s = storage
+        for e in stride(from: 0, to: TranslationCache.words, by: 3) where s[e + 1] == 0 {
+            s[e] = 0; s[e + 2] = 0
+        }
+        let n = YieldCache.words / YieldCache.entryCount
+        for e in stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: n)
+        where s[e + YieldCache.tag] & YieldCache.valid == 0 {
+            for i in e..<(e + n) { s[i] = 0 }
+        }
+        return s
     }
 }

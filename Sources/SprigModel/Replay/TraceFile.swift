@@ -64,7 +64,7 @@ public enum PlatformRequest: Sendable, Equatable {
     case setCurrentPartition(UInt64)
     case switchAddressSpace(UInt64)
     case setInterruptFlag(Bool)
-    /// Word `index` of the translation cache (kernel storage outside RAM), read or written.
+    /// Word `index` of the kernel caches (`KernelCache`: storage outside RAM), read or written.
     case translationCacheLoad(Int, value: UInt64)
     case translationCacheStore(Int, value: UInt64)
 }
@@ -375,11 +375,11 @@ private struct Reader {
         case .setInterruptFlag: return .setInterruptFlag(try flag("interrupt flag"))
         case .translationCacheLoad, .translationCacheStore:
             let at = position
-            let index = try number("translation cache index")
-            guard index < UInt64(TranslationCache.words) else {
-                throw TraceError(offset: at, message: "garbled: translation cache word \(index), there are \(TranslationCache.words)")
+            let index = try number("kernel cache index")
+            guard index < UInt64(KernelCache.words) else {
+                throw TraceError(offset: at, message: "garbled: kernel cache word \(index), there are \(KernelCache.words)")
             }
-            let value = try number("translation cache word")
+            let value = try number("kernel cache word")
             return tag == .translationCacheLoad ? .translationCacheLoad(Int(index), value: value)
                 : .translationCacheStore(Int(index), value: value)
         default: preconditionFailure("not a request tag: \(tag)")

@@ -1,0 +1,173 @@
+/// The yield cache (`YieldCache`): a repeated yield skips checks 3–8, and yet answers exactly as
+/// the chain would after anything the chain depends on changed — a VIDT entry rewritten by ring
+/// 3, a table changed by a service, the callee's interrupt state — and the model's property
+/// (`Properties.yieldCache`) sees a kept plan that is wrong.
+import SprigABI
+import SprigCore
+import SprigModel
+import Testing
+
+/// Counts the loads the kernel makes of a set of pages (here: page-table pages).
+private final class LoadCounter: PlatformTap {
+    var pages: Set<UInt64> = []
+    var tableLoads = 0
+    var loads = 0
+    func willLoad(_ paddr: PhysicalAddress) {
+        loads += 1
+        if pages.contains(paddr.raw & ~0xFFF) { tableLoads += 1 }
+    }
+    func didStore(_ paddr: PhysicalAddress, _ value: UInt64) {}
+    func didZeroPage(_ page: PhysicalAddress) {}
+    func didCopy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {}
+    func didLoadTranslationCache(_ index: Int, _ value: UInt64) {}
+    func didStoreTranslationCache(_ index: Int, _ value: UInt64) {}
+    func didSetCurrentPartition(_ descriptor: PhysicalAddress) {}
+    func didSwitchAddressSpace(_ pml4: PhysicalAddress) {}
+    func didSaveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {}
+    func willLoadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {}
+    func didSetTrappedInterruptFlag(_ enabled: Bool) {}
+}
+
+@Suite struct YieldCacheTests {
+    /// Root and a child that yield to each other: the child's handler at VIDT[0x40], root's
+    /// save slot VIDT[300], the child's save slot VIDT[301].
+    struct PingPong {
+        let m = YieldMachine()
+        let c: Part
+        let handler = YieldMachine.poolBase
+        let childSlot = YieldMachine.poolBase + 0x1000
+        let rootSlot: UInt64
+
+        init() {
+            c = m.makeChild(of: m.root)
+            m.writeContext(c, at: handler, tag: 0xC)
+            m.setVIDT(c, 0x40, handler)
+            m.setVIDT(c, 301, childSlot)
+            rootSlot = m.root.take(1)[0].va
+            m.setVIDT(m.root, 300, rootSlot)
+        }
+
+        /// Root yields to the child's handler, the child yields back to root's slot.
+        func roundTrip(sourceLocation: SourceLocation = #_sourceLocation) {
+            m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
+            #expect(m.yield(to: c.name, target: 0x40, save: 300) == .success, sourceLocation: sourceLocation)
+            #expect(m.cpu.currentPartition == c.descriptor, sourceLocation: sourceLocation)
+            #expect(m.yield(to: 0, target: 300, save: 301) == .success, sourceLocation: sourceLocation)
+            #expect(m.cpu.currentPartition == m.root.descriptor, sourceLocation: sourceLocation)
+        }
+
+        var liveEntries: Int {
+            stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.words / YieldCache.entryCount)
+                .filter { m.memory.translationCacheLoad($0 + YieldCache.tag) & YieldCache.valid != 0 }.count
+        }
+
+        /// The page-table pages of root and the child (every level), for `LoadCounter`.
+        var tablePages: Set<UInt64> {
+            Set(m.machine.tree().partitions.flatMap { $0.structurePages })
+        }
+    }
+
+    @Test func repeatedYieldReadsNoPageTable() {
+        let s = PingPong()
+        let counter = LoadCounter()
+        counter.pages = s.tablePages
+        s.m.cpu.tap = counter
+        s.roundTrip()
+        // The first round trip walked both partitions' tables and kept both plans.
+        #expect(counter.tableLoads > 0)
+        #expect(s.liveEntries == 2)
+        s.m.checkProperties()
+        counter.tableLoads = 0; counter.loads = 0
+        s.roundTrip()
+        // The second walked nothing: each yield read the two VIDT entries, the callee's
+        // interrupt state and the context it loads, and no table, shadow or descriptor page
+        // beyond that.
+        #expect(counter.tableLoads == 2, "only the two interrupt-state reads of descriptors, got \(counter.tableLoads)")
+        #expect(s.m.cpu.registers[ContextLayout.rax] == 0)
+        s.m.checkProperties()
+    }
+
+    @Test func rewrittenVIDTEntriesAreFollowed() {
+        let s = PingPong()
+        s.roundTrip()
+        // Ring 3 rewrites the child's target entry: the next yield loads the new context.
+        let other = YieldMachine.poolBase + 0x2000
+        s.m.writeContext(s.c, at: other, tag: 0xD)
+        s.m.setVIDT(s.c, 0x40, other)
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        #expect(s.m.yield(to: s.c.name, target: 0x40, save: 300) == .success)
+        #expect(s.m.cpu.registers == s.m.expectedRegisters(s.c, at: other))
+        #expect(s.m.yield(to: 0, target: 300, save: 301) == .success)
+        // ... to nothing: check 7 refuses, nothing changes.
+        s.m.setVIDT(s.c, 0x40, 0)
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        s.m.expectRefused(.calleeContextUnavailable) { s.m.yield(to: s.c.name, target: 0x40, save: 300) }
+        // ... to a kernel page (Fig. 4 through a kept plan): refused the same way.
+        s.m.setVIDT(s.c, 0x40, other)
+        #expect(s.m.yield(to: s.c.name, target: 0x40, save: 300) == .success)
+        #expect(s.m.yield(to: 0, target: 300, save: 301) == .success)
+        s.m.setVIDT(s.c, 0x40, 0xFFFF_8000_0010_0000)
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        s.m.expectRefused(.calleeContextUnavailable) { s.m.yield(to: s.c.name, target: 0x40, save: 300) }
+        // Root rewrites its save entry to 0: its context is dropped, nothing written.
+        s.m.setVIDT(s.c, 0x40, other)
+        s.m.setVIDT(s.m.root, 300, 0)
+        let savesBefore = s.m.cpu.saves
+        #expect(s.m.yield(to: s.c.name, target: 0x40, save: 300) == .success)
+        #expect(s.m.cpu.saves == savesBefore)
+        s.m.checkProperties()
+    }
+
+    @Test func aTableChangeEmptiesTheCache() {
+        let s = PingPong()
+        s.roundTrip()
+        #expect(s.liveEntries == 2)
+        // Root takes the child's handler page back (removeVAddr through the dispatcher).
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        let r = Kernel.dispatch(s.m.cpu, caller: s.m.root.descriptor, service: Service.removeVAddr.rawValue,
+                                s.c.name, s.handler, 0, 0, 0)
+        #expect(r.status == .success)
+        #expect(s.liveEntries == 0)
+        s.m.expectRefused(.calleeContextUnavailable) { s.m.yield(to: s.c.name, target: 0x40, save: 300) }
+        s.m.checkProperties()
+    }
+
+    @Test func maskedTargetIsRefusedOnAKeptPlan() {
+        let s = PingPong()
+        s.roundTrip()
+        // The child masks its interrupts on its way back (flagsOnYield = 1): check 9 runs on
+        // the kept plan too.
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        #expect(s.m.yield(to: s.c.name, target: 0x40, save: 300) == .success)
+        #expect(s.m.yield(to: 0, target: 300, save: 301, onYield: 1) == .success)
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        s.m.expectRefused(.interruptMasked) { s.m.yield(to: s.c.name, target: 0x40, save: 300) }
+        // Its resume slot is never masked.
+        #expect(s.m.yield(to: s.c.name, target: 301, save: 300) == .success)
+    }
+
+    @Test func propertySeesAWrongKeptPlan() {
+        let s = PingPong()
+        s.roundTrip()
+        #expect(s.m.machine.checkAllProperties().isEmpty)
+        // Each kept word that yield uses, corrupted in turn, is reported.
+        let entries = stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.words / YieldCache.entryCount)
+            .filter { s.m.memory.translationCacheLoad($0 + YieldCache.tag) & YieldCache.valid != 0 }
+        for e in entries {
+            for word in [YieldCache.callee, YieldCache.calleePML4, YieldCache.callerVIDT, YieldCache.calleeVIDT,
+                         YieldCache.targetVA, YieldCache.target, YieldCache.target + 1, YieldCache.target + 2, YieldCache.save] {
+                let was = s.m.memory.translationCacheLoad(e + word)
+                s.m.memory.translationCacheStore(e + word, was ^ 0x1000)
+                let found = s.m.machine.checkAllProperties().filter { $0.kind == .staleYieldPlan }
+                #expect(found.count == 1, "word \(word) of entry \(e)")
+                s.m.memory.translationCacheStore(e + word, was)
+            }
+        }
+        #expect(s.m.machine.checkAllProperties().isEmpty)
+        // An entry for a partition that no longer exists.
+        let e = entries[0]
+        let caller = s.m.memory.translationCacheLoad(e + YieldCache.caller)
+        s.m.memory.translationCacheStore(e + YieldCache.caller, caller ^ 0x10_0000)
+        #expect(s.m.machine.checkAllProperties().contains { $0.kind == .staleYieldPlan && $0.detail.contains("does not exist") })
+    }
+}
