@@ -3,7 +3,7 @@
 /// A one-way yield translates four partition addresses — both VIDT pages, the callee's context
 /// and the caller's save slot — each a four-level walk of a partition's tables. Between two
 /// changes of any partition's tables, the same walk gives the same answer, so yield keeps the
-/// answers here: `entryCount` direct-mapped entries of (descriptor, page, answer). It caches
+/// answers here: `entryCount` entries of (descriptor, page, answer), two-way set associative. It caches
 /// `PageTableWalk.userWalk` and nothing else:
 ///
 /// * only walks that reach a user-accessible page are kept, with whether ring 3 may write it;
@@ -21,14 +21,22 @@
 import SprigABI
 
 public enum TranslationCache {
-    public static let entryCount = 16
+    /// Two-way set associative: `sets` sets of two entries, the newer first (a fill moves the
+    /// first entry to the second place), so two translations that map to the same set, used in
+    /// turn, both stay.
+    public static let sets = 16
+    public static let ways = 2
+    public static let entryCount = sets * ways
     /// Words of `KernelCache` storage: (descriptor, page | 1, frame | writable) per entry; a
     /// tag word (page | 1) of 0 is an empty entry.
     public static let words = entryCount * 3
 
+    /// The first word of the set a translation belongs to (a multiplicative hash, so that the
+    /// placement of pages in physical memory does not decide which translations collide).
     @inline(__always)
-    static func slot(descriptor: UInt64, page: UInt64) -> Int {
-        Int(truncatingIfNeeded: ((page ^ descriptor) &>> 12) & UInt64(entryCount - 1)) &* 3
+    static func set(descriptor: UInt64, page: UInt64) -> Int {
+        let h = ((page &>> 12) ^ (descriptor &>> 9)) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: h &>> 60) &* (ways &* 3)
     }
 
     /// What a ring-3 access of the partition `descriptor` (tables `pml4`) to `va` reaches:
@@ -39,17 +47,22 @@ public enum TranslationCache {
     ) -> PhysicalAddress? {
         let offset = va & (AddressSpace.pageSize - 1)
         let page = va &- offset
-        let i = slot(descriptor: descriptor.raw, page: page)
+        let i = set(descriptor: descriptor.raw, page: page)
+        let tag = page | 1
         let answer: UInt64
-        if p.translationCacheLoad(i) == descriptor.raw, p.translationCacheLoad(i &+ 1) == page | 1 {
+        if p.translationCacheLoad(i &+ 1) == tag, p.translationCacheLoad(i) == descriptor.raw {
             answer = p.translationCacheLoad(i &+ 2)
+        } else if p.translationCacheLoad(i &+ 4) == tag, p.translationCacheLoad(i &+ 3) == descriptor.raw {
+            answer = p.translationCacheLoad(i &+ 5)
         } else {
             guard case .success(let w) = PageTableWalk.userWalk(p, pml4: pml4, va: VirtualAddress(va)),
                   w.rights & PageTableEntry.user != 0
             else { return nil }
             answer = w.frame | (w.rights & PageTableEntry.writable)
+            var k = 0
+            while k < 3 { p.translationCacheStore(i &+ 3 &+ k, p.translationCacheLoad(i &+ k)); k += 1 }
             p.translationCacheStore(i, descriptor.raw)
-            p.translationCacheStore(i &+ 1, page | 1)
+            p.translationCacheStore(i &+ 1, tag)
             p.translationCacheStore(i &+ 2, answer)
         }
         guard !write || answer & PageTableEntry.writable != 0 else { return nil }

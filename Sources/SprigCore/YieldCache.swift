@@ -21,7 +21,7 @@
 /// table) after: the statuses and their order are the chain's. A miss runs the chain and, when
 /// checks 3–8 pass, fills the entry.
 ///
-/// Storage: `entryCount` direct-mapped entries of 16 words in `KernelCache` storage, outside
+/// Storage: `entryCount` entries of 16 words (two-way set associative) in `KernelCache` storage, outside
 /// physical memory, so filling one changes no partition's memory and no kernel structure (a
 /// refused yield that filled it still changed nothing). The model checks after every explored
 /// step that every live entry is what the chain gives on the entry's VIDT values now
@@ -29,8 +29,12 @@
 import SprigABI
 
 public enum YieldCache {
-    public static let entryCount = 8
-    static let entryWords = 16
+    /// Two-way set associative, the newer entry of a set first (a fill moves the first entry to
+    /// the second place): the two directions of a parent–child pair always both stay.
+    public static let sets = 8
+    public static let ways = 2
+    public static let entryCount = sets * ways
+    public static let entryWords = 16
     public static let words = entryCount * entryWords
     /// First word in `KernelCache` storage.
     public static let base = TranslationCache.words
@@ -47,49 +51,64 @@ public enum YieldCache {
         valid | saveIndex &<< 16 | targetInterrupt
     }
 
-    /// The storage index of the entry a key maps to.
+    /// The storage index of the first entry of the set a key belongs to.
     @inline(__always)
-    static func entry(caller: UInt64, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64) -> Int {
-        let h = ((caller ^ calleeName) &>> 12) ^ targetInterrupt ^ (saveIndex &<< 1)
-        return base &+ Int(truncatingIfNeeded: h & UInt64(entryCount - 1)) &* entryWords
+    static func set(caller: UInt64, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64) -> Int {
+        let h = ((caller &>> 12) ^ (calleeName &>> 9) ^ targetInterrupt ^ (saveIndex &<< 9)) &* 0x9E37_79B9_7F4A_7C15
+        return base &+ Int(truncatingIfNeeded: h &>> 61) &* (ways &* entryWords)
     }
 
-    /// The plan of checks 3–8 for this key, if the entry holds it and the two VIDT entries still
-    /// hold the values it was checked on.
+    /// The plan of checks 3–8 for this key, if an entry of its set holds it and the two VIDT
+    /// entries still hold the values it was checked on.
     @inline(__always)
     public static func lookup<P: Platform>(
         _ p: P, caller: PhysicalAddress, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64
     ) -> Yield.Plan? {
-        let e = entry(caller: caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
-        guard p.translationCacheLoad(e &+ tag) == tagValue(targetInterrupt: targetInterrupt, saveIndex: saveIndex),
-              p.translationCacheLoad(e &+ Self.caller) == caller.raw,
-              p.translationCacheLoad(e &+ Self.calleeName) == calleeName
-        else { return nil }
-        // Partition memory: read again every time.
-        let calleeVIDTPage = PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT))
-        let targetEntry = ContextCheck.entry(p, vidt: calleeVIDTPage, index: targetInterrupt)
-        guard targetEntry == p.translationCacheLoad(e &+ targetVA) else { return nil }
-        let callerVIDTPage = PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT))
-        let saveEntry = ContextCheck.entry(p, vidt: callerVIDTPage, index: saveIndex)
-        guard saveEntry == p.translationCacheLoad(e &+ saveVA) else { return nil }
+        let s = set(caller: caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+        let t = tagValue(targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+        var e = s
+        while e < s &+ ways &* entryWords {
+            if p.translationCacheLoad(e &+ tag) == t, p.translationCacheLoad(e &+ Self.caller) == caller.raw,
+               p.translationCacheLoad(e &+ Self.calleeName) == calleeName {
+                // Partition memory: read again every time.
+                let targetEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)), index: targetInterrupt)
+                let saveEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)), index: saveIndex)
+                if targetEntry == p.translationCacheLoad(e &+ targetVA), saveEntry == p.translationCacheLoad(e &+ saveVA) {
+                    return plan(p, entry: e)
+                }
+            }
+            e &+= entryWords
+        }
+        return nil
+    }
+
+    /// The plan the entry at storage index `entry` holds (whether or not it is valid).
+    @inline(__always)
+    public static func plan<P: Platform>(_ p: P, entry e: Int) -> Yield.Plan {
         func location(_ o: Int) -> ContextLocation {
             ContextLocation(first: PhysicalAddress(p.translationCacheLoad(e &+ o)),
                             firstBytes: p.translationCacheLoad(e &+ o &+ 1),
                             second: PhysicalAddress(p.translationCacheLoad(e &+ o &+ 2)))
         }
+        let saveEntry = p.translationCacheLoad(e &+ saveVA)
         return Yield.Plan(
-            caller: caller, callee: PhysicalAddress(p.translationCacheLoad(e &+ callee)),
+            caller: PhysicalAddress(p.translationCacheLoad(e &+ caller)), callee: PhysicalAddress(p.translationCacheLoad(e &+ callee)),
             calleePML4: PhysicalAddress(p.translationCacheLoad(e &+ calleePML4)),
-            callerVIDT: callerVIDTPage, calleeVIDT: calleeVIDTPage, targetVA: targetEntry, saveVA: saveEntry,
+            callerVIDT: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)),
+            calleeVIDT: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)),
+            targetVA: p.translationCacheLoad(e &+ targetVA), saveVA: saveEntry,
             target: location(target), save: saveEntry == 0 ? nil : location(save))
     }
 
-    /// Keeps `plan` (checks 3–8 passed) under its key, replacing whatever the entry held.
+    /// Keeps `plan` (checks 3–8 passed) under its key as the newer entry of its set; the newer
+    /// entry that was there becomes the older one, the older one is dropped.
     @inline(__always)
     static func fill<P: Platform>(
         _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64
     ) {
-        let e = entry(caller: plan.caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+        let e = set(caller: plan.caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+        var k = 0
+        while k < entryWords { p.translationCacheStore(e &+ entryWords &+ k, p.translationCacheLoad(e &+ k)); k += 1 }
         func put(_ o: Int, _ v: UInt64) { p.translationCacheStore(e &+ o, v) }
         put(Self.caller, plan.caller.raw)
         put(Self.calleeName, calleeName)
@@ -102,7 +121,6 @@ public enum YieldCache {
         put(target, plan.target.first.raw); put(target &+ 1, plan.target.firstBytes); put(target &+ 2, plan.target.second.raw)
         let s = plan.save
         put(save, s?.first.raw ?? 0); put(save &+ 1, s?.firstBytes ?? 0); put(save &+ 2, s?.second.raw ?? 0)
-        // The tag last: the entry is whole before it is valid.
         put(tag, tagValue(targetInterrupt: targetInterrupt, saveIndex: saveIndex))
     }
 }

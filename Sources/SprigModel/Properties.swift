@@ -33,7 +33,7 @@ public enum Properties {
         let live = Set(t.partitions.map(\.descriptor))
         var e = YieldCache.base
         while e < YieldCache.base + YieldCache.words {
-            defer { e += YieldCache.words / YieldCache.entryCount }
+            defer { e += YieldCache.entryWords }
             func word(_ o: Int) -> UInt64 { m.translationCacheLoad(e + o) }
             let tag = word(YieldCache.tag)
             guard tag & YieldCache.valid != 0 else { continue }
@@ -44,12 +44,11 @@ public enum Properties {
                 out.append(Violation(.staleYieldPlan, partition: caller, "entry for \(what) of a partition that does not exist"))
                 continue
             }
-            // Both reads see the VIDT entries the entry was checked on; the chain walks with both
-            // caches empty, the lookup reads this entry.
+            // The chain, walking with both caches empty, sees the VIDT entries this entry was
+            // checked on.
             let vidt = [word(YieldCache.calleeVIDT) + 8 * target: word(YieldCache.targetVA),
                         word(YieldCache.callerVIDT) + 8 * save: word(YieldCache.saveVA)]
-            let kept = YieldCache.lookup(VIDTOverlay(m, vidt, caches: true), caller: PhysicalAddress(caller),
-                                         calleeName: name, targetInterrupt: target, saveIndex: save)
+            let kept = YieldCache.plan(m, entry: e)
             let fresh = Yield.resolve(VIDTOverlay(m, vidt, caches: false), caller: PhysicalAddress(caller),
                                       callee: UserAddress(name), targetInterrupt: target, saveIndex: save)
             switch fresh {
@@ -58,7 +57,7 @@ public enum Properties {
             case .success(let plan):
                 if plan != kept {
                     out.append(Violation(.staleYieldPlan, partition: caller,
-                                         "\(what): kept \(kept.map { "\($0)" } ?? "an entry that reads back as nothing"), checks 3–8 give \(plan)"))
+                                         "\(what): kept \(kept), checks 3–8 give \(plan)"))
                 }
             }
         }
@@ -276,7 +275,7 @@ public enum Properties {
 
 /// Simulated memory as it would be with some words replaced, and with the kernel caches either
 /// the real ones or empty (stores to them then go nowhere): what `Properties.yieldCache` runs
-/// the chain on.
+/// the chain on (with empty caches).
 final class VIDTOverlay: Platform {
     let memory: SimulatedMemory
     let words: [UInt64: UInt64]

@@ -37,7 +37,8 @@ extension X86Platform: CPUPlatform {
     func switchAddressSpace(_ pml4: PhysicalAddress) { writeCR3(pml4.raw) }
 
     func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
-        let f = TrapFrame(words: trappedFrame!)
+        let f = TrapFrame(words: trappedFrame.unsafelyUnwrapped)
+        X86Platform.settleExit(f)
         if location.firstBytes == UInt64(ContextLayout.size) {
             // The common case, the context on one page: plain stores through the direct map and
             // FXSAVE straight into the context (its FPU area is 16-aligned since the context is).
@@ -88,11 +89,18 @@ extension X86Platform: CPUPlatform {
         f[TrapFrame.rflags] = enabled ? flags | UserRegisters.interruptFlag : flags & ~UserRegisters.interruptFlag
     }
 
+    @inline(__always)
     func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
-        let f = TrapFrame(words: trappedFrame!)
+        let f = TrapFrame(words: trappedFrame.unsafelyUnwrapped)
         if location.firstBytes == UInt64(ContextLayout.size) {
-            loadOnePage(X86Platform.pointer(location.first), f, interruptsEnabled: interruptsEnabled)
+            let c = X86Platform.pointer(location.first)
+            loadOnePage(c, f, interruptsEnabled: interruptsEnabled)
+            // The general registers: `sprig_trap_return` loads them from the context itself,
+            // unless a delivery overrides some (then through the frame, as below).
+            exitContext = UInt64(UInt(bitPattern: c))
+            if delivery != nil { X86Platform.settleExit(f) }
         } else {
+            exitContext = 0
             loadStraddling(location, f, interruptsEnabled: interruptsEnabled)
         }
         f[TrapFrame.cs] = TrapFrame.userCS
@@ -106,11 +114,23 @@ extension X86Platform: CPUPlatform {
         }
     }
 
-    /// The common case: plain loads through the direct map, and FXRSTOR straight from the
-    /// context when its MXCSR has no reserved bit (else from the staging area, sanitized).
-    private func loadOnePage(_ c: UnsafeMutablePointer<UInt64>, _ f: TrapFrame, interruptsEnabled: Bool) {
+    /// Makes the frame hold every register ring 3 resumes with: if a context load left the
+    /// general registers to `sprig_trap_return` (`exitContext`), copies them into the frame now.
+    /// For whatever reads or rewrites the frame's general registers after a load.
+    @inline(__always)
+    static func settleExit(_ f: TrapFrame) {
+        guard exitContext != 0 else { return }
+        let c = UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext)).unsafelyUnwrapped
         var r = 0
         while r < ContextLayout.gprCount { f[r] = c[ContextLayout.gprs / 8 + r]; r += 1 }
+        exitContext = 0
+    }
+
+    /// The common case: plain loads through the direct map, and FXRSTOR straight from the
+    /// context when its MXCSR has no reserved bit (else from the staging area, sanitized).
+    /// The general registers are left in the context (`exitContext`).
+    @inline(__always)
+    private func loadOnePage(_ c: UnsafeMutablePointer<UInt64>, _ f: TrapFrame, interruptsEnabled: Bool) {
         f[TrapFrame.rip] = UserRegisters.rip(c[ContextLayout.rip / 8])
         f[TrapFrame.rsp] = c[ContextLayout.rsp / 8]
         f[TrapFrame.rflags] = UserRegisters.rflags(c[ContextLayout.rflags / 8], interruptsEnabled: interruptsEnabled)

@@ -34,5 +34,10 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
 @_extern(c, "sprig_fxrstor") func fxrstor(_ area: UnsafeMutablePointer<UInt64>)
 /// 512 bytes, 16-aligned: where FXSAVE/FXRSTOR stage a partition's FPU/SSE image.
 @_extern(c, "sprig_fpu_area") nonisolated(unsafe) var fpuAreaSymbol: UInt64
+/// When nonzero, the direct-map address of the context whose general registers ring 3 resumes
+/// with (`sprig_trap_return` loads them from there, then zeroes this word); set by
+/// `X86Platform.loadCPUState` for a context on one page.
+@_extern(c, "sprig_exit_context") nonisolated(unsafe) var exitContext: UInt64
 /// `KernelCache.words` words of BSS (entry.S): the translation and yield caches.
 @_extern(c, "sprig_translation_cache") nonisolated(unsafe) var translationCacheSymbol: UInt64
+@_extern(c, "sprig_translation_cache_end") nonisolated(unsafe) var translationCacheEndSymbol: UInt64

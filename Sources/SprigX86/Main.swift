@@ -15,6 +15,10 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     Console.line("Sprig: kernel booting")
     cpuInit()
     FPU.initialize()
+    // entry.S reserves the caches' storage by hand: it must be exactly what SprigCore indexes.
+    guard UInt(bitPattern: withUnsafeMutablePointer(to: &translationCacheEndSymbol) { $0 })
+            - UInt(bitPattern: X86Platform.translationCache) == UInt(KernelCache.words * 8)
+    else { bootFailure("entry.S reserves the wrong size for KernelCache storage") }
     maskLegacyPIC()
 
     guard magic == MultibootInfo.magic else { bootFailure("not started by a multiboot loader") }

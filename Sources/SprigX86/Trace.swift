@@ -190,6 +190,8 @@ enum Trace {
 
     /// The state ring 3 resumes with (or, after boot, starts with).
     static func resuming(_ f: TrapFrame) {
+        // The general registers in the frame, where the recorder reads them.
+        X86Platform.settleExit(f)
         TraceOut.tag(.resume)
         TraceOut.number(currentDescriptor)
         TraceOut.number(readCR3())

@@ -2,7 +2,10 @@
  * one way back to ring 3 (iretq from a TrapFrame).
  *
  * Every entry from ring 3 builds the same TrapFrame at the top of the kernel stack and calls
- * sprig_trap(frame) in Swift; whatever the frame holds when it returns is what ring 3 gets.
+ * sprig_trap(frame) in Swift; whatever the frame holds when it returns is what ring 3 gets,
+ * except that when Swift loaded a context that lies on one page (sprig_exit_context, set by
+ * X86Platform.loadCPUState) the general registers come straight from that context instead of
+ * from the frame (rip, rsp, rflags, cs and ss still come from the frame).
  * The kernel runs with interrupts off (interrupt gates; syscall masks IF), so it is never
  * re-entered from ring 3 and one kernel stack suffices. A fault *in* the kernel pushes a frame
  * wherever the kernel stack is and Swift prints the crash report.
@@ -62,6 +65,9 @@ sprig_trap_common:
     call sprig_trap
     .global sprig_trap_return
 sprig_trap_return:
+    movq sprig_exit_context(%rip), %rax
+    testq %rax, %rax
+    jnz sprig_exit_from_context
     popq %rax
     popq %rbx
     popq %rcx
@@ -78,6 +84,28 @@ sprig_trap_return:
     popq %r14
     popq %r15
     addq $16, %rsp
+    iretq
+
+/* The general registers from the context at %rax (direct-map address, ContextLayout offsets:
+ * rax 24, rbx 32 ... r15 136, checked by the core), the rest of the frame as it is. */
+sprig_exit_from_context:
+    movq $0, sprig_exit_context(%rip)
+    addq $(17 * 8), %rsp               /* past the 15 registers, vector and error code */
+    movq 32(%rax), %rbx
+    movq 40(%rax), %rcx
+    movq 48(%rax), %rdx
+    movq 56(%rax), %rsi
+    movq 64(%rax), %rdi
+    movq 72(%rax), %rbp
+    movq 80(%rax), %r8
+    movq 88(%rax), %r9
+    movq 96(%rax), %r10
+    movq 104(%rax), %r11
+    movq 112(%rax), %r12
+    movq 120(%rax), %r13
+    movq 128(%rax), %r14
+    movq 136(%rax), %r15
+    movq 24(%rax), %rax
     iretq
 
 /* syscall: rcx = user rip, r11 = user rflags, IF masked by FMASK. Build a TrapFrame by hand. */
@@ -234,6 +262,9 @@ sprig_idtr:
     .quad sprig_idt
 sprig_syscall_user_rsp:
     .quad 0
+    .global sprig_exit_context
+sprig_exit_context:
+    .quad 0
 
     .bss
     .align 16
@@ -242,11 +273,13 @@ sprig_initial_frame: .skip 22 * 8
     .align 16
     .global sprig_fpu_area
 sprig_fpu_area: .skip 512
-    /* KernelCache storage, zero (every entry empty) at boot: TranslationCache, 16 entries of
-     * 3 words, then YieldCache, 8 entries of 16 words. */
+    /* KernelCache storage, zero (every entry empty) at boot: TranslationCache, 32 entries of
+     * 3 words, then YieldCache, 16 entries of 16 words (Main.swift checks the size). */
     .global sprig_translation_cache
+    .global sprig_translation_cache_end
     .align 64
-sprig_translation_cache: .skip (16 * 3 + 8 * 16) * 8
+sprig_translation_cache: .skip (32 * 3 + 16 * 16) * 8
+sprig_translation_cache_end:
     .align 4096
 sprig_idt:      .skip 256 * 16
     .align 16

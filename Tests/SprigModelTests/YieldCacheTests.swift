@@ -57,7 +57,7 @@ private final class LoadCounter: PlatformTap {
         }
 
         var liveEntries: Int {
-            stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.words / YieldCache.entryCount)
+            stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords)
                 .filter { m.memory.translationCacheLoad($0 + YieldCache.tag) & YieldCache.valid != 0 }.count
         }
 
@@ -151,7 +151,7 @@ private final class LoadCounter: PlatformTap {
         s.roundTrip()
         #expect(s.m.machine.checkAllProperties().isEmpty)
         // Each kept word that yield uses, corrupted in turn, is reported.
-        let entries = stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.words / YieldCache.entryCount)
+        let entries = stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords)
             .filter { s.m.memory.translationCacheLoad($0 + YieldCache.tag) & YieldCache.valid != 0 }
         for e in entries {
             for word in [YieldCache.callee, YieldCache.calleePML4, YieldCache.callerVIDT, YieldCache.calleeVIDT,

@@ -159,7 +159,7 @@ extension KernelCache {
         for e in stride(from: 0, to: TranslationCache.words, by: 3) where s[e + 1] == 0 {
             s[e] = 0; s[e + 2] = 0
         }
-        let n = YieldCache.words / YieldCache.entryCount
+        let n = YieldCache.entryWords
         for e in stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: n)
         where s[e + YieldCache.tag] & YieldCache.valid == 0 {
             for i in e..<(e + n) { s[i] = 0 }
