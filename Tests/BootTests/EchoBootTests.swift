@@ -96,7 +96,10 @@ struct EchoBootTests {
         // The trace holds every byte read, in order, in consoleRead events only.
         let recorded = trace.events.flatMap { $0.consoleInput.flatMap(\.bytes) }
         #expect(recorded == sent)
+        let start = Date()
         let report = Replayer(trace: trace).run()
+        print("replay: echo trace \(trace.bytes) bytes, \(trace.events.count) events, recorded in "
+              + "\(String(format: "%.1f", run.seconds)) s, replayed in \(String(format: "%.2f", Date().timeIntervalSince(start))) s: \(report.summary)")
         #expect(report.divergence == nil, "\(report.divergence.map(String.init(describing:)) ?? "")")
         #expect(report.replayed == report.events)
         #expect(report.consoleInputBytes == sent.count)
