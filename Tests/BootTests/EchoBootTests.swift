@@ -107,8 +107,17 @@ struct EchoBootTests {
         #expect(report.poweredOff == 0)
         #expect(String(decoding: report.console, as: UTF8.self) == TraceRun.partitionConsole(run.output))
 
-        // The same trace with one byte read changed: the model writes what the trace says, so
-        // the replay goes on; with the count cut short, the model reads less than the machine did.
+        // Serial input anywhere but in a consoleRead is refused when the file is read: here in
+        // the last event, root's powerOff, which the machine stopped in.
+        #expect(trace.events.last?.outcome == .machineService(.powerOff))
+        let bytes = [UInt8](try Data(contentsOf: file)) + [TraceFormat.Tag.consoleInput.rawValue, 0x10, 1, 0x61]
+        #expect(throws: TraceError.self) { _ = try TraceFile.parse(bytes) }
+        do { _ = try TraceFile.parse(bytes) } catch let e as TraceError {
+            #expect(e.message.contains("console input in an event that is not a consoleRead"), "\(e)")
+        }
+
+        // The same trace with a byte fewer in its first read: the model reads less than the
+        // machine did, and the count it returns (rdx) differs at that very event.
         guard let k = trace.events.firstIndex(where: { !$0.consoleInput.isEmpty }) else { return }
         var cut = trace
         cut.events[k].consoleInput[0].bytes.removeLast()
