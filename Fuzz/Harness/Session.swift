@@ -171,6 +171,9 @@ final class Session {
             _ = try enter(.hardwareInterrupt(vector: vector))
         case .softwareInterrupt(let vector):
             _ = try enter(.softwareInterrupt(vector: vector))
+        case .serialInput(let bytes):
+            system.consoleInput += bytes
+            ring3Changed = true  // outside input: the refinement checker takes it as it is
         case .exception(let vector, let errorCode, let address):
             let cr2 = vector == 14 ? address.value : 0
             _ = try enter(.exception(vector: vector, errorCode: errorCode, faultAddress: cr2))

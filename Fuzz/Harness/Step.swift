@@ -18,7 +18,9 @@
 /// Input format (every byte string is valid; missing bytes read as 0):
 ///
 ///     input  = step*
-///     step   = op:byte payload          op % 24 picks the step (see `decodeStep`)
+///     step   = op:byte payload          op % 24 picks the step (see `decodeStep`); op 13 is a
+///                                       root-only service, an unknown number, or serial input
+///                                       arriving (a count and the bytes)
 ///     arg    = kind:byte payload        kind % 16 picks the domain (see `decodeArg`); for a
 ///                                       service argument, kind < 0xC0 means the kind the
 ///                                       service expects there (`expectedKinds`)
@@ -92,6 +94,9 @@ enum Step: CustomStringConvertible {
     case hardwareInterrupt(vector: UInt64)
     case softwareInterrupt(vector: UInt64)
     case exception(vector: UInt64, errorCode: UInt64, address: Arg)
+    /// Bytes arrive on the serial port (the outside world, not ring 3): the model's
+    /// `consoleInput`, what the next `consoleRead`s take.
+    case serialInput([UInt8])
     /// Entry `index` of the explorer's menu for the current state (`Domain.steps(for:)`),
     /// resolved when the step runs.
     case menu(index: Int)
@@ -107,6 +112,7 @@ enum Step: CustomStringConvertible {
         case .hardwareInterrupt(let v): return "hardware interrupt \(v)"
         case .softwareInterrupt(let v): return "int \(v)"
         case .exception(let v, let e, let a): return "exception \(v) error 0x\(String(e, radix: 16)) address \(a)"
+        case .serialInput(let bytes): return "\(bytes.count) bytes arrive on the serial port"
         case .menu(let index): return "explorer's step #\(index)"
         }
     }
@@ -232,9 +238,9 @@ func expectedKinds(_ service: Service) -> [UInt8] {
     case .addVAddr: return [E.freePage, E.child, E.childSpace, E.rights]
     case .mappedInChild: return [E.ownPage]
     case .deletePartition, .getIntState: return [E.child]
-    case .setIntState, .setTimer, .powerOff: return [E.small]
+    case .setIntState, .setTimer, .powerOff, .setConsoleInterrupt: return [E.small]
     case .yield: return [E.child, E.vidtIndex, E.vidtIndex, E.small, E.small]
-    case .consoleWrite: return [E.ownPage, E.small]
+    case .consoleWrite, .consoleRead: return [E.ownPage, E.small]
     }
 }
 
@@ -258,10 +264,13 @@ func decodeStep(_ r: inout ByteReader, _ c: Choices) -> Step? {
     case 10: return call(.setIntState)
     case 11, 12: return call(.yield)
     case 13:
-        switch r.byte() % 4 {
+        switch r.byte() % 8 {
         case 0: return call(.consoleWrite)
         case 1: return call(.setTimer)
         case 2: return call(.powerOff)
+        case 4: return call(.consoleRead)
+        case 5: return call(.setConsoleInterrupt)
+        case 6: return .serialInput((0..<(1 + r.index(16))).map { _ in r.byte() })
         default: return .call(number: UInt64(r.byte()) | 0x80, args: [decodeArg(&r, c)])
         }
     case 14, 15: return .store(address: decodeArg(&r, c), value: decodeArg(&r, c))

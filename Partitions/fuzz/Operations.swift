@@ -411,9 +411,12 @@ enum Operations {
 
     /// consoleWrite (successfully only of root's own line: the console is the test's), setTimer
     /// (off or refused: a running timer would make the campaign depend on time), powerOff with
-    /// a status partitions may not use, and numbers that are no service.
+    /// a status partitions may not use, consoleRead into pages of every class with lengths in
+    /// and out of range (nothing arrives on the serial port in a campaign, so a read that is
+    /// accepted must return 0 bytes), setConsoleInterrupt with 0, 1 and hostile values (left
+    /// off), and numbers that are no service.
     static func machineService(_ r: inout Random) {
-        switch r.below(4) {
+        switch r.below(6) {
         case 0:
             // Only root's own line may be printed; 0 bytes, too many, or bytes not root's are refused.
             var address = Campaign.consoleLine
@@ -439,6 +442,38 @@ enum Operations {
             Current.start("powerOff", status, count: 1)
             let res = call(.powerOff, status)
             Report.require(res.raw == Status.invalidArgument.rawValue, "powerOff with a kernel-reserved status was not refused", res.raw)
+        case 3:
+            // One page's bytes at most, from its start: the page's class decides the answer.
+            var p = Domain.page(&r, freePercent: 40)
+            var length = 1 + r.below(64)
+            switch r.below(6) {
+            case 0: length = 0
+            case 1: length = Limits.consoleReadMax + 1 + (r.chance(50) ? r.below(1000) : r.next() >> 1)
+            case 2:
+                // A page given to the kernel: mapped in root, never root's to write.
+                let i = Model.random(&r, home: nil, use: Use.structure)
+                if i >= 0 { p = (Model.va(i), PageClass.structure) }
+            default: break
+            }
+            Current.start("consoleRead", p.va, length, count: 2)
+            let res = call(.consoleRead, p.va, length)
+            let inRange = length >= 1 && length <= Limits.consoleReadMax
+            let writable = p.cls != PageClass.structure && p.cls != PageClass.hostile
+            Report.require(res.succeeded == (inRange && writable),
+                           "consoleRead: a page of mine with 1…consoleReadMax bytes must be accepted, anything else refused", res.raw)
+            if !inRange { Report.require(res.raw == Status.invalidArgument.rawValue, "consoleRead: a bad length is invalidArgument", res.raw) }
+            if inRange && p.cls == PageClass.structure {
+                Report.require(res.raw == Status.pageNotAccessible.rawValue, "consoleRead into a kernel structure page", res.raw)
+            }
+            Report.require(res.value == 0, "consoleRead returned bytes, and nothing was sent to the serial port", res.value)
+        case 4:
+            let on = r.chance(50) ? r.below(2) : (r.chance(50) ? 2 + r.below(100) : r.next())
+            Current.start("setConsoleInterrupt", on, count: 1)
+            let res = call(.setConsoleInterrupt, on)
+            Report.require(res.succeeded == (on <= 1), "setConsoleInterrupt: only 0 and 1 may be accepted", res.raw)
+            Report.require(res.succeeded || res.raw == Status.invalidArgument.rawValue,
+                           "setConsoleInterrupt refused with a status other than invalidArgument", res.raw)
+            _ = Sprig.setConsoleInterrupt(false)
         default:
             var number = r.chance(50) ? r.below(0x200) : r.next()
             if Service(rawValue: number) != nil { number = 0 }
@@ -696,7 +731,7 @@ enum Operations {
         case FaultKind.iretToKernel: Pending.vector = 13; Pending.errorCode = 8
         case FaultKind.sse: Pending.vector = 19; Pending.expect = Expect.faultOrNone  // QEMU's TCG raises no #XM
         case FaultKind.singleStep: Pending.vector = 1
-        case FaultKind.x87: Pending.vector = 16; Pending.expect = Expect.faultOrNone
+        case FaultKind.x87: Pending.vector = 16  // #MF: the kernel sets CR0.NE
         case FaultKind.alignment: Pending.vector = 17; Pending.expect = Expect.faultOrNone
         case FaultKind.stepOverSyscall: Pending.vector = 1; Pending.expect = Expect.faultOrNone
         case FaultKind.segment:
@@ -770,7 +805,7 @@ enum Operations {
     static func serviceCommand(_ r: inout Random, _ slot: Int) {
         var number: UInt64
         switch r.below(20) {
-        case 0: number = Service.consoleWrite.rawValue + r.below(3)
+        case 0: number = Service.consoleWrite.rawValue + r.below(5)
         case 1: number = r.chance(50) ? r.below(0x200) : r.next()
         default: number = 1 + r.below(10)
         }

@@ -48,9 +48,9 @@ enum Current {
 }
 
 enum Stats {
-    /// Counter rows: services 1…11 at 0…10, consoleWrite 11, powerOff 12, setTimer 13, any
-    /// other number 14.
-    static let rows = 15
+    /// Counter rows: services 1…11 at 0…10, consoleWrite 11, powerOff 12, setTimer 13,
+    /// consoleRead 14, setConsoleInterrupt 15, any other number 16.
+    static let rows = 17
     nonisolated(unsafe) static var table = UnsafeMutablePointer<UInt64>(bitPattern: 8)!
     static func calls(_ row: Int) -> UnsafeMutablePointer<UInt64> { table + row }
     static func successes(_ row: Int) -> UnsafeMutablePointer<UInt64> { table + rows + row }
@@ -84,7 +84,9 @@ enum Stats {
         case Service.consoleWrite.rawValue: return 11
         case Service.powerOff.rawValue: return 12
         case Service.setTimer.rawValue: return 13
-        default: return 14
+        case Service.consoleRead.rawValue: return 14
+        case Service.setConsoleInterrupt.rawValue: return 15
+        default: return 16
         }
     }
 
@@ -104,6 +106,8 @@ enum Stats {
         case 11: return "consoleWrite"
         case 12: return "powerOff"
         case 13: return "setTimer"
+        case 14: return "consoleRead"
+        case 15: return "setConsoleInterrupt"
         default: return "unknown-number"
         }
     }

@@ -33,6 +33,26 @@ public enum Service: UInt64, CaseIterable, Sendable {
     /// setTimer(hz): program the periodic timer (the PIT, IRQ 0 → vector 32, delivered to root at
     /// `VIDT[32]`) to `hz` interrupts per second, `Limits.timerHzMin`…`timerHzMax`; 0 stops it.
     case setTimer = 0x102
+    /// consoleRead(vaddr, maxLength) → count: moves up to `maxLength` bytes (1…
+    /// `Limits.consoleReadMax`) that have arrived on the serial port (COM1) into the caller's
+    /// memory at `vaddr`, in arrival order, and returns how many in rdx; 0 when nothing is waiting.
+    /// Never blocks: the kernel reads the UART's receive FIFO while it holds data, and keeps no
+    /// buffer of its own. Every byte of `[vaddr, vaddr + maxLength)` must be writable by the
+    /// caller, whatever the count turns out to be; a refusal writes nothing and reads nothing
+    /// from the UART. Root learns that bytes arrived from `setConsoleInterrupt`.
+    case consoleRead = 0x103
+    /// setConsoleInterrupt(on): 1 enables the serial port's receive interrupt (IRQ 4 → vector 36,
+    /// delivered to root at `VIDT[36]` naming the interrupted partition, like the timer's), 0
+    /// disables it (the default); anything else is `invalidArgument`.
+    ///
+    /// One delivery per time the UART's interrupt line rises (the PIC is edge-triggered): the
+    /// line stays up until the FIFO has been read empty, so root's handler must *drain* — call
+    /// `consoleRead` until it returns fewer bytes than it asked for — or it hears of no further
+    /// input. A root that does not drain gets no more interrupts, never a storm. A delivery may
+    /// find nothing to read (a byte that arrived between the drain and the end of the handler
+    /// was read by the drain), and while root's own interrupt state is masked a delivery is
+    /// dropped, so root polls with `consoleRead` after unmasking.
+    case setConsoleInterrupt = 0x104
 
     /// True for the services only root may call (`Status.rootOnly` for anyone else).
     @inlinable public var isRootOnly: Bool { rawValue >= 0x100 }
@@ -49,6 +69,9 @@ public enum Rights {
 /// Bounds on arguments, so that no service loops on a partition's say-so.
 public enum Limits {
     public static let consoleWriteMax: UInt64 = 4096
+    /// The most bytes one `consoleRead` may ask for. The kernel stops reading earlier when the
+    /// UART's FIFO is empty (16 bytes on a 16550A), so this bounds the range checked, not a wait.
+    public static let consoleReadMax: UInt64 = 4096
     /// The largest exit status a partition may ask `powerOff` for; larger ones are kernel-reserved.
     public static let partitionExitStatusMax: UInt64 = 0x6F
     /// `setTimer` rates: the PIT's 1.193182 MHz input divided by at most 65535 gives 19 Hz; above

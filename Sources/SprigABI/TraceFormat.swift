@@ -12,6 +12,8 @@
 ///     enter     one entry from ring 3: current partition, CR3, the event, the trapped registers
 ///     load … translationCacheStore   each request `Kernel.trap` made of its platform, in order
 ///     console   the bytes a `consoleWrite` emits (they are ring-3 memory, read outside `load`)
+///     consoleInput  the bytes a `consoleRead` took from the UART and wrote at a physical address
+///               (input the model cannot know; after the outcome, one record per page piece)
 ///     outcome   the `TrapOutcome`
 ///
 /// A register state is rip, rsp, rflags, the 15 general registers (`ContextLayout` order) and
@@ -62,6 +64,7 @@ public enum TraceFormat {
         case translationCacheLoad = 0x29
         case translationCacheStore = 0x2A
         case console = 0x30
+        case consoleInput = 0x31
         case outcome = 0x40
     }
 

@@ -31,6 +31,11 @@ public enum VIDTIndex {
     public static let doubleFault: UInt64 = 8
     /// First index that is not a CPU exception.
     public static let firstInterrupt: UInt64 = 32
+    /// The hardware interrupts root can turn on: the timer (IRQ 0, `Service.setTimer`) and the
+    /// serial port's receive interrupt (IRQ 4, `Service.setConsoleInterrupt`), on the legacy
+    /// PICs remapped to vectors 32…47.
+    public static let timer: UInt64 = 32
+    public static let serial: UInt64 = 36
     /// One past the last interrupt vector; also the first resume slot.
     public static let endInterrupts: UInt64 = 256
     /// Where the kernel saves a partition it interrupts or that faults while its interrupt state

@@ -5,7 +5,7 @@
 /// the same on its model CPU, so exploration, fuzzing and trace replay run the decisions the
 /// booted kernel runs, not a re-telling of them. The platform keeps only what is machine-bound:
 /// reading the trap frame and CR2, acknowledging the interrupt controller, and the root-only
-/// machine services (console, power, timer), which it serves after `trap` has checked the caller.
+/// machine services (console, power, timer, serial input), which it serves after `trap` has checked the caller.
 import SprigABI
 
 /// What trapped, as the platform decoded it. Arguments are raw ring-3 values.
@@ -39,7 +39,8 @@ public enum TrapOutcome: Equatable, Sendable {
     /// an interrupt nobody takes was dropped): resume it as it is.
     case resume
     /// A root-only machine service, asked by root: the platform serves it (`Service.consoleWrite`,
-    /// `.powerOff`, `.setTimer`) and writes its status.
+    /// `.powerOff`, `.setTimer`, `.consoleRead`, `.setConsoleInterrupt`) and writes its status
+    /// in rax and its result (consoleRead's count, else 0) in rdx.
     case machineService(Service)
     /// Nobody could take a fault (root's own, or no ancestor with a handler): crash report.
     case kernelCrash
@@ -98,16 +99,50 @@ extension Kernel {
         _ p: P, start: UInt64, length: UInt64, _ emit: (PhysicalAddress, UInt64) -> Void
     ) -> Status {
         guard length <= Limits.consoleWriteMax else { return .invalidArgument }
+        return userPieces(p, start: start, length: length, write: false) { pa, bytes in
+            emit(pa, bytes)
+            return true
+        }
+    }
+
+    /// `consoleRead`'s checks and walk, shared by every platform's serial input: the length
+    /// bound (1…`Limits.consoleReadMax`), then every byte of `[start, start + maxLength)`
+    /// *writable* by the current partition — all of it, before a byte is read — then
+    /// `fill(paddr, room)` for each piece of the range that lies on one page, in order, until a
+    /// piece is not filled whole. `fill` writes at most `room` bytes at `paddr` and returns how
+    /// many it wrote.
+    /// - Returns: the status and the bytes written in all (0 on a refusal).
+    /// - Postcondition: on a refusal `fill` was never called (nothing read, nothing written).
+    public static func consoleReadBytes<P: CPUPlatform>(
+        _ p: P, start: UInt64, maxLength: UInt64, _ fill: (PhysicalAddress, UInt64) -> UInt64
+    ) -> (status: Status, count: UInt64) {
+        guard maxLength <= Limits.consoleReadMax else { return (.invalidArgument, 0) }
+        var count: UInt64 = 0
+        let status = userPieces(p, start: start, length: maxLength, write: true) { pa, room in
+            let n = fill(pa, room)
+            assert(n <= room)
+            count += n
+            return n == room
+        }
+        return (status, status == .success ? count : 0)
+    }
+
+    /// Checks that every byte of `[start, start + length)` is reachable by the current partition
+    /// (writable too when `write`; `length` 0 is `invalidArgument`), then calls `body(paddr,
+    /// bytes)` for each piece of the range that lies on one page, in order, while it returns true.
+    private static func userPieces<P: CPUPlatform>(
+        _ p: P, start: UInt64, length: UInt64, write: Bool, _ body: (PhysicalAddress, UInt64) -> Bool
+    ) -> Status {
         let pml4 = Partition.pml4(p, p.currentPartition)
-        let check = PageTableWalk.checkUserRange(p, pml4: pml4, start: UserAddress(start), length: length, write: false)
+        let check = PageTableWalk.checkUserRange(p, pml4: pml4, start: UserAddress(start), length: length, write: write)
         guard check == .success else { return check }
         var va = start
         let end = start + length
         while va < end {
-            guard case .success(let pa) = PageTableWalk.userTranslate(p, pml4: pml4, va: VirtualAddress(va), write: false)
+            guard case .success(let pa) = PageTableWalk.userTranslate(p, pml4: pml4, va: VirtualAddress(va), write: write)
             else { return .rangeNotAccessible }
             let chunk = min(end - va, AddressSpace.pageSize - (va & (AddressSpace.pageSize - 1)))
-            emit(pa, chunk)
+            guard body(pa, chunk) else { break }
             va += chunk
         }
         return .success

@@ -53,7 +53,7 @@ public enum Kernel {
             return (r.status, r.state)
         case .setIntState:
             return (InterruptState.setIntState(p, caller: caller, state: a0), 0)
-        case .yield, .consoleWrite, .powerOff, .setTimer:
+        case .yield, .consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt:
             return (.unknownService, 0)
         }
     }
@@ -65,7 +65,8 @@ extension Service {
     var changesTables: Bool {
         switch self {
         case .createPartition, .prepare, .addVAddr, .removeVAddr, .collect, .deletePartition: return true
-        case .countToMap, .mappedInChild, .getIntState, .setIntState, .yield, .consoleWrite, .powerOff, .setTimer:
+        case .countToMap, .mappedInChild, .getIntState, .setIntState, .yield, .consoleWrite, .powerOff, .setTimer,
+             .consoleRead, .setConsoleInterrupt:
             return false
         }
     }

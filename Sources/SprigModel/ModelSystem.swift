@@ -4,7 +4,9 @@
 /// kernel calls, and the outcome is applied to the model CPU the way `SprigX86` applies it to
 /// the trap frame (rax/rdx for a service's answer, nothing for a switch). The root-only machine
 /// services are served here in the model's terms: console bytes are collected, power-off stops
-/// the system, the timer rate is recorded.
+/// the system, the timer rate and the serial interrupt switch are recorded, and `consoleRead`
+/// takes its bytes from `consoleInput`, what the test (or the replayed trace) says has arrived
+/// on the serial port.
 ///
 /// Exploration, fuzzing and trace replay drive the kernel through this one door.
 import SprigABI
@@ -19,6 +21,11 @@ public final class ModelSystem {
     public private(set) var poweredOff: UInt64?
     /// The timer rate root set with `setTimer` (0: stopped).
     public private(set) var timerHz: UInt64 = 0
+    /// Bytes that have arrived on the model's serial port and not been read: `consoleRead` takes
+    /// them from the front. Tests and the replay put input here; nothing else does.
+    public var consoleInput: [UInt8] = []
+    /// Whether root turned the serial receive interrupt on (`setConsoleInterrupt`).
+    public private(set) var consoleInterruptEnabled = false
     /// Set when an event ended in the kernel crash report.
     public private(set) var crashed = false
 
@@ -52,9 +59,9 @@ public final class ModelSystem {
             break
         case .machineService(let service):
             guard case .systemCall(_, let a) = event else { preconditionFailure("machine service from a non-call") }
-            let status = serve(service, a)
-            cpu.registers[ContextLayout.rax] = status.rawValue
-            cpu.registers[ContextLayout.rdx] = 0
+            let r = serve(service, a)
+            cpu.registers[ContextLayout.rax] = r.status.rawValue
+            cpu.registers[ContextLayout.rdx] = r.value
         case .kernelCrash:
             crashed = true
         }
@@ -69,22 +76,34 @@ public final class ModelSystem {
         trap(.systemCall(number: service.rawValue, SystemCallArguments(a0, a1, a2, a3, a4)))
     }
 
-    private func serve(_ service: Service, _ a: SystemCallArguments) -> Status {
+    private func serve(_ service: Service, _ a: SystemCallArguments) -> (status: Status, value: UInt64) {
         switch service {
         case .consoleWrite:
-            return Kernel.consoleBytes(cpu, start: a.a0, length: a.a1) { pa, bytes in
+            return (Kernel.consoleBytes(cpu, start: a.a0, length: a.a1) { pa, bytes in
                 for k in 0..<bytes { console.append(memory.readByte(pa.adding(k))) }
-            }
+            }, 0)
         case .powerOff:
-            guard a.a0 <= Limits.partitionExitStatusMax else { return .invalidArgument }
+            guard a.a0 <= Limits.partitionExitStatusMax else { return (.invalidArgument, 0) }
             poweredOff = a.a0
-            return .success
+            return (.success, 0)
         case .setTimer:
-            guard Limits.isTimerRate(a.a0) else { return .invalidArgument }
+            guard Limits.isTimerRate(a.a0) else { return (.invalidArgument, 0) }
             timerHz = a.a0
-            return .success
+            return (.success, 0)
+        case .consoleRead:
+            let r = Kernel.consoleReadBytes(cpu, start: a.a0, maxLength: a.a1) { pa, room in
+                let n = min(room, UInt64(consoleInput.count))
+                for k in 0..<n { memory.writeByte(pa.adding(k), consoleInput[Int(k)]) }
+                consoleInput.removeFirst(Int(n))
+                return n
+            }
+            return (r.status, r.count)
+        case .setConsoleInterrupt:
+            guard a.a0 <= 1 else { return (.invalidArgument, 0) }
+            consoleInterruptEnabled = a.a0 == 1
+            return (.success, 0)
         default:
-            return .unknownService
+            return (.unknownService, 0)
         }
     }
 }

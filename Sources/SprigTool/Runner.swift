@@ -4,6 +4,10 @@
 /// root first). The serial console goes to stdout (and is captured for tests); the machine
 /// ends through the isa-debug-exit device, so the exit status is the partition's or the
 /// kernel's (`SprigABI.ExitStatus`). Tests always use TCG; KVM is only ever asked for by a user.
+///
+/// The serial port's input is QEMU's standard input (`RunInput`): nothing by default, the
+/// terminal for a system that reads the console (`sprig run --system echo`), or a script a test
+/// writes as the console shows what it waits for.
 import Foundation
 import SprigABI
 
@@ -24,7 +28,27 @@ public struct RunOptions: Sendable {
     /// Where QEMU writes what the guest sends to port 0xE9 (`-debugcon file:`): the trace of a
     /// trace-variant kernel (docs/replay.md).
     public var debugConsole: URL?
+    /// What arrives on the guest's serial port.
+    public var input: RunInput = .none
     public init() {}
+}
+
+/// What QEMU's standard input — the guest's serial input — is.
+public enum RunInput: Sendable {
+    /// Nothing (/dev/null): the receive side of the serial port stays empty.
+    case none
+    /// This process's standard input: a user typing into `sprig run`.
+    case inherit
+    /// A script: each step waits until the console shows its `after` text (past where the
+    /// previous step's text was found), then writes its bytes. Steps left when the machine
+    /// stops are not written.
+    case script([RunInputStep])
+}
+
+public struct RunInputStep: Sendable {
+    public var after: String
+    public var bytes: [UInt8]
+    public init(after: String, bytes: [UInt8]) { self.after = after; self.bytes = bytes }
 }
 
 public enum RunEnding: Equatable, Sendable {
@@ -94,7 +118,19 @@ public enum QEMU {
         let p = Process()
         p.executableURL = qemu
         p.arguments = arguments(products, system: system, options: options)
-        p.standardInput = FileHandle.nullDevice
+        var script: [RunInputStep] = []
+        var inputPipe: Pipe?
+        switch options.input {
+        case .none: p.standardInput = FileHandle.nullDevice
+        case .inherit: p.standardInput = FileHandle.standardInput
+        case .script(let steps):
+            script = steps
+            let i = Pipe()
+            p.standardInput = i
+            inputPipe = i
+            // A write after QEMU has gone must fail, not kill this process.
+            signal(SIGPIPE, SIG_IGN)
+        }
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
@@ -107,7 +143,16 @@ public enum QEMU {
         try p.run()
         let deadline = start.addingTimeInterval(options.timeout)
         var timedOut = false
+        var searchFrom = 0
         while p.isRunning {
+            if let step = script.first, let i = inputPipe {
+                let text = collected.text
+                if let found = text.range(of: step.after, range: text.index(text.startIndex, offsetBy: min(searchFrom, text.count))..<text.endIndex) {
+                    searchFrom = text.distance(from: text.startIndex, to: found.upperBound)
+                    try? i.fileHandleForWriting.write(contentsOf: Data(step.bytes))
+                    script.removeFirst()
+                }
+            }
             if Date() > deadline {
                 timedOut = true
                 p.terminate()
@@ -118,6 +163,7 @@ public enum QEMU {
             Thread.sleep(forTimeInterval: 0.02)
         }
         p.waitUntilExit()
+        try? inputPipe?.fileHandleForWriting.close()
         pipe.fileHandleForReading.readabilityHandler = nil
         collected.append(pipe.fileHandleForReading.readDataToEndOfFile())
         let seconds = Date().timeIntervalSince(start)

@@ -8,6 +8,8 @@ public struct SystemDescription: Sendable {
     /// The `sprig run` options this system takes (`--seed`, `--calls`), passed to root on the
     /// kernel command line as `<name>.<option>=<value>` (SystemArguments).
     public var options: [SystemOption] = []
+    /// Root reads the serial console: `sprig run` connects the terminal to the serial input.
+    public var readsConsole = false
 }
 
 public enum Systems {
@@ -21,6 +23,9 @@ public enum Systems {
         SystemDescription(
             name: "fuzz", summary: "root issues random services, yields and faults (seed, calls) through three children, checking after each call that it still owns its memory and the kernel answers",
             partitions: ["fuzz", "fuzzchild", "fuzzchild", "fuzzchild"], options: [.seed, .calls]),
+        SystemDescription(
+            name: "echo", summary: "serial input through IRQ 4: root turns the receive interrupt on, a child spins, each VIDT[36] delivery names it; root drains the UART with consoleRead, echoes, resumes the child; Ctrl-D ends",
+            partitions: ["echo", "attacker"], readsConsole: true),
         SystemDescription(
             name: "hello", summary: "root alone: greets, reports the memory it owns, powers off with status 0",
             partitions: ["root"]),

@@ -9,9 +9,10 @@ public enum TraceRun {
 
     /// Builds the trace kernel and `system`'s partitions, boots it with the trace written to
     /// `file` (replaced), and returns how the run ended (its console is the serial output).
+    /// `input` is what arrives on the serial port (`RunInput`).
     public static func record(
         system name: String, to file: URL, project: Project, memoryMiB: Int = defaultMemoryMiB,
-        timeout: Double = 60, progress: @escaping (String) -> Void = { _ in }
+        timeout: Double = 60, input: RunInput = .none, progress: @escaping (String) -> Void = { _ in }
     ) throws -> RunResult {
         let system = try Systems.named(name)
         let builder = try Builder(project: project, variant: .trace)
@@ -27,6 +28,7 @@ public enum TraceRun {
         o.memoryMiB = memoryMiB
         o.timeout = timeout
         o.debugConsole = file
+        o.input = input
         return try QEMU.run(products, options: o)
     }
 

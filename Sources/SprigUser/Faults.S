@@ -13,8 +13,9 @@
  *
  * sprig_fault_then_report(kind, operand, block) executes one faulting instruction chosen by
  * `kind` (FaultKind in Sources/SprigUser/Faults.swift lists them with the vector each raises).
- * A kind that does not fault on this machine (x87 exceptions with CR0.NE clear, SSE exceptions
- * under QEMU's TCG, alignment checks with CR0.AM clear, a read of a mapped address) goes on,
+ * A kind that does not fault on this machine (SSE exceptions under QEMU's TCG, alignment checks
+ * with CR0.AM clear, a read of a mapped address; x87 exceptions under a kernel without CR0.NE,
+ * which Sprig sets) goes on,
  * undoing what it changed, and reports rax = 0xFFFFFFFF, rdx = 0 or the word read. A kind that
  * faults, resumed where the kernel saved it, runs its instruction again (a breakpoint or a single
  * step goes on to the report). */

@@ -22,7 +22,7 @@ public enum FaultKind {
     public static let portIn: UInt64 = 7              // in → 13
     public static let clearInterrupts: UInt64 = 8     // cli → 13
     public static let push: UInt64 = 9                // push with rsp = operand → 12 (13 under TCG) / 14
-    public static let x87: UInt64 = 10                // x87 divide by zero → 16 if CR0.NE, else none
+    public static let x87: UInt64 = 10                // x87 divide by zero → 16 (the kernel sets CR0.NE)
     public static let sse: UInt64 = 11                // SSE divide by zero → 19 (none under TCG)
     public static let singleStep: UInt64 = 12         // TF → 1, then goes on
     public static let stepOverSyscall: UInt64 = 13    // TF across syscall → 1 in ring 3 or none

@@ -64,6 +64,19 @@ public enum Sprig {
     @discardableResult
     public static func setTimer(_ hz: UInt64) -> CallResult { call(.setTimer, hz) }
 
+    /// Root only: moves up to `maxLength` bytes that have arrived on the serial port to
+    /// `address` (every byte of the range writable); `value` is how many (0: nothing waiting).
+    /// Never waits. After a `VIDT[36]` delivery, call it until it returns fewer than asked.
+    @discardableResult
+    public static func consoleRead(_ address: UInt64, _ maxLength: UInt64) -> CallResult {
+        call(.consoleRead, address, maxLength)
+    }
+
+    /// Root only: the serial port's receive interrupt on or off (root's `VIDT[36]`,
+    /// `VIDTIndex.serial`).
+    @discardableResult
+    public static func setConsoleInterrupt(_ on: Bool) -> CallResult { call(.setConsoleInterrupt, on ? 1 : 0) }
+
     /// Root only: stops the machine with `status` (0…0x6F).
     public static func powerOff(_ status: UInt64) -> Never {
         _ = call(.powerOff, status)

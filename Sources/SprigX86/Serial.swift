@@ -1,7 +1,14 @@
-/// The kernel's console: COM1 (0x3F8), polled, 115200 8N1.
+/// The kernel's console: COM1 (0x3F8), 115200 8N1, FIFOs on (receive trigger level 14).
 ///
-/// Used for the boot log, the crash report and root's `consoleWrite`. Printing never allocates:
-/// messages are `StaticString`s and numbers are formatted digit by digit.
+/// Output is polled: the boot log, the crash report and root's `consoleWrite`. Printing never
+/// allocates: messages are `StaticString`s and numbers are formatted digit by digit.
+///
+/// Input is root's (`consoleRead`, `setConsoleInterrupt`): the kernel reads the receive FIFO
+/// only when root asks, and keeps no buffer. The receive interrupt (IER bit 0, through OUT2 to
+/// IRQ 4) is off until root turns it on. The UART holds its interrupt line up while the FIFO
+/// holds data at or above the trigger level, or after a character timeout; reading the FIFO
+/// empty drops it. The legacy PIC takes IRQ 4 on its rising edge, so one delivery per rise:
+/// root drains, and a root that does not cannot be flooded.
 import SprigABI
 
 enum Serial {
@@ -16,6 +23,30 @@ enum Serial {
         outb(port + 2, 0xC7)  // FIFO on, cleared
         outb(port + 4, 0x03)  // DTR, RTS
     }
+
+    /// The next received byte, or nil when the receive FIFO is empty (LSR bit 0, data ready).
+    static func receive() -> UInt8? {
+        guard inb(port + 5) & 0x01 != 0 else { return nil }
+        return inb(port)
+    }
+
+    /// Turns the receive interrupt on or off: the UART's IER bit 0 and OUT2 (which gates its
+    /// interrupt line on PCs), then the master PIC's mask bit for IRQ 4. Bytes already waiting
+    /// raise the line as soon as it is on, so nothing that arrived before is missed.
+    static func setReceiveInterrupt(_ on: Bool) {
+        if on {
+            outb(port + 4, 0x0B)  // DTR, RTS, OUT2
+            outb(port + 1, 0x01)  // received data available (and character timeout)
+            outb(0x21, inb(0x21) & ~irqMask)
+        } else {
+            outb(0x21, inb(0x21) | irqMask)
+            outb(port + 1, 0x00)
+            outb(port + 4, 0x03)
+        }
+    }
+
+    /// COM1's line on the master PIC: IRQ 4, vector `VIDTIndex.serial`.
+    static let irqMask: UInt8 = 1 << 4
 
     static func put(_ byte: UInt8) {
         var spins = 0

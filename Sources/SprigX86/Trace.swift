@@ -188,6 +188,15 @@ enum Trace {
         }
     }
 
+    /// Bytes a `consoleRead` moved from the UART into ring-3 memory at `pa` (the model cannot
+    /// know them: the replay takes them from here). Written after the outcome, as they are read.
+    static func consoleInput(_ pa: PhysicalAddress, _ count: UInt64) {
+        guard count > 0 else { return }
+        TraceOut.tag(.consoleInput)
+        TraceOut.number(pa.raw)
+        TraceOut.bytes(pa, count)
+    }
+
     /// The state ring 3 resumes with (or, after boot, starts with).
     static func resuming(_ f: TrapFrame) {
         // The general registers in the frame, where the recorder reads them.
@@ -300,6 +309,7 @@ enum Trace {
     @inline(__always) static func built(_ root: RootBuildResult, before: BootAllocator, after: BootAllocator) {}
     @inline(__always) static func entered(_ event: TrapEvent, _ f: TrapFrame) {}
     @inline(__always) static func decided(_ outcome: TrapOutcome, _ f: TrapFrame) {}
+    @inline(__always) static func consoleInput(_ pa: PhysicalAddress, _ count: UInt64) {}
     @inline(__always) static func resuming(_ f: TrapFrame) {}
 }
 

@@ -63,6 +63,7 @@ enum MachineServices {
     static func serve(_ service: Service, _ frame: TrapFrame) {
         let a0 = frame[TrapFrame.rdi], a1 = frame[TrapFrame.rsi]
         var status = Status.unknownService
+        var value: UInt64 = 0
         switch service {
         case .consoleWrite:
             status = Kernel.consoleBytes(KernelPlatform(), start: a0, length: a1) { pa, bytes in
@@ -75,11 +76,24 @@ enum MachineServices {
             Machine.powerOff(status: a0)
         case .setTimer:
             status = Timer.set(hz: a0)
+        case .consoleRead:
+            // The range was checked writable in root's tables; each piece lies on one page.
+            (status, value) = Kernel.consoleReadBytes(KernelPlatform(), start: a0, maxLength: a1) { pa, room in
+                let p = X86Platform.bytePointer(pa)
+                var n: UInt64 = 0
+                while n < room, let b = Serial.receive() { p[Int(n)] = b; n += 1 }
+                Trace.consoleInput(pa, n)
+                return n
+            }
+        case .setConsoleInterrupt:
+            guard a0 <= 1 else { status = .invalidArgument; break }
+            Serial.setReceiveInterrupt(a0 == 1)
+            status = .success
         default:
             break
         }
         frame[TrapFrame.rax] = status.rawValue
-        frame[TrapFrame.rdx] = 0
+        frame[TrapFrame.rdx] = value
     }
 }
 

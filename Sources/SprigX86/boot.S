@@ -88,7 +88,9 @@ sprig_start32:
     wrmsr
     movl %cr0, %eax
     andl $~(1 << 2), %eax                           /* no x87 emulation */
-    orl $((1 << 31) | (1 << 16) | (1 << 1) | 1), %eax  /* PG, WP, MP, PE */
+    /* PG, WP, NE, MP, PE. NE: an unmasked x87 exception is #MF (vector 16), delivered to the
+       partition's parent like any fault, not the legacy FERR# line to IRQ 13. */
+    orl $((1 << 31) | (1 << 16) | (1 << 5) | (1 << 1) | 1), %eax
     movl %eax, %cr0
     lgdt sprig_boot_gdtr
     ljmp $0x08, $sprig_start64_low

@@ -57,7 +57,10 @@ struct ReplayCommand: ParsableCommand {
             url = save.map { URL(fileURLWithPath: $0) }
                 ?? project.buildDirectory.appendingPathComponent("trace").appendingPathComponent("\(system).trace")
             say("sprig: booting \(system) on the trace kernel (\(memory) MiB, TCG), trace to \(url.path)")
-            let result = try TraceRun.record(system: system, to: url, project: project, memoryMiB: memory, timeout: timeout) {
+            // A system that reads the console (echo) reads this terminal, as under `sprig run`.
+            let input: RunInput = try Systems.named(system).readsConsole ? .inherit : .none
+            let result = try TraceRun.record(system: system, to: url, project: project, memoryMiB: memory, timeout: timeout,
+                                             input: input) {
                 say("  \($0)")
             }
             say("sprig: the machine: \(result.summary) after \(String(format: "%.1f", result.seconds)) s")

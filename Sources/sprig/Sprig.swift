@@ -64,7 +64,7 @@ struct Run: ParsableCommand {
             """)
     @OptionGroup var options: BuildOptions
     @Option(help: "The system to boot (see `sprig systems`).") var system = Systems.defaultName
-    @Option(help: "Seconds before the machine is stopped (default 60; for fuzz, 60 + calls / 50).") var timeout: Double?
+    @Option(help: "Seconds before the machine is stopped (default 60; for fuzz, 60 + calls / 50; for echo, which waits for typing, 600).") var timeout: Double?
     @Flag(help: "Ask for KVM acceleration (falls back to TCG).") var kvm = false
     @Option(help: "Kernel command line (debug builds: crashtest=trap or crashtest=fault; fuzz: fuzz.trace=1).") var append = ""
     @Option(help: "Guest memory in MiB (at least 8).") var memory = 128
@@ -91,8 +91,10 @@ struct Run: ParsableCommand {
         let products = try builder.build()
         var o = RunOptions()
         o.system = system; o.variant = options.variant; o.kvm = kvm
-        o.timeout = timeout ?? SystemArguments.defaultTimeout(calls: calls.flatMap(SystemArguments.parse))
+        let readsConsole = try Systems.named(system).readsConsole
+        o.timeout = timeout ?? (readsConsole ? 600 : SystemArguments.defaultTimeout(calls: calls.flatMap(SystemArguments.parse)))
         o.commandLine = [words, append].filter { !$0.isEmpty }.joined(separator: " "); o.echo = true; o.memoryMiB = memory
+        if readsConsole { o.input = .inherit }
         let result = try QEMU.run(products, options: o)
         FileHandle.standardError.write(Data("sprig: \(result.summary)\n".utf8))
         throw ExitCode(result.exitCode)

@@ -26,13 +26,15 @@ enum Boot {
     }
 
     /// Boots `system` under TCG and returns the console and how the machine stopped.
-    static func run(_ system: String, variant: Variant = .release, commandLine: String = "", timeout: Double = 90) throws -> RunResult {
+    static func run(_ system: String, variant: Variant = .release, commandLine: String = "", timeout: Double = 90,
+                    input: RunInput = .none) throws -> RunResult {
         let (_, products) = try products(variant)
         var o = RunOptions()
         o.system = system
         o.variant = variant
         o.commandLine = commandLine
         o.timeout = timeout
+        o.input = input
         return try QEMU.run(products, options: o)
     }
 }

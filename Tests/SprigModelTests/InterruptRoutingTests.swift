@@ -5,7 +5,7 @@ import SprigModel
 import Testing
 
 @Suite struct InterruptRoutingTests {
-    /// root → C → G, root's VIDT[32], [13], [14], [8], [0x80] all one handler context H;
+    /// root → C → G, root's VIDT[32], [36], [13], [14], [8], [0x80] all one handler context H;
     /// `cSlot` a free page of C for save slots (C's first pool pages became G's structures).
     static func setUp() -> (m: YieldMachine, c: Part, g: Part, handler: UInt64, cSlot: UInt64) {
         let m = YieldMachine()
@@ -14,23 +14,25 @@ import Testing
         let g = m.makeChild(of: c, poolPages: 2)
         let h = m.root.take(1)[0].va
         m.writeContext(m.root, at: h, tag: 0xB)
-        for v: UInt64 in [32, 13, 14, 8, 0x80] { m.setVIDT(m.root, v, h) }
+        for v: UInt64 in [VIDTIndex.timer, VIDTIndex.serial, 13, 14, 8, 0x80] { m.setVIDT(m.root, v, h) }
         return (m, c, g, h, cSlot)
     }
 
-    @Test func hardwareInterruptFromGrandchildReachesRoot() {
+    /// The timer's vector and the serial port's are routed alike (each at its own VIDT entry).
+    @Test(arguments: [VIDTIndex.timer, VIDTIndex.serial])
+    func hardwareInterruptFromGrandchildReachesRoot(vector: UInt64) {
         let (m, c, g, h, _) = Self.setUp()
         m.setVIDT(g, VIDTIndex.stiSave, YieldMachine.poolBase)
         let gRegs = YieldMachine.markedRegisters(tag: 0x6)
         m.run(g, gRegs)
-        #expect(InterruptRouting.hardwareInterrupt(m.cpu, vector: 32) == .delivered)
+        #expect(InterruptRouting.hardwareInterrupt(m.cpu, vector: vector) == .delivered)
         #expect(m.cpu.currentPartition == m.root.descriptor)
         #expect(m.cpu.cr3 == m.pml4(m.root))
         // Root names G by G's descriptor's vaddr in root's own space (its window address).
         let gInRoot = AddressSpace.rootWindowBase + g.descriptor.raw
         #expect(m.cpu.registers[ContextLayout.rdi] == gInRoot)
         #expect(m.cpu.registers[ContextLayout.rdi] != g.name)   // not C's name for it
-        #expect(m.cpu.registers[ContextLayout.rsi] == 32)
+        #expect(m.cpu.registers[ContextLayout.rsi] == vector)
         #expect(m.cpu.registers[ContextLayout.r8] == VIDTIndex.stiSave)
         // G's context is in G's own VIDT slot, whole, rax kept (it was interrupted, not calling).
         #expect(m.peek(g, YieldMachine.poolBase + UInt64(ContextLayout.rax)) == gRegs[ContextLayout.rax])

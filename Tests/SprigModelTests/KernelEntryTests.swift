@@ -35,7 +35,7 @@ struct KernelEntryTests {
     func machineServices() {
         let m = YieldMachine(pages: 256)
         let rootOnly: [Service] = Service.allCases.filter(\.isRootOnly)
-        #expect(rootOnly == [.consoleWrite, .powerOff, .setTimer])
+        #expect(rootOnly == [.consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt])
         for s in rootOnly { #expect(call(m, s) == .machineService(s)) }
         #expect(Kernel.trap(m.cpu, .systemCall(number: 0x999, SystemCallArguments())) == .returned(.unknownService, value: 0))
         let child = m.makeChild(of: m.root, poolPages: 1)

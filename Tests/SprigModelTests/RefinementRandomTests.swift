@@ -110,16 +110,24 @@ private struct RefinementWalk {
             let value = rng.pick(mine + [mine[0] + 8, mine[0] + 0xE00, 0, AddressSpace.vidt, AddressSpace.upperHalfStart, a[0]])
             r.setVIDT(PhysicalAddress(me), rng.pick([0, 8, 14, 32, 0x80, 256, 257, 258, 300]), value)
             return true
-        case 14: event = .hardwareInterrupt(vector: rng.pick([32, 33, 0x80, 255]))
+        case 14: event = .hardwareInterrupt(vector: rng.pick([32, 33, 36, 0x80, 255]))
         case 15:
             // Root faulting stops the machine, and so does a fault nobody takes: rarely.
             guard me != r.root.raw, rng.below(2) == 0 else { return true }
             event = .exception(vector: UInt64(rng.below(32)), errorCode: a[0] & 0xFF, faultAddress: a[1])
         case 16, 17: event = .softwareInterrupt(vector: rng.pick([3, 0x30, 0x80, 0xFF, 600, a[0] & 0xFF]))
         default:
-            let service = rng.pick([Service.consoleWrite, .setTimer, .powerOff])
+            let service = rng.pick([Service.consoleWrite, .setTimer, .powerOff, .consoleRead, .consoleRead, .setConsoleInterrupt])
             // powerOff only with a status the kernel reserves: a success would stop the walk.
-            let arg = service == .powerOff ? 0x70 + (a[0] & 0xFF) : service == .setTimer ? a[0] % 12_000 : AddressSpace.vidt
+            var arg = service == .powerOff ? 0x70 + (a[0] & 0xFF) : service == .setTimer ? a[0] % 12_000 : AddressSpace.vidt
+            if service == .setConsoleInterrupt { arg = a[0] % 3 }
+            if service == .consoleRead {
+                // Input arrives from outside (the checker takes it as the new state), into any
+                // address of the caller's, root's VIDT page included.
+                r.system.consoleInput += (0..<rng.below(24)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                r.checker.resynchronize(r.system)
+                arg = rng.below(3) == 0 ? AddressSpace.vidt + (a[0] & 0xFFF) : address(me)
+            }
             event = .systemCall(number: service.rawValue, SystemCallArguments(arg, a[1] % 5000))
         }
         let outcome = r.trap(event)

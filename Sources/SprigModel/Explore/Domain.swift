@@ -190,9 +190,17 @@ public struct Domain: Sendable {
         return out
     }
 
+    /// The root-only services, each once with arguments it accepts and once with ones it must
+    /// refuse (and from any other partition, `rootOnly`). `consoleRead` finds nothing waiting in
+    /// the explorer (the model's serial port is empty), so a success writes nothing; its
+    /// refusals — a structure page (not writable), too long — are what the explorer adds.
     private func machineServices(_ v: CallerView) -> [ExplorationStep] {
-        [.call(.consoleWrite, v.fresh.first ?? 0, 8), .call(.consoleWrite, v.kernelName, 8),
-         .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70)]
+        let f0 = v.fresh.first ?? 0
+        return [.call(.consoleWrite, f0, 8), .call(.consoleWrite, v.kernelName, 8),
+                .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70),
+                .call(.consoleRead, f0, 8), .call(.consoleRead, v.structure, 8),
+                .call(.consoleRead, f0, Limits.consoleReadMax + 1),
+                .call(.setConsoleInterrupt, 1), .call(.setConsoleInterrupt, 2)]
     }
 
     private func events(_ v: CallerView, _ system: ModelSystem) -> [ExplorationStep] {
@@ -440,10 +448,13 @@ extension ExplorationStep: CustomStringConvertible {
         case .consoleWrite: return ["va", "length"]
         case .powerOff: return ["status"]
         case .setTimer: return ["hz"]
+        case .consoleRead: return ["va", "maxLength"]
+        case .setConsoleInterrupt: return ["on"]
         }
     }
 
-    static let decimalArguments: Set<String> = ["target", "save", "flagsOnYield", "flagsOnWake", "rights", "state", "length", "hz", "status"]
+    static let decimalArguments: Set<String> = ["target", "save", "flagsOnYield", "flagsOnWake", "rights", "state", "length", "hz", "status",
+                                               "maxLength", "on"]
 }
 
 extension StepOutcome: CustomStringConvertible {

@@ -6,6 +6,8 @@
 /// two entries the model cannot know, so it takes the machine's word for it, and only there:
 ///
 /// * the registers ring 3 trapped with;
+/// * the bytes a `consoleRead` took from the serial port (the model's `consoleInput` for that
+///   event, which must take all of them and write them where the machine did);
 /// * memory ring 3 wrote: before the event, each word the machine's kernel read (a `load`, a
 ///   context load, console bytes) before writing it itself, and that the model holds differently,
 ///   is adopted **if some partition can write its page from ring 3** (a VIDT entry, a context, a
@@ -59,6 +61,8 @@ public struct ReplayReport: Sendable {
     public var requests = 0
     public var adoptedWords = 0
     public var adoptedConsoleBytes = 0
+    /// Bytes `consoleRead` took from the serial port on the machine, given to the model as input.
+    public var consoleInputBytes = 0
     /// Page-table entries that differed only in the accessed/dirty bits the MMU sets.
     public var adoptedMMUBits = 0
     /// Set when the kernel and this model differ in assertions: loads made by one side only.
@@ -87,6 +91,7 @@ public struct ReplayReport: Sendable {
         return "\(replayed) of \(events) events replayed (\(k); \(deliveries) interrupt/fault deliveries), "
             + "\(requests) platform requests checked, \(adoptedWords) words and \(adoptedConsoleBytes) console bytes taken from ring 3's memory, "
             + "\(adoptedMMUBits) page-table entries with the MMU's accessed/dirty bits"
+            + (consoleInputBytes > 0 ? ", \(consoleInputBytes) bytes of serial input" : "")
             + (assertionsDiffer ? "; the kernel and this model differ in assertions: \(skippedLoads) loads made by one side only let through" : "")
     }
 }
@@ -168,9 +173,15 @@ public final class Replayer {
         let tolerance: RequestChecker.Tolerance = !report.assertionsDiffer ? .none
             : trace.kernelAssertions ? .machineExtraLoads : .modelExtraLoads
         let checker = RequestChecker(expected: e.requests, memory: system.memory, tolerance: tolerance)
+        // What arrived on the serial port is input too: a consoleRead gets the bytes the
+        // machine's read, no more (the count it returns is compared with the resumed rdx).
+        let input = e.consoleInput.flatMap(\.bytes)
+        system.consoleInput = input
         cpu.tap = checker
         let outcome = system.trap(e.event)
         cpu.tap = nil
+        let unread = system.consoleInput.count
+        system.consoleInput = []
         checker.finish()
         report.requests += checker.next
         report.skippedLoads += checker.skipped
@@ -180,6 +191,20 @@ public final class Replayer {
             return diverged("request #\(checker.next) of the event", machine: e.requests[checker.next].description,
                             model: "no more requests")
         }
+        if unread > 0 {
+            return diverged("serial input", machine: "consoleRead took \(input.count) bytes from the UART",
+                            model: "took \(input.count - unread)")
+        }
+        for (start, piece) in e.consoleInput {
+            for (k, b) in piece.enumerated() {
+                let pa = PhysicalAddress(start + UInt64(k))
+                guard pa.raw < system.memory.bytes, system.memory.readByte(pa) == b else {
+                    return diverged("a serial input byte at \(Domain.hex(pa.raw))", machine: "consoleRead wrote \(b) there",
+                                    model: pa.raw < system.memory.bytes ? "holds \(system.memory.readByte(pa))" : "outside memory")
+                }
+            }
+        }
+        report.consoleInputBytes += input.count
         if outcome != e.outcome {
             func show(_ o: TrapOutcome?) -> String { o.map { StepOutcome.trapped(e.event, $0).description } ?? "none recorded" }
             return diverged("the outcome", machine: show(e.outcome), model: show(outcome))

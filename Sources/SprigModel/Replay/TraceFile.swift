@@ -3,7 +3,7 @@
 ///
 /// `TraceFile.parse` checks the whole file before anything is replayed: the magic and version,
 /// every record's tag and fields, the order of records (boot, built, the start state, then events,
-/// each an `enter`, the platform requests, the outcome, console bytes, and the state ring 3
+/// each an `enter`, the platform requests, the outcome, console bytes or console input, and the state ring 3
 /// resumes with), numbers that fit in 64 bits, statuses and services that exist. A file cut
 /// short, or with a byte that makes no sense where it stands, is a `TraceError` naming the byte
 /// offset. Only the last event may lack its `resume`: the one after which the machine powered off
@@ -102,6 +102,8 @@ public struct EventRecord: Sendable {
     public var outcome: TrapOutcome?
     /// The bytes a `consoleWrite` printed, by physical piece.
     public var console: [(paddr: UInt64, bytes: [UInt8])] = []
+    /// The bytes a `consoleRead` took from the serial port and wrote, by physical piece.
+    public var consoleInput: [(paddr: UInt64, bytes: [UInt8])] = []
     /// nil only for the last event, when the machine stopped in it.
     public var resumed: RunningState?
 }
@@ -176,6 +178,16 @@ public enum TraceFile {
                 }
                 let pa = try r.number("console address")
                 e.console.append((pa, try r.raw("console bytes")))
+            case .consoleInput:
+                guard e.outcome == .machineService(.consoleRead) else {
+                    throw TraceError(offset: at, message: "console input in an event that is not a consoleRead")
+                }
+                let pa = try r.number("console input address")
+                let piece = try r.raw("console input bytes")
+                guard !piece.isEmpty, piece.count <= AddressSpace.pageSize - (pa & (AddressSpace.pageSize - 1)) else {
+                    throw TraceError(offset: at, message: "garbled: \(piece.count) console input bytes at \(Domain.hex(pa)), not 1 to the end of its page")
+                }
+                e.consoleInput.append((pa, piece))
             case .resume:
                 guard e.outcome != nil else { throw TraceError(offset: at, message: "resume before the event's outcome") }
                 e.resumed = try r.runningState()

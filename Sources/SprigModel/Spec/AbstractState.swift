@@ -14,8 +14,9 @@
 /// * its interrupt state (0 enabled, 1 masked).
 ///
 /// Beside the partitions: the contents of every page some partition can access (contexts,
-/// VIDTs and free lists live there), the current partition, its registers, and whether CR3 holds
-/// the current partition's PML4. A partition's VIDT is not stored twice: it is the page it maps
+/// VIDTs and free lists live there), the current partition, its registers, whether CR3 holds
+/// the current partition's PML4, and the bytes waiting on the serial port (what `consoleRead`
+/// will move into root's memory: input from outside, which the specification cannot invent). A partition's VIDT is not stored twice: it is the page it maps
 /// accessibly at `AddressSpace.vidt`, read from `memory` (`vidt(of:)`).
 ///
 /// The state is a value: `Hashable`, compared field by field by `RefinementChecker`.
@@ -45,11 +46,14 @@ public struct AbstractState: Hashable, Sendable {
     public var memory: [UInt64: PageWords]
     /// The CPU's MXCSR_MASK: a constant of the machine, used when a context is loaded.
     public var mxcsrMask: UInt32
+    /// Bytes that have arrived on the serial port and not been read, oldest first.
+    public var consoleInput: [UInt8]
 
     public init(root: UInt64, partitions: [UInt64: AbstractPartition], current: UInt64, registers: RegisterFile,
-                addressSpaceIsCurrent: Bool, memory: [UInt64: PageWords], mxcsrMask: UInt32) {
+                addressSpaceIsCurrent: Bool, memory: [UInt64: PageWords], mxcsrMask: UInt32, consoleInput: [UInt8] = []) {
         self.root = root; self.partitions = partitions; self.current = current; self.registers = registers
         self.addressSpaceIsCurrent = addressSpaceIsCurrent; self.memory = memory; self.mxcsrMask = mxcsrMask
+        self.consoleInput = consoleInput
     }
 
     /// The physical page of `partition`'s VIDT when it maps one accessibly at `AddressSpace.vidt`.

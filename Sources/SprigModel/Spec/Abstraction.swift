@@ -11,7 +11,8 @@
 ///   entry shows; what the partition did with a page is its shadow-1 leaf;
 /// * its structures are the table pages met on the walk with the shadow pages beside them, and
 ///   its configuration pages with their entry counts;
-/// * memory is every page some partition can access (contents shared, not copied).
+/// * memory is every page some partition can access (contents shared, not copied);
+/// * the serial port's waiting bytes are the model's `consoleInput`.
 ///
 /// Nothing here trusts a pointer: a word outside memory reads as 0, a table or shadow pointer
 /// that is not a page is not followed, a partition reached twice is visited once, and the
@@ -24,16 +25,18 @@ import SprigCore
 public enum Abstraction {
     /// The abstract state of `system` now.
     public static func of(_ system: ModelSystem) -> AbstractState {
-        of(memory: system.memory, root: system.machine.root, cpu: system.cpu)
+        of(memory: system.memory, root: system.machine.root, cpu: system.cpu, consoleInput: system.consoleInput)
     }
 
-    /// The abstract state of a machine whose memory is `memory`, root `root`, CPU `cpu`.
-    public static func of(memory: SimulatedMemory, root: PhysicalAddress, cpu: ModelCPU) -> AbstractState {
+    /// The abstract state of a machine whose memory is `memory`, root `root`, CPU `cpu`, with
+    /// `consoleInput` waiting on its serial port.
+    public static func of(memory: SimulatedMemory, root: PhysicalAddress, cpu: ModelCPU, consoleInput: [UInt8] = []) -> AbstractState {
         let words = memory.words
-        return words.withUnsafeBufferPointer { of(Reader(words: $0), words, root: root, cpu: cpu) }
+        return words.withUnsafeBufferPointer { of(Reader(words: $0), words, root: root, cpu: cpu, consoleInput: consoleInput) }
     }
 
-    private static func of(_ reader: Reader, _ words: [UInt64], root: PhysicalAddress, cpu: ModelCPU) -> AbstractState {
+    private static func of(_ reader: Reader, _ words: [UInt64], root: PhysicalAddress, cpu: ModelCPU,
+                           consoleInput: [UInt8]) -> AbstractState {
         var partitions: [UInt64: AbstractPartition] = [:]
         var queue: [UInt64] = [root.raw]
         var next = 0
@@ -59,7 +62,7 @@ public enum Abstraction {
         return AbstractState(
             root: root.raw, partitions: partitions, current: current, registers: cpu.registers,
             addressSpaceIsCurrent: cpu.cr3.raw == reader.word(current + UInt64(DescriptorLayout.pml4)),
-            memory: memoryPages, mxcsrMask: cpu.mxcsrMask)
+            memory: memoryPages, mxcsrMask: cpu.mxcsrMask, consoleInput: consoleInput)
     }
 }
 

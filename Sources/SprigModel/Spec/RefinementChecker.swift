@@ -83,6 +83,9 @@ public enum Refinement {
             report(concrete.current, "cr3 is the current partition's PML4", spec.addressSpaceIsCurrent, concrete.addressSpaceIsCurrent)
         }
         if spec.mxcsrMask != concrete.mxcsrMask { report(0, "mxcsrMask", spec.mxcsrMask, concrete.mxcsrMask) }
+        if spec.consoleInput != concrete.consoleInput {
+            report(0, "consoleInput (bytes waiting on the serial port)", spec.consoleInput.count, concrete.consoleInput.count)
+        }
         for (field, a, b) in registerDifferences(spec.registers, concrete.registers) {
             report(concrete.current, "registers.\(field)", hex(a), hex(b))
         }

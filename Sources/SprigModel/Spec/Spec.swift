@@ -40,8 +40,9 @@ public enum Spec {
                 s.registers[ContextLayout.rax] = status.rawValue
                 s.registers[ContextLayout.rdx] = value
             case .machineService(let service):
-                s.registers[ContextLayout.rax] = machineService(s, service, a).rawValue
-                s.registers[ContextLayout.rdx] = 0
+                let r = machineService(&s, service, a)
+                s.registers[ContextLayout.rax] = r.status.rawValue
+                s.registers[ContextLayout.rdx] = r.value
             default:
                 break
             }
@@ -69,7 +70,7 @@ public enum Spec {
         let caller = s.current
         let r: (Status, UInt64)
         switch service {
-        case .consoleWrite, .powerOff, .setTimer:
+        case .consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt:
             return caller == s.root ? .machineService(service) : .returned(.rootOnly, value: 0)
         case .yield:
             let status = yield(&s, callee: a.a0, target: a.a1, saveIndex: a.a2, flagsOnYield: a.a3, flagsOnWake: a.a4)
@@ -89,34 +90,55 @@ public enum Spec {
         return .returned(r.0, value: r.1)
     }
 
-    /// The status root gets from a machine service (README "Services"; served by the platform,
-    /// which the model does in `ModelSystem`): `consoleWrite(va, length)` needs 1…4096 bytes all
-    /// readable by root, `powerOff(status)` a status root may use, `setTimer(hz)` 0 or a rate in
-    /// `Limits`. Nothing in the abstract state changes (console bytes, power and timer are the
-    /// platform's).
-    static func machineService(_ s: AbstractState, _ service: Service, _ a: SystemCallArguments) -> Status {
+    /// The status and value root gets from a machine service (README "Services"; served by the
+    /// platform, which the model does in `ModelSystem`): `consoleWrite(va, length)` needs 1…4096
+    /// bytes all readable by root, `powerOff(status)` a status root may use, `setTimer(hz)` 0 or
+    /// a rate in `Limits`, `setConsoleInterrupt(on)` 0 or 1. `consoleRead(va, maxLength)` needs
+    /// 1…`Limits.consoleReadMax` bytes all *writable* by root; then the first
+    /// min(maxLength, waiting) bytes waiting on the serial port move, in order, to root's memory
+    /// at `va` (and nowhere else), and their count is the value. Nothing else in the abstract
+    /// state changes (console output, power, timer and interrupt switch are the platform's).
+    static func machineService(_ s: inout AbstractState, _ service: Service, _ a: SystemCallArguments) -> (status: Status, value: UInt64) {
         switch service {
         case .consoleWrite:
-            guard a.a1 <= Limits.consoleWriteMax, a.a1 > 0 else { return .invalidArgument }
-            return readableRange(s, s.root, start: a.a0, length: a.a1)
+            guard a.a1 <= Limits.consoleWriteMax, a.a1 > 0 else { return (.invalidArgument, 0) }
+            return (readableRange(s, s.root, start: a.a0, length: a.a1), 0)
         case .powerOff:
-            return a.a0 <= Limits.partitionExitStatusMax ? .success : .invalidArgument
+            return (a.a0 <= Limits.partitionExitStatusMax ? .success : .invalidArgument, 0)
         case .setTimer:
-            return a.a0 == 0 || (Limits.timerHzMin...Limits.timerHzMax).contains(a.a0) ? .success : .invalidArgument
+            return (a.a0 == 0 || (Limits.timerHzMin...Limits.timerHzMax).contains(a.a0) ? .success : .invalidArgument, 0)
+        case .setConsoleInterrupt:
+            return (a.a0 <= 1 ? .success : .invalidArgument, 0)
+        case .consoleRead:
+            guard a.a1 <= Limits.consoleReadMax, a.a1 > 0 else { return (.invalidArgument, 0) }
+            let status = readableRange(s, s.root, start: a.a0, length: a.a1, write: true)
+            guard status == .success else { return (status, 0) }
+            let n = min(a.a1, UInt64(s.consoleInput.count))
+            for k in 0..<n {
+                let va = a.a0 + k
+                let page = s.partitions[s.root]!.pages[pageBase(va)]!.page
+                let word = Int((va & (AddressSpace.pageSize - 1)) >> 3), shift = (va & 7) * 8
+                let old = s.memory[page]![word]
+                s.memory[page]![word] = old & ~(0xFF << shift) | UInt64(s.consoleInput[Int(k)]) << shift
+            }
+            s.consoleInput.removeFirst(Int(n))
+            return (.success, n)
         default:
-            return .unknownService
+            return (.unknownService, 0)
         }
     }
 
-    /// Whether every byte of `[start, start + length)` is readable by `partition`.
-    static func readableRange(_ s: AbstractState, _ partition: UInt64, start: UInt64, length: UInt64) -> Status {
+    /// Whether every byte of `[start, start + length)` is readable (and writable, when `write`)
+    /// by `partition`.
+    static func readableRange(_ s: AbstractState, _ partition: UInt64, start: UInt64, length: UInt64,
+                              write: Bool = false) -> Status {
         if case .failure(let status) = canonical(start) { return status }
         let (end, overflow) = start.addingReportingOverflow(length)
         guard !overflow, end <= AddressSpace.lowerHalfEnd else { return .rangeNotAccessible }
         var page = pageBase(start)
         while page < end {
             guard let m = s.partitions[partition]?.pages[page] else { return .addressNotMapped }
-            guard m.accessible else { return .pageNotAccessible }
+            guard m.accessible, !write || m.writable else { return .pageNotAccessible }
             page += AddressSpace.pageSize
         }
         return .success
