@@ -111,10 +111,10 @@ public enum Mutants {
             summary: "a yield that hits the yield cache no longer re-reads the callee's VIDT entry, so it enters a context ring 3 has since replaced",
             file: "Sources/SprigCore/YieldCache.swift",
             original: """
-                guard targetEntry == p.translationCacheLoad(e &+ targetVA) else { return nil }
+                if targetEntry == p.translationCacheLoad(e &+ targetVA), saveEntry == p.translationCacheLoad(e &+ saveVA) {
                 """,
             replacement: """
-                _ = targetEntry
+                if targetEntry == targetEntry, saveEntry == p.translationCacheLoad(e &+ saveVA) {
                 """),
     ]
 
