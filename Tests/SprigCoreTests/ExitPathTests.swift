@@ -1,31 +1,51 @@
-/// `sprig_exit_from_context` (entry.S) loads ring 3's general registers straight from a context
-/// with hard-coded offsets: they must be `ContextLayout`'s, every register exactly once.
+/// Two assembly routines load a context's general registers with hard-coded offsets: the
+/// kernel's `sprig_exit_from_context` (entry.S, the return to ring 3 after a yield or a
+/// delivery) and ring 3's `sprig_resume_context` (SprigUser/Registers.S). Both must use
+/// `ContextLayout`'s offsets, every register exactly once.
 import Foundation
 import SprigABI
 import Testing
 
 @Suite struct ExitPathTests {
-    @Test func exitFromContextLoadsEveryRegisterAtItsContextOffset() throws {
-        let entry = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Sources/SprigX86/entry.S").standardized
-        let text = try String(contentsOf: entry, encoding: .utf8)
-        let start = try #require(text.range(of: "sprig_exit_from_context:\n"))
-        let body = text[start.upperBound...].prefix { _ in true }
-        let end = try #require(body.range(of: "iretq"))
+    static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Sources").standardized
+
+    /// `register → offset` of every `movq OFFSET(%rax), %REG` after `label` and then each of
+    /// `after` in turn, up to the routine's `last` instruction.
+    static func loads(in file: String, from label: String, after: [String] = [], to last: String) throws -> [String: Int] {
+        let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+        var start = try #require(text.range(of: label + ":\n"), "\(label) not in \(file)").upperBound
+        for marker in after {
+            start = try #require(text[start...].range(of: marker), "\(label) has no \(marker)").upperBound
+        }
+        let rest = text[start...]
+        let end = try #require(rest.range(of: last), "\(label) has no \(last)")
         var loaded: [String: Int] = [:]
-        for line in body[..<end.lowerBound].split(separator: "\n") {
-            // movq OFFSET(%rax), %REG
+        for line in rest[..<end.lowerBound].split(separator: "\n") {
             let parts = line.trimmingCharacters(in: .whitespaces).split(whereSeparator: { $0 == " " || $0 == "," })
-            guard parts.count == 3, parts[0] == "movq", parts[1].hasSuffix("(%rax)"), let offset = Int(parts[1].dropLast(6))
+            guard parts.count == 3, parts[0] == "movq", parts[1].hasSuffix("(%rax)"), let offset = Int(parts[1].dropLast(6)),
+                  parts[2].hasPrefix("%")
             else { continue }
             let register = String(parts[2].dropFirst())
-            #expect(loaded[register] == nil, "\(register) loaded twice")
+            #expect(loaded[register] == nil, "\(label): \(register) loaded twice")
             loaded[register] = offset
         }
-        let expected = ["rax": ContextLayout.rax, "rbx": ContextLayout.rbx, "rcx": ContextLayout.rcx, "rdx": ContextLayout.rdx,
-                        "rsi": ContextLayout.rsi, "rdi": ContextLayout.rdi, "rbp": ContextLayout.rbp,
-                        "r8": ContextLayout.r8, "r9": ContextLayout.r9, "r10": ContextLayout.r10, "r11": ContextLayout.r11,
-                        "r12": ContextLayout.r12, "r13": ContextLayout.r13, "r14": ContextLayout.r14, "r15": ContextLayout.r15]
-        #expect(loaded == expected)
+        return loaded
+    }
+
+    static let generalRegisters = [
+        "rax": ContextLayout.rax, "rbx": ContextLayout.rbx, "rcx": ContextLayout.rcx, "rdx": ContextLayout.rdx,
+        "rsi": ContextLayout.rsi, "rdi": ContextLayout.rdi, "rbp": ContextLayout.rbp,
+        "r8": ContextLayout.r8, "r9": ContextLayout.r9, "r10": ContextLayout.r10, "r11": ContextLayout.r11,
+        "r12": ContextLayout.r12, "r13": ContextLayout.r13, "r14": ContextLayout.r14, "r15": ContextLayout.r15]
+
+    @Test func kernelExitLoadsEveryRegisterAtItsContextOffset() throws {
+        #expect(try Self.loads(in: "SprigX86/entry.S", from: "sprig_exit_from_context", to: "iretq") == Self.generalRegisters)
+    }
+
+    @Test func ringThreeResumeLoadsEveryRegisterAtItsContextOffset() throws {
+        // The 15 registers come after the FXSAVE image, rip, rsp and the flags (`popfq`).
+        #expect(try Self.loads(in: "SprigUser/Registers.S", from: "sprig_resume_context", after: ["popfq"], to: "jmp *")
+                == Self.generalRegisters)
     }
 }
