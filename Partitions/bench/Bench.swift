@@ -160,18 +160,18 @@ func benchRoot(_ bootInfoAddress: UInt64) {
     // plans are kept (`YieldCache`); the cold keys below measure the first yield after a change.
     r = Sprig.yield(child.name, target: childResumeSlot, save: parentResumeSlot)
     var down = Samples(), up = Samples(), trip = Samples()
-    var coldDown = Samples(), coldUp = Samples(), coldTrip = Samples()
-    /// One measured round trip: root → child (`down`), child → root (`up`), both (`trip`).
-    func roundTrip(_ down: inout Samples, _ up: inout Samples, _ trip: inout Samples) {
+    var coldDown = Samples(), coldUp = Samples()
+    /// One measured round trip: root → child (`down`), child → root (`up`); returns both.
+    func roundTrip(_ down: inout Samples, _ up: inout Samples) -> UInt64 {
         let t0 = readTSC()
         r = Sprig.yield(child.name, target: childResumeSlot, save: parentResumeSlot)
         let t2 = readTSC()
         if !r.succeeded { failures += 1 }
         down.add(word(sharedPage + 8).pointee - t0)
         up.add(t2 - word(sharedPage).pointee)
-        trip.add(t2 - t0)
+        return t2 - t0
     }
-    for _ in 0..<rounds { roundTrip(&down, &up, &trip) }
+    for _ in 0..<rounds { trip.add(roundTrip(&down, &up)) }
     // The same yields with the kernel's caches emptied first: give the child a spare page and
     // take it back (both services change the child's tables).
     let spare = pages.takeZeroed()
@@ -179,7 +179,7 @@ func benchRoot(_ bootInfoAddress: UInt64) {
     for _ in 0..<rounds {
         if !Sprig.call(.addVAddr, spare, child.name, spareVA, Rights.read).succeeded { failures += 1 }
         if !Sprig.call(.removeVAddr, child.name, spareVA).succeeded { failures += 1 }
-        roundTrip(&coldDown, &coldUp, &coldTrip)
+        _ = roundTrip(&coldDown, &coldUp)
     }
     down.report("yield.parent_to_child", baseline: baseline)
     up.report("yield.child_to_parent", baseline: baseline)

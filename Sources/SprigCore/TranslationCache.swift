@@ -59,8 +59,7 @@ public enum TranslationCache {
                   w.rights & PageTableEntry.user != 0
             else { return nil }
             answer = w.frame | (w.rights & PageTableEntry.writable)
-            var k = 0
-            while k < 3 { p.translationCacheStore(i &+ 3 &+ k, p.translationCacheLoad(i &+ k)); k += 1 }
+            KernelCache.demoteNewer(p, set: i, entryWords: 3)
             p.translationCacheStore(i, descriptor.raw)
             p.translationCacheStore(i &+ 1, tag)
             p.translationCacheStore(i &+ 2, answer)

@@ -107,8 +107,7 @@ public enum YieldCache {
         _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64
     ) {
         let e = set(caller: plan.caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
-        var k = 0
-        while k < entryWords { p.translationCacheStore(e &+ entryWords &+ k, p.translationCacheLoad(e &+ k)); k += 1 }
+        KernelCache.demoteNewer(p, set: e, entryWords: entryWords)
         func put(_ o: Int, _ v: UInt64) { p.translationCacheStore(e &+ o, v) }
         put(Self.caller, plan.caller.raw)
         put(Self.calleeName, calleeName)
@@ -130,6 +129,14 @@ public enum YieldCache {
 /// memory partitions are given, zero (every entry invalid) at boot.
 public enum KernelCache {
     public static let words = TranslationCache.words + YieldCache.words
+
+    /// Makes room for a fill of the two-entry set at storage index `set`: its newer (first)
+    /// entry becomes the older (second), the older one is dropped. Both caches' replacement.
+    @inline(__always)
+    static func demoteNewer<P: Platform>(_ p: P, set: Int, entryWords: Int) {
+        var k = 0
+        while k < entryWords { p.translationCacheStore(set &+ entryWords &+ k, p.translationCacheLoad(set &+ k)); k += 1 }
+    }
 
     /// Empties both caches (some partition's tables changed): every entry's tag word becomes 0,
     /// which no valid entry has.

@@ -49,7 +49,7 @@ public enum Properties {
             let vidt = [word(YieldCache.calleeVIDT) + 8 * target: word(YieldCache.targetVA),
                         word(YieldCache.callerVIDT) + 8 * save: word(YieldCache.saveVA)]
             let kept = YieldCache.plan(m, entry: e)
-            let fresh = Yield.resolve(VIDTOverlay(m, vidt, caches: false), caller: PhysicalAddress(caller),
+            let fresh = Yield.resolve(VIDTOverlay(m, vidt), caller: PhysicalAddress(caller),
                                       callee: UserAddress(name), targetInterrupt: target, saveIndex: save)
             switch fresh {
             case .failure(let status):
@@ -273,16 +273,14 @@ public enum Properties {
     }
 }
 
-/// Simulated memory as it would be with some words replaced, and with the kernel caches either
-/// the real ones or empty (stores to them then go nowhere): what `Properties.yieldCache` runs
-/// the chain on (with empty caches).
+/// Simulated memory as it would be with some words replaced, and with the kernel caches empty
+/// (stores to them go nowhere): what `Properties.yieldCache` runs the chain on.
 final class VIDTOverlay: Platform {
     let memory: SimulatedMemory
     let words: [UInt64: UInt64]
-    let caches: Bool
 
-    init(_ memory: SimulatedMemory, _ words: [UInt64: UInt64], caches: Bool) {
-        self.memory = memory; self.words = words; self.caches = caches
+    init(_ memory: SimulatedMemory, _ words: [UInt64: UInt64]) {
+        self.memory = memory; self.words = words
     }
 
     func load(_ paddr: PhysicalAddress) -> UInt64 { words[paddr.raw] ?? memory.load(paddr) }
@@ -291,6 +289,6 @@ final class VIDTOverlay: Platform {
     func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
         preconditionFailure("the yield chain only reads")
     }
-    func translationCacheLoad(_ index: Int) -> UInt64 { caches ? memory.translationCacheLoad(index) : 0 }
+    func translationCacheLoad(_ index: Int) -> UInt64 { 0 }
     func translationCacheStore(_ index: Int, _ value: UInt64) {}
 }

@@ -38,7 +38,9 @@ extension X86Platform: CPUPlatform {
 
     func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         let f = TrapFrame(words: trappedFrame.unsafelyUnwrapped)
-        X86Platform.settleExit(f)
+        // Every path saves before it loads (one load per entry, last), so the frame still holds
+        // the trapped general registers.
+        assert(exitContext == 0, "a context save after a context load in one kernel entry")
         if location.firstBytes == UInt64(ContextLayout.size) {
             // The common case, the context on one page: plain stores through the direct map and
             // FXSAVE straight into the context (its FPU area is 16-aligned since the context is).
@@ -97,8 +99,12 @@ extension X86Platform: CPUPlatform {
             loadOnePage(c, f, interruptsEnabled: interruptsEnabled)
             // The general registers: `sprig_trap_return` loads them from the context itself,
             // unless a delivery overrides some (then through the frame, as below).
-            exitContext = UInt64(UInt(bitPattern: c))
-            if delivery != nil { X86Platform.settleExit(f) }
+            if delivery == nil {
+                exitContext = UInt64(UInt(bitPattern: c))
+            } else {
+                X86Platform.copyGeneralRegisters(from: c, to: f)
+                exitContext = 0
+            }
         } else {
             exitContext = 0
             loadStraddling(location, f, interruptsEnabled: interruptsEnabled)
@@ -116,14 +122,18 @@ extension X86Platform: CPUPlatform {
 
     /// Makes the frame hold every register ring 3 resumes with: if a context load left the
     /// general registers to `sprig_trap_return` (`exitContext`), copies them into the frame now.
-    /// For whatever reads or rewrites the frame's general registers after a load.
-    @inline(__always)
+    /// For the trace recorder, which reads the resumed registers from the frame.
     static func settleExit(_ f: TrapFrame) {
         guard exitContext != 0 else { return }
-        let c = UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext)).unsafelyUnwrapped
+        copyGeneralRegisters(from: UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext)).unsafelyUnwrapped, to: f)
+        exitContext = 0
+    }
+
+    /// The context's 15 general registers into the frame (they keep the same order).
+    @inline(__always)
+    static func copyGeneralRegisters(from c: UnsafeMutablePointer<UInt64>, to f: TrapFrame) {
         var r = 0
         while r < ContextLayout.gprCount { f[r] = c[ContextLayout.gprs / 8 + r]; r += 1 }
-        exitContext = 0
     }
 
     /// The common case: plain loads through the direct map, and FXRSTOR straight from the
