@@ -48,12 +48,16 @@ let rootProbeIndex: UInt64 = 400
 /// A VIDT entry this partition leaves 0: saving there drops the context.
 let dropIndex: UInt64 = Sprig.noSave
 let poolPages: UInt64 = 48
+/// What this partition loads into DS, ES, FS and GS before it prints, faults, yields or spins:
+/// the user data selector, which root must never see in its handlers.
+let dataSelector: UInt64 = 0x1B
 
 nonisolated(unsafe) var grandchild: UInt64 = 0
 
 /// Reports that `what` was refused with `status` and goes back to root's main flow.
 func giveUp(_ what: StaticString, _ status: UInt64) -> Never {
     SharedConsole.countFailure()
+    sprigLoadDataSelectors(dataSelector)
     var out = Output()
     out.write("attacker: FAILED, refused (")
     out.write(statusName(status))
@@ -74,6 +78,7 @@ func saveSlotAttack(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ f
 func handlerAttack(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
     Contexts.setVIDT(Delivery.pageFaultVector, word(Mailbox.operand).pointee)
     // Saved at 301 (a slot of its own), the grandchild's first context is loaded; it faults.
+    sprigLoadDataSelectors(dataSelector)
     let r = Sprig.yield(grandchild, target: VIDTIndex.main, save: 301)
     giveUp("entering the grandchild", r.raw)
 }
@@ -92,6 +97,7 @@ func yieldWithMarker(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ 
 /// Where the probe continues: the registers are recorded in the mailbox; back to root.
 @_cdecl("attacker_probed")
 func probed(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    sprigLoadDataSelectors(dataSelector)
     let r = Sprig.yield(0, target: rootResume, save: dropIndex)
     giveUp("returning from the probe", r.raw)
 }
@@ -115,12 +121,15 @@ func victim() -> Never {
     Contexts.setHandler(0xC4, yieldWithMarker, slot: ChildLayout.contextSlot(7), stackTop: stack)
     Contexts.setVIDT(parkIndex, ChildLayout.contextSlot(2))
     Contexts.setVIDT(301, ChildLayout.contextSlot(8))
+    sprigLoadDataSelectors(dataSelector)
     out.line("attacker: grandchild built, commands 0xC1-0xC4 installed; masking interrupts and yielding to root")
     var r = Sprig.yield(0, target: rootResume, save: parkIndex,
                         flagsOnYield: InterruptFlags.masked, flagsOnWake: InterruptFlags.enabled)
     if !r.succeeded { giveUp("first yield to root", r.raw) }
+    sprigLoadDataSelectors(dataSelector)
     out.line("attacker: resumed at my slot 300, interrupts unmasked; parking")
     while true {
+        sprigLoadDataSelectors(dataSelector)
         r = Sprig.yield(0, target: rootResume, save: parkIndex)
         if !r.succeeded { giveUp("parking", r.raw) }
     }
@@ -131,7 +140,9 @@ func attackerMain(_ mode: UInt64) {
     SharedConsole.page = ChildLayout.consolePage
     switch mode {
     case Mode.faultLoop: sprigFillRegistersAndFault(marker)
-    case Mode.spin: sprigSpinCounting(word(Mailbox.counter))  // never returns
+    case Mode.spin:
+        sprigLoadDataSelectors(dataSelector)
+        sprigSpinCounting(word(Mailbox.counter))  // never returns
     default: victim()
     }
 }

@@ -88,6 +88,17 @@ enum Root {
     nonisolated(unsafe) static var spinLast: UInt64 = 0
     nonisolated(unsafe) static var spinProgress: UInt64 = 0
     nonisolated(unsafe) static var tickTarget: UInt64 = 0
+    /// Handler entries, and those entered with a data selector that is not null.
+    nonisolated(unsafe) static var handlerEntries: UInt64 = 0
+    nonisolated(unsafe) static var selectorLeaks: UInt64 = 0
+
+    /// At a handler's first line: DS, ES, FS and GS must be null (the child that caused the
+    /// event had 0x1B in them).
+    static func noteSelectors() {
+        let s = sprigDataSelectors()
+        handlerEntries += 1
+        if s != 0 { selectorLeaks += 1 }
+    }
 
     /// Root's context slot `k` (0…8) in its two context pages. Slot 0, the main flow's resume
     /// context, straddles the two pages (so the kernel saves and loads a straddling context on
@@ -194,6 +205,7 @@ func require(_ label: StaticString, _ ok: Bool) {
 /// `int 0x80` from a child: print its line, resume it where the kernel saved it.
 @_cdecl("attacks_console")
 func attacksConsole(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    Root.noteSelectors()
     SharedConsole.drain(Root.consolePage)
     let r = Sprig.yield(source, target: savedAt, save: dropIndex)
     status("resuming a child after its line", r.raw, .success)
@@ -203,6 +215,7 @@ func attacksConsole(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ f
 /// Every exception vector, the double fault and the timer.
 @_cdecl("attacks_event")
 func attacksEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    Root.noteSelectors()
     let e = Event(source: source, vector: vector, errorCode: errorCode, faultAddress: faultAddress, savedAt: savedAt)
     switch Root.phase {
     case .faultLoop where Root.counted < Root.loopTarget:
@@ -243,6 +256,7 @@ func attacksEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ fau
 @_cdecl("sprig_partition_main")
 func attacksMain(_ bootInfoAddress: UInt64) {
     var out = Output()
+    let firstSelectors = sprigDataSelectors()
     require("root masks its interrupts", Sprig.call(.setIntState, InterruptFlags.masked).succeeded)
     let info = BootInfo(address: bootInfoAddress)
     // Every module named like the first "attacker.bin" (one per child, since a page goes to
@@ -284,12 +298,17 @@ func attacksMain(_ bootInfoAddress: UInt64) {
     Root.consolePage = pages.takeZeroed()
 
     out.line("root: attacks on yield, delivery and register hygiene")
+    fact("root starts with null data selectors", firstSelectors == 0)
     var victim = Victim.start(modules[0], pages: &pages)
     Refusals.run(&victim, pages: &pages)
     Hygiene.run(victim, probeArea: pages.takeZeroed(), handlerStackTop: handlerStackTop)
     Faults.fig4(victim)
     Faults.faultLoop(modules[1], pages: &pages, scanStart: scanStart, scanned: scanned)
     Faults.neverYields(modules[2], pages: &pages)
+    // The children load 0x1B into DS, ES, FS and GS before each line they print (int 0x80),
+    // each fault, double fault and yield, and while they spin under the timer.
+    number("root's handlers entered with a data selector not null (int n, faults, double faults, ticks)",
+           Root.selectorLeaks, Root.selectorLeaks == 0 && Root.handlerEntries >= 1000)
 
     status("deletePartition(victim)", Sprig.call(.deletePartition, victim.child.name).raw, .success)
     status("deletePartition(the child without a VIDT)", Sprig.call(.deletePartition, victim.bare).raw, .success)

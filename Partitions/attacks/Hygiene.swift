@@ -6,7 +6,10 @@
 /// register probe, which records every register it was entered with. Each context is written
 /// with values of its owner's own (`writePatterned`), so "what the probe saw" must equal "what
 /// the context says" — except the five delivery registers of a fault — and no word may carry
-/// the marker. Both directions: child → root (fault, yield) and root → child (yield).
+/// the marker. Both directions: child → root (fault, yield) and root → child (yield). The
+/// marker includes the data selectors (the child loads 0x1B into DS, ES, FS and GS, root 3):
+/// the probe records them too, and each must be null, as after every way out of the kernel
+/// (a service's return included).
 import SprigABI
 import SprigUser
 
@@ -23,6 +26,10 @@ enum Hygiene {
     static let ownMXCSR: UInt64 = 0x3F80
     /// FXSAVE bytes compared: up to the end of xmm15.
     static let fxsaveCompared = 416
+    /// Where the probe records DS, ES, FS and GS (ContextLayout's reserved words).
+    static let selectorWords: [Int] = [160, 168, 176, 184]
+    /// Root's marker selector (the child's is Registers.S's default, 0x1B, the user data one).
+    static let rootSelector: UInt64 = 3
 
     static func fpu(_ va: UInt64, _ byte: Int) -> UnsafeMutablePointer<UInt64> { word(va + UInt64(ContextLayout.fpu + byte)) }
 
@@ -75,6 +82,8 @@ enum Hygiene {
             expect(fpu(capture, b).pointee & mask, fpu(context, b).pointee & mask)
             b += 8
         }
+        // The data selectors are no context's: null, whatever the previous partition had.
+        for o in selectorWords { expect(word(capture + UInt64(o)).pointee, 0) }
         return bad
     }
 
@@ -156,18 +165,30 @@ enum Hygiene {
         let childCapture = v.mailbox + Attacker.probeArea
         clear(childCapture)
         Root.events = 0
+        sprigSetMarkerSelector(rootSelector)
         let s = sprigFillRegistersAndYield(rootMarker, a, Attacker.probe, resumeSlot,
                                            InterruptFlags.enabled, InterruptFlags.masked)
         SharedConsole.drain(Root.consolePage)
         report("root fills its registers with its marker and enters the child fresh; the child sees its own context",
                childCapture, childContext, delivery: nil, interruptsEnabled: true, marker: rootMarker,
                s == 0 && Root.events == 0)
+
+        // A service's return: the caller's own selectors do not survive the kernel either.
+        sprigLoadDataSelectors(rootSelector)
+        let loaded = sprigDataSelectors()
+        let st = Sprig.call(.getIntState, a)
+        let after = sprigDataSelectors()
+        var out = Output()
+        out.write("root: root loads 3 into DS, ES, FS and GS and calls getIntState; it resumes with data selectors ")
+        out.hex(after)
+        finish(&out, loaded == 0x0003_0003_0003_0003 && st.succeeded && after == 0)
     }
 }
 
 /// Root's probe continues here: the registers are recorded; back to the main flow.
 @_cdecl("attacks_probed")
 func attacksProbed(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    Root.noteSelectors()
     Root.last = Event(source: source, vector: vector, errorCode: errorCode, faultAddress: faultAddress, savedAt: savedAt)
     Root.events += 1
     Root.resumeMain()

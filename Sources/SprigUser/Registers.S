@@ -4,11 +4,14 @@
  * Marker values: a partition passes one 64-bit `pattern`; the general register at ContextLayout
  * index i (rax = 0, rbx = 1, rcx = 2, rdx = 3, rsi = 4, rdi = 5, rbp = 6, r8 = 7 ... r15 = 14)
  * gets pattern ^ (i + 1), rsp gets pattern ^ 0x10, both halves of xmm n get pattern ^ (0x100 + n),
- * the x87 control word is MARK_FCW, MXCSR is MARK_MXCSR, and the x87 stack holds pi. Another
- * partition that sees any of these values sees a register it was never given.
+ * the x87 control word is MARK_FCW, MXCSR is MARK_MXCSR, the x87 stack holds pi, and DS, ES,
+ * FS and GS hold the partition's marker selector (0x1B, the user data selector, unless set with
+ * sprig_set_marker_selector). Another partition that sees any of these values sees a register
+ * it was never given; the kernel nulls the data selectors on every way back to ring 3.
  *
  * The probe (sprig_register_probe) is a handler entry point: a context whose rip is the probe
- * records every register it is entered with, in ContextLayout form (FXSAVE image included), in
+ * records every register it is entered with, in ContextLayout form (FXSAVE image included; DS,
+ * ES, FS and GS in the reserved words at 160, 168, 176 and 184), in
  * the area set by sprig_probe_configure, and then jumps to the configured Swift handler with
  * every register as it was (so the handler still gets the delivery registers as arguments). */
 
@@ -34,6 +37,15 @@ sprig_mark_mxcsr: .long MARK_MXCSR
     .macro MARK reg, k
     movq %rdi, \reg
     xorq $\k, \reg
+    .endm
+
+    /* DS, ES, FS, GS := the marker selector; uses ax. */
+    .macro MARK_SELECTORS
+    movw sprig_marker_selector(%rip), %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %fs
+    movw %ax, %gs
     .endm
 
     .macro MARK_FPU
@@ -76,6 +88,7 @@ sprig_fill_registers_and_yield:
     subq $8, %rsp
     fnstcw (%rsp)
     stmxcsr 4(%rsp)
+    MARK_SELECTORS
     MARK_FPU
     movq %r8, %r10          /* flagsOnYield */
     movq %r9, %r8           /* flagsOnWake */
@@ -109,6 +122,7 @@ sprig_fill_registers_and_yield:
  * again (the saved rip is the ud2): a partition that calls this never runs on. */
     .global sprig_fill_registers_and_fault
 sprig_fill_registers_and_fault:
+    MARK_SELECTORS
     MARK_FPU
     MARK %rbx, 2
     MARK %rcx, 3
@@ -170,6 +184,35 @@ sprig_resume_context:
     movq 24(%rax), %rax
     jmp *sprig_resume_rip(%rip)
 
+/* void sprig_set_marker_selector(uint64_t selector): what the fill routines load into DS, ES,
+ * FS and GS (a selector ring 3 may load: 0-3, 0x18-0x1B, 0x20-0x23). */
+    .global sprig_set_marker_selector
+sprig_set_marker_selector:
+    movw %di, sprig_marker_selector(%rip)
+    ret
+
+/* void sprig_load_data_selectors(uint64_t selector): DS, ES, FS, GS := selector. */
+    .global sprig_load_data_selectors
+sprig_load_data_selectors:
+    movw %di, %ds
+    movw %di, %es
+    movw %di, %fs
+    movw %di, %gs
+    ret
+
+/* uint64_t sprig_data_selectors(void): DS | ES << 16 | FS << 32 | GS << 48. */
+    .global sprig_data_selectors
+sprig_data_selectors:
+    xorl %eax, %eax
+    movw %gs, %ax
+    shlq $16, %rax
+    movw %fs, %ax
+    shlq $16, %rax
+    movw %es, %ax
+    shlq $16, %rax
+    movw %ds, %ax
+    ret
+
 /* void sprig_probe_configure(void *area, handler next): where the probe records (768 bytes,
  * 16-aligned, ContextLayout) and the handler it continues to. */
     .global sprig_probe_configure
@@ -208,6 +251,15 @@ sprig_register_probe:
     movq %r14, 128(%rax)
     movq %r15, 136(%rax)
     fxsave64 256(%rax)
+    xorl %ebx, %ebx
+    movw %ds, %bx
+    movq %rbx, 160(%rax)
+    movw %es, %bx
+    movq %rbx, 168(%rax)
+    movw %fs, %bx
+    movq %rbx, 176(%rax)
+    movw %gs, %bx
+    movq %rbx, 184(%rax)
     leaq sprig_register_probe(%rip), %rbx
     movq %rbx, 0(%rax)
     movq sprig_probe_scratch(%rip), %rbx
@@ -222,3 +274,4 @@ sprig_probe_area:    .quad 0
 sprig_probe_next:    .quad 0
 sprig_probe_scratch: .quad 0
 sprig_resume_rip:    .quad 0
+sprig_marker_selector: .word 0x1B

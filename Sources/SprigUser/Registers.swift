@@ -9,6 +9,9 @@ func fillRegistersAndYieldC(_ pattern: UInt64, _ callee: UInt64, _ target: UInt6
 @_extern(c, "sprig_resume_context") func resumeContextC(_ context: UInt64)
 @_extern(c, "sprig_probe_configure") func probeConfigureC(_ area: UInt64, _ next: Handler)
 @_extern(c, "sprig_register_probe_address") func registerProbeAddressC() -> UInt64
+@_extern(c, "sprig_set_marker_selector") func setMarkerSelectorC(_ selector: UInt64)
+@_extern(c, "sprig_load_data_selectors") func loadDataSelectorsC(_ selector: UInt64)
+@_extern(c, "sprig_data_selectors") func dataSelectorsC() -> UInt64
 
 /// Loads `pattern` into every register a fault does not define and executes `ud2`.
 @inline(__always) public func sprigFillRegistersAndFault(_ pattern: UInt64) { fillRegistersAndFaultC(pattern) }
@@ -32,3 +35,12 @@ func fillRegistersAndYieldC(_ pattern: UInt64, _ callee: UInt64, _ target: UInt6
 
 /// The probe's entry, for a context's rip.
 @inline(__always) public func sprigRegisterProbeAddress() -> UInt64 { registerProbeAddressC() }
+
+/// What the fill routines load into DS, ES, FS and GS (0x1B unless set).
+@inline(__always) public func sprigSetMarkerSelector(_ selector: UInt64) { setMarkerSelectorC(selector) }
+
+/// Loads `selector` into DS, ES, FS and GS (one ring 3 may load: 0-3, 0x18-0x1B, 0x20-0x23).
+@inline(__always) public func sprigLoadDataSelectors(_ selector: UInt64) { loadDataSelectorsC(selector) }
+
+/// DS | ES << 16 | FS << 32 | GS << 48 as this partition holds them now.
+@inline(__always) public func sprigDataSelectors() -> UInt64 { dataSelectorsC() }

@@ -5,7 +5,8 @@
  * sprig_trap(frame) in Swift; whatever the frame holds when it returns is what ring 3 gets,
  * except that when Swift loaded a context that lies on one page (sprig_exit_context, set by
  * X86Platform.loadCPUState) the general registers come straight from that context instead of
- * from the frame (rip, rsp, rflags, cs and ss still come from the frame).
+ * from the frame (rip, rsp, rflags, cs and ss still come from the frame). DS, ES, FS and GS
+ * are null on every exit, whatever ring 3 had loaded.
  * The kernel runs with interrupts off (interrupt gates; syscall masks IF), so it is never
  * re-entered from ring 3 and one kernel stack suffices. A fault *in* the kernel pushes a frame
  * wherever the kernel stack is and Swift prints the crash report.
@@ -65,6 +66,14 @@ sprig_trap_common:
     call sprig_trap
     .global sprig_trap_return
 sprig_trap_return:
+    /* Null data selectors on every way back to ring 3: ring 3 can load the user selectors into
+     * DS/ES/FS/GS, the kernel never does, and iretq keeps a DPL-3 selector, so without this a
+     * partition would resume with the selectors of the one that last entered the kernel. */
+    xorl %eax, %eax
+    movl %eax, %ds
+    movl %eax, %es
+    movl %eax, %fs
+    movl %eax, %gs
     movq sprig_exit_context(%rip), %rax
     testq %rax, %rax
     jnz sprig_exit_from_context

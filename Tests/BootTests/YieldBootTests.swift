@@ -200,6 +200,21 @@ struct YieldBootTests {
         #expect(out.contains("root: the child's saved context holds its marker (rsp, rbx, rdi, r15, xmm0, xmm15, FCW, MXCSR, DF, CF)\n"))
     }
 
+    /// The probe lines above also compare DS, ES, FS and GS (the child's 0x1B, root's 3) with
+    /// null; these cover the other ways out of the kernel. Each fails when entry.S's exit path
+    /// does not null the selectors.
+    @Test("DS, ES, FS and GS are null after every way out of the kernel, whatever the last partition loaded")
+    func dataSelectors() throws {
+        let out = try output()
+        for line in [
+            "root: root starts with null data selectors\n",
+            "root: root loads 3 into DS, ES, FS and GS and calls getIntState; it resumes with data selectors 0x0\n",
+            "root: root's handlers entered with a data selector not null (int n, faults, double faults, ticks): 0\n",
+        ] {
+            #expect(out.contains(line), "missing: \(line)\(out)")
+        }
+    }
+
     @Test("the attacks system is listed")
     func listed() throws {
         let s = try Systems.named("attacks")
