@@ -14,6 +14,9 @@
 ///   switches to a partition that is not an ancestor of the one that trapped (an ancestor may
 ///   read its descendants' memory anyway), no register may hold a tag of the trapped period.
 ///   This is what catches a save slot written over the callee's context (yield check 8);
+/// * what ring 3 resumes with after every entry (`Properties.resumedState`): null data
+///   selectors (each period starts with user selectors loaded), rip in the lower half, no
+///   `iretq` that would fault in the kernel;
 /// * the refinement check against the abstract specification (`RefinementChecker`, compiled in
 ///   with `-D SPRIG_REFINEMENT`, which `HostBuild` passes when Sources/SprigModel/Spec has it;
 ///   `SPRIG_FUZZ_REFINEMENT=0` turns it off at run time). The checker is resynchronized after
@@ -79,6 +82,7 @@ final class Session {
     private func startPeriod() {
         period += 1
         for i in 0..<ContextLayout.gprCount { system.cpu.registers.gprs[i] = periodTag | UInt64(i) }
+        system.cpu.registers.dataSelectors = RegisterMarks.dataSelectors
         ring3Changed = true
     }
 
@@ -184,6 +188,10 @@ final class Session {
             note("     = \(step)")
             switch step {
             case .trap(let event): _ = try enter(event)
+            case .fromLastBytes(let event):
+                let e = ExplorationStep.lastBytes(event, on: system)
+                ring3Changed = true  // the rip the instruction left
+                _ = try enter(e)
             case .write(let words): for w in words where running { try store(w.vaddr, w.value) }
             }
         }
@@ -237,6 +245,10 @@ final class Session {
         }
         problems += refusalChangedNothing(outcome, memoryChanged: memoryChanged, before: before)
         problems += registerLeaks(from: before, tag: tagBefore)
+        // Back in ring 3 (or an exit that would have faulted in the kernel): what it resumes with.
+        if system.poweredOff == nil && (!system.crashed || system.cpu.exitFault != nil) {
+            problems += Properties.resumedState(system.cpu).map(\.description)
+        }
 #if SPRIG_REFINEMENT
         if refinement != nil {
             problems += refinement!.step(event, outcome: outcome, system: system).map(\.description)

@@ -65,6 +65,10 @@ public enum Status: UInt64, CaseIterable, Sendable, Error {
     case freeListTooShort = 55
     /// `prepare`'s free list names one page twice (it loops).
     case freeListLoops = 56
+    /// `addVAddr` asked for execute rights at the child's VIDT address: the top page of the
+    /// lower half never holds code, so that no instruction ends at its last byte (a `syscall` or
+    /// `int n` there would leave a return address outside the lower half).
+    case executeAtVIDT = 57
 }
 
 extension Status {

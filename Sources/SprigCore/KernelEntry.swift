@@ -48,9 +48,35 @@ public enum TrapOutcome: Equatable, Sendable {
 
 extension Kernel {
     /// Decides what an entry from ring 3 does, for the current partition of `p`.
-    /// - Postcondition: as `TrapOutcome` says; a refused call or event changed nothing.
+    /// - Postcondition: as `TrapOutcome` says; a refused call or event changed nothing but, at
+    ///   most, the trapped rip (`returnAddress`); the trapped rip is in the lower half.
     @inline(__always)
     public static func trap<P: CPUPlatform>(_ p: P, _ event: TrapEvent) -> TrapOutcome {
+        let outcome = decide(p, event)
+        // The crash report shows the trapped state as it was.
+        if case .kernelCrash = outcome { return outcome }
+        returnAddress(p)
+        return outcome
+    }
+
+    /// The last check on every way back to ring 3: the rip it resumes at is in the lower half.
+    ///
+    /// A loaded context's rip is already sanitized (`UserRegisters.rip`), but the paths that
+    /// resume the trapped partition itself (a service's return, a refused `int n`, a dropped
+    /// interrupt) return to the rip the CPU saved, and a 2-byte `syscall` or `int n` at the last
+    /// bytes of the lower half (or an interrupt taken after an instruction ending there) leaves
+    /// rip = 0x0000_8000_0000_0000. `iretq` (and `sysretq`) to a non-canonical rip raises #GP at
+    /// CPL 0 on Intel CPUs: a kernel crash any partition with code on its VIDT page could cause.
+    /// Such a rip becomes 0, `UserRegisters.rip`'s policy: the partition takes a page fault in
+    /// ring 3 (at address 0), delivered to its parent like any other.
+    @inline(__always)
+    static func returnAddress<P: CPUPlatform>(_ p: P) {
+        let rip = p.trappedRIP
+        if rip >= AddressSpace.lowerHalfEnd { p.setTrappedRIP(UserRegisters.rip(rip)) }
+    }
+
+    @inline(__always)
+    static func decide<P: CPUPlatform>(_ p: P, _ event: TrapEvent) -> TrapOutcome {
         switch event {
         case .systemCall(let number, let a):
             return systemCall(p, number: number, a)

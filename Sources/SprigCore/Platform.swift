@@ -23,7 +23,9 @@
 ///   sanitized with `UserRegisters` (the same functions on every platform): `rflags` keeps only
 ///   the user flags and gets IF from the core, a `rip` outside the partition half becomes 0 (so
 ///   a bad context faults in ring 3, never in the kernel's `sysret`/`iretq`), MXCSR loses its
-///   reserved bits (FXRSTOR would #GP in ring 0).
+///   reserved bits (FXRSTOR would #GP in ring 0). The same rip rule is applied once more by
+///   `Kernel.trap` to whatever the trapped state holds at the end (`Kernel.returnAddress`), for
+///   the paths that load no context.
 /// * Neither may fault: every physical address in a `ContextLocation` was checked by the core.
 import SprigABI
 
@@ -62,6 +64,10 @@ public protocol CPUPlatform: Platform {
     func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?)
     /// Sets `rflags.IF` of the trapped state (root's `setIntState` takes effect at once).
     func setTrappedInterruptFlag(_ enabled: Bool)
+    /// The rip of the trapped state: where ring 3 resumes.
+    var trappedRIP: UInt64 { get }
+    /// Replaces the rip of the trapped state (`Kernel.returnAddress`).
+    func setTrappedRIP(_ rip: UInt64)
 }
 
 /// What a handler is told about the event it is entered for (`SprigABI.Delivery`).

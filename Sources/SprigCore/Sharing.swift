@@ -40,6 +40,9 @@ public enum Sharing {
         case .failure(let s): return s
         case .success(let v): va = v
         }
+        // No code on the VIDT page: a 2-byte syscall or int n at its last bytes would return to
+        // 0x0000_8000_0000_0000, where iretq faults at CPL 0 (the exit path also checks rip).
+        if rights & Rights.execute != 0, va.raw == AddressSpace.vidt { return .executeAtVIDT }
         guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .notPrepared }
         guard !PageTableEntry(raw: p.load(slots.entryAt)).isPresent else { return .childAddressInUse }
 

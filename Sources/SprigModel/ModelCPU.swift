@@ -9,6 +9,12 @@
 /// (see `Platform.swift`): the whole context is written, reserved bytes as zeros; loading
 /// defines every register and sanitizes with `UserRegisters`. Memory requests go to the
 /// `SimulatedMemory` it wraps, so it can serve as the one platform a test passes to SprigCore.
+///
+/// Around the kernel it plays the CPU's own part, as the Intel SDM describes it, so that a
+/// kernel relying on a hardware rule it breaks is caught in the model: `enterKernel` is SYSCALL
+/// (rcx := the return rip, r11 := rflags), `returnToUser` is `entry.S`'s exit path (DS, ES, FS
+/// and GS nulled) and its `iretq` (a non-canonical return rip is #GP at CPL 0, a kernel crash:
+/// `exitFault`; a data selector whose descriptor has DPL < 3 is nulled).
 import SprigABI
 import SprigCore
 
@@ -21,6 +27,9 @@ public struct RegisterFile: Equatable, Sendable {
     public var gprs = [UInt64](repeating: 0, count: ContextLayout.gprCount)
     /// The FXSAVE image, 64 little-endian words.
     public var fpu = [UInt64](repeating: 0, count: ContextLayout.fpuSize / 8)
+    /// DS, ES, FS, GS: what ring 3 loaded, or what the kernel's exit path left. No context
+    /// holds them.
+    public var dataSelectors: [UInt64] = [0, 0, 0, 0]
 
     public init() {}
 
@@ -47,6 +56,10 @@ public final class ModelCPU: CPUPlatform {
     /// Watches every platform request the kernel makes (trace replay, `Replay/PlatformTap.swift`);
     /// nil everywhere else.
     public var tap: (any PlatformTap)?
+
+    /// What the last `returnToUser` would have faulted on in the kernel (the CPU's rule it
+    /// broke), or nil. A kernel crash on the machine.
+    public private(set) var exitFault: String?
 
     /// Number of `saveCPUState` / `loadCPUState` calls, to tell "nothing happened" in tests.
     public private(set) var saves = 0
@@ -76,6 +89,35 @@ public final class ModelCPU: CPUPlatform {
         currentPartition = descriptor
         cr3 = pml4
         self.registers = registers
+    }
+
+    // MARK: The CPU's part of a kernel entry and exit
+
+    /// The CPU entering the kernel for `event` from ring 3 (the trapped state is ring 3's as it
+    /// executed the instruction): SYSCALL puts the return rip in rcx and rflags in r11, which
+    /// the kernel's frame then holds as ring 3's rcx and r11.
+    public func enterKernel(_ event: TrapEvent) {
+        exitFault = nil
+        if case .systemCall = event {
+            registers[ContextLayout.rcx] = registers.rip
+            registers[ContextLayout.r11] = registers.rflags
+        }
+    }
+
+    /// The way back to ring 3 after a kernel entry that did not end in the crash report:
+    /// `sprig_trap_return` nulls DS, ES, FS and GS, then `iretq` (SDM Vol. 2A, IRET, IA-32e
+    /// mode, return to outer privilege level): a return rip that is not canonical is #GP(0)
+    /// raised by the `iretq` itself, at CPL 0 (the model records it in `exitFault`; the machine
+    /// would print the kernel crash report); a data segment register whose descriptor is not
+    /// usable at CPL 3 is nulled.
+    public func returnToUser() {
+        registers.dataSelectors = [0, 0, 0, 0]
+        if !Segments.isCanonical(registers.rip) {
+            exitFault = "iretq to the non-canonical rip \(Domain.hex(registers.rip)): #GP(0) at CPL 0, a kernel crash"
+        }
+        for i in registers.dataSelectors.indices where !Segments.keptByIRETToRing3(registers.dataSelectors[i]) {
+            registers.dataSelectors[i] = 0
+        }
     }
 
     // MARK: Platform (memory)
@@ -147,6 +189,9 @@ public final class ModelCPU: CPUPlatform {
         }
     }
 
+    public var trappedRIP: UInt64 { registers.rip }
+    public func setTrappedRIP(_ rip: UInt64) { registers.rip = rip }
+
     public func setTrappedInterruptFlag(_ enabled: Bool) {
         registers.rflags = enabled ? registers.rflags | UserRegisters.interruptFlag : registers.rflags & ~UserRegisters.interruptFlag
         tap?.didSetTrappedInterruptFlag(enabled)
@@ -174,5 +219,32 @@ public final class ModelCPU: CPUPlatform {
             r[Delivery.savedAtRegister] = d.savedAt
         }
         registers = r
+    }
+}
+
+/// The kernel's GDT (entry.S `sprig_gdt`) as far as ring 3 can touch it, and the CPU's rules
+/// for its selectors.
+public enum Segments {
+    /// Selectors whose descriptor is DPL 3 (index 3 user data, index 4 user code, readable).
+    static let userIndices: Set<UInt64> = [3, 4]
+
+    /// Whether a selector in a data segment register survives `iretq` to CPL 3: a null selector
+    /// (index 0), or one whose descriptor is DPL 3; the kernel's (DPL 0) are nulled.
+    public static func keptByIRETToRing3(_ selector: UInt64) -> Bool {
+        let index = selector >> 3
+        return index == 0 || (selector & 4 == 0 && userIndices.contains(index))
+    }
+
+    /// Whether ring 3 can load `selector` into DS, ES, FS or GS (`mov` to a segment register):
+    /// null (any RPL), or a GDT descriptor of DPL 3 with max(CPL, RPL) ≤ DPL. Anything else is
+    /// #GP(selector) in ring 3.
+    public static func loadableInRing3(_ selector: UInt64) -> Bool {
+        selector <= 0xFFFF && keptByIRETToRing3(selector)
+    }
+
+    /// Bits 63…47 all equal (48-bit virtual addresses).
+    public static func isCanonical(_ va: UInt64) -> Bool {
+        let top = va >> 47
+        return top == 0 || top == 0x1_FFFF
     }
 }

@@ -48,7 +48,16 @@ public final class ModelSystem {
     @discardableResult
     public func trap(_ event: TrapEvent) -> TrapOutcome {
         precondition(poweredOff == nil && !crashed, "model: the system has stopped")
+        cpu.enterKernel(event)
         let outcome = Kernel.trap(cpu, event)
+        defer {
+            // Back to ring 3 (powerOff and the crash report never return); an iretq that would
+            // fault in the kernel stops the machine as the crash report would.
+            if poweredOff == nil && !crashed {
+                cpu.returnToUser()
+                if cpu.exitFault != nil { crashed = true }
+            }
+        }
         switch outcome {
         case .returned(let status, let value):
             cpu.registers[ContextLayout.rax] = status.rawValue

@@ -25,6 +25,24 @@ public enum Properties {
             + yieldCache(t, memory: memory)
     }
 
+    /// The state ring 3 resumes with after a kernel entry that returned to ring 3 (DESIGN.md §5,
+    /// register hygiene): the exit broke no CPU rule (`ModelCPU.exitFault`), DS, ES, FS and GS
+    /// are null (ring 3 may have loaded any user selector; no context holds them), rip is in the
+    /// lower half.
+    public static func resumedState(_ cpu: ModelCPU) -> [Violation] {
+        var out: [Violation] = []
+        let who = cpu.currentPartition.raw
+        if let fault = cpu.exitFault { out.append(Violation(.kernelFault, partition: who, fault)) }
+        for (name, selector) in zip(["DS", "ES", "FS", "GS"], cpu.registers.dataSelectors) where selector != 0 {
+            out.append(Violation(.registerHygiene, partition: who,
+                                 "\(name) is 0x\(String(selector, radix: 16)) after the kernel's exit, not null"))
+        }
+        if cpu.registers.rip >= AddressSpace.lowerHalfEnd {
+            out.append(Violation(.registerHygiene, partition: who, "rip 0x\(String(cpu.registers.rip, radix: 16)) outside the partition half"))
+        }
+        return out
+    }
+
     /// Every live entry of the kernel's yield cache is the plan checks 3–8 (`Yield.resolve`) give
     /// now, with the two VIDT entries holding the values the entry was checked on (a hit compares
     /// them with memory) and the caches empty (`YieldCache`).

@@ -34,6 +34,12 @@ public struct Violation: Equatable, Hashable, CustomStringConvertible, Sendable 
         case staleYieldPlan
         /// The concrete kernel's outcome or resulting state differs from the abstract specification's.
         case refinement
+        /// The state ring 3 resumes with carries something no context defines: a data selector
+        /// that is not null, a rip outside the lower half (`Properties.resumedState`).
+        case registerHygiene
+        /// The way back to ring 3 breaks a rule of the CPU and would fault in the kernel (an
+        /// `iretq` to a non-canonical rip): a kernel crash any partition could cause.
+        case kernelFault
     }
 
     public var kind: Kind

@@ -33,5 +33,6 @@ public func statusName(_ raw: UInt64) -> StaticString {
     case .pageGivenFurther: return "pageGivenFurther"
     case .freeListTooShort: return "freeListTooShort"
     case .freeListLoops: return "freeListLoops"
+    case .executeAtVIDT: return "executeAtVIDT"
     }
 }

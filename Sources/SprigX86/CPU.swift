@@ -85,6 +85,9 @@ extension X86Platform: CPUPlatform {
         }
     }
 
+    var trappedRIP: UInt64 { TrapFrame(words: trappedFrame.unsafelyUnwrapped)[TrapFrame.rip] }
+    func setTrappedRIP(_ rip: UInt64) { TrapFrame(words: trappedFrame.unsafelyUnwrapped)[TrapFrame.rip] = rip }
+
     func setTrappedInterruptFlag(_ enabled: Bool) {
         let f = TrapFrame(words: trappedFrame!)
         let flags = f[TrapFrame.rflags]

@@ -281,6 +281,10 @@ struct TracingPlatform: CPUPlatform {
         machine.loadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)
     }
 
+    var trappedRIP: UInt64 { machine.trappedRIP }
+    /// Not recorded: the resumed registers show it.
+    func setTrappedRIP(_ rip: UInt64) { machine.setTrappedRIP(rip) }
+
     func setTrappedInterruptFlag(_ enabled: Bool) {
         machine.setTrappedInterruptFlag(enabled)
         TraceOut.tag(.setInterruptFlag); TraceOut.flag(enabled)

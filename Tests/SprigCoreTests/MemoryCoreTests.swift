@@ -30,7 +30,8 @@ import SprigModel
 
     @Test func newStatusCodesAreDistinctAndInRange() {
         let memoryCodes: [Status] = [.pageAlreadyGiven, .duplicatePage, .pageNotWritable, .rightsExceedCaller,
-                                     .notPrepared, .childAddressInUse, .pageGivenFurther, .freeListTooShort, .freeListLoops]
+                                     .notPrepared, .childAddressInUse, .pageGivenFurther, .freeListTooShort, .freeListLoops,
+                                     .executeAtVIDT]
         #expect(Set(memoryCodes.map(\.rawValue)).count == memoryCodes.count)
         #expect(memoryCodes.allSatisfy { (48...127).contains($0.rawValue) })
     }

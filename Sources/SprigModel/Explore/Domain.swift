@@ -59,6 +59,12 @@ public enum ExplorationStep: Equatable, Sendable {
     case trap(TrapEvent)
     /// Ring-3 stores, in order; the first the MMU refuses becomes a page fault.
     case write([WordWrite])
+    /// The entry raised by a 2-byte instruction (`syscall`, `int n`) at the last two bytes of
+    /// the lower half, or an interrupt taken right after it: ring 3 traps with rip
+    /// `AddressSpace.lowerHalfEnd`, which is not canonical. Only code on a page at the VIDT
+    /// address gets there; without an executable page there, fetching the instruction is the
+    /// page fault the CPU raises (`lastBytes`).
+    case fromLastBytes(TrapEvent)
 
     /// A system call of `service` with up to five arguments.
     public static func call(_ service: Service, _ a: UInt64...) -> ExplorationStep {
@@ -164,6 +170,8 @@ public struct Domain: Sendable {
                               [[v.given, v.structure, AddressSpace.vidt, f0 | 8, v.kernelName, v.foreign, DomainAddress.kernelHalf],
                                [], vas + hostileVAs, [Rights.read, Rights.all, 0, 8]])
                 .map { .call(.addVAddr, $0[0], $0[1], $0[2], $0[3]) }
+            // Code on the child's VIDT page (`executeAtVIDT`), with a page the caller may execute.
+            out.append(.call(.addVAddr, v.executable ?? f0, child, AddressSpace.vidt, Rights.all))
             out.append(.call(.deletePartition, child))
             out.append(.call(.getIntState, child))
         }
@@ -211,6 +219,11 @@ public struct Domain: Sendable {
             .trap(.softwareInterrupt(vector: 255)),
         ]
         if system.cpu.interruptsEnabled { out.append(.trap(.hardwareInterrupt(vector: 32))) }
+        // The way back to a rip past the end of the lower half: a service's return, a refused
+        // or delivered int n, a dropped or delivered interrupt.
+        out.append(.fromLastBytes(.systemCall(number: DomainAddress.unknownService, SystemCallArguments())))
+        out.append(.fromLastBytes(.softwareInterrupt(vector: 255)))
+        if system.cpu.interruptsEnabled { out.append(.fromLastBytes(.hardwareInterrupt(vector: 32))) }
         return out
     }
 
@@ -292,6 +305,8 @@ struct CallerView {
     let structureOrNil: UInt64?
     /// Another partition's page, at its vaddr in that partition.
     let foreign: UInt64
+    /// The lowest free page the partition may execute, if any.
+    let executable: UInt64?
 
     init(_ t: PartitionTree, _ index: Int, _ machine: ModelMachine) {
         self.index = index
@@ -299,6 +314,7 @@ struct CallerView {
         let p = t.partitions[index]
         isRoot = p.parent == nil
         free = p.leaves.filter { $0.accessible && $0.writable && $0.sh1 == 0 && $0.va != AddressSpace.vidt }.map(\.va).sorted()
+        executable = p.leaves.filter { $0.accessible && $0.executable && $0.sh1 == 0 && $0.va != AddressSpace.vidt }.map(\.va).min()
         children = p.leaves.filter { $0.sh1 & Shadow.descriptorFlag != 0 }.map(\.va).sorted()
         givenOrNil = p.leaves.filter { $0.accessible && $0.sh1 != 0 && $0.sh1 & Shadow.descriptorFlag == 0 }.map(\.va).min()
         structureOrNil = p.leaves.filter { !$0.accessible }.map(\.va).min()
@@ -330,15 +346,17 @@ extension ExplorationStep {
 
     /// Sets the trapped registers as ring 3 leaves them when it takes this step:
     /// `RegisterMarks` of the current partition, the interrupt flag it runs with, and for a
-    /// system call the service number and arguments in rax, rdi, rsi, rdx, r10, r8.
+    /// system call the service number and arguments in rax, rdi, rsi, rdx, r10, r8; for
+    /// `fromLastBytes`, the rip `lastBytes` gives.
     public func prepare(_ system: ModelSystem) {
         var r = RegisterMarks.registers(of: system.current, interruptsEnabled: system.cpu.interruptsEnabled)
-        if case .trap(.systemCall(let number, let a)) = self {
+        if case .systemCall(let number, let a)? = event {
             r[ContextLayout.rax] = number
             r[ContextLayout.rdi] = a.a0; r[ContextLayout.rsi] = a.a1; r[ContextLayout.rdx] = a.a2
             r[ContextLayout.r10] = a.a3; r[ContextLayout.r8] = a.a4
         }
         system.cpu.registers = r
+        if case .fromLastBytes(let e) = self { _ = Self.lastBytes(e, on: system) }
     }
 
     /// Runs the step on the registers as they are. A write step is all or nothing: if the MMU
@@ -349,6 +367,9 @@ extension ExplorationStep {
         switch self {
         case .trap(let event):
             return .trapped(event, system.trap(event))
+        case .fromLastBytes(let event):
+            let e = Self.lastBytes(event, on: system)
+            return .trapped(e, system.trap(e))
         case .write(let words):
             let pml4 = Partition.pml4(system.memory, system.current)
             var targets: [PhysicalAddress] = []
@@ -366,6 +387,34 @@ extension ExplorationStep {
             for (w, pa) in zip(words, targets) { system.memory.store(pa, w.value) }
             return .wrote
         }
+    }
+}
+
+extension ExplorationStep {
+    /// The kernel entry, if the step is one.
+    public var event: TrapEvent? {
+        switch self {
+        case .trap(let e), .fromLastBytes(let e): return e
+        case .write: return nil
+        }
+    }
+
+    /// Where the 2-byte instruction of `fromLastBytes` starts.
+    public static let lastInstruction = AddressSpace.lowerHalfEnd - 2
+
+    /// `event` raised at the last two bytes of the lower half by the current partition of
+    /// `system`: sets the trapped rip as the CPU would and returns the entry the CPU makes. If
+    /// the partition cannot execute there (no user page, or no-execute), it is the instruction
+    /// fetch's page fault (error code U|I, plus P when a page is mapped), rip the instruction.
+    public static func lastBytes(_ event: TrapEvent, on system: ModelSystem) -> TrapEvent {
+        let pml4 = Partition.pml4(system.memory, system.current)
+        let leaf = PageTableWalk.leaf(system.memory, pml4: pml4, va: VirtualAddress(lastInstruction & ~0xFFF))?.entry
+        guard let e = leaf, e.isPresent, e.isUser, e.isExecutable else {
+            system.cpu.registers.rip = lastInstruction
+            return .exception(vector: 14, errorCode: 0x14 | (leaf?.isPresent == true ? 1 : 0), faultAddress: lastInstruction)
+        }
+        system.cpu.registers.rip = AddressSpace.lowerHalfEnd
+        return event
     }
 }
 
@@ -387,9 +436,13 @@ public enum RegisterMarks {
         word & ~0xFFFF == tag | (descriptor.raw >> 12 & 0xF_FFFF) << 16
     }
 
+    /// What ring 3 has loaded in DS, ES, FS and GS: selectors it may load (the user data and
+    /// code selectors, a null selector with RPL 3), none of them null.
+    public static let dataSelectors: [UInt64] = [0x1B, 0x18, 0x23, 0x3]
+
     /// The marked register file: rip, rsp, every general register and every FXSAVE word a mark,
     /// except MXCSR (ring 3 cannot load reserved bits) and the FXSAVE tail the CPU leaves zero;
-    /// rflags the reserved bit and the interrupt flag the partition runs with.
+    /// rflags the reserved bit and the interrupt flag the partition runs with; `dataSelectors`.
     public static func registers(of descriptor: PhysicalAddress, interruptsEnabled: Bool) -> RegisterFile {
         var r = RegisterFile()
         var i = 0
@@ -399,6 +452,7 @@ public enum RegisterMarks {
         for k in r.gprs.indices { r.gprs[k] = next() }
         for k in r.fpu.indices { r.fpu[k] = k < 58 ? next() : 0 }
         r.fpu[3] = 0x1F80 | UInt64(UserRegisters.defaultMXCSRMask) << 32
+        r.dataSelectors = dataSelectors
         return r
     }
 }
@@ -410,6 +464,7 @@ extension ExplorationStep: CustomStringConvertible {
     public var description: String {
         switch self {
         case .trap(let event): return Self.render(event)
+        case .fromLastBytes(let event): return Self.render(event) + " at the last two bytes of the lower half"
         case .write(let words):
             return "write " + words.map { "[\(Domain.hex($0.vaddr))] := \(Domain.hex($0.value))" }.joined(separator: ", ")
         }

@@ -7,7 +7,9 @@
 ///   After a step that switched from A to B, a register of B holding one of A's marks is a leak
 ///   unless B could read that very value in its memory before the step (B resumed a context
 ///   saved there earlier, which it could read anyway). Also: a non-root partition runs with
-///   `rflags.IF` set, `rip` is in the lower half, the FXSAVE tail is zero.
+///   `rflags.IF` set, the FXSAVE tail is zero, and after every kernel exit
+///   `Properties.resumedState`: null data selectors (the marks load user selectors), rip in
+///   the lower half, and no CPU rule broken on the way out (an `iretq` to a non-canonical rip).
 /// * **Refusals change nothing** — a service that returned an error, a refused `int n` or
 ///   machine service, and a kernel crash leave memory, the current partition and CR3 as they
 ///   were (DESIGN.md §4: check everything, then change).
@@ -82,7 +84,7 @@ struct Oracle {
         if var checker = before.refinement, let trap = outcome.trap {
             out += checker.step(trap.event, outcome: trap.outcome, system: system).map { Finding(.refinement, $0.detail) }
         }
-        if configuration.registerHygiene { out += hygiene(before, system, store: store) }
+        if configuration.registerHygiene { out += hygiene(before, entered: outcome.trap != nil, system, store: store) }
         if let extra { out += extra(step, outcome, system).map { Finding(.extra, $0) } }
         return out
     }
@@ -106,15 +108,16 @@ struct Oracle {
         }
     }
 
-    private func hygiene(_ before: Before, _ system: ModelSystem, store: StateStore) -> [Finding] {
+    private func hygiene(_ before: Before, entered: Bool, _ system: ModelSystem, store: StateStore) -> [Finding] {
         let a = before.partition, b = system.current
         let r = system.cpu.registers
         var out: [Finding] = []
         if b != system.cpu.rootPartition && !system.cpu.interruptsEnabled && !system.crashed {
             out.append(Finding(.registerHygiene, "non-root partition \(Explorer.name(b, system)) runs with IF clear"))
         }
-        if r.rip >= AddressSpace.lowerHalfEnd {
-            out.append(Finding(.registerHygiene, "rip \(Domain.hex(r.rip)) outside the partition half"))
+        // After a return to ring 3 (not the crash report, unless the return itself faulted).
+        if entered && system.poweredOff == nil && (!system.crashed || system.cpu.exitFault != nil) {
+            out += Properties.resumedState(system.cpu).map { Finding(.registerHygiene, "\(Explorer.name(b, system)): \($0.detail)") }
         }
         if r.fpu[58...].contains(where: { $0 != 0 }) {
             out.append(Finding(.registerHygiene, "FXSAVE bytes 464…511 not zero"))

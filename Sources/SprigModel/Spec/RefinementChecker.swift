@@ -158,6 +158,9 @@ public enum Refinement {
         if a.rflags != b.rflags { out.append(("rflags", a.rflags, b.rflags)) }
         for (k, name) in gprNames.enumerated() where a.gprs[k] != b.gprs[k] { out.append((name, a.gprs[k], b.gprs[k])) }
         for w in a.fpu.indices where a.fpu[w] != b.fpu[w] { out.append(("fpu[\(w)]", a.fpu[w], b.fpu[w])) }
+        for (k, name) in ["ds", "es", "fs", "gs"].enumerated() where a.dataSelectors[k] != b.dataSelectors[k] {
+            out.append((name, a.dataSelectors[k], b.dataSelectors[k]))
+        }
         return out
     }
 

@@ -31,9 +31,24 @@ public enum Spec {
     /// which table, which shadow and the configuration page.
     public static func step(_ state: AbstractState, _ event: TrapEvent, choices: AbstractState?)
         -> (state: AbstractState, outcome: TrapOutcome) {
+        var r = effect(state, event, choices: choices)
+        if r.outcome != .kernelCrash && !(r.outcome == .machineService(.powerOff) && r.state.registers[ContextLayout.rax] == 0) {
+            // Back in ring 3: DS, ES, FS and GS null whatever ring 3 had loaded (no context holds
+            // them), and never a rip outside the lower half (iretq there faults in the kernel).
+            r.state.registers.dataSelectors = [0, 0, 0, 0]
+            if r.state.registers.rip >= AddressSpace.lowerHalfEnd { r.state.registers.rip = 0 }
+        }
+        return r
+    }
+
+    private static func effect(_ state: AbstractState, _ event: TrapEvent, choices: AbstractState?)
+        -> (state: AbstractState, outcome: TrapOutcome) {
         var s = state
         switch event {
         case .systemCall(let number, let a):
+            // The SYSCALL instruction itself: rcx := the return rip, r11 := rflags.
+            s.registers[ContextLayout.rcx] = s.registers.rip
+            s.registers[ContextLayout.r11] = s.registers.rflags
             let outcome = systemCall(&s, number: number, a, choices: choices)
             switch outcome {
             case .returned(let status, let value):

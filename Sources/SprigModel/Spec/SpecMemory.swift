@@ -141,8 +141,9 @@ extension Spec {
     // MARK: addVAddr, removeVAddr, mappedInChild
 
     /// Shares the caller's page at `vaParent` with the child at `vaChild` with exactly `rights`
-    /// (read required; write and execute only if the caller has them). Order: rights bits, child,
-    /// the page, rights against the caller's, `vaChild`, prepared, free.
+    /// (read required; write and execute only if the caller has them; never execute at the VIDT
+    /// address). Order: rights bits, child, the page, rights against the caller's, `vaChild`,
+    /// execute at the VIDT, prepared, free.
     static func addVAddr(_ s: inout AbstractState, _ caller: UInt64, vaParent: UInt64, child name: UInt64,
                          vaChild: UInt64, rights: UInt64) -> Status {
         guard rights & ~Rights.all == 0, rights & Rights.read != 0 else { return .invalidArgument }
@@ -160,6 +161,7 @@ extension Spec {
         case .failure(let status): return status
         case .success(let v): va = v
         }
+        if rights & Rights.execute != 0, va == AddressSpace.vidt { return .executeAtVIDT }
         guard s.partitions[c]?.structures.tables[TableNode(level: 1, containing: va)] != nil else { return .notPrepared }
         guard s.partitions[c]?.pages[va] == nil else { return .childAddressInUse }
         s.partitions[c]?.pages[va] = Mapping(page: given.page, rights: rights, accessible: true, given: .kept)
