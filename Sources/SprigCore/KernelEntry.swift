@@ -49,14 +49,33 @@ public enum TrapOutcome: Equatable, Sendable {
 extension Kernel {
     /// Decides what an entry from ring 3 does, for the current partition of `p`.
     /// - Postcondition: as `TrapOutcome` says; a refused call or event changed nothing but, at
-    ///   most, the trapped rip (`returnAddress`); the trapped rip is in the lower half.
+    ///   most, the trapped rip (`returnAddress`). Unless `.kernelCrash`, the trapped rip is in
+    ///   the lower half: a loaded context's is sanitized by the platform, every path that resumes
+    ///   the trapped partition itself goes through `returnAddress`.
     @inline(__always)
     public static func trap<P: CPUPlatform>(_ p: P, _ event: TrapEvent) -> TrapOutcome {
-        let outcome = decide(p, event)
-        // The crash report shows the trapped state as it was.
-        if case .kernelCrash = outcome { return outcome }
-        returnAddress(p)
-        return outcome
+        switch event {
+        case .systemCall(let number, let a):
+            let outcome = systemCall(p, number: number, a)
+            // Only a successful yield loaded a context (.resume).
+            if case .resume = outcome {} else { returnAddress(p) }
+            return outcome
+        case .exception(let vector, let errorCode, let faultAddress):
+            // Delivered (a context loaded) or the crash report (the trapped state as it was).
+            let outcome = InterruptRouting.exception(p, vector: vector, errorCode: errorCode, faultAddress: faultAddress)
+            return outcome == .kernelCrash ? .kernelCrash : .resume
+        case .hardwareInterrupt(let vector):
+            // Dropped: the interrupted partition resumes where it was.
+            if InterruptRouting.hardwareInterrupt(p, vector: vector) == .resumed { returnAddress(p) }
+            return .resume
+        case .softwareInterrupt(let vector):
+            let status = InterruptRouting.softwareInterrupt(p, vector: vector)
+            guard status == .success else {
+                returnAddress(p)
+                return .interruptRefused(status)
+            }
+            return .resume
+        }
     }
 
     /// The last check on every way back to ring 3: the rip it resumes at is in the lower half.
@@ -73,23 +92,6 @@ extension Kernel {
     static func returnAddress<P: CPUPlatform>(_ p: P) {
         let rip = p.trappedRIP
         if rip >= AddressSpace.lowerHalfEnd { p.setTrappedRIP(UserRegisters.rip(rip)) }
-    }
-
-    @inline(__always)
-    static func decide<P: CPUPlatform>(_ p: P, _ event: TrapEvent) -> TrapOutcome {
-        switch event {
-        case .systemCall(let number, let a):
-            return systemCall(p, number: number, a)
-        case .exception(let vector, let errorCode, let faultAddress):
-            let outcome = InterruptRouting.exception(p, vector: vector, errorCode: errorCode, faultAddress: faultAddress)
-            return outcome == .kernelCrash ? .kernelCrash : .resume
-        case .hardwareInterrupt(let vector):
-            _ = InterruptRouting.hardwareInterrupt(p, vector: vector)
-            return .resume
-        case .softwareInterrupt(let vector):
-            let status = InterruptRouting.softwareInterrupt(p, vector: vector)
-            return status == .success ? .resume : .interruptRefused(status)
-        }
     }
 
     @inline(__always)

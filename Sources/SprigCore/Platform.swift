@@ -107,5 +107,19 @@ public enum UserRegisters {
     /// MXCSR_MASK (0xFFBF when FXSAVE reports 0).
     @inlinable public static func mxcsr(_ raw: UInt32, mask: UInt32) -> UInt32 { raw & mask }
     public static let defaultMXCSRMask: UInt32 = 0xFFBF
+
+    /// FXSAVE (64-bit form) leaves some bytes of its image as they were in memory: the six
+    /// padding bytes of each 16-byte ST/MM slot (bytes 42…47, 58…63, …, 154…159) and bytes
+    /// 416…511. A save must not leave them to chance (the straddling path goes through a
+    /// staging buffer that held another partition's image): these are the bytes of FXSAVE word
+    /// `w` (0…63) the CPU writes; every save path stores zeros in the others.
+    @inlinable public static func fxsaveWrittenBytes(word w: Int) -> UInt64 {
+        if w >= fxsaveFirstUnwrittenWord { return 0 }
+        // ST/MM slot k is words 4 + 2k (mantissa) and 5 + 2k (exponent and sign, then padding).
+        if w >= 5 && w <= 19 && w & 1 == 1 { return 0xFFFF }
+        return ~0
+    }
+    /// FXSAVE bytes 416… (word 52 on) are never written by the CPU.
+    public static let fxsaveFirstUnwrittenWord = 416 / 8
 }
 

@@ -116,6 +116,28 @@ public enum Mutants {
             replacement: """
                 if targetEntry == targetEntry, saveEntry == p.translationCacheLoad(e &+ saveVA) {
                 """),
+        // The model's picture of entry.S's exit path (`ModelCPU.returnToUser`) without the
+        // null selectors the kernel loads: the exit path before DS/ES/FS/GS were nulled.
+        Mutant(
+            name: "exit-data-selectors",
+            summary: "the way back to ring 3 no longer nulls DS, ES, FS and GS, so a partition resumes with the selectors the last one loaded",
+            file: "Sources/SprigModel/ModelCPU.swift",
+            original: """
+                registers.dataSelectors = [0, 0, 0, 0]
+                """,
+            replacement: """
+                _ = registers.dataSelectors
+                """),
+        Mutant(
+            name: "addvaddr-execute-vidt",
+            summary: "addVAddr no longer refuses execute rights at the child's VIDT address, so a child can run a syscall at the last bytes of the lower half",
+            file: "Sources/SprigCore/Sharing.swift",
+            original: """
+                if rights & Rights.execute != 0, va.raw == AddressSpace.vidt { return .executeAtVIDT }
+                """,
+            replacement: """
+                _ = va
+                """),
     ]
 
     /// The mutant called `name`.

@@ -13,8 +13,18 @@ nonisolated(unsafe) var mxcsrMask: UInt64 = 0xFFBF
 enum FPU {
     static var area: UnsafeMutablePointer<UInt64> { withUnsafeMutablePointer(to: &fpuAreaSymbol) { $0 } }
     static let words = ContextLayout.fpuSize / 8
-    /// FXSAVE bytes 464…511 are not written by FXSAVE: they must not carry stale data.
-    static let firstUnwrittenWord = 464 / 8
+    /// FXSAVE bytes 416…511 are not written by FXSAVE: they must not carry stale data.
+    static let firstUnwrittenWord = UserRegisters.fxsaveFirstUnwrittenWord
+
+    /// Zeroes the bytes of the FXSAVE image at `fpu` that FXSAVE does not write (the ST/MM
+    /// slots' padding and bytes 416…511; `UserRegisters.fxsaveWrittenBytes`).
+    @inline(__always)
+    static func clearUnwritten(_ fpu: UnsafeMutablePointer<UInt64>) {
+        var k = 5
+        while k <= 19 { fpu[k] &= 0xFFFF; k += 2 }
+        k = firstUnwrittenWord
+        while k < words { fpu[k] = 0; k += 1 }
+    }
 
     /// Reads MXCSR_MASK and puts the FPU in its initial state (FCW 0x37F, MXCSR 0x1F80).
     static func initialize() {
@@ -57,7 +67,10 @@ extension X86Platform: CPUPlatform {
             while w < ContextLayout.fpu / 8 { c[w] = 0; w += 1 }
             let fpu = c + ContextLayout.fpu / 8
             fxsave(fpu)
-            w = FPU.firstUnwrittenWord
+            // Bytes 464…511 zero; the ST slots' padding and bytes 416…463 keep what this
+            // partition's own slot held (nothing of another partition; zeroing them here too
+            // would cost the yield about 20 instructions).
+            w = 464 / 8
             while w < FPU.words { fpu[w] = 0; w += 1 }
             return
         }
@@ -76,11 +89,14 @@ extension X86Platform: CPUPlatform {
         put(ContextLayout.valid, 1)
         var o = ContextLayout.valid + 8
         while o < ContextLayout.fpu { put(o, 0); o += 8 }
+        // Through the staging area, which holds the last image loaded through it (possibly
+        // another partition's): what FXSAVE does not write is zeroed, not copied.
         let a = FPU.area
         fxsave(a)
+        FPU.clearUnwritten(a)
         var w = 0
         while w < FPU.words {
-            put(ContextLayout.fpu + 8 * w, w < FPU.firstUnwrittenWord ? a[w] : 0)
+            put(ContextLayout.fpu + 8 * w, a[w])
             w += 1
         }
     }

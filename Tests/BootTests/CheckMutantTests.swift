@@ -31,6 +31,10 @@ import Testing
             ("context-straddle", "yield(", "callerContextUnavailable"),
             // Without the emptying, the child's cached VIDT outlives its use as a structure page.
             ("translation-cache-stale", "createPartition(", "staleTranslation"),
+            // Root's first return to ring 3 keeps the selectors its marks loaded.
+            ("exit-data-selectors", "(", "DS is 0x1b after the kernel's exit, not null"),
+            // The spec refuses code on the child's VIDT page; the mutant answers otherwise.
+            ("addvaddr-execute-vidt", "addVAddr(", "executeAtVIDT"),
           ])
     func mutantIsCaught(mutant: String, step: String, expected: String) throws {
         let r = try Self.explore(mutant, ["--depth", "3"])
