@@ -14,8 +14,9 @@
 ///
 /// * `saveCPUState` writes the whole `ContextLayout.size` bytes: every register, `flags`,
 ///   `valid` = 1, the 512-byte FXSAVE image, and zeros in every reserved byte (ContextLayout
-///   bytes 160…255 and FXSAVE bytes 464…511, which FXSAVE itself leaves unwritten: they must
-///   not carry stale kernel data).
+///   bytes 160…255 and FXSAVE bytes 464…511). The other bytes FXSAVE does not write
+///   (`UserRegisters.fxsaveWrittenBytes`) are zero too when the image goes through a staging
+///   buffer; written in place, they keep the slot's own bytes.
 /// * `loadCPUState` makes the context the state ring 3 resumes with, and nothing else: every
 ///   register the context does not hold (FS/GS base, segment registers, debug registers, any
 ///   AVX/AVX-512 state) is zero or the kernel's fixed user value — which on x86 means XCR0 has
