@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz replay fuzz-boot iso iso-tools
+.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -26,6 +26,7 @@ help:
 	@echo "              options: FILE=<trace> replays a saved trace instead (sprig replay --help)"
 	@echo "make fuzz-boot  the fuzz system: a random campaign on the booted kernel; SEED=s (default 1), CALLS=n (default 2000)"
 	@echo "make iso     sprig iso: a GRUB image of SYSTEM (BIOS and UEFI) in .build/sprig/VARIANT/SYSTEM.iso, for a USB stick (README)"
+	@echo "make trace   sprig trace: boot SYSTEM on the trace kernel; its timeline as Perfetto JSON and SVG in .build/sprig/trace/ (docs/trace.md)"
 	@echo "make clean    remove build products"
 
 all: build
@@ -112,3 +113,7 @@ fuzz-boot: cli qemu
 # A GRUB image of SYSTEM for a real PC, BIOS or UEFI (README, "Booting a real PC").
 iso: cli iso-tools
 	@$(SPRIG) iso --system $(SYSTEM) --variant $(VARIANT)
+
+# The timeline of every switch (docs/trace.md): Perfetto/Chrome JSON and an SVG picture.
+trace: cli qemu
+	@$(SPRIG) trace --system $(SYSTEM) --perfetto .build/sprig/trace/$(SYSTEM).json --svg .build/sprig/trace/$(SYSTEM).svg

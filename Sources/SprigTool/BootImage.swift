@@ -20,10 +20,7 @@ public enum BootImage {
     /// The image's grub.cfg for `system` with kernel command line `commandLine`.
     /// - Throws: `ToolError` for a command line GRUB would read as more than words.
     public static func grubConfiguration(system: SystemDescription, modules: [String], commandLine: String) throws -> String {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._=,:+-/ ")
-        guard commandLine.allSatisfy(allowed.contains) else {
-            throw ToolError("the kernel command line may only hold letters, digits, spaces and . _ = , : + - /, not '\(commandLine)'")
-        }
+        try check(commandLine: commandLine)
         var lines = [
             "# Sprig: the \(system.name) system. The kernel and GRUB both use the serial port at 0x3F8.",
             "serial --unit=0 --speed=115200",
@@ -38,6 +35,14 @@ public enum BootImage {
         for m in modules { lines.append("  module \(directory)/\(m) \(m)") }
         lines += ["  boot", "}", ""]
         return lines.joined(separator: "\n")
+    }
+
+    /// - Throws: `ToolError` for a command line GRUB would read as more than words.
+    public static func check(commandLine: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._=,:+-/ ")
+        guard commandLine.allSatisfy(allowed.contains) else {
+            throw ToolError("the kernel command line may only hold letters, digits, spaces and . _ = , : + - /, not '\(commandLine)'")
+        }
     }
 
     /// What is missing for grub-mkrescue to make an image for both platforms, as the packages

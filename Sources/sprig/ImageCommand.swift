@@ -28,6 +28,7 @@ struct ImageCommand: ParsableCommand {
     func validate() throws {
         _ = try Systems.named(system)
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        do { try BootImage.check(commandLine: append) } catch let e as ToolError { throw ValidationError(e.description) }
     }
 
     func run() throws {
