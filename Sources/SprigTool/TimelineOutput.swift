@@ -104,13 +104,17 @@ extension Timeline {
         }
         let axis = top + lane * Double(tracks.count) + 14
         out += "<line x1=\"\(f(label))\" x2=\"\(f(label + plot))\" y1=\"\(f(axis))\" y2=\"\(f(axis))\" stroke=\"black\"/>\n"
-        var lastLabel = -100.0
+        var lastLabel = -100.0, lastLength = -100.0
         for (k, c) in cuts.enumerated() {
             let cx = x(c)
             if k > 0 && cuts[k] - cuts[k - 1] > longest {
                 let mid = (x(cuts[k - 1]) + cx) / 2
                 out += "<text x=\"\(f(mid))\" y=\"\(f(axis + 4))\" text-anchor=\"middle\" font-size=\"14\">≈</text>"
-                out += "<text x=\"\(f(mid))\" y=\"\(f(axis + 28))\" text-anchor=\"middle\" font-size=\"9\" fill=\"#555\">\(Int(cuts[k] - cuts[k - 1])) entries</text>\n"
+                if mid - lastLength >= 70 {
+                    lastLength = mid
+                    out += "<text x=\"\(f(mid))\" y=\"\(f(axis + 28))\" text-anchor=\"middle\" font-size=\"9\" fill=\"#555\">\(Int(cuts[k] - cuts[k - 1])) entries</text>"
+                }
+                out += "\n"
             }
             guard cx - lastLabel >= 28 || k == cuts.count - 1 else { continue }
             lastLabel = cx
