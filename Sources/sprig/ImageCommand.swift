@@ -46,6 +46,7 @@ struct ImageCommand: ParsableCommand {
         var o = RunOptions()
         o.system = system; o.variant = options.variant; o.timeout = timeout; o.echo = true
         o.image = try ImageBoot(image: url, firmware: firmware)
+        if description.readsConsole { o.input = .inherit }
         let result = try QEMU.run(products, options: o)
         FileHandle.standardError.write(Data("sprig: \(result.summary)\n".utf8))
         throw ExitCode(result.exitCode)
