@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz replay fuzz-boot
+.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -25,6 +25,8 @@ help:
 	@echo "make replay  sprig replay: boot SYSTEM on the trace kernel, replay its trace in the model, report the first divergence"
 	@echo "              options: FILE=<trace> replays a saved trace instead (sprig replay --help)"
 	@echo "make fuzz-boot  the fuzz system: a random campaign on the booted kernel; SEED=s (default 1), CALLS=n (default 2000)"
+	@echo "make iso     sprig iso: a GRUB image of SYSTEM (BIOS and UEFI) in .build/sprig/VARIANT/SYSTEM.iso, for a USB stick (README)"
+	@echo "make trace   sprig trace: boot SYSTEM on the trace kernel; its timeline as Perfetto JSON and SVG in .build/sprig/trace/ (docs/trace.md)"
 	@echo "make clean    remove build products"
 
 all: build
@@ -37,6 +39,22 @@ qemu:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86 >/dev/null; \
 	  else \
 	    echo "make: qemu-system-x86_64 is missing. Install it: sudo apt-get install qemu-system-x86"; exit 1; \
+	  fi; \
+	fi
+
+# The GRUB image (`make iso`) needs grub-mkrescue for both platforms, xorriso and mtools; its boot
+# tests need OVMF (UEFI). Installed with apt-get when missing and root, waiting for a held dpkg lock.
+ISO_PACKAGES := grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools ovmf
+iso-tools:
+	@if ! command -v grub-mkrescue >/dev/null 2>&1 || ! command -v xorriso >/dev/null 2>&1 || ! command -v mformat >/dev/null 2>&1 \
+	    || [ ! -d /usr/lib/grub/i386-pc ] || [ ! -d /usr/lib/grub/x86_64-efi ] \
+	    || ! { [ -e /usr/share/ovmf/OVMF.fd ] || [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -e /usr/share/OVMF/OVMF_CODE.fd ]; }; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing $(ISO_PACKAGES) with apt-get"; \
+	    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	      install -y -qq --no-install-recommends $(ISO_PACKAGES) >/dev/null; \
+	  else \
+	    echo "make: the GRUB image and its tests need: sudo apt-get install $(ISO_PACKAGES)"; exit 1; \
 	  fi; \
 	fi
 
@@ -53,7 +71,7 @@ run: cli qemu
 run-gdb: cli qemu
 	@$(SPRIG) run-gdb --system $(SYSTEM) --variant $(VARIANT)
 
-test: qemu
+test: qemu iso-tools
 	$(SWIFT) test
 
 hygiene: cli
@@ -91,3 +109,11 @@ replay: cli qemu
 CALLS ?= 2000
 fuzz-boot: cli qemu
 	@$(SPRIG) run --system fuzz --variant $(VARIANT) --seed $(or $(SEED),1) --calls $(CALLS)
+
+# A GRUB image of SYSTEM for a real PC, BIOS or UEFI (README, "Booting a real PC").
+iso: cli iso-tools
+	@$(SPRIG) iso --system $(SYSTEM) --variant $(VARIANT)
+
+# The timeline of every switch (docs/trace.md): Perfetto/Chrome JSON and an SVG picture.
+trace: cli qemu
+	@$(SPRIG) trace --system $(SYSTEM) --perfetto .build/sprig/trace/$(SYSTEM).json --svg .build/sprig/trace/$(SYSTEM).svg

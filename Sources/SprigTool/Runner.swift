@@ -30,6 +30,8 @@ public struct RunOptions: Sendable {
     public var debugConsole: URL?
     /// What arrives on the guest's serial port.
     public var input: RunInput = .none
+    /// Boot this GRUB image from the CD-ROM instead of `-kernel` (`sprig iso`, BootImage.swift).
+    public var image: ImageBoot?
     public init() {}
 }
 
@@ -88,11 +90,7 @@ public enum QEMU {
     public static let executable = "qemu-system-x86_64"
 
     public static func find() throws -> URL {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let u = URL(fileURLWithPath: String(dir)).appendingPathComponent(executable)
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-        }
+        if let u = findExecutable(executable) { return u }
         throw ToolError("\(executable) is not installed. Install it with: apt-get install qemu-system-x86 (make run and make test do this when run as root)")
     }
 
@@ -108,6 +106,7 @@ public enum QEMU {
         if options.icount { args += ["-icount", "shift=0,align=off"] }
         if options.gdb { args += ["-s", "-S"] }
         if let d = options.debugConsole { args += ["-debugcon", "file:\(d.path)"] }
+        if let image = options.image { args = image.qemuArguments(replacingKernelIn: args) }
         return args
     }
 

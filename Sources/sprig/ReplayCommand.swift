@@ -68,18 +68,8 @@ struct ReplayCommand: ParsableCommand {
         } else {
             url = URL(fileURLWithPath: file!)
         }
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            FileHandle.standardError.write(Data("sprig: no trace at \(url.path)\n".utf8))
-            throw ExitCode(2)
-        }
         let started = Date()
-        let trace: Trace
-        do {
-            trace = try TraceRun.read(url)
-        } catch let e as TraceError {
-            FileHandle.standardError.write(Data("sprig: \(url.path) is not a whole trace: \(e)\n".utf8))
-            throw ExitCode(2)
-        }
+        let trace = try readTrace(url)
         say("sprig: trace \(url.path): \(trace.bytes) bytes, \(trace.events.count) events, "
             + "\(trace.boot.modules.count) boot modules, \(ReplayBoot.pages(trace.boot, trace.built)) pages of memory")
         let report = Replayer(trace: trace).run()

@@ -15,7 +15,7 @@ struct Sprig: ParsableCommand {
             partition and the partitions it starts) in QEMU with the serial console on the terminal, and \
             exits with the status the system powered off with.
             """,
-        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self])
+        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self, ImageCommand.self, TraceCommand.self])
 }
 
 struct BuildOptions: ParsableArguments {
