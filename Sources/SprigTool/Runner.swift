@@ -101,6 +101,9 @@ public enum QEMU {
         var args = [
             "-kernel", products.kernelImage.path, "-initrd", modules,
             "-m", "\(options.memoryMiB)M", "-display", "none", "-monitor", "none", "-serial", "stdio",
+            // The kernel refuses to boot without NX, SMEP, SMAP and UMIP: QEMU's default CPU
+            // model has none of the last three; `max` has them under TCG (and is the host's under KVM).
+            "-cpu", "max",
             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         ]
         if !options.commandLine.isEmpty { args += ["-append", options.commandLine] }
