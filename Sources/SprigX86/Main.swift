@@ -71,7 +71,7 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     Console.decimal(boot.lowPages)
     Console.line(" pages below 1 MiB unused")
 
-    debugCrashTest(boot)
+    debugCrashTest(boot, rootPML4: root.pml4)
 
     rootDescriptor = root.descriptor.raw
     currentDescriptor = root.descriptor.raw

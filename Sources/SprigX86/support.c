@@ -69,3 +69,10 @@ void sprig_halt_forever(void) {
 /* FPU/SSE state of the partition that trapped: saved and restored, never computed with. */
 void sprig_fxsave(void *area) { __asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory"); }
 void sprig_fxrstor(const void *area) { __asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory"); }
+
+/* Debug crash test only (DebugCrashTest.swift; unreferenced, so dropped, in release): the
+ * stack pointer at the top of the kernel stack's guard page, then a push. */
+void sprig_debug_overflow_stack(uint64_t guard_top) {
+    __asm__ volatile("mov %0, %%rsp; pushq $0" : : "r"(guard_top) : "memory");
+    for (;;) {}
+}

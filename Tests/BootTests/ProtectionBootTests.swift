@@ -1,0 +1,143 @@
+/// Issue 11 items 2, 5 and 6 on the booted kernel: the CPU protections (CR0.WP, CR4.SMEP, SMAP,
+/// UMIP, EFER.NXE, no global pages) read back from the hardware, the kernel's own page tables
+/// (W^X at 4 KiB, nothing user-accessible in the kernel half, guard pages unmapped) and the
+/// entry window partitions map, and each protection shown to act: the debug kernel writes its
+/// own text, calls into data, runs off its stack, reads and calls ring-3 memory, and crashes
+/// each time with the fault the protection raises; ring 3's sgdt/sidt/sldt/str/smsw are #GP.
+import Foundation
+import SprigABI
+import SprigTool
+import Testing
+
+@Suite("The kernel's own protections on the booted kernel")
+struct ProtectionBootTests {
+    static let windowOn: Result<RunResult, Error> = Result { try Boot.run("hello") }
+    static let windowOff: Result<RunResult, Error> = Result { try Boot.run("hello", commandLine: "skim=off") }
+
+    static func output(_ r: Result<RunResult, Error>) throws -> String {
+        let run = try r.get()
+        #expect(run.ending == .status(0), "\(run.summary)\n\(run.output)")
+        return run.output
+    }
+
+    /// The hex number after `name=` on the line containing `marker`.
+    static func hex(_ name: String, on marker: String, in output: String) -> UInt64? {
+        guard let line = output.line(containing: marker), let r = line.range(of: " \(name)=0x") else { return nil }
+        return UInt64(line[r.upperBound...].prefix { $0.isHexDigit }, radix: 16)
+    }
+
+    /// The decimal counts `key=n` of the `Sprig: tables <which>:` line.
+    static func census(_ which: String, in output: String) -> [String: UInt64]? {
+        guard let line = output.line(containing: "Sprig: tables \(which):") else { return nil }
+        var d: [String: UInt64] = [:]
+        for f in line.split(separator: " ") where f.contains("=") {
+            let kv = f.split(separator: "=")
+            if kv.count == 2, let n = UInt64(kv[1]) { d[String(kv[0])] = n }
+        }
+        return d
+    }
+
+    @Test("CR0.WP, CR4.SMEP/SMAP/UMIP and EFER.NXE are on and CR4.PGE off, read back from the CPU")
+    func controlRegisters() throws {
+        for r in [Self.windowOn, Self.windowOff] {
+            let out = try Self.output(r)
+            let cr0 = try #require(Self.hex("cr0", on: "Sprig: cr0=", in: out), "\(out)")
+            let cr4 = try #require(Self.hex("cr4", on: "Sprig: cr0=", in: out))
+            let efer = try #require(Self.hex("efer", on: "Sprig: cr0=", in: out))
+            #expect(cr0 & (1 << 16) != 0, "CR0.WP: the kernel cannot write read-only pages")
+            #expect(cr0 & (1 << 31) != 0 && cr0 & 1 != 0)
+            #expect(cr4 & (1 << 20) != 0, "CR4.SMEP")
+            #expect(cr4 & (1 << 21) != 0, "CR4.SMAP")
+            #expect(cr4 & (1 << 11) != 0, "CR4.UMIP")
+            #expect(cr4 & (1 << 7) == 0, "CR4.PGE: no global page survives a CR3 load")
+            #expect(efer & (1 << 11) != 0, "EFER.NXE")
+        }
+    }
+
+    @Test("the kernel's tables: text r-x, rodata r--, the rest rw- NX; nothing rwx, user or global; guards unmapped")
+    func kernelTables() throws {
+        for r in [Self.windowOn, Self.windowOff] {
+            let out = try Self.output(r)
+            let k = try #require(Self.census("kernel", in: out), "\(out)")
+            #expect(k["rwx"] == 0 && k["user"] == 0 && k["global"] == 0 && k["lower"] == 0, "\(k)")
+            #expect(k["guards-mapped"] == 0, "the four guard pages are unmapped")
+            #expect((k["r-x"] ?? 0) > 4, "the text is mapped read+execute")
+            // rodata and the IDT, and the direct map's alias of text and rodata.
+            #expect((k["r--"] ?? 0) > (k["r-x"] ?? 0), "\(k)")
+            // The direct map: 4 GiB read+write no-exec, bar the image's read-only alias.
+            #expect((k["rw-"] ?? 0) >= (1 << 20) - 64, "\(k)")
+        }
+    }
+
+    @Test("with the window on a partition's PML4 maps only the entry window; skim=off maps the kernel half")
+    func entryWindow() throws {
+        let on = try Self.output(Self.windowOn)
+        let w = try #require(Self.census("window", in: on), "\(on)")
+        #expect(w["outside-window"] == 0 && w["rwx"] == 0 && w["user"] == 0 && w["global"] == 0 && w["guards-mapped"] == 0, "\(w)")
+        // Entry/exit text, the IDT (read-only), GDT/TSS/data and three stacks: a handful of pages.
+        let total = (w["r-x"] ?? 0) + (w["r--"] ?? 0) + (w["rw-"] ?? 0)
+        #expect(total >= 4 && total <= 10, "\(w)")
+        #expect(on.contains("root: goodbye"))
+        let off = try Self.output(Self.windowOff)
+        #expect(off.contains("Sprig: entry window off (skim=off)"))
+        #expect(off.line(containing: "Sprig: tables window:") == nil)
+        #expect(off.contains("root: goodbye"))
+    }
+
+    /// Boots the debug hello with `commandLine`; the kernel must crash with the report's lines.
+    func crash(_ commandLine: String, _ expected: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let r = try Boot.run("hello", variant: .debug, commandLine: commandLine)
+        #expect(r.ending == .status(ExitStatus.kernelCrash), "\(r.summary)\n\(r.output)", sourceLocation: sourceLocation)
+        for e in expected {
+            #expect(r.output.contains(e), "missing \(e)\n\(r.output)", sourceLocation: sourceLocation)
+        }
+        #expect(!r.output.contains("root: hello"), "root never ran", sourceLocation: sourceLocation)
+    }
+
+    @Test("the kernel's text is read-only, through its own address and the direct map (W^X)")
+    func textReadOnly() throws {
+        try crash("crashtest=write-text", ["vector: 14 page fault", "error code: 0x0000000000000003", "cr2=0xffffffff80"])
+        try crash("crashtest=write-text-alias", ["vector: 14 page fault", "error code: 0x0000000000000003", "cr2=0xffff800000"])
+    }
+
+    @Test("the kernel's data is not executable (NX)")
+    func dataNoExecute() throws {
+        try crash("crashtest=exec-data", ["vector: 14 page fault", "error code: 0x0000000000000011", "cr2=0xffffffff80"])
+    }
+
+    @Test("a kernel stack overflow hits the guard page and ends in a double fault on its IST stack")
+    func stackGuard() throws {
+        try crash("crashtest=stack-guard", ["vector: 8 double fault", "*** SPRIG KERNEL CRASH ***"])
+    }
+
+    @Test("SMAP: the kernel cannot read ring-3 memory; SMEP: it cannot run it")
+    func smapSmep() throws {
+        try crash("skim=off crashtest=smap", ["vector: 14 page fault", "error code: 0x0000000000000001", "cr2=0x0000000000400000"])
+        try crash("skim=off crashtest=smep", ["vector: 14 page fault", "error code: 0x0000000000000011", "rip=0x0000000000400000"])
+    }
+
+    @Test("UMIP: sgdt, sidt, sldt, str and smsw in a child are each a #GP(0) its parent takes")
+    func umip() throws {
+        let r = try Boot.run("attacks", timeout: 60)
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        for i in ["sgdt", "sidt", "sldt", "str", "smsw"] {
+            #expect(r.output.contains("root: the child executes \(i): #GP(0) taken from the child, vector 13\n"), "\(i)\n\(r.output)")
+        }
+    }
+
+    @Test("sprig hygiene: no kernel segment is both writable and executable")
+    func segmentsWX() throws {
+        let (builder, products) = try Boot.products(.release)
+        let report = try Hygiene.check(builder, products: products)
+        #expect(report.segmentsChecked >= 4)
+        #expect(report.writableExecutableSegments.isEmpty, "\(report.writableExecutableSegments)")
+        let rwx = """
+                LOAD off    0x0000000000001000 vaddr 0x0000000000100000 paddr 0x0000000000100000 align 2**12
+                     filesz 0x000000000000011e memsz 0x000000000000011e flags rwx
+                LOAD off    0x0000000000002000 vaddr 0xffffffff80101000 paddr 0x0000000000101000 align 2**12
+                     filesz 0x000000000000c22d memsz 0x000000000000c22d flags r-x
+            """
+        let found = Hygiene.writableExecutableSegments(inProgramHeaders: rwx)
+        #expect(found.checked == 2 && found.offending.count == 1)
+    }
+}
