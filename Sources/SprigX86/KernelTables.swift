@@ -3,8 +3,8 @@
 /// At boot, before anything else, `CPUProtection.enable` checks CPUID for NX, SMEP, SMAP and
 /// UMIP and refuses to boot without them (status 0x71, the missing feature named on the
 /// console): the isolation promise depends on each. It then sets EFER.NXE and CR4.SMEP, SMAP,
-/// UMIP. MD_CLEAR is optional: when CPUID reports it, the exit path clears the CPU's buffers
-/// with VERW; when not, the boot line says so.
+/// UMIP. MD_CLEAR is optional: when CPUID reports it (or `verw=on` is on the command line), the
+/// exit path clears the CPU's buffers with VERW; when not, the boot line says so.
 ///
 /// `KernelTables.build` replaces the boot tables (2 MiB pages, writable and executable, an
 /// identity map) with the kernel's own, at 4 KiB over the image:
@@ -93,7 +93,7 @@ enum CPUProtection {
         Console.hex(readCR4())
         Console.write(" efer=")
         Console.hex(rdmsr(efer))
-        Console.write(mdClear != 0 ? " md_clear=1 (VERW on exit)" : " md_clear=0 (no VERW: the CPU does not report MD_CLEAR)")
+        Console.write(mdClear != 0 ? " verw=1 (buffers cleared on every exit)" : " verw=0 (the CPU does not report MD_CLEAR)")
         Console.newline()
     }
 }

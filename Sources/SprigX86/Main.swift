@@ -43,6 +43,9 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     let platform = X86Platform()
     // The entry window (on unless `skim=off`): partitions' PML4s get the upper half of this one.
     let window = !boot.commandLineContains("skim=off")
+    // `verw=on`: clear the CPU's buffers on every exit even where CPUID does not report
+    // MD_CLEAR (QEMU's TCG never does: how the tests run the VERW path).
+    if boot.commandLineContains("verw=on") { mdClear = 1 }
     let bootPML4 = KernelTables.build(window: window)
     let kernelPages = (kernelEnd - kernelStart) / AddressSpace.pageSize
     let allocatorBefore = Trace.boot(boot, kernelPML4: bootPML4, kernelStart: kernelStart, kernelEnd: kernelEnd)

@@ -125,6 +125,22 @@ struct ProtectionBootTests {
         }
     }
 
+    @Test("verw=on: VERW on every exit to ring 3 (its selector in the window), the signal system runs through")
+    func verwOnExit() throws {
+        let r = try Boot.run("signal", commandLine: "verw=on", timeout: 60)
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(r.output.line(containing: "Sprig: cr0=")?.contains(" verw=1 ") == true, "\(r.output)")
+        let plain = try Self.output(Self.windowOn)
+        #expect(plain.line(containing: "Sprig: cr0=")?.contains(" verw=0 ") == true, "TCG reports no MD_CLEAR")
+    }
+
+    @Test("skim=off: the attacks system runs through with partitions mapping the whole kernel half")
+    func attacksWindowOff() throws {
+        let r = try Boot.run("attacks", commandLine: "skim=off", timeout: 60)
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("root: attacks done, 0 failures"))
+    }
+
     @Test("sprig hygiene: no kernel segment is both writable and executable")
     func segmentsWX() throws {
         let (builder, products) = try Boot.products(.release)
