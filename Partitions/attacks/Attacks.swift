@@ -288,9 +288,9 @@ func attacksMain(_ bootInfoAddress: UInt64) {
     out.line("root: attacks on yield, delivery and register hygiene")
     var victim = Victim.start(modules[0], pages: &pages)
     Refusals.run(&victim, pages: &pages)
+    Faults.descriptorTables(victim)
     Hygiene.run(victim, probeArea: pages.takeZeroed(), handlerStackTop: handlerStackTop)
     Faults.fig4(victim)
-    Faults.descriptorTables(victim)
     Faults.faultLoop(modules[1], pages: &pages, scanStart: scanStart, scanned: scanned)
     Faults.neverYields(modules[2], pages: &pages)
 
