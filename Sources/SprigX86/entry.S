@@ -162,8 +162,6 @@ sprig_trap_from_kernel:
  * rax 24, rbx 32 ... r15 136, checked by the core), the rest of the frame as it is. */
 sprig_exit_from_context:
     movq $0, sprig_exit_context(%rip)
-    movq 24(%rax), %rcx                /* rax, parked in the error-code slot for after the CR3 switch */
-    movq %rcx, 128(%rsp)
     addq $(16 * 8), %rsp               /* past the 15 registers and the vector */
     movq 32(%rax), %rbx
     movq 40(%rax), %rcx
@@ -179,6 +177,8 @@ sprig_exit_from_context:
     movq 120(%rax), %r13
     movq 128(%rax), %r14
     movq 136(%rax), %r15
+    movq 24(%rax), %rax
+    movq %rax, (%rsp)                  /* parked in the error-code slot for after the CR3 load */
     SWITCH_TO_USER_CR3
     popq %rax
     CLEAR_CPU_BUFFERS
