@@ -179,16 +179,18 @@ public enum QEMU {
     }
 }
 
-final class OutputCollector: @unchecked Sendable {
+/// What a child process writes, collected from its pipe's handler thread (boot tests use it to
+/// talk to QEMU's monitor too).
+public final class OutputCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
     private let echo: Bool
-    init(echo: Bool) { self.echo = echo }
-    func append(_ d: Data) {
+    public init(echo: Bool) { self.echo = echo }
+    public func append(_ d: Data) {
         lock.lock(); data.append(d); lock.unlock()
         if echo { FileHandle.standardOutput.write(d) }
     }
-    var text: String {
+    public var text: String {
         lock.lock(); defer { lock.unlock() }
         return String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
     }

@@ -157,3 +157,166 @@ struct ProtectionBootTests {
         #expect(found.checked == 2 && found.offending.count == 1)
     }
 }
+
+/// The same protections seen from outside the guest: QEMU's monitor reads CR0/CR4/EFER from the
+/// CPU (`info registers`) and walks the page tables CR3 points at (`info tlb`) while a child of
+/// the `echo` system spins in ring 3, so nothing here relies on the kernel's own report. Page
+/// ranges come from the kernel ELF's symbols.
+@Suite("The kernel's protections seen by QEMU's monitor")
+struct MonitorProtectionTests {
+    struct View {
+        var registers: String
+        /// Upper-half leaves: virtual address → QEMU's flags ("XGPDACTUW", '-' where clear).
+        var upper: [UInt64: String]
+    }
+
+    /// Boots `echo` with `commandLine` and the monitor on stdin/stdout; once the child runs,
+    /// stops the CPU in ring 3 and reads its registers and tables.
+    static func view(commandLine: String) throws -> View {
+        let (_, products) = try Boot.products(.release)
+        var o = RunOptions()
+        o.system = "echo"
+        o.commandLine = commandLine
+        let serial = FileManager.default.temporaryDirectory.appendingPathComponent("sprig-monitor-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: serial) }
+        var args = QEMU.arguments(products, system: try Systems.named("echo"), options: o)
+        let m = try #require(args.firstIndex(of: "-monitor")), s = try #require(args.firstIndex(of: "-serial"))
+        args[m + 1] = "stdio"
+        args[s + 1] = "file:\(serial.path)"
+        let p = Process()
+        p.executableURL = try QEMU.find()
+        p.arguments = args
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = output
+        let collected = OutputCollector(echo: false)
+        output.fileHandleForReading.readabilityHandler = { h in
+            let d = h.availableData
+            if !d.isEmpty { collected.append(d) }
+        }
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        func send(_ line: String) { try? input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8)) }
+        /// Waits until the monitor's output holds `marker` `count` times.
+        func waitFor(_ marker: String, count: Int, seconds: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if collected.text.components(separatedBy: marker).count > count { return true }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            return false
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while !((try? String(contentsOf: serial, encoding: .utf8))?.contains("echo: ready") ?? false) {
+            guard Date() < deadline, p.isRunning else { throw ToolError("echo never became ready") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        // Stopped in ring 3 (CS DPL 3), where CR3 is the partition's: retry if it was the kernel.
+        for attempt in 1...10 {
+            let before = collected.text.count
+            send("stop")
+            send("info registers")
+            send("info tlb")
+            send("info status")
+            guard waitFor("VM status: paused", count: attempt, seconds: 30) else { break }
+            let text = String(collected.text.dropFirst(before)).replacingOccurrences(of: "\r", with: "")
+            if text.contains("CS =0023") {
+                send("quit")
+                var upper: [UInt64: String] = [:]
+                for line in text.split(separator: "\n") {
+                    let f = line.split(separator: " ")
+                    guard f.count == 3, f[0].hasSuffix(":"), let va = UInt64(f[0].dropLast(), radix: 16),
+                          va >= AddressSpace.upperHalfStart else { continue }
+                    upper[va] = String(f[2])
+                }
+                return View(registers: text, upper: upper)
+            }
+            send("cont")
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw ToolError("the monitor never stopped the CPU in ring 3:\n\(collected.text)")
+    }
+
+    /// The kernel ELF's symbol addresses.
+    static func symbols() throws -> [String: UInt64] {
+        let (builder, products) = try Boot.products(.release)
+        let p = Process()
+        p.executableURL = builder.toolchain.tool("llvm-nm")
+        p.arguments = [products.kernelELF.path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        var d: [String: UInt64] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count == 3, let a = UInt64(f[0], radix: 16) { d[String(f[2])] = a }
+        }
+        return d
+    }
+
+    static func register(_ name: String, in text: String) -> UInt64? {
+        guard let r = text.range(of: "\(name)=") else { return nil }
+        return UInt64(text[r.upperBound...].prefix { $0.isHexDigit }, radix: 16)
+    }
+
+    /// QEMU's flag string: position 0 'X' (NX), 1 'G', 7 'U', 8 'W'.
+    static func executable(_ f: String) -> Bool { f.first != "X" }
+    static func flag(_ f: String, _ i: Int, _ c: Character) -> Bool { f.count == 9 && Array(f)[i] == c }
+
+    /// What holds with the window on and off: the CPU's control registers, and no upper-half
+    /// page user-accessible, global, writable and executable, or a guard page.
+    func common(_ v: View, _ sym: [String: UInt64]) throws {
+        let cr0 = try #require(Self.register("CR0", in: v.registers)), cr4 = try #require(Self.register("CR4", in: v.registers))
+        let efer = try #require(Self.register("EFER", in: v.registers))
+        #expect(cr0 & (1 << 16) != 0 && cr4 & (1 << 20) != 0 && cr4 & (1 << 21) != 0 && cr4 & (1 << 11) != 0, "\(v.registers)")
+        #expect(cr4 & (1 << 7) == 0 && efer & (1 << 11) != 0)
+        #expect(!v.upper.isEmpty)
+        for (va, f) in v.upper {
+            #expect(!Self.flag(f, 7, "U"), "user-accessible kernel page \(String(va, radix: 16)) \(f)")
+            #expect(!Self.flag(f, 1, "G"), "global page \(String(va, radix: 16)) \(f)")
+            #expect(!(Self.flag(f, 8, "W") && Self.executable(f)), "writable and executable \(String(va, radix: 16)) \(f)")
+        }
+        for g in ["sprig_kernel_stack_guard", "sprig_entry_stack_guard", "sprig_df_stack_guard", "sprig_nmi_stack_guard"] {
+            let va = try #require(sym[g], "\(g) not in the ELF")
+            #expect(v.upper[va] == nil, "\(g) is mapped")
+        }
+    }
+
+    @Test("window on: the CPU's registers, and a partition's upper half maps only the .window.* pages")
+    func windowOn() throws {
+        let v = try Self.view(commandLine: "")
+        let sym = try Self.symbols()
+        try common(v, sym)
+        let ranges: [(String, String)] = [("sprig_window_text_start", "sprig_window_text_end"),
+                                          ("sprig_window_data_start", "sprig_window_data_end"),
+                                          ("sprig_window_bss_start", "sprig_window_bss_end")]
+        let bounds = try ranges.map { (try #require(sym[$0.0]), try #require(sym[$0.1])) }
+        for va in v.upper.keys {
+            #expect(bounds.contains { va >= $0.0 && va < $0.1 }, "\(String(va, radix: 16)) is outside the window")
+        }
+        #expect(v.upper.count >= 4 && v.upper.count <= 10, "\(v.upper.count) pages")
+        // The direct map and the kernel's data are absent.
+        #expect(!v.upper.keys.contains { $0 < 0xFFFF_FFFF_8000_0000 })
+        #expect(v.upper[try #require(sym["sprig_kernel_stack_top"]) - 4096] == nil, "the kernel stack is not in the window")
+    }
+
+    @Test("skim=off: the whole kernel half, text read+execute and not writable, the direct map no-exec")
+    func windowOff() throws {
+        let v = try Self.view(commandLine: "skim=off")
+        let sym = try Self.symbols()
+        try common(v, sym)
+        let textStart = try #require(sym["sprig_text_start"]), textEnd = try #require(sym["sprig_text_end"])
+        var text = 0
+        for (va, f) in v.upper where va >= textStart && va < textEnd {
+            text += 1
+            #expect(Self.executable(f) && !Self.flag(f, 8, "W"), "text page \(String(va, radix: 16)) \(f)")
+        }
+        #expect(text == Int((textEnd - textStart) / 4096), "every text page mapped")
+        let direct = v.upper.filter { $0.key >= AddressSpace.upperHalfStart && $0.key < AddressSpace.upperHalfStart + (1 << 32) }
+        #expect(direct.count > 2000, "the direct map is there")
+        #expect(direct.values.allSatisfy { !Self.executable($0) }, "the direct map is no-exec")
+    }
+}
