@@ -25,6 +25,10 @@ public struct RunOptions: Sendable {
     /// Wait for gdb on tcp::1234 before the first instruction.
     public var gdb = false
     public var memoryMiB = 128
+    /// QEMU's CPU model. The kernel refuses to boot without NX, SMEP, SMAP and UMIP: QEMU's
+    /// default model has none of the last three; `max` has them under TCG (and is the host's
+    /// CPU under KVM).
+    public var cpu = "max"
     /// Where QEMU writes what the guest sends to port 0xE9 (`-debugcon file:`): the trace of a
     /// trace-variant kernel (docs/replay.md).
     public var debugConsole: URL?
@@ -101,9 +105,7 @@ public enum QEMU {
         var args = [
             "-kernel", products.kernelImage.path, "-initrd", modules,
             "-m", "\(options.memoryMiB)M", "-display", "none", "-monitor", "none", "-serial", "stdio",
-            // The kernel refuses to boot without NX, SMEP, SMAP and UMIP: QEMU's default CPU
-            // model has none of the last three; `max` has them under TCG (and is the host's under KVM).
-            "-cpu", "max",
+            "-cpu", options.cpu,
             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         ]
         if !options.commandLine.isEmpty { args += ["-append", options.commandLine] }

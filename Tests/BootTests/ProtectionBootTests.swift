@@ -125,6 +125,19 @@ struct ProtectionBootTests {
         }
     }
 
+    @Test("a CPU without SMEP, SMAP and UMIP (QEMU's qemu64): the kernel says which and refuses to boot")
+    func refusesWithoutProtections() throws {
+        let (_, products) = try Boot.products(.release)
+        var o = RunOptions()
+        o.system = "hello"
+        o.cpu = "qemu64"
+        let r = try QEMU.run(products, options: o)
+        #expect(r.ending == .status(ExitStatus.bootFailure), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("Sprig: boot failed: the CPU lacks SMEP (CPUID.7.0:EBX[7])"), "\(r.output)")
+        #expect(r.output.contains("Sprig needs NX, SMEP, SMAP and UMIP"))
+        #expect(!r.output.contains("root:"), "root never ran")
+    }
+
     @Test("verw=on: VERW on every exit to ring 3 (its selector in the window), the signal system runs through")
     func verwOnExit() throws {
         let r = try Boot.run("signal", commandLine: "verw=on", timeout: 60)
