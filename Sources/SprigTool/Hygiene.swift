@@ -6,6 +6,8 @@
 /// * no stack protector (no __stack_chk_* symbol, no ssp attribute on any function);
 /// * no red zone (every function of every kernel module carries `noredzone` in the IR);
 /// * no lazy global initialization (`swift_once`), which spins if reached from an interrupt;
+/// * no `stac`: the kernel never lifts SMAP, it reaches partition memory only through the
+///   direct map;
 /// * no loadable segment both writable and executable (W^X; the kernel's page tables follow the
 ///   same split at run time, docs/build.md "The kernel's own mappings").
 import Foundation
@@ -17,6 +19,7 @@ public struct HygieneReport: Sendable {
     public var functionsWithRedZone: [String] = []
     public var functionsWithStackProtector: [String] = []
     public var writableExecutableSegments: [String] = []
+    public var smapLifts: [String] = []
     public var segmentsChecked = 0
     public var functionsChecked = 0
     public var instructionsChecked = 0
@@ -28,6 +31,7 @@ public struct HygieneReport: Sendable {
         if !forbiddenSymbols.isEmpty { p.append("forbidden symbols: " + forbiddenSymbols.joined(separator: ", ")) }
         if !functionsWithRedZone.isEmpty { p.append("functions without noredzone: " + functionsWithRedZone.prefix(10).joined(separator: ", ")) }
         if !functionsWithStackProtector.isEmpty { p.append("functions with a stack protector: " + functionsWithStackProtector.prefix(10).joined(separator: ", ")) }
+        if !smapLifts.isEmpty { p.append("stac (SMAP lifted) in the kernel:\n  " + smapLifts.prefix(10).joined(separator: "\n  ")) }
         if !writableExecutableSegments.isEmpty { p.append("segments both writable and executable:\n  " + writableExecutableSegments.joined(separator: "\n  ")) }
         return p
     }
@@ -88,6 +92,7 @@ public enum Hygiene {
         let tc = builder.toolchain
         let disassembly = try run(tc.tool("llvm-objdump"), ["-d", "--no-show-raw-insn", products.kernelELF.path])
         (report.instructionsChecked, report.fpuInstructions) = fpuLines(inDisassembly: disassembly)
+        report.smapLifts = disassembly.split(separator: "\n").filter { $0.hasSuffix("\tstac") }.map { $0.trimmingCharacters(in: .whitespaces) }
         let headers = try run(tc.tool("llvm-objdump"), ["-p", products.kernelELF.path])
         (report.segmentsChecked, report.writableExecutableSegments) = writableExecutableSegments(inProgramHeaders: headers)
         let undefined = try run(tc.tool("llvm-nm"), ["-u", products.kernelELF.path])

@@ -160,6 +160,7 @@ struct ProtectionBootTests {
         let report = try Hygiene.check(builder, products: products)
         #expect(report.segmentsChecked >= 4)
         #expect(report.writableExecutableSegments.isEmpty, "\(report.writableExecutableSegments)")
+        #expect(report.smapLifts.isEmpty, "\(report.smapLifts)")
         let rwx = """
                 LOAD off    0x0000000000001000 vaddr 0x0000000000100000 paddr 0x0000000000100000 align 2**12
                      filesz 0x000000000000011e memsz 0x000000000000011e flags rwx
