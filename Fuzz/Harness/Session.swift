@@ -241,7 +241,8 @@ final class Session {
         if memoryChanged {
             tree = system.machine.tree()
             problems += Properties.all(tree, kernelPages: system.machine.kernelPages,
-                                       kernelPML4: system.machine.kernelPML4, memory: system.memory).map(\.description)
+                                       kernelPML4: system.machine.kernelPML4, memory: system.memory,
+                                       kernelWindow: system.machine.kernelWindow).map(\.description)
         }
         problems += refusalChangedNothing(outcome, memoryChanged: memoryChanged, before: before)
         problems += registerLeaks(from: before, tag: tagBefore)

@@ -12,6 +12,8 @@
 ///     0xC2  point my #PF handler at the operand and run the grandchild, which faults at once
 ///     0xC3  fill every register with `marker` and fault (ud2)
 ///     0xC4  fill every register with `marker` and yield to root's VIDT[400]
+///     0xC6  execute sgdt, sidt, sldt, str or smsw (the operand, 0…4): each a #GP under UMIP;
+///           should one go on, report it to root's slot 300 with the value it read
 ///     0xC5  (a context root writes) the register probe: it records what it was entered with
 ///           in the mailbox, then yields back to root's slot 300
 /// * `faultLoop` (1): fills its registers with `marker` and executes ud2; resumed where it was
@@ -94,6 +96,14 @@ func yieldWithMarker(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ 
     giveUp("yielding to root's probe", r)
 }
 
+@_cdecl("attacker_descriptor_tables")
+func descriptorTables(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    let read = sprigDescriptorTableRead(word(Mailbox.operand).pointee)
+    word(Mailbox.operand).pointee = read
+    let r = Sprig.yield(0, target: rootResume, save: dropIndex)
+    giveUp("returning after a descriptor-table instruction went on", r.raw)
+}
+
 /// Where the probe continues: the registers are recorded in the mailbox; back to root.
 @_cdecl("attacker_probed")
 func probed(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
@@ -119,10 +129,11 @@ func victim() -> Never {
     Contexts.setHandler(0xC2, handlerAttack, slot: ChildLayout.contextSlot(5), stackTop: stack)
     Contexts.setHandler(0xC3, faultWithMarker, slot: ChildLayout.contextSlot(6), stackTop: stack)
     Contexts.setHandler(0xC4, yieldWithMarker, slot: ChildLayout.contextSlot(7), stackTop: stack)
+    Contexts.setHandler(0xC6, descriptorTables, slot: ChildLayout.contextSlot(9), stackTop: stack)
     Contexts.setVIDT(parkIndex, ChildLayout.contextSlot(2))
     Contexts.setVIDT(301, ChildLayout.contextSlot(8))
     sprigLoadDataSelectors(dataSelector)
-    out.line("attacker: grandchild built, commands 0xC1-0xC4 installed; masking interrupts and yielding to root")
+    out.line("attacker: grandchild built, commands 0xC1-0xC4 and 0xC6 installed; masking interrupts and yielding to root")
     var r = Sprig.yield(0, target: rootResume, save: parkIndex,
                         flagsOnYield: InterruptFlags.masked, flagsOnWake: InterruptFlags.enabled)
     if !r.succeeded { giveUp("first yield to root", r.raw) }

@@ -5,7 +5,8 @@
 ///    root can see (its VIDT and contexts, the child's VIDT, contexts and mailbox, the child's
 ///    interrupt state), then working round trips.
 /// 2. `Faults.swift` — the paper's Fig. 4 through the fault path (save slots and a #PF handler
-///    in kernel pages), a child that faults 1000 times, a child that never yields.
+///    in kernel pages), sgdt/sidt/sldt/str/smsw in a child (each a #GP under UMIP), a child
+///    that faults 1000 times, a child that never yields.
 /// 3. `Hygiene.swift` — registers and FPU state of one partition never seen by another.
 ///
 /// Root runs masked (`setIntState(masked)`) and so do its handlers; it yields to a child with
@@ -39,6 +40,7 @@ enum Attacker {
     static let faultWithMarker: UInt64 = 0xC3
     static let yieldWithMarker: UInt64 = 0xC4
     static let probe: UInt64 = 0xC5
+    static let descriptorTables: UInt64 = 0xC6
     static let marker: UInt64 = 0xBAD0_C0DE_5EC0_0000
     static let poolPages: UInt64 = 48
     /// Mailbox words (offsets in the page root shares at `ChildLayout.extraBase`).
@@ -301,6 +303,7 @@ func attacksMain(_ bootInfoAddress: UInt64) {
     fact("root starts with null data selectors", firstSelectors == 0)
     var victim = Victim.start(modules[0], pages: &pages)
     Refusals.run(&victim, pages: &pages)
+    Faults.descriptorTables(victim)
     Hygiene.run(victim, probeArea: pages.takeZeroed(), handlerStackTop: handlerStackTop)
     Faults.fig4(victim)
     Faults.faultLoop(modules[1], pages: &pages, scanStart: scanStart, scanned: scanned)

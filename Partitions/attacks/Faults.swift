@@ -54,6 +54,33 @@ enum Faults {
         status("after Fig. 4, a round trip with the victim", r.status, .success)
     }
 
+    /// Issue 11 item 2: sgdt, sidt, sldt, str and smsw in a child are each a #GP(0) (CR4.UMIP)
+    /// that root takes from the child; none goes on to show where the kernel's tables are.
+    static func descriptorTables(_ v: Victim) {
+        func probe(_ label: StaticString, _ kind: UInt64) {
+            word(v.mailbox + Attacker.operandWord).pointee = kind
+            let r = Root.enter(v.child.name, at: Attacker.descriptorTables)
+            let e = Root.last
+            let faulted = r.status == 0 && r.events == 1 && e.source == v.child.name && e.vector == 13 && e.errorCode == 0
+            var out = Output()
+            out.write("root: the child executes ")
+            out.write(label)
+            if faulted {
+                out.write(": #GP(0) taken from the child, vector ")
+                out.decimal(e.vector)
+            } else {
+                out.write(": went on, read ")
+                out.hex(word(v.mailbox + Attacker.operandWord).pointee)
+            }
+            finish(&out, faulted)
+        }
+        probe("sgdt", 0)
+        probe("sidt", 1)
+        probe("sldt", 2)
+        probe("str", 3)
+        probe("smsw", 4)
+    }
+
     /// A child that executes ud2 forever: root resumes it at its saved slot 1000 times, deletes
     /// it, and gets every page back.
     static func faultLoop(_ module: (vaddr: UInt64, bytes: UInt64), pages: inout PageSource, scanStart: UInt64, scanned: UInt64) {

@@ -56,6 +56,9 @@ public enum Service: UInt64, CaseIterable, Sendable {
 
     /// True for the services only root may call (`Status.rootOnly` for anyone else).
     @inlinable public var isRootOnly: Bool { rawValue >= 0x100 }
+    /// Every service number is below this; 0 is none (the kernel clamps a number to this range
+    /// before it looks the service up, `Speculation.clamp`).
+    public static let numberLimit: UInt64 = 0x200
 }
 
 /// Rights bits for `addVAddr`'s rights argument.

@@ -103,7 +103,9 @@ extension Kernel {
             // On success the trapped state is the callee's context: its rax/rdx stay as saved.
             return status == .success ? .resume : .returned(status, value: 0)
         }
-        guard let service = Service(rawValue: number) else { return .returned(.unknownService, value: 0) }
+        // Numbers past the last service become 0 (no service) without a branch (Spectre v1).
+        guard let service = Service(rawValue: Speculation.clamp(number, below: Service.numberLimit))
+        else { return .returned(.unknownService, value: 0) }
         if service.isRootOnly {
             guard p.currentPartition == p.rootPartition else { return .returned(.rootOnly, value: 0) }
             return .machineService(service)

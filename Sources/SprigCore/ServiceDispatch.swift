@@ -15,7 +15,7 @@ public enum Kernel {
         _ p: P, caller: PhysicalAddress, service: UInt64,
         _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
     ) -> (status: Status, value: UInt64) {
-        guard let s = Service(rawValue: service) else { return (.unknownService, 0) }
+        guard let s = Service(rawValue: Speculation.clamp(service, below: Service.numberLimit)) else { return (.unknownService, 0) }
         let r = run(p, caller: caller, service: s, a0, a1, a2, a3, a4)
         if r.status == .success, s.changesTables { KernelCache.invalidate(p) }
         return r

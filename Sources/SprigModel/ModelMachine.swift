@@ -4,9 +4,12 @@
 /// Layout of the simulated physical memory (pages):
 ///
 ///     0                      unused (like the real first megabyte, never given to root)
-///     1 … kernelImagePages   the fake kernel image, mapped supervisor-only in the kernel half
-///     next 3                 the kernel PML4's upper-half tables (PDPT, PD, PT)
-///     next 1                 the kernel PML4
+///     1 … kernelImagePages   the fake kernel image; its first half (at least one page) is the
+///                            entry window, the only kernel pages partitions' PML4s map, as on
+///                            the machine (docs/yield.md, "The kernel's own mappings"): its first
+///                            page read+execute (the entry code), the rest read+write, no-exec
+///     next 3                 the upper-half tables partitions copy (PDPT, PD, PT)
+///     next 1                 the PML4 holding them (`kernelPML4`, given to RootBuilder)
 ///     next 1                 root's image (a boot module, copied by RootBuilder)
 ///     the rest               free: RootBuilder takes root's structures from the top and maps
 ///                            every remaining page in root's window at rootWindowBase + paddr
@@ -22,6 +25,9 @@ public final class ModelMachine {
     public let root: PhysicalAddress
     public let kernelPML4: PhysicalAddress
     public let kernelImage: [PhysicalAddress]
+    /// The kernel pages partitions' upper half may map (the entry window), nil when the model
+    /// does not know the kernel's tables (trace replay holds only the PML4's entries).
+    public let kernelWindow: Set<UInt64>?
     /// Every physical page that is the kernel's from boot on.
     public let kernelPages: Set<UInt64>
     /// Root's window (its free pages at rootWindowBase + paddr), as vaddrs in root; not its
@@ -48,12 +54,14 @@ public final class ModelMachine {
         let pd = PhysicalAddress(nextKernelTable * ps); nextKernelTable += 1
         let pt = PhysicalAddress(nextKernelTable * ps); nextKernelTable += 1
         let kflags = PageTableEntry.present | PageTableEntry.writable
+        let window = Array(kernelImage.prefix(max(1, kernelImagePages / 2)))
         let kva = VirtualAddress(Self.kernelBase)
         m.store(pml4.adding(UInt64(kva.index(level: 4)) * 8), PageTableEntry(frame: pdpt, flags: kflags).raw)
         m.store(pdpt.adding(UInt64(kva.index(level: 3)) * 8), PageTableEntry(frame: pd, flags: kflags).raw)
         m.store(pd.adding(UInt64(kva.index(level: 2)) * 8), PageTableEntry(frame: pt, flags: kflags).raw)
-        for (k, page) in kernelImage.enumerated() {
-            m.store(pt.adding(UInt64(kva.index(level: 1) + k) * 8), PageTableEntry(frame: page, flags: kflags).raw)
+        for (k, page) in window.enumerated() {
+            let flags = k == 0 ? PageTableEntry.present : kflags | PageTableEntry.noExecute
+            m.store(pt.adding(UInt64(kva.index(level: 1) + k) * 8), PageTableEntry(frame: page, flags: flags).raw)
         }
         let imagePage = PhysicalAddress((nextKernelTable + 1) * ps)
         m.store(imagePage, 0x90)  // a nop, for show
@@ -65,17 +73,20 @@ public final class ModelMachine {
             modules: .init(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0)), moduleCount: 0,
             totalPages: UInt64(pages), kernelImagePages: UInt64(kernelImagePages))
         guard case .success(let built) = result else { fatalError("model: RootBuilder failed: \(result)") }
-        self.init(memory: m, root: built.descriptor, kernelPML4: pml4, kernelImage: kernelImage)
+        self.init(memory: m, root: built.descriptor, kernelPML4: pml4, kernelImage: kernelImage,
+                  kernelWindow: Set(window.map(\.raw)))
     }
 
     /// A machine whose root `RootBuilder` has just built in `memory` (trace replay boots the
     /// machine's own layout this way: `Replay/ReplayBoot.swift`). Every page root does not map
     /// is a kernel page.
-    public init(memory m: SimulatedMemory, root: PhysicalAddress, kernelPML4: PhysicalAddress, kernelImage: [PhysicalAddress]) {
+    public init(memory m: SimulatedMemory, root: PhysicalAddress, kernelPML4: PhysicalAddress, kernelImage: [PhysicalAddress],
+                kernelWindow: Set<UInt64>? = nil) {
         memory = m
         self.root = root
         self.kernelPML4 = kernelPML4
         self.kernelImage = kernelImage
+        self.kernelWindow = kernelWindow
         let ps = AddressSpace.pageSize
         let tree = PartitionTree(memory: m, root: root)
         let rootMapped = Set(tree.partitions[0].leaves.map(\.paddr))
@@ -100,7 +111,7 @@ public final class ModelMachine {
 
     /// Every isolation property of DESIGN.md §7 on the current state; empty when all hold.
     public func checkAllProperties() -> [Violation] {
-        Properties.all(tree(), kernelPages: kernelPages, kernelPML4: kernelPML4, memory: memory)
+        Properties.all(tree(), kernelPages: kernelPages, kernelPML4: kernelPML4, memory: memory, kernelWindow: kernelWindow)
     }
 
     // MARK: Helpers for tests (they act as the partitions would)

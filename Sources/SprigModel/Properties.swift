@@ -13,11 +13,12 @@ public enum Properties {
 
     /// Every property, plus what reading the tree found.
     public static func all(_ t: PartitionTree, kernelPages: Set<UInt64>, kernelPML4: PhysicalAddress,
-                           memory: SimulatedMemory) -> [Violation] {
+                           memory: SimulatedMemory, kernelWindow: Set<UInt64>? = nil) -> [Violation] {
         checksPerformed.add(1, ordering: .relaxed)
         return t.violations
             + kernelDataIsolation(t, kernelPages: kernelPages)
             + kernelHalf(t, kernelPML4: kernelPML4, memory: memory)
+            + (kernelWindow.map { entryWindow(kernelPML4: kernelPML4, window: $0, memory: memory) } ?? [])
             + horizontalIsolation(t)
             + verticalSharing(t)
             + consistency(t)
@@ -155,6 +156,37 @@ public enum Properties {
                 }
             }
         }
+        return out
+    }
+
+    /// The upper half every partition's PML4 copies (`kernelHalf`) maps only the kernel's entry
+    /// window (issue 11 item 6, docs/yield.md "The kernel's own mappings"): every leaf a page of
+    /// `window`, supervisor-only at every level, never both writable and executable. The
+    /// machine's kernel half holds the same: its entry/exit code, GDT, IDT, TSS and stacks.
+    public static func entryWindow(kernelPML4: PhysicalAddress, window: Set<UInt64>, memory m: SimulatedMemory) -> [Violation] {
+        var out: [Violation] = []
+        func bad(_ va: UInt64, _ page: UInt64, _ why: String) {
+            out.append(Violation(.kernelMapping, partition: 0, page: page, vaddr: va, "kernel half: \(why)"))
+        }
+        func walk(_ table: UInt64, level: Int, base: UInt64) {
+            for i in UInt64(0)..<512 {
+                if level == 4 && i < 256 { continue }
+                let e = PageTableEntry(raw: m.load(PhysicalAddress(table + i * 8)))
+                guard e.isPresent else { continue }
+                let va = base | (i << (12 + 9 * UInt64(level - 1)))
+                if e.raw & PageTableEntry.user != 0 { bad(va, e.frame.raw, "a user-accessible entry at level \(level)") }
+                guard e.frame.raw < m.bytes else { bad(va, e.frame.raw, "an entry outside memory"); continue }
+                if level > 1 && e.raw & PageTableEntry.largePage == 0 {
+                    walk(e.frame.raw, level: level - 1, base: va)
+                } else {
+                    if level > 1 || !window.contains(e.frame.raw) { bad(va, e.frame.raw, "a page outside the entry window") }
+                    if e.raw & PageTableEntry.writable != 0 && e.raw & PageTableEntry.noExecute == 0 {
+                        bad(va, e.frame.raw, "a page both writable and executable")
+                    }
+                }
+            }
+        }
+        walk(kernelPML4.raw, level: 4, base: 0xFFFF_0000_0000_0000)
         return out
     }
 

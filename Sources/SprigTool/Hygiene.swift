@@ -5,7 +5,11 @@
 /// * no undefined symbol in the linked kernel;
 /// * no stack protector (no __stack_chk_* symbol, no ssp attribute on any function);
 /// * no red zone (every function of every kernel module carries `noredzone` in the IR);
-/// * no lazy global initialization (`swift_once`), which spins if reached from an interrupt.
+/// * no lazy global initialization (`swift_once`), which spins if reached from an interrupt;
+/// * no `stac`: the kernel never lifts SMAP, it reaches partition memory only through the
+///   direct map;
+/// * no loadable segment both writable and executable (W^X; the kernel's page tables follow the
+///   same split at run time, docs/build.md "The kernel's own mappings").
 import Foundation
 
 public struct HygieneReport: Sendable {
@@ -14,6 +18,9 @@ public struct HygieneReport: Sendable {
     public var forbiddenSymbols: [String] = []
     public var functionsWithRedZone: [String] = []
     public var functionsWithStackProtector: [String] = []
+    public var writableExecutableSegments: [String] = []
+    public var smapLifts: [String] = []
+    public var segmentsChecked = 0
     public var functionsChecked = 0
     public var instructionsChecked = 0
 
@@ -24,6 +31,8 @@ public struct HygieneReport: Sendable {
         if !forbiddenSymbols.isEmpty { p.append("forbidden symbols: " + forbiddenSymbols.joined(separator: ", ")) }
         if !functionsWithRedZone.isEmpty { p.append("functions without noredzone: " + functionsWithRedZone.prefix(10).joined(separator: ", ")) }
         if !functionsWithStackProtector.isEmpty { p.append("functions with a stack protector: " + functionsWithStackProtector.prefix(10).joined(separator: ", ")) }
+        if !smapLifts.isEmpty { p.append("stac (SMAP lifted) in the kernel:\n  " + smapLifts.prefix(10).joined(separator: "\n  ")) }
+        if !writableExecutableSegments.isEmpty { p.append("segments both writable and executable:\n  " + writableExecutableSegments.joined(separator: "\n  ")) }
         return p
     }
 }
@@ -61,11 +70,31 @@ public enum Hygiene {
         return (checked, offending)
     }
 
+    /// The loadable segments of `llvm-objdump -p` output that are both writable and executable,
+    /// and how many loadable segments there were.
+    public static func writableExecutableSegments(inProgramHeaders text: String) -> (checked: Int, offending: [String]) {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var checked = 0
+        var offending: [String] = []
+        // "LOAD off 0x… vaddr 0x… paddr 0x… align 2**12" then "filesz 0x… memsz 0x… flags rwx".
+        for (i, line) in lines.enumerated() where line.hasPrefix("LOAD ") && i + 1 < lines.count {
+            let f = lines[i + 1].split(separator: " ")
+            guard let at = f.firstIndex(of: "flags"), at + 1 < f.count else { continue }
+            checked += 1
+            let flags = f[at + 1]
+            if flags.contains("w") && flags.contains("x") { offending.append(line + " " + lines[i + 1]) }
+        }
+        return (checked, offending)
+    }
+
     public static func check(_ builder: Builder, products: BuildProducts) throws -> HygieneReport {
         var report = HygieneReport()
         let tc = builder.toolchain
         let disassembly = try run(tc.tool("llvm-objdump"), ["-d", "--no-show-raw-insn", products.kernelELF.path])
         (report.instructionsChecked, report.fpuInstructions) = fpuLines(inDisassembly: disassembly)
+        report.smapLifts = disassembly.split(separator: "\n").filter { $0.hasSuffix("\tstac") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        let headers = try run(tc.tool("llvm-objdump"), ["-p", products.kernelELF.path])
+        (report.segmentsChecked, report.writableExecutableSegments) = writableExecutableSegments(inProgramHeaders: headers)
         let undefined = try run(tc.tool("llvm-nm"), ["-u", products.kernelELF.path])
         report.undefinedSymbols = undefined.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let all = try run(tc.tool("llvm-nm"), [products.kernelELF.path])

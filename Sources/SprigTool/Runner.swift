@@ -25,6 +25,10 @@ public struct RunOptions: Sendable {
     /// Wait for gdb on tcp::1234 before the first instruction.
     public var gdb = false
     public var memoryMiB = 128
+    /// QEMU's CPU model. The kernel refuses to boot without NX, SMEP, SMAP and UMIP: QEMU's
+    /// default model has none of the last three; `max` has them under TCG (and is the host's
+    /// CPU under KVM).
+    public var cpu = "max"
     /// Where QEMU writes what the guest sends to port 0xE9 (`-debugcon file:`): the trace of a
     /// trace-variant kernel (docs/replay.md).
     public var debugConsole: URL?
@@ -99,6 +103,7 @@ public enum QEMU {
         var args = [
             "-kernel", products.kernelImage.path, "-initrd", modules,
             "-m", "\(options.memoryMiB)M", "-display", "none", "-monitor", "none", "-serial", "stdio",
+            "-cpu", options.cpu,
             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         ]
         if !options.commandLine.isEmpty { args += ["-append", options.commandLine] }
@@ -175,16 +180,18 @@ public enum QEMU {
     }
 }
 
-final class OutputCollector: @unchecked Sendable {
+/// What a child process writes, collected from its pipe's handler thread (boot tests use it to
+/// talk to QEMU's monitor too).
+public final class OutputCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
     private let echo: Bool
-    init(echo: Bool) { self.echo = echo }
-    func append(_ d: Data) {
+    public init(echo: Bool) { self.echo = echo }
+    public func append(_ d: Data) {
         lock.lock(); data.append(d); lock.unlock()
         if echo { FileHandle.standardOutput.write(d) }
     }
-    var text: String {
+    public var text: String {
         lock.lock(); defer { lock.unlock() }
         return String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
     }

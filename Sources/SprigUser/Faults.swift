@@ -32,7 +32,7 @@ public enum FaultKind {
     public static let alignment: UInt64 = 17          // AC + misaligned load → 17 if CR0.AM, else none
     public static let loadGDT: UInt64 = 18            // lgdt → 13
     public static let writeCR3: UInt64 = 19           // mov to cr3 → 13
-    public static let iretToKernel: UInt64 = 20       // iretq to the kernel's code selector → 13 (error 8)
+    public static let iretToKernel: UInt64 = 20       // iretq to the kernel's code selector → 13 (error 8), 14 under TCG with SMAP
     public static let nonCanonical: UInt64 = 21       // load at a non-canonical address → 13
     public static let count: UInt64 = 22
 }

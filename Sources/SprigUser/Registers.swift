@@ -44,3 +44,8 @@ func fillRegistersAndYieldC(_ pattern: UInt64, _ callee: UInt64, _ target: UInt6
 
 /// DS | ES << 16 | FS << 32 | GS << 48 as this partition holds them now.
 @inline(__always) public func sprigDataSelectors() -> UInt64 { dataSelectorsC() }
+
+@_extern(c, "sprig_descriptor_table_read") func descriptorTableReadC(_ kind: UInt64) -> UInt64
+/// Executes sgdt (0), sidt (1), sldt (2), str (3) or smsw (4) in ring 3 (DescriptorTables.S):
+/// a #GP under CR4.UMIP; without it, what the instruction stored.
+@inline(__always) public func sprigDescriptorTableRead(_ kind: UInt64) -> UInt64 { descriptorTableReadC(kind) }

@@ -44,7 +44,11 @@ extension X86Platform: CPUPlatform {
     var rootPartition: PhysicalAddress { PhysicalAddress(rootDescriptor) }
     var currentPartition: PhysicalAddress { PhysicalAddress(currentDescriptor) }
     func setCurrentPartition(_ descriptor: PhysicalAddress) { currentDescriptor = descriptor.raw }
-    func switchAddressSpace(_ pml4: PhysicalAddress) { writeCR3(pml4.raw) }
+    /// With the entry window on, the kernel runs on its own tables and the exit path loads the
+    /// partition's (`userCR3`); with it off, the partition's tables are the kernel's too.
+    func switchAddressSpace(_ pml4: PhysicalAddress) {
+        if kernelCR3 != 0 { userCR3 = pml4.raw } else { writeCR3(pml4.raw) }
+    }
 
     func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         let f = TrapFrame(words: trappedFrame.unsafelyUnwrapped)

@@ -1,7 +1,21 @@
-/// Debug builds only: the command line `crashtest=trap` or `crashtest=fault` makes the kernel
-/// fail a Swift check or read an unmapped kernel address after boot, so a boot test can check
-/// the crash report. Release builds compile this to nothing.
-func debugCrashTest(_ boot: MultibootInfo) {
+/// Debug builds only: `crashtest=…` on the command line makes the kernel crash on purpose after
+/// boot, so a boot test can check the crash report and that the CPU protections hold:
+///
+/// * `trap`: fail a Swift check; `fault`: read an unmapped kernel address;
+/// * `write-text`, `write-text-alias`: write to the kernel's own text, through its link address
+///   and through the direct map (both read-only: W^X);
+/// * `exec-data`: call into a data page (no-exec);
+/// * `stack-guard`: run the kernel stack into its guard page (a #DF, taken on its IST stack);
+/// * `smap`, `smep` (with `skim=off`, so root's tables are the kernel's): read, or call, root's
+///   image at `AddressSpace.imageBase` from ring 0.
+///
+/// Release builds compile this to nothing.
+import SprigABI
+import SprigCore
+
+@_extern(c, "sprig_debug_overflow_stack") func debugOverflowStack(_ guardTop: UInt64)
+
+func debugCrashTest(_ boot: MultibootInfo, rootPML4: PhysicalAddress) {
     #if SPRIG_DEBUG
     if boot.commandLineContains("crashtest=trap") {
         Console.line("Sprig: crashtest=trap: failing a kernel check on purpose")
@@ -10,6 +24,30 @@ func debugCrashTest(_ boot: MultibootInfo) {
         Console.line("Sprig: crashtest=fault: reading an unmapped kernel address on purpose")
         let p = UnsafeMutablePointer<UInt64>(bitPattern: UInt(0xFFFF_A000_0000_0000))!
         Console.hex(p.pointee)
+    } else if boot.commandLineContains("crashtest=write-text-alias") {
+        Console.line("Sprig: crashtest=write-text-alias: writing the kernel's text through the direct map")
+        let p = UnsafeMutablePointer<UInt8>(bitPattern: UInt(X86Platform.directMapBase &+ (KernelTables.textStart &- kernelVMA)))!
+        p.pointee = 0xCC
+    } else if boot.commandLineContains("crashtest=write-text") {
+        Console.line("Sprig: crashtest=write-text: writing the kernel's own text")
+        let p = UnsafeMutablePointer<UInt8>(bitPattern: UInt(KernelTables.textStart))!
+        p.pointee = 0xCC
+    } else if boot.commandLineContains("crashtest=exec-data") {
+        Console.line("Sprig: crashtest=exec-data: calling into a data page")
+        let p = withUnsafeMutablePointer(to: &fpuAreaSymbol) { UnsafeMutableRawPointer($0) }
+        p.storeBytes(of: 0xC3, as: UInt8.self)  // ret
+        unsafeBitCast(p, to: (@convention(c) () -> Void).self)()
+    } else if boot.commandLineContains("crashtest=stack-guard") {
+        Console.line("Sprig: crashtest=stack-guard: running the kernel stack into its guard page")
+        debugOverflowStack(symbolAddress(&kernelStackGuardSymbol) + AddressSpace.pageSize)
+    } else if boot.commandLineContains("crashtest=smap") {
+        Console.line("Sprig: crashtest=smap: reading root's image from ring 0")
+        writeCR3(rootPML4.raw)
+        Console.hex(UnsafeMutablePointer<UInt64>(bitPattern: UInt(AddressSpace.imageBase))!.pointee)
+    } else if boot.commandLineContains("crashtest=smep") {
+        Console.line("Sprig: crashtest=smep: calling root's image from ring 0")
+        writeCR3(rootPML4.raw)
+        unsafeBitCast(UnsafeMutableRawPointer(bitPattern: UInt(AddressSpace.imageBase))!, to: (@convention(c) () -> Void).self)()
     }
     #endif
 }

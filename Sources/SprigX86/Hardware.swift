@@ -8,6 +8,13 @@
 @_extern(c, "sprig_read_cr2") func readCR2() -> UInt64
 @_extern(c, "sprig_read_cr3") func readCR3() -> UInt64
 @_extern(c, "sprig_write_cr3") func writeCR3(_ value: UInt64)
+@_extern(c, "sprig_read_cr0") func readCR0() -> UInt64
+@_extern(c, "sprig_read_cr4") func readCR4() -> UInt64
+@_extern(c, "sprig_write_cr4") func writeCR4(_ value: UInt64)
+@_extern(c, "sprig_rdmsr") func rdmsr(_ msr: UInt32) -> UInt64
+@_extern(c, "sprig_wrmsr") func wrmsr(_ msr: UInt32, _ value: UInt64)
+@_extern(c, "sprig_cpuid") func cpuidC(_ leaf: UInt32, _ subleaf: UInt32, _ a: UnsafeMutablePointer<UInt32>,
+                                         _ b: UnsafeMutablePointer<UInt32>, _ c: UnsafeMutablePointer<UInt32>, _ d: UnsafeMutablePointer<UInt32>)
 @_extern(c, "sprig_halt_forever") func haltForeverC()
 @_extern(c, "sprig_cpu_init") func cpuInit()
 @_extern(c, "sprig_enter_user") func enterUserC(_ frame: UnsafeMutablePointer<UInt64>)

@@ -13,6 +13,7 @@ let kernelVMA: UInt64 = 0xFFFF_FFFF_8000_0000
 func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     Serial.initialize()
     Console.line("Sprig: kernel booting")
+    CPUProtection.enable()
     cpuInit()
     FPU.initialize()
     // entry.S reserves the caches' storage by hand: it must be exactly what SprigCore indexes.
@@ -40,7 +41,12 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
         i += 1
     }
     let platform = X86Platform()
-    let bootPML4 = UInt64(UInt(bitPattern: withUnsafePointer(to: &bootPML4Symbol) { $0 })) - kernelVMA
+    // The entry window (on unless `skim=off`): partitions' PML4s get the upper half of this one.
+    let window = !boot.commandLineContains("skim=off")
+    // `verw=on`: clear the CPU's buffers on every exit even where CPUID does not report
+    // MD_CLEAR (QEMU's TCG never does: how the tests run the VERW path).
+    if boot.commandLineContains("verw=on") { mdClear = 1 }
+    let bootPML4 = KernelTables.build(window: window)
     let kernelPages = (kernelEnd - kernelStart) / AddressSpace.pageSize
     let allocatorBefore = Trace.boot(boot, kernelPML4: bootPML4, kernelStart: kernelStart, kernelEnd: kernelEnd)
     let result = RootBuilder.build(
@@ -48,6 +54,8 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
         image: boot.modules[0], modules: others, moduleCount: boot.moduleCount - 1,
         totalPages: boot.totalPages, kernelImagePages: kernelPages, commandLine: boot.commandLine)
     guard case .success(let root) = result else { bootFailure("not enough memory to build the root partition") }
+    CPUProtection.report()
+    KernelTables.verify(rootPML4: root.pml4.raw, window: window)
     Trace.built(root, before: allocatorBefore, after: boot.allocator)
 
     Console.write("Sprig: memory ")
@@ -66,11 +74,11 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     Console.decimal(boot.lowPages)
     Console.line(" pages below 1 MiB unused")
 
-    debugCrashTest(boot)
+    debugCrashTest(boot, rootPML4: root.pml4)
 
     rootDescriptor = root.descriptor.raw
     currentDescriptor = root.descriptor.raw
-    writeCR3(root.pml4.raw)
+    platform.switchAddressSpace(root.pml4)
     Console.line("Sprig: entering the root partition")
     enterRoot(platform, pml4: root.pml4)
 }

@@ -139,7 +139,7 @@ enum Trace {
     static func entered(_ event: TrapEvent, _ f: TrapFrame) {
         TraceOut.tag(.enter)
         TraceOut.number(currentDescriptor)
-        TraceOut.number(readCR3())
+        TraceOut.number(partitionCR3())
         switch event {
         case .systemCall(let number, let a):
             TraceOut.byte(TraceFormat.EventKind.systemCall.rawValue)
@@ -203,7 +203,7 @@ enum Trace {
         X86Platform.settleExit(f)
         TraceOut.tag(.resume)
         TraceOut.number(currentDescriptor)
-        TraceOut.number(readCR3())
+        TraceOut.number(partitionCR3())
         TraceOut.registers(f)
     }
 }

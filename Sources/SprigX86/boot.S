@@ -4,8 +4,10 @@
  * fields and jumps to sprig_start32 with eax = multiboot magic, ebx = multiboot info (physical).
  * We build boot page tables (identity map of the first GiB, the kernel at -2 GiB, and the
  * direct map of the first 4 GiB of physical memory at 0xFFFF800000000000, all with 2 MiB
- * pages, supervisor-only), enable PAE + long mode + NX + syscall, enable paging, and jump to
- * sprig_start64 in the higher half with the kernel stack. */
+ * pages, supervisor-only), enable PAE + long mode + syscall, enable paging, and jump to
+ * sprig_start64 in the higher half with the kernel stack. These boot tables are writable and
+ * executable everywhere: sprig_kmain checks the CPU, then replaces them with the kernel's own
+ * 4 KiB tables (KernelTables.swift) and drops the identity map. */
 
 #define KERNEL_VMA 0xFFFFFFFF80000000
 #define PHYS(x) ((x) - KERNEL_VMA)
@@ -84,7 +86,7 @@ sprig_start32:
     movl %eax, %cr3
     movl $0xC0000080, %ecx           /* EFER */
     rdmsr
-    orl $((1 << 0) | (1 << 8) | (1 << 11)), %eax   /* SCE, LME, NXE */
+    orl $((1 << 0) | (1 << 8)), %eax   /* SCE, LME; NXE once sprig_kmain has seen NX in CPUID */
     wrmsr
     movl %cr0, %eax
     andl $~(1 << 2), %eax                           /* no x87 emulation */
@@ -124,8 +126,15 @@ sprig_start64:
     .global sprig_boot_pml4
 sprig_boot_pml4:        .skip 4096
 sprig_boot_pdpt_low:    .skip 4096
+    .global sprig_boot_pdpt_high
 sprig_boot_pdpt_high:   .skip 4096
 sprig_boot_pdpt_direct: .skip 4096
+    .global sprig_boot_pd
 sprig_boot_pd:          .skip 4 * 4096
+    /* KernelTables.swift fills these: the image at 4 KiB (PD + PT), the direct map's first
+     * 2 MiB at 4 KiB (the image's text and rodata read-only there too), and the entry window
+     * partitions map (PML4, PDPT, PD, PT). */
+    .global sprig_kernel_tables
+sprig_kernel_tables:    .skip 7 * 4096
 sprig_boot_stack:       .skip 4096
 sprig_boot_stack_top:

@@ -14,15 +14,50 @@
  * TrapFrame (offsets in bytes), matching X86TrapFrame in TrapFrame.swift:
  *   0 rax, 8 rbx, 16 rcx, 24 rdx, 32 rsi, 40 rdi, 48 rbp, 56 r8 … 112 r15,
  *   120 vector, 128 error code, 136 rip, 144 cs, 152 rflags, 160 rsp, 168 ss
- * Vector 0x100 marks a syscall. */
+ * Vector 0x100 marks a syscall.
+ *
+ * The entry window (docs/yield.md, "The kernel's own mappings"): this code, the GDT, IDT, TSS,
+ * the entry stack and the IST stacks are the only kernel pages a partition's PML4 maps when the
+ * window is on (the default; `skim=off` on the kernel command line turns it off). The CPU pushes
+ * the interrupt frame on the entry stack (TSS rsp0; syscall switches to it by hand), the TrapFrame
+ * is built there, then SWITCH_TO_KERNEL_CR3 loads the kernel's own tables (sprig_kernel_cr3, 0
+ * when the window is off) and Swift runs on the kernel stack, which no partition maps. The way
+ * back loads the partition's PML4 (SWITCH_TO_USER_CR3) only after the last read of kernel memory.
+ * No page is global (CR4.PGE stays off), so a CR3 load leaves nothing of the kernel in the TLB. */
 
 #define SYSCALL_VECTOR 0x100
 #define KERNEL_CS 0x08
 #define USER_DS (0x18 | 3)
 #define USER_CS (0x20 | 3)
 #define TSS_SEL 0x28
+#define FRAME_CS 144                   /* TrapFrame offset of cs */
 
-    .text
+    /* After SAVE_GPRS (rax is free): the kernel's own tables, when the window is on. */
+    .macro SWITCH_TO_KERNEL_CR3
+    movq sprig_kernel_cr3(%rip), %rax
+    testq %rax, %rax
+    jz 91f
+    movq %rax, %cr3
+91:
+    .endm
+
+    /* Before the last pops (rax is reloaded after it): the partition's tables, when the window
+     * is on; then VERW clears the CPU's buffers when the CPU reports MD_CLEAR (MDS). */
+    .macro SWITCH_TO_USER_CR3
+    movq sprig_user_cr3(%rip), %rax
+    testq %rax, %rax
+    jz 92f
+    movq %rax, %cr3
+92:
+    .endm
+    .macro CLEAR_CPU_BUFFERS
+    cmpb $0, sprig_md_clear(%rip)
+    je 93f
+    verw sprig_verw_selector(%rip)
+93:
+    .endm
+
+    .section .window.text, "ax"
     .macro SAVE_GPRS
     pushq %r15
     pushq %r14
@@ -62,8 +97,15 @@ sprig_isr_\vector:
 sprig_trap_common:
     SAVE_GPRS
     cld
+    clac                               /* ring 3 may have set AC: SMAP stays on in the kernel */
+    testb $3, FRAME_CS(%rsp)
+    jz sprig_trap_from_kernel
+    SWITCH_TO_KERNEL_CR3
+    movq %rsp, %rbx                    /* the frame, on the entry or an IST stack */
     movq %rsp, %rdi
+    leaq sprig_kernel_stack_top(%rip), %rsp
     call sprig_trap
+    movq %rbx, %rsp
     .global sprig_trap_return
 sprig_trap_return:
     /* Null data selectors on every way back to ring 3: ring 3 can load the user selectors into
@@ -77,6 +119,36 @@ sprig_trap_return:
     movq sprig_exit_context(%rip), %rax
     testq %rax, %rax
     jnz sprig_exit_from_context
+    SWITCH_TO_USER_CR3
+    popq %rax
+    popq %rbx
+    popq %rcx
+    popq %rdx
+    popq %rsi
+    popq %rdi
+    popq %rbp
+    popq %r8
+    popq %r9
+    popq %r10
+    popq %r11
+    popq %r12
+    popq %r13
+    popq %r14
+    popq %r15
+    addq $16, %rsp
+    CLEAR_CPU_BUFFERS
+    iretq
+
+/* From ring 0 (a kernel fault, an NMI or #DF in the kernel): the kernel's tables for Swift, on
+ * the stack the CPU chose; the CR3 that was loaded is back on the way out. */
+sprig_trap_from_kernel:
+    movq %cr3, %r12
+    SWITCH_TO_KERNEL_CR3
+    movq %rsp, %rbx
+    movq %rsp, %rdi
+    call sprig_trap
+    movq %rbx, %rsp
+    movq %r12, %cr3
     popq %rax
     popq %rbx
     popq %rcx
@@ -99,7 +171,7 @@ sprig_trap_return:
  * rax 24, rbx 32 ... r15 136, checked by the core), the rest of the frame as it is. */
 sprig_exit_from_context:
     movq $0, sprig_exit_context(%rip)
-    addq $(17 * 8), %rsp               /* past the 15 registers, vector and error code */
+    addq $(16 * 8), %rsp               /* past the 15 registers and the vector */
     movq 32(%rax), %rbx
     movq 40(%rax), %rcx
     movq 48(%rax), %rdx
@@ -115,6 +187,10 @@ sprig_exit_from_context:
     movq 128(%rax), %r14
     movq 136(%rax), %r15
     movq 24(%rax), %rax
+    movq %rax, (%rsp)                  /* parked in the error-code slot for after the CR3 load */
+    SWITCH_TO_USER_CR3
+    popq %rax
+    CLEAR_CPU_BUFFERS
     iretq
 
 /* syscall: rcx = user rip, r11 = user rflags, IF masked by FMASK. Build a TrapFrame by hand. */
@@ -122,7 +198,7 @@ sprig_exit_from_context:
     .align 16
 sprig_syscall_entry:
     movq %rsp, sprig_syscall_user_rsp(%rip)
-    leaq sprig_kernel_stack_top(%rip), %rsp
+    leaq sprig_entry_stack_top(%rip), %rsp
     pushq $USER_DS
     pushq sprig_syscall_user_rsp(%rip)
     pushq %r11
@@ -132,8 +208,12 @@ sprig_syscall_entry:
     pushq $SYSCALL_VECTOR
     SAVE_GPRS
     cld
+    SWITCH_TO_KERNEL_CR3
+    movq %rsp, %rbx
     movq %rsp, %rdi
+    leaq sprig_kernel_stack_top(%rip), %rsp
     call sprig_trap
+    movq %rbx, %rsp
     jmp sprig_trap_return
 
 /* sprig_enter_user(frame): start ring 3 from a TrapFrame the kernel prepared at the top of
@@ -144,6 +224,7 @@ sprig_enter_user:
     jmp sprig_trap_return
 
 /* sprig_cpu_init(): GDT with user segments and the TSS, IDT for all 256 vectors, syscall MSRs. */
+    .text
     .global sprig_cpu_init
 sprig_cpu_init:
     /* TSS descriptor (16 bytes) at GDT[5]. */
@@ -166,8 +247,8 @@ sprig_cpu_init:
     movq %rax, %rcx
     shrq $32, %rcx
     movq %rcx, 8(%rdi)                 /* base 63:32 */
-    /* TSS stacks: rsp0 = kernel stack, IST1 = double fault, IST2 = NMI. */
-    leaq sprig_kernel_stack_top(%rip), %rcx
+    /* TSS stacks: rsp0 = entry stack, IST1 = double fault, IST2 = NMI (all in the window). */
+    leaq sprig_entry_stack_top(%rip), %rcx
     movq %rcx, sprig_tss + 4(%rip)
     leaq sprig_df_stack_top(%rip), %rcx
     movq %rcx, sprig_tss + 36(%rip)
@@ -251,7 +332,7 @@ sprig_cpu_init:
     wrmsr
     ret
 
-    .data
+    .section .window.data, "aw"
     .align 16
 sprig_gdt:
     .quad 0
@@ -262,6 +343,20 @@ sprig_gdt:
     .quad 0, 0                         /* 0x28 TSS, filled by sprig_cpu_init */
 sprig_gdt_end:
     .align 8
+    .global sprig_kernel_cr3
+sprig_kernel_cr3:                      /* the kernel's PML4 when the window is on, else 0 */
+    .quad 0
+sprig_syscall_user_rsp:
+    .quad 0
+    .global sprig_md_clear
+sprig_md_clear:                        /* 1 when CPUID.7.0:EDX[10] (MD_CLEAR): VERW on exit */
+    .byte 0
+    .align 2
+sprig_verw_selector:
+    .word 0x10                         /* any writable data selector */
+
+    .data
+    .align 8
 sprig_gdtr:
     .word sprig_gdt_end - sprig_gdt - 1
     .quad sprig_gdt
@@ -269,16 +364,14 @@ sprig_gdtr:
 sprig_idtr:
     .word 256 * 16 - 1
     .quad sprig_idt
-sprig_syscall_user_rsp:
+    .global sprig_user_cr3
+sprig_user_cr3:                        /* the PML4 ring 3 resumes with when the window is on, else 0 */
     .quad 0
     .global sprig_exit_context
 sprig_exit_context:
     .quad 0
 
     .bss
-    .align 16
-    .global sprig_initial_frame
-sprig_initial_frame: .skip 22 * 8
     .align 16
     .global sprig_fpu_area
 sprig_fpu_area: .skip 512
@@ -289,15 +382,36 @@ sprig_fpu_area: .skip 512
     .align 64
 sprig_translation_cache: .skip (32 * 3 + 16 * 16) * 8
 sprig_translation_cache_end:
+    /* The kernel stack (Swift runs here; never in the window), an unmapped guard page below. */
     .align 4096
+    .global sprig_kernel_stack_guard
+sprig_kernel_stack_guard: .skip 4096
+sprig_kernel_stack: .skip 16384
+    .global sprig_kernel_stack_top
+sprig_kernel_stack_top:
+
+    /* The window's pages: IDT (read-only once built), TSS, and three stacks, each above an
+     * unmapped guard page. The entry stack holds the TrapFrame of the current entry and nothing
+     * else (the first entry into root starts from sprig_initial_frame, its top frame). */
+    .section .window.bss, "aw", @nobits
+    .align 4096
+    .global sprig_idt
 sprig_idt:      .skip 256 * 16
-    .align 16
+    .global sprig_tss
 sprig_tss:      .skip 104
     .align 4096
-    .global sprig_kernel_stack_top
-sprig_kernel_stack: .skip 16384
-sprig_kernel_stack_top:
+    .global sprig_entry_stack_guard
+sprig_entry_stack_guard: .skip 4096
+sprig_entry_stack: .skip 4096 - 22 * 8
+    .global sprig_initial_frame
+sprig_initial_frame: .skip 22 * 8
+    .global sprig_entry_stack_top
+sprig_entry_stack_top:
+    .global sprig_df_stack_guard
+sprig_df_stack_guard: .skip 4096
 sprig_df_stack: .skip 4096
 sprig_df_stack_top:
+    .global sprig_nmi_stack_guard
+sprig_nmi_stack_guard: .skip 4096
 sprig_nmi_stack: .skip 4096
 sprig_nmi_stack_top:

@@ -39,6 +39,29 @@ uint64_t sprig_read_cr3(void) {
     return v;
 }
 void sprig_write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
+uint64_t sprig_read_cr0(void) {
+    uint64_t v;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(v));
+    return v;
+}
+uint64_t sprig_read_cr4(void) {
+    uint64_t v;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+void sprig_write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+uint64_t sprig_rdmsr(uint32_t msr) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((uint64_t)hi << 32) | lo;
+}
+void sprig_wrmsr(uint32_t msr, uint64_t v) {
+    __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+/* CPUID leaf/subleaf. */
+void sprig_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d) {
+    __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(subleaf));
+}
 void sprig_halt_forever(void) {
     for (;;) __asm__ volatile("cli; hlt");
 }
@@ -46,3 +69,10 @@ void sprig_halt_forever(void) {
 /* FPU/SSE state of the partition that trapped: saved and restored, never computed with. */
 void sprig_fxsave(void *area) { __asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory"); }
 void sprig_fxrstor(const void *area) { __asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory"); }
+
+/* Debug crash test only (DebugCrashTest.swift; unreferenced, so dropped, in release): the
+ * stack pointer at the top of the kernel stack's guard page, then a push. */
+void sprig_debug_overflow_stack(uint64_t guard_top) {
+    __asm__ volatile("mov %0, %%rsp; pushq $0" : : "r"(guard_top) : "memory");
+    for (;;) {}
+}

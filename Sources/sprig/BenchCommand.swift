@@ -11,7 +11,8 @@ struct BenchCommand: ParsableCommand {
             Builds, then boots the `bench` system under QEMU TCG with -icount shift=0,align=off: the \
             time-stamp counter then advances by one per guest instruction, so the counts are the same on \
             any machine, however busy. Prints a table (median, min and max of 16 rounds, the cost of \
-            reading the counter subtracted) and writes the same numbers as JSON to \
+            reading the counter subtracted; a second boot with the kernel's entry window off, skim=off, \
+            gives the column of that name) and writes the same numbers as JSON to \
             .build/sprig/<variant>/bench.json (or prints only the JSON with --json). With --check, exits \
             with status 1 when a measurement misses its target (one-way yield ≤ 400 instructions).
             """)

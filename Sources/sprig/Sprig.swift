@@ -149,14 +149,14 @@ struct ListSystems: ParsableCommand {
 struct CheckHygiene: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hygiene",
-        abstract: "Check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no stack protector, no red zone, no lazy globals.")
+        abstract: "Check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no stack protector, no red zone, no lazy globals, no writable and executable segment.")
     @OptionGroup var options: BuildOptions
 
     func run() throws {
         let builder = try makeBuilder(options)
         let products = try builder.build()
         let report = try Hygiene.check(builder, products: products)
-        print("checked \(report.instructionsChecked) instructions and \(report.functionsChecked) functions")
+        print("checked \(report.instructionsChecked) instructions, \(report.functionsChecked) functions and \(report.segmentsChecked) loadable segments")
         if report.problems.isEmpty {
             print("kernel hygiene: OK")
         } else {

@@ -17,7 +17,19 @@ struct BenchBootTests {
                 #expect(m.min == m.max, "\(m.key) should not vary under icount: \(m.min)…\(m.max)")
             }
         }
+        // Every path measured again with the entry window off (skim=off): the window's cost is
+        // its CR3 loads and stack switch, a few instructions each way.
+        for m in ms {
+            let off = try #require(m.windowOffMedian, "\(m.key) has no skim=off number")
+            #expect(off > 0, "\(m.key)")
+        }
         let byKey = Dictionary(uniqueKeysWithValues: ms.map { ($0.key, $0) })
+        // Under -icount a CR3 load is one instruction: on and off differ by a handful (off
+        // writes CR3 through a call in the kernel, on stores it for the exit path).
+        for k in ["yield.parent_to_child", "yield.child_to_parent", "irq.to_root_handler"] {
+            let on = byKey[k]!.median, off = byKey[k]!.windowOffMedian!
+            #expect(on < off + 30 && off < on + 30, "\(k): window on \(on), off \(off)")
+        }
         // A round trip is two one-way yields plus the child's few instructions of bookkeeping.
         let trip = byKey["yield.round_trip"]!.median
         let oneWay = byKey["yield.parent_to_child"]!.median + byKey["yield.child_to_parent"]!.median

@@ -36,7 +36,7 @@ struct YieldBootTests {
         #expect(!out.contains("KERNEL CRASH"), "\(out)")
         out.expectInOrder([
             "root: attacks on yield, delivery and register hygiene",
-            "attacker: grandchild built, commands 0xC1-0xC4 installed; masking interrupts and yielding to root",
+            "attacker: grandchild built, commands 0xC1-0xC4 and 0xC6 installed; masking interrupts and yielding to root",
             "root: yield's check chain, in order",
             "root: round trip after every refusal: success",
             "root: a child fills every register with its marker and faults",

@@ -85,3 +85,51 @@ import SprigCore
         #expect(m.checkAllProperties().contains { $0.kind == .treeCycle && $0.page == c.descriptor.raw })
     }
 }
+
+/// The entry window (issue 11 item 6): the upper half every partition copies maps only the
+/// kernel's window pages, supervisor-only, none writable and executable; the property catches
+/// each way a kernel could break that in the tables it gives partitions.
+@Suite struct EntryWindowPropertyTests {
+    /// The kernel half's last-level table and the slot of image page `k` in it.
+    func windowSlot(_ m: ModelMachine, _ k: Int) -> PhysicalAddress {
+        let va = VirtualAddress(ModelMachine.kernelBase)
+        var table = m.kernelPML4
+        for level in [4, 3, 2] {
+            table = PageTableEntry(raw: m.memory.load(table.adding(UInt64(va.index(level: level)) * 8))).frame
+        }
+        return table.adding(UInt64(va.index(level: 1) + k) * 8)
+    }
+
+    @Test func theModelsKernelHalfIsTheWindowOnly() {
+        let m = ModelMachine()
+        let window = try! #require(m.kernelWindow)
+        #expect(window.count == m.kernelImage.count / 2 && window.contains(m.kernelImage[0].raw))
+        #expect(!window.contains(m.kernelImage.last!.raw))
+        _ = m.makeChild(of: m.root, pages: 2)
+        #expect(Properties.entryWindow(kernelPML4: m.kernelPML4, window: window, memory: m.memory).isEmpty)
+        expectProperties(m, "a machine with a child")
+    }
+
+    @Test func aKernelPageOutsideTheWindowInTheKernelHalf() {
+        let m = ModelMachine()
+        let outside = m.kernelImage.last!
+        m.memory.store(windowSlot(m, m.kernelImage.count - 1),
+                       PageTableEntry(frame: outside, flags: PageTableEntry.present | PageTableEntry.noExecute).raw)
+        let v = m.checkAllProperties()
+        #expect(v.contains { $0.kind == .kernelMapping && $0.page == outside.raw && $0.description.contains("outside the entry window") })
+    }
+
+    @Test func aUserAccessibleWindowPage() {
+        let m = ModelMachine()
+        let slot = windowSlot(m, 1)
+        m.memory.store(slot, m.memory.load(slot) | PageTableEntry.user)
+        #expect(m.checkAllProperties().contains { $0.kind == .kernelMapping && $0.description.contains("user-accessible") })
+    }
+
+    @Test func aWritableExecutableWindowPage() {
+        let m = ModelMachine()
+        let slot = windowSlot(m, 0)
+        m.memory.store(slot, m.memory.load(slot) | PageTableEntry.writable)
+        #expect(m.checkAllProperties().contains { $0.kind == .kernelMapping && $0.description.contains("writable and executable") })
+    }
+}

@@ -93,7 +93,8 @@ struct Oracle {
     func properties(_ tree: PartitionTree, _ system: ModelSystem) -> [Finding] {
         guard configuration.properties else { return [] }
         let m = system.machine
-        return Properties.all(tree, kernelPages: m.kernelPages, kernelPML4: m.kernelPML4, memory: m.memory)
+        return Properties.all(tree, kernelPages: m.kernelPages, kernelPML4: m.kernelPML4, memory: m.memory,
+                              kernelWindow: m.kernelWindow)
             .map { Finding(.property, $0.description) }
     }
 
