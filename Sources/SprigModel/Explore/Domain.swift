@@ -440,8 +440,9 @@ public enum RegisterMarks {
     /// code selectors, a null selector with RPL 3), none of them null.
     public static let dataSelectors: [UInt64] = [0x1B, 0x18, 0x23, 0x3]
 
-    /// The marked register file: rip, rsp, every general register and every FXSAVE word a mark,
-    /// except MXCSR (ring 3 cannot load reserved bits) and the FXSAVE tail the CPU leaves zero;
+    /// The marked register file: rip, rsp, every general register and every FXSAVE word a mark
+    /// (the bytes the CPU holds: `ModelCPU.heldBytes`), except MXCSR (ring 3 cannot load
+    /// reserved bits);
     /// rflags the reserved bit and the interrupt flag the partition runs with; `dataSelectors`.
     public static func registers(of descriptor: PhysicalAddress, interruptsEnabled: Bool) -> RegisterFile {
         var r = RegisterFile()
@@ -450,7 +451,7 @@ public enum RegisterMarks {
         r.rip = next(); r.rsp = next()
         r.rflags = UserRegisters.rflags(0, interruptsEnabled: interruptsEnabled)
         for k in r.gprs.indices { r.gprs[k] = next() }
-        for k in r.fpu.indices { r.fpu[k] = k < 58 ? next() : 0 }
+        for k in r.fpu.indices { r.fpu[k] = next() & ModelCPU.heldBytes(word: k) }
         r.fpu[3] = 0x1F80 | UInt64(UserRegisters.defaultMXCSRMask) << 32
         r.dataSelectors = dataSelectors
         return r
