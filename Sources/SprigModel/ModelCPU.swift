@@ -60,6 +60,8 @@ public final class ModelCPU: CPUPlatform {
     /// What the last `returnToUser` would have faulted on in the kernel (the CPU's rule it
     /// broke), or nil. A kernel crash on the machine.
     public private(set) var exitFault: String?
+    /// Where `saveCPUState` wrote since the last `enterKernel` (`Properties.savedContexts`).
+    public private(set) var savedSinceEntry: [ContextLocation] = []
 
     /// Number of `saveCPUState` / `loadCPUState` calls, to tell "nothing happened" in tests.
     public private(set) var saves = 0
@@ -98,6 +100,7 @@ public final class ModelCPU: CPUPlatform {
     /// the kernel's frame then holds as ring 3's rcx and r11.
     public func enterKernel(_ event: TrapEvent) {
         exitFault = nil
+        savedSinceEntry = []
         if case .systemCall = event {
             registers[ContextLayout.rcx] = registers.rip
             registers[ContextLayout.r11] = registers.rflags
@@ -206,6 +209,7 @@ public final class ModelCPU: CPUPlatform {
     /// pages, FXSAVE into the staging area, the bytes it does not write zeroed there, then copied.
     public func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         saves += 1
+        savedSinceEntry.append(location)
         let fpuWords = ContextLayout.fpuSize / 8
         var image: [UInt64]
         if location.firstBytes == UInt64(ContextLayout.size) {

@@ -128,6 +128,18 @@ public enum Mutants {
             replacement: """
                 _ = registers.dataSelectors
                 """),
+        // The model's picture of X86Platform.saveCPUState's straddling path without the zeroing
+        // of the bytes FXSAVE does not write: the staging area's old bytes are copied out.
+        Mutant(
+            name: "fxsave-staging",
+            summary: "a context saved over two pages copies the FXSAVE bytes the CPU does not write from the kernel's staging area, which holds the last image loaded through it",
+            file: "Sources/SprigModel/ModelCPU.swift",
+            original: """
+                for w in 0..<fpuWords { stagingArea[w] &= UserRegisters.fxsaveWrittenBytes(word: w) }
+                """,
+            replacement: """
+                _ = fpuWords
+                """),
         Mutant(
             name: "addvaddr-execute-vidt",
             summary: "addVAddr no longer refuses execute rights at the child's VIDT address, so a child can run a syscall at the last bytes of the lower half",

@@ -47,11 +47,15 @@ import Testing
         #expect(report.contains(expected), "the oracle names the expected refusal:\n\(report)")
     }
 
-    /// A mutant whose shortest counterexample is longer than the exhaustive search goes: the
+    /// Mutants whose shortest counterexample is longer than the exhaustive search goes: the
     /// yield cache must first keep a plan (a yield), ring 3 must then rewrite the VIDT entry, and
-    /// the same yield must come again, at least four steps. The seeded random walk finds it.
+    /// the same yield must come again, at least four steps; the staging area must be loaded from
+    /// a marked straddling context before a straddling save. The seeded random walk finds them.
     @Test("a mutant beyond depth 3 is caught by the seeded random walk",
-          arguments: [("yield-cache-vidt", "yield(", "refinement")])
+          arguments: [("yield-cache-vidt", "yield(", "refinement"),
+                      // A straddling context of root's with a word in FXSAVE's unwritten bytes is
+                      // loaded through the staging area; a later straddling save copies it out.
+                      ("fxsave-staging", "write [", "bytes FXSAVE does not write not zero")])
     func mutantIsCaughtByTheRandomWalk(mutant: String, step: String, expected: String) throws {
         let r = try Self.explore(mutant, ["--random", "20000", "--seed", "1"])
         #expect(r.status == 1, "mutant \(mutant) not caught (exit \(r.status)):\n\(r.output.prefix(4000))")

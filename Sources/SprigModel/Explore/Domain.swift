@@ -230,7 +230,8 @@ public struct Domain: Sendable {
     // MARK: Ring-3 writes
 
     /// VIDT entries of the caller and of its children (through the caller's own mapping of the
-    /// child's VIDT page), and free lists over the caller's fresh pages.
+    /// child's VIDT page), a straddling context of its own with a word in the FXSAVE bytes the
+    /// CPU does not write, and free lists over the caller's fresh pages.
     private func writes(_ v: CallerView, _ t: PartitionTree) -> [ExplorationStep] {
         var out: [ExplorationStep] = []
         let slots = configuration.vidtIndices
@@ -244,8 +245,15 @@ public struct Domain: Sendable {
         for (vidtVA, owner) in vidts {
             let ov = CallerView(t, owner, v.machine)
             for (k, slot) in slots.enumerated() {
-                for value in Self.vidtValues(ov, slot: k) {
+                let values = Self.vidtValues(ov, slot: k)
+                for value in values {
                     out.append(.write([WordWrite(vidtVA + 8 * slot, value)]))
+                }
+                // Its own straddling context, with a mark in FXSAVE bytes the CPU never writes
+                // (416…): a load through the kernel's staging area carries it there.
+                if owner == v.index {
+                    out.append(.write([WordWrite(vidtVA + 8 * slot, values[2]),
+                                       WordWrite(values[2] + UInt64(ContextLayout.fpu + 416), RegisterMarks.mark(v.machine.root, 0xF0) ^ UInt64(k))]))
                 }
             }
         }

@@ -119,6 +119,7 @@ struct Oracle {
         if entered && system.poweredOff == nil && (!system.crashed || system.cpu.exitFault != nil) {
             out += Properties.resumedState(system.cpu).map { Finding(.registerHygiene, "\(Explorer.name(b, system)): \($0.detail)") }
         }
+        if entered { out += Properties.savedContexts(system.cpu).map { Finding(.registerHygiene, $0.detail) } }
         if let w = r.fpu.indices.first(where: { r.fpu[$0] & ~ModelCPU.heldBytes(word: $0) != 0 }) {
             out.append(Finding(.registerHygiene, "FXSAVE word \(w) holds bytes the CPU has no register for"))
         }
