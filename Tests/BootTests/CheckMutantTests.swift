@@ -8,10 +8,10 @@ import Testing
 
 @Suite(.serialized) struct CheckMutantTests {
     /// Runs the explorer built from `mutant`'s copy with `arguments`; exit status and stdout.
-    static func explore(_ mutant: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    static func explore(_ mutant: String?, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let builder = try HostBuild(project: FuzzBuilds.project)
         builder.progress = { _ in }
-        let products = try builder.buildChecker(mutant: try Mutants.named(mutant))
+        let products = try builder.buildChecker(mutant: try mutant.map(Mutants.named))
         let p = Process()
         p.executableURL = products.executable
         p.arguments = arguments
@@ -45,6 +45,23 @@ import Testing
         #expect((1...3).contains(steps), "counterexample of \(steps) steps:\n\(report)")
         #expect(report.contains(step), "the counterexample shows the call:\n\(report)")
         #expect(report.contains(expected), "the oracle names the expected refusal:\n\(report)")
+    }
+
+    /// Today's way back to ring 3 for break 3: no return-rip check and code allowed on a
+    /// child's VIDT page. From the start where root asks for that code, A runs a syscall at the
+    /// last bytes of the lower half and the model's iretq rule reports the kernel fault (the
+    /// refinement check, left out here, would stop earlier at addVAddr's `executeAtVIDT`). On
+    /// the checkout the same search finds nothing.
+    @Test("today's return to a non-canonical rip is caught by the model's iretq rule")
+    func returnRipMutantIsCaught() throws {
+        let arguments = ["--start", "vidt-code", "--depth", "2", "--no-refinement"]
+        let r = try Self.explore("exit-return-rip", arguments)
+        #expect(r.status == 1, "not caught (exit \(r.status)):\n\(r.output)")
+        #expect(r.output.contains("VIOLATION after 2 steps"), "\(r.output)")
+        #expect(r.output.contains("at the last two bytes of the lower half"), "\(r.output)")
+        #expect(r.output.contains("iretq to the non-canonical rip 0x8000_0000_0000"), "\(r.output)")
+        let clean = try Self.explore(nil, arguments)
+        #expect(clean.status == 0, "the checkout: \(clean.output)")
     }
 
     /// Mutants whose shortest counterexample is longer than the exhaustive search goes: the
