@@ -39,6 +39,7 @@ while let flag = arguments.popFirst() {
     case "--vidt-slots": configuration.domain.vidtSlots = number(flag)
     case "--random": random = number(flag)
     case "--seed": seed = UInt64(number(flag))
+    case "--no-refinement": configuration.oracle.refinement = false
     case "--start":
         guard let s = ExplorationStart(rawValue: value(flag)) else { fail("--start: one of \(ExplorationStart.allCases.map(\.rawValue))") }
         configuration.start = s

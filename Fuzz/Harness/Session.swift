@@ -250,6 +250,7 @@ final class Session {
         if system.poweredOff == nil && (!system.crashed || system.cpu.exitFault != nil) {
             problems += Properties.resumedState(system.cpu).map(\.description)
         }
+        problems += Properties.savedContexts(system.cpu).map(\.description)
 #if SPRIG_REFINEMENT
         if refinement != nil {
             problems += refinement!.step(event, outcome: outcome, system: system).map(\.description)

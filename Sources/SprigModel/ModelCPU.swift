@@ -60,6 +60,8 @@ public final class ModelCPU: CPUPlatform {
     /// What the last `returnToUser` would have faulted on in the kernel (the CPU's rule it
     /// broke), or nil. A kernel crash on the machine.
     public private(set) var exitFault: String?
+    /// Where `saveCPUState` wrote since the last `enterKernel` (`Properties.savedContexts`).
+    public private(set) var savedSinceEntry: [ContextLocation] = []
 
     /// Number of `saveCPUState` / `loadCPUState` calls, to tell "nothing happened" in tests.
     public private(set) var saves = 0
@@ -98,6 +100,7 @@ public final class ModelCPU: CPUPlatform {
     /// the kernel's frame then holds as ring 3's rcx and r11.
     public func enterKernel(_ event: TrapEvent) {
         exitFault = nil
+        savedSinceEntry = []
         if case .systemCall = event {
             registers[ContextLayout.rcx] = registers.rip
             registers[ContextLayout.r11] = registers.rflags
@@ -159,15 +162,69 @@ public final class ModelCPU: CPUPlatform {
         tap?.didSwitchAddressSpace(pml4)
     }
 
-    /// FXSAVE leaves bytes 464…511 of its image unwritten; the model, like the machine, stores
-    /// zeros there.
-    static let fxsaveWrittenWords = 464 / 8
+    // MARK: FXSAVE and FXRSTOR, as the CPU does them
 
+    /// Whether FXSAVE writes the x87 last-instruction state (FOP, 11 bits at bytes 6…7; FIP,
+    /// FDP: words 1 and 2) as the last x87 instruction left it and FXRSTOR loads it: no on QEMU's
+    /// TCG, the machine the trace replays, which writes zeros there and loads nothing.
+    public static let keepsX87Pointers = false
+
+    /// The bytes of FXSAVE word `w` the CPU holds as state: the bytes FXSAVE writes
+    /// (`UserRegisters.fxsaveWrittenBytes`) but the reserved byte 5 (written as 0), FOP's five
+    /// reserved bits and, unless `keepsX87Pointers`, FOP, FIP and FDP (written as 0).
+    public static func heldBytes(word w: Int) -> UInt64 {
+        switch w {
+        case 0: return keepsX87Pointers ? 0x07FF_00FF_FFFF_FFFF : 0x0000_00FF_FFFF_FFFF
+        case 1, 2: return keepsX87Pointers ? ~0 : 0
+        default: return UserRegisters.fxsaveWrittenBytes(word: w)
+        }
+    }
+
+    /// FXSAVE over the 64 words `image` held: the bytes it writes from the registers, the others
+    /// as they were (the ST slots' padding, bytes 416…511).
+    func fxsave(over image: [UInt64]) -> [UInt64] {
+        (0..<image.count).map { w in
+            let written = UserRegisters.fxsaveWrittenBytes(word: w)
+            return image[w] & ~written | registers.fpu[w] & written
+        }
+    }
+
+    /// FXRSTOR from `image` (MXCSR already acceptable): the FXSAVE-form registers it defines,
+    /// zero in every byte the CPU does not hold, the status word's B bit (15) a copy of its ES
+    /// bit (7) as on every x87 since the 387, MXCSR_MASK the CPU's.
+    func fxrstor(_ image: [UInt64]) -> [UInt64] {
+        var fpu = (0..<image.count).map { image[$0] & Self.heldBytes(word: $0) }
+        fpu[0] = fpu[0] & ~(1 << 31) | (fpu[0] >> 23 & 1) << 31
+        fpu[3] = fpu[3] & 0xFFFF_FFFF | UInt64(mxcsrMask) << 32
+        return fpu
+    }
+
+    /// The kernel's FXSAVE staging area (`sprig_fpu_area`), kernel memory outside RAM: a context
+    /// that straddles two pages is saved and loaded through it, and so is one whose MXCSR must be
+    /// sanitized. It keeps the last image that went through it.
+    public private(set) var stagingArea = [UInt64](repeating: 0, count: ContextLayout.fpuSize / 8)
+
+    /// As the machine (`X86Platform.saveCPUState`): on one page, FXSAVE straight into the
+    /// context (the bytes it does not write keep the slot's own bytes; 464…511 zeroed); over two
+    /// pages, FXSAVE into the staging area, the bytes it does not write zeroed there, then copied.
     public func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         saves += 1
+        savedSinceEntry.append(location)
+        let fpuWords = ContextLayout.fpuSize / 8
+        var image: [UInt64]
+        if location.firstBytes == UInt64(ContextLayout.size) {
+            image = fxsave(over: (0..<fpuWords).map { memory.load(location.word(at: ContextLayout.fpu + 8 * $0)) })
+            for w in (464 / 8)..<fpuWords { image[w] = 0 }
+        } else {
+            stagingArea = fxsave(over: stagingArea)
+            for w in 0..<fpuWords { stagingArea[w] &= UserRegisters.fxsaveWrittenBytes(word: w) }
+            image = stagingArea
+        }
         var offset = 0
         while offset < ContextLayout.size {
-            memory.store(location.word(at: offset), savedWord(at: offset, flags: flags, returnValue: returnValue))
+            let value = offset >= ContextLayout.fpu ? image[(offset - ContextLayout.fpu) / 8]
+                : savedWord(at: offset, flags: flags, returnValue: returnValue)
+            memory.store(location.word(at: offset), value)
             offset += 8
         }
         tap?.didSaveCPUState(to: location, flags: flags, returnValue: returnValue)
@@ -182,9 +239,6 @@ public final class ModelCPU: CPUPlatform {
         case ContextLayout.gprs..<(ContextLayout.gprs + 8 * ContextLayout.gprCount): return registers[offset]
         case ContextLayout.flags: return flags
         case ContextLayout.valid: return 1
-        case ContextLayout.fpu..<(ContextLayout.fpu + ContextLayout.fpuSize):
-            let w = (offset - ContextLayout.fpu) / 8
-            return w < Self.fxsaveWrittenWords ? registers.fpu[w] : 0
         default: return 0
         }
     }
@@ -201,16 +255,26 @@ public final class ModelCPU: CPUPlatform {
         loads += 1
         tap?.willLoadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)
         var r = RegisterFile()
+        // The data selectors are the exit path's business (`returnToUser`), as on the machine.
+        r.dataSelectors = registers.dataSelectors
         func word(_ offset: Int) -> UInt64 { memory.load(location.word(at: offset)) }
         r.rip = UserRegisters.rip(word(ContextLayout.rip))
         r.rsp = word(ContextLayout.rsp)
         r.rflags = UserRegisters.rflags(word(ContextLayout.rflags), interruptsEnabled: interruptsEnabled)
         for i in 0..<ContextLayout.gprCount { r.gprs[i] = word(ContextLayout.gprs + 8 * i) }
-        for w in 0..<Self.fxsaveWrittenWords { r.fpu[w] = word(ContextLayout.fpu + 8 * w) }
-        // MXCSR is the low half of FXSAVE word 3 (bytes 24…27); MXCSR_MASK (28…31) is
-        // read-only CPU information, so the loaded image shows the CPU's own.
-        let mxcsr = UserRegisters.mxcsr(UInt32(truncatingIfNeeded: r.fpu[3]), mask: mxcsrMask)
-        r.fpu[3] = UInt64(mxcsr) | (UInt64(mxcsrMask) << 32)
+        // As the machine: FXRSTOR straight from a one-page context whose MXCSR is acceptable,
+        // else from the staging area, the context copied there with MXCSR sanitized (MXCSR_MASK,
+        // bytes 28…31, is read-only CPU information FXRSTOR ignores: the copy has 0 there).
+        let image = (0..<(ContextLayout.fpuSize / 8)).map { word(ContextLayout.fpu + 8 * $0) }
+        let mxcsr = UInt32(truncatingIfNeeded: image[3])
+        let sane = UserRegisters.mxcsr(mxcsr, mask: mxcsrMask)
+        if location.firstBytes == UInt64(ContextLayout.size) && sane == mxcsr {
+            r.fpu = fxrstor(image)
+        } else {
+            stagingArea = image
+            stagingArea[3] = UInt64(sane)
+            r.fpu = fxrstor(stagingArea)
+        }
         if let d = delivery {
             r[Delivery.sourceRegister] = d.source
             r[Delivery.vectorRegister] = d.vector

@@ -44,6 +44,24 @@ public enum Properties {
         return out
     }
 
+    /// Every context saved during the last kernel entry that straddles two pages (saved through
+    /// the kernel's staging area, which keeps the last image loaded through it) holds zero in
+    /// every FXSAVE byte the CPU does not write: nothing of an earlier image, possibly another
+    /// partition's, crosses into it (`UserRegisters.fxsaveWrittenBytes`).
+    public static func savedContexts(_ cpu: ModelCPU) -> [Violation] {
+        var out: [Violation] = []
+        for location in cpu.savedSinceEntry where location.firstBytes < UInt64(ContextLayout.size) {
+            for w in 0..<(ContextLayout.fpuSize / 8) {
+                let value = cpu.memory.load(location.word(at: ContextLayout.fpu + 8 * w))
+                guard value & ~UserRegisters.fxsaveWrittenBytes(word: w) != 0 else { continue }
+                out.append(Violation(.registerHygiene, partition: cpu.currentPartition.raw, page: location.first.pageBase.raw,
+                                     "a straddling save left FXSAVE word \(w) = 0x\(String(value, radix: 16)), bytes FXSAVE does not write not zero"))
+                break
+            }
+        }
+        return out
+    }
+
     /// Every live entry of the kernel's yield cache is the plan checks 3–8 (`Yield.resolve`) give
     /// now, with the two VIDT entries holding the values the entry was checked on (a hit compares
     /// them with memory) and the caches empty (`YieldCache`).

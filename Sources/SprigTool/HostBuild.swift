@@ -106,9 +106,11 @@ public final class HostBuild {
             let tmp = fm.temporaryDirectory.appendingPathComponent("sprig-mutant-\(product.directoryStem)-\(mutant.name)-\(ProcessInfo.processInfo.processIdentifier)")
             try? fm.removeItem(at: tmp)
             try stage(into: tmp)
-            let file = tmp.appendingPathComponent(mutant.file)
-            let text = try String(contentsOf: file, encoding: .utf8)
-            try mutant.apply(to: text).write(to: file, atomically: true, encoding: .utf8)
+            for edit in mutant.edits {
+                let file = tmp.appendingPathComponent(edit.file)
+                let text = try String(contentsOf: file, encoding: .utf8)
+                try edit.apply(to: text).write(to: file, atomically: true, encoding: .utf8)
+            }
             sourceRoot = tmp
             staged = tmp
         }

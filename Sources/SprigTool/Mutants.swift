@@ -20,12 +20,17 @@ public struct Mutant: Sendable, Equatable {
     public let original: String
     /// The text put in its place.
     public let replacement: String
+    /// Further edits of the same mutant (other files), for a behaviour that two checks stopped.
+    public let also: [Mutant]
 
-    /// A mutant replacing `original` with `replacement` in `file`.
-    public init(name: String, summary: String, file: String, original: String, replacement: String) {
+    /// A mutant replacing `original` with `replacement` in `file`, and making the edits `also`.
+    public init(name: String, summary: String, file: String, original: String, replacement: String, also: [Mutant] = []) {
         self.name = name; self.summary = summary; self.file = file
-        self.original = original; self.replacement = replacement
+        self.original = original; self.replacement = replacement; self.also = also
     }
+
+    /// This edit and the further ones.
+    public var edits: [Mutant] { [self] + also }
 
     /// `text` with the edit applied.
     /// - Throws: `MutantError` unless `original` occurs exactly once in `text`.
@@ -128,6 +133,37 @@ public enum Mutants {
             replacement: """
                 _ = registers.dataSelectors
                 """),
+        // The model's picture of X86Platform.saveCPUState's straddling path without the zeroing
+        // of the bytes FXSAVE does not write: the staging area's old bytes are copied out.
+        Mutant(
+            name: "fxsave-staging",
+            summary: "a context saved over two pages copies the FXSAVE bytes the CPU does not write from the kernel's staging area, which holds the last image loaded through it",
+            file: "Sources/SprigModel/ModelCPU.swift",
+            original: """
+                for w in 0..<fpuWords { stagingArea[w] &= UserRegisters.fxsaveWrittenBytes(word: w) }
+                """,
+            replacement: """
+                _ = fpuWords
+                """),
+        // Both checks of the return rip gone: what the kernel did before them.
+        Mutant(
+            name: "exit-return-rip",
+            summary: "the kernel returns to the rip ring 3 trapped with, unchecked, and lets a parent put code on its child's VIDT page: a syscall at its last bytes makes iretq fault at CPL 0",
+            file: "Sources/SprigCore/KernelEntry.swift",
+            original: """
+                if rip >= AddressSpace.lowerHalfEnd { p.setTrappedRIP(UserRegisters.rip(rip)) }
+                """,
+            replacement: """
+                _ = rip
+                """,
+            also: [Mutant(
+                name: "exit-return-rip", summary: "", file: "Sources/SprigCore/Sharing.swift",
+                original: """
+                    if rights & Rights.execute != 0, va.raw == AddressSpace.vidt { return .executeAtVIDT }
+                    """,
+                replacement: """
+                    _ = va
+                    """)]),
         Mutant(
             name: "addvaddr-execute-vidt",
             summary: "addVAddr no longer refuses execute rights at the child's VIDT address, so a child can run a syscall at the last bytes of the lower half",

@@ -143,15 +143,6 @@ extension X86Platform: CPUPlatform {
         }
     }
 
-    /// Makes the frame hold every register ring 3 resumes with: if a context load left the
-    /// general registers to `sprig_trap_return` (`exitContext`), copies them into the frame now.
-    /// For the trace recorder, which reads the resumed registers from the frame.
-    static func settleExit(_ f: TrapFrame) {
-        guard exitContext != 0 else { return }
-        copyGeneralRegisters(from: UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext)).unsafelyUnwrapped, to: f)
-        exitContext = 0
-    }
-
     /// The context's 15 general registers into the frame (they keep the same order).
     @inline(__always)
     static func copyGeneralRegisters(from c: UnsafeMutablePointer<UInt64>, to f: TrapFrame) {

@@ -55,13 +55,17 @@ enum TraceOut {
 
     /// rip, rsp, rflags, the general registers, then the FPU/SSE image as FXSAVE reports it:
     /// a 0 byte when it is the image the previous register state carried, else a 1 and its words.
+    /// The general registers come from the context `sprig_exit_from_context` will load them
+    /// from when a load left them there (`exitContext`), as in the release build: the recorder
+    /// does not change the exit path.
     static func registers(_ f: TrapFrame) {
         number(f[TrapFrame.rip]); number(f[TrapFrame.rsp]); number(f[TrapFrame.rflags])
+        let c = UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext))
         var r = 0
-        while r < ContextLayout.gprCount { number(f[r]); r += 1 }
-        // The staging area is free between platform calls; zeroed first so that bytes FXSAVE
-        // might leave unwritten read as 0 rather than as an older image.
-        let a = FPU.area
+        while r < ContextLayout.gprCount { number(c.map { $0[ContextLayout.gprs / 8 + r] } ?? f[r]); r += 1 }
+        // The recorder's own area (not the kernel's staging area, which must hold what it holds
+        // in the release build), zeroed first so that bytes FXSAVE leaves unwritten read as 0.
+        let a = withUnsafeMutablePointer(to: &traceFPUSymbol) { $0 }
         a.initialize(repeating: 0, count: FPU.words)
         fxsave(a)
         var w = 0
@@ -75,6 +79,7 @@ enum TraceOut {
 
 /// The FXSAVE image the trace last carried (`trace.c`: zero at boot, like the reader's start).
 @_extern(c, "sprig_trace_last_fpu") nonisolated(unsafe) private var lastFPUSymbol: UInt64
+@_extern(c, "sprig_trace_fpu") nonisolated(unsafe) private var traceFPUSymbol: UInt64
 private var lastFPU: UnsafeMutablePointer<UInt64> { withUnsafeMutablePointer(to: &lastFPUSymbol) { $0 } }
 
 enum Trace {
@@ -199,8 +204,6 @@ enum Trace {
 
     /// The state ring 3 resumes with (or, after boot, starts with).
     static func resuming(_ f: TrapFrame) {
-        // The general registers in the frame, where the recorder reads them.
-        X86Platform.settleExit(f)
         TraceOut.tag(.resume)
         TraceOut.number(currentDescriptor)
         TraceOut.number(partitionCR3())

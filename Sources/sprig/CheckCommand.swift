@@ -32,19 +32,20 @@ struct Check: ParsableCommand {
     @Option(help: "Physical pages of the model machine (64-4096; the tree start needs 140).") var pages = 160
     @Option(help: "Bound on live partitions, root included: no createPartition beyond it (1-16).") var partitions = 4
     @Option(help: "How many VIDT indices are in the domain, from 32, 257, 0, 255, 256, 258 (1-6).") var vidtSlots = 3
-    @Option(help: "Start state: tree (root, a child, a grandchild, VIDT entries set) or boot (root alone).") var start = ExplorationStart.tree
+    @Option(help: "Start state: tree (root, a child, a grandchild, VIDT entries set), vidt-code (the tree, root having asked for code on the child's VIDT page) or boot (root alone).") var start = ExplorationStart.tree
     @Option(help: "Stop the exhaustive search after this many distinct states.") var maxStates: Int?
     @Option(help: "Take a random walk of this many steps instead of the exhaustive search.") var random: Int?
     @Option(help: "Seed of the random walk.") var seed: UInt64 = 1
     @Flag(help: "Print the report as one JSON object on standard output.") var json = false
+    @Flag(help: "Leave out the refinement check against the specification (the other checks still run).") var noRefinement = false
     @Option(help: "Explore a deliberately broken copy of the kernel instead of the checkout (names: sprig fuzz --list-mutants); the other options apply to it, --json excepted.")
     var mutant: String?
 
     func validate() throws {
         guard (0...12).contains(depth) else { throw ValidationError("--depth must be between 0 and 12 (got \(depth))") }
         guard (64...4096).contains(pages) else { throw ValidationError("--pages must be between 64 and 4096 (got \(pages))") }
-        if start == .tree && pages < 140 {
-            throw ValidationError("--start tree needs at least 140 pages (got \(pages)); use --start boot for a smaller machine")
+        if start != .boot && pages < 140 {
+            throw ValidationError("--start \(start.rawValue) needs at least 140 pages (got \(pages)); use --start boot for a smaller machine")
         }
         guard (1...16).contains(partitions) else { throw ValidationError("--partitions must be between 1 and 16 (got \(partitions))") }
         guard (1...Domain.vidtIndexOrder.count).contains(vidtSlots) else {
@@ -68,6 +69,7 @@ struct Check: ParsableCommand {
         c.pages = pages
         c.depth = depth
         c.maxStates = maxStates
+        c.oracle.refinement = !noRefinement
         c.domain = DomainConfiguration(vidtSlots: vidtSlots, maxPartitions: partitions)
         let explorer = Explorer(c)
         let what = random.map { "random walk of \($0) steps, seed \(seed)" } ?? "every sequence up to depth \(depth)"

@@ -36,7 +36,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Record a trace of this system first (builds the trace kernel and boots it).") var system: String?
     @Option(help: "With --system: where to save the trace (default .build/sprig/trace/<system>.trace).") var save: String?
     @Option(help: "With --system: guest memory in MiB (the model simulates that much).") var memory = TraceRun.defaultMemoryMiB
-    @Option(help: "With --system: seconds before the machine is stopped.") var timeout: Double = 60
+    @Option(help: "With --system: seconds before the machine is stopped (default 60; for fuzz, 60 + calls / 10).") var timeout: Double?
+    @Option(help: "With --system fuzz: the campaign's seed (default 1).") var seed: String?
+    @Option(help: "With --system fuzz: the number of calls (default 2000).") var calls: String?
     @Flag(help: "Print the model's console (what root printed, as replayed).") var console = false
 
     func validate() throws {
@@ -46,7 +48,8 @@ struct ReplayCommand: ParsableCommand {
         if let system { _ = try Systems.named(system) }
         if system == nil && save != nil { throw ValidationError("--save goes with --system") }
         guard memory >= 8 && memory <= 1024 else { throw ValidationError("--memory must be between 8 and 1024 MiB") }
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard (timeout ?? 1) > 0 else { throw ValidationError("--timeout must be positive") }
+        if system == nil && (seed != nil || calls != nil) { throw ValidationError("--seed and --calls go with --system") }
     }
 
     func run() throws {
@@ -58,9 +61,18 @@ struct ReplayCommand: ParsableCommand {
                 ?? project.buildDirectory.appendingPathComponent("trace").appendingPathComponent("\(system).trace")
             say("sprig: booting \(system) on the trace kernel (\(memory) MiB, TCG), trace to \(url.path)")
             // A system that reads the console (echo) reads this terminal, as under `sprig run`.
-            let input: RunInput = try Systems.named(system).readsConsole ? .inherit : .none
-            let result = try TraceRun.record(system: system, to: url, project: project, memoryMiB: memory, timeout: timeout,
-                                             input: input) {
+            let described = try Systems.named(system)
+            let input: RunInput = described.readsConsole ? .inherit : .none
+            var values: [SystemOption: String] = [:]
+            values[.seed] = seed
+            values[.calls] = calls
+            let words = try SystemArguments.commandLine(for: described, values)
+            // The trace kernel writes every request to the debug port: about five times slower
+            // than `sprig run` per call.
+            let limit = timeout ?? (described.options.contains(.calls)
+                ? 60 + Double(calls.flatMap(SystemArguments.parse) ?? 2000) / 10 : 60)
+            let result = try TraceRun.record(system: system, to: url, project: project, memoryMiB: memory, timeout: limit,
+                                             input: input, commandLine: words) {
                 say("  \($0)")
             }
             say("sprig: the machine: \(result.summary) after \(String(format: "%.1f", result.seconds)) s")

@@ -120,6 +120,30 @@ struct ReplayBootTests {
         #expect(report.deliveries >= 1000)
     }
 
+    /// The fuzz partition's campaign (random calls with random FPU state in the contexts it
+    /// writes): the model's FXSAVE/FXRSTOR must be the CPU's (FIP, FDP and FOP as QEMU writes
+    /// them, FSW.B from ES, the bytes FXSAVE leaves alone) for the resumed FPU image to match.
+    /// 100 calls keep it to about 10 s of recording.
+    @Test("the fuzz system's trace replays with no divergence, FXSAVE image and all")
+    func fuzzReplays() throws {
+        _ = try Boot.products(.release)
+        let file = Boot.project.buildDirectory.appendingPathComponent("trace").appendingPathComponent("fuzz-boottest.trace")
+        let run = try TraceRun.record(system: "fuzz", to: file, project: Boot.project, timeout: 120,
+                                      commandLine: "fuzz.seed=1 fuzz.calls=100")
+        guard case .status(let status) = run.ending else {
+            Issue.record("\(run.summary)\n\(run.output)")
+            return
+        }
+        let trace = try TraceRun.read(file)
+        let report = Replayer(trace: trace).run()
+        print("replay: fuzz trace \(trace.bytes) bytes, \(trace.events.count) events: \(report.summary)")
+        #expect(report.divergence == nil, "\(report.divergence.map(String.init(describing:)) ?? "")")
+        #expect(report.replayed == report.events)
+        #expect(report.poweredOff == status)
+        #expect(String(decoding: report.console, as: UTF8.self) == TraceRun.partitionConsole(run.output))
+        #expect((report.kinds[.yield] ?? 0) >= 20 && (report.kinds[.exception] ?? 0) >= 5)
+    }
+
     /// Replays `trace` and returns the divergence it must report.
     func divergence(_ trace: Trace, afterBoot: @escaping (ModelSystem) -> Void = { _ in },
                     sourceLocation: SourceLocation = #_sourceLocation) -> Divergence? {

@@ -115,7 +115,8 @@ final class YieldMachine {
         r.rsp = peek(part, va + UInt64(ContextLayout.rsp))
         r.rflags = UserRegisters.rflags(peek(part, va + UInt64(ContextLayout.rflags)), interruptsEnabled: interruptsEnabled)
         for i in 0..<ContextLayout.gprCount { r.gprs[i] = peek(part, va + UInt64(ContextLayout.gprs + 8 * i)) }
-        for w in 0..<(464 / 8) { r.fpu[w] = peek(part, va + UInt64(ContextLayout.fpu + 8 * w)) }
+        for w in r.fpu.indices { r.fpu[w] = peek(part, va + UInt64(ContextLayout.fpu + 8 * w)) & ModelCPU.heldBytes(word: w) }
+        r.fpu[0] = r.fpu[0] & ~(1 << 31) | (r.fpu[0] >> 23 & 1) << 31
         r.fpu[3] = UInt64(UserRegisters.mxcsr(UInt32(truncatingIfNeeded: r.fpu[3]), mask: cpu.mxcsrMask)) | UInt64(cpu.mxcsrMask) << 32
         return r
     }
@@ -127,9 +128,8 @@ final class YieldMachine {
         r.rsp = 0x6000_0000 + tag
         r.rflags = 0x202
         for i in 0..<ContextLayout.gprCount { r.gprs[i] = tag << 32 | UInt64(0x100 + i) }
-        for w in 0..<r.fpu.count { r.fpu[w] = tag << 32 | UInt64(0x200 + w) }
+        for w in 0..<r.fpu.count { r.fpu[w] = (tag << 32 | UInt64(0x200 + w)) & ModelCPU.heldBytes(word: w) }
         r.fpu[3] = 0x1F80 | UInt64(UserRegisters.defaultMXCSRMask) << 32
-        r.fpu.replaceSubrange(58..<64, with: repeatElement(0, count: 6))
         return r
     }
 

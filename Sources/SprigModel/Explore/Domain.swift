@@ -230,7 +230,8 @@ public struct Domain: Sendable {
     // MARK: Ring-3 writes
 
     /// VIDT entries of the caller and of its children (through the caller's own mapping of the
-    /// child's VIDT page), and free lists over the caller's fresh pages.
+    /// child's VIDT page), a straddling context of its own with a word in the FXSAVE bytes the
+    /// CPU does not write, and free lists over the caller's fresh pages.
     private func writes(_ v: CallerView, _ t: PartitionTree) -> [ExplorationStep] {
         var out: [ExplorationStep] = []
         let slots = configuration.vidtIndices
@@ -244,8 +245,15 @@ public struct Domain: Sendable {
         for (vidtVA, owner) in vidts {
             let ov = CallerView(t, owner, v.machine)
             for (k, slot) in slots.enumerated() {
-                for value in Self.vidtValues(ov, slot: k) {
+                let values = Self.vidtValues(ov, slot: k)
+                for value in values {
                     out.append(.write([WordWrite(vidtVA + 8 * slot, value)]))
+                }
+                // Its own straddling context, with a mark in FXSAVE bytes the CPU never writes
+                // (416…): a load through the kernel's staging area carries it there.
+                if owner == v.index {
+                    out.append(.write([WordWrite(vidtVA + 8 * slot, values[2]),
+                                       WordWrite(values[2] + UInt64(ContextLayout.fpu + 416), RegisterMarks.mark(v.machine.root, 0xF0) ^ UInt64(k))]))
                 }
             }
         }
@@ -440,8 +448,9 @@ public enum RegisterMarks {
     /// code selectors, a null selector with RPL 3), none of them null.
     public static let dataSelectors: [UInt64] = [0x1B, 0x18, 0x23, 0x3]
 
-    /// The marked register file: rip, rsp, every general register and every FXSAVE word a mark,
-    /// except MXCSR (ring 3 cannot load reserved bits) and the FXSAVE tail the CPU leaves zero;
+    /// The marked register file: rip, rsp, every general register and every FXSAVE word a mark
+    /// (the bytes the CPU holds: `ModelCPU.heldBytes`), except MXCSR (ring 3 cannot load
+    /// reserved bits);
     /// rflags the reserved bit and the interrupt flag the partition runs with; `dataSelectors`.
     public static func registers(of descriptor: PhysicalAddress, interruptsEnabled: Bool) -> RegisterFile {
         var r = RegisterFile()
@@ -450,7 +459,7 @@ public enum RegisterMarks {
         r.rip = next(); r.rsp = next()
         r.rflags = UserRegisters.rflags(0, interruptsEnabled: interruptsEnabled)
         for k in r.gprs.indices { r.gprs[k] = next() }
-        for k in r.fpu.indices { r.fpu[k] = k < 58 ? next() : 0 }
+        for k in r.fpu.indices { r.fpu[k] = next() & ModelCPU.heldBytes(word: k) }
         r.fpu[3] = 0x1F80 | UInt64(UserRegisters.defaultMXCSRMask) << 32
         r.dataSelectors = dataSelectors
         return r

@@ -7,7 +7,7 @@
 ///   After a step that switched from A to B, a register of B holding one of A's marks is a leak
 ///   unless B could read that very value in its memory before the step (B resumed a context
 ///   saved there earlier, which it could read anyway). Also: a non-root partition runs with
-///   `rflags.IF` set, the FXSAVE tail is zero, and after every kernel exit
+///   `rflags.IF` set, no FXSAVE byte the CPU holds no register for is set, and after every kernel exit
 ///   `Properties.resumedState`: null data selectors (the marks load user selectors), rip in
 ///   the lower half, and no CPU rule broken on the way out (an `iretq` to a non-canonical rip).
 /// * **Refusals change nothing** — a service that returned an error, a refused `int n` or
@@ -120,8 +120,9 @@ struct Oracle {
         if entered && system.poweredOff == nil && (!system.crashed || system.cpu.exitFault != nil) {
             out += Properties.resumedState(system.cpu).map { Finding(.registerHygiene, "\(Explorer.name(b, system)): \($0.detail)") }
         }
-        if r.fpu[58...].contains(where: { $0 != 0 }) {
-            out.append(Finding(.registerHygiene, "FXSAVE bytes 464…511 not zero"))
+        if entered { out += Properties.savedContexts(system.cpu).map { Finding(.registerHygiene, $0.detail) } }
+        if let w = r.fpu.indices.first(where: { r.fpu[$0] & ~ModelCPU.heldBytes(word: $0) != 0 }) {
+            out.append(Finding(.registerHygiene, "FXSAVE word \(w) holds bytes the CPU has no register for"))
         }
         guard a != b else { return out }
         let leaked = Set(r.allWords.filter { RegisterMarks.isMark($0, of: a) })

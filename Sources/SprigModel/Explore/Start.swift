@@ -22,12 +22,17 @@ public enum ExplorationStart: String, CaseIterable, Sendable {
     case boot
     /// Root, a child A, a grandchild B, VIDT entries set (see the file overview).
     case tree
+    /// The tree, but root asked for execute rights on A's VIDT page (its own executable image
+    /// page): a kernel that refuses them (`executeAtVIDT`) gives A a read/write VIDT page, one
+    /// that does not lets A run code at the last bytes of the lower half.
+    case vidtCode = "vidt-code"
 
     /// What the start is, in one line.
     public var summary: String {
         switch self {
         case .boot: return "root alone, as booted"
         case .tree: return "root → A → B built through the services, VIDT entries with contexts in every partition"
+        case .vidtCode: return "the tree, A's VIDT page root's executable image page, asked for with execute rights"
         }
     }
 
@@ -35,7 +40,7 @@ public enum ExplorationStart: String, CaseIterable, Sendable {
     /// - Precondition: `pages` leaves root enough pages for the tree (`tree` needs about 140).
     public func makeSystem(pages: Int) -> ModelSystem {
         let system = ModelSystem(pages: pages, kernelImagePages: 1)
-        if self == .tree { Self.buildTree(system) }
+        if self != .boot { Self.buildTree(system, vidtCode: self == .vidtCode) }
         system.cpu.registers = RegisterMarks.registers(of: system.current, interruptsEnabled:
             Partition.interruptState(system.memory, system.current) == InterruptFlags.enabled)
         return system
@@ -45,7 +50,7 @@ public enum ExplorationStart: String, CaseIterable, Sendable {
     static let pagesOfA = 36
     static var readOnlyPageOfA: UInt64 { DomainAddress.childBase + UInt64(pagesOfA) * AddressSpace.pageSize }
 
-    private static func buildTree(_ system: ModelSystem) {
+    private static func buildTree(_ system: ModelSystem, vidtCode: Bool) {
         let m = system.machine
         var rootFree = m.rootWindow.sorted()
         func take(_ free: inout [UInt64], _ n: Int) -> [UInt64] {
@@ -55,7 +60,7 @@ public enum ExplorationStart: String, CaseIterable, Sendable {
             return pages
         }
         let rw = Rights.read | Rights.write
-        let a = makeChild(m, parent: m.root, free: &rootFree, take: take,
+        let a = makeChild(m, parent: m.root, free: &rootFree, take: take, vidtFromImage: vidtCode,
                           pages: (0..<pagesOfA).map { (DomainAddress.childBase + UInt64($0) * AddressSpace.pageSize, rw) }
                               + [(readOnlyPageOfA, Rights.read)])
         var aFree = (0..<pagesOfA).map { DomainAddress.childBase + UInt64($0) * AddressSpace.pageSize }
@@ -68,7 +73,7 @@ public enum ExplorationStart: String, CaseIterable, Sendable {
     /// child, rights) taken from the top of `free` (vaddrs in the parent).
     private static func makeChild(
         _ m: ModelMachine, parent: PhysicalAddress, free: inout [UInt64],
-        take: (inout [UInt64], Int) -> [UInt64], pages: [(UInt64, UInt64)]
+        take: (inout [UInt64], Int) -> [UInt64], vidtFromImage: Bool = false, pages: [(UInt64, UInt64)]
     ) -> PhysicalAddress {
         let s = take(&free, 5)
         let created = m.call(parent, .createPartition, s[0], s[1], s[2], s[3], s[4])
@@ -84,6 +89,13 @@ public enum ExplorationStart: String, CaseIterable, Sendable {
                 }
                 let r = m.call(parent, .prepare, s[0], va, list[0])
                 precondition(r.status == .success, "explorer: prepare \(r.status)")
+            }
+            if vidtFromImage && va == AddressSpace.vidt {
+                // Code on the child's VIDT page, if the kernel lets a parent ask for it.
+                if m.call(parent, .addVAddr, AddressSpace.imageBase, s[0], va, Rights.all).status == .success { continue }
+                let r = m.call(parent, .addVAddr, AddressSpace.imageBase, s[0], va, rights)
+                precondition(r.status == .success, "explorer: addVAddr \(r.status)")
+                continue
             }
             let r = m.call(parent, .addVAddr, take(&free, 1)[0], s[0], va, rights)
             precondition(r.status == .success, "explorer: addVAddr \(r.status)")

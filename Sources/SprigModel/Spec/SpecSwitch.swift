@@ -14,8 +14,6 @@ extension Spec {
     typealias ContextWords = [UInt64]
 
     static let contextWordCount = ContextLayout.size / 8
-    /// FXSAVE writes bytes 0…463 of its image; the kernel stores zeros in 464…511.
-    static let fxsaveWrittenWords = 464 / 8
 
     /// The context `owner` claims is at `va` (a VIDT entry), or nil when any check fails.
     static func locate(_ s: AbstractState, _ owner: UInt64, va: UInt64, write: Bool) -> ContextWords? {
@@ -49,9 +47,13 @@ extension Spec {
     }
 
     /// Writes the current registers as a context at `place`: every register, `flags`,
-    /// `valid` = 1, `rax` replaced by `rax` when given, every reserved byte zero.
+    /// `valid` = 1, `rax` replaced by `rax` when given, every reserved byte zero. Of the FXSAVE
+    /// image, the bytes FXSAVE does not write (`UserRegisters.fxsaveWrittenBytes`) are zero when
+    /// the context straddles two pages (it goes through the kernel's staging area) and keep the
+    /// slot's own bytes when it lies on one page, 464…511 zero either way.
     static func save(_ s: inout AbstractState, at place: ContextWords, flags: UInt64, rax: UInt64?) {
         let r = s.registers
+        let onePage = pageBase(place[0]) == pageBase(place[place.count - 1])
         for (k, paddr) in place.enumerated() {
             let offset = 8 * k
             var value: UInt64 = 0
@@ -65,7 +67,9 @@ extension Spec {
             case ContextLayout.valid: value = 1
             case ContextLayout.fpu..<ContextLayout.size:
                 let w = (offset - ContextLayout.fpu) / 8
-                value = w < fxsaveWrittenWords ? r.fpu[w] : 0
+                let written = UserRegisters.fxsaveWrittenBytes(word: w)
+                let kept = onePage && w < 464 / 8 ? read(s, paddr) & ~written : 0
+                value = kept | r.fpu[w] & written
             default: value = 0
             }
             write(&s, paddr, value)
@@ -97,7 +101,8 @@ extension Spec {
         r.rflags = (word(ContextLayout.rflags) & UserRegisters.userFlagsMask) | UserRegisters.reservedOne
             | (interruptsOn ? UserRegisters.interruptFlag : 0)
         for g in 0..<ContextLayout.gprCount { r.gprs[g] = word(ContextLayout.gprs + 8 * g) }
-        for w in 0..<fxsaveWrittenWords { r.fpu[w] = word(ContextLayout.fpu + 8 * w) }
+        for w in r.fpu.indices { r.fpu[w] = word(ContextLayout.fpu + 8 * w) & ModelCPU.heldBytes(word: w) }
+        r.fpu[0] = r.fpu[0] & ~(1 << 31) | (r.fpu[0] >> 23 & 1) << 31  // FSW.B mirrors FSW.ES
         let mask = UInt64(s.mxcsrMask)
         r.fpu[3] = (r.fpu[3] & 0xFFFF_FFFF & mask) | mask << 32
         if let t = told {
