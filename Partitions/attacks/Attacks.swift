@@ -302,6 +302,7 @@ func attacksMain(_ bootInfoAddress: UInt64) {
     var victim = Victim.start(modules[0], pages: &pages)
     Refusals.run(&victim, pages: &pages)
     Hygiene.run(victim, probeArea: pages.takeZeroed(), handlerStackTop: handlerStackTop)
+    Hygiene.stagingArea(victim, page: pages.takeZeroed())
     Faults.fig4(victim)
     Faults.faultLoop(modules[1], pages: &pages, scanStart: scanStart, scanned: scanned)
     Faults.neverYields(modules[2], pages: &pages)
