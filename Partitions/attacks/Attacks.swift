@@ -305,6 +305,7 @@ func attacksMain(_ bootInfoAddress: UInt64) {
     Refusals.run(&victim, pages: &pages)
     Faults.descriptorTables(victim)
     Hygiene.run(victim, probeArea: pages.takeZeroed(), handlerStackTop: handlerStackTop)
+    Hygiene.stagingArea(victim, page: pages.takeZeroed())
     Faults.fig4(victim)
     Faults.faultLoop(modules[1], pages: &pages, scanStart: scanStart, scanned: scanned)
     Faults.neverYields(modules[2], pages: &pages)

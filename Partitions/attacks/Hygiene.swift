@@ -185,6 +185,52 @@ enum Hygiene {
     }
 }
 
+extension Hygiene {
+    /// The child's marker in the FXSAVE bytes the CPU never writes (416…463) of a context that
+    /// straddles two pages: loading it goes through the kernel's staging area.
+    static let stagingMarker: UInt64 = 0x5A5A_0000_0000_0000
+
+    /// A context of the child's is loaded through the kernel's FXSAVE staging area (it straddles
+    /// two pages) with the child's marker in FXSAVE bytes 416…463, which FXSAVE never writes;
+    /// root comes back by a one-page context (the staging area untouched) and then saves over
+    /// two pages (its resume slot): none of the child's bytes may be in root's saved context.
+    static func stagingArea(_ v: Victim, page: UInt64) {
+        let a = v.child.name
+        // The page after the mailbox in the child: the context at extraBase + 0xF00 straddles
+        // the mailbox (its first 256 bytes) and this page (its FXSAVE image).
+        let second = ChildLayout.extraBase + AddressSpace.pageSize
+        let need = Sprig.call(.countToMap, a, second)
+        require("the page after the mailbox needs no table", need.succeeded && need.value == 0)
+        require("sharing a second page after the mailbox",
+                Sprig.call(.addVAddr, page, a, second, Rights.read | Rights.write).succeeded)
+        let head = v.mailbox + AddressSpace.pageSize - 256
+        word(head + UInt64(ContextLayout.rip)).pointee = word(v.mailbox + Attacker.probeEntryWord).pointee
+        word(head + UInt64(ContextLayout.rsp)).pointee = ChildLayout.handlerStackTop - 8
+        word(head + UInt64(ContextLayout.rflags)).pointee = 0x202
+        word(head + UInt64(ContextLayout.flags)).pointee = InterruptFlags.enabled
+        word(page).pointee = 0x037F           // FCW
+        word(page + 24).pointee = 0x1F80      // MXCSR
+        var o: UInt64 = 416
+        while o < 464 { word(page + o).pointee = stagingMarker ^ o; o += 8 }
+        let index: UInt64 = 305
+        word(v.child.vidt + 8 * index).pointee = ChildLayout.extraBase + AddressSpace.pageSize - 256
+        // Root waits in a one-page slot: coming back does not go through the staging area.
+        Contexts.setVIDT(resumeSlot, Root.slot(4))
+        let r = Root.enter(a, at: index)
+        Contexts.setVIDT(resumeSlot, Root.slot(0))
+        // The next round trip saves root over two pages (slot 0), through the staging area.
+        let back = Root.enter(a, at: Attacker.park)
+        let saved = Root.slot(0) + UInt64(ContextLayout.fpu)
+        var found: UInt64 = 0
+        o = 416
+        while o < 464 { if word(saved + o).pointee & ~0xFFF == stagingMarker { found += 1 }; o += 8 }
+        number("a child's context loaded through the FXSAVE staging area, then root saved over two pages: child words in root's FXSAVE bytes 416-463",
+               found, r.status == 0 && back.status == 0 && found == 0)
+        word(v.child.vidt + 8 * index).pointee = 0
+        require("taking the second page back", Sprig.call(.removeVAddr, a, second).succeeded)
+    }
+}
+
 /// Root's probe continues here: the registers are recorded; back to the main flow.
 @_cdecl("attacks_probed")
 func attacksProbed(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {

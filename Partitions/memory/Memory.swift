@@ -92,6 +92,8 @@ func memoryMain(_ bootInfoAddress: UInt64) {
         k += 1
     }
     c.expect("addVAddr with execute (root's window is no-exec)", Sprig.call(.addVAddr, shared[0], desc, childVA, Rights.all), .rightsExceedCaller)
+    // Root's own image page is executable: code on the child's VIDT page is still refused.
+    c.expect("addVAddr with execute at the child's VIDT address", Sprig.call(.addVAddr, AddressSpace.imageBase, desc, AddressSpace.vidt, Rights.all), .executeAtVIDT)
     c.expect("addVAddr with unknown rights bits", Sprig.call(.addVAddr, shared[0], desc, childVA, 0x10 | Rights.read), .invalidArgument)
     c.expect("addVAddr into a non-child", Sprig.call(.addVAddr, shared[0], shared[1], childVA, Rights.read), .invalidChild)
     k = 0

@@ -36,6 +36,7 @@ struct MemoryBootTests {
             ("prepare with a looping free list", .freeListLoops),
             ("prepare with a short free list", .freeListTooShort),
             ("addVAddr with execute (root's window is no-exec)", .rightsExceedCaller),
+            ("addVAddr with execute at the child's VIDT address", .executeAtVIDT),
             ("addVAddr with unknown rights bits", .invalidArgument),
             ("addVAddr into a non-child", .invalidChild),
             ("addVAddr of a page already given", .pageAlreadyGiven),

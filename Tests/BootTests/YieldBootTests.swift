@@ -215,6 +215,16 @@ struct YieldBootTests {
         }
     }
 
+    /// A child's straddling context, with its marker in FXSAVE bytes 416…463, is loaded through
+    /// the kernel's staging area; root's next save over two pages must not carry those bytes.
+    /// Fails (6 words) when the straddling save copies what FXSAVE did not write.
+    @Test("the FXSAVE staging area carries no byte of one partition's context into another's")
+    func stagingArea() throws {
+        let out = try output()
+        let line = "root: a child's context loaded through the FXSAVE staging area, then root saved over two pages: child words in root's FXSAVE bytes 416-463: 0\n"
+        #expect(out.contains(line), "missing: \(line)\(out)")
+    }
+
     @Test("the attacks system is listed")
     func listed() throws {
         let s = try Systems.named("attacks")
