@@ -36,6 +36,8 @@ let readSize: UInt64 = 64
 let endOfInput: UInt8 = 0x04
 
 enum Echo {
+    /// What root's registers hold when it yields to the spinning child (`pattern ^ k`).
+    static let marker: UInt64 = 0xEC40_5EED_0000_0000
     nonisolated(unsafe) static var child: UInt64 = 0
     /// Root's vaddrs of the child's counter and of its STI save slot.
     nonisolated(unsafe) static var counter: UInt64 = 0
@@ -180,9 +182,11 @@ func echoMain(_ bootInfoAddress: UInt64) {
     let on = Sprig.setConsoleInterrupt(true)
     if !on.succeeded { fail("setConsoleInterrupt(on)", on.raw) }
     out.line("echo: ready: serial input on at VIDT[36]; type, Ctrl-D ends")
-    let r = Sprig.yield(child.name, target: VIDTIndex.main, save: resumeSlot,
-                        flagsOnYield: InterruptFlags.enabled, flagsOnWake: InterruptFlags.masked)
-    if !r.succeeded { fail("entering the spinning child", r.raw) }
+    // With root's registers full of a marker (Registers.S): while the child spins, the kernel's
+    // entry window must hold none of them (MonitorProtectionTests reads it).
+    let r = sprigFillRegistersAndYield(Echo.marker, child.name, VIDTIndex.main, resumeSlot,
+                                       InterruptFlags.enabled, InterruptFlags.masked)
+    if r != 0 { fail("entering the spinning child", r) }
     let off = Sprig.setConsoleInterrupt(false)
     if !off.succeeded { fail("setConsoleInterrupt(off)", off.raw) }
     // What a bad call gets: each refused with its own status, nothing read.

@@ -112,7 +112,7 @@ sprig_start64:
     xorw %ax, %ax
     movw %ax, %fs
     movw %ax, %gs
-    movabsq $sprig_kernel_stack_top, %rsp
+    movabsq $sprig_kernel_frame, %rsp     /* below the TrapFrame (entry.S) */
     xorl %ebp, %ebp
     movl sprig_boot_magic, %edi
     movl sprig_boot_info, %esi

@@ -1,12 +1,13 @@
 /* Kernel entry and exit: descriptor tables, the 256 interrupt stubs, the syscall entry, and the
  * one way back to ring 3 (iretq from a TrapFrame).
  *
- * Every entry from ring 3 builds the same TrapFrame at the top of the kernel stack and calls
- * sprig_trap(frame) in Swift; whatever the frame holds when it returns is what ring 3 gets,
- * except that when Swift loaded a context that lies on one page (sprig_exit_context, set by
- * X86Platform.loadCPUState) the general registers come straight from that context instead of
- * from the frame (rip, rsp, rflags, cs and ss still come from the frame). DS, ES, FS and GS
- * are null on every exit, whatever ring 3 had loaded.
+ * Every entry from ring 3 builds the same TrapFrame at sprig_kernel_frame (the top of the kernel
+ * stack) and calls sprig_trap(frame) in Swift; whatever the frame holds when it returns is what
+ * ring 3 gets, except that when Swift loaded a context that lies on one page
+ * (sprig_exit_context, set by X86Platform.loadCPUState) the general registers come straight from
+ * that context instead of from the frame (rip, rsp and rflags still come from the frame; cs and
+ * ss are always the user selectors). DS, ES, FS and GS are null on every exit, whatever ring 3
+ * had loaded.
  * The kernel runs with interrupts off (interrupt gates; syscall masks IF), so it is never
  * re-entered from ring 3 and one kernel stack suffices. A fault *in* the kernel pushes a frame
  * wherever the kernel stack is and Swift prints the crash report.
@@ -19,10 +20,11 @@
  * The entry window (docs/yield.md, "The kernel's own mappings"): this code, the GDT, IDT, TSS,
  * the entry stack and the IST stacks are the only kernel pages a partition's PML4 maps when the
  * window is on (the default; `skim=off` on the kernel command line turns it off). The CPU pushes
- * the interrupt frame on the entry stack (TSS rsp0; syscall switches to it by hand), the TrapFrame
- * is built there, then SWITCH_TO_KERNEL_CR3 loads the kernel's own tables (sprig_kernel_cr3, 0
- * when the window is off) and Swift runs on the kernel stack, which no partition maps. The way
- * back loads the partition's PML4 (SWITCH_TO_USER_CR3) only after the last read of kernel memory.
+ * the interrupt frame on the entry stack (TSS rsp0) or an IST stack; the entry code saves rax
+ * there, loads the kernel's own tables (SWITCH_TO_KERNEL_CR3: sprig_kernel_cr3, 0 when the window
+ * is off), copies the CPU's frame to the TrapFrame on the kernel stack, which no partition maps,
+ * and zeroes what it copied. The way back writes the iretq words and rax to the entry stack and
+ * loads the partition's PML4 (SWITCH_TO_USER_CR3) only after the last read of kernel memory.
  * No page is global (CR4.PGE stays off), so a CR3 load leaves nothing of the kernel in the TLB. */
 
 #define SYSCALL_VECTOR 0x100
@@ -30,9 +32,10 @@
 #define USER_DS (0x18 | 3)
 #define USER_CS (0x20 | 3)
 #define TSS_SEL 0x28
-#define FRAME_CS 144                   /* TrapFrame offset of cs */
+#define ENTRY_TOP sprig_entry_stack_top
+#define EXIT_RAX (sprig_entry_stack_top - 48) /* rax parked for after the CR3 load, then rip, cs, … */
 
-    /* After SAVE_GPRS (rax is free): the kernel's own tables, when the window is on. */
+    /* With rax saved (it is free): the kernel's own tables, when the window is on. */
     .macro SWITCH_TO_KERNEL_CR3
     movq sprig_kernel_cr3(%rip), %rax
     testq %rax, %rax
@@ -57,8 +60,19 @@
 93:
     .endm
 
+    /* The last steps to ring 3, after the general registers but rax are loaded and rax is parked
+     * in EXIT_RAX: onto the entry stack, the partition's tables, rax, VERW, iretq. */
+    .macro EXIT_TAIL
+    leaq EXIT_RAX(%rip), %rsp
+    SWITCH_TO_USER_CR3
+    popq %rax
+    CLEAR_CPU_BUFFERS
+    iretq
+    .endm
+
     .section .window.text, "ax"
-    .macro SAVE_GPRS
+    /* The TrapFrame's general registers but rax, r15 first (rax is the last push, word 0). */
+    .macro PUSH_RBX_TO_R15
     pushq %r15
     pushq %r14
     pushq %r13
@@ -73,6 +87,25 @@
     pushq %rdx
     pushq %rcx
     pushq %rbx
+    .endm
+    .macro POP_RBX_TO_R15
+    popq %rbx
+    popq %rcx
+    popq %rdx
+    popq %rsi
+    popq %rdi
+    popq %rbp
+    popq %r8
+    popq %r9
+    popq %r10
+    popq %r11
+    popq %r12
+    popq %r13
+    popq %r14
+    popq %r15
+    .endm
+    .macro SAVE_GPRS
+    PUSH_RBX_TO_R15
     pushq %rax
     .endm
 
@@ -94,18 +127,46 @@ sprig_isr_\vector:
     .set vec, vec + 1
     .endr
 
-sprig_trap_common:
-    SAVE_GPRS
+/* Ring 3's registers never rest in window memory (issue 11 item 6; docs/yield.md, "The way back
+ * to ring 3"). The TrapFrame is built on the kernel stack at the fixed address sprig_kernel_frame
+ * (which no partition maps), after the kernel's CR3 is loaded. In the window, the stack the CPU
+ * pushed on (the entry stack, or NMI/#DF's IST stack) is read and zeroed on entry; the way back
+ * writes only the resumed partition's five iretq words and its rax to the top of the entry stack.
+ * So while a partition runs, the only partition values in window memory are its own. */
+sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, cs 24, … ss 48 */
     cld
     clac                               /* ring 3 may have set AC: SMAP stays on in the kernel */
-    testb $3, FRAME_CS(%rsp)
+    testb $3, 24(%rsp)
     jz sprig_trap_from_kernel
+    pushq %rax
     SWITCH_TO_KERNEL_CR3
-    movq %rsp, %rbx                    /* the frame, on the entry or an IST stack */
-    movq %rsp, %rdi
+    movq %rsp, %rax                    /* the CPU's frame: rax 0, vector 8, error 16, rip 24 … ss 56 */
     leaq sprig_kernel_stack_top(%rip), %rsp
+    pushq 56(%rax)                     /* ss */
+    pushq 48(%rax)                     /* rsp */
+    pushq 40(%rax)                     /* rflags */
+    pushq 32(%rax)                     /* cs */
+    pushq 24(%rax)                     /* rip */
+    pushq 16(%rax)                     /* error code */
+    pushq 8(%rax)                      /* vector */
+    PUSH_RBX_TO_R15
+    pushq (%rax)                       /* rax */
+    /* Nothing of ring 3 stays on the stack the CPU chose (entry, NMI or #DF stack). */
+    movq $0, (%rax)
+    movq $0, 8(%rax)
+    movq $0, 16(%rax)
+    movq $0, 24(%rax)
+    movq $0, 32(%rax)
+    movq $0, 40(%rax)
+    movq $0, 48(%rax)
+    movq $0, 56(%rax)
+    movq %rsp, %rdi                    /* = sprig_kernel_frame */
     call sprig_trap
-    movq %rbx, %rsp
+    /* fall through: rsp is sprig_kernel_frame again */
+
+    /* The way back to ring 3, rsp = sprig_kernel_frame (every entry from ring 3 and
+     * sprig_enter_user end here). Only the entry stack is mapped after SWITCH_TO_USER_CR3, so the
+     * iretq words go there; cs and ss are always the user selectors, whatever the frame says. */
     .global sprig_trap_return
 sprig_trap_return:
     /* Null data selectors on every way back to ring 3: ring 3 can load the user selectors into
@@ -116,62 +177,47 @@ sprig_trap_return:
     movl %eax, %es
     movl %eax, %fs
     movl %eax, %gs
+    movq 136(%rsp), %rax
+    movq %rax, ENTRY_TOP - 40(%rip)    /* rip */
+    movq $USER_CS, ENTRY_TOP - 32(%rip)
+    movq 152(%rsp), %rax
+    movq %rax, ENTRY_TOP - 24(%rip)    /* rflags */
+    movq 160(%rsp), %rax
+    movq %rax, ENTRY_TOP - 16(%rip)    /* rsp */
+    movq $USER_DS, ENTRY_TOP - 8(%rip) /* ss */
     movq sprig_exit_context(%rip), %rax
     testq %rax, %rax
     jnz sprig_exit_from_context
-    SWITCH_TO_USER_CR3
     popq %rax
-    popq %rbx
-    popq %rcx
-    popq %rdx
-    popq %rsi
-    popq %rdi
-    popq %rbp
-    popq %r8
-    popq %r9
-    popq %r10
-    popq %r11
-    popq %r12
-    popq %r13
-    popq %r14
-    popq %r15
-    addq $16, %rsp
-    CLEAR_CPU_BUFFERS
-    iretq
+    movq %rax, EXIT_RAX(%rip)
+    POP_RBX_TO_R15
+    EXIT_TAIL
 
 /* From ring 0 (a kernel fault, an NMI or #DF in the kernel): the kernel's tables for Swift, on
- * the stack the CPU chose; the CR3 that was loaded is back on the way out. */
+ * the stack the CPU chose; the CR3 that was loaded is back on the way out, and the registers
+ * saved on that stack (which may be an IST stack in the window) are zeroed after their reload. */
 sprig_trap_from_kernel:
+    SAVE_GPRS
     movq %cr3, %r12
     SWITCH_TO_KERNEL_CR3
     movq %rsp, %rbx
     movq %rsp, %rdi
+    andq $-16, %rsp
     call sprig_trap
     movq %rbx, %rsp
     movq %r12, %cr3
     popq %rax
-    popq %rbx
-    popq %rcx
-    popq %rdx
-    popq %rsi
-    popq %rdi
-    popq %rbp
-    popq %r8
-    popq %r9
-    popq %r10
-    popq %r11
-    popq %r12
-    popq %r13
-    popq %r14
-    popq %r15
+    POP_RBX_TO_R15
     addq $16, %rsp
+    .irp off, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136
+    movq $0, -\off(%rsp)
+    .endr
     iretq
 
 /* The general registers from the context at %rax (direct-map address, ContextLayout offsets:
- * rax 24, rbx 32 ... r15 136, checked by the core), the rest of the frame as it is. */
+ * rax 24, rbx 32 ... r15 136, checked by the core); rip, rflags and rsp came from the frame. */
 sprig_exit_from_context:
     movq $0, sprig_exit_context(%rip)
-    addq $(16 * 8), %rsp               /* past the 15 registers and the vector */
     movq 32(%rax), %rbx
     movq 40(%rax), %rcx
     movq 48(%rax), %rdx
@@ -187,37 +233,34 @@ sprig_exit_from_context:
     movq 128(%rax), %r14
     movq 136(%rax), %r15
     movq 24(%rax), %rax
-    movq %rax, (%rsp)                  /* parked in the error-code slot for after the CR3 load */
-    SWITCH_TO_USER_CR3
-    popq %rax
-    CLEAR_CPU_BUFFERS
-    iretq
+    movq %rax, EXIT_RAX(%rip)
+    EXIT_TAIL
 
-/* syscall: rcx = user rip, r11 = user rflags, IF masked by FMASK. Build a TrapFrame by hand. */
+/* syscall: rcx = user rip, r11 = user rflags, IF and AC masked by FMASK. The frame is built by
+ * hand on the kernel stack; ring 3's rsp goes straight into its slot there, and its rax waits in
+ * EXIT_RAX, the entry-stack word the way back overwrites with the resumed partition's rax. */
     .global sprig_syscall_entry
     .align 16
 sprig_syscall_entry:
-    movq %rsp, sprig_syscall_user_rsp(%rip)
-    leaq sprig_entry_stack_top(%rip), %rsp
-    pushq $USER_DS
-    pushq sprig_syscall_user_rsp(%rip)
+    movq %rax, EXIT_RAX(%rip)
+    SWITCH_TO_KERNEL_CR3
+    movq %rsp, sprig_kernel_stack_top - 16(%rip)
+    leaq sprig_kernel_stack_top - 16(%rip), %rsp
+    movq $USER_DS, sprig_kernel_stack_top - 8(%rip)
     pushq %r11
     pushq $USER_CS
     pushq %rcx
     pushq $0
     pushq $SYSCALL_VECTOR
-    SAVE_GPRS
+    PUSH_RBX_TO_R15
+    pushq EXIT_RAX(%rip)
     cld
-    SWITCH_TO_KERNEL_CR3
-    movq %rsp, %rbx
     movq %rsp, %rdi
-    leaq sprig_kernel_stack_top(%rip), %rsp
     call sprig_trap
-    movq %rbx, %rsp
     jmp sprig_trap_return
 
-/* sprig_enter_user(frame): start ring 3 from a TrapFrame the kernel prepared at the top of
- * the kernel stack (the first entry into root). */
+/* sprig_enter_user(frame): start ring 3 from the TrapFrame the kernel prepared at
+ * sprig_kernel_frame (the first entry into root). */
     .global sprig_enter_user
 sprig_enter_user:
     movq %rdi, %rsp
@@ -346,8 +389,6 @@ sprig_gdt_end:
     .global sprig_kernel_cr3
 sprig_kernel_cr3:                      /* the kernel's PML4 when the window is on, else 0 */
     .quad 0
-sprig_syscall_user_rsp:
-    .quad 0
     .global sprig_md_clear
 sprig_md_clear:                        /* 1 when CPUID.7.0:EDX[10] (MD_CLEAR): VERW on exit */
     .byte 0
@@ -386,13 +427,19 @@ sprig_translation_cache_end:
     .align 4096
     .global sprig_kernel_stack_guard
 sprig_kernel_stack_guard: .skip 4096
-sprig_kernel_stack: .skip 16384
+sprig_kernel_stack: .skip 16384 - 22 * 8
+    /* The TrapFrame of every entry from ring 3 (and the first entry into root); Swift and the
+     * boot code run below it. */
+    .global sprig_kernel_frame
+    .global sprig_initial_frame
+sprig_kernel_frame:
+sprig_initial_frame: .skip 22 * 8
     .global sprig_kernel_stack_top
 sprig_kernel_stack_top:
 
     /* The window's pages: IDT (read-only once built), TSS, and three stacks, each above an
-     * unmapped guard page. The entry stack holds the TrapFrame of the current entry and nothing
-     * else (the first entry into root starts from sprig_initial_frame, its top frame). */
+     * unmapped guard page. Between entries the entry stack holds only the running partition's
+     * iretq words and rax (its top 6 words); the IST stacks hold nothing of ring 3. */
     .section .window.bss, "aw", @nobits
     .align 4096
     .global sprig_idt
@@ -402,9 +449,7 @@ sprig_tss:      .skip 104
     .align 4096
     .global sprig_entry_stack_guard
 sprig_entry_stack_guard: .skip 4096
-sprig_entry_stack: .skip 4096 - 22 * 8
-    .global sprig_initial_frame
-sprig_initial_frame: .skip 22 * 8
+sprig_entry_stack: .skip 4096
     .global sprig_entry_stack_top
 sprig_entry_stack_top:
     .global sprig_df_stack_guard

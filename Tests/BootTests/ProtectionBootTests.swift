@@ -185,8 +185,10 @@ struct MonitorProtectionTests {
     }
 
     /// Boots `echo` with `commandLine` and the monitor on stdin/stdout; once the child runs,
-    /// stops the CPU in ring 3 and reads its registers and tables.
-    static func view(commandLine: String) throws -> View {
+    /// stops the CPU in ring 3 and reads its registers and tables, then runs `extra` (monitor
+    /// commands) while it is stopped. A stop counts when `accept` holds for what the monitor said.
+    static func view(commandLine: String, extra: [String] = [],
+                     accept: (String) -> Bool = { _ in true }) throws -> View {
         let (_, products) = try Boot.products(.release)
         var o = RunOptions()
         o.system = "echo"
@@ -232,15 +234,16 @@ struct MonitorProtectionTests {
             send("stop")
             send("info registers")
             send("info tlb")
+            for c in extra { send(c) }
             send("info status")
             guard waitFor("VM status: paused", count: attempt, seconds: 30) else { break }
             let text = String(collected.text.dropFirst(before)).replacingOccurrences(of: "\r", with: "")
-            if text.contains("CS =0023") {
+            if text.contains("CS =0023") && accept(text) {
                 send("quit")
                 var upper: [UInt64: String] = [:]
                 for line in text.split(separator: "\n") {
                     let f = line.split(separator: " ")
-                    guard f.count == 3, f[0].hasSuffix(":"), let va = UInt64(f[0].dropLast(), radix: 16),
+                    guard f.count == 3, f[0].hasSuffix(":"), !f[1].hasPrefix("0x"), let va = UInt64(f[0].dropLast(), radix: 16),
                           va >= AddressSpace.upperHalfStart else { continue }
                     upper[va] = String(f[2])
                 }
@@ -252,12 +255,16 @@ struct MonitorProtectionTests {
         throw ToolError("the monitor never stopped the CPU in ring 3:\n\(collected.text)")
     }
 
-    /// The kernel ELF's symbol addresses.
-    static func symbols() throws -> [String: UInt64] {
+    /// The kernel ELF's symbol addresses (or a partition's, by name).
+    static func symbols(partition: String? = nil) throws -> [String: UInt64] {
         let (builder, products) = try Boot.products(.release)
+        var elf = products.kernelELF
+        if let name = partition {
+            elf = try #require(products.partitions[name]).deletingPathExtension().appendingPathExtension("elf")
+        }
         let p = Process()
         p.executableURL = builder.toolchain.tool("llvm-nm")
-        p.arguments = [products.kernelELF.path]
+        p.arguments = [elf.path]
         let out = Pipe()
         p.standardOutput = out
         try p.run()
@@ -315,6 +322,60 @@ struct MonitorProtectionTests {
         // The direct map and the kernel's data are absent.
         #expect(!v.upper.keys.contains { $0 < 0xFFFF_FFFF_8000_0000 })
         #expect(v.upper[try #require(sym["sprig_kernel_stack_top"]) - 4096] == nil, "the kernel stack is not in the window")
+    }
+
+    /// The 8-byte words of `x /Ngx` output: address → value.
+    static func memory(in text: String) -> [UInt64: UInt64] {
+        var words: [UInt64: UInt64] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.count >= 2, f[0].hasSuffix(":"), f[1].hasPrefix("0x"),
+                  let va = UInt64(f[0].dropLast(), radix: 16) else { continue }
+            for (i, w) in f.dropFirst().enumerated() {
+                if let v = UInt64(w.dropFirst(2), radix: 16) { words[va + 8 * UInt64(i)] = v }
+            }
+        }
+        return words
+    }
+
+    /// Issue 11 item 6: no register of one partition rests in the window's memory while another
+    /// runs (on a Meltdown-affected CPU the window is readable from ring 3). `echo`'s root fills
+    /// its registers with `Echo.marker` and yields to its child; stopped in the child's loop, the
+    /// monitor reads the window through the child's own tables: no word carries root's marker,
+    /// the NMI and #DF stacks are zero, and the entry stack holds only its top six words (the
+    /// child's rax and iretq words, cs and ss the user selectors).
+    @Test("window on: after root yields with marked registers, the window holds none of them")
+    func windowHoldsNoOtherPartitionsRegisters() throws {
+        let sym = try Self.symbols()
+        let spin = try #require(try Self.symbols(partition: "attacker")["sprig_spin_counting"])
+        let top = try #require(sym["sprig_entry_stack_top"])
+        let stacks: [(String, UInt64)] = [("entry", try #require(sym["sprig_entry_stack_guard"]) + 4096),
+                                          ("#DF", try #require(sym["sprig_df_stack_guard"]) + 4096),
+                                          ("NMI", try #require(sym["sprig_nmi_stack_guard"]) + 4096)]
+        let dataStart = try #require(sym["sprig_window_data_start"]), dataEnd = try #require(sym["sprig_window_data_end"])
+        let bssStart = try #require(sym["sprig_window_bss_start"]), idtEnd = try #require(sym["sprig_entry_stack_guard"])
+        var extra = stacks.map { "x /512gx 0x\(String($0.1, radix: 16))" }
+        extra.append("x /\((dataEnd - dataStart) / 8)gx 0x\(String(dataStart, radix: 16))")
+        extra.append("x /\((idtEnd - bssStart) / 8)gx 0x\(String(bssStart, radix: 16))")
+        // Stopped in the child's counting loop (root's yield has happened), not in root.
+        let v = try Self.view(commandLine: "", extra: extra) { text in
+            guard let rip = Self.register("RIP", in: text) else { return false }
+            return rip >= spin && rip < spin + 16
+        }
+        let words = Self.memory(in: v.registers)
+        let expected = 3 * 512 + Int((dataEnd - dataStart) / 8) + Int((idtEnd - bssStart) / 8)
+        #expect(words.count == expected, "\(words.count) of \(expected) window words read")
+        let marked = words.filter { $0.value & ~0xFFFF == 0xEC40_5EED_0000_0000 }
+        #expect(marked.isEmpty, "root's marker in the window: \(marked.map { String($0.key, radix: 16) })")
+        for (name, base) in stacks {
+            let used = words.filter { $0.key >= base && $0.key < base + 4096 && $0.value != 0 }.keys.sorted()
+            if name == "entry" {
+                #expect(used.allSatisfy { $0 >= top - 48 }, "entry stack words below its top six: \(used.map { String($0, radix: 16) })")
+                #expect(words[top - 32] == 0x23 && words[top - 8] == 0x1B, "the iretq frame's cs and ss")
+            } else {
+                #expect(used.isEmpty, "the \(name) stack is not empty: \(used.map { String($0, radix: 16) })")
+            }
+        }
     }
 
     @Test("skim=off: the whole kernel half, text read+execute and not writable, the direct map no-exec")
