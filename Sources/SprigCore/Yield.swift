@@ -81,9 +81,10 @@ public enum Yield {
         guard targetInterrupt < VIDTIndex.count else { return .failure(.invalidInterruptIndex) }
         // 2. The save slot must be a VIDT index.
         guard saveIndex < VIDTIndex.count else { return .failure(.invalidSaveIndex) }
-        // Both in range on every path the CPU may speculate down too (Spectre v1).
-        let targetInterrupt = Speculation.clamp(targetInterrupt, below: VIDTIndex.count)
-        let saveIndex = Speculation.clamp(saveIndex, below: VIDTIndex.count)
+        // Both in range on every path the CPU may speculate down too (Spectre v1); the VIDT
+        // has a power-of-two number of entries.
+        let targetInterrupt = Speculation.wrap(targetInterrupt, belowPowerOfTwo: VIDTIndex.count)
+        let saveIndex = Speculation.wrap(saveIndex, belowPowerOfTwo: VIDTIndex.count)
         // 3–8, or what they gave last time on the same tables and VIDT entries.
         let plan: Plan
         if let kept = YieldCache.lookup(p, caller: caller, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {

@@ -19,6 +19,18 @@ struct SpeculationTests {
         }
     }
 
+    @Test("wrap: in range, the index; any index at all lands below the power-of-two size")
+    func wrap() {
+        for size: UInt64 in [1, 2, 512, VIDTIndex.count, 1 << 62] {
+            for i in [0, 1, size / 2, size - 1] where i < size {
+                #expect(Speculation.wrap(i, belowPowerOfTwo: size) == i, "\(i) < \(size)")
+            }
+            for i: UInt64 in [size, size + 1, size * 2 + 3, 1 << 63, UInt64.max - 1, .max] where i >= size {
+                #expect(Speculation.wrap(i, belowPowerOfTwo: size) < size, "\(i) >= \(size)")
+            }
+        }
+    }
+
     @Test("every service number is below the limit and 0 is no service: the clamp changes no answer")
     func serviceNumbers() {
         for s in Service.allCases { #expect(s.rawValue > 0 && s.rawValue < Service.numberLimit, "\(s)") }
