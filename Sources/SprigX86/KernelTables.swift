@@ -43,6 +43,9 @@ import SprigCore
 @_extern(c, "sprig_kernel_cr3") nonisolated(unsafe) var kernelCR3: UInt64
 /// The PML4 ring 3 resumes with while the window is on (entry.S loads it on exit), else 0.
 @_extern(c, "sprig_user_cr3") nonisolated(unsafe) var userCR3: UInt64
+/// The syscall entry for the window off (entry.S; `sprig_syscall_entry`, LSTAR's boot value,
+/// is the one for the window on): neither tests the CR3 word, so LSTAR says which.
+@_extern(c, "sprig_syscall_entry_flat") nonisolated(unsafe) var syscallEntryFlatSymbol: UInt8
 /// 1 when the exit path runs VERW (CPUID.7.0:EDX[10], MD_CLEAR).
 @_extern(c, "sprig_md_clear") nonisolated(unsafe) var mdClear: UInt8
 
@@ -51,6 +54,8 @@ func symbolAddress(_ s: UnsafeMutablePointer<UInt8>) -> UInt64 { UInt64(UInt(bit
 
 enum CPUProtection {
     static let efer: UInt32 = 0xC000_0080
+    /// The syscall entry point (the window off sets `sprig_syscall_entry_flat`).
+    static let lstar: UInt32 = 0xC000_0082
     static let eferNXE: UInt64 = 1 << 11
     static let cr4UMIP: UInt64 = 1 << 11
     static let cr4PGE: UInt64 = 1 << 7
@@ -190,6 +195,7 @@ enum KernelTables {
             kernelCR3 = physical(kernelPML4)
             return physical(wPML4)
         }
+        wrmsr(CPUProtection.lstar, symbolAddress(&syscallEntryFlatSymbol))
         return physical(kernelPML4)
     }
 

@@ -35,23 +35,37 @@
 #define ENTRY_TOP sprig_entry_stack_top
 #define EXIT_RAX (sprig_entry_stack_top - 48) /* rax parked for after the CR3 load, then rip, cs, … */
 
+    /* The CR3 switches, in three modes: TEST (0) asks the CR3 word (0: the window is off, no
+     * switch), ON (1) and OFF (2) are the syscall entries' own copies, one per window setting,
+     * so that the yield path does not test (X86Platform picks LSTAR at boot). */
+#define TEST 0
+#define ON 1
+#define OFF 2
     /* With rax saved (it is free): the kernel's own tables, when the window is on. */
-    .macro SWITCH_TO_KERNEL_CR3
+    .macro SWITCH_TO_KERNEL_CR3 mode
+    .if \mode != OFF
     movq sprig_kernel_cr3(%rip), %rax
+    .if \mode == TEST
     testq %rax, %rax
     jz 91f
+    .endif
     movq %rax, %cr3
 91:
+    .endif
     .endm
 
     /* Before the last pops (rax is reloaded after it): the partition's tables, when the window
      * is on; then VERW clears the CPU's buffers when the CPU reports MD_CLEAR (MDS). */
-    .macro SWITCH_TO_USER_CR3
+    .macro SWITCH_TO_USER_CR3 mode
+    .if \mode != OFF
     movq sprig_user_cr3(%rip), %rax
+    .if \mode == TEST
     testq %rax, %rax
     jz 92f
+    .endif
     movq %rax, %cr3
 92:
+    .endif
     .endm
     .macro CLEAR_CPU_BUFFERS
     cmpb $0, sprig_md_clear(%rip)
@@ -62,9 +76,9 @@
 
     /* The last steps to ring 3, after the general registers but rax are loaded and rax is parked
      * in EXIT_RAX: onto the entry stack, the partition's tables, rax, VERW, iretq. */
-    .macro EXIT_TAIL
+    .macro EXIT_TAIL mode
     leaq EXIT_RAX(%rip), %rsp
-    SWITCH_TO_USER_CR3
+    SWITCH_TO_USER_CR3 \mode
     popq %rax
     CLEAR_CPU_BUFFERS
     iretq
@@ -126,6 +140,7 @@ sprig_isr_\vector:
     STUB %vec
     .set vec, vec + 1
     .endr
+    .noaltmacro
 
 /* Ring 3's registers never rest in window memory (issue 11 item 6; docs/yield.md, "The way back
  * to ring 3"). The TrapFrame is built on the kernel stack at the fixed address sprig_kernel_frame
@@ -139,7 +154,7 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     testb $3, 24(%rsp)
     jz sprig_trap_from_kernel
     pushq %rax
-    SWITCH_TO_KERNEL_CR3
+    SWITCH_TO_KERNEL_CR3 TEST
     movq %rsp, %rax                    /* the CPU's frame: rax 0, vector 8, error 16, rip 24 … ss 56 */
     leaq sprig_kernel_stack_top(%rip), %rsp
     pushq 56(%rax)                     /* ss */
@@ -151,24 +166,24 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     pushq 8(%rax)                      /* vector */
     PUSH_RBX_TO_R15
     pushq (%rax)                       /* rax */
-    /* Nothing of ring 3 stays on the stack the CPU chose (entry, NMI or #DF stack). */
+    /* Nothing of ring 3 stays on the stack the CPU chose (entry, NMI or #DF stack) but the
+     * user cs and ss, the same for every partition. */
     movq $0, (%rax)
     movq $0, 8(%rax)
     movq $0, 16(%rax)
-    movq $0, 24(%rax)
-    movq $0, 32(%rax)
+    movq $0, 24(%rax)                  /* rip; cs stays the user code selector */
     movq $0, 40(%rax)
-    movq $0, 48(%rax)
-    movq $0, 56(%rax)
+    movq $0, 48(%rax)                  /* rsp; ss stays the user data selector */
     movq %rsp, %rdi                    /* = sprig_kernel_frame */
     call sprig_trap
-    /* fall through: rsp is sprig_kernel_frame again */
+    /* rsp is sprig_kernel_frame again: fall through to sprig_trap_return */
 
     /* The way back to ring 3, rsp = sprig_kernel_frame (every entry from ring 3 and
      * sprig_enter_user end here). Only the entry stack is mapped after SWITCH_TO_USER_CR3, so the
-     * iretq words go there; cs and ss are always the user selectors, whatever the frame says. */
-    .global sprig_trap_return
-sprig_trap_return:
+     * iretq words go there; cs and ss are always the user selectors, whatever the frame says
+     * (sprig_cpu_init writes them once: the CPU can only ever push the same two from ring 3, the
+     * one DPL-3 code and the one DPL-3 data selector, and nothing else writes those words). */
+    .macro EXIT_PATH mode
     /* Null data selectors on every way back to ring 3: ring 3 can load the user selectors into
      * DS/ES/FS/GS, the kernel never does, and iretq keeps a DPL-3 selector, so without this a
      * partition would resume with the selectors of the one that last entered the kernel. */
@@ -179,45 +194,20 @@ sprig_trap_return:
     movl %eax, %gs
     movq 136(%rsp), %rax
     movq %rax, ENTRY_TOP - 40(%rip)    /* rip */
-    movq $USER_CS, ENTRY_TOP - 32(%rip)
     movq 152(%rsp), %rax
     movq %rax, ENTRY_TOP - 24(%rip)    /* rflags */
     movq 160(%rsp), %rax
     movq %rax, ENTRY_TOP - 16(%rip)    /* rsp */
-    movq $USER_DS, ENTRY_TOP - 8(%rip) /* ss */
     movq sprig_exit_context(%rip), %rax
     testq %rax, %rax
-    jnz sprig_exit_from_context
+    jnz 94f
     popq %rax
     movq %rax, EXIT_RAX(%rip)
     POP_RBX_TO_R15
-    EXIT_TAIL
-
-/* From ring 0 (a kernel fault, an NMI or #DF in the kernel): the kernel's tables for Swift, on
- * the stack the CPU chose; the CR3 that was loaded is back on the way out, and the registers
- * saved on that stack (which may be an IST stack in the window) are zeroed after their reload. */
-sprig_trap_from_kernel:
-    SAVE_GPRS
-    movq %cr3, %r12
-    SWITCH_TO_KERNEL_CR3
-    movq %rsp, %rbx
-    movq %rsp, %rdi
-    andq $-16, %rsp
-    call sprig_trap
-    movq %rbx, %rsp
-    movq %r12, %cr3
-    popq %rax
-    POP_RBX_TO_R15
-    addq $16, %rsp
-    .irp off, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136
-    movq $0, -\off(%rsp)
-    .endr
-    iretq
-
-/* The general registers from the context at %rax (direct-map address, ContextLayout offsets:
- * rax 24, rbx 32 ... r15 136, checked by the core); rip, rflags and rsp came from the frame. */
-sprig_exit_from_context:
-    movq $0, sprig_exit_context(%rip)
+    EXIT_TAIL \mode
+    /* The general registers from the context at %rax (direct-map address, ContextLayout
+     * offsets: rax 24, rbx 32 ... r15 136, checked by the core). */
+94: movq $0, sprig_exit_context(%rip)
     movq 32(%rax), %rbx
     movq 40(%rax), %rcx
     movq 48(%rax), %rdx
@@ -234,16 +224,21 @@ sprig_exit_from_context:
     movq 136(%rax), %r15
     movq 24(%rax), %rax
     movq %rax, EXIT_RAX(%rip)
-    EXIT_TAIL
+    EXIT_TAIL \mode
+    .endm
+
+    .global sprig_trap_return
+sprig_trap_return:
+    EXIT_PATH TEST
 
 /* syscall: rcx = user rip, r11 = user rflags, IF and AC masked by FMASK. The frame is built by
  * hand on the kernel stack; ring 3's rsp goes straight into its slot there, and its rax waits in
- * EXIT_RAX, the entry-stack word the way back overwrites with the resumed partition's rax. */
-    .global sprig_syscall_entry
-    .align 16
-sprig_syscall_entry:
+ * EXIT_RAX, the entry-stack word the way back overwrites with the resumed partition's rax. Two
+ * copies, entry and exit: sprig_syscall_entry with the window on, sprig_syscall_entry_flat with
+ * it off (X86Platform writes LSTAR to match); neither tests the CR3 word. */
+    .macro SYSCALL_ENTRY mode
     movq %rax, EXIT_RAX(%rip)
-    SWITCH_TO_KERNEL_CR3
+    SWITCH_TO_KERNEL_CR3 \mode
     movq %rsp, sprig_kernel_stack_top - 16(%rip)
     leaq sprig_kernel_stack_top - 16(%rip), %rsp
     movq $USER_DS, sprig_kernel_stack_top - 8(%rip)
@@ -257,7 +252,38 @@ sprig_syscall_entry:
     cld
     movq %rsp, %rdi
     call sprig_trap
-    jmp sprig_trap_return
+    EXIT_PATH \mode
+    .endm
+
+    .global sprig_syscall_entry
+    .align 16
+sprig_syscall_entry:
+    SYSCALL_ENTRY ON
+    .global sprig_syscall_entry_flat
+    .align 16
+sprig_syscall_entry_flat:
+    SYSCALL_ENTRY OFF
+
+/* From ring 0 (a kernel fault, an NMI or #DF in the kernel): the kernel's tables for Swift, on
+ * the stack the CPU chose; the CR3 that was loaded is back on the way out, and the registers
+ * saved on that stack (which may be an IST stack in the window) are zeroed after their reload. */
+sprig_trap_from_kernel:
+    SAVE_GPRS
+    movq %cr3, %r12
+    SWITCH_TO_KERNEL_CR3 TEST
+    movq %rsp, %rbx
+    movq %rsp, %rdi
+    andq $-16, %rsp
+    call sprig_trap
+    movq %rbx, %rsp
+    movq %r12, %cr3
+    popq %rax
+    POP_RBX_TO_R15
+    addq $16, %rsp
+    .irp off, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136
+    movq $0, -\off(%rsp)
+    .endr
+    iretq
 
 /* sprig_enter_user(frame): start ring 3 from the TrapFrame the kernel prepared at
  * sprig_kernel_frame (the first entry into root). */
@@ -298,6 +324,8 @@ sprig_cpu_init:
     leaq sprig_nmi_stack_top(%rip), %rcx
     movq %rcx, sprig_tss + 44(%rip)
     movw $104, sprig_tss + 102(%rip)   /* I/O map base past the limit: no port for ring 3 */
+    movq $USER_CS, ENTRY_TOP - 32(%rip) /* the iretq frame's cs and ss, for good (EXIT_PATH) */
+    movq $USER_DS, ENTRY_TOP - 8(%rip)
 
     lgdt sprig_gdtr(%rip)
     movw $0x10, %ax
