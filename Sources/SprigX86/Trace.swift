@@ -142,6 +142,7 @@ enum Trace {
 
     /// An entry from ring 3, before the kernel decides anything.
     static func entered(_ event: TrapEvent, _ f: TrapFrame) {
+        WindowCheck.verify(f)
         TraceOut.tag(.enter)
         TraceOut.number(currentDescriptor)
         TraceOut.number(partitionCR3())
@@ -299,6 +300,40 @@ struct TracingPlatform: CPUPlatform {
             TraceOut.number(machine.load(location.word(at: offset)))
             offset += 8
         }
+    }
+}
+
+/// Issue 11 item 6, checked on every entry from ring 3 in the trace kernel (the replay tests
+/// boot it with every system): the entry window's stacks hold nothing of ring 3 but what
+/// entry.S allows there. The entry stack: its top words (rax, rip, rflags, rsp of the partition
+/// that entered, which ran last), cs and ss the user selectors, zeros below. The NMI and #DF
+/// stacks: zeros, but the user cs and ss, or a frame the CPU pushed from ring 0 (cs 0x08, the
+/// kernel's own rip and rsp). Anything else is a crash report: the window would show it to the
+/// next partition (Meltdown).
+enum WindowCheck {
+    static let words = 512
+    static let rip = 507, cs = 508, rflags = 509, rsp = 510, ss = 511
+    static let kernelCS: UInt64 = 0x08
+
+    static func verify(_ f: TrapFrame) {
+        if !holdsNothing(symbolAddress(&entryStackGuardSymbol) + 4096, entry: true)
+            || !holdsNothing(symbolAddress(&dfStackGuardSymbol) + 4096, entry: false)
+            || !holdsNothing(symbolAddress(&nmiStackGuardSymbol) + 4096, entry: false) {
+            CrashReport.report(f, reason: "the entry window holds ring-3 registers (issue 11 item 6)")
+        }
+    }
+
+    static func holdsNothing(_ base: UInt64, entry: Bool) -> Bool {
+        let w = UnsafePointer<UInt64>(bitPattern: UInt(base)).unsafelyUnwrapped
+        var i = 0
+        while i < (entry ? rip - 1 : rip) {
+            if w[i] != 0 { return false }
+            i += 1
+        }
+        if entry { return w[cs] == TrapFrame.userCS && w[ss] == TrapFrame.userSS }
+        if w[cs] == kernelCS { return true }
+        return w[rip] == 0 && w[rflags] == 0 && w[rsp] == 0
+            && (w[cs] == 0 || w[cs] == TrapFrame.userCS) && (w[ss] == 0 || w[ss] == TrapFrame.userSS)
     }
 }
 
