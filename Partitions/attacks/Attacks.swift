@@ -39,6 +39,7 @@ enum Attacker {
     static let faultWithMarker: UInt64 = 0xC3
     static let yieldWithMarker: UInt64 = 0xC4
     static let probe: UInt64 = 0xC5
+    static let staleTLB: UInt64 = 0xC6
     static let marker: UInt64 = 0xBAD0_C0DE_5EC0_0000
     static let poolPages: UInt64 = 48
     /// Mailbox words (offsets in the page root shares at `ChildLayout.extraBase`).
@@ -288,6 +289,7 @@ func attacksMain(_ bootInfoAddress: UInt64) {
     Refusals.run(&victim, pages: &pages)
     Hygiene.run(victim, probeArea: pages.takeZeroed(), handlerStackTop: handlerStackTop)
     Faults.fig4(victim)
+    Faults.staleTranslation(victim)
     Faults.faultLoop(modules[1], pages: &pages, scanStart: scanStart, scanned: scanned)
     Faults.neverYields(modules[2], pages: &pages)
 

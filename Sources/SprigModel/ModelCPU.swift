@@ -43,6 +43,9 @@ public final class ModelCPU: CPUPlatform {
     public var registers = RegisterFile()
     /// The CPU's MXCSR_MASK (what FXSAVE reports).
     public var mxcsrMask: UInt32 = UserRegisters.defaultMXCSRMask
+    /// Translations ring 3's accesses cached (`ModelTLB`): dropped by `invalidateTranslation`
+    /// and by every CR3 load, nothing else.
+    public var tlb = ModelTLB()
 
     /// Watches every platform request the kernel makes (trace replay, `Replay/PlatformTap.swift`);
     /// nil everywhere else.
@@ -75,7 +78,14 @@ public final class ModelCPU: CPUPlatform {
     public func trap(as descriptor: PhysicalAddress, pml4: PhysicalAddress, registers: RegisterFile) {
         currentPartition = descriptor
         cr3 = pml4
+        tlb.flush()
         self.registers = registers
+    }
+
+    /// A ring-3 access by the running partition to `va`, as the MMU makes it: through the TLB,
+    /// else a walk of the tables at CR3 (`ModelTLB.access`).
+    public func userAccess(_ va: UInt64, write: Bool) -> Result<PhysicalAddress, Status> {
+        tlb.access(memory, pml4: cr3, va: VirtualAddress(va), write: write)
     }
 
     // MARK: Platform (memory)
@@ -105,6 +115,10 @@ public final class ModelCPU: CPUPlatform {
         memory.copy(from: source, to: destination, bytes: bytes)
         tap?.didCopy(from: source, to: destination, bytes: bytes)
     }
+    public func invalidateTranslation(_ va: VirtualAddress) {
+        tlb.invalidate(va)
+        tap?.didInvalidateTranslation(va)
+    }
 
     // MARK: CPUPlatform
 
@@ -114,6 +128,7 @@ public final class ModelCPU: CPUPlatform {
     }
     public func switchAddressSpace(_ pml4: PhysicalAddress) {
         cr3 = pml4
+        tlb.flush()
         tap?.didSwitchAddressSpace(pml4)
     }
 

@@ -291,4 +291,5 @@ final class VIDTOverlay: Platform {
     }
     func translationCacheLoad(_ index: Int) -> UInt64 { 0 }
     func translationCacheStore(_ index: Int, _ value: UInt64) {}
+    func invalidateTranslation(_ va: VirtualAddress) { preconditionFailure("the yield chain only reads") }
 }

@@ -116,6 +116,16 @@ public enum Mutants {
             replacement: """
                 if targetEntry == targetEntry, saveEntry == p.translationCacheLoad(e &+ saveVA) {
                 """),
+        Mutant(
+            name: "tlb-flush",
+            summary: "giving a page to the kernel (or back) no longer drops the CPU's cached translation, so the running partition reaches a structure page through a stale TLB entry",
+            file: "Sources/SprigCore/PageOwnership.swift",
+            original: """
+                defer { p.invalidateTranslation(va) }
+                """,
+            replacement: """
+                defer { _ = va }
+                """),
     ]
 
     /// The mutant called `name`.

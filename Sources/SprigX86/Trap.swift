@@ -21,9 +21,6 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     case .returned(let status, let value):
         frame[TrapFrame.rax] = status.rawValue
         frame[TrapFrame.rdx] = value
-        // A memory service may have taken pages away from the caller (structure pages): drop
-        // stale TLB entries of the current address space.
-        if status == .success { writeCR3(readCR3()) }
     case .interruptRefused(let status):
         frame[TrapFrame.rax] = status.rawValue
     case .resume:

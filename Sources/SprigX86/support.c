@@ -39,6 +39,7 @@ uint64_t sprig_read_cr3(void) {
     return v;
 }
 void sprig_write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
+void sprig_invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
 void sprig_halt_forever(void) {
     for (;;) __asm__ volatile("cli; hlt");
 }

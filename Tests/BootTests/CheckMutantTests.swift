@@ -31,6 +31,8 @@ import Testing
             ("context-straddle", "yield(", "callerContextUnavailable"),
             // Without the emptying, the child's cached VIDT outlives its use as a structure page.
             ("translation-cache-stale", "createPartition(", "staleTranslation"),
+            // Without the invlpg, ring 3 keeps the translation of a page it just gave as a structure.
+            ("tlb-flush", "createPartition(", "staleTLB"),
           ])
     func mutantIsCaught(mutant: String, step: String, expected: String) throws {
         let r = try Self.explore(mutant, ["--depth", "3"])

@@ -8,8 +8,9 @@
 /// the refinement against the abstract specification, and an optional extra predicate.
 ///
 /// The properties are checked on every new state the kernel produced. A state reached by a
-/// ring-3 write alone is not checked again: the write went through the MMU to a page the
-/// partition can write, and the previous state's properties (kernel data isolation above all)
+/// ring-3 write alone is not checked again: the write went through the MMU (TLB, then tables)
+/// to a page the partition can write — the oracle's TLB check says no cached translation grants
+/// more than the tables — and the previous state's properties (kernel data isolation above all)
 /// say no such page is a table, shadow, descriptor or configuration page, so the write cannot
 /// change anything the properties read.
 ///

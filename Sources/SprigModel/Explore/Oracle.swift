@@ -15,6 +15,9 @@
 ///   (Sources/SprigModel/Spec, `RefinementChecker`): a checker is made from the state just
 ///   before the entry (registers set, so ring 3's writes are already in it) and steps with the
 ///   event and the outcome. Pure ring-3 writes do not enter the kernel and are not checked.
+/// * **TLB** — after every kernel entry, no translation cached in the CPU's TLB (`ModelTLB`)
+///   grants the running partition more than its tables do: the kernel dropped every
+///   translation it reduced (`Platform.invalidateTranslation`).
 /// * **Extra** — a caller-supplied predicate (`Explorer.Configuration.extraCheck`), for tests
 ///   that plant a violation and for experiments.
 import SprigABI
@@ -24,7 +27,7 @@ import SprigCore
 public struct Finding: Equatable, Sendable, CustomStringConvertible {
     /// Which check found it.
     public enum Check: String, Sendable, CaseIterable {
-        case property, registerHygiene, refusalChangedState, refinement, extra
+        case property, registerHygiene, refusalChangedState, refinement, staleTLB, extra
     }
     public var check: Check
     public var detail: String
@@ -42,6 +45,7 @@ public struct OracleConfiguration: Equatable, Sendable {
     public var registerHygiene = true
     public var refusals = true
     public var refinement = true
+    public var tlb = true
     /// Every check on.
     public init() {}
 }
@@ -83,8 +87,18 @@ struct Oracle {
             out += checker.step(trap.event, outcome: trap.outcome, system: system).map { Finding(.refinement, $0.detail) }
         }
         if configuration.registerHygiene { out += hygiene(before, system, store: store) }
+        if configuration.tlb, outcome.trap != nil, !system.crashed { out += Self.staleTLB(system) }
         if let extra { out += extra(step, outcome, system).map { Finding(.extra, $0) } }
         return out
+    }
+
+    /// After the kernel returns to ring 3, no TLB entry lets the running partition reach more
+    /// than its tables do (`ModelTLB.stale`): the kernel asked to drop every translation it
+    /// reduced. Every later ring-3 access then reaches what the tables allow.
+    static func staleTLB(_ system: ModelSystem) -> [Finding] {
+        system.cpu.tlb.stale(system.memory, pml4: system.cpu.cr3).map {
+            Finding(.staleTLB, "\(Explorer.name(system.current, system)): \($0)")
+        }
     }
 
     /// The isolation properties on a state, from its tree.

@@ -248,7 +248,8 @@ public final class Replayer {
                     guard inMemory(pa) else { return diverged("a context outside the model's memory", place.description, "\(memory.bytes) bytes of RAM") }
                     if fresh(pa), memory.load(PhysicalAddress(pa)) != v { words.append((pa, v, "a context word (offset \(8 * k))")) }
                 }
-            case .setCurrentPartition, .switchAddressSpace, .setInterruptFlag, .translationCacheLoad, .translationCacheStore: break
+            case .setCurrentPartition, .switchAddressSpace, .setInterruptFlag, .translationCacheLoad, .translationCacheStore,
+                 .invalidateTranslation: break
             }
         }
         var bytes: [(pa: UInt64, value: UInt8)] = []
@@ -413,6 +414,7 @@ final class RequestChecker: PlatformTap {
     }
     func didSetCurrentPartition(_ descriptor: PhysicalAddress) { check(.setCurrentPartition(descriptor.raw)) }
     func didSwitchAddressSpace(_ pml4: PhysicalAddress) { check(.switchAddressSpace(pml4.raw)) }
+    func didInvalidateTranslation(_ va: VirtualAddress) { check(.invalidateTranslation(va.raw)) }
     func didSaveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         check(.saveContext(ContextPlace(location), flags: flags, returnValue: returnValue, words: contextWords(location)))
     }
@@ -440,6 +442,7 @@ extension PlatformRequest: CustomStringConvertible {
         case .setInterruptFlag: return "setTrappedInterruptFlag"
         case .translationCacheLoad: return "translationCacheLoad"
         case .translationCacheStore: return "translationCacheStore"
+        case .invalidateTranslation: return "invalidateTranslation"
         }
     }
 
@@ -467,6 +470,7 @@ extension PlatformRequest: CustomStringConvertible {
         case .setInterruptFlag(let e): return "setTrappedInterruptFlag \(e)"
         case .translationCacheLoad(let i, let v): return "translationCacheLoad [\(i)] → \(Domain.hex(v))"
         case .translationCacheStore(let i, let v): return "translationCacheStore [\(i)] := \(Domain.hex(v))"
+        case .invalidateTranslation(let va): return "invalidateTranslation \(Domain.hex(va))"
         }
     }
 }
