@@ -455,6 +455,11 @@ enum Operations {
                 if i >= 0 { p = (Model.va(i), PageClass.structure) }
             default: break
             }
+            // A hostile page address may still be a valid byte address (a misaligned one inside
+            // a page of mine): consoleRead checks bytes, so the bytes' pages decide.
+            if p.cls == PageClass.hostile && length >= 1 && length <= Limits.consoleReadMax {
+                p.cls = Model.byteRangeClass(p.va, length)
+            }
             Current.start("consoleRead", p.va, length, count: 2)
             let res = call(.consoleRead, p.va, length)
             let inRange = length >= 1 && length <= Limits.consoleReadMax
