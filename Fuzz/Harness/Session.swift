@@ -9,6 +9,8 @@
 ///   memory);
 /// * refusals change nothing: a service or `int n` that returned an error left every memory
 ///   word and the current partition as they were (DESIGN.md §4);
+/// * the dereference property (`Properties.dereference`): every load and store the kernel made
+///   in the entry landed on a kernel page or on a page the partition it was for can reach;
 /// * no TLB entry grants the running partition more than its tables (`ModelTLB.stale`): ring
 ///   3's stores go through the model CPU's TLB, and the kernel must drop what it reduced;
 /// * register hygiene across a switch: whenever a partition starts running, the harness fills
@@ -224,6 +226,7 @@ final class Session {
         ring3Changed = false
         let before = system.current.raw
         let tagBefore = periodTag
+        let treeBefore = tree
         // A copy-on-write reference, not a copy: comparing it afterwards is free when the
         // kernel stored nothing.
         let memoryBefore = system.memory.snapshot()
@@ -235,6 +238,10 @@ final class Session {
             tree = system.machine.tree()
             problems += Properties.all(tree, kernelPages: system.machine.kernelPages,
                                        kernelPML4: system.machine.kernelPML4, memory: system.memory).map(\.description)
+        }
+        if let accesses = system.cpu.accesses {
+            problems += Properties.dereference(accesses, before: treeBefore, after: { [tree] in tree },
+                                               kernelPages: system.machine.kernelPages).map(\.description)
         }
         problems += refusalChangedNothing(outcome, memoryChanged: memoryChanged, before: before)
         problems += registerLeaks(from: before, tag: tagBefore)

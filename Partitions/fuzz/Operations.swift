@@ -824,13 +824,13 @@ enum Operations {
             case 1: a[k] = Domain.rights(&r)
             case 2: a[k] = Model.child(slot).pointee.grandchild ? ChildLayout.poolBase : Domain.hostile(&r)
             default:
-                let p = Domain.childOwnPage(&r)
-                a[k] = p.va
-                if p.special { special = true }
+                a[k] = Domain.childOwnPage(&r)
             }
+            if Domain.isSpecialChildPage(a[k]) { special = true }
             k += 1
         }
-        // The child's own mailbox, VIDT, contexts, image and stack never become structures.
+        // The child's own mailbox, VIDT, contexts, image and stack never become structures
+        // (whichever domain named them: `childVA` names them too).
         if special && (number == Service.createPartition.rawValue || number == Service.prepare.rawValue) {
             a[Int(r.below(5))] = Domain.hostile(&r)
             if number == Service.prepare.rawValue { a[2] = Domain.hostile(&r) }
@@ -899,7 +899,10 @@ enum Operations {
         if Pending.restoreAt != 0 { word(Pending.restoreAt).pointee = Pending.restoreValue }
         if Pending.restoreRoot408 { Campaign.setVIDT(RootVIDT.hostileFirst + 8, 0x0000_6000_0000_1000) }
         let slot = Pending.slot
-        let m: UInt64 = slot >= 0 && Model.child(slot).pointee.built ? Model.child(slot).pointee.mailbox : 0
+        // Only an intact child's mailbox is still root's to read: a page root took back from a
+        // child (then not intact) may since have become a structure.
+        let m: UInt64 = slot >= 0 && Model.child(slot).pointee.built && Model.child(slot).pointee.intact
+            ? Model.child(slot).pointee.mailbox : 0
         let done = m != 0 && word(m + FuzzMailbox.done).pointee == Pending.sequence
         let raw = m != 0 ? word(m + FuzzMailbox.resultRaw).pointee : 0
         if o.kind == Outcome.delivered {

@@ -43,6 +43,10 @@ public final class ModelCPU: CPUPlatform {
     public var registers = RegisterFile()
     /// The CPU's MXCSR_MASK (what FXSAVE reports).
     public var mxcsrMask: UInt32 = UserRegisters.defaultMXCSRMask
+    /// The memory requests of the kernel entry under way, each with the partition current when
+    /// it was made (`Properties.dereference`); nil: not recorded. `ModelSystem.trap` starts a
+    /// new record for every entry.
+    public var accesses: KernelAccesses?
     /// Translations ring 3's accesses cached (`ModelTLB`): dropped by `invalidateTranslation`
     /// and by every CR3 load, nothing else.
     public var tlb = ModelTLB()
@@ -91,14 +95,17 @@ public final class ModelCPU: CPUPlatform {
     // MARK: Platform (memory)
 
     public func load(_ paddr: PhysicalAddress) -> UInt64 {
+        accesses?.note(.load, paddr.raw, by: currentPartition.raw)
         tap?.willLoad(paddr)
         return memory.load(paddr)
     }
     public func store(_ paddr: PhysicalAddress, _ value: UInt64) {
+        accesses?.note(.store, paddr.raw, by: currentPartition.raw)
         memory.store(paddr, value)
         tap?.didStore(paddr, value)
     }
     public func zeroPage(_ page: PhysicalAddress) {
+        accesses?.note(.store, page.raw, by: currentPartition.raw)
         memory.zeroPage(page)
         tap?.didZeroPage(page)
     }
@@ -112,6 +119,8 @@ public final class ModelCPU: CPUPlatform {
         tap?.didStoreTranslationCache(index, value)
     }
     public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
+        accesses?.note(.load, range: source.raw, bytes: bytes, by: currentPartition.raw)
+        accesses?.note(.store, range: destination.raw, bytes: bytes, by: currentPartition.raw)
         memory.copy(from: source, to: destination, bytes: bytes)
         tap?.didCopy(from: source, to: destination, bytes: bytes)
     }
@@ -138,6 +147,7 @@ public final class ModelCPU: CPUPlatform {
 
     public func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         saves += 1
+        accesses?.note(.contextSave, location, by: currentPartition.raw)
         var offset = 0
         while offset < ContextLayout.size {
             memory.store(location.word(at: offset), savedWord(at: offset, flags: flags, returnValue: returnValue))
@@ -169,6 +179,7 @@ public final class ModelCPU: CPUPlatform {
 
     public func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
         loads += 1
+        accesses?.note(.contextLoad, location, by: currentPartition.raw)
         tap?.willLoadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)
         var r = RegisterFile()
         func word(_ offset: Int) -> UInt64 { memory.load(location.word(at: offset)) }

@@ -34,6 +34,9 @@ public struct Violation: Equatable, Hashable, CustomStringConvertible, Sendable 
         case staleYieldPlan
         /// The concrete kernel's outcome or resulting state differs from the abstract specification's.
         case refinement
+        /// In one kernel entry the kernel read or wrote, for a partition, a page that partition
+        /// cannot reach (DESIGN.md §5, the paper's §4): `Properties.dereference`.
+        case dereference
     }
 
     public var kind: Kind

@@ -55,6 +55,16 @@ struct FuzzPartitionTests {
         ])
     }
 
+    /// At call 1651 seed 7 asks consoleRead for 57 bytes at a misaligned address inside a page
+    /// of root's: a valid byte range, which the kernel accepts; the oracle must not call it hostile.
+    @Test("seed 7, 2000 calls: consoleRead at a misaligned address inside a page of mine is accepted and expected")
+    func consoleReadAtAMisalignedAddressOfMine() throws {
+        let r = try Boot.run("fuzz", commandLine: "fuzz.seed=7 fuzz.calls=2000", timeout: 180)
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(!r.output.contains("FAIL"), "\(r.output)")
+        r.output.expectInOrder(["fuzz: call 2000 of 2000", "fuzz: done 2000 calls, seed 7"])
+    }
+
     @Test("every service was called, by root and children, with successes and refusals where the kernel allows both")
     func everyService() throws {
         // Over both campaigns: a rare success (removeVAddr of a page root shared) may miss one seed.
