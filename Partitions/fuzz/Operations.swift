@@ -835,6 +835,11 @@ enum Operations {
             a[Int(r.below(5))] = Domain.hostile(&r)
             if number == Service.prepare.rawValue { a[2] = Domain.hostile(&r) }
         }
+        // Nor are the grandchild's own (its VIDT, contexts, stacks; its image address, left
+        // unmapped so that it faults at once) taken away or mapped: root predicts how the
+        // grandchild runs from them.
+        if number == Service.removeVAddr.rawValue && Domain.isSpecialChildPage(a[1]) { a[1] = Domain.hostile(&r) }
+        if number == Service.addVAddr.rawValue && Domain.isSpecialChildPage(a[2]) { a[2] = Domain.hostile(&r) }
         setArgument(slot, 0, number)
         k = 0
         while k < 5 { setArgument(slot, UInt64(k) + 1, a[k]); k += 1 }
@@ -899,10 +904,7 @@ enum Operations {
         if Pending.restoreAt != 0 { word(Pending.restoreAt).pointee = Pending.restoreValue }
         if Pending.restoreRoot408 { Campaign.setVIDT(RootVIDT.hostileFirst + 8, 0x0000_6000_0000_1000) }
         let slot = Pending.slot
-        // Only an intact child's mailbox is still root's to read: a page root took back from a
-        // child (then not intact) may since have become a structure.
-        let m: UInt64 = slot >= 0 && Model.child(slot).pointee.built && Model.child(slot).pointee.intact
-            ? Model.child(slot).pointee.mailbox : 0
+        let m: UInt64 = slot >= 0 && Model.child(slot).pointee.built ? Model.child(slot).pointee.mailbox : 0
         let done = m != 0 && word(m + FuzzMailbox.done).pointee == Pending.sequence
         let raw = m != 0 ? word(m + FuzzMailbox.resultRaw).pointee : 0
         if o.kind == Outcome.delivered {

@@ -65,6 +65,19 @@ struct FuzzPartitionTests {
         r.output.expectInOrder(["fuzz: call 2000 of 2000", "fuzz: done 2000 calls, seed 7"])
     }
 
+    /// Seeds 2, 3 and 5 once ended with root faulting on its child's mailbox or context page
+    /// (the child had made it a structure on root's orders: the child-service command kept those
+    /// pages out of createPartition only when one domain named them), and seed 5 with a
+    /// grandchild that no longer faulted at once (the child had removed its VIDT page).
+    @Test("seeds 2, 3 and 5, 20000 calls each: the campaign's bookkeeping follows what children do to their own pages",
+          arguments: [2, 3, 5])
+    func longCampaigns(_ seed: Int) throws {
+        let r = try Boot.run("fuzz", commandLine: "fuzz.seed=\(seed) fuzz.calls=20000", timeout: 300)
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output.suffix(3000))")
+        #expect(!r.output.contains("FAIL") && !r.output.contains("KERNEL CRASH"), "\(r.output.suffix(3000))")
+        r.output.expectInOrder(["fuzz: call 20000 of 20000", "fuzz: done 20000 calls, seed \(seed)"])
+    }
+
     @Test("every service was called, by root and children, with successes and refusals where the kernel allows both")
     func everyService() throws {
         // Over both campaigns: a rare success (removeVAddr of a page root shared) may miss one seed.
