@@ -67,10 +67,12 @@ struct FuzzPartitionTests {
 
     /// Seeds 2, 3 and 5 once ended with root faulting on its child's mailbox or context page
     /// (the child had made it a structure on root's orders: the child-service command kept those
-    /// pages out of createPartition only when one domain named them), and seed 5 with a
-    /// grandchild that no longer faulted at once (the child had removed its VIDT page).
-    @Test("seeds 2, 3 and 5, 20000 calls each: the campaign's bookkeeping follows what children do to their own pages",
-          arguments: [2, 3, 5])
+    /// pages out of createPartition only when one domain named them), seed 5 with a grandchild
+    /// that no longer faulted at once (the child had removed its VIDT page), seeds 1 and 9 with
+    /// a consoleRead into a page root gave a child, which the child had made its grandchild's
+    /// structure, expected to succeed.
+    @Test("seeds 1, 2, 3, 5 and 9, 20000 calls each: the campaign's bookkeeping follows what children do to their own pages",
+          arguments: [1, 2, 3, 5, 9])
     func longCampaigns(_ seed: Int) throws {
         let r = try Boot.run("fuzz", commandLine: "fuzz.seed=\(seed) fuzz.calls=20000", timeout: 300)
         #expect(r.ending == .status(0), "\(r.summary)\n\(r.output.suffix(3000))")
