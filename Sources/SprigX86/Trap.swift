@@ -28,7 +28,8 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     case .machineService(let service):
         MachineServices.serve(service, frame)
     case .kernelCrash:
-        CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)")
+        CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)",
+                           partition: PhysicalAddress(currentDescriptor))
     }
     Trace.resuming(frame)
 }

@@ -160,5 +160,28 @@ struct RingThreeFaultTests {
         #expect(r.output.contains("vector: 14 page fault"))
         #expect(r.output.contains("cr2=0x0000700000000000"))
         #expect(r.output.contains("cs=0x0000000000000023"), "the faulting context is ring 3's")
+        #expect(r.output.contains("partition: root\n"), "the report names the faulting partition")
+    }
+
+    @Test("a child's fault root cannot take, at VIDT[6] nor at VIDT[8]: the crash report names the child and the vector")
+    func childFaultNobodyTakes() throws {
+        let r = try Boot.run("faulty", commandLine: "faulty.child=1")
+        #expect(r.ending == .status(ExitStatus.kernelCrash), "\(r.summary)\n\(r.output)")
+        let entering = try #require(r.output.line(containing: "root: entering my child 0x"), "\(r.output)")
+        let name = String(entering.dropFirst("root: entering my child 0x".count).prefix { $0.isHexDigit })
+        #expect(r.output.contains("*** SPRIG KERNEL CRASH ***"), "\(r.output)")
+        let partition = try #require(r.output.line(containing: "partition: "), "\(r.output)")
+        #expect(partition.hasPrefix("partition: root's child 0x") && UInt64(partition.dropFirst("partition: root's child 0x".count).prefix { $0.isHexDigit }, radix: 16) == UInt64(name, radix: 16),
+                "the report names the child as root does (\(name)): \(partition)")
+        #expect(r.output.contains("vector: 6 invalid opcode"), "\(r.output)")
+        #expect(!r.output.contains("double fault at my VIDT[8]"))
+    }
+
+    @Test("a child's fault root cannot take at VIDT[6] goes to root's VIDT[8] as a double fault naming the child")
+    func childFaultToRootsDoubleFault() throws {
+        let r = try Boot.run("faulty", commandLine: "faulty.child=2")
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("root: it names my child, its context saved at its STI slot"), "\(r.output)")
+        #expect(!r.output.contains("KERNEL CRASH"), "\(r.output)")
     }
 }

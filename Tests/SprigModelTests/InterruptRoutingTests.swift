@@ -150,6 +150,24 @@ import Testing
         m.checkProperties()
     }
 
+    /// C faults with a vector root has no handler for (#UD), but root has one at VIDT[8]: root
+    /// gets a double fault naming C there, C's context saved at its STI slot, no error code.
+    @Test func childFaultRootCannotTake_goesToRootsDoubleFault() {
+        let (m, c, _, h, cSlot) = Self.setUp()
+        m.setVIDT(c, VIDTIndex.stiSave, cSlot)
+        let cRegs = YieldMachine.markedRegisters(tag: 0xC)
+        m.run(c, cRegs)
+        #expect(InterruptRouting.exception(m.cpu, vector: 6, errorCode: 0x55, faultAddress: 0x1000) == .delivered)
+        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.registers[ContextLayout.rdi] == c.name)
+        #expect(m.cpu.registers[ContextLayout.rsi] == VIDTIndex.doubleFault)
+        #expect(m.cpu.registers[ContextLayout.rdx] == 0 && m.cpu.registers[ContextLayout.rcx] == 0)
+        #expect(m.cpu.registers[ContextLayout.r8] == VIDTIndex.stiSave)
+        #expect(m.memory.load(m.paddr(c, cSlot).adding(UInt64(ContextLayout.rip))) == cRegs.rip)
+        #expect(m.cpu.registers.rip == m.memory.load(m.paddr(m.root, h).adding(UInt64(ContextLayout.rip))))
+        m.checkProperties()
+    }
+
     @Test func faultInRootOrTakenByNobody_crashReport_nothingChanged() {
         let (m, c, _, _, _) = Self.setUp()
         m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))

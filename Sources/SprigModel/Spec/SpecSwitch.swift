@@ -210,8 +210,10 @@ extension Spec {
 
     /// A CPU exception of the current partition goes to its parent at VIDT[vector] (the faulting
     /// context saved at its CLI/STI slot); a parent that cannot take it makes a double fault
-    /// (VIDT[8], naming that parent, nothing saved) for its own parent, and so on up. Root
-    /// faulting, or nobody able to take it: false (kernel crash report), nothing changed.
+    /// (VIDT[8], naming that parent, nothing saved) for its own parent, and so on up; root, when
+    /// it cannot take it, gets the double fault about the same source at its own VIDT[8] (the
+    /// faulting context saved when that source is the faulting partition). Root faulting, or
+    /// nobody able to take it: false (kernel crash report), nothing changed.
     static func exception(_ s: inout AbstractState, vector: UInt64, errorCode: UInt64, faultAddress: UInt64) -> Bool {
         let faulting = s.current
         var source = faulting
@@ -220,13 +222,18 @@ extension Spec {
         while let receiver = s.partitions[source]?.parent, hops < s.partitions.count {
             hops += 1
             if let target = handler(s, receiver, index) {
-                let first = source == faulting
-                let savedAt = first ? saveInterrupted(&s, avoiding: target) : Delivery.notSaved
+                let saved = source == faulting
+                let first = saved && index == vector
+                let savedAt = saved ? saveInterrupted(&s, avoiding: target) : Delivery.notSaved
                 let name = s.partitions[source]?.name ?? 0
                 enter(&s, receiver, at: target, told: Told(
                     source: name, vector: index, errorCode: first ? errorCode : 0,
                     faultAddress: first ? faultAddress : 0, savedAt: savedAt))
                 return true
+            }
+            if receiver == s.root && index != VIDTIndex.doubleFault {
+                index = VIDTIndex.doubleFault  // root's own VIDT[8], about the same source
+                continue
             }
             source = receiver
             index = VIDTIndex.doubleFault
