@@ -38,13 +38,15 @@ public enum InterruptRouting {
         case kernelCrash
     }
 
-    /// A hardware interrupt `vector` (32…255) arrived while the current partition ran.
+    /// A hardware interrupt `vector` (32…255, or `VIDTIndex.nmi`) arrived while the current
+    /// partition ran. An NMI goes to root's `VIDT[2]` like an IRQ; root's VCLI does not mask it
+    /// (`VIDTIndex.isMasked` is false below 32).
     /// - Precondition: `vector` is an interrupt vector the platform routes to partitions.
     /// - Postcondition: `.delivered` — root's handler for `vector` loaded with the delivery
     ///   registers, the interrupted context saved in its own VIDT or dropped (r8 says which);
     ///   `.resumed` — nothing changed.
     public static func hardwareInterrupt<P: CPUPlatform>(_ p: P, vector: UInt64) -> Outcome {
-        assert(vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts)
+        assert(vector == VIDTIndex.nmi || vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts)
         let interrupted = p.currentPartition
         let root = p.rootPartition
         let rootPML4 = Partition.pml4(p, root)

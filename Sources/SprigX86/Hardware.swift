@@ -9,6 +9,7 @@
 @_extern(c, "sprig_read_cr3") func readCR3() -> UInt64
 @_extern(c, "sprig_write_cr3") func writeCR3(_ value: UInt64)
 @_extern(c, "sprig_invlpg") func invlpg(_ va: UInt64)
+@_extern(c, "sprig_raise_nmi_vector") func raiseNMIVector()
 @_extern(c, "sprig_halt_forever") func haltForeverC()
 @_extern(c, "sprig_cpu_init") func cpuInit()
 @_extern(c, "sprig_enter_user") func enterUserC(_ frame: UnsafeMutablePointer<UInt64>)

@@ -10,6 +10,9 @@ import SprigCore
 func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     let frame = TrapFrame(words: words)
     guard frame.fromUser else {
+        // An NMI while the kernel runs (on its own IST stack): kept for the end of this or the
+        // next entry, the kernel goes on where it was (entry.S returns to ring 0 as it was).
+        if frame[TrapFrame.vector] == VIDTIndex.nmi { nmiPending = true; return }
         CrashReport.report(frame, reason: "fault in the kernel")
     }
     trappedFrame = words
@@ -32,6 +35,21 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
                            partition: PhysicalAddress(currentDescriptor))
     }
     Trace.resuming(frame)
+    if nmiPending { deliverPendingNMI(frame) }
+}
+
+/// An NMI that arrived while the kernel ran goes to root now, as if it had come at the first
+/// instruction ring 3 resumes with: one more entry, recorded as such in the trace.
+@inline(never)
+func deliverPendingNMI(_ frame: TrapFrame) {
+    nmiPending = false
+    // The resuming general registers into the frame: routing saves the interrupted state.
+    X86Platform.settleExit(frame)
+    let event = TrapEvent.hardwareInterrupt(vector: VIDTIndex.nmi)
+    Trace.entered(event, frame)
+    let outcome = Kernel.trap(KernelPlatform(), event)
+    Trace.decided(outcome, frame)
+    Trace.resuming(frame)
 }
 
 /// What trapped, from the frame `entry.S` built; hardware interrupts are acknowledged here.
@@ -42,6 +60,8 @@ func decode(_ frame: TrapFrame) -> TrapEvent {
         return .systemCall(number: frame[TrapFrame.rax], SystemCallArguments(
             frame[TrapFrame.rdi], frame[TrapFrame.rsi], frame[TrapFrame.rdx], frame[TrapFrame.r10], frame[TrapFrame.r8]))
     }
+    // The NMI is a hardware event for root, never the interrupted partition's exception 2.
+    if vector == VIDTIndex.nmi { return .hardwareInterrupt(vector: vector) }
     if vector < VIDTIndex.firstInterrupt {
         return .exception(vector: vector,
                           errorCode: Delivery.hasErrorCode(vector: vector) ? frame[TrapFrame.errorCode] : 0,

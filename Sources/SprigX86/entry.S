@@ -48,7 +48,11 @@ sprig_isr_\vector:
     pushq $0
     .endif
     pushq $\vector
+    .if \vector == 2
+    jmp sprig_nmi_common
+    .else
     jmp sprig_trap_common
+    .endif
     .endm
 
     .altmacro
@@ -68,6 +72,34 @@ sprig_trap_return:
     movq sprig_exit_context(%rip), %rax
     testq %rax, %rax
     jnz sprig_exit_from_context
+    popq %rax
+    popq %rbx
+    popq %rcx
+    popq %rdx
+    popq %rsi
+    popq %rdi
+    popq %rbp
+    popq %r8
+    popq %r9
+    popq %r10
+    popq %r11
+    popq %r12
+    popq %r13
+    popq %r14
+    popq %r15
+    addq $16, %rsp
+    iretq
+
+/* An NMI (IST 2, its own stack) can arrive while the kernel runs: sprig_trap only notes it
+ * then, and the return goes back to ring 0 exactly as it was, never through the exit-context
+ * path (sprig_exit_context may hold a context the kernel is about to leave with). */
+sprig_nmi_common:
+    SAVE_GPRS
+    cld
+    movq %rsp, %rdi
+    call sprig_trap
+    testb $3, 144(%rsp)                /* the frame's cs: from ring 3, the usual exit */
+    jnz sprig_trap_return
     popq %rax
     popq %rbx
     popq %rcx
@@ -290,5 +322,5 @@ sprig_kernel_stack: .skip 16384
 sprig_kernel_stack_top:
 sprig_df_stack: .skip 4096
 sprig_df_stack_top:
-sprig_nmi_stack: .skip 4096
+sprig_nmi_stack: .skip 16384               /* the kernel handles an NMI from ring 3 on it */
 sprig_nmi_stack_top:

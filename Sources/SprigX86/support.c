@@ -40,6 +40,8 @@ uint64_t sprig_read_cr3(void) {
 }
 void sprig_write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
 void sprig_invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
+/* Vector 2 through the NMI's gate from ring 0 (debug crash test only). */
+void sprig_raise_nmi_vector(void) { __asm__ volatile("int $2" : : : "memory"); }
 void sprig_halt_forever(void) {
     for (;;) __asm__ volatile("cli; hlt");
 }

@@ -27,7 +27,7 @@ enum Boot {
 
     /// Boots `system` under TCG and returns the console and how the machine stopped.
     static func run(_ system: String, variant: Variant = .release, commandLine: String = "", timeout: Double = 90,
-                    input: RunInput = .none) throws -> RunResult {
+                    input: RunInput = .none, monitorOnSerial: Bool = false) throws -> RunResult {
         let (_, products) = try products(variant)
         var o = RunOptions()
         o.system = system
@@ -35,6 +35,7 @@ enum Boot {
         o.commandLine = commandLine
         o.timeout = timeout
         o.input = input
+        o.monitorOnSerial = monitorOnSerial
         return try QEMU.run(products, options: o)
     }
 }

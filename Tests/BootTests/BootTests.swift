@@ -177,6 +177,25 @@ struct RingThreeFaultTests {
         #expect(!r.output.contains("double fault at my VIDT[8]"))
     }
 
+    @Test("an NMI while root runs comes to root's VIDT[2] as a hardware event, not as root's own exception 2")
+    func nmiGoesToRoot() throws {
+        let r = try Boot.run("faulty", commandLine: "faulty.nmi=1", timeout: 60,
+                             input: .script([.monitor(after: "root: waiting for an NMI", command: "nmi")]), monitorOnSerial: true)
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("root: NMI at my VIDT[2]: source 0x0, vector 2, r8 0x101"), "\(r.output)")
+        #expect(r.output.contains("root: the NMI came to me as a hardware event"), "\(r.output)")
+        #expect(!r.output.contains("KERNEL CRASH"), "\(r.output)")
+    }
+
+    @Test("an NMI while the kernel runs, an exit context pending: the kernel goes on, root runs to the end")
+    func nmiInTheKernel() throws {
+        let r = try Boot.run("hello", variant: .debug, commandLine: "crashtest=nmi")
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("Sprig: crashtest=nmi: the kernel went on, the NMI pending for root"), "\(r.output)")
+        #expect(r.output.contains("root: goodbye"), "\(r.output)")
+        #expect(!r.output.contains("KERNEL CRASH"), "\(r.output)")
+    }
+
     @Test("a child's fault root cannot take at VIDT[6] goes to root's VIDT[8] as a double fault naming the child")
     func childFaultToRootsDoubleFault() throws {
         let r = try Boot.run("faulty", commandLine: "faulty.child=2")

@@ -168,6 +168,31 @@ import Testing
         m.checkProperties()
     }
 
+    /// An NMI while G runs is a hardware event: root at VIDT[2] told G was interrupted (G saved
+    /// at its STI slot), not G's parent C at VIDT[2] as G's exception 2; root's VCLI does not
+    /// mask it; without a handler there it is dropped, nothing changed.
+    @Test func nmiGoesToRootUnmasked() {
+        let (m, c, g, h, _) = Self.setUp()
+        m.setVIDT(m.root, VIDTIndex.nmi, h)
+        let hc = c.take(1)[0].va
+        m.writeContext(c, at: hc, tag: 0xCC)
+        m.setVIDT(c, VIDTIndex.nmi, hc)
+        m.setVIDT(g, VIDTIndex.stiSave, YieldMachine.poolBase)
+        DescriptorLayout.write(m.memory, m.root.descriptor, DescriptorLayout.interruptState, InterruptFlags.masked)
+        m.run(g, YieldMachine.markedRegisters(tag: 0x6))
+        #expect(Kernel.trap(m.cpu, .hardwareInterrupt(vector: VIDTIndex.nmi)) == .resume)
+        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.registers[ContextLayout.rsi] == VIDTIndex.nmi)
+        #expect(m.cpu.registers[ContextLayout.rdi] == InterruptRouting.name(m.memory, g.descriptor, in: m.root.descriptor))
+        #expect(m.cpu.registers[ContextLayout.r8] == VIDTIndex.stiSave)
+        m.checkProperties()
+        m.setVIDT(m.root, VIDTIndex.nmi, 0)
+        m.run(g, YieldMachine.markedRegisters(tag: 0x6))
+        let before = m.snapshot
+        #expect(Kernel.trap(m.cpu, .hardwareInterrupt(vector: VIDTIndex.nmi)) == .resume)
+        #expect(m.snapshot == before ? true : false, "a dropped NMI changed the machine")
+    }
+
     @Test func faultInRootOrTakenByNobody_crashReport_nothingChanged() {
         let (m, c, _, _, _) = Self.setUp()
         m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))

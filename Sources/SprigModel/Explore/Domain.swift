@@ -212,6 +212,8 @@ public struct Domain: Sendable {
             .trap(.softwareInterrupt(vector: 255)),
         ]
         if system.cpu.interruptsEnabled { out.append(.trap(.hardwareInterrupt(vector: 32))) }
+        // An NMI arrives whatever the running partition's IF.
+        out.append(.trap(.hardwareInterrupt(vector: VIDTIndex.nmi)))
         return out
     }
 

@@ -194,11 +194,12 @@ extension Spec {
         return slot
     }
 
-    /// A hardware interrupt goes to root at VIDT[vector], unless root has no usable handler or
-    /// masked it (then it is dropped: nothing changes). Root is told who was interrupted, by the
+    /// A hardware interrupt (an NMI too, at VIDT[2]) goes to root at VIDT[vector], unless root
+    /// has no usable handler or masked it (then it is dropped: nothing changes; an NMI is never
+    /// masked). Root is told who was interrupted, by the
     /// vaddr at which root maps that partition's descriptor (0 for root itself).
     static func hardwareInterrupt(_ s: inout AbstractState, vector: UInt64) {
-        guard vector >= VIDTIndex.firstInterrupt, vector < VIDTIndex.endInterrupts,
+        guard vector == VIDTIndex.nmi || vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts,
               let target = handler(s, s.root, vector)
         else { return }
         let interrupted = s.current
