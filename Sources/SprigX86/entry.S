@@ -72,6 +72,7 @@ sprig_trap_return:
     movq sprig_exit_context(%rip), %rax
     testq %rax, %rax
     jnz sprig_exit_from_context
+sprig_trap_pop:
     popq %rax
     popq %rbx
     popq %rcx
@@ -100,23 +101,7 @@ sprig_nmi_common:
     call sprig_trap
     testb $3, 144(%rsp)                /* the frame's cs: from ring 3, the usual exit */
     jnz sprig_trap_return
-    popq %rax
-    popq %rbx
-    popq %rcx
-    popq %rdx
-    popq %rsi
-    popq %rdi
-    popq %rbp
-    popq %r8
-    popq %r9
-    popq %r10
-    popq %r11
-    popq %r12
-    popq %r13
-    popq %r14
-    popq %r15
-    addq $16, %rsp
-    iretq
+    jmp sprig_trap_pop
 
 /* The general registers from the context at %rax (direct-map address, ContextLayout offsets:
  * rax 24, rbx 32 ... r15 136, checked by the core), the rest of the frame as it is. */
