@@ -34,6 +34,8 @@ public struct RunOptions: Sendable {
     /// Ctrl-A c then switch to the monitor, so a script can type a monitor command such as
     /// `nmi` (`RunInputStep.monitor`).
     public var monitorOnSerial = false
+    /// QEMU's `-cpu` model, when not its default (qemu64, whose CPUID vendor is AMD's).
+    public var cpu: String?
     public init() {}
 }
 
@@ -115,6 +117,7 @@ public enum QEMU {
             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         ]
         if !options.commandLine.isEmpty { args += ["-append", options.commandLine] }
+        if let cpu = options.cpu { args += ["-cpu", cpu] }
         if options.kvm { args += ["-accel", "kvm", "-accel", "tcg"] } else { args += ["-accel", "tcg"] }
         if options.icount { args += ["-icount", "shift=0,align=off"] }
         if options.gdb { args += ["-s", "-S"] }

@@ -16,8 +16,22 @@ enum FPU {
     /// FXSAVE bytes 464…511 are not written by FXSAVE: they must not carry stale data.
     static let firstUnwrittenWord = 464 / 8
 
+    /// Whether FXRSTOR leaves the x87 FIP/FDP/FOP as they were unless an exception is pending
+    /// (AMD and Hygon CPUs, by CPUID vendor): then the last x87 instruction and operand
+    /// addresses of one partition would survive into the next one's FXSAVE image.
+    nonisolated(unsafe) static var clearsPointers = false
+
+    /// Loads a partition's FPU/SSE image; on a CPU whose FXRSTOR keeps the x87 pointers, clears
+    /// them first (FNINIT sets FIP, FDP and FOP to 0; FXRSTOR then loads everything else).
+    @inline(__always)
+    static func restore(_ image: UnsafeMutablePointer<UInt64>) {
+        if clearsPointers { fninit() }
+        fxrstor(image)
+    }
+
     /// Reads MXCSR_MASK and puts the FPU in its initial state (FCW 0x37F, MXCSR 0x1F80).
     static func initialize() {
+        clearsPointers = cpuVendorIsAMD()
         let a = area
         a.initialize(repeating: 0, count: words)
         fxsave(a)
@@ -148,14 +162,14 @@ extension X86Platform: CPUPlatform {
         let mxcsr = UInt32(truncatingIfNeeded: fpu[3])
         let mask = UInt32(truncatingIfNeeded: mxcsrMask)
         if UserRegisters.mxcsr(mxcsr, mask: mask) == mxcsr {
-            fxrstor(fpu)
+            FPU.restore(fpu)
             return
         }
         let a = FPU.area
         var w = 0
         while w < FPU.words { a[w] = fpu[w]; w += 1 }
         a[3] = UInt64(UserRegisters.mxcsr(mxcsr, mask: mask))
-        fxrstor(a)
+        FPU.restore(a)
     }
 
     /// A context over two pages: word by word through `ContextLocation`, FPU via the staging area.
@@ -177,6 +191,6 @@ extension X86Platform: CPUPlatform {
         }
         // MXCSR is bytes 24…27 (low half of word 3); MXCSR_MASK (high half) is ignored by FXRSTOR.
         a[3] = UInt64(UserRegisters.mxcsr(UInt32(truncatingIfNeeded: a[3]), mask: UInt32(truncatingIfNeeded: mxcsrMask)))
-        fxrstor(a)
+        FPU.restore(a)
     }
 }

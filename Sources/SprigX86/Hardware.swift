@@ -34,6 +34,8 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
 }
 @_extern(c, "sprig_fxsave") func fxsave(_ area: UnsafeMutablePointer<UInt64>)
 @_extern(c, "sprig_fxrstor") func fxrstor(_ area: UnsafeMutablePointer<UInt64>)
+@_extern(c, "sprig_fninit") func fninit()
+@_extern(c, "sprig_cpu_vendor_is_amd") func cpuVendorIsAMD() -> Bool
 /// 512 bytes, 16-aligned: where FXSAVE/FXRSTOR stage a partition's FPU/SSE image.
 @_extern(c, "sprig_fpu_area") nonisolated(unsafe) var fpuAreaSymbol: UInt64
 /// When nonzero, the direct-map address of the context whose general registers ring 3 resumes
