@@ -18,7 +18,7 @@ func debugCrashTest(_ boot: MultibootInfo) {
         raiseNMIVector()
         let kept = exitContext == 0xFFFF_A000_0000_0000
         exitContext = 0
-        Console.line(kept && nmiPending ? "Sprig: crashtest=nmi: the kernel went on, the NMI pending for root"
+        Console.line(kept && nmiPending != 0 ? "Sprig: crashtest=nmi: the kernel went on, the NMI pending for root"
                                         : "Sprig: crashtest=nmi: the NMI path touched the exit (FAILED)")
     }
     #endif

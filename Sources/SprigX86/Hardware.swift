@@ -42,6 +42,9 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
 /// with (`sprig_trap_return` loads them from there, then zeroes this word); set by
 /// `X86Platform.loadCPUState` for a context on one page.
 @_extern(c, "sprig_exit_context") nonisolated(unsafe) var exitContext: UInt64
+/// Nonzero while an NMI that came during a kernel entry waits for the way back to ring 3
+/// (entry.S checks it there and calls `deliverPendingNMI`).
+@_extern(c, "sprig_nmi_pending") nonisolated(unsafe) var nmiPending: UInt64
 /// `KernelCache.words` words of BSS (entry.S): the translation and yield caches.
 @_extern(c, "sprig_translation_cache") nonisolated(unsafe) var translationCacheSymbol: UInt64
 @_extern(c, "sprig_translation_cache_end") nonisolated(unsafe) var translationCacheEndSymbol: UInt64

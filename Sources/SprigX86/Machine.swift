@@ -16,5 +16,3 @@ enum Machine {
 /// touched only from `sprig_kmain` (before ring 3 starts) and `sprig_trap` (never re-entered).
 nonisolated(unsafe) var rootDescriptor: UInt64 = 0
 nonisolated(unsafe) var currentDescriptor: UInt64 = 0
-/// An NMI arrived while the kernel ran and is not yet delivered (`deliverPendingNMI`).
-nonisolated(unsafe) var nmiPending = false

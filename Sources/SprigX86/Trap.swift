@@ -12,7 +12,7 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     guard frame.fromUser else {
         // An NMI while the kernel runs (on its own IST stack): kept for the end of this or the
         // next entry, the kernel goes on where it was (entry.S returns to ring 0 as it was).
-        if frame[TrapFrame.vector] == VIDTIndex.nmi { nmiPending = true; return }
+        if frame[TrapFrame.vector] == VIDTIndex.nmi { nmiPending = 1; return }
         CrashReport.report(frame, reason: "fault in the kernel")
     }
     trappedFrame = words
@@ -35,14 +35,16 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
                            partition: PhysicalAddress(currentDescriptor))
     }
     Trace.resuming(frame)
-    if nmiPending { deliverPendingNMI(frame) }
 }
 
-/// An NMI that arrived while the kernel ran goes to root now, as if it had come at the first
-/// instruction ring 3 resumes with: one more entry, recorded as such in the trace.
-@inline(never)
-func deliverPendingNMI(_ frame: TrapFrame) {
-    nmiPending = false
+/// An NMI that arrived while the kernel ran goes to root now (entry.S calls this on the way
+/// back to ring 3 while `sprig_nmi_pending` is set), as if it had come at the first instruction
+/// ring 3 resumes with: one more entry, recorded as such in the trace.
+@_cdecl("sprig_deliver_pending_nmi")
+func deliverPendingNMI(_ words: UnsafeMutablePointer<UInt64>) {
+    nmiPending = 0
+    let frame = TrapFrame(words: words)
+    trappedFrame = words
     // The resuming general registers into the frame: routing saves the interrupted state.
     X86Platform.settleExit(frame)
     let event = TrapEvent.hardwareInterrupt(vector: VIDTIndex.nmi)

@@ -69,6 +69,8 @@ sprig_trap_common:
     call sprig_trap
     .global sprig_trap_return
 sprig_trap_return:
+    cmpq $0, sprig_nmi_pending(%rip)   /* an NMI came while the kernel ran: root gets it first */
+    jne sprig_nmi_deliver
     movq sprig_exit_context(%rip), %rax
     testq %rax, %rax
     jnz sprig_exit_from_context
@@ -102,6 +104,12 @@ sprig_nmi_common:
     testb $3, 144(%rsp)                /* the frame's cs: from ring 3, the usual exit */
     jnz sprig_trap_return
     jmp sprig_trap_pop
+
+/* On the way back to ring 3 with an NMI pending: one more entry, for the frame as it is. */
+sprig_nmi_deliver:
+    movq %rsp, %rdi
+    call sprig_deliver_pending_nmi
+    jmp sprig_trap_return
 
 /* The general registers from the context at %rax (direct-map address, ContextLayout offsets:
  * rax 24, rbx 32 ... r15 136, checked by the core), the rest of the frame as it is. */
@@ -281,6 +289,9 @@ sprig_syscall_user_rsp:
     .quad 0
     .global sprig_exit_context
 sprig_exit_context:
+    .quad 0
+    .global sprig_nmi_pending
+sprig_nmi_pending:                     /* nonzero: an NMI came while the kernel ran (Trap.swift) */
     .quad 0
 
     .bss
