@@ -61,6 +61,11 @@ enum Faults {
     static func staleTranslation(_ v: Victim) {
         let a = v.child.name
         word(v.mailbox + Attacker.operandWord).pointee = 0
+        // The child's fault is saved at its usual slot, which Fig. 4 left filled with a
+        // pattern: cleared, so that what the CPU's FXSAVE leaves unwritten there (the ST
+        // registers' padding) is the same zeros the replay's model writes.
+        UnsafeMutablePointer<UInt64>(bitPattern: UInt(v.child.contexts + UInt64(ContextLayout.size)))!
+            .initialize(repeating: 0, count: ContextLayout.size / 8)
         let r = Root.enter(a, at: Attacker.staleTLB)
         let e = Root.last
         let probe = word(v.mailbox + Attacker.operandWord).pointee
