@@ -36,6 +36,10 @@ public struct RunOptions: Sendable {
     public var input: RunInput = .none
     /// Boot this GRUB image from the CD-ROM instead of `-kernel` (`sprig iso`, BootImage.swift).
     public var image: ImageBoot?
+    /// QEMU's monitor multiplexed on the serial port (`-serial mon:stdio`): the input bytes
+    /// Ctrl-A c then switch to the monitor, so a script can type a monitor command such as
+    /// `nmi` (`RunInputStep.monitor`).
+    public var monitorOnSerial = false
     public init() {}
 }
 
@@ -55,6 +59,12 @@ public struct RunInputStep: Sendable {
     public var after: String
     public var bytes: [UInt8]
     public init(after: String, bytes: [UInt8]) { self.after = after; self.bytes = bytes }
+
+    /// Switches to QEMU's monitor (Ctrl-A c, with `RunOptions.monitorOnSerial`) and types
+    /// `command` there, once the console shows `after`.
+    public static func monitor(after: String, command: String) -> RunInputStep {
+        RunInputStep(after: after, bytes: [0x01, 0x63] + Array((command + "\n").utf8))
+    }
 }
 
 public enum RunEnding: Equatable, Sendable {
@@ -102,7 +112,8 @@ public enum QEMU {
         let modules = system.partitions.map { products.partitions[$0]!.path }.joined(separator: ",")
         var args = [
             "-kernel", products.kernelImage.path, "-initrd", modules,
-            "-m", "\(options.memoryMiB)M", "-display", "none", "-monitor", "none", "-serial", "stdio",
+            "-m", "\(options.memoryMiB)M", "-display", "none",
+        ] + (options.monitorOnSerial ? ["-serial", "mon:stdio"] : ["-monitor", "none", "-serial", "stdio"]) + [
             "-cpu", options.cpu,
             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         ]

@@ -36,8 +36,8 @@ public enum Systems {
             name: "bench", summary: "guest-instruction counts of yield, interrupt delivery and every memory service (run it with `sprig bench`)",
             partitions: ["bench", "benchchild"]),
         SystemDescription(
-            name: "faulty", summary: "root page-faults on purpose: no parent can take it, so the kernel prints its crash report (status 0x70)",
-            partitions: ["faulty"]),
+            name: "faulty", summary: "root page-faults on purpose: no parent can take it, so the kernel prints its crash report (status 0x70); faulty.child=1 or 2: a child's #UD that root cannot take at VIDT[6] (crash report naming the child) or takes at VIDT[8]",
+            partitions: ["faulty", "attacker"]),
     ]
 
     public static let defaultName = "signal"

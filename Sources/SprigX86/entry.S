@@ -108,6 +108,8 @@ sprig_trap_common:
     movq %rbx, %rsp
     .global sprig_trap_return
 sprig_trap_return:
+    cmpq $0, sprig_nmi_pending(%rip)   /* an NMI came while the kernel ran: root gets it first */
+    jne sprig_nmi_deliver
     /* Null data selectors on every way back to ring 3: ring 3 can load the user selectors into
      * DS/ES/FS/GS, the kernel never does, and iretq keeps a DPL-3 selector, so without this a
      * partition would resume with the selectors of the one that last entered the kernel. */
@@ -166,6 +168,17 @@ sprig_trap_from_kernel:
     popq %r15
     addq $16, %rsp
     iretq
+
+/* On the way back to ring 3 with an NMI pending (one came while the kernel ran, and
+ * sprig_trap_from_kernel only noted it): one more entry for root, on the kernel stack, for the
+ * frame as it is. */
+sprig_nmi_deliver:
+    movq %rsp, %rbx
+    movq %rsp, %rdi
+    leaq sprig_kernel_stack_top(%rip), %rsp
+    call sprig_deliver_pending_nmi
+    movq %rbx, %rsp
+    jmp sprig_trap_return
 
 /* The general registers from the context at %rax (direct-map address, ContextLayout offsets:
  * rax 24, rbx 32 ... r15 136, checked by the core), the rest of the frame as it is. */
@@ -369,6 +382,9 @@ sprig_user_cr3:                        /* the PML4 ring 3 resumes with when the 
     .quad 0
     .global sprig_exit_context
 sprig_exit_context:
+    .quad 0
+    .global sprig_nmi_pending
+sprig_nmi_pending:                     /* nonzero: an NMI came while the kernel ran (Trap.swift) */
     .quad 0
 
     .bss

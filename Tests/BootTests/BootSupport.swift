@@ -27,7 +27,7 @@ enum Boot {
 
     /// Boots `system` under TCG and returns the console and how the machine stopped.
     static func run(_ system: String, variant: Variant = .release, commandLine: String = "", timeout: Double = 90,
-                    input: RunInput = .none) throws -> RunResult {
+                    input: RunInput = .none, monitorOnSerial: Bool = false, cpu: String? = nil) throws -> RunResult {
         let (_, products) = try products(variant)
         var o = RunOptions()
         o.system = system
@@ -35,6 +35,8 @@ enum Boot {
         o.commandLine = commandLine
         o.timeout = timeout
         o.input = input
+        o.monitorOnSerial = monitorOnSerial
+        if let cpu { o.cpu = cpu }
         return try QEMU.run(products, options: o)
     }
 }

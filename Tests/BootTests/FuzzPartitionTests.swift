@@ -55,6 +55,31 @@ struct FuzzPartitionTests {
         ])
     }
 
+    /// At call 1651 seed 7 asks consoleRead for 57 bytes at a misaligned address inside a page
+    /// of root's: a valid byte range, which the kernel accepts; the oracle must not call it hostile.
+    @Test("seed 7, 2000 calls: consoleRead at a misaligned address inside a page of mine is accepted and expected")
+    func consoleReadAtAMisalignedAddressOfMine() throws {
+        let r = try Boot.run("fuzz", commandLine: "fuzz.seed=7 fuzz.calls=2000", timeout: 180)
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(!r.output.contains("FAIL"), "\(r.output)")
+        r.output.expectInOrder(["fuzz: call 2000 of 2000", "fuzz: done 2000 calls, seed 7"])
+    }
+
+    /// Seeds 2, 3 and 5 once ended with root faulting on its child's mailbox or context page
+    /// (the child had made it a structure on root's orders: the child-service command kept those
+    /// pages out of createPartition only when one domain named them), seed 5 with a grandchild
+    /// that no longer faulted at once (the child had removed its VIDT page), seeds 1 and 9 with
+    /// a consoleRead into a page root gave a child, which the child had made its grandchild's
+    /// structure, expected to succeed.
+    @Test("seeds 1, 2, 3, 5 and 9, 20000 calls each: the campaign's bookkeeping follows what children do to their own pages",
+          arguments: [1, 2, 3, 5, 9])
+    func longCampaigns(_ seed: Int) throws {
+        let r = try Boot.run("fuzz", commandLine: "fuzz.seed=\(seed) fuzz.calls=20000", timeout: 300)
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output.suffix(3000))")
+        #expect(!r.output.contains("FAIL") && !r.output.contains("KERNEL CRASH"), "\(r.output.suffix(3000))")
+        r.output.expectInOrder(["fuzz: call 20000 of 20000", "fuzz: done 20000 calls, seed \(seed)"])
+    }
+
     @Test("every service was called, by root and children, with successes and refusals where the kernel allows both")
     func everyService() throws {
         // Over both campaigns: a rare success (removeVAddr of a page root shared) may miss one seed.
