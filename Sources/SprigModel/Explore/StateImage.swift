@@ -48,9 +48,9 @@ struct StateImage {
     /// The CPU's TLB (`ModelTLB.words`): what ring 3 may still reach through cached translations.
     var tlb: [UInt64] = []
     /// Memory and CPU: what a refused step must leave unchanged (filling the translation cache
-    /// changes neither).
+    /// or the TLB changes neither).
     var hash = StateHash(high: 0, low: 0)
-    /// `hash` with the caches' live entries: what tells explored states apart, so that the
+    /// `hash` with the TLB and the caches' live entries: what tells explored states apart, so that the
     /// explorer also goes through the states that differ only by what the caches hold (but not
     /// by what emptied entries still hold).
     var key = StateHash(high: 0, low: 0)
@@ -63,9 +63,12 @@ struct StateImage {
         }
         for (i, v) in zip(indices, values) { add(UInt64(i)); add(v) }
         add(UInt64(indices.count)); add(current); add(cr3); add(interruptsEnabled ? 1 : 0)
+        hash = StateHash(high: a, low: b)
+        // The TLB is a cache too: ring 3 fills it on its own (a write step that faults on its
+        // second word has cached the first's translation), so it tells states apart but is no
+        // change a refusal could be blamed for; stale entries are the `staleTLB` check's.
         for w in tlb { add(w) }
         add(UInt64(tlb.count))
-        hash = StateHash(high: a, low: b)
         for w in KernelCache.live(cache) { add(w) }
         key = StateHash(high: a, low: b)
     }
