@@ -9,10 +9,11 @@ public enum TraceRun {
 
     /// Builds the trace kernel and `system`'s partitions, boots it with the trace written to
     /// `file` (replaced), and returns how the run ended (its console is the serial output).
-    /// `input` is what arrives on the serial port (`RunInput`).
+    /// `input` is what arrives on the serial port (`RunInput`); `icount` counts guest
+    /// instructions (the timer then ticks at fixed instruction counts, `RunOptions.icount`).
     public static func record(
         system name: String, to file: URL, project: Project, memoryMiB: Int = defaultMemoryMiB,
-        timeout: Double = 60, input: RunInput = .none, progress: @escaping (String) -> Void = { _ in }
+        timeout: Double = 60, input: RunInput = .none, icount: Bool = false, progress: @escaping (String) -> Void = { _ in }
     ) throws -> RunResult {
         let system = try Systems.named(name)
         let builder = try Builder(project: project, variant: .trace)
@@ -29,6 +30,7 @@ public enum TraceRun {
         o.timeout = timeout
         o.debugConsole = file
         o.input = input
+        o.icount = icount
         return try QEMU.run(products, options: o)
     }
 

@@ -25,7 +25,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let builder = try makeBuilder(options, quiet: json)
+        let builder = try makeBuilder(options.variant, quiet: json)
         let products = try builder.build()
         if !json { say("sprig: booting the bench system with -icount shift=0,align=off (one TSC tick = one guest instruction)") }
         let ms = try Bench.run(products, variant: options.variant, timeout: timeout)

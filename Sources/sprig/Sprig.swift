@@ -16,17 +16,24 @@ struct Sprig: ParsableCommand {
             exits with the status the system powered off with.
             """,
         subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self])
+
+    /// Before any command: a QEMU or gdb sprig starts never outlives it, and the terminal is
+    /// left as it was found, however sprig ends (ProcessGuard).
+    static func main() {
+        ProcessGuard.install()
+        main(nil)
+    }
 }
 
 struct BuildOptions: ParsableArguments {
-    @Option(help: "Build variant: release (-Osize, failed checks are a bare trap), debug (checks print their message) or trace (release that records every kernel entry on port 0xE9 for `sprig replay`).")
+    @Option(help: "Build variant: release (kernel -O, partitions -Osize; a failed check is a bare trap), debug (checks print their message; DWARF for gdb) or trace (release that records every kernel entry on port 0xE9 for `sprig replay`).")
     var variant: Variant = .release
 }
 
 extension Variant: ExpressibleByArgument {}
 
-func makeBuilder(_ options: BuildOptions, quiet: Bool = false) throws -> Builder {
-    let builder = try Builder(project: try Project.current(), variant: options.variant)
+func makeBuilder(_ variant: Variant, quiet: Bool = false) throws -> Builder {
+    let builder = try Builder(project: try Project.current(), variant: variant)
     // Unbuffered, so progress lines come before QEMU's console output.
     if !quiet { builder.progress = { line in FileHandle.standardOutput.write(Data("  \(line)\n".utf8)) } }
     return builder
@@ -38,7 +45,7 @@ struct Build: ParsableCommand {
     @OptionGroup var options: BuildOptions
 
     func run() throws {
-        let builder = try makeBuilder(options)
+        let builder = try makeBuilder(options.variant)
         say("sprig: building (\(options.variant.rawValue)) into \(builder.outputDirectory.path)")
         let products = try builder.build()
         let size = (try FileManager.default.attributesOfItem(atPath: products.kernelImage.path)[.size] as? Int) ?? 0
@@ -87,7 +94,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let words = try systemCommandLine()
-        let builder = try makeBuilder(options)
+        let builder = try makeBuilder(options.variant)
         let products = try builder.build()
         var o = RunOptions()
         o.system = system; o.variant = options.variant; o.kvm = kvm
@@ -104,35 +111,57 @@ struct Run: ParsableCommand {
 struct RunGDB: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run-gdb",
-        abstract: "Boot a system in QEMU stopped at the first instruction, waiting for gdb on localhost:1234.",
-        discussion: "Starts gdb with the kernel's symbols attached to QEMU when gdb is installed; otherwise prints the command to run.")
-    @OptionGroup var options: BuildOptions
-    @Option(help: "The system to boot.") var system = Systems.defaultName
+        abstract: "Boot a system in QEMU stopped before its first instruction, with gdb attached on this terminal.",
+        discussion: """
+            Builds the debug variant by default (with DWARF: gdb shows the Swift source lines of the \
+            kernel and the partitions). gdb runs on this terminal with the kernel's symbols and root's \
+            (at its link address), connected to QEMU's gdb stub; quitting gdb stops the machine. \
+            With --wait-only (or without a terminal), no gdb is started: QEMU waits for yours on \
+            --port, and sprig prints the command that connects it. The serial console is shown here.
+            """)
+    @Option(help: "Build variant: debug (default here: DWARF for gdb, checks print their message), release or trace.")
+    var variant: Variant = .debug
+    @Option(help: "The system to boot (see `sprig systems`).") var system = Systems.defaultName
+    @Option(help: "The TCP port of QEMU's gdb stub on 127.0.0.1.") var port = 1234
+    @Flag(help: "Start no gdb: wait for a debugger to connect on --port.") var waitOnly = false
+    @Option(help: "Seconds before the machine is stopped (default: none).") var timeout: Double?
 
-    func validate() throws { _ = try Systems.named(system) }
+    func validate() throws {
+        do { _ = try Systems.named(system) } catch let e as ToolError { throw ValidationError(e.description) }
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535, not \(port)") }
+        if let timeout { guard timeout > 0 else { throw ValidationError("--timeout must be positive") } }
+    }
 
     func run() throws {
-        let builder = try makeBuilder(options)
+        let builder = try makeBuilder(variant)
+        say("sprig: building (\(variant.rawValue))")
         let products = try builder.build()
+        let description = try Systems.named(system)
         var o = RunOptions()
-        o.system = system; o.gdb = true
-        let qemu = Process()
-        qemu.executableURL = try QEMU.find()
-        qemu.arguments = QEMU.arguments(products, system: try Systems.named(system), options: o)
-        try qemu.run()
-        let gdbArgs = [products.kernelELF.path, "-ex", "target remote localhost:1234", "-ex", "break sprig_kmain"]
-        if let gdb = ["/usr/bin/gdb", "/usr/local/bin/gdb"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
-            let g = Process()
-            g.executableURL = URL(fileURLWithPath: gdb)
-            g.arguments = gdbArgs
-            try g.run()
-            g.waitUntilExit()
-            qemu.terminate()
-        } else {
-            print("QEMU is waiting for gdb on localhost:1234. In another terminal run:")
-            print("  gdb \(products.kernelELF.path) -ex 'target remote localhost:1234'")
-            qemu.waitUntilExit()
+        o.system = system; o.variant = variant; o.gdbPort = port; o.echo = true
+        o.timeout = timeout ?? 365 * 24 * 3600
+        let rootELF = products.partitionELF(description.partitions[0])
+        let gdb = Debugger.find()
+        let interactive = !waitOnly && gdb != nil && Terminal.ownsStandardInput
+        let machine = try Machine.start(products, options: o)
+        if interactive, let gdb {
+            ProcessGuard.interruptGoesToChild = true
+            let status = try Debugger.runInForeground(gdb, arguments: Debugger.arguments(
+                kernel: products.kernelELF, partitions: [rootELF], port: port))
+            ProcessGuard.interruptGoesToChild = false
+            machine.end()
+            let result = machine.wait()
+            FileHandle.standardError.write(Data("sprig: gdb exited (\(status)); the machine was stopped (\(result.summary))\n".utf8))
+            throw ExitCode(status)
         }
+        if !waitOnly {
+            say(gdb == nil ? "sprig: gdb is not installed (apt-get install gdb)" : "sprig: standard input is not this process's terminal: not starting gdb")
+        }
+        say("sprig: QEMU waits for a debugger on 127.0.0.1:\(port). Connect with:")
+        say("  gdb \(products.kernelELF.path) -ex 'add-symbol-file \(rootELF.path)' -ex 'target remote 127.0.0.1:\(port)'")
+        let result = machine.wait()
+        FileHandle.standardError.write(Data("sprig: \(result.summary)\n".utf8))
+        throw ExitCode(result.exitCode)
     }
 }
 
@@ -153,7 +182,7 @@ struct CheckHygiene: ParsableCommand {
     @OptionGroup var options: BuildOptions
 
     func run() throws {
-        let builder = try makeBuilder(options)
+        let builder = try makeBuilder(options.variant)
         let products = try builder.build()
         let report = try Hygiene.check(builder, products: products)
         print("checked \(report.instructionsChecked) instructions and \(report.functionsChecked) functions")
