@@ -13,7 +13,8 @@ RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kv
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
 	@echo "              options: SYSTEM=<name> (make systems), KVM=1 (ask for KVM, falls back to TCG), VARIANT=debug"
-	@echo "make run-gdb  boot SYSTEM stopped at the first instruction; gdb attaches with the kernel's symbols"
+	@echo "make run-gdb  boot SYSTEM (debug variant, DWARF) stopped at the first instruction; gdb on this terminal with the kernel's and root's symbols"
+	@echo "              options: WAIT=1 (no gdb: wait for yours on PORT, default 1234), PORT=n"
 	@echo "make test     swift test: SprigCore and model tests, then boot tests under QEMU TCG"
 	@echo "make build    cross-build the kernel and partitions (sprig build); prints image size and kernel lines"
 	@echo "make hygiene  check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector"
@@ -50,8 +51,11 @@ build: cli
 run: cli qemu
 	@$(SPRIG) run $(RUNFLAGS)
 
+# gdb in the foreground on this terminal, the debug variant (DWARF) unless VARIANT is given;
+# WAIT=1 starts no gdb and waits for yours on PORT (default 1234).
+PORT ?= 1234
 run-gdb: cli qemu
-	@$(SPRIG) run-gdb --system $(SYSTEM) --variant $(VARIANT)
+	@$(SPRIG) run-gdb --system $(SYSTEM) --variant $(if $(filter command line environment,$(origin VARIANT)),$(VARIANT),debug) --port $(PORT) $(if $(filter 1,$(WAIT)),--wait-only,)
 
 test: qemu
 	$(SWIFT) test

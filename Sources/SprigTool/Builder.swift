@@ -71,7 +71,7 @@ public final class Builder {
     var variantFlags: [String] {
         switch variant {
         case .release: return []
-        case .debug: return ["-assert-config", "Debug", "-D", "SPRIG_DEBUG", "-g"]
+        case .debug: return ["-assert-config", "Debug", "-D", "SPRIG_DEBUG"] + Builder.swiftDebugInfo
         case .trace: return ["-assert-config", "Debug", "-D", "SPRIG_TRACE"]
         }
     }
@@ -84,6 +84,10 @@ public final class Builder {
 
     /// DWARF for gdb in the debug variant (assembly and C too: their source lines and frames).
     var debugInfo: [String] { variant == .debug ? ["-g"] : [] }
+
+    /// Swift's DWARF as gdb reads it: no references to clang's module cache (gdb would look
+    /// for those files) and no accelerator table (lld's merged one is one gdb rejects).
+    static let swiftDebugInfo = ["-g", "-Xfrontend", "-no-clang-module-breadcrumbs", "-Xllvm", "-accel-tables=Disable"]
 
     /// Partitions are ordinary ring-3 code: SSE allowed, small code model at 0x400000.
     public var userSwiftFlags: [String] { Builder.embedded + ["-Osize"] + (variant == .trace ? [] : variantFlags) }

@@ -18,9 +18,10 @@ public enum Debugger {
     /// gdb's arguments: the kernel's symbols, each partition's at its link address, connected
     /// to QEMU's stub on `port`.
     public static func arguments(kernel: URL, partitions: [URL], port: Int) -> [String] {
-        var args = ["-q", kernel.path]
+        // add-symbol-file asks for a confirmation on a terminal.
+        var args = ["-q", kernel.path, "-ex", "set confirm off"]
         for p in partitions { args += ["-ex", "add-symbol-file \(p.path)"] }
-        return args + ["-ex", "target remote 127.0.0.1:\(port)"]
+        return args + ["-ex", "set confirm on", "-ex", "target remote 127.0.0.1:\(port)"]
     }
 
     /// Runs `gdb arguments` in this process's group, on its terminal, and returns its exit

@@ -28,6 +28,13 @@ public enum ProcessGuard {
         return p
     }()
     nonisolated(unsafe) static var savedTerminalFD: Int32 = -1
+    /// The actions in place before `install()`, by signal number: a crash signal goes on to the
+    /// Swift runtime's backtrace once sprig has cleaned up.
+    nonisolated(unsafe) static let previous: UnsafeMutablePointer<sigaction> = {
+        let p = UnsafeMutablePointer<sigaction>.allocate(capacity: 65)
+        p.initialize(repeating: sigaction(), count: 65)
+        return p
+    }()
     nonisolated(unsafe) public static var interruptGoesToChild = false
     private static let lock = NSLock()
     nonisolated(unsafe) private static var installed = false
@@ -40,14 +47,14 @@ public enum ProcessGuard {
         lock.lock(); defer { lock.unlock() }
         guard !installed else { return }
         installed = true
-        _ = children; _ = savedTerminal
-        for s in endingSignals + crashSignals {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { sig in ProcessGuard.handle(sig) }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = Int32(SA_RESETHAND)
-            sigaction(s, &action, nil)
-        }
+        _ = children; _ = savedTerminal; _ = previous
+        for s in endingSignals + crashSignals { setHandler(s, previous: previous + Int(s)) }
+        // A parent may have started sprig with these blocked (a thread pool's mask is inherited
+        // through exec): they must reach the handler.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in endingSignals + crashSignals { sigaddset(&set, s) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         atexit { ProcessGuard.cleanUp() }
     }
 
@@ -55,17 +62,26 @@ public enum ProcessGuard {
     static func handle(_ sig: Int32) {
         if sig == SIGINT && interruptGoesToChild {
             // SA_RESETHAND removed this handler; the child has the Ctrl-C, sprig stays.
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { s in ProcessGuard.handle(s) }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = Int32(SA_RESETHAND)
-            sigaction(SIGINT, &action, nil)
+            setHandler(SIGINT, previous: nil)
             return
         }
         cleanUp()
-        // A crash signal comes back when the faulting instruction runs again, now with the
-        // default action; an ending signal is raised again.
-        if !crashSignals.contains(sig) || sig == SIGABRT { raise(sig) }
+        if crashSignals.contains(sig) {
+            // The faulting instruction runs again and goes to the runtime's handler (its
+            // backtrace), or to the default action.
+            sigaction(sig, previous + Int(sig), nil)
+            if sig == SIGABRT { raise(sig) }
+        } else {
+            raise(sig)  // the default action, now that the handler is reset: sprig dies of it
+        }
+    }
+
+    static func setHandler(_ sig: Int32, previous: UnsafeMutablePointer<sigaction>?) {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { s in ProcessGuard.handle(s) }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = Int32(bitPattern: UInt32(SA_RESETHAND))
+        sigaction(sig, &action, previous)
     }
 
     /// Kills every registered child and restores the terminal.
