@@ -34,14 +34,15 @@ all: build
 qemu:
 	@if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "make: installing qemu-system-x86 with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86 >/dev/null; \
+	    echo "make: installing qemu-system-x86 with apt-get (waits up to 10 minutes for another apt's lock)"; \
+	    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq qemu-system-x86 >/dev/null; \
 	  else \
 	    echo "make: qemu-system-x86_64 is missing. Install it: sudo apt-get install qemu-system-x86"; exit 1; \
 	  fi; \
 	fi
 
 cli:
+	@test -x $(SPRIG) || echo "make: building the sprig CLI (swift build --product sprig; about a minute the first time)"
 	@$(SWIFT) build --product sprig 2>&1 | grep -v "^\[" | grep -v "^Building\|^Build complete\|^Compiling\|^Write\|^Planning" || true
 	@test -x $(SPRIG) || { echo "make: could not build the sprig CLI (run: swift build --product sprig)"; exit 1; }
 
@@ -78,7 +79,8 @@ STEPS ?= 100000
 SEED  ?=
 CHECKFLAGS ?=
 check:
-	@$(SWIFT) build -c release --product sprig 2>&1 | grep -E "error|warning: unre" || true
+	@echo "make: building the optimized sprig for the explorer (swift build -c release; about 2 minutes the first time)"
+	@$(SWIFT) build -c release --product sprig 2>&1 | grep -E "error|warning: unre|Build complete" | sed -u "s/^/  /" || true
 	@.build/release/sprig check $(if $(SEED),--random $(STEPS) --seed $(SEED),--depth $(DEPTH)) $(CHECKFLAGS)
 
 # Coverage-guided fuzzing (docs/fuzz.md). SECONDS bounds the run; MUTANT and JOBS are optional.

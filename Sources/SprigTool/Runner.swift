@@ -132,7 +132,7 @@ public enum QEMU {
             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         ]
         if !options.commandLine.isEmpty { args += ["-append", options.commandLine] }
-        if options.kvm { args += ["-accel", "kvm", "-accel", "tcg"] } else { args += ["-accel", "tcg"] }
+        args += ["-accel", options.kvm ? KVMProbe.accelerator : "tcg"]
         if options.icount { args += ["-icount", "shift=0,align=off"] }
         if let port = options.gdbPort {
             args += ["-gdb", "tcp:127.0.0.1:\(port)"]

@@ -44,8 +44,7 @@ public enum Systems {
 
     public static func named(_ name: String) throws -> SystemDescription {
         guard let s = all.first(where: { $0.name == name }) else {
-            let names = all.map { "  \($0.name) — \($0.summary)" }.joined(separator: "\n")
-            throw ToolError("no system named '\(name)'. The systems are:\n\(names)")
+            throw ToolError("no system named '\(name)'; the systems are \(all.map(\.name).joined(separator: ", ")) (`sprig systems` describes each)")
         }
         return s
     }

@@ -18,7 +18,7 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var options: BuildOptions
     @Flag(help: "Print only the JSON document.") var json = false
     @Flag(help: "Exit with status 1 when a measurement misses its target.") var check = false
-    @Option(help: "Seconds before the bench machine is stopped.") var timeout: Double = 180
+    @Option(parsing: .unconditional, help: "Seconds before the bench machine is stopped.") var timeout: Double = 180
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }

@@ -35,15 +35,16 @@ struct ReplayCommand: ParsableCommand {
     @Argument(help: "A trace file written by a --variant trace kernel.") var file: String?
     @Option(help: "Record a trace of this system first (builds the trace kernel and boots it).") var system: String?
     @Option(help: "With --system: where to save the trace (default .build/sprig/trace/<system>.trace).") var save: String?
-    @Option(help: "With --system: guest memory in MiB (the model simulates that much).") var memory = TraceRun.defaultMemoryMiB
-    @Option(help: "With --system: seconds before the machine is stopped.") var timeout: Double = 60
+    @Option(parsing: .unconditional, help: "With --system: guest memory in MiB (the model simulates that much).") var memory = TraceRun.defaultMemoryMiB
+    @Option(parsing: .unconditional, help: "With --system: seconds before the machine is stopped.") var timeout: Double = 60
     @Flag(help: "Print the model's console (what root printed, as replayed).") var console = false
 
     func validate() throws {
         guard (file == nil) != (system == nil) else {
             throw ValidationError("give either a trace FILE or --system NAME to record one")
         }
-        if let system { _ = try Systems.named(system) }
+        if let system { try checkSystem(system) }
+        if let file { try checkInputFile(file, option: "FILE") }
         if system == nil && save != nil { throw ValidationError("--save goes with --system") }
         guard memory >= 8 && memory <= 1024 else { throw ValidationError("--memory must be between 8 and 1024 MiB") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }

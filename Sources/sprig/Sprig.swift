@@ -21,7 +21,19 @@ struct Sprig: ParsableCommand {
     /// left as it was found, however sprig ends (ProcessGuard).
     static func main() {
         ProcessGuard.install()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            // A usage error: one line, what was wrong and where to read more, status 64.
+            if exitCode(for: error) == .validationFailure {
+                let what = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }.map { " \($0)" } ?? ""
+                FileHandle.standardError.write(Data("sprig\(command): \(what.replacingOccurrences(of: "Error: ", with: "")) (see `sprig\(command) --help`)\n".utf8))
+                Glibc.exit(ExitCode.validationFailure.rawValue)
+            }
+            exit(withError: CommandError.oneLine(error))
+        }
     }
 }
 
@@ -66,17 +78,18 @@ struct Run: ParsableCommand {
         discussion: """
             Exits with the status the system powered off with (0 = success), 112 (0x70) when the kernel \
             crashed, 113 (0x71) when it could not boot, 124 on timeout, 125 when QEMU stopped without the \
-            debug-exit device (a reset). Uses TCG unless --kvm is given; with --kvm QEMU falls back to TCG \
-            when KVM is unavailable.
+            debug-exit device (a reset). Uses TCG unless --kvm is given; with --kvm a short probe boot \
+            checks first that KVM runs the kernel as TCG does, and the run falls back to TCG (saying why) \
+            when it does not or when /dev/kvm is missing.
             """)
     @OptionGroup var options: BuildOptions
     @Option(help: "The system to boot (see `sprig systems`).") var system = Systems.defaultName
-    @Option(help: "Seconds before the machine is stopped (default 60; for fuzz, 60 + calls / 50; for echo, which waits for typing, 600).") var timeout: Double?
-    @Flag(help: "Ask for KVM acceleration (falls back to TCG).") var kvm = false
+    @Option(parsing: .unconditional, help: "Seconds before the machine is stopped (default 60; for fuzz, 60 + calls / 50; for echo, which waits for typing, 600).") var timeout: Double?
+    @Flag(help: "Ask for KVM acceleration (after a probe boot; falls back to TCG when KVM does not run the kernel faithfully).") var kvm = false
     @Option(help: "Kernel command line (debug builds: crashtest=trap or crashtest=fault; fuzz: fuzz.trace=1).") var append = ""
-    @Option(help: "Guest memory in MiB (at least 8).") var memory = 128
-    @Option(help: "fuzz only: the campaign's seed, a 64-bit number (decimal or 0x-hex; default 1).") var seed: String?
-    @Option(help: "fuzz only: the number of calls, 1...100000000 (default 2000).") var calls: String?
+    @Option(parsing: .unconditional, help: "Guest memory in MiB (8...4096).") var memory = 128
+    @Option(parsing: .unconditional, help: "fuzz only: the campaign's seed, a 64-bit number (decimal or 0x-hex; default 1).") var seed: String?
+    @Option(parsing: .unconditional, help: "fuzz only: the number of calls, 1...100000000 (default 2000).") var calls: String?
 
     func systemCommandLine() throws -> String {
         var values: [SystemOption: String] = [:]
@@ -86,7 +99,7 @@ struct Run: ParsableCommand {
     }
 
     func validate() throws {
-        _ = try Systems.named(system)
+        try checkSystem(system)
         if let timeout { guard timeout > 0 else { throw ValidationError("--timeout must be positive") } }
         guard memory >= 8 && memory <= 4096 else { throw ValidationError("--memory must be between 8 and 4096 MiB") }
         do { _ = try systemCommandLine() } catch let e as ToolError { throw ValidationError(e.description) }
@@ -98,6 +111,13 @@ struct Run: ParsableCommand {
         let products = try builder.build()
         var o = RunOptions()
         o.system = system; o.variant = options.variant; o.kvm = kvm
+        if kvm {
+            say("sprig: checking that KVM runs the kernel faithfully (a probe boot)")
+            if let why = KVMProbe.refusal(products) {
+                FileHandle.standardError.write(Data("sprig: not using KVM: \(why); using TCG\n".utf8))
+                o.kvm = false
+            }
+        }
         let readsConsole = try Systems.named(system).readsConsole
         o.timeout = timeout ?? (readsConsole ? 600 : SystemArguments.defaultTimeout(calls: calls.flatMap(SystemArguments.parse)))
         o.commandLine = [words, append].filter { !$0.isEmpty }.joined(separator: " "); o.echo = true; o.memoryMiB = memory
@@ -122,12 +142,12 @@ struct RunGDB: ParsableCommand {
     @Option(help: "Build variant: debug (default here: DWARF for gdb, checks print their message), release or trace.")
     var variant: Variant = .debug
     @Option(help: "The system to boot (see `sprig systems`).") var system = Systems.defaultName
-    @Option(help: "The TCP port of QEMU's gdb stub on 127.0.0.1.") var port = 1234
+    @Option(parsing: .unconditional, help: "The TCP port of QEMU's gdb stub on 127.0.0.1.") var port = 1234
     @Flag(help: "Start no gdb: wait for a debugger to connect on --port.") var waitOnly = false
-    @Option(help: "Seconds before the machine is stopped (default: none).") var timeout: Double?
+    @Option(parsing: .unconditional, help: "Seconds before the machine is stopped (default: none).") var timeout: Double?
 
     func validate() throws {
-        do { _ = try Systems.named(system) } catch let e as ToolError { throw ValidationError(e.description) }
+        try checkSystem(system)
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535, not \(port)") }
         if let timeout { guard timeout > 0 else { throw ValidationError("--timeout must be positive") } }
     }
@@ -192,6 +212,41 @@ struct CheckHygiene: ParsableCommand {
             for p in report.problems { print("kernel hygiene: \(p)") }
             throw ExitCode(1)
         }
+    }
+}
+
+/// A system named on the command line: a usage error (exit 64) when there is none.
+func checkSystem(_ name: String) throws {
+    do { _ = try Systems.named(name) } catch let e as ToolError { throw ValidationError(e.description) }
+}
+
+/// A file named on the command line that must exist as a regular file: a usage error otherwise.
+func checkInputFile(_ path: String, option: String) throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw ValidationError("\(option): no file \(path)")
+    }
+    guard !isDirectory.boolValue else { throw ValidationError("\(option): \(path) is a directory, not a file") }
+    guard FileManager.default.isReadableFile(atPath: path) else { throw ValidationError("\(option): \(path) is not readable") }
+}
+
+/// Errors from Foundation (a file that cannot be written, a directory that cannot be made)
+/// as one line: what, where, why.
+enum CommandError {
+    static func oneLine(_ error: Error) -> Error {
+        guard let e = error as? CocoaError else { return error }
+        let path = (e.userInfo[NSFilePathErrorKey] as? String) ?? e.userInfo[NSURLErrorKey].map { "\($0)" } ?? "a file"
+        let reason = (e.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { u in
+            u.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(u.code))) : nil
+        } ?? (e.isFileError ? "the file system refused" : "error \(e.code.rawValue)")
+        let verb: String
+        switch e.code {
+        case .fileReadNoSuchFile, .fileReadNoPermission, .fileReadUnknown, .fileReadCorruptFile: verb = "cannot read"
+        case .fileWriteNoPermission, .fileWriteOutOfSpace, .fileWriteVolumeReadOnly, .fileWriteUnknown, .fileWriteFileExists:
+            verb = "cannot write"
+        default: verb = "cannot use"
+        }
+        return ToolError("\(verb) \(path): \(reason); check that the directory exists and is writable (or run from a writable checkout)")
     }
 }
 

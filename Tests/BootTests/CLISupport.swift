@@ -17,8 +17,9 @@ enum CLI {
     }
 
     /// Runs `sprig arguments` to its end with no input; its exit status and all it printed.
-    static func run(_ arguments: [String], timeout: Double = Boot.hangGuard) throws -> (status: Int32, output: String) {
-        let p = try Spawned(sprigArguments: arguments)
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
+                    timeout: Double = Boot.hangGuard) throws -> (status: Int32, output: String) {
+        let p = try Spawned(sprigArguments: arguments, environment: environment, in: directory)
         try p.waitForExit(timeout: timeout)
         return (p.process.terminationStatus, p.output.text)
     }
@@ -97,10 +98,11 @@ final class Spawned {
     var pid: pid_t { process.processIdentifier }
 
     /// `sprig arguments` with standard input empty and its output in a pipe.
-    init(sprigArguments arguments: [String]) throws {
+    init(sprigArguments arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws {
         process.executableURL = try CLI.sprig
         process.arguments = arguments
-        process.currentDirectoryURL = Boot.project.root
+        process.currentDirectoryURL = directory ?? Boot.project.root
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         let pipe = Pipe()
         process.standardOutput = pipe
