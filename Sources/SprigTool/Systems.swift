@@ -10,6 +10,9 @@ public struct SystemDescription: Sendable {
     public var options: [SystemOption] = []
     /// Root reads the serial console: `sprig run` connects the terminal to the serial input.
     public var readsConsole = false
+    /// Root reports time-stamp-counter deltas as instruction counts: QEMU must count
+    /// instructions (`-icount`), under `sprig run` as under `sprig bench`.
+    public var countsInstructions = false
 }
 
 public enum Systems {
@@ -34,7 +37,7 @@ public enum Systems {
             partitions: ["memory"]),
         SystemDescription(
             name: "bench", summary: "guest-instruction counts of yield, interrupt delivery and every memory service (run it with `sprig bench`)",
-            partitions: ["bench", "benchchild"]),
+            partitions: ["bench", "benchchild"], countsInstructions: true),
         SystemDescription(
             name: "faulty", summary: "root page-faults on purpose: no parent can take it, so the kernel prints its crash report (status 0x70)",
             partitions: ["faulty"]),

@@ -119,6 +119,10 @@ struct Run: ParsableCommand {
             }
         }
         let readsConsole = try Systems.named(system).readsConsole
+        if try Systems.named(system).countsInstructions {
+            o.icount = true
+            say("sprig: counting guest instructions (QEMU -icount shift=0): the \(system) system's counter deltas are instruction counts")
+        }
         o.timeout = timeout ?? (readsConsole ? 600 : SystemArguments.defaultTimeout(calls: calls.flatMap(SystemArguments.parse)))
         o.commandLine = [words, append].filter { !$0.isEmpty }.joined(separator: " "); o.echo = true; o.memoryMiB = memory
         if readsConsole { o.input = .inherit }

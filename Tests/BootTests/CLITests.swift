@@ -79,6 +79,21 @@ struct CLITests {
         #expect(!faithful.output.contains("not using KVM"), "\(faithful.output)")
     }
 
+    @Test("sprig run --system bench counts instructions, as its lines say: the same numbers on every run")
+    func benchUnderRunCountsInstructions() throws {
+        _ = try Boot.products(.release)
+        func numbers() throws -> [String] {
+            let (status, output) = try CLI.run(["run", "--system", "bench"])
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("sprig: counting guest instructions"), "\(output)")
+            return output.split(separator: "\n").filter { $0.hasPrefix("bench: ") }.map(String.init)
+        }
+        let first = try numbers()
+        #expect(first.count > 10)
+        // Host time-stamp counts would differ from run to run; instruction counts do not.
+        #expect(try numbers() == first)
+    }
+
     @Test("the help tells the release kernel's real optimization (-O), partitions -Osize")
     func helpSaysO() throws {
         let (status, output) = try CLI.run(["build", "--help"])
