@@ -13,9 +13,14 @@ struct Sprig: ParsableCommand {
             The kernel and the partitions are Embedded Swift, cross-built for x86_64-unknown-none-elf \
             by `sprig build` into .build/sprig/<variant>/. `sprig run` boots a system (the kernel, a root \
             partition and the partitions it starts) in QEMU with the serial console on the terminal, and \
-            exits with the status the system powered off with.
+            exits with the status the system powered off with. Shell completion: \
+            `sprig --generate-completion-script bash|zsh|fish`.
             """,
+        version: Sprig.version,
         subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self])
+
+    /// What `sprig --version` prints.
+    static let version = "0.1"
 
     /// Before any command: a QEMU or gdb sprig starts never outlives it, and the terminal is
     /// left as it was found, however sprig ends (ProcessGuard).

@@ -95,6 +95,8 @@ final class Collected: @unchecked Sendable {
 final class Spawned {
     let process = Process()
     let output = Collected()
+    /// The pipe of the output, when not a terminal.
+    private var pipe: Pipe?
     var pid: pid_t { process.processIdentifier }
 
     /// `sprig arguments` with standard input empty and its output in a pipe.
@@ -105,6 +107,7 @@ final class Spawned {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         let pipe = Pipe()
+        self.pipe = pipe
         process.standardOutput = pipe
         process.standardError = pipe
         let output = self.output
@@ -150,6 +153,12 @@ final class Spawned {
             throw CLIError("still running after \(Int(timeout)) s:\n\(output.text)")
         }
         process.waitUntilExit()
+        // What the handler has not collected yet is still in the pipe: read it to its end.
+        if let pipe {
+            pipe.fileHandleForReading.readabilityHandler = nil
+            try? pipe.fileHandleForWriting.close()
+            output.append(pipe.fileHandleForReading.readDataToEndOfFile())
+        }
     }
 
     /// Waits until the output satisfies `condition` (while the process runs).

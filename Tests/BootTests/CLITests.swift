@@ -94,6 +94,19 @@ struct CLITests {
         #expect(try numbers() == first)
     }
 
+    @Test("sprig --version prints the version; shell completion scripts name every command")
+    func versionAndCompletion() throws {
+        let version = try CLI.run(["--version"])
+        #expect(version.status == 0 && version.output == "0.1\n", "\(version.output)")
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try CLI.run(["--generate-completion-script", shell])
+            #expect(script.status == 0, "\(shell): \(script.output)")
+            for command in ["run", "run-gdb", "check", "fuzz", "replay", "bench"] {
+                #expect(script.output.contains(command), "\(shell) completion lacks \(command)")
+            }
+        }
+    }
+
     @Test("the help tells the release kernel's real optimization (-O), partitions -Osize")
     func helpSaysO() throws {
         let (status, output) = try CLI.run(["build", "--help"])
