@@ -15,7 +15,7 @@ struct FuzzPartitionTests {
     static let seeds: [UInt64] = [1, 7]
     static let calls: UInt64 = 1500
     static let runs: [Result<RunResult, Error>] = seeds.map { seed in
-        Result { try Boot.run("fuzz", commandLine: "fuzz.seed=\(seed) fuzz.calls=\(calls)", timeout: 120) }
+        Result { try Boot.run("fuzz", commandLine: "fuzz.seed=\(seed) fuzz.calls=\(calls)") }
     }
 
     /// The numbers on `fuzz: service <name>: C calls, S succeeded, R refused; statuses: ...`.
@@ -155,9 +155,9 @@ struct FuzzPartitionTests {
 
     @Test("one seed is one campaign: the same seed gives the same console, another seed another")
     func deterministic() throws {
-        let a = try Boot.run("fuzz", commandLine: "fuzz.seed=5 fuzz.calls=300", timeout: 60)
-        let b = try Boot.run("fuzz", commandLine: "fuzz.seed=5 fuzz.calls=300", timeout: 60)
-        let c = try Boot.run("fuzz", commandLine: "fuzz.seed=6 fuzz.calls=300", timeout: 60)
+        let a = try Boot.run("fuzz", commandLine: "fuzz.seed=5 fuzz.calls=300")
+        let b = try Boot.run("fuzz", commandLine: "fuzz.seed=5 fuzz.calls=300")
+        let c = try Boot.run("fuzz", commandLine: "fuzz.seed=6 fuzz.calls=300")
         func fuzzLines(_ r: RunResult) -> [Substring] { r.output.split(separator: "\n").filter { $0.hasPrefix("fuzz: ") } }
         #expect(a.ending == .status(0) && b.ending == .status(0) && c.ending == .status(0), "\(a.output)\n\(c.output)")
         #expect(fuzzLines(a) == fuzzLines(b))
@@ -167,13 +167,13 @@ struct FuzzPartitionTests {
 
     @Test("root refuses a malformed or out-of-range command line with status 2 and says why")
     func rootRefusesBadArguments() throws {
-        let bad = try Boot.run("fuzz", commandLine: "fuzz.seed=12x", timeout: 30)
+        let bad = try Boot.run("fuzz", commandLine: "fuzz.seed=12x")
         #expect(bad.ending == .status(2), "\(bad.summary)\n\(bad.output)")
         #expect(bad.output.contains("fuzz: the command line's fuzz.seed is not a decimal or 0x-hex number that fits 64 bits"))
-        let zero = try Boot.run("fuzz", commandLine: "fuzz.calls=0", timeout: 30)
+        let zero = try Boot.run("fuzz", commandLine: "fuzz.calls=0")
         #expect(zero.ending == .status(2), "\(zero.summary)\n\(zero.output)")
         #expect(zero.output.contains("fuzz: fuzz.calls must be between 1 and 100000000, got 0"))
-        let huge = try Boot.run("fuzz", commandLine: "fuzz.seed=18446744073709551616", timeout: 30)
+        let huge = try Boot.run("fuzz", commandLine: "fuzz.seed=18446744073709551616")
         #expect(huge.ending == .status(2), "2^64 does not fit: \(huge.output)")
     }
 }

@@ -12,8 +12,10 @@ import Testing
 
 @Suite("Attacks on yield and delivery on the booted kernel")
 struct YieldBootTests {
-    /// One boot for every test of the suite (about 10 s of TCG).
-    static let run: Result<RunResult, Error> = Result { try Boot.run("attacks", timeout: 60) }
+    /// One boot for every test of the suite, counting instructions (-icount): the timer's ticks
+    /// come at fixed instruction counts, so the spinning child runs between ticks however
+    /// loaded the host is (without it a host that stalls QEMU lets ticks pile up back to back).
+    static let run: Result<RunResult, Error> = Result { try Boot.run("attacks", icount: true) }
 
     func output() throws -> String {
         let r = try Self.run.get()
