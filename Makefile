@@ -13,7 +13,8 @@ RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kv
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
 	@echo "              options: SYSTEM=<name> (make systems), KVM=1 (ask for KVM, falls back to TCG), VARIANT=debug"
-	@echo "make run-gdb  boot SYSTEM stopped at the first instruction; gdb attaches with the kernel's symbols"
+	@echo "make run-gdb  boot SYSTEM (debug variant, DWARF) stopped at the first instruction; gdb on this terminal with the kernel's and root's symbols"
+	@echo "              options: WAIT=1 (no gdb: wait for yours on PORT, default 1234), PORT=n"
 	@echo "make test     swift test: SprigCore and model tests, then boot tests under QEMU TCG"
 	@echo "make build    cross-build the kernel and partitions (sprig build); prints image size and kernel lines"
 	@echo "make hygiene  check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector"
@@ -35,8 +36,8 @@ all: build
 qemu:
 	@if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "make: installing qemu-system-x86 with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86 >/dev/null; \
+	    echo "make: installing qemu-system-x86 with apt-get (waits up to 10 minutes for another apt's lock)"; \
+	    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq qemu-system-x86 >/dev/null; \
 	  else \
 	    echo "make: qemu-system-x86_64 is missing. Install it: sudo apt-get install qemu-system-x86"; exit 1; \
 	  fi; \
@@ -59,6 +60,7 @@ iso-tools:
 	fi
 
 cli:
+	@echo "make: swift build --product sprig (the CLI; about a minute after a change, a second otherwise)"
 	@$(SWIFT) build --product sprig 2>&1 | grep -v "^\[" | grep -v "^Building\|^Build complete\|^Compiling\|^Write\|^Planning" || true
 	@test -x $(SPRIG) || { echo "make: could not build the sprig CLI (run: swift build --product sprig)"; exit 1; }
 
@@ -68,8 +70,11 @@ build: cli
 run: cli qemu
 	@$(SPRIG) run $(RUNFLAGS)
 
+# gdb in the foreground on this terminal, the debug variant (DWARF) unless VARIANT is given;
+# WAIT=1 starts no gdb and waits for yours on PORT (default 1234).
+PORT ?= 1234
 run-gdb: cli qemu
-	@$(SPRIG) run-gdb --system $(SYSTEM) --variant $(VARIANT)
+	@$(SPRIG) run-gdb --system $(SYSTEM) --variant $(if $(filter command line environment,$(origin VARIANT)),$(VARIANT),debug) --port $(PORT) $(if $(filter 1,$(WAIT)),--wait-only,)
 
 test: qemu iso-tools
 	$(SWIFT) test
@@ -92,7 +97,8 @@ STEPS ?= 100000
 SEED  ?=
 CHECKFLAGS ?=
 check:
-	@$(SWIFT) build -c release --product sprig 2>&1 | grep -E "error|warning: unre" || true
+	@echo "make: building the optimized sprig for the explorer (swift build -c release; about 2 minutes the first time)"
+	@$(SWIFT) build -c release --product sprig 2>&1 | grep -E "error|warning: unre|Build complete" | sed -u "s/^/  /" || true
 	@.build/release/sprig check $(if $(SEED),--random $(STEPS) --seed $(SEED),--depth $(DEPTH)) $(CHECKFLAGS)
 
 # Coverage-guided fuzzing (docs/fuzz.md). SECONDS bounds the run; MUTANT and JOBS are optional.

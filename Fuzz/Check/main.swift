@@ -4,9 +4,11 @@
 /// same search `sprig check` runs, and prints the first counterexample.
 ///
 ///     sprig-check [--depth N] [--random STEPS --seed S] [--pages P] [--partitions N]
-///                 [--vidt-slots N] [--start S] [--max-states N]
+///                 [--vidt-slots N] [--start S] [--max-states N] [--only CHECK]
 ///
-/// (the options of `sprig check`, which passes its own command line through).
+/// (the options of `sprig check`, which passes its own command line through; `--only` is this
+/// driver's: the oracle runs that one check alone — properties, registerHygiene, refusals,
+/// refinement, tlb or dereference — to show which check catches a mutant).
 ///
 /// Exit status: 0 no violation, 1 a counterexample, 2 bad arguments.
 import SprigModel
@@ -40,6 +42,14 @@ while let flag = arguments.popFirst() {
     case "--random": random = number(flag)
     case "--seed": seed = UInt64(number(flag))
     case "--no-refinement": configuration.oracle.refinement = false
+    case "--only":
+        let name = value(flag)
+        let checks = ["properties", "registerHygiene", "refusals", "refinement", "tlb", "dereference"]
+        guard checks.contains(name) else { fail("--only: one of \(checks.joined(separator: ", "))") }
+        var o = OracleConfiguration()
+        o.properties = name == "properties"; o.registerHygiene = name == "registerHygiene"; o.refusals = name == "refusals"
+        o.refinement = name == "refinement"; o.tlb = name == "tlb"; o.dereference = name == "dereference"
+        configuration.oracle = o
     case "--start":
         guard let s = ExplorationStart(rawValue: value(flag)) else { fail("--start: one of \(ExplorationStart.allCases.map(\.rawValue))") }
         configuration.start = s

@@ -9,6 +9,10 @@
 ///   memory);
 /// * refusals change nothing: a service or `int n` that returned an error left every memory
 ///   word and the current partition as they were (DESIGN.md §4);
+/// * the dereference property (`Properties.dereference`): every load and store the kernel made
+///   in the entry landed on a kernel page or on a page the partition it was for can reach;
+/// * no TLB entry grants the running partition more than its tables (`ModelTLB.stale`): ring
+///   3's stores go through the model CPU's TLB, and the kernel must drop what it reduced;
 /// * register hygiene across a switch: whenever a partition starts running, the harness fills
 ///   its general registers with tags unique to that period (ring 3 computing); when an entry
 ///   switches to a partition that is not an ancestor of the one that trapped (an ancestor may
@@ -203,15 +207,14 @@ final class Session {
         guard running else { return }
         let pml4 = Partition.pml4(system.memory, system.current)
         let aligned = va & ~7
-        guard case .success(let pa) = PageTableWalk.userTranslate(
-            system.memory, pml4: pml4, va: VirtualAddress(aligned), write: true)
-        else {
+        // Through the CPU's TLB, as ring 3's stores go (`ModelTLB`).
+        guard case .success(let pa) = system.cpu.userAccess(aligned, write: true) else {
             let present = PageTableWalk.leaf(system.memory, pml4: pml4, va: VirtualAddress(aligned & ~0xFFF)) != nil
             _ = try enter(.exception(vector: 14, errorCode: 6 | (present ? 1 : 0), faultAddress: aligned))
             return
         }
-        // Ring 3 reaches no kernel structure (the properties say so after every entry), so
-        // the tree read back before the store is still the tree.
+        // Ring 3 reaches no kernel structure (the properties and the TLB check say so after
+        // every entry), so the tree read back before the store is still the tree.
         system.memory.store(pa, value)
         ring3Changed = true
     }
@@ -231,6 +234,7 @@ final class Session {
         ring3Changed = false
         let before = system.current.raw
         let tagBefore = periodTag
+        let treeBefore = tree
         // A copy-on-write reference, not a copy: comparing it afterwards is free when the
         // kernel stored nothing.
         let memoryBefore = system.memory.snapshot()
@@ -244,6 +248,10 @@ final class Session {
                                        kernelPML4: system.machine.kernelPML4, memory: system.memory,
                                        kernelWindow: system.machine.kernelWindow).map(\.description)
         }
+        if let accesses = system.cpu.accesses {
+            problems += Properties.dereference(accesses, before: treeBefore, after: { [tree] in tree },
+                                               kernelPages: system.machine.kernelPages).map(\.description)
+        }
         problems += refusalChangedNothing(outcome, memoryChanged: memoryChanged, before: before)
         problems += registerLeaks(from: before, tag: tagBefore)
         // Back in ring 3 (or an exit that would have faulted in the kernel): what it resumes with.
@@ -251,6 +259,9 @@ final class Session {
             problems += Properties.resumedState(system.cpu).map(\.description)
         }
         problems += Properties.savedContexts(system.cpu).map(\.description)
+        if running {
+            problems += system.cpu.tlb.stale(system.memory, pml4: system.cpu.cr3).map { "stale TLB: \($0)" }
+        }
 #if SPRIG_REFINEMENT
         if refinement != nil {
             problems += refinement!.step(event, outcome: outcome, system: system).map(\.description)

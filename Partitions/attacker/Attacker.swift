@@ -16,6 +16,11 @@
 ///           should one go on, report it to root's slot 300 with the value it read
 ///     0xC5  (a context root writes) the register probe: it records what it was entered with
 ///           in the mailbox, then yields back to root's slot 300
+///     0xC6  with operand 5: write five pool pages (the CPU caches their translations), make them a new
+///           grandchild's structures with createPartition, then read the new PML4's copy of
+///           the kernel half through the old vaddr: the kernel must have dropped the stale
+///           translation, so the read is a page fault delivered to root (the mailbox's operand
+///           says at which address)
 /// * `faultLoop` (1): fills its registers with `marker` and executes ud2; resumed where it was
 ///   saved, it faults again, forever.
 /// * `spin` (2): adds 1 to the mailbox's counter word forever and never yields.
@@ -55,6 +60,8 @@ let poolPages: UInt64 = 48
 let dataSelector: UInt64 = 0x1B
 
 nonisolated(unsafe) var grandchild: UInt64 = 0
+/// The pool pages not used by the first grandchild (the stale-TLB command takes five).
+nonisolated(unsafe) var pool = PageSource(start: ChildLayout.poolBase, pages: poolPages)
 
 /// Reports that `what` was refused with `status` and goes back to root's main flow.
 func giveUp(_ what: StaticString, _ status: UInt64) -> Never {
@@ -98,6 +105,8 @@ func yieldWithMarker(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ 
 
 @_cdecl("attacker_descriptor_tables")
 func descriptorTables(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    // One command for both attacks: the child has ten context slots and every one is in use.
+    if word(Mailbox.operand).pointee == staleTLBOperand { staleTLB() }
     let read = sprigDescriptorTableRead(word(Mailbox.operand).pointee)
     word(Mailbox.operand).pointee = read
     let r = Sprig.yield(0, target: rootResume, save: dropIndex)
@@ -112,12 +121,33 @@ func probed(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddr
     giveUp("returning from the probe", r.raw)
 }
 
+/// The operand of command 0xC6 that asks for this read instead of an instruction.
+let staleTLBOperand: UInt64 = 5
+
+/// Pages given as structures stay reachable only through a translation the CPU cached before.
+func staleTLB() -> Never {
+    var s: InlineArray<5, UInt64> = .init(repeating: 0)
+    var k = 0
+    while k < 5 { s[k] = pool.take(); word(s[k]).pointee = UInt64(k) + 1; k += 1 }
+    let r = Sprig.call(.createPartition, s[0], s[1], s[2], s[3], s[4])
+    if !r.succeeded { giveUp("createPartition over five written pages", r.raw) }
+    // Word 256 of the new PML4: the first kernel-half entry the kernel copied there.
+    let probe = s[1] + 256 * 8
+    word(Mailbox.operand).pointee = probe
+    let seen = word(probe).pointee
+    SharedConsole.countFailure()
+    var out = Output()
+    out.write("attacker: FAILED, read my grandchild's PML4 through a stale translation: ")
+    out.hex(seen)
+    out.byte(10)
+    while true { Sprig.yield(0, target: rootResume, save: dropIndex) }
+}
+
 func victim() -> Never {
     var out = Output()
-    var pages = PageSource(start: ChildLayout.poolBase, pages: poolPages)
-    _ = pages.takeZeroed()  // the data page right below the grandchild's descriptor
+    _ = pool.takeZeroed()  // the data page right below the grandchild's descriptor
     // No image: the grandchild's first instruction fetch at imageBase is a page fault.
-    switch ChildBuilder.build(ChildBuilder.Plan(image: 0, imageBytes: 0), pages: &pages) {
+    switch ChildBuilder.build(ChildBuilder.Plan(image: 0, imageBytes: 0), pages: &pool) {
     case .failure(let s): giveUp("building the grandchild", s.rawValue)
     case .success(let g): grandchild = g.name
     }

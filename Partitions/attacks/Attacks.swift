@@ -41,6 +41,8 @@ enum Attacker {
     static let yieldWithMarker: UInt64 = 0xC4
     static let probe: UInt64 = 0xC5
     static let descriptorTables: UInt64 = 0xC6
+    /// The operand of 0xC6 that makes it the stale-translation read instead of an instruction.
+    static let staleTLBOperand: UInt64 = 5
     static let marker: UInt64 = 0xBAD0_C0DE_5EC0_0000
     static let poolPages: UInt64 = 48
     /// Mailbox words (offsets in the page root shares at `ChildLayout.extraBase`).
@@ -307,6 +309,7 @@ func attacksMain(_ bootInfoAddress: UInt64) {
     Hygiene.run(victim, probeArea: pages.takeZeroed(), handlerStackTop: handlerStackTop)
     Hygiene.stagingArea(victim, page: pages.takeZeroed())
     Faults.fig4(victim)
+    Faults.staleTranslation(victim)
     Faults.faultLoop(modules[1], pages: &pages, scanStart: scanStart, scanned: scanned)
     Faults.neverYields(modules[2], pages: &pages)
     // The children load 0x1B into DS, ES, FS and GS before each line they print (int 0x80),

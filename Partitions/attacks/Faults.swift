@@ -81,6 +81,27 @@ enum Faults {
         probe("smsw", 4)
     }
 
+    /// The child writes five pages, gives them as a grandchild's structures and reads one
+    /// through its old vaddr: the kernel dropped the CPU's cached translations of pages it took
+    /// from the running partition, so the read faults and root is told (from the child, #PF at
+    /// the word the child names in the mailbox) instead of the child reading a kernel page.
+    static func staleTranslation(_ v: Victim) {
+        let a = v.child.name
+        word(v.mailbox + Attacker.operandWord).pointee = Attacker.staleTLBOperand
+        // The child's fault is saved at its usual slot, which Fig. 4 left filled with a
+        // pattern: cleared, so that the saved context holds nothing of Fig. 4's.
+        UnsafeMutablePointer<UInt64>(bitPattern: UInt(v.child.contexts + UInt64(ContextLayout.size)))!
+            .initialize(repeating: 0, count: ContextLayout.size / 8)
+        let r = Root.enter(a, at: Attacker.descriptorTables)
+        let e = Root.last
+        let probe = word(v.mailbox + Attacker.operandWord).pointee
+        eventLine("a child reads a page it just gave as a structure", "", ", root gets (from the child)", e,
+                  r.status == 0 && r.events == 1 && e.source == a && e.vector == Delivery.pageFaultVector
+                  && probe != 0 && e.faultAddress == probe && e.errorCode & 1 == 1)
+        let back = Root.enter(a, at: Attacker.park)
+        status("after the stale-translation read, a round trip with the victim", back.status, .success)
+    }
+
     /// A child that executes ud2 forever: root resumes it at its saved slot 1000 times, deletes
     /// it, and gets every page back.
     static func faultLoop(_ module: (vaddr: UInt64, bytes: UInt64), pages: inout PageSource, scanStart: UInt64, scanned: UInt64) {

@@ -122,21 +122,34 @@ enum Domain {
         }
     }
 
-    /// A page of a built child's own space for a system call it makes on root's orders, and
-    /// whether it is one of the pages root reads or writes (mailbox, VIDT, contexts) or runs on
-    /// (image, stacks): those must never reach the kernel as a structure page.
-    static func childOwnPage(_ r: inout Random) -> (va: UInt64, special: Bool) {
+    /// A page of a built child's own space for a system call it makes on root's orders: mostly
+    /// its pool, sometimes a page root reads or writes or the child runs on
+    /// (`isSpecialChildPage`), which the caller keeps from becoming a structure page.
+    static func childOwnPage(_ r: inout Random) -> UInt64 {
         switch r.below(20) {
         case 0..<12:
             let spare = FuzzMailbox.poolPages - FuzzMailbox.grandchildPages
-            return (ChildLayout.poolBase + (FuzzMailbox.grandchildPages + r.below(spare)) * AddressSpace.pageSize, false)
-        case 12, 13: return (ChildLayout.poolBase + r.below(FuzzMailbox.grandchildPages) * AddressSpace.pageSize, false)
-        case 14: return (AddressSpace.vidt, true)
-        case 15: return (ChildLayout.contextPages + r.below(2) * AddressSpace.pageSize, true)
-        case 16: return (r.chance(50) ? ChildLayout.extraBase : AddressSpace.imageBase, true)
-        case 17: return (ChildLayout.stackTop - AddressSpace.pageSize, true)
-        default: return (hostile(&r), false)
+            return ChildLayout.poolBase + (FuzzMailbox.grandchildPages + r.below(spare)) * AddressSpace.pageSize
+        case 12, 13: return ChildLayout.poolBase + r.below(FuzzMailbox.grandchildPages) * AddressSpace.pageSize
+        case 14: return AddressSpace.vidt
+        case 15: return ChildLayout.contextPages + r.below(2) * AddressSpace.pageSize
+        case 16: return r.chance(50) ? ChildLayout.extraBase : AddressSpace.imageBase
+        case 17: return ChildLayout.stackTop - AddressSpace.pageSize
+        default: return hostile(&r)
         }
+    }
+
+    /// Whether `va` lies on one of a built child's pages that root reads or writes (mailbox,
+    /// VIDT, contexts, console) or that the child runs on (image, stacks): the pages that must
+    /// never reach the kernel as a structure page, whichever domain named them.
+    static func isSpecialChildPage(_ va: UInt64) -> Bool {
+        let page = va & ~0xFFF
+        let ps = AddressSpace.pageSize
+        if page == AddressSpace.vidt || page == ChildLayout.extraBase || page == ChildLayout.consolePage { return true }
+        if page >= ChildLayout.contextPages && page < ChildLayout.contextPages + 2 * ps { return true }
+        if page >= AddressSpace.imageBase && page < AddressSpace.imageBase + 64 * ps { return true }
+        if page < ChildLayout.stackTop && page >= ChildLayout.stackTop - ChildLayout.stackPages * ps { return true }
+        return page < ChildLayout.handlerStackTop && page >= ChildLayout.handlerStackTop - ChildLayout.handlerStackPages * ps
     }
 
     /// A VIDT index, mostly in range.

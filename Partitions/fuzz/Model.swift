@@ -178,6 +178,41 @@ enum Model {
         return Sprig.callRaw(Service.createPartition.rawValue, va, va, va, va, va).raw
     }
 
+    /// The class of the page-argument domain (`PageClass`) of the bytes `[va, va + length)`
+    /// (`length` 1…4096): the first class among hostile, structure, given, vital, module, free
+    /// that a page they touch has. An untracked page is hostile. A byte range is what
+    /// consoleRead checks, so an address inside a tracked page is that page's, not hostile.
+    static func byteRangeClass(_ va: UInt64, _ length: UInt64) -> UInt64 {
+        let last = va &+ (length &- 1)
+        guard length >= 1, last >= va else { return PageClass.hostile }
+        var worst = PageClass.free
+        var page = va & ~0xFFF
+        while page <= last & ~0xFFF {
+            let i = find(page)
+            let cls: UInt64
+            if i < 0 { cls = PageClass.hostile }
+            else if use(i) == Use.structure { cls = PageClass.structure }
+            else if use(i) == Use.given { cls = PageClass.given }
+            else if home(i) == Home.vital { cls = PageClass.vital }
+            else if home(i) == Home.module { cls = PageClass.module }
+            else { cls = PageClass.free }
+            worst = rank(cls) > rank(worst) ? cls : worst
+            page &+= AddressSpace.pageSize
+        }
+        return worst
+    }
+
+    private static func rank(_ cls: UInt64) -> Int {
+        switch cls {
+        case PageClass.hostile: return 5
+        case PageClass.structure: return 4
+        case PageClass.given: return 3
+        case PageClass.vital: return 2
+        case PageClass.module: return 1
+        default: return 0
+        }
+    }
+
     /// Whether the kernel agrees with entry `i`: nil when it does, else what it said instead.
     static func disagreement(_ i: Int) -> StaticString? {
         let va = va(i)

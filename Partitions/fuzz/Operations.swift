@@ -460,12 +460,24 @@ enum Operations {
                 if i >= 0 { p = (Model.va(i), PageClass.structure) }
             default: break
             }
+            // A hostile page address may still be a valid byte address (a misaligned one inside
+            // a page of mine): consoleRead checks bytes, so the bytes' pages decide.
+            if p.cls == PageClass.hostile && length >= 1 && length <= Limits.consoleReadMax {
+                p.cls = Model.byteRangeClass(p.va, length)
+            }
             Current.start("consoleRead", p.va, length, count: 2)
             let res = call(.consoleRead, p.va, length)
             let inRange = length >= 1 && length <= Limits.consoleReadMax
             let writable = p.cls != PageClass.structure && p.cls != PageClass.hostile
-            Report.require(res.succeeded == (inRange && writable),
-                           "consoleRead: a page of mine with 1…consoleReadMax bytes must be accepted, anything else refused", res.raw)
+            if inRange && p.cls == PageClass.given {
+                // A page given to a child may since be its grandchild's structure (the child's
+                // doing, which root does not follow): either answer, no other.
+                Report.require(res.succeeded || res.raw == Status.pageNotAccessible.rawValue,
+                               "consoleRead into a page I gave: accepted, or pageNotAccessible once the child made it a structure", res.raw)
+            } else {
+                Report.require(res.succeeded == (inRange && writable),
+                               "consoleRead: a page of mine with 1…consoleReadMax bytes must be accepted, anything else refused", res.raw)
+            }
             if !inRange { Report.require(res.raw == Status.invalidArgument.rawValue, "consoleRead: a bad length is invalidArgument", res.raw) }
             if inRange && p.cls == PageClass.structure {
                 Report.require(res.raw == Status.pageNotAccessible.rawValue, "consoleRead into a kernel structure page", res.raw)
@@ -824,17 +836,22 @@ enum Operations {
             case 1: a[k] = Domain.rights(&r)
             case 2: a[k] = Model.child(slot).pointee.grandchild ? ChildLayout.poolBase : Domain.hostile(&r)
             default:
-                let p = Domain.childOwnPage(&r)
-                a[k] = p.va
-                if p.special { special = true }
+                a[k] = Domain.childOwnPage(&r)
             }
+            if Domain.isSpecialChildPage(a[k]) { special = true }
             k += 1
         }
-        // The child's own mailbox, VIDT, contexts, image and stack never become structures.
+        // The child's own mailbox, VIDT, contexts, image and stack never become structures
+        // (whichever domain named them: `childVA` names them too).
         if special && (number == Service.createPartition.rawValue || number == Service.prepare.rawValue) {
             a[Int(r.below(5))] = Domain.hostile(&r)
             if number == Service.prepare.rawValue { a[2] = Domain.hostile(&r) }
         }
+        // Nor are the grandchild's own (its VIDT, contexts, stacks; its image address, left
+        // unmapped so that it faults at once) taken away or mapped: root predicts how the
+        // grandchild runs from them.
+        if number == Service.removeVAddr.rawValue && Domain.isSpecialChildPage(a[1]) { a[1] = Domain.hostile(&r) }
+        if number == Service.addVAddr.rawValue && Domain.isSpecialChildPage(a[2]) { a[2] = Domain.hostile(&r) }
         setArgument(slot, 0, number)
         k = 0
         while k < 5 { setArgument(slot, UInt64(k) + 1, a[k]); k += 1 }

@@ -10,7 +10,7 @@
 ///     built     root's descriptor and PML4, then (page, digest) of every page the allocator gave
 ///     resume    the state ring 3 starts or resumes with (after `built`, after each event)
 ///     enter     one entry from ring 3: current partition, CR3, the event, the trapped registers
-///     load … translationCacheStore   each request `Kernel.trap` made of its platform, in order
+///     load … invalidateTranslation   each request `Kernel.trap` made of its platform, in order
 ///     console   the bytes a `consoleWrite` emits (they are ring-3 memory, read outside `load`)
 ///     consoleInput  the bytes a `consoleRead` took from the UART and wrote at a physical address
 ///               (input the model cannot know; after the outcome, one record per page piece)
@@ -25,7 +25,7 @@ public enum TraceFormat {
     public static let port: UInt16 = 0xE9
     /// "SPRIGTRC", little-endian.
     public static let magic: UInt64 = 0x4352_5447_4952_5053
-    public static let version: UInt64 = 3
+    public static let version: UInt64 = 4
     /// `flags` bit: the kernel was compiled with assertions on, so it made the loads its
     /// `assert`s make (the replaying model must make them too, or be told they differ).
     public static let assertionsFlag: UInt64 = 1
@@ -63,6 +63,7 @@ public enum TraceFormat {
         case setInterruptFlag = 0x28
         case translationCacheLoad = 0x29
         case translationCacheStore = 0x2A
+        case invalidateTranslation = 0x2B
         case console = 0x30
         case consoleInput = 0x31
         case outcome = 0x40

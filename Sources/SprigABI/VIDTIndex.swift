@@ -29,6 +29,9 @@ public enum VIDTIndex {
     /// The double-fault vector: where a partition learns that a child could not take a fault
     /// of one of its own children.
     public static let doubleFault: UInt64 = 8
+    /// Root's handler for a non-maskable interrupt: a hardware event, routed to root like an
+    /// IRQ (never the interrupted partition's own exception 2), and masked by nothing.
+    public static let nmi: UInt64 = 2
     /// First index that is not a CPU exception.
     public static let firstInterrupt: UInt64 = 32
     /// The hardware interrupts root can turn on: the timer (IRQ 0, `Service.setTimer`) and the

@@ -12,9 +12,11 @@
 ///   at the faulting partition's CLI/STI slot (its memory, so its parent can read it), the
 ///   parent told which child, the error code and CR2. A parent that cannot take it (no VIDT, no
 ///   usable context at that index) gets nothing; its own parent gets a double fault
-///   (`VIDTIndex.doubleFault`) naming it instead, and so on up the tree. A fault in root, or one
-///   that nobody up to root can take, is `.kernelCrash`: the platform prints the crash report
-///   (vector, error code, trapped registers) and stops. Exception vectors are never masked.
+///   (`VIDTIndex.doubleFault`) naming it instead, and so on up the tree; root, which has no
+///   parent, gets the double fault about the partition it could not take the fault for at its own
+///   `VIDT[8]`. A fault in root, or one that nobody up to root can take, is `.kernelCrash`: the
+///   platform prints the crash report (the faulting partition as root names it, vector, error
+///   code, trapped registers) and stops. Exception vectors are never masked.
 /// * `softwareInterrupt` — `int n` that is not a service: exactly `yield(0, n, cli/sti slot,
 ///   state, state)` of the caller, plus the delivery registers for the parent. A refusal is
 ///   returned like a service's status (rax); nothing changed.
@@ -36,13 +38,15 @@ public enum InterruptRouting {
         case kernelCrash
     }
 
-    /// A hardware interrupt `vector` (32…255) arrived while the current partition ran.
+    /// A hardware interrupt `vector` (32…255, or `VIDTIndex.nmi`) arrived while the current
+    /// partition ran. An NMI goes to root's `VIDT[2]` like an IRQ; root's VCLI does not mask it
+    /// (`VIDTIndex.isMasked` is false below 32).
     /// - Precondition: `vector` is an interrupt vector the platform routes to partitions.
     /// - Postcondition: `.delivered` — root's handler for `vector` loaded with the delivery
     ///   registers, the interrupted context saved in its own VIDT or dropped (r8 says which);
     ///   `.resumed` — nothing changed.
     public static func hardwareInterrupt<P: CPUPlatform>(_ p: P, vector: UInt64) -> Outcome {
-        assert(vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts)
+        assert(vector == VIDTIndex.nmi || vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts)
         let interrupted = p.currentPartition
         let root = p.rootPartition
         let rootPML4 = Partition.pml4(p, root)
@@ -57,9 +61,10 @@ public enum InterruptRouting {
 
     /// The current partition took CPU exception `vector` (0…31) in ring 3.
     /// - Postcondition: `.delivered` — the nearest ancestor able to take it is entered (the
-    ///   parent at `VIDT[vector]`, else a double fault higher up) and the faulting context is
-    ///   saved in the faulting partition's VIDT when the parent took it; `.kernelCrash` —
-    ///   nothing changed.
+    ///   parent at `VIDT[vector]`, else a double fault higher up, root's `VIDT[8]` last) and the
+    ///   faulting context is saved in the faulting partition's VIDT when the handler entered is
+    ///   told about it (the parent's, or root's `VIDT[8]` for a child of root);
+    ///   `.kernelCrash` — nothing changed.
     public static func exception<P: CPUPlatform>(
         _ p: P, vector: UInt64, errorCode: UInt64, faultAddress: UInt64
     ) -> Outcome {
@@ -69,23 +74,31 @@ public enum InterruptRouting {
         guard var receiver = Partition.parent(p, faulting) else { return .kernelCrash }
         var source = faulting
         var index = vector
-        var steps = Partition.depth(p, faulting)
+        // One step per ancestor, and one more for root's own VIDT[8].
+        var steps = Partition.depth(p, faulting) + 1
         while steps > 0 {
             let pml4 = Partition.pml4(p, receiver)
             if let target = handler(p, receiver, pml4: pml4, index: index) {
-                // The faulting context is saved only for the fault itself; a double fault's
-                // source was not running.
-                let first = source == faulting
-                let savedAt = first ? saveInterrupted(p, faulting, avoiding: target) : Delivery.notSaved
+                // The faulting context is saved only when the faulting partition is the one
+                // named (a double fault's source higher up was not running); the error code
+                // and CR2 go with the fault itself, not with a double fault.
+                let saved = source == faulting
+                let first = saved && index == vector
+                let savedAt = saved ? saveInterrupted(p, faulting, avoiding: target) : Delivery.notSaved
                 Yield.enter(p, receiver, pml4: pml4, at: target, delivery: DeliveryInfo(
                     source: Partition.descriptorVAddrInParent(p, source), vector: index,
                     errorCode: first ? errorCode : 0, faultAddress: first ? faultAddress : 0, savedAt: savedAt))
                 return .delivered
             }
-            // The receiver cannot take it: a double fault about it goes to its parent.
-            guard let up = Partition.parent(p, receiver) else { return .kernelCrash }
-            source = receiver
-            receiver = up
+            if let up = Partition.parent(p, receiver) {
+                // The receiver cannot take it: a double fault about it goes to its parent.
+                source = receiver
+                receiver = up
+            } else if index == VIDTIndex.doubleFault {
+                return .kernelCrash
+            }
+            // Root cannot take it at VIDT[vector]: a double fault about the same source at its
+            // own VIDT[8], the last chance before the crash report.
             index = VIDTIndex.doubleFault
             steps -= 1
         }
@@ -150,7 +163,7 @@ public enum InterruptRouting {
     /// following each intermediate partition's shadow 2 (vaddr in parent) up the tree; 0 when
     /// `partition` is `ancestor`.
     /// - Precondition: `ancestor` is `partition` or one of its ancestors.
-    static func name<P: Platform>(_ p: P, _ partition: PhysicalAddress, in ancestor: PhysicalAddress) -> UInt64 {
+    public static func name<P: Platform>(_ p: P, _ partition: PhysicalAddress, in ancestor: PhysicalAddress) -> UInt64 {
         guard partition != ancestor, var holder = Partition.parent(p, partition) else { return 0 }
         var vaddr = Partition.descriptorVAddrInParent(p, partition)
         var steps = Partition.depth(p, partition)

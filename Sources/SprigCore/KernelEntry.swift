@@ -15,7 +15,8 @@ public enum TrapEvent: Equatable, Sendable {
     /// CPU exception `vector` (0…31) in ring 3; `errorCode` and `faultAddress` (CR2) are 0 when
     /// the vector has none.
     case exception(vector: UInt64, errorCode: UInt64, faultAddress: UInt64)
-    /// Hardware interrupt `vector` (32…47 on the legacy PICs).
+    /// Hardware interrupt `vector` (32…47 on the legacy PICs), or a non-maskable interrupt
+    /// (`VIDTIndex.nmi`): both go to root.
     case hardwareInterrupt(vector: UInt64)
     /// `int vector` from ring 3, vector 3 or 48…255 (the others are DPL 0 and arrive as #GP).
     case softwareInterrupt(vector: UInt64)

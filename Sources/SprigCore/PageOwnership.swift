@@ -46,10 +46,19 @@ public enum PageOwnership {
     }
 
     /// Sets or clears the user bit of the leaf mapping `va` in `owner` and, through shadow 2, of
-    /// the leaf mapping the same page in every ancestor.
+    /// the leaf mapping the same page in every ancestor; then drops the CPU's cached translation
+    /// of `va` (`Platform.invalidateTranslation`).
+    /// - Precondition: `owner` is the running partition (the caller of the service), so `va` is
+    ///   in the address space the CPU translates with. Ancestors do not run meanwhile: their
+    ///   translations go with the CR3 load that switches back to them.
+    /// - Postcondition: no TLB entry lets the running partition reach the page more than its
+    ///   tables do. Giving a page back needs the request too: a cached supervisor-only
+    ///   translation would make the partition's first access a spurious page fault (SDM
+    ///   §4.10.4.3), which its parent would be told about.
     public static func setAccessible<P: Platform>(
         _ p: P, owner: PhysicalAddress, va: VirtualAddress, _ accessible: Bool
     ) {
+        defer { p.invalidateTranslation(va) }
         var d = owner
         var v = va
         var bound = Partition.depth(p, owner) + 1

@@ -43,6 +43,13 @@ public protocol Platform {
     /// memory outside the physical memory partitions are given, zero at boot.
     func translationCacheLoad(_ index: Int) -> UInt64
     func translationCacheStore(_ index: Int, _ value: UInt64)
+    /// Drops whatever translation of the page at `va` the CPU has cached for the running
+    /// partition (x86 `invlpg`). The core asks for it whenever it changes the U bit of a leaf of
+    /// the running partition's own tables (`PageOwnership.setAccessible`): without it the
+    /// partition keeps reaching through a stale TLB entry a page that just became a kernel
+    /// structure (Intel SDM vol. 3 §4.10.4). Other partitions' tables need no request: every
+    /// switch to a partition loads CR3, which drops all non-global translations.
+    func invalidateTranslation(_ va: VirtualAddress)
 }
 
 /// A `Platform` that also holds the trapped CPU state: what yield and event delivery need.

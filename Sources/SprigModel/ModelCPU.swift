@@ -52,6 +52,13 @@ public final class ModelCPU: CPUPlatform {
     public var registers = RegisterFile()
     /// The CPU's MXCSR_MASK (what FXSAVE reports).
     public var mxcsrMask: UInt32 = UserRegisters.defaultMXCSRMask
+    /// The memory requests of the kernel entry under way, each with the partition current when
+    /// it was made (`Properties.dereference`); nil: not recorded. `ModelSystem.trap` starts a
+    /// new record for every entry.
+    public var accesses: KernelAccesses?
+    /// Translations ring 3's accesses cached (`ModelTLB`): dropped by `invalidateTranslation`
+    /// and by every CR3 load, nothing else.
+    public var tlb = ModelTLB()
 
     /// Watches every platform request the kernel makes (trace replay, `Replay/PlatformTap.swift`);
     /// nil everywhere else.
@@ -90,6 +97,7 @@ public final class ModelCPU: CPUPlatform {
     public func trap(as descriptor: PhysicalAddress, pml4: PhysicalAddress, registers: RegisterFile) {
         currentPartition = descriptor
         cr3 = pml4
+        tlb.flush()
         self.registers = registers
     }
 
@@ -123,17 +131,26 @@ public final class ModelCPU: CPUPlatform {
         }
     }
 
+    /// A ring-3 access by the running partition to `va`, as the MMU makes it: through the TLB,
+    /// else a walk of the tables at CR3 (`ModelTLB.access`).
+    public func userAccess(_ va: UInt64, write: Bool) -> Result<PhysicalAddress, Status> {
+        tlb.access(memory, pml4: cr3, va: VirtualAddress(va), write: write)
+    }
+
     // MARK: Platform (memory)
 
     public func load(_ paddr: PhysicalAddress) -> UInt64 {
+        accesses?.note(.load, paddr.raw, by: currentPartition.raw)
         tap?.willLoad(paddr)
         return memory.load(paddr)
     }
     public func store(_ paddr: PhysicalAddress, _ value: UInt64) {
+        accesses?.note(.store, paddr.raw, by: currentPartition.raw)
         memory.store(paddr, value)
         tap?.didStore(paddr, value)
     }
     public func zeroPage(_ page: PhysicalAddress) {
+        accesses?.note(.store, page.raw, by: currentPartition.raw)
         memory.zeroPage(page)
         tap?.didZeroPage(page)
     }
@@ -147,8 +164,14 @@ public final class ModelCPU: CPUPlatform {
         tap?.didStoreTranslationCache(index, value)
     }
     public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
+        accesses?.note(.load, range: source.raw, bytes: bytes, by: currentPartition.raw)
+        accesses?.note(.store, range: destination.raw, bytes: bytes, by: currentPartition.raw)
         memory.copy(from: source, to: destination, bytes: bytes)
         tap?.didCopy(from: source, to: destination, bytes: bytes)
+    }
+    public func invalidateTranslation(_ va: VirtualAddress) {
+        tlb.invalidate(va)
+        tap?.didInvalidateTranslation(va)
     }
 
     // MARK: CPUPlatform
@@ -159,6 +182,7 @@ public final class ModelCPU: CPUPlatform {
     }
     public func switchAddressSpace(_ pml4: PhysicalAddress) {
         cr3 = pml4
+        tlb.flush()
         tap?.didSwitchAddressSpace(pml4)
     }
 
@@ -209,6 +233,7 @@ public final class ModelCPU: CPUPlatform {
     /// pages, FXSAVE into the staging area, the bytes it does not write zeroed there, then copied.
     public func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         saves += 1
+        accesses?.note(.contextSave, location, by: currentPartition.raw)
         savedSinceEntry.append(location)
         let fpuWords = ContextLayout.fpuSize / 8
         var image: [UInt64]
@@ -253,6 +278,7 @@ public final class ModelCPU: CPUPlatform {
 
     public func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
         loads += 1
+        accesses?.note(.contextLoad, location, by: currentPartition.raw)
         tap?.willLoadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)
         var r = RegisterFile()
         // The data selectors are the exit path's business (`returnToUser`), as on the machine.

@@ -48,6 +48,7 @@ public final class ModelSystem {
     @discardableResult
     public func trap(_ event: TrapEvent) -> TrapOutcome {
         precondition(poweredOff == nil && !crashed, "model: the system has stopped")
+        cpu.accesses = KernelAccesses()
         cpu.enterKernel(event)
         let outcome = Kernel.trap(cpu, event)
         defer {
@@ -89,6 +90,7 @@ public final class ModelSystem {
         switch service {
         case .consoleWrite:
             return (Kernel.consoleBytes(cpu, start: a.a0, length: a.a1) { pa, bytes in
+                cpu.accesses?.note(.load, range: pa.raw, bytes: bytes, by: current.raw)
                 for k in 0..<bytes { console.append(memory.readByte(pa.adding(k))) }
             }, 0)
         case .powerOff:
@@ -102,6 +104,7 @@ public final class ModelSystem {
         case .consoleRead:
             let r = Kernel.consoleReadBytes(cpu, start: a.a0, maxLength: a.a1) { pa, room in
                 let n = min(room, UInt64(consoleInput.count))
+                cpu.accesses?.note(.store, range: pa.raw, bytes: n, by: current.raw)
                 for k in 0..<n { memory.writeByte(pa.adding(k), consoleInput[Int(k)]) }
                 consoleInput.removeFirst(Int(n))
                 return n

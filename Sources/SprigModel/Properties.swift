@@ -341,6 +341,135 @@ public enum Properties {
     }
 }
 
+/// The memory requests of one kernel entry, as the model CPU saw them: for each, the page, what
+/// kind of request it was and the partition current when it was made (`ModelCPU.accesses`).
+public struct KernelAccesses: Equatable, Sendable {
+    public enum Kind: UInt8, Sendable {
+        /// A word or byte read, a word or byte written (zeroPage and copy count per page).
+        case load, store
+        /// A context read for `loadCPUState`, written by `saveCPUState`.
+        case contextLoad, contextSave
+    }
+    public struct Request: Hashable, Sendable {
+        public var kind: Kind
+        /// The physical page.
+        public var page: UInt64
+        /// The descriptor of the partition current when the request was made.
+        public var partition: UInt64
+    }
+    /// Every distinct request of the entry.
+    public private(set) var requests: Set<Request> = []
+
+    public init() {}
+
+    public mutating func note(_ kind: Kind, _ paddr: UInt64, by partition: UInt64) {
+        requests.insert(Request(kind: kind, page: paddr & ~(AddressSpace.pageSize - 1), partition: partition))
+    }
+
+    /// Every page of `[start, start + bytes)`.
+    public mutating func note(_ kind: Kind, range start: UInt64, bytes: UInt64, by partition: UInt64) {
+        guard bytes > 0 else { return }
+        var page = start & ~(AddressSpace.pageSize - 1)
+        while page < start + bytes {
+            note(kind, page, by: partition)
+            page += AddressSpace.pageSize
+        }
+    }
+
+    /// Every page a context's words lie on (`ContextLocation.word(at:)`, as the CPU platform
+    /// reads and writes them).
+    public mutating func note(_ kind: Kind, _ location: ContextLocation, by partition: UInt64) {
+        var offset = 0
+        while offset < ContextLayout.size {
+            note(kind, location.word(at: offset).raw, by: partition)
+            offset += 8
+        }
+    }
+}
+
+extension Properties {
+    /// The dereference property (DESIGN.md §5, the paper's §4) on one kernel entry: every load
+    /// and store the kernel made for a partition landed on a kernel page or on a page that
+    /// partition can reach, writable for a store. `before` is the tree the entry started
+    /// from, `after` the one it left (read only when needed); reachable in either counts.
+    ///
+    /// Which partition a request is for:
+    /// * a context saved or loaded (yield, delivery) is the current partition's at that moment
+    ///   — the caller or the interrupted partition for a save, the partition about to run for
+    ///   a load — and must lie on pages it can write (save) or read (load), **never** on a kernel
+    ///   page: that is the paper's Fig. 4;
+    /// * a word stored outside the kernel's pages (consoleRead's bytes, a page zeroed before it
+    ///   becomes a structure) is the current partition's, which must be able to write it;
+    /// * a word loaded outside the kernel's pages (a VIDT entry, a free-list link, console
+    ///   bytes) is for the current partition or one of its ancestors (a yield to the parent
+    ///   reads the parent's VIDT; a fault is routed up the tree): the page must be readable by
+    ///   one of them. This is the weakest of the three: root reaches every page any partition
+    ///   reaches, so it only excludes pages no partition can read.
+    /// Kernel pages are `kernelPages` and every partition's structure pages, before or after.
+    public static func dereference(_ accesses: KernelAccesses, before: PartitionTree, after: () -> PartitionTree,
+                                   kernelPages: Set<UInt64>) -> [Violation] {
+        var out: [Violation] = []
+        let early = Reach(before)
+        var late: Reach?
+        func reaches(_ check: (Reach) -> Bool) -> Bool {
+            if check(early) { return true }
+            if late == nil { late = Reach(after()) }
+            return check(late!)
+        }
+        for r in accesses.requests.sorted(by: { ($0.page, $0.kind.rawValue) < ($1.page, $1.kind.rawValue) }) {
+            let isKernel = { (t: Reach) in kernelPages.contains(r.page) || t.structures.contains(r.page) }
+            let what: String
+            switch r.kind {
+            case .contextSave:
+                guard !reaches({ $0.reaches(r.partition, r.page, write: true) }) else { continue }
+                what = "saved a context on a page the partition cannot write"
+            case .contextLoad:
+                guard !reaches({ $0.reaches(r.partition, r.page, write: false) }) else { continue }
+                what = "loaded a context from a page the partition cannot read"
+            case .store:
+                guard !reaches({ isKernel($0) || $0.reaches(r.partition, r.page, write: true) }) else { continue }
+                what = "stored on a page that is neither the kernel's nor writable by the partition"
+            case .load:
+                guard !reaches({ isKernel($0) || $0.reachesFromLine(r.partition, r.page) }) else { continue }
+                what = "loaded from a page that is neither the kernel's nor readable by the partition or an ancestor"
+            }
+            out.append(Violation(.dereference, partition: r.partition, page: r.page, "the kernel \(what)"))
+        }
+        return out
+    }
+
+    /// Which pages each partition of a tree reaches, and every structure page.
+    struct Reach {
+        let tree: PartitionTree
+        let index: [UInt64: Int]
+        let structures: Set<UInt64>
+
+        init(_ t: PartitionTree) {
+            tree = t
+            index = Dictionary(t.partitions.enumerated().map { ($1.descriptor, $0) }, uniquingKeysWith: { a, _ in a })
+            structures = Set(t.partitions.flatMap(\.structurePages))
+        }
+
+        func reaches(_ partition: UInt64, _ page: UInt64, write: Bool) -> Bool {
+            guard let i = index[partition], let k = tree.partitions[i].byPage[page] else { return false }
+            let leaf = tree.partitions[i].leaves[k]
+            return leaf.accessible && (!write || leaf.writable)
+        }
+
+        /// Readable by `partition` or one of its ancestors.
+        func reachesFromLine(_ partition: UInt64, _ page: UInt64) -> Bool {
+            var i = index[partition]
+            var bound = tree.partitions.count
+            while let j = i, bound > 0 {
+                if let k = tree.partitions[j].byPage[page], tree.partitions[j].leaves[k].accessible { return true }
+                i = tree.partitions[j].parent
+                bound -= 1
+            }
+            return false
+        }
+    }
+}
+
 /// Simulated memory as it would be with some words replaced, and with the kernel caches empty
 /// (stores to them go nowhere): what `Properties.yieldCache` runs the chain on.
 final class VIDTOverlay: Platform {
@@ -359,4 +488,5 @@ final class VIDTOverlay: Platform {
     }
     func translationCacheLoad(_ index: Int) -> UInt64 { 0 }
     func translationCacheStore(_ index: Int, _ value: UInt64) {}
+    func invalidateTranslation(_ va: VirtualAddress) { preconditionFailure("the yield chain only reads") }
 }

@@ -22,6 +22,9 @@ public final class SimulatedMemory: Platform {
     public func translationCacheLoad(_ index: Int) -> UInt64 { translationCache[index] }
     public func translationCacheStore(_ index: Int, _ value: UInt64) { translationCache[index] = value }
 
+    /// Memory alone caches no translation (a CPU does: `ModelCPU.tlb`), so there is nothing to drop.
+    public func invalidateTranslation(_ va: VirtualAddress) {}
+
     public var pageCount: Int { words.count / 512 }
 
     private func index(_ p: PhysicalAddress) -> Int {

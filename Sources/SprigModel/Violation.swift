@@ -40,6 +40,9 @@ public struct Violation: Equatable, Hashable, CustomStringConvertible, Sendable 
         /// The way back to ring 3 breaks a rule of the CPU and would fault in the kernel (an
         /// `iretq` to a non-canonical rip): a kernel crash any partition could cause.
         case kernelFault
+        /// In one kernel entry the kernel read or wrote, for a partition, a page that partition
+        /// cannot reach (DESIGN.md §5, the paper's §4): `Properties.dereference`.
+        case dereference
     }
 
     public var kind: Kind

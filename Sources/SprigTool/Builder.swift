@@ -10,7 +10,8 @@ import Foundation
 public enum Variant: String, CaseIterable, Sendable {
     /// Kernel -O, partitions -Osize; failed checks are a bare ud2 (reported as "kernel trap").
     case release
-    /// As release, with -assert-config Debug: failed checks print their message; SPRIG_DEBUG on.
+    /// As release, with -assert-config Debug: failed checks print their message; SPRIG_DEBUG on;
+    /// DWARF (-g) in the kernel and the partitions, for gdb (`sprig run-gdb`).
     case debug
     /// As release, with SPRIG_TRACE in the kernel: every kernel entry is recorded on the debug
     /// port for `sprig replay` (docs/replay.md). Assertions are on, as in the host's debug build
@@ -24,6 +25,11 @@ public struct BuildProducts: Sendable {
     public let kernelImage: URL
     /// Flat partition images by partition name.
     public let partitions: [String: URL]
+
+    /// The ELF (with its symbols) a partition's flat image was made from.
+    public func partitionELF(_ name: String) -> URL {
+        partitions[name]!.deletingPathExtension().appendingPathExtension("elf")
+    }
 }
 
 public final class Builder {
@@ -65,7 +71,7 @@ public final class Builder {
     var variantFlags: [String] {
         switch variant {
         case .release: return []
-        case .debug: return ["-assert-config", "Debug", "-D", "SPRIG_DEBUG"]
+        case .debug: return ["-assert-config", "Debug", "-D", "SPRIG_DEBUG"] + Builder.swiftDebugInfo
         case .trace: return ["-assert-config", "Debug", "-D", "SPRIG_TRACE"]
         }
     }
@@ -73,12 +79,20 @@ public final class Builder {
     public var kernelCFlags: [String] {
         ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-mno-red-zone",
          "-mcmodel=kernel", "-mno-sse", "-mno-sse2", "-mno-mmx", "-fno-stack-protector", "-O2", "-fomit-frame-pointer"]
+            + debugInfo
     }
+
+    /// DWARF for gdb in the debug variant (assembly and C too: their source lines and frames).
+    var debugInfo: [String] { variant == .debug ? ["-g"] : [] }
+
+    /// Swift's DWARF as gdb reads it: no references to clang's module cache (gdb would look
+    /// for those files) and no accelerator table (lld's merged one is one gdb rejects).
+    static let swiftDebugInfo = ["-g", "-Xfrontend", "-no-clang-module-breadcrumbs", "-Xllvm", "-accel-tables=Disable"]
 
     /// Partitions are ordinary ring-3 code: SSE allowed, small code model at 0x400000.
     public var userSwiftFlags: [String] { Builder.embedded + ["-Osize"] + (variant == .trace ? [] : variantFlags) }
     var userCFlags: [String] {
-        ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-O2"]
+        ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-O2"] + debugInfo
     }
 
     func sources(_ dir: String, ext: String) throws -> [URL] {

@@ -226,6 +226,9 @@ public final class HostBuild {
 public struct FuzzOptions: Sendable {
     /// Wall-clock bound (libFuzzer's -max_total_time).
     public var seconds = 60
+    /// Bound on the inputs run (libFuzzer's -runs), nil: none. A run bounded by inputs, not by
+    /// time, does the same work however loaded the host is (with a seed, the same inputs).
+    public var runs: Int?
     /// Parallel fuzzing processes (libFuzzer's -fork); 1 runs in-process.
     public var jobs = 1
     /// Where new inputs go; nil: .build/sprig/host/corpus/<build name>/ (out of git).
@@ -291,6 +294,7 @@ extension HostBuild {
         args += ["-max_total_time=\(options.seconds)", "-max_len=\(options.maxLength)", "-timeout=10",
                  "-print_final_stats=1", "-artifact_prefix=\(artifacts.path)/"]
         if let seed = options.seed { args.append("-seed=\(seed)") }
+        if let runs = options.runs { args.append("-runs=\(runs)") }
         if options.jobs > 1 { args.append("-fork=\(options.jobs)") }
 
         let p = Process()

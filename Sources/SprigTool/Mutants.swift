@@ -174,6 +174,26 @@ public enum Mutants {
             replacement: """
                 _ = va
                 """),
+        Mutant(
+            name: "context-user-bit",
+            summary: "the translation yield and delivery use for VIDTs and contexts no longer requires the user bit, so a context on a kernel structure page is loaded and saved",
+            file: "Sources/SprigCore/TranslationCache.swift",
+            original: """
+                                  w.rights & PageTableEntry.user != 0
+                """,
+            replacement: """
+                                  w.rights & PageTableEntry.present != 0
+                """),
+        Mutant(
+            name: "tlb-flush",
+            summary: "giving a page to the kernel (or back) no longer drops the CPU's cached translation, so the running partition reaches a structure page through a stale TLB entry",
+            file: "Sources/SprigCore/PageOwnership.swift",
+            original: """
+                defer { p.invalidateTranslation(va) }
+                """,
+            replacement: """
+                defer { _ = va }
+                """),
     ]
 
     /// The mutant called `name`.

@@ -22,8 +22,6 @@ public struct RunOptions: Sendable {
     public var icount = false
     /// Copy the console to this process's stdout as it arrives.
     public var echo = false
-    /// Wait for gdb on tcp::1234 before the first instruction.
-    public var gdb = false
     public var memoryMiB = 128
     /// QEMU's CPU model. The kernel refuses to boot without NX, SMEP, SMAP and UMIP: QEMU's
     /// default model has none of the last three; `max` has them under TCG (and is the host's
@@ -36,6 +34,16 @@ public struct RunOptions: Sendable {
     public var input: RunInput = .none
     /// Boot this GRUB image from the CD-ROM instead of `-kernel` (`sprig iso`, BootImage.swift).
     public var image: ImageBoot?
+    /// QEMU's monitor multiplexed on the serial port (`-serial mon:stdio`): the input bytes
+    /// Ctrl-A c then switch to the monitor, so a script can type a monitor command such as
+    /// `nmi` (`RunInputStep.monitor`).
+    public var monitorOnSerial = false
+    /// Stop the machine once the console shows something (nil: only the timeout stops it).
+    public var stop: RunStop?
+    /// Where gdb connects (`-gdb tcp::port`), and whether QEMU waits for it before the first
+    /// instruction (`-S`); nil: no gdb stub.
+    public var gdbPort: Int?
+    public var waitForDebugger = true
     public init() {}
 }
 
@@ -43,18 +51,44 @@ public struct RunOptions: Sendable {
 public enum RunInput: Sendable {
     /// Nothing (/dev/null): the receive side of the serial port stays empty.
     case none
-    /// This process's standard input: a user typing into `sprig run`.
+    /// This process's standard input: a user typing into `sprig run`. A terminal this process
+    /// owns is put in raw mode and relayed (`Terminal`); a pipe or file is given to QEMU as is.
     case inherit
-    /// A script: each step waits until the console shows its `after` text (past where the
-    /// previous step's text was found), then writes its bytes. Steps left when the machine
-    /// stops are not written.
+    /// A script: each step waits until the console satisfies its condition, then writes its
+    /// bytes. Steps left when the machine stops are not written.
     case script([RunInputStep])
 }
 
+/// A condition on the console so far (all of it, CRLF read as LF), never on one read or one
+/// line: the serial port may deliver a burst in pieces, and a line may arrive in two reads.
+public struct ConsoleCondition: Sendable {
+    public let holds: @Sendable (String) -> Bool
+    public init(_ holds: @escaping @Sendable (String) -> Bool) { self.holds = holds }
+
+    /// The console contains `text`.
+    public static func contains(_ text: String) -> ConsoleCondition { ConsoleCondition { $0.contains(text) } }
+}
+
 public struct RunInputStep: Sendable {
-    public var after: String
+    public var when: ConsoleCondition
     public var bytes: [UInt8]
-    public init(after: String, bytes: [UInt8]) { self.after = after; self.bytes = bytes }
+    public init(when: ConsoleCondition, bytes: [UInt8]) { self.when = when; self.bytes = bytes }
+    /// Once the console contains `text`.
+    public init(after text: String, bytes: [UInt8]) { self.init(when: .contains(text), bytes: bytes) }
+
+    /// Switches to QEMU's monitor (Ctrl-A c, with `RunOptions.monitorOnSerial`) and types
+    /// `command` there, once the console shows `after`.
+    public static func monitor(after: String, command: String) -> RunInputStep {
+        RunInputStep(after: after, bytes: [0x01, 0x63] + Array((command + "\n").utf8))
+    }
+}
+
+/// Stopping a machine that does not stop by itself: `grace` seconds after the console satisfies
+/// `when` (a test that checks nothing more happens once a system is waiting).
+public struct RunStop: Sendable {
+    public var when: ConsoleCondition
+    public var grace: Double
+    public init(when: ConsoleCondition, grace: Double) { self.when = when; self.grace = grace }
 }
 
 public enum RunEnding: Equatable, Sendable {
@@ -63,6 +97,8 @@ public enum RunEnding: Equatable, Sendable {
     /// QEMU exited without the debug port (reset, triple fault) with this code.
     case qemuExit(Int32)
     case timedOut
+    /// Stopped by `RunOptions.stop`, its condition met.
+    case stopped
 }
 
 public struct RunResult: Sendable {
@@ -76,6 +112,7 @@ public struct RunResult: Sendable {
         case .status(let s): return Int32(truncatingIfNeeded: s)
         case .qemuExit: return 125
         case .timedOut: return 124
+        case .stopped: return 0
         }
     }
 
@@ -86,6 +123,7 @@ public struct RunResult: Sendable {
         case .status(let s): return "the system powered off with status \(s)"
         case .qemuExit(let c): return "QEMU exited with \(c) without the debug-exit device: the machine reset (triple fault?)"
         case .timedOut: return "timed out after \(Int(seconds)) s; the machine was stopped"
+        case .stopped: return "stopped as asked after \(Int(seconds)) s"
         }
     }
 }
@@ -102,14 +140,18 @@ public enum QEMU {
         let modules = system.partitions.map { products.partitions[$0]!.path }.joined(separator: ",")
         var args = [
             "-kernel", products.kernelImage.path, "-initrd", modules,
-            "-m", "\(options.memoryMiB)M", "-display", "none", "-monitor", "none", "-serial", "stdio",
+            "-m", "\(options.memoryMiB)M", "-display", "none",
+        ] + (options.monitorOnSerial ? ["-serial", "mon:stdio"] : ["-monitor", "none", "-serial", "stdio"]) + [
             "-cpu", options.cpu,
             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         ]
         if !options.commandLine.isEmpty { args += ["-append", options.commandLine] }
-        if options.kvm { args += ["-accel", "kvm", "-accel", "tcg"] } else { args += ["-accel", "tcg"] }
+        args += ["-accel", options.kvm ? KVMProbe.accelerator : "tcg"]
         if options.icount { args += ["-icount", "shift=0,align=off"] }
-        if options.gdb { args += ["-s", "-S"] }
+        if let port = options.gdbPort {
+            args += ["-gdb", "tcp:127.0.0.1:\(port)"]
+            if options.waitForDebugger { args.append("-S") }
+        }
         if let d = options.debugConsole { args += ["-debugcon", "file:\(d.path)"] }
         if let image = options.image { args = image.qemuArguments(replacingKernelIn: args) }
         return args
@@ -117,63 +159,125 @@ public enum QEMU {
 
     /// Boots and waits for the machine to stop or the timeout.
     public static func run(_ products: BuildProducts, options: RunOptions) throws -> RunResult {
+        try Machine.start(products, options: options).wait()
+    }
+}
+
+/// A QEMU running a system. It is registered with `ProcessGuard` from its start until `wait()`
+/// has seen it end, so that sprig stopping any way stops it too.
+public final class Machine {
+    let process = Process()
+    let options: RunOptions
+    let collected: OutputCollector
+    let outputPipe = Pipe()
+    var inputPipe: Pipe?
+    var script: [RunInputStep] = []
+    /// Whether this process's terminal is in raw mode and relayed to QEMU.
+    var relaying = false
+    let start = Date()
+
+    public var pid: pid_t { process.processIdentifier }
+
+    init(options: RunOptions) {
+        self.options = options
+        collected = OutputCollector(echo: options.echo)
+    }
+
+    public static func start(_ products: BuildProducts, options: RunOptions) throws -> Machine {
         let system = try Systems.named(options.system)
-        let qemu = try find()
-        let p = Process()
-        p.executableURL = qemu
-        p.arguments = arguments(products, system: system, options: options)
-        var script: [RunInputStep] = []
-        var inputPipe: Pipe?
+        let m = Machine(options: options)
+        let p = m.process
+        p.executableURL = try QEMU.find()
+        p.arguments = QEMU.arguments(products, system: system, options: options)
         switch options.input {
         case .none: p.standardInput = FileHandle.nullDevice
-        case .inherit: p.standardInput = FileHandle.standardInput
+        case .inherit:
+            if isatty(STDIN_FILENO) == 0 {
+                p.standardInput = FileHandle.standardInput
+            } else if Terminal.ownsStandardInput {
+                m.relaying = true
+            } else {
+                p.standardInput = FileHandle.nullDevice
+                FileHandle.standardError.write(Data("sprig: not in the terminal's foreground: the serial input stays empty\n".utf8))
+            }
         case .script(let steps):
-            script = steps
+            m.script = steps
+        }
+        if m.relaying || !m.script.isEmpty {
             let i = Pipe()
             p.standardInput = i
-            inputPipe = i
+            m.inputPipe = i
             // A write after QEMU has gone must fail, not kill this process.
             signal(SIGPIPE, SIG_IGN)
         }
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        let collected = OutputCollector(echo: options.echo)
-        pipe.fileHandleForReading.readabilityHandler = { h in
+        p.standardOutput = m.outputPipe
+        p.standardError = m.outputPipe
+        let collected = m.collected
+        m.outputPipe.fileHandleForReading.readabilityHandler = { h in
             let d = h.availableData
             if !d.isEmpty { collected.append(d) }
         }
-        let start = Date()
         try p.run()
+        ProcessGuard.register(p.processIdentifier)
+        if m.relaying {
+            do { try Terminal.makeRaw() } catch { m.end(); throw error }
+        }
+        return m
+    }
+
+    /// Ends QEMU now (the guest's state is not worth saving).
+    public func end() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// Waits for the machine to stop, the stop condition, or the timeout; writes the script's
+    /// steps and relays the terminal meanwhile.
+    public func wait() -> RunResult {
+        defer {
+            if relaying { Terminal.restore() }
+            ProcessGuard.release(process.processIdentifier)
+        }
         let deadline = start.addingTimeInterval(options.timeout)
         var timedOut = false
-        var searchFrom = 0
-        while p.isRunning {
-            if let step = script.first, let i = inputPipe {
+        var stopAt: Date?
+        var stopped = false
+        var relayOpen = relaying
+        let writeFD = inputPipe?.fileHandleForWriting.fileDescriptor ?? -1
+        while process.isRunning {
+            if script.first != nil || (options.stop != nil && stopAt == nil) {
                 let text = collected.text
-                if let found = text.range(of: step.after, range: text.index(text.startIndex, offsetBy: min(searchFrom, text.count))..<text.endIndex) {
-                    searchFrom = text.distance(from: text.startIndex, to: found.upperBound)
-                    try? i.fileHandleForWriting.write(contentsOf: Data(step.bytes))
+                if let step = script.first, step.when.holds(text) {
+                    _ = step.bytes.withUnsafeBytes { write(writeFD, $0.baseAddress, $0.count) }
                     script.removeFirst()
                 }
+                if let stop = options.stop, stopAt == nil, stop.when.holds(text) {
+                    stopAt = Date().addingTimeInterval(stop.grace)
+                }
             }
-            if Date() > deadline {
-                timedOut = true
-                p.terminate()
+            let now = Date()
+            if let stopAt, now > stopAt { stopped = true }
+            if now > deadline { timedOut = true }
+            if stopped || timedOut {
+                process.terminate()
                 Thread.sleep(forTimeInterval: 0.5)
-                if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+                end()
                 break
             }
-            Thread.sleep(forTimeInterval: 0.02)
+            if relayOpen {
+                relayOpen = Terminal.relay(to: writeFD, timeout: 0.02)
+            } else {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
         }
-        p.waitUntilExit()
+        process.waitUntilExit()
         try? inputPipe?.fileHandleForWriting.close()
-        pipe.fileHandleForReading.readabilityHandler = nil
-        collected.append(pipe.fileHandleForReading.readDataToEndOfFile())
+        outputPipe.fileHandleForReading.readabilityHandler = nil
+        collected.append(outputPipe.fileHandleForReading.readDataToEndOfFile())
         let seconds = Date().timeIntervalSince(start)
-        let code = p.terminationStatus
+        let code = process.terminationStatus
         let ending: RunEnding
         if timedOut { ending = .timedOut }
+        else if stopped { ending = .stopped }
         else if let s = ExitStatus.decode(qemuExitCode: code) { ending = .status(s) }
         else { ending = .qemuExit(code) }
         return RunResult(output: collected.text, ending: ending, seconds: seconds)

@@ -10,6 +10,9 @@ public struct SystemDescription: Sendable {
     public var options: [SystemOption] = []
     /// Root reads the serial console: `sprig run` connects the terminal to the serial input.
     public var readsConsole = false
+    /// Root reports time-stamp-counter deltas as instruction counts: QEMU must count
+    /// instructions (`-icount`), under `sprig run` as under `sprig bench`.
+    public var countsInstructions = false
 }
 
 public enum Systems {
@@ -34,18 +37,17 @@ public enum Systems {
             partitions: ["memory"]),
         SystemDescription(
             name: "bench", summary: "guest-instruction counts of yield, interrupt delivery and every memory service (run it with `sprig bench`)",
-            partitions: ["bench", "benchchild"]),
+            partitions: ["bench", "benchchild"], countsInstructions: true),
         SystemDescription(
-            name: "faulty", summary: "root page-faults on purpose: no parent can take it, so the kernel prints its crash report (status 0x70)",
-            partitions: ["faulty"]),
+            name: "faulty", summary: "root page-faults on purpose: no parent can take it, so the kernel prints its crash report (status 0x70); faulty.child=1 or 2: a child's #UD that root cannot take at VIDT[6] (crash report naming the child) or takes at VIDT[8]",
+            partitions: ["faulty", "attacker"]),
     ]
 
     public static let defaultName = "signal"
 
     public static func named(_ name: String) throws -> SystemDescription {
         guard let s = all.first(where: { $0.name == name }) else {
-            let names = all.map { "  \($0.name) — \($0.summary)" }.joined(separator: "\n")
-            throw ToolError("no system named '\(name)'. The systems are:\n\(names)")
+            throw ToolError("no system named '\(name)'; the systems are \(all.map(\.name).joined(separator: ", ")) (`sprig systems` describes each)")
         }
         return s
     }

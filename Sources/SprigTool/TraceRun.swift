@@ -10,10 +10,11 @@ public enum TraceRun {
     /// Builds the trace kernel and `system`'s partitions, boots it with the trace written to
     /// `file` (replaced), and returns how the run ended (its console is the serial output).
     /// `input` is what arrives on the serial port (`RunInput`); `commandLine` the system's options
-    /// (`SystemArguments.commandLine`, e.g. `fuzz.calls=200`).
+    /// (`SystemArguments.commandLine`, e.g. `fuzz.calls=200`); `icount` counts guest instructions
+    /// (the timer then ticks at fixed instruction counts, `RunOptions.icount`).
     public static func record(
         system name: String, to file: URL, project: Project, memoryMiB: Int = defaultMemoryMiB,
-        timeout: Double = 60, input: RunInput = .none, commandLine: String = "",
+        timeout: Double = 60, input: RunInput = .none, commandLine: String = "", icount: Bool = false,
         progress: @escaping (String) -> Void = { _ in }
     ) throws -> RunResult {
         let system = try Systems.named(name)
@@ -32,6 +33,7 @@ public enum TraceRun {
         o.debugConsole = file
         o.input = input
         o.commandLine = commandLine
+        o.icount = icount
         return try QEMU.run(products, options: o)
     }
 

@@ -26,8 +26,22 @@ enum FPU {
         fpu[58] = 0; fpu[59] = 0; fpu[60] = 0; fpu[61] = 0; fpu[62] = 0; fpu[63] = 0
     }
 
+    /// Whether FXRSTOR leaves the x87 FIP/FDP/FOP as they were unless an exception is pending
+    /// (AMD and Hygon CPUs, by CPUID vendor): then the last x87 instruction and operand
+    /// addresses of one partition would survive into the next one's FXSAVE image.
+    nonisolated(unsafe) static var clearsPointers = false
+
+    /// Loads a partition's FPU/SSE image; on a CPU whose FXRSTOR keeps the x87 pointers, clears
+    /// them first (FNINIT sets FIP, FDP and FOP to 0; FXRSTOR then loads everything else).
+    @inline(__always)
+    static func restore(_ image: UnsafeMutablePointer<UInt64>) {
+        if clearsPointers { fninit() }
+        fxrstor(image)
+    }
+
     /// Reads MXCSR_MASK and puts the FPU in its initial state (FCW 0x37F, MXCSR 0x1F80).
     static func initialize() {
+        clearsPointers = cpuVendorIsAMD()
         let a = area
         a.initialize(repeating: 0, count: words)
         fxsave(a)
@@ -143,6 +157,15 @@ extension X86Platform: CPUPlatform {
         }
     }
 
+    /// Makes the frame hold every register ring 3 resumes with: if a context load left the
+    /// general registers to `sprig_trap_return` (`exitContext`), copies them into the frame now.
+    /// For an entry made on the way out (`sprig_deliver_pending_nmi`), which routes the frame.
+    static func settleExit(_ f: TrapFrame) {
+        guard exitContext != 0 else { return }
+        copyGeneralRegisters(from: UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext)).unsafelyUnwrapped, to: f)
+        exitContext = 0
+    }
+
     /// The context's 15 general registers into the frame (they keep the same order).
     @inline(__always)
     static func copyGeneralRegisters(from c: UnsafeMutablePointer<UInt64>, to f: TrapFrame) {
@@ -162,14 +185,14 @@ extension X86Platform: CPUPlatform {
         let mxcsr = UInt32(truncatingIfNeeded: fpu[3])
         let mask = UInt32(truncatingIfNeeded: mxcsrMask)
         if UserRegisters.mxcsr(mxcsr, mask: mask) == mxcsr {
-            fxrstor(fpu)
+            FPU.restore(fpu)
             return
         }
         let a = FPU.area
         var w = 0
         while w < FPU.words { a[w] = fpu[w]; w += 1 }
         a[3] = UInt64(UserRegisters.mxcsr(mxcsr, mask: mask))
-        fxrstor(a)
+        FPU.restore(a)
     }
 
     /// A context over two pages: word by word through `ContextLocation`, FPU via the staging area.
@@ -191,6 +214,6 @@ extension X86Platform: CPUPlatform {
         }
         // MXCSR is bytes 24…27 (low half of word 3); MXCSR_MASK (high half) is ignored by FXRSTOR.
         a[3] = UInt64(UserRegisters.mxcsr(UInt32(truncatingIfNeeded: a[3]), mask: UInt32(truncatingIfNeeded: mxcsrMask)))
-        fxrstor(a)
+        FPU.restore(a)
     }
 }

@@ -5,6 +5,7 @@
 /// bytes 0F 0B inside the kernel is reported as "kernel trap" (a debug build has already printed
 /// the check's message through `putchar`).
 import SprigABI
+import SprigCore
 
 enum CrashReport {
     static func vectorName(_ v: UInt64) -> StaticString {
@@ -44,13 +45,27 @@ enum CrashReport {
         Console.hex(v)
     }
 
-    /// Prints the report for `frame` and stops the machine. `reason` says who faulted.
-    static func report(_ frame: TrapFrame, reason: StaticString) -> Never {
+    /// Prints the report for `frame` and stops the machine. `reason` says who faulted;
+    /// `partition`, when the fault was a partition's, is its descriptor (named as root names it).
+    static func report(_ frame: TrapFrame, reason: StaticString, partition: PhysicalAddress? = nil) -> Never {
         let vector = frame[TrapFrame.vector]
         Console.newline()
         Console.line("*** SPRIG KERNEL CRASH ***")
         Console.write("reason: ")
         Console.line(reason)
+        if let partition {
+            let root = PhysicalAddress(rootDescriptor)
+            Console.write("partition: ")
+            if partition == root {
+                Console.line("root")
+            } else {
+                Console.write("root's child ")
+                Console.hex(InterruptRouting.name(X86Platform(), partition, in: root))
+                Console.write(" (descriptor ")
+                Console.hex(partition.raw)
+                Console.line(")")
+            }
+        }
         if isSwiftTrap(frame) { Console.line("kernel trap: a Swift runtime check failed in the kernel") }
         Console.write("vector: ")
         Console.decimal(vector)

@@ -8,6 +8,8 @@
 /// * `stack-guard`: run the kernel stack into its guard page (a #DF, taken on its IST stack);
 /// * `smap`, `smep` (with `skim=off`, so root's tables are the kernel's): read, or call, root's
 ///   image at `AddressSpace.imageBase` from ring 0.
+/// * `nmi`: take vector 2 in ring 0 (`int $2`, the NMI's own path) while `sprig_exit_context`
+///   names an unmapped address, as between a context load and the exit: the kernel must go on.
 ///
 /// Release builds compile this to nothing.
 import SprigABI
@@ -48,6 +50,14 @@ func debugCrashTest(_ boot: MultibootInfo, rootPML4: PhysicalAddress) {
         Console.line("Sprig: crashtest=smep: calling root's image from ring 0")
         writeCR3(rootPML4.raw)
         unsafeBitCast(UnsafeMutableRawPointer(bitPattern: UInt(AddressSpace.imageBase))!, to: (@convention(c) () -> Void).self)()
+    } else if boot.commandLineContains("crashtest=nmi") {
+        Console.line("Sprig: crashtest=nmi: vector 2 in the kernel, an exit context pending")
+        exitContext = 0xFFFF_A000_0000_0000
+        raiseNMIVector()
+        let kept = exitContext == 0xFFFF_A000_0000_0000
+        exitContext = 0
+        Console.line(kept && nmiPending != 0 ? "Sprig: crashtest=nmi: the kernel went on, the NMI pending for root"
+                                        : "Sprig: crashtest=nmi: the NMI path touched the exit (FAILED)")
     }
     #endif
 }

@@ -15,6 +15,8 @@
 @_extern(c, "sprig_wrmsr") func wrmsr(_ msr: UInt32, _ value: UInt64)
 @_extern(c, "sprig_cpuid") func cpuidC(_ leaf: UInt32, _ subleaf: UInt32, _ a: UnsafeMutablePointer<UInt32>,
                                          _ b: UnsafeMutablePointer<UInt32>, _ c: UnsafeMutablePointer<UInt32>, _ d: UnsafeMutablePointer<UInt32>)
+@_extern(c, "sprig_invlpg") func invlpg(_ va: UInt64)
+@_extern(c, "sprig_raise_nmi_vector") func raiseNMIVector()
 @_extern(c, "sprig_halt_forever") func haltForeverC()
 @_extern(c, "sprig_cpu_init") func cpuInit()
 @_extern(c, "sprig_enter_user") func enterUserC(_ frame: UnsafeMutablePointer<UInt64>)
@@ -39,12 +41,17 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
 }
 @_extern(c, "sprig_fxsave") func fxsave(_ area: UnsafeMutablePointer<UInt64>)
 @_extern(c, "sprig_fxrstor") func fxrstor(_ area: UnsafeMutablePointer<UInt64>)
+@_extern(c, "sprig_fninit") func fninit()
+@_extern(c, "sprig_cpu_vendor_is_amd") func cpuVendorIsAMD() -> Bool
 /// 512 bytes, 16-aligned: where FXSAVE/FXRSTOR stage a partition's FPU/SSE image.
 @_extern(c, "sprig_fpu_area") nonisolated(unsafe) var fpuAreaSymbol: UInt64
 /// When nonzero, the direct-map address of the context whose general registers ring 3 resumes
 /// with (`sprig_trap_return` loads them from there, then zeroes this word); set by
 /// `X86Platform.loadCPUState` for a context on one page.
 @_extern(c, "sprig_exit_context") nonisolated(unsafe) var exitContext: UInt64
+/// Nonzero while an NMI that came during a kernel entry waits for the way back to ring 3
+/// (entry.S checks it there and calls `deliverPendingNMI`).
+@_extern(c, "sprig_nmi_pending") nonisolated(unsafe) var nmiPending: UInt64
 /// `KernelCache.words` words of BSS (entry.S): the translation and yield caches.
 @_extern(c, "sprig_translation_cache") nonisolated(unsafe) var translationCacheSymbol: UInt64
 @_extern(c, "sprig_translation_cache_end") nonisolated(unsafe) var translationCacheEndSymbol: UInt64

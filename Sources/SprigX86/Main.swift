@@ -16,6 +16,7 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     CPUProtection.enable()
     cpuInit()
     FPU.initialize()
+    if FPU.clearsPointers { Console.line("Sprig: AMD CPU: x87 FIP/FDP/FOP cleared before each context load") }
     // entry.S reserves the caches' storage by hand: it must be exactly what SprigCore indexes.
     guard UInt(bitPattern: withUnsafeMutablePointer(to: &translationCacheEndSymbol) { $0 })
             - UInt(bitPattern: X86Platform.translationCache) == UInt(KernelCache.words * 8)

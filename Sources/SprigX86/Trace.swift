@@ -248,6 +248,11 @@ struct TracingPlatform: CPUPlatform {
         TraceOut.tag(.translationCacheStore); TraceOut.number(UInt64(index)); TraceOut.number(value)
     }
 
+    func invalidateTranslation(_ va: VirtualAddress) {
+        machine.invalidateTranslation(va)
+        TraceOut.tag(.invalidateTranslation); TraceOut.number(va.raw)
+    }
+
     var rootPartition: PhysicalAddress { machine.rootPartition }
     var currentPartition: PhysicalAddress { machine.currentPartition }
 

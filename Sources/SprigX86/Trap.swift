@@ -10,6 +10,9 @@ import SprigCore
 func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     let frame = TrapFrame(words: words)
     guard frame.fromUser else {
+        // An NMI while the kernel runs (on its own IST stack): kept for the end of this or the
+        // next entry, the kernel goes on where it was (entry.S returns to ring 0 as it was).
+        if frame[TrapFrame.vector] == VIDTIndex.nmi { nmiPending = 1; return }
         CrashReport.report(frame, reason: "fault in the kernel")
     }
     trappedFrame = words
@@ -21,9 +24,6 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     case .returned(let status, let value):
         frame[TrapFrame.rax] = status.rawValue
         frame[TrapFrame.rdx] = value
-        // A memory service may have taken pages away from the caller (structure pages): drop
-        // stale TLB entries of the current address space.
-        if status == .success { writeCR3(readCR3()) }
     case .interruptRefused(let status):
         frame[TrapFrame.rax] = status.rawValue
     case .resume:
@@ -31,8 +31,26 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     case .machineService(let service):
         MachineServices.serve(service, frame)
     case .kernelCrash:
-        CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)")
+        CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)",
+                           partition: PhysicalAddress(currentDescriptor))
     }
+    Trace.resuming(frame)
+}
+
+/// An NMI that arrived while the kernel ran goes to root now (entry.S calls this on the way
+/// back to ring 3 while `sprig_nmi_pending` is set), as if it had come at the first instruction
+/// ring 3 resumes with: one more entry, recorded as such in the trace.
+@_cdecl("sprig_deliver_pending_nmi")
+func deliverPendingNMI(_ words: UnsafeMutablePointer<UInt64>) {
+    nmiPending = 0
+    let frame = TrapFrame(words: words)
+    trappedFrame = words
+    // The resuming general registers into the frame: routing saves the interrupted state.
+    X86Platform.settleExit(frame)
+    let event = TrapEvent.hardwareInterrupt(vector: VIDTIndex.nmi)
+    Trace.entered(event, frame)
+    let outcome = Kernel.trap(KernelPlatform(), event)
+    Trace.decided(outcome, frame)
     Trace.resuming(frame)
 }
 
@@ -44,6 +62,8 @@ func decode(_ frame: TrapFrame) -> TrapEvent {
         return .systemCall(number: frame[TrapFrame.rax], SystemCallArguments(
             frame[TrapFrame.rdi], frame[TrapFrame.rsi], frame[TrapFrame.rdx], frame[TrapFrame.r10], frame[TrapFrame.r8]))
     }
+    // The NMI is a hardware event for root, never the interrupted partition's exception 2.
+    if vector == VIDTIndex.nmi { return .hardwareInterrupt(vector: vector) }
     if vector < VIDTIndex.firstInterrupt {
         return .exception(vector: vector,
                           errorCode: Delivery.hasErrorCode(vector: vector) ? frame[TrapFrame.errorCode] : 0,

@@ -26,6 +26,7 @@ struct X86Platform: Platform {
         // By words: a byte fill compiles to `rep stosb`, one guest instruction per byte under TCG.
         X86Platform.pointer(page).initialize(repeating: 0, count: Int(AddressSpace.pageSize / 8))
     }
+    func invalidateTranslation(_ va: VirtualAddress) { invlpg(va.raw) }
     func translationCacheLoad(_ index: Int) -> UInt64 { X86Platform.translationCache[index] }
     func translationCacheStore(_ index: Int, _ value: UInt64) { X86Platform.translationCache[index] = value }
     @inline(__always)

@@ -184,6 +184,8 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
      * (sprig_cpu_init writes them once: the CPU can only ever push the same two from ring 3, the
      * one DPL-3 code and the one DPL-3 data selector, and nothing else writes those words). */
     .macro EXIT_PATH mode
+    cmpq $0, sprig_nmi_pending(%rip)   /* an NMI came while the kernel ran: root gets it first */
+    jne sprig_nmi_deliver
     /* Null data selectors on every way back to ring 3: ring 3 can load the user selectors into
      * DS/ES/FS/GS, the kernel never does, and iretq keeps a DPL-3 selector, so without this a
      * partition would resume with the selectors of the one that last entered the kernel. */
@@ -290,6 +292,14 @@ sprig_trap_from_kernel:
     .global sprig_enter_user
 sprig_enter_user:
     movq %rdi, %rsp
+    jmp sprig_trap_return
+
+/* On the way back to ring 3 with an NMI pending (one came while the kernel ran, and
+ * sprig_trap_from_kernel only noted it): one more entry for root, for the frame as it is; rsp
+ * is sprig_kernel_frame, Swift runs below it. */
+sprig_nmi_deliver:
+    movq %rsp, %rdi
+    call sprig_deliver_pending_nmi
     jmp sprig_trap_return
 
 /* sprig_cpu_init(): GDT with user segments and the TSS, IDT for all 256 vectors, syscall MSRs. */
@@ -438,6 +448,9 @@ sprig_user_cr3:                        /* the PML4 ring 3 resumes with when the 
     .quad 0
     .global sprig_exit_context
 sprig_exit_context:
+    .quad 0
+    .global sprig_nmi_pending
+sprig_nmi_pending:                     /* nonzero: an NMI came while the kernel ran (Trap.swift) */
     .quad 0
 
     .bss

@@ -62,11 +62,24 @@ void sprig_wrmsr(uint32_t msr, uint64_t v) {
 void sprig_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d) {
     __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(subleaf));
 }
+void sprig_invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
+/* Vector 2 through the NMI's gate from ring 0 (debug crash test only). */
+void sprig_raise_nmi_vector(void) { __asm__ volatile("int $2" : : : "memory"); }
 void sprig_halt_forever(void) {
     for (;;) __asm__ volatile("cli; hlt");
 }
 
 /* FPU/SSE state of the partition that trapped: saved and restored, never computed with. */
+void sprig_fninit(void) { __asm__ volatile("fninit"); }
+
+/* CPUID leaf 0's vendor string is "AuthenticAMD" or "HygonGenuine" (ebx, edx, ecx). */
+_Bool sprig_cpu_vendor_is_amd(void) {
+    uint32_t a = 0, b, c, d;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "=c"(c), "=d"(d));
+    return (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163)     /* Auth enti cAMD */
+        || (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);    /* Hygo nGen uine */
+}
+
 void sprig_fxsave(void *area) { __asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory"); }
 void sprig_fxrstor(const void *area) { __asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory"); }
 

@@ -19,14 +19,14 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var options: BuildOptions
     @Flag(help: "Print only the JSON document.") var json = false
     @Flag(help: "Exit with status 1 when a measurement misses its target.") var check = false
-    @Option(help: "Seconds before the bench machine is stopped.") var timeout: Double = 180
+    @Option(parsing: .unconditional, help: "Seconds before the bench machine is stopped.") var timeout: Double = 180
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
     }
 
     func run() throws {
-        let builder = try makeBuilder(options, quiet: json)
+        let builder = try makeBuilder(options.variant, quiet: json)
         let products = try builder.build()
         if !json { say("sprig: booting the bench system with -icount shift=0,align=off (one TSC tick = one guest instruction)") }
         let ms = try Bench.run(products, variant: options.variant, timeout: timeout)

@@ -28,14 +28,16 @@ struct Check: ParsableCommand {
             found, 1 on a violation (the sequence is printed), 64 on a bad option.
             """)
 
-    @Option(help: "Longest step sequence explored exhaustively (0-12).") var depth = 3
-    @Option(help: "Physical pages of the model machine (64-4096; the tree start needs 140).") var pages = 160
-    @Option(help: "Bound on live partitions, root included: no createPartition beyond it (1-16).") var partitions = 4
-    @Option(help: "How many VIDT indices are in the domain, from 32, 257, 0, 255, 256, 258 (1-6).") var vidtSlots = 3
+    @Option(parsing: .unconditional, help: "Longest step sequence explored exhaustively (0-12).") var depth = 3
+    @Option(parsing: .unconditional, help: "Physical pages of the model machine (64-4096; the tree start needs 140).") var pages = 160
+    @Option(parsing: .unconditional, help: "Bound on live partitions, root included: no createPartition beyond it (1-16).") var partitions = 4
+    @Option(parsing: .unconditional, help: "How many VIDT indices are in the domain, from 32, 257, 0, 255, 256, 258 (1-6).") var vidtSlots = 3
     @Option(help: "Start state: tree (root, a child, a grandchild, VIDT entries set), vidt-code (the tree, root having asked for code on the child's VIDT page) or boot (root alone).") var start = ExplorationStart.tree
-    @Option(help: "Stop the exhaustive search after this many distinct states.") var maxStates: Int?
-    @Option(help: "Take a random walk of this many steps instead of the exhaustive search.") var random: Int?
-    @Option(help: "Seed of the random walk.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Stop the exhaustive search after this many distinct states.") var maxStates: Int?
+    @Option(parsing: .unconditional, help: "Take a random walk of this many steps instead of the exhaustive search.") var random: Int?
+    @Option(name: .customLong("seed"), parsing: .unconditional, help: "Seed of the random walk (with --random; default 1).") var seedOption: UInt64?
+    var seed: UInt64 { seedOption ?? 1 }
+    var seedGiven: Bool { seedOption != nil }
     @Flag(help: "Print the report as one JSON object on standard output.") var json = false
     @Flag(help: "Leave out the refinement check against the specification (the other checks still run).") var noRefinement = false
     @Option(help: "Explore a deliberately broken copy of the kernel instead of the checkout (names: sprig fuzz --list-mutants); the other options apply to it, --json excepted.")
@@ -53,6 +55,7 @@ struct Check: ParsableCommand {
         }
         if let maxStates, maxStates < 1 { throw ValidationError("--max-states must be positive (got \(maxStates))") }
         if let random, random < 1 { throw ValidationError("--random must be a positive number of steps (got \(random))") }
+        if random == nil && seedGiven { throw ValidationError("--seed applies to the random walk: give --random STEPS too (e.g. --random 100000 --seed \(seed))") }
         if mutant != nil && json { throw ValidationError("--json is not available with --mutant (the mutant's explorer prints its own report)") }
     }
 

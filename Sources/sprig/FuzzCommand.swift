@@ -17,12 +17,12 @@ struct Fuzz: ParsableCommand {
             (see --list-mutants); the checkout is never edited.
             """)
 
-    @Option(help: "Seconds to fuzz.") var seconds = 60
-    @Option(help: "Parallel fuzzing processes (libFuzzer -fork).") var jobs = 1
+    @Option(parsing: .unconditional, help: "Seconds to fuzz.") var seconds = 60
+    @Option(parsing: .unconditional, help: "Parallel fuzzing processes (libFuzzer -fork).") var jobs = 1
     @Option(help: "Corpus directory (default .build/sprig/host/corpus/<name>).") var corpus: String?
     @Option(help: "Fuzz a mutant of the kernel instead (see --list-mutants).") var mutant: String?
     @Option(help: "libFuzzer's random seed (default: libFuzzer picks one).") var seed: UInt32?
-    @Option(help: "Longest input in bytes.") var maxLen = 512
+    @Option(parsing: .unconditional, help: "Longest input in bytes.") var maxLen = 512
     @Flag(help: "Do not read the committed seed inputs in Fuzz/corpus.") var noSeeds = false
     @Flag(help: "Leave the refinement check out of the oracle.") var noRefinement = false
     @Option(help: "Decode and run one input (a reproducer) instead of fuzzing.") var replay: String?
@@ -34,7 +34,10 @@ struct Fuzz: ParsableCommand {
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
         guard jobs >= 1 && jobs <= 64 else { throw ValidationError("--jobs must be between 1 and 64") }
         guard maxLen >= 16 else { throw ValidationError("--max-len must be at least 16") }
-        if let mutant { _ = try Mutants.named(mutant) }
+        if let mutant {
+            do { _ = try Mutants.named(mutant) } catch let e as ToolError { throw ValidationError(e.description) }
+        }
+        if let replay { try checkInputFile(replay, option: "--replay") }
         if exploreDepth != nil && mutant == nil {
             throw ValidationError("--explore-depth needs --mutant (sprig check explores the checkout)")
         }

@@ -33,7 +33,7 @@ struct ImageCommand: ParsableCommand {
 
     func run() throws {
         let description = try Systems.named(system)
-        let builder = try makeBuilder(options)
+        let builder = try makeBuilder(options.variant)
         let products = try builder.build()
         let url = output.map { URL(fileURLWithPath: $0) }
             ?? builder.outputDirectory.appendingPathComponent("\(system).iso")

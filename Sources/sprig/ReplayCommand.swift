@@ -35,17 +35,18 @@ struct ReplayCommand: ParsableCommand {
     @Argument(help: "A trace file written by a --variant trace kernel.") var file: String?
     @Option(help: "Record a trace of this system first (builds the trace kernel and boots it).") var system: String?
     @Option(help: "With --system: where to save the trace (default .build/sprig/trace/<system>.trace).") var save: String?
-    @Option(help: "With --system: guest memory in MiB (the model simulates that much).") var memory = TraceRun.defaultMemoryMiB
-    @Option(help: "With --system: seconds before the machine is stopped (default 60; for fuzz, 60 + calls / 10).") var timeout: Double?
-    @Option(help: "With --system fuzz: the campaign's seed (default 1).") var seed: String?
-    @Option(help: "With --system fuzz: the number of calls (default 2000).") var calls: String?
+    @Option(parsing: .unconditional, help: "With --system: guest memory in MiB (the model simulates that much).") var memory = TraceRun.defaultMemoryMiB
+    @Option(parsing: .unconditional, help: "With --system: seconds before the machine is stopped (default 60; for fuzz, 60 + calls / 10).") var timeout: Double?
+    @Option(parsing: .unconditional, help: "With --system fuzz: the campaign's seed (default 1).") var seed: String?
+    @Option(parsing: .unconditional, help: "With --system fuzz: the number of calls (default 2000).") var calls: String?
     @Flag(help: "Print the model's console (what root printed, as replayed).") var console = false
 
     func validate() throws {
         guard (file == nil) != (system == nil) else {
             throw ValidationError("give either a trace FILE or --system NAME to record one")
         }
-        if let system { _ = try Systems.named(system) }
+        if let system { try checkSystem(system) }
+        if let file { try checkInputFile(file, option: "FILE") }
         if system == nil && save != nil { throw ValidationError("--save goes with --system") }
         guard memory >= 8 && memory <= 1024 else { throw ValidationError("--memory must be between 8 and 1024 MiB") }
         guard (timeout ?? 1) > 0 else { throw ValidationError("--timeout must be positive") }

@@ -25,9 +25,15 @@ enum Boot {
         return try r.get()
     }
 
+    /// Seconds after which a boot test's machine is stopped as hung. Tests wait for conditions
+    /// on the console, never for a time: this is far above any boot's length on a loaded
+    /// machine (every boot test passes long before), only so that a hang ends.
+    static let hangGuard: Double = 600
+
     /// Boots `system` under TCG and returns the console and how the machine stopped.
-    static func run(_ system: String, variant: Variant = .release, commandLine: String = "", timeout: Double = 90,
-                    input: RunInput = .none) throws -> RunResult {
+    static func run(_ system: String, variant: Variant = .release, commandLine: String = "", timeout: Double = hangGuard,
+                    input: RunInput = .none, monitorOnSerial: Bool = false, cpu: String? = nil,
+                    stop: RunStop? = nil, icount: Bool = false) throws -> RunResult {
         let (_, products) = try products(variant)
         var o = RunOptions()
         o.system = system
@@ -35,6 +41,10 @@ enum Boot {
         o.commandLine = commandLine
         o.timeout = timeout
         o.input = input
+        o.monitorOnSerial = monitorOnSerial
+        if let cpu { o.cpu = cpu }
+        o.stop = stop
+        o.icount = icount
         return try QEMU.run(products, options: o)
     }
 }
@@ -48,6 +58,13 @@ extension String {
             #expect(found != nil, "missing or out of order: \(step)\n\(self)", sourceLocation: sourceLocation)
             if let found { position = found.upperBound }
         }
+    }
+
+    /// The lines that have ended (a last line without its newline is still arriving).
+    var completeLines: [Substring] {
+        var lines = split(separator: "\n", omittingEmptySubsequences: false)
+        lines.removeLast()
+        return lines
     }
 
     /// The first line containing `marker`, or nil.

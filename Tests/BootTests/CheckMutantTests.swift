@@ -35,6 +35,8 @@ import Testing
             ("exit-data-selectors", "(", "DS is 0x1b after the kernel's exit, not null"),
             // The spec refuses code on the child's VIDT page; the mutant answers otherwise.
             ("addvaddr-execute-vidt", "addVAddr(", "executeAtVIDT"),
+            // Without the invlpg, ring 3 keeps the translation of a page it just gave as a structure.
+            ("tlb-flush", "createPartition(", "staleTLB"),
           ])
     func mutantIsCaught(mutant: String, step: String, expected: String) throws {
         let r = try Self.explore(mutant, ["--depth", "3"])
@@ -64,7 +66,21 @@ import Testing
         #expect(clean.status == 0, "the checkout: \(clean.output)")
     }
 
-    /// Mutants whose shortest counterexample is longer than the exhaustive search goes: the
+    /// With every other check off: a kernel whose context translation ignores the user bit saves
+    /// root's state on a kernel structure page (the paper's Fig. 4), and the dereference
+    /// property names it.
+    @Test("the dereference oracle alone catches a kernel that saves a context on a kernel structure page")
+    func dereferenceOracleAlone() throws {
+        let r = try Self.explore("context-user-bit", ["--depth", "3", "--only", "dereference"])
+        #expect(r.status == 1, "mutant not caught (exit \(r.status)):\n\(r.output)")
+        let violation = try #require(r.output.range(of: "VIOLATION after "), "no counterexample printed:\n\(r.output)")
+        let report = String(r.output[violation.lowerBound...])
+        #expect(report.contains("yield("), "\(report)")
+        #expect(report.contains("! dereference: partition ") && report.contains("a context on a page the partition cannot"), "\(report)")
+        #expect(!report.contains("! refinement") && !report.contains("! property"), "only the dereference check ran:\n\(report)")
+    }
+
+    /// A mutant whose shortest counterexample is longer than the exhaustive search goes: the
     /// yield cache must first keep a plan (a yield), ring 3 must then rewrite the VIDT entry, and
     /// the same yield must come again, at least four steps; the staging area must be loaded from
     /// a marked straddling context before a straddling save. The seeded random walk finds them.

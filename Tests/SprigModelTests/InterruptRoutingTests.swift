@@ -150,6 +150,49 @@ import Testing
         m.checkProperties()
     }
 
+    /// C faults with a vector root has no handler for (#UD), but root has one at VIDT[8]: root
+    /// gets a double fault naming C there, C's context saved at its STI slot, no error code.
+    @Test func childFaultRootCannotTake_goesToRootsDoubleFault() {
+        let (m, c, _, h, cSlot) = Self.setUp()
+        m.setVIDT(c, VIDTIndex.stiSave, cSlot)
+        let cRegs = YieldMachine.markedRegisters(tag: 0xC)
+        m.run(c, cRegs)
+        #expect(InterruptRouting.exception(m.cpu, vector: 6, errorCode: 0x55, faultAddress: 0x1000) == .delivered)
+        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.registers[ContextLayout.rdi] == c.name)
+        #expect(m.cpu.registers[ContextLayout.rsi] == VIDTIndex.doubleFault)
+        #expect(m.cpu.registers[ContextLayout.rdx] == 0 && m.cpu.registers[ContextLayout.rcx] == 0)
+        #expect(m.cpu.registers[ContextLayout.r8] == VIDTIndex.stiSave)
+        #expect(m.memory.load(m.paddr(c, cSlot).adding(UInt64(ContextLayout.rip))) == cRegs.rip)
+        #expect(m.cpu.registers.rip == m.memory.load(m.paddr(m.root, h).adding(UInt64(ContextLayout.rip))))
+        m.checkProperties()
+    }
+
+    /// An NMI while G runs is a hardware event: root at VIDT[2] told G was interrupted (G saved
+    /// at its STI slot), not G's parent C at VIDT[2] as G's exception 2; root's VCLI does not
+    /// mask it; without a handler there it is dropped, nothing changed.
+    @Test func nmiGoesToRootUnmasked() {
+        let (m, c, g, h, _) = Self.setUp()
+        m.setVIDT(m.root, VIDTIndex.nmi, h)
+        let hc = c.take(1)[0].va
+        m.writeContext(c, at: hc, tag: 0xCC)
+        m.setVIDT(c, VIDTIndex.nmi, hc)
+        m.setVIDT(g, VIDTIndex.stiSave, YieldMachine.poolBase)
+        DescriptorLayout.write(m.memory, m.root.descriptor, DescriptorLayout.interruptState, InterruptFlags.masked)
+        m.run(g, YieldMachine.markedRegisters(tag: 0x6))
+        #expect(Kernel.trap(m.cpu, .hardwareInterrupt(vector: VIDTIndex.nmi)) == .resume)
+        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.registers[ContextLayout.rsi] == VIDTIndex.nmi)
+        #expect(m.cpu.registers[ContextLayout.rdi] == InterruptRouting.name(m.memory, g.descriptor, in: m.root.descriptor))
+        #expect(m.cpu.registers[ContextLayout.r8] == VIDTIndex.stiSave)
+        m.checkProperties()
+        m.setVIDT(m.root, VIDTIndex.nmi, 0)
+        m.run(g, YieldMachine.markedRegisters(tag: 0x6))
+        let before = m.snapshot
+        #expect(Kernel.trap(m.cpu, .hardwareInterrupt(vector: VIDTIndex.nmi)) == .resume)
+        #expect(m.snapshot == before ? true : false, "a dropped NMI changed the machine")
+    }
+
     @Test func faultInRootOrTakenByNobody_crashReport_nothingChanged() {
         let (m, c, _, _, _) = Self.setUp()
         m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))

@@ -23,6 +23,7 @@ private final class LoadCounter: PlatformTap {
     func didStoreTranslationCache(_ index: Int, _ value: UInt64) {}
     func didSetCurrentPartition(_ descriptor: PhysicalAddress) {}
     func didSwitchAddressSpace(_ pml4: PhysicalAddress) {}
+    func didInvalidateTranslation(_ va: VirtualAddress) {}
     func didSaveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {}
     func willLoadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {}
     func didSetTrappedInterruptFlag(_ enabled: Bool) {}

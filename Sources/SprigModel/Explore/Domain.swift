@@ -7,8 +7,9 @@
 ///   root-only machine services, an unknown number), a CPU exception, a hardware interrupt (only
 ///   while the running partition has `rflags.IF` set, as on the machine), or `int n`;
 /// * a ring-3 write of a few words at its own vaddrs (a VIDT entry, a free list). The write goes
-///   through the partition's tables as the MMU walks them: a word it cannot write turns the step
-///   into the page fault (#PF, CR2 = that vaddr) the CPU would raise, delivered by the kernel.
+///   through the CPU's TLB and else the partition's tables as the MMU walks them (`ModelTLB`):
+///   a word it cannot write turns the step into the page fault (#PF, CR2 = that vaddr) the CPU
+///   would raise, delivered by the kernel.
 ///
 /// Arguments are not random numbers: `Domain.steps(for:)` reads the partition tree and offers,
 /// for the caller, its lowest free pages ("fresh"), a page it gave to a child, a page it gave to
@@ -224,6 +225,8 @@ public struct Domain: Sendable {
         out.append(.fromLastBytes(.systemCall(number: DomainAddress.unknownService, SystemCallArguments())))
         out.append(.fromLastBytes(.softwareInterrupt(vector: 255)))
         if system.cpu.interruptsEnabled { out.append(.fromLastBytes(.hardwareInterrupt(vector: 32))) }
+        // An NMI arrives whatever the running partition's IF.
+        out.append(.trap(.hardwareInterrupt(vector: VIDTIndex.nmi)))
         return out
     }
 
@@ -383,9 +386,8 @@ extension ExplorationStep {
             var targets: [PhysicalAddress] = []
             for w in words {
                 precondition(w.vaddr & 7 == 0, "explorer: a misaligned word write")
-                guard case .success(let pa) = PageTableWalk.userTranslate(
-                    system.memory, pml4: pml4, va: VirtualAddress(w.vaddr), write: true)
-                else {
+                // Through the CPU's TLB, as ring 3's stores go (`ModelTLB`).
+                guard case .success(let pa) = system.cpu.userAccess(w.vaddr, write: true) else {
                     let present = PageTableWalk.leaf(system.memory, pml4: pml4, va: VirtualAddress(w.vaddr & ~0xFFF)) != nil
                     let fault = TrapEvent.exception(vector: 14, errorCode: 6 | (present ? 1 : 0), faultAddress: w.vaddr)
                     return .trapped(fault, system.trap(fault))

@@ -8,8 +8,9 @@
 /// the refinement against the abstract specification, and an optional extra predicate.
 ///
 /// The properties are checked on every new state the kernel produced. A state reached by a
-/// ring-3 write alone is not checked again: the write went through the MMU to a page the
-/// partition can write, and the previous state's properties (kernel data isolation above all)
+/// ring-3 write alone is not checked again: the write went through the MMU (TLB, then tables)
+/// to a page the partition can write — the oracle's TLB check says no cached translation grants
+/// more than the tables — and the previous state's properties (kernel data isolation above all)
 /// say no such page is a table, shadow, descriptor or configuration page, so the write cannot
 /// change anything the properties read.
 ///
@@ -83,10 +84,11 @@ public struct Explorer {
             var next: [(node: Int, image: StateImage)] = []
             for (node, image) in frontier {
                 session.restore(image)
-                let steps = session.domain.steps(for: session.system, tree: session.system.machine.tree())
+                let tree = session.system.machine.tree()
+                let steps = session.domain.steps(for: session.system, tree: tree)
                 for step in steps {
                     session.restore(image)
-                    let result = session.take(step, before: image)
+                    let result = session.take(step, before: image, tree: tree)
                     report.count(step, result.outcome)
                     var findings = result.findings
                     let terminal = session.stopped
@@ -154,9 +156,10 @@ public struct Explorer {
         if let f = session.propertyFindings(), !f.isEmpty { report.counterexample = session.counterexample([], f) }
         var taken = 0
         while taken < steps, report.counterexample == nil {
-            let menu = session.domain.steps(for: session.system, tree: session.system.machine.tree())
+            let tree = session.system.machine.tree()
+            let menu = session.domain.steps(for: session.system, tree: tree)
             let step = menu[Int(rng.next() % UInt64(menu.count))]
-            let result = session.take(step, before: image)
+            let result = session.take(step, before: image, tree: tree)
             taken += 1
             sinceStart.append(step)
             report.count(step, result.outcome)
@@ -234,10 +237,10 @@ private struct Session {
 
     func restore(_ image: StateImage) { store.restore(image, into: system) }
 
-    /// Runs `step` from the loaded state `before` and checks it.
-    func take(_ step: ExplorationStep, before: StateImage) -> (outcome: StepOutcome, image: StateImage, findings: [Finding]) {
+    /// Runs `step` from the loaded state `before` (whose tree is `tree`) and checks it.
+    func take(_ step: ExplorationStep, before: StateImage, tree: PartitionTree) -> (outcome: StepOutcome, image: StateImage, findings: [Finding]) {
         step.prepare(system)
-        let remembered = oracle.before(system, image: before)
+        let remembered = oracle.before(system, image: before, tree: tree)
         let outcome = step.perform(on: system)
         let after = store.capture(system)
         return (outcome, after, oracle.after(remembered, step, outcome, system, image: after, store: store))

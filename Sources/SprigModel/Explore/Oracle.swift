@@ -17,6 +17,12 @@
 ///   (Sources/SprigModel/Spec, `RefinementChecker`): a checker is made from the state just
 ///   before the entry (registers set, so ring 3's writes are already in it) and steps with the
 ///   event and the outcome. Pure ring-3 writes do not enter the kernel and are not checked.
+/// * **TLB** — after every kernel entry, no translation cached in the CPU's TLB (`ModelTLB`)
+///   grants the running partition more than its tables do: the kernel dropped every
+///   translation it reduced (`Platform.invalidateTranslation`).
+/// * **Dereference** — every load and store the kernel made in the entry landed on a kernel page
+///   or on a page the partition it was made for can reach (`Properties.dereference`, from the
+///   requests the model CPU recorded).
 /// * **Extra** — a caller-supplied predicate (`Explorer.Configuration.extraCheck`), for tests
 ///   that plant a violation and for experiments.
 import SprigABI
@@ -26,7 +32,7 @@ import SprigCore
 public struct Finding: Equatable, Sendable, CustomStringConvertible {
     /// Which check found it.
     public enum Check: String, Sendable, CaseIterable {
-        case property, registerHygiene, refusalChangedState, refinement, extra
+        case property, registerHygiene, refusalChangedState, refinement, staleTLB, dereference, extra
     }
     public var check: Check
     public var detail: String
@@ -44,6 +50,8 @@ public struct OracleConfiguration: Equatable, Sendable {
     public var registerHygiene = true
     public var refusals = true
     public var refinement = true
+    public var tlb = true
+    public var dereference = true
     /// Every check on.
     public init() {}
 }
@@ -62,13 +70,15 @@ struct Oracle {
         var partition: PhysicalAddress
         var image: StateImage
         var refinement: RefinementChecker?
+        /// The partition tree of the state (for the dereference property).
+        var tree: PartitionTree
     }
 
-    func before(_ system: ModelSystem, image: StateImage) -> Before {
+    func before(_ system: ModelSystem, image: StateImage, tree: PartitionTree) -> Before {
         // A write step enters the kernel only when it faults; its checker starts from the state
         // as it is, which is the state the fault is taken in (a faulting write writes nothing).
         Before(partition: system.current, image: image,
-               refinement: configuration.refinement ? RefinementChecker(system) : nil)
+               refinement: configuration.refinement ? RefinementChecker(system) : nil, tree: tree)
     }
 
     /// The per-step checks (not the properties, which are per state: `properties`).
@@ -85,8 +95,23 @@ struct Oracle {
             out += checker.step(trap.event, outcome: trap.outcome, system: system).map { Finding(.refinement, $0.detail) }
         }
         if configuration.registerHygiene { out += hygiene(before, entered: outcome.trap != nil, system, store: store) }
+        if configuration.tlb, outcome.trap != nil, !system.crashed { out += Self.staleTLB(system) }
+        if configuration.dereference, outcome.trap != nil, let accesses = system.cpu.accesses {
+            out += Properties.dereference(accesses, before: before.tree, after: { system.machine.tree() },
+                                          kernelPages: system.machine.kernelPages)
+                .map { Finding(.dereference, String($0.description.dropFirst("dereference: ".count))) }
+        }
         if let extra { out += extra(step, outcome, system).map { Finding(.extra, $0) } }
         return out
+    }
+
+    /// After the kernel returns to ring 3, no TLB entry lets the running partition reach more
+    /// than its tables do (`ModelTLB.stale`): the kernel asked to drop every translation it
+    /// reduced. Every later ring-3 access then reaches what the tables allow.
+    static func staleTLB(_ system: ModelSystem) -> [Finding] {
+        system.cpu.tlb.stale(system.memory, pml4: system.cpu.cr3).map {
+            Finding(.staleTLB, "\(Explorer.name(system.current, system)): \($0)")
+        }
     }
 
     /// The isolation properties on a state, from its tree.

@@ -1,7 +1,7 @@
 /// Explored states, stored small and recognised by a 128-bit hash.
 ///
-/// A state of the model machine is its physical memory plus the CPU's current partition, CR3 and
-/// the interrupt flag the running partition has. The other registers are not part of it: before
+/// A state of the model machine is its physical memory plus the CPU's current partition, CR3,
+/// its TLB and the interrupt flag the running partition has. The other registers are not part of it: before
 /// every step the explorer gives the running partition its `RegisterMarks` (ring 3 may hold any
 /// value; these make leaks visible), so what a partition held before does not influence what
 /// follows, except through what the kernel saved in memory, which is part of the state.
@@ -45,10 +45,12 @@ struct StateImage {
     var interruptsEnabled = false
     /// The kernel caches' storage (`KernelCache`): kernel state outside memory.
     var cache: [UInt64] = []
+    /// The CPU's TLB (`ModelTLB.words`): what ring 3 may still reach through cached translations.
+    var tlb: [UInt64] = []
     /// Memory and CPU: what a refused step must leave unchanged (filling the translation cache
-    /// changes neither).
+    /// or the TLB changes neither).
     var hash = StateHash(high: 0, low: 0)
-    /// `hash` with the caches' live entries: what tells explored states apart, so that the
+    /// `hash` with the TLB and the caches' live entries: what tells explored states apart, so that the
     /// explorer also goes through the states that differ only by what the caches hold (but not
     /// by what emptied entries still hold).
     var key = StateHash(high: 0, low: 0)
@@ -62,6 +64,11 @@ struct StateImage {
         for (i, v) in zip(indices, values) { add(UInt64(i)); add(v) }
         add(UInt64(indices.count)); add(current); add(cr3); add(interruptsEnabled ? 1 : 0)
         hash = StateHash(high: a, low: b)
+        // The TLB is a cache too: ring 3 fills it on its own (a write step that faults on its
+        // second word has cached the first's translation), so it tells states apart but is no
+        // change a refusal could be blamed for; stale entries are the `staleTLB` check's.
+        for w in tlb { add(w) }
+        add(UInt64(tlb.count))
         for w in KernelCache.live(cache) { add(w) }
         key = StateHash(high: a, low: b)
     }
@@ -125,13 +132,14 @@ final class StateStore {
         image.cr3 = system.cpu.cr3.raw
         image.interruptsEnabled = system.cpu.interruptsEnabled
         image.cache = system.memory.translationCache
+        image.tlb = system.cpu.tlb.words
         image.seal()
         loaded = image
         return image
     }
 
-    /// Makes `system` hold `image`: memory, current partition, CR3 and the interrupt flag (the
-    /// other registers are the step's to set).
+    /// Makes `system` hold `image`: memory, current partition, CR3, TLB and the interrupt flag
+    /// (the other registers are the step's to set).
     func restore(_ image: StateImage, into system: ModelSystem) {
         let m = system.memory
         for i in loaded.indices { m.store(PhysicalAddress(UInt64(i) * 8), base[Int(i)]) }
@@ -140,6 +148,7 @@ final class StateStore {
         var r = system.cpu.registers
         r.rflags = UserRegisters.rflags(0, interruptsEnabled: image.interruptsEnabled)
         system.cpu.trap(as: PhysicalAddress(image.current), pml4: PhysicalAddress(image.cr3), registers: r)
+        system.cpu.tlb.load(ModelTLB.entries(fromWords: image.tlb))
         loaded = image
     }
 

@@ -18,6 +18,7 @@ public protocol PlatformTap: AnyObject {
     func didStoreTranslationCache(_ index: Int, _ value: UInt64)
     func didSetCurrentPartition(_ descriptor: PhysicalAddress)
     func didSwitchAddressSpace(_ pml4: PhysicalAddress)
+    func didInvalidateTranslation(_ va: VirtualAddress)
     /// After the whole context was written.
     func didSaveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?)
     /// Before the context is read.

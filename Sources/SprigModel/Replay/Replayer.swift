@@ -177,6 +177,9 @@ public final class Replayer {
         // machine's read, no more (the count it returns is compared with the resumed rdx).
         let input = e.consoleInput.flatMap(\.bytes)
         system.consoleInput = input
+        // The tree the entry starts from, for the dereference property.
+        let before = self.view ?? RingThreeView(system)
+        self.view = before
         cpu.tap = checker
         let outcome = system.trap(e.event)
         cpu.tap = nil
@@ -216,7 +219,14 @@ public final class Replayer {
         } else if case .machineService(.powerOff) = outcome, system.poweredOff == nil {
             return diverged("power-off", machine: "the machine powered off", model: "the model refused it and went on")
         }
-        if view?.invalidated(by: checker.writes) ?? false { view = nil }
+        let changed = before.invalidated(by: checker.writes)
+        if let accesses = cpu.accesses, let v = Properties.dereference(
+            accesses, before: before.tree, after: { changed ? system.machine.tree() : before.tree },
+            kernelPages: system.machine.kernelPages).first {
+            return diverged("the dereference property (DESIGN.md §5)", machine: "the same platform requests (they matched the trace)",
+                            model: v.description)
+        }
+        if changed { view = nil }
         return nil
     }
 
@@ -248,7 +258,8 @@ public final class Replayer {
                     guard inMemory(pa) else { return diverged("a context outside the model's memory", place.description, "\(memory.bytes) bytes of RAM") }
                     if fresh(pa), memory.load(PhysicalAddress(pa)) != v { words.append((pa, v, "a context word (offset \(8 * k))")) }
                 }
-            case .setCurrentPartition, .switchAddressSpace, .setInterruptFlag, .translationCacheLoad, .translationCacheStore: break
+            case .setCurrentPartition, .switchAddressSpace, .setInterruptFlag, .translationCacheLoad, .translationCacheStore,
+                 .invalidateTranslation: break
             }
         }
         var bytes: [(pa: UInt64, value: UInt8)] = []
@@ -312,11 +323,13 @@ private struct RingThreeView {
     /// Every partition's page-table pages (PML4 to PT), where the MMU sets accessed/dirty bits.
     var tables = Set<UInt64>()
     var descriptors = Set<UInt64>()
+    /// The tree these sets were read from.
+    let tree: PartitionTree
     /// Accessed (bit 5) and dirty (bit 6) of a page-table entry.
     static let mmuBits: UInt64 = 0x60
 
     init(_ system: ModelSystem) {
-        let tree = system.machine.tree()
+        tree = system.machine.tree()
         for p in tree.partitions {
             for leaf in p.leaves where leaf.writable { writable.insert(leaf.paddr) }
             structures.formUnion(p.structurePages)
@@ -413,6 +426,7 @@ final class RequestChecker: PlatformTap {
     }
     func didSetCurrentPartition(_ descriptor: PhysicalAddress) { check(.setCurrentPartition(descriptor.raw)) }
     func didSwitchAddressSpace(_ pml4: PhysicalAddress) { check(.switchAddressSpace(pml4.raw)) }
+    func didInvalidateTranslation(_ va: VirtualAddress) { check(.invalidateTranslation(va.raw)) }
     func didSaveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         check(.saveContext(ContextPlace(location), flags: flags, returnValue: returnValue, words: contextWords(location)))
     }
@@ -440,6 +454,7 @@ extension PlatformRequest: CustomStringConvertible {
         case .setInterruptFlag: return "setTrappedInterruptFlag"
         case .translationCacheLoad: return "translationCacheLoad"
         case .translationCacheStore: return "translationCacheStore"
+        case .invalidateTranslation: return "invalidateTranslation"
         }
     }
 
@@ -467,6 +482,7 @@ extension PlatformRequest: CustomStringConvertible {
         case .setInterruptFlag(let e): return "setTrappedInterruptFlag \(e)"
         case .translationCacheLoad(let i, let v): return "translationCacheLoad [\(i)] → \(Domain.hex(v))"
         case .translationCacheStore(let i, let v): return "translationCacheStore [\(i)] := \(Domain.hex(v))"
+        case .invalidateTranslation(let va): return "invalidateTranslation \(Domain.hex(va))"
         }
     }
 }

@@ -67,6 +67,8 @@ public enum PlatformRequest: Sendable, Equatable {
     /// Word `index` of the kernel caches (`KernelCache`: storage outside RAM), read or written.
     case translationCacheLoad(Int, value: UInt64)
     case translationCacheStore(Int, value: UInt64)
+    /// The TLB entry of this vaddr dropped (`invlpg`).
+    case invalidateTranslation(UInt64)
 }
 
 /// A `ContextLocation`'s three fields as raw numbers.
@@ -167,7 +169,8 @@ public enum TraceFile {
             }
             switch tag {
             case .load, .store, .zeroPage, .copy, .saveContext, .loadContext, .setCurrentPartition,
-                 .switchAddressSpace, .setInterruptFlag, .translationCacheLoad, .translationCacheStore:
+                 .switchAddressSpace, .setInterruptFlag, .translationCacheLoad, .translationCacheStore,
+                 .invalidateTranslation:
                 e.requests.append(try r.request(tag))
             case .outcome:
                 guard e.outcome == nil else { throw TraceError(offset: at, message: "a second outcome in one event") }
@@ -385,6 +388,7 @@ private struct Reader {
         case .setCurrentPartition: return .setCurrentPartition(try number("partition"))
         case .switchAddressSpace: return .switchAddressSpace(try number("PML4"))
         case .setInterruptFlag: return .setInterruptFlag(try flag("interrupt flag"))
+        case .invalidateTranslation: return .invalidateTranslation(try number("invalidated vaddr"))
         case .translationCacheLoad, .translationCacheStore:
             let at = position
             let index = try number("kernel cache index")

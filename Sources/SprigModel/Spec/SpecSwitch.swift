@@ -199,11 +199,12 @@ extension Spec {
         return slot
     }
 
-    /// A hardware interrupt goes to root at VIDT[vector], unless root has no usable handler or
-    /// masked it (then it is dropped: nothing changes). Root is told who was interrupted, by the
+    /// A hardware interrupt (an NMI too, at VIDT[2]) goes to root at VIDT[vector], unless root
+    /// has no usable handler or masked it (then it is dropped: nothing changes; an NMI is never
+    /// masked). Root is told who was interrupted, by the
     /// vaddr at which root maps that partition's descriptor (0 for root itself).
     static func hardwareInterrupt(_ s: inout AbstractState, vector: UInt64) {
-        guard vector >= VIDTIndex.firstInterrupt, vector < VIDTIndex.endInterrupts,
+        guard vector == VIDTIndex.nmi || vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts,
               let target = handler(s, s.root, vector)
         else { return }
         let interrupted = s.current
@@ -215,8 +216,10 @@ extension Spec {
 
     /// A CPU exception of the current partition goes to its parent at VIDT[vector] (the faulting
     /// context saved at its CLI/STI slot); a parent that cannot take it makes a double fault
-    /// (VIDT[8], naming that parent, nothing saved) for its own parent, and so on up. Root
-    /// faulting, or nobody able to take it: false (kernel crash report), nothing changed.
+    /// (VIDT[8], naming that parent, nothing saved) for its own parent, and so on up; root, when
+    /// it cannot take it, gets the double fault about the same source at its own VIDT[8] (the
+    /// faulting context saved when that source is the faulting partition). Root faulting, or
+    /// nobody able to take it: false (kernel crash report), nothing changed.
     static func exception(_ s: inout AbstractState, vector: UInt64, errorCode: UInt64, faultAddress: UInt64) -> Bool {
         let faulting = s.current
         var source = faulting
@@ -225,13 +228,18 @@ extension Spec {
         while let receiver = s.partitions[source]?.parent, hops < s.partitions.count {
             hops += 1
             if let target = handler(s, receiver, index) {
-                let first = source == faulting
-                let savedAt = first ? saveInterrupted(&s, avoiding: target) : Delivery.notSaved
+                let saved = source == faulting
+                let first = saved && index == vector
+                let savedAt = saved ? saveInterrupted(&s, avoiding: target) : Delivery.notSaved
                 let name = s.partitions[source]?.name ?? 0
                 enter(&s, receiver, at: target, told: Told(
                     source: name, vector: index, errorCode: first ? errorCode : 0,
                     faultAddress: first ? faultAddress : 0, savedAt: savedAt))
                 return true
+            }
+            if receiver == s.root && index != VIDTIndex.doubleFault {
+                index = VIDTIndex.doubleFault  // root's own VIDT[8], about the same source
+                continue
             }
             source = receiver
             index = VIDTIndex.doubleFault
