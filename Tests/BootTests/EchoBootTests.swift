@@ -14,8 +14,8 @@ enum EchoScript {
     /// Three bursts: a line longer than the UART's FIFO (16 bytes) and `readSize` (64), a
     /// short one with bytes root escapes (a backslash, a tab, a newline, 0xFF), and the end.
     static let bursts: [[UInt8]] = [
-        Array("the quick brown fox jumps over the lazy dog, 0123456789, THE QUICK BROWN FOX #".utf8),
-        Array("tab\there\\back".utf8) + [0x0A, 0xFF] + Array("%".utf8),
+        Array("the quick brown fox jumps over the lazy dog, 0123456789, THE QUICK BROWN FOX <1>".utf8),
+        Array("tab\there\\back".utf8) + [0x0A, 0xFF] + Array("<2>".utf8),
         Array("bye".utf8) + [0x04],
     ]
 
