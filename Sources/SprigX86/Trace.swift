@@ -55,7 +55,7 @@ enum TraceOut {
 
     /// rip, rsp, rflags, the general registers, then the FPU/SSE image as FXSAVE reports it:
     /// a 0 byte when it is the image the previous register state carried, else a 1 and its words.
-    /// The general registers come from the context `sprig_exit_from_context` will load them
+    /// The general registers come from the context the exit path (entry.S `EXIT_PATH`) will load them
     /// from when a load left them there (`exitContext`), as in the release build: the recorder
     /// does not change the exit path.
     static func registers(_ f: TrapFrame) {

@@ -208,8 +208,10 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     POP_RBX_TO_R15
     EXIT_TAIL \mode
     /* The general registers from the context at %rax (direct-map address, ContextLayout
-     * offsets: rax 24, rbx 32 ... r15 136, checked by the core). */
-94: movq $0, sprig_exit_context(%rip)
+     * offsets: rax 24, rbx 32 ... r15 136, checked by the core; ExitPathTests holds these
+     * loads to ContextLayout). */
+94:
+    movq $0, sprig_exit_context(%rip)
     movq 32(%rax), %rbx
     movq 40(%rax), %rcx
     movq 48(%rax), %rdx

@@ -1,6 +1,6 @@
 /// Two assembly routines load a context's general registers with hard-coded offsets: the
-/// kernel's `sprig_exit_from_context` (entry.S, the return to ring 3 after a yield or a
-/// delivery) and ring 3's `sprig_resume_context` (SprigUser/Registers.S). Both must use
+/// kernel's exit from a context (entry.S's `EXIT_PATH` macro at its local label 94, the return
+/// to ring 3 after a yield or a delivery) and ring 3's `sprig_resume_context` (SprigUser/Registers.S). Both must use
 /// `ContextLayout`'s offsets, every register exactly once.
 import Foundation
 import SprigABI
@@ -40,7 +40,7 @@ import Testing
         "r12": ContextLayout.r12, "r13": ContextLayout.r13, "r14": ContextLayout.r14, "r15": ContextLayout.r15]
 
     @Test func kernelExitLoadsEveryRegisterAtItsContextOffset() throws {
-        #expect(try Self.loads(in: "SprigX86/entry.S", from: "sprig_exit_from_context", to: "iretq") == Self.generalRegisters)
+        #expect(try Self.loads(in: "SprigX86/entry.S", from: "94", to: "EXIT_TAIL") == Self.generalRegisters)
     }
 
     @Test func ringThreeResumeLoadsEveryRegisterAtItsContextOffset() throws {
