@@ -27,6 +27,7 @@
  * loads the partition's PML4 (SWITCH_TO_USER_CR3) only after the last read of kernel memory.
  * No page is global (CR4.PGE stays off), so a CR3 load leaves nothing of the kernel in the TLB. */
 
+    .cfi_sections .debug_frame
 #define SYSCALL_VECTOR 0x100
 #define KERNEL_CS 0x08
 #define USER_DS (0x18 | 3)
@@ -86,6 +87,17 @@
 
     .section .window.text, "ax"
     /* The TrapFrame's general registers but rax, r15 first (rax is the last push, word 0). */
+    /* The entry code's frames are where a backtrace ends (gdb): their call to Swift has no
+     * caller. The CFI goes to .debug_frame (.eh_frame is discarded by kernel.ld). */
+    .macro OUTERMOST_FRAME_BEGIN
+    .cfi_startproc simple
+    .cfi_def_cfa %rsp, 0
+    .cfi_undefined %rip
+    .endm
+    .macro OUTERMOST_FRAME_END
+    .cfi_endproc
+    .endm
+
     .macro PUSH_RBX_TO_R15
     pushq %r15
     pushq %r14
@@ -149,6 +161,7 @@ sprig_isr_\vector:
  * writes only the resumed partition's five iretq words and its rax to the top of the entry stack.
  * So while a partition runs, the only partition values in window memory are its own. */
 sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, cs 24, … ss 48 */
+    OUTERMOST_FRAME_BEGIN
     cld
     clac                               /* ring 3 may have set AC: SMAP stays on in the kernel */
     testb $3, 24(%rsp)
@@ -176,6 +189,7 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     movq $0, 48(%rax)                  /* rsp; ss stays the user data selector */
     movq %rsp, %rdi                    /* = sprig_kernel_frame */
     call sprig_trap
+    OUTERMOST_FRAME_END
     /* rsp is sprig_kernel_frame again: fall through to sprig_trap_return */
 
     /* The way back to ring 3, rsp = sprig_kernel_frame (every entry from ring 3 and
@@ -241,6 +255,7 @@ sprig_trap_return:
  * copies, entry and exit: sprig_syscall_entry with the window on, sprig_syscall_entry_flat with
  * it off (X86Platform writes LSTAR to match); neither tests the CR3 word. */
     .macro SYSCALL_ENTRY mode
+    OUTERMOST_FRAME_BEGIN
     movq %rax, EXIT_RAX(%rip)
     SWITCH_TO_KERNEL_CR3 \mode
     movq %rsp, sprig_kernel_stack_top - 16(%rip)
@@ -256,6 +271,7 @@ sprig_trap_return:
     cld
     movq %rsp, %rdi
     call sprig_trap
+    OUTERMOST_FRAME_END
     EXIT_PATH \mode
     .endm
 
@@ -272,6 +288,7 @@ sprig_syscall_entry_flat:
  * the stack the CPU chose; the CR3 that was loaded is back on the way out, and the registers
  * saved on that stack (which may be an IST stack in the window) are zeroed after their reload. */
 sprig_trap_from_kernel:
+    OUTERMOST_FRAME_BEGIN
     SAVE_GPRS
     movq %cr3, %r12
     SWITCH_TO_KERNEL_CR3 TEST
@@ -279,6 +296,7 @@ sprig_trap_from_kernel:
     movq %rsp, %rdi
     andq $-16, %rsp
     call sprig_trap
+    OUTERMOST_FRAME_END
     movq %rbx, %rsp
     movq %r12, %cr3
     popq %rax
@@ -300,8 +318,10 @@ sprig_enter_user:
  * sprig_trap_from_kernel only noted it): one more entry for root, for the frame as it is; rsp
  * is sprig_kernel_frame, Swift runs below it. */
 sprig_nmi_deliver:
+    OUTERMOST_FRAME_BEGIN
     movq %rsp, %rdi
     call sprig_deliver_pending_nmi
+    OUTERMOST_FRAME_END
     jmp sprig_trap_return
 
 /* sprig_cpu_init(): GDT with user segments and the TSS, IDT for all 256 vectors, syscall MSRs. */
