@@ -143,8 +143,9 @@ struct RunGDB: ParsableCommand {
         abstract: "Boot a system in QEMU stopped before its first instruction, with gdb attached on this terminal.",
         discussion: """
             Builds the debug variant by default (with DWARF: gdb shows the Swift source lines of the \
-            kernel and the partitions). gdb runs on this terminal with the kernel's symbols and root's \
-            (at its link address), connected to QEMU's gdb stub; quitting gdb stops the machine. \
+            kernel and the partitions). gdb runs on this terminal with the kernel's symbols and every \
+            partition's (at their link address) and the helpers sprig-partitions, sprig-vidt and \
+            sprig-walk (tools/gdb/sprig.py), connected to QEMU's gdb stub; quitting gdb stops the machine. \
             With --wait-only (or without a terminal), no gdb is started: QEMU waits for yours on \
             --port, and sprig prints the command that connects it. The serial console is shown here.
             """)

@@ -44,28 +44,12 @@ struct GDBTests {
         let rootLine = try Self.line(after: "sprig_partition_main", in: "Partitions/root/Root.swift")
         let trapLine = try Self.line(after: "sprig_trap", in: "Sources/SprigX86/Trap.swift")
 
-        let gdb = Process()
-        gdb.executableURL = Self.gdb
-        gdb.arguments = ["-batch", "-nx", products.kernelELF.path,
+        let (ended, text) = try Self.batch(["-batch", "-nx", products.kernelELF.path,
                          "-ex", "set pagination off", "-ex", "set confirm off",
                          "-ex", "add-symbol-file \(products.partitionELF("root").path)",
                          "-ex", "target remote 127.0.0.1:\(port)",
                          "-ex", "break Root.swift:\(rootLine)", "-ex", "break Trap.swift:\(trapLine)",
-                         "-ex", "continue", "-ex", "bt", "-ex", "continue", "-ex", "bt", "-ex", "kill"]
-        let pipe = Pipe()
-        gdb.standardOutput = pipe
-        gdb.standardError = pipe
-        gdb.standardInput = FileHandle.nullDevice
-        let output = Collected()
-        pipe.fileHandleForReading.readabilityHandler = { h in
-            let d = h.availableData
-            if !d.isEmpty { output.append(d) }
-        }
-        try gdb.run()
-        let ended = CLI.wait { !gdb.isRunning }
-        if !ended { gdb.terminate() }
-        gdb.waitUntilExit()
-        let text = output.text
+                         "-ex", "continue", "-ex", "bt", "-ex", "continue", "-ex", "bt", "-ex", "kill"])
         #expect(ended, "gdb did not finish:\n\(text)")
         // Root first (it runs before any kernel entry), then the kernel on root's first call.
         text.expectInOrder([
