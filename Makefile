@@ -13,7 +13,7 @@ RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kv
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
 	@echo "              options: SYSTEM=<name> (make systems), KVM=1 (ask for KVM, falls back to TCG), VARIANT=debug"
-	@echo "make run-gdb  boot SYSTEM (debug variant, DWARF) stopped at the first instruction; gdb on this terminal with the kernel's and root's symbols"
+	@echo "make run-gdb  boot SYSTEM (debug variant, DWARF) stopped at the first instruction; gdb on this terminal with every partition's symbols and the sprig-* helpers (docs/debugging.md)"
 	@echo "              options: WAIT=1 (no gdb: wait for yours on PORT, default 1234), PORT=n"
 	@echo "make test     swift test: SprigCore and model tests, then boot tests under QEMU TCG"
 	@echo "make build    cross-build the kernel and partitions (sprig build); prints image size and kernel lines"

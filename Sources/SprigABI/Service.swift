@@ -87,3 +87,27 @@ public enum Limits {
         hz == 0 || (hz >= timerHzMin && hz <= timerHzMax)
     }
 }
+
+extension Service {
+    /// The service's name as its case spells it (crash reports, tools).
+    public var name: StaticString {
+        switch self {
+        case .createPartition: return "createPartition"
+        case .countToMap: return "countToMap"
+        case .prepare: return "prepare"
+        case .addVAddr: return "addVAddr"
+        case .removeVAddr: return "removeVAddr"
+        case .mappedInChild: return "mappedInChild"
+        case .deletePartition: return "deletePartition"
+        case .collect: return "collect"
+        case .getIntState: return "getIntState"
+        case .setIntState: return "setIntState"
+        case .yield: return "yield"
+        case .consoleWrite: return "consoleWrite"
+        case .powerOff: return "powerOff"
+        case .setTimer: return "setTimer"
+        case .consoleRead: return "consoleRead"
+        case .setConsoleInterrupt: return "setConsoleInterrupt"
+        }
+    }
+}

@@ -15,13 +15,17 @@ public enum Debugger {
             .first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
-    /// gdb's arguments: the kernel's symbols, each partition's at its link address, connected
-    /// to QEMU's stub on `port`.
-    public static func arguments(kernel: URL, partitions: [URL], port: Int) -> [String] {
+    /// The gdb helpers (`sprig-partitions`, `sprig-vidt`, `sprig-walk`; docs/debugging.md).
+    public static func helpers(_ project: Project) -> URL { project.path("tools/gdb/sprig.py") }
+
+    /// gdb's arguments: the kernel's symbols, each partition's at its link address (every
+    /// partition of the system: they share the link address, gdb names an address by the first
+    /// that has it), the helpers, connected to QEMU's stub on `port`.
+    public static func arguments(kernel: URL, partitions: [URL], helpers: URL, port: Int) -> [String] {
         // add-symbol-file asks for a confirmation on a terminal.
         var args = ["-q", kernel.path, "-ex", "set confirm off"]
         for p in partitions { args += ["-ex", "add-symbol-file \(p.path)"] }
-        return args + ["-ex", "set confirm on", "-ex", "target remote 127.0.0.1:\(port)"]
+        return args + ["-ex", "source \(helpers.path)", "-ex", "set confirm on", "-ex", "target remote 127.0.0.1:\(port)"]
     }
 
     /// Runs `gdb arguments` in this process's group, on its terminal, and returns its exit

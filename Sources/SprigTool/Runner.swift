@@ -169,6 +169,8 @@ public final class Machine {
     let process = Process()
     let options: RunOptions
     let collected: OutputCollector
+    /// The build whose kernel ELF names the addresses of a crash report.
+    var products: BuildProducts?
     let outputPipe = Pipe()
     var inputPipe: Pipe?
     var script: [RunInputStep] = []
@@ -186,6 +188,7 @@ public final class Machine {
     public static func start(_ products: BuildProducts, options: RunOptions) throws -> Machine {
         let system = try Systems.named(options.system)
         let m = Machine(options: options)
+        m.products = products
         let p = m.process
         p.executableURL = try QEMU.find()
         p.arguments = QEMU.arguments(products, system: system, options: options)
@@ -280,7 +283,13 @@ public final class Machine {
         else if stopped { ending = .stopped }
         else if let s = ExitStatus.decode(qemuExitCode: code) { ending = .status(s) }
         else { ending = .qemuExit(code) }
-        return RunResult(output: collected.text, ending: ending, seconds: seconds)
+        var output = collected.text
+        // A crash report's addresses named with the kernel ELF, after the report.
+        if ending == .status(ExitStatus.kernelCrash), let products, let named = CrashSymbols.annotate(output, products: products) {
+            if options.echo { FileHandle.standardOutput.write(Data(named.utf8)) }
+            output += named
+        }
+        return RunResult(output: output, ending: ending, seconds: seconds)
     }
 }
 

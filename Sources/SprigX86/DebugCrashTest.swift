@@ -11,11 +11,15 @@
 /// * `nmi`: take vector 2 in ring 0 (`int $2`, the NMI's own path) while `sprig_exit_context`
 ///   names an unmapped address, as between a context load and the exit: the kernel must go on.
 ///
+/// * `corrupt-stack`: fault with a frame-pointer chain that leaves the kernel stack (a frame
+///   whose saved rbp and return address are garbage): the report's backtrace must end, not fault.
+///
 /// Release builds compile this to nothing.
 import SprigABI
 import SprigCore
 
 @_extern(c, "sprig_debug_overflow_stack") func debugOverflowStack(_ guardTop: UInt64)
+@_extern(c, "sprig_debug_corrupt_frame_fault") func debugCorruptFrameFault()
 
 func debugCrashTest(_ boot: MultibootInfo, rootPML4: PhysicalAddress) {
     #if SPRIG_DEBUG
@@ -50,6 +54,9 @@ func debugCrashTest(_ boot: MultibootInfo, rootPML4: PhysicalAddress) {
         Console.line("Sprig: crashtest=smep: calling root's image from ring 0")
         writeCR3(rootPML4.raw)
         unsafeBitCast(UnsafeMutableRawPointer(bitPattern: UInt(AddressSpace.imageBase))!, to: (@convention(c) () -> Void).self)()
+    } else if boot.commandLineContains("crashtest=corrupt-stack") {
+        Console.line("Sprig: crashtest=corrupt-stack: faulting with a garbage frame chain")
+        debugCorruptFrameFault()
     } else if boot.commandLineContains("crashtest=nmi") {
         Console.line("Sprig: crashtest=nmi: vector 2 in the kernel, an exit context pending")
         exitContext = 0xFFFF_A000_0000_0000

@@ -78,6 +78,8 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     debugCrashTest(boot, rootPML4: root.pml4)
 
     rootDescriptor = root.descriptor.raw
+    CrashReport.rootName0 = boot.modules[0].name0
+    CrashReport.rootName1 = boot.modules[0].name1
     currentDescriptor = root.descriptor.raw
     platform.switchAddressSpace(root.pml4)
     Console.line("Sprig: entering the root partition")

@@ -22,6 +22,7 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     Trace.decided(outcome, frame)
     switch outcome {
     case .returned(let status, let value):
+        LastServiceCall.record(frame)
         frame[TrapFrame.rax] = status.rawValue
         frame[TrapFrame.rdx] = value
     case .interruptRefused(let status):
@@ -29,6 +30,7 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     case .resume:
         break
     case .machineService(let service):
+        LastServiceCall.record(frame)
         MachineServices.serve(service, frame)
     case .kernelCrash:
         CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)",

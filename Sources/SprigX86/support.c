@@ -89,3 +89,18 @@ void sprig_debug_overflow_stack(uint64_t guard_top) {
     __asm__ volatile("mov %0, %%rsp; pushq $0" : : "r"(guard_top) : "memory");
     for (;;) {}
 }
+
+/* Debug crash test only: a frame on the kernel stack whose first link is sound (rbp points to
+ * it, its return address is in the kernel's text) but whose saved rbp points above the kernel
+ * stack, to an unmapped address, then ud2: the crash report's walk must stop at the bad link. */
+void sprig_debug_corrupt_frame_fault(void) {
+    __asm__ volatile(
+        "subq $16, %%rsp\n\t"
+        "movabsq $0xfffffffffffff000, %%rax\n\t"
+        "movq %%rax, (%%rsp)\n\t"
+        "leaq sprig_debug_corrupt_frame_fault(%%rip), %%rax\n\t"
+        "movq %%rax, 8(%%rsp)\n\t"
+        "movq %%rsp, %%rbp\n\t"
+        "ud2" : : : "rax", "memory");
+    for (;;) {}
+}

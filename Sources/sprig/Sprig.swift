@@ -143,8 +143,9 @@ struct RunGDB: ParsableCommand {
         abstract: "Boot a system in QEMU stopped before its first instruction, with gdb attached on this terminal.",
         discussion: """
             Builds the debug variant by default (with DWARF: gdb shows the Swift source lines of the \
-            kernel and the partitions). gdb runs on this terminal with the kernel's symbols and root's \
-            (at its link address), connected to QEMU's gdb stub; quitting gdb stops the machine. \
+            kernel and the partitions). gdb runs on this terminal with the kernel's symbols and every \
+            partition's (at their link address) and the helpers sprig-partitions, sprig-vidt and \
+            sprig-walk (tools/gdb/sprig.py), connected to QEMU's gdb stub; quitting gdb stops the machine. \
             With --wait-only (or without a terminal), no gdb is started: QEMU waits for yours on \
             --port, and sprig prints the command that connects it. The serial console is shown here.
             """)
@@ -169,14 +170,15 @@ struct RunGDB: ParsableCommand {
         var o = RunOptions()
         o.system = system; o.variant = variant; o.gdbPort = port; o.echo = true
         o.timeout = timeout ?? 365 * 24 * 3600
-        let rootELF = products.partitionELF(description.partitions[0])
+        let elves = description.partitions.map { products.partitionELF($0) }
+        let gdbArguments = Debugger.arguments(kernel: products.kernelELF, partitions: elves,
+                                              helpers: Debugger.helpers(builder.project), port: port)
         let gdb = Debugger.find()
         let interactive = !waitOnly && gdb != nil && Terminal.ownsStandardInput
         let machine = try Machine.start(products, options: o)
         if interactive, let gdb {
             ProcessGuard.interruptGoesToChild = true
-            let status = try Debugger.runInForeground(gdb, arguments: Debugger.arguments(
-                kernel: products.kernelELF, partitions: [rootELF], port: port))
+            let status = try Debugger.runInForeground(gdb, arguments: gdbArguments)
             ProcessGuard.interruptGoesToChild = false
             machine.end()
             let result = machine.wait()
@@ -187,7 +189,7 @@ struct RunGDB: ParsableCommand {
             say(gdb == nil ? "sprig: gdb is not installed (apt-get install gdb)" : "sprig: standard input is not this process's terminal: not starting gdb")
         }
         say("sprig: QEMU waits for a debugger on 127.0.0.1:\(port). Connect with:")
-        say("  gdb \(products.kernelELF.path) -ex 'add-symbol-file \(rootELF.path)' -ex 'target remote 127.0.0.1:\(port)'")
+        say("  gdb " + gdbArguments.dropFirst().map { $0.hasPrefix("-") ? $0 : "'\($0)'" }.joined(separator: " "))
         let result = machine.wait()
         FileHandle.standardError.write(Data("sprig: \(result.summary)\n".utf8))
         throw ExitCode(result.exitCode)

@@ -30,6 +30,12 @@ enum Boot {
     /// machine (every boot test passes long before), only so that a hang ends.
     static let hangGuard: Double = 600
 
+    /// The 1-based line of `file` (project-relative) that contains `text`.
+    static func sourceLine(of text: String, in file: String) throws -> Int {
+        let lines = try String(contentsOf: project.path(file), encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        return try #require(lines.firstIndex { $0.contains(text) }, "\(text) not in \(file)") + 1
+    }
+
     /// Boots `system` under TCG and returns the console and how the machine stopped.
     static func run(_ system: String, variant: Variant = .release, commandLine: String = "", timeout: Double = hangGuard,
                     input: RunInput = .none, monitorOnSerial: Bool = false, cpu: String? = nil,

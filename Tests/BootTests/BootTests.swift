@@ -35,6 +35,27 @@ struct BootTests {
             #expect(r.output.contains(reg), "report lacks \(reg)")
         }
         #expect(!r.output.contains("root: hello"), "root never ran")
+        // Named on the host with the debug kernel's DWARF: the check's line, and the caller's.
+        let check = try Boot.sourceLine(of: "crashtest: deliberate kernel precondition failure", in: "Sources/SprigX86/DebugCrashTest.swift")
+        let call = try Boot.sourceLine(of: "debugCrashTest(boot", in: "Sources/SprigX86/Main.swift")
+        #expect(r.output.contains("partition: none yet (the kernel was booting)"), "\(r.output)")
+        #expect(r.output.contains("last service call: none recorded"), "\(r.output)")
+        let rip = try #require(r.output.line(containing: "rip  0xffffffff8"), "no symbolized rip: \(r.output)")
+        #expect(rip.contains("_assertionFailure("), "the trap's own function (inlined): \(rip)")
+        #expect(r.output.contains("inlined into  debugCrashTest(_:rootPML4:) at Sources/SprigX86/DebugCrashTest.swift:\(check)\n"), "\(r.output)")
+        r.output.expectInOrder(["backtrace (kernel stack, frame pointers):", "  #0 0xffffffff8", "  #1 0xffffffff8", "*** machine stopped ***",
+                                "#1   0xffffffff8", "kmain(_:_:) at Sources/SprigX86/Main.swift:\(call)\n",
+                                "sprig_start64 at Sources/SprigX86/boot.S:"])
+    }
+
+    @Test("a corrupt frame-pointer chain ends the crash report's backtrace with its reason, not a second fault")
+    func corruptStackReport() throws {
+        let r = try Boot.run("hello", variant: .debug, commandLine: "crashtest=corrupt-stack")
+        #expect(r.ending == .status(ExitStatus.kernelCrash), "\(r.summary)\n\(r.output)")
+        r.output.expectInOrder(["*** SPRIG KERNEL CRASH ***", "vector: 6 invalid opcode", "backtrace (kernel stack, frame pointers):",
+                                "  #0 0xffffffff8", "  #1 0xffffffff8",
+                                "  (walk ends: frame pointer 0xfffffffffffff000 is not in the kernel stack)", "*** machine stopped ***"])
+        #expect(r.output.contains("sprig_debug_corrupt_frame_fault at Sources/SprigX86/support.c:"), "\(r.output)")
     }
 
     @Test("a kernel page fault prints vector 14 with cr2 and stops with 0x70")
@@ -45,6 +66,7 @@ struct BootTests {
         #expect(r.output.contains("vector: 14 page fault"))
         #expect(r.output.contains("cr2=0xffffa00000000000"))
         #expect(!r.output.contains("kernel trap"), "a page fault is not a Swift trap")
+        #expect(r.output.contains("debugCrashTest(_:rootPML4:) at Sources/SprigX86/DebugCrashTest.swift:"), "the faulting read, named: \(r.output)")
     }
 
     @Test("the debug build boots hello too")
@@ -127,7 +149,12 @@ struct RingThreeFaultTests {
         #expect(r.output.contains("vector: 14 page fault"))
         #expect(r.output.contains("cr2=0x0000700000000000"))
         #expect(r.output.contains("cs=0x0000000000000023"), "the faulting context is ring 3's")
-        #expect(r.output.contains("partition: root\n"), "the report names the faulting partition")
+        #expect(r.output.contains("partition: root, program faulty.bin (descriptor 0x"), "the report names the faulting partition: \(r.output)")
+        #expect(r.output.contains("last service call: 0x0100 consoleWrite(0x"), "root's console write before the fault: \(r.output)")
+        #expect(r.output.line(containing: "last service call: ")?.hasSuffix(") by this partition") == true, "\(r.output)")
+        #expect(r.output.contains("backtrace: none (the fault was ring 3's)"), "\(r.output)")
+        #expect(r.output.contains("  rip in faulty.elf 0x4"), "root's rip named with root's ELF: \(r.output)")
+        #expect(r.output.line(containing: "  rip in faulty.elf 0x4")?.contains("faultyMain(") == true, "\(r.output)")
     }
 
     @Test("a child's fault root cannot take, at VIDT[6] nor at VIDT[8]: the crash report names the child and the vector")
@@ -140,6 +167,8 @@ struct RingThreeFaultTests {
         let partition = try #require(r.output.line(containing: "partition: "), "\(r.output)")
         #expect(partition.hasPrefix("partition: root's child 0x") && UInt64(partition.dropFirst("partition: root's child 0x".count).prefix { $0.isHexDigit }, radix: 16) == UInt64(name, radix: 16),
                 "the report names the child as root does (\(name)): \(partition)")
+        #expect(partition.hasSuffix("its program: unknown, root gives the kernel no name for it"), "no invented name: \(partition)")
+        #expect(r.output.line(containing: "last service call: ")?.hasSuffix(") by root") == true, "the child made no call root's did not follow: \(r.output)")
         #expect(r.output.contains("vector: 6 invalid opcode"), "\(r.output)")
         #expect(!r.output.contains("double fault at my VIDT[8]"))
     }

@@ -2,6 +2,8 @@
 /// for (`--wait-only`), and gdb, driven in batch mode as a user would type, stops in a partition
 /// and in the kernel at Swift source lines, with a backtrace.
 import Foundation
+import SprigABI
+import SprigTool
 import Testing
 
 @Suite("sprig run-gdb", .serialized)
@@ -42,28 +44,12 @@ struct GDBTests {
         let rootLine = try Self.line(after: "sprig_partition_main", in: "Partitions/root/Root.swift")
         let trapLine = try Self.line(after: "sprig_trap", in: "Sources/SprigX86/Trap.swift")
 
-        let gdb = Process()
-        gdb.executableURL = Self.gdb
-        gdb.arguments = ["-batch", "-nx", products.kernelELF.path,
+        let (ended, text) = try Self.batch(["-batch", "-nx", products.kernelELF.path,
                          "-ex", "set pagination off", "-ex", "set confirm off",
                          "-ex", "add-symbol-file \(products.partitionELF("root").path)",
                          "-ex", "target remote 127.0.0.1:\(port)",
                          "-ex", "break Root.swift:\(rootLine)", "-ex", "break Trap.swift:\(trapLine)",
-                         "-ex", "continue", "-ex", "bt", "-ex", "continue", "-ex", "bt", "-ex", "kill"]
-        let pipe = Pipe()
-        gdb.standardOutput = pipe
-        gdb.standardError = pipe
-        gdb.standardInput = FileHandle.nullDevice
-        let output = Collected()
-        pipe.fileHandleForReading.readabilityHandler = { h in
-            let d = h.availableData
-            if !d.isEmpty { output.append(d) }
-        }
-        try gdb.run()
-        let ended = CLI.wait { !gdb.isRunning }
-        if !ended { gdb.terminate() }
-        gdb.waitUntilExit()
-        let text = output.text
+                         "-ex", "continue", "-ex", "bt", "-ex", "continue", "-ex", "bt", "-ex", "kill"])
         #expect(ended, "gdb did not finish:\n\(text)")
         // Root first (it runs before any kernel entry), then the kernel on root's first call.
         text.expectInOrder([
@@ -81,6 +67,87 @@ struct GDBTests {
         #expect(!kernelTrace.contains("#2  "), "\(kernelTrace)")
         try sprig.waitForExit(timeout: 60)
         #expect(CLI.descendants(of: sprig.pid).isEmpty)
+    }
+
+    /// Runs gdb in batch mode with `arguments`, until it ends; its output.
+    static func batch(_ arguments: [String]) throws -> (ended: Bool, text: String) {
+        let gdb = Process()
+        gdb.executableURL = Self.gdb
+        gdb.arguments = arguments
+        let pipe = Pipe()
+        gdb.standardOutput = pipe
+        gdb.standardError = pipe
+        gdb.standardInput = FileHandle.nullDevice
+        let output = Collected()
+        pipe.fileHandleForReading.readabilityHandler = { h in
+            let d = h.availableData
+            if !d.isEmpty { output.append(d) }
+        }
+        try gdb.run()
+        let ended = CLI.wait { !gdb.isRunning }
+        if !ended { gdb.terminate() }
+        gdb.waitUntilExit()
+        pipe.fileHandleForReading.readabilityHandler = nil
+        output.append(pipe.fileHandleForReading.readDataToEndOfFile())
+        return (ended, output.text)
+    }
+
+    @Test("sprig run-gdb's helpers: sprig-partitions, sprig-vidt and sprig-walk read the partitions as the kernel and the MMU do",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb")))
+    func partitionHelpers() throws {
+        let (_, products) = try Boot.products(.debug)
+        let port = try Self.freePort()
+        let sprig = try Spawned(sprigArguments: ["run-gdb", "--wait-only", "--system", "signal", "--port", "\(port)"])
+        defer { kill(sprig.pid, SIGTERM) }
+        try sprig.waitForOutput { $0.contains("QEMU waits for a debugger on 127.0.0.1:\(port)") }
+        let system = try Systems.named("signal")
+        let rootELF = products.partitionELF(system.partitions[0])
+        // Root's entry point from its ELF header (e_entry, bytes 24…31).
+        let header = try Data(contentsOf: rootELF)
+        let entry = header[24..<32].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        // sprig's own arguments (every partition's symbols, the helpers), in batch mode. First
+        // stop: the kernel's first entry (kernel CR3); second: root's console handler, which the
+        // mini-OS reaches once root built it and ran it (root's CR3, the kernel unmapped).
+        let arguments = ["-batch", "-nx"] + Debugger.arguments(kernel: products.kernelELF, partitions: system.partitions.map { products.partitionELF($0) },
+                                                               helpers: Debugger.helpers(Boot.project), port: port)
+            + ["-ex", "set pagination off", "-ex", "break sprig_trap", "-ex", "continue",
+               "-ex", "echo ==kernel==\\n", "-ex", "x/gx &'$e8SprigX8614rootDescriptors6UInt64Vvp'",
+               "-ex", "sprig-partitions", "-ex", "sprig-vidt root",
+               "-ex", "delete", "-ex", "break root_console", "-ex", "continue",
+               "-ex", "echo ==root==\\n", "-ex", "x/gx &'$e6signal6miniOSs6UInt64Vvp'",
+               "-ex", "sprig-partitions", "-ex", "sprig-walk current 0x\(String(AddressSpace.imageBase, radix: 16))", "-ex", "kill"]
+        let (ended, text) = try Self.batch(arguments)
+        #expect(ended, "gdb did not finish:\n\(text)")
+        let parts = text.components(separatedBy: "==root==")
+        try #require(parts.count == 2 && parts[0].contains("==kernel=="), "\(text)")
+        let inKernel = parts[0], inRoot = parts[1]
+
+        // Root's descriptor as the kernel's variable holds it, read through the kernel's tables.
+        let rootLine = try #require(inKernel.line(containing: "<$e8SprigX8614rootDescriptors6UInt64Vvp>:"), "\(text)")
+        let root = try #require(UInt64(rootLine.split(separator: "0x").last!.prefix { $0.isHexDigit }, radix: 16))
+        #expect(root != 0 && root % 4096 == 0)
+        let rootHex = "0x" + String(root, radix: 16)
+        let tree = try #require(inKernel.line(containing: "root: descriptor "), "\(text)")
+        #expect(tree.hasPrefix("root: descriptor \(rootHex) pml4 0x") && tree.hasSuffix("<- running"), "\(tree)")
+        #expect(inKernel.contains("current descriptor \(rootHex)\n"), "\(text)")
+        // VIDT[0] names root's boot context, whose rip is root's entry.
+        let context = "0x" + String(AddressSpace.rootInitialContext, radix: 16)
+        #expect(inKernel.contains("VIDT[0] = context \(context) rip 0x\(String(entry, radix: 16)) rsp 0x"), "\(text)")
+
+        // In root, the kernel unmapped: the same root, running, and the mini-OS as its child,
+        // named as root named it.
+        let miniLine = try #require(inRoot.line(containing: "<$e6signal6miniOSs6UInt64Vvp>:"), "\(text)")
+        let miniOS = try #require(UInt64(miniLine.split(separator: "0x").last!.prefix { $0.isHexDigit }, radix: 16))
+        #expect(miniOS != 0)
+        let rootAgain = try #require(inRoot.line(containing: "root: descriptor "), "\(text)")
+        #expect(rootAgain == tree, "\(rootAgain) vs \(tree)")
+        let child = try #require(inRoot.line(containing: "  child 0x\(String(miniOS, radix: 16)): descriptor 0x"), "\(text)")
+        #expect(child.contains(" depth 1 ") && !child.hasSuffix("<- running"), "\(child)")
+        // Root's image page as the MMU sees it: present and user at every level, then a frame.
+        text.expectInOrder(["partition \(rootHex), pml4 0x", "va 0x400000",
+                            "PML4[  0] = 0x", "P=1 W=1 U=1", "PDPT[  0] = 0x", "P=1 W=1 U=1",
+                            "PD  [  2] = 0x", "P=1 W=1 U=1", "PT  [  0] = 0x", "P=1", "U=1", "-> physical 0x"])
+        try sprig.waitForExit(timeout: 60)
     }
 
     @Test("make run-gdb on a terminal: gdb in the foreground reads what is typed, stops in the kernel, quits; the machine stops with it",
