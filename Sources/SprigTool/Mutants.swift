@@ -156,24 +156,8 @@ public enum Mutants {
             replacement: """
                 _ = rip
                 """,
-            also: [Mutant(
-                name: "exit-return-rip", summary: "", file: "Sources/SprigCore/Sharing.swift",
-                original: """
-                    if rights & Rights.execute != 0, va.raw == AddressSpace.vidt { return .executeAtVIDT }
-                    """,
-                replacement: """
-                    _ = va
-                    """)]),
-        Mutant(
-            name: "addvaddr-execute-vidt",
-            summary: "addVAddr no longer refuses execute rights at the child's VIDT address, so a child can run a syscall at the last bytes of the lower half",
-            file: "Sources/SprigCore/Sharing.swift",
-            original: """
-                if rights & Rights.execute != 0, va.raw == AddressSpace.vidt { return .executeAtVIDT }
-                """,
-            replacement: """
-                _ = va
-                """),
+            also: [codeAtVIDT]),
+        codeAtVIDT,
         Mutant(
             name: "context-user-bit",
             summary: "the translation yield and delivery use for VIDTs and contexts no longer requires the user bit, so a context on a kernel structure page is loaded and saved",
@@ -195,6 +179,19 @@ public enum Mutants {
                 defer { _ = va }
                 """),
     ]
+
+    /// addVAddr without its `executeAtVIDT` refusal: a mutant of its own, and the second edit of
+    /// `exit-return-rip` (written once here).
+    static let codeAtVIDT = Mutant(
+        name: "addvaddr-execute-vidt",
+        summary: "addVAddr no longer refuses execute rights at the child's VIDT address, so a child can run a syscall at the last bytes of the lower half",
+        file: "Sources/SprigCore/Sharing.swift",
+        original: """
+            if rights & Rights.execute != 0, va.raw == AddressSpace.vidt { return .executeAtVIDT }
+            """,
+        replacement: """
+            _ = va
+            """)
 
     /// The mutant called `name`.
     /// - Throws: `ToolError` naming the known mutants.
