@@ -126,7 +126,7 @@ public enum Threads {
     /// the flag set, before the scheduler picks the next thread.
     nonisolated(unsafe) public static var onTick: (@convention(c) () -> Void)? = nil
     /// Test hook: a deliberately broken primitive (host exploration only).
-    nonisolated(unsafe) package static var mutant: ThreadMutant? = nil
+    nonisolated(unsafe) static var mutant: ThreadMutant? = nil
 
     @inline(__always) static var s: UnsafeMutablePointer<SchedulerState> { storage.unsafelyUnwrapped }
     @inline(__always) static var m: ThreadMachine { machine.unsafelyUnwrapped }
@@ -461,7 +461,7 @@ extension Threads {
 }
 
 /// Deliberately broken primitives, for the host exploration to find (Tests/SprigThreadsTests).
-package enum ThreadMutant: Sendable {
+enum ThreadMutant: Sendable {
     /// A Mesa condition wait that does not re-check its condition after waking.
     case mesaWaitWithoutRecheck
     /// A Mesa lock that tests the lock before `cli` and blocks on what it saw.
