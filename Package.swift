@@ -36,7 +36,7 @@ let package = Package(
             name: "SprigModelTests",
             dependencies: ["SprigModel", "SprigCore", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        .testTarget(name: "SprigThreadsTests", dependencies: ["SprigThreads"]),
+        .testTarget(name: "SprigThreadsTests", dependencies: ["SprigThreads", "SprigABI"]),
         .testTarget(name: "BootTests", dependencies: ["SprigTool", "SprigABI", "SprigModel", "SprigCore"]),
     ]
 )
