@@ -387,8 +387,9 @@ public enum Threads {
     // MARK: the timer handler
 
     /// AIM's timer handler with preemption, entered with the flag set: counts the tick, runs
-    /// the invariant check and the program's handler, wakes the sleepers whose time came, and
-    /// puts the interrupted thread at the ready queue's tail behind the first ready one.
+    /// the invariant check and the program's handler, wakes the sleepers whose time came, puts
+    /// the interrupted thread at the ready queue's tail and runs the queue's head (the same
+    /// thread when no other is ready).
     /// `contextSaved`: the interrupted thread's registers are already in its slot (the real
     /// handler) and the machine resumes whichever thread runs next; otherwise (a tick taken at
     /// `sti`, or on the host) this returns when the interrupted thread runs again.
