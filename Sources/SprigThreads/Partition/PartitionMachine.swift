@@ -85,6 +85,8 @@ public enum PartitionThreads {
             _ = Sprig.call(.setIntState, InterruptFlags.enabled)
             let valid = word(PartitionThreads.cliSlot + UInt64(ContextLayout.valid))
             guard valid.pointee != 0 else { return false }
+            // A tick delivered between the test and this call (flag clear) is taken by the
+            // handler, which clears the word too; this one then takes one more (never fewer).
             _ = Sprig.call(.setIntState, InterruptFlags.masked)
             valid.pointee = 0
             return true
