@@ -67,6 +67,20 @@ struct ExplorationTests {
         expectClean(BrinchHansenBuffer.self, ticks: 2, minimumRuns: 200)
     }
 
+    @Test("dining philosophers, forks taken in order: no deadlock, neighbours never eat together, every schedule of 2 ticks")
+    func philosophers() {
+        Philosophers.leftFirst = false
+        expectClean(Philosophers.self, ticks: 2, minimumRuns: 100)
+    }
+
+    @Test("dining philosophers, left fork first: the explorer finds the deadlock")
+    func philosophersDeadlock() {
+        Philosophers.leftFirst = true
+        defer { Philosophers.leftFirst = false }
+        let e = expectCaught(Philosophers.self, ticks: 2)
+        #expect(e.counterexample?.outcome == .deadlock)
+    }
+
     @Test("sleep: the sleeper wakes after its ticks and is never forgotten")
     func sleeper() { expectClean(Sleeper.self, ticks: 2, minimumRuns: 10) }
 

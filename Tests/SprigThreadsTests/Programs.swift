@@ -291,3 +291,43 @@ enum Sleeper: ThreadProgram {
         wokeAt >= sleptAt + 2 ? [] : ["slept at tick \(sleptAt), woke at \(wokeAt)"]
     }
 }
+
+/// Three dining philosophers, one meal each, forks as Mesa locks: taking the lower-numbered
+/// fork first never deadlocks; taking the left one first can (every philosopher holding one).
+enum Philosophers: ThreadProgram {
+    nonisolated(unsafe) static var forks: [MesaLock] = []
+    nonisolated(unsafe) static var eating: [Bool] = []
+    nonisolated(unsafe) static var meals = 0
+    nonisolated(unsafe) static var leftFirst = false
+    static let count = 3
+
+    static func setUp() {
+        forks = (0..<count).map { _ in MesaLock() }
+        eating = Array(repeating: false, count: count)
+        meals = 0
+        Threads.onCheck = {
+            for i in 0..<Philosophers.count where Philosophers.eating[i] && Philosophers.eating[(i + 1) % Philosophers.count] {
+                violation("neighbours \(i) and \((i + 1) % Philosophers.count) eat together")
+            }
+        }
+        for i in 1..<count { _ = Threads.create({ Philosophers.dine(Int($0)) }, argument: UInt64(i)) }
+    }
+
+    static func main() { dine(0) }
+
+    static func dine(_ i: Int) {
+        let left = i, right = (i + 1) % count
+        let first = leftFirst ? left : min(left, right), second = leftFirst ? right : max(left, right)
+        forks[first].acquire()
+        Threads.point()
+        forks[second].acquire()
+        eating[i] = true
+        Threads.point()
+        meals += 1
+        eating[i] = false
+        forks[second].release()
+        forks[first].release()
+    }
+
+    static func finalCheck() -> [String] { meals == count ? [] : ["meals \(meals)"] }
+}
