@@ -22,6 +22,8 @@ let package = Package(
         .target(name: "SprigCore", dependencies: ["SprigABI"]),
         .target(name: "SprigModel", dependencies: ["SprigCore", "SprigABI"]),
         .target(name: "SprigTool", dependencies: ["SprigABI", "SprigModel"]),
+        // The threads library's core; Partition/ is the partition's machine (Embedded only).
+        .target(name: "SprigThreads", exclude: ["Partition"]),
         .executableTarget(
             name: "sprig",
             dependencies: ["SprigTool", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -34,6 +36,7 @@ let package = Package(
             name: "SprigModelTests",
             dependencies: ["SprigModel", "SprigCore", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        .testTarget(name: "SprigThreadsTests", dependencies: ["SprigThreads", "SprigABI"]),
         .testTarget(name: "BootTests", dependencies: ["SprigTool", "SprigABI", "SprigModel", "SprigCore"]),
     ]
 )

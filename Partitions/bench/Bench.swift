@@ -24,32 +24,6 @@ let parentResumeSlot: UInt64 = 300
 let childResumeSlot: UInt64 = 301
 let timerVector: UInt64 = 32
 
-/// `rounds` samples of one path.
-struct Samples {
-    var values: InlineArray<16, UInt64> = .init(repeating: 0)
-    var count = 0
-    mutating func add(_ v: UInt64) { if count < 16 { values[count] = v; count += 1 } }
-
-    /// Prints `bench: <key> <median> <min> <max>`, each minus `baseline`.
-    func report(_ key: StaticString, baseline: UInt64) {
-        var sorted = values
-        var i = 1
-        while i < count {
-            var j = i
-            while j > 0 && sorted[j - 1] > sorted[j] { let t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t; j -= 1 }
-            i += 1
-        }
-        var out = Output()
-        out.write("bench: ")
-        out.write(key)
-        for v in [sorted[count / 2], sorted[0], sorted[count - 1]] {
-            out.write(" ")
-            out.decimal(v >= baseline ? v - baseline : 0)
-        }
-        out.byte(10)
-    }
-}
-
 nonisolated(unsafe) var sharedPage: UInt64 = 0
 nonisolated(unsafe) var childName: UInt64 = 0
 nonisolated(unsafe) var baseline: UInt64 = 0
@@ -81,10 +55,7 @@ func benchRoot(_ bootInfoAddress: UInt64) {
     var pages = PageSource(largestRangeOf: info)
 
     // The cost of measuring: two back-to-back counter reads.
-    var base = Samples()
-    for _ in 0..<rounds { let a = readTSC(); let b = readTSC(); base.add(b - a) }
-    baseline = base.values[0]
-    for i in 1..<base.count where base.values[i] < baseline { baseline = base.values[i] }
+    baseline = Samples.counterBaseline()
     out.write("bench: baseline ")
     out.decimal(baseline)
     out.line(" instructions per counter read pair (subtracted below)")

@@ -1,7 +1,8 @@
 /// `sprig bench`: boots the `bench` system under QEMU TCG with `-icount shift=0,align=off`, where
 /// the time-stamp counter advances by exactly one per guest instruction, and collects the
 /// `bench: <key> <median> <min> <max>` lines its root prints (Partitions/bench/Bench.swift says
-/// what each key measures). Instruction counts do not depend on the host: the same build gives
+/// what each key measures), then boots `threads-bench` the same way for the threads library's
+/// paths (Partitions/threadsbench). Instruction counts do not depend on the host: the same build gives
 /// the same numbers on any machine, however loaded. It boots twice: with the kernel's entry
 /// window on (the default, the numbers and targets) and with `skim=off` (`windowOffMedian`),
 /// so the cost of the window shows next to each path (docs/bench.md). Under `-icount` a CR3
@@ -33,30 +34,38 @@ public enum Bench {
         "yield.parent_to_child", "yield.child_to_parent", "yield.round_trip",
         "yield.parent_to_child_cold", "yield.child_to_parent_cold", "irq.to_root_handler",
     ]
+    /// The threads library's paths, from the `threads-bench` system.
+    public static let threadsSystem = "threads-bench"
+    public static let threadsKeys = ["threads.switch", "threads.tick_to_handler"]
 
     /// Boots the bench system with instruction counting and returns its measurements.
     public static func run(_ products: BuildProducts, variant: Variant, timeout: Double = 120) throws -> [BenchMeasurement] {
-        var on = try run(products, variant: variant, commandLine: "", timeout: timeout)
-        let off = try run(products, variant: variant, commandLine: windowOff, timeout: timeout)
-        for i in on.indices { on[i].windowOffMedian = off.first { $0.key == on[i].key }?.median }
-        return on
+        var all: [BenchMeasurement] = []
+        for (name, keys) in [(system, expectedKeys), (threadsSystem, threadsKeys)] {
+            var on = try run(products, system: name, keys: keys, variant: variant, commandLine: "", timeout: timeout)
+            let off = try run(products, system: name, keys: keys, variant: variant, commandLine: windowOff, timeout: timeout)
+            for i in on.indices { on[i].windowOffMedian = off.first { $0.key == on[i].key }?.median }
+            all += on
+        }
+        return all
     }
 
     /// The kernel command line that turns the entry window off.
     public static let windowOff = "skim=off"
 
-    /// One boot of the bench system with `commandLine`.
-    static func run(_ products: BuildProducts, variant: Variant, commandLine: String, timeout: Double) throws -> [BenchMeasurement] {
+    /// One boot of system `name` with `commandLine`; every one of `keys` must be reported.
+    static func run(_ products: BuildProducts, system name: String, keys: [String], variant: Variant, commandLine: String,
+                    timeout: Double) throws -> [BenchMeasurement] {
         var o = RunOptions()
-        o.system = system; o.variant = variant; o.icount = true; o.timeout = timeout; o.commandLine = commandLine
+        o.system = name; o.variant = variant; o.icount = true; o.timeout = timeout; o.commandLine = commandLine
         let result = try QEMU.run(products, options: o)
         guard result.ending == .status(0) else {
-            throw ToolError("the bench system did not finish: \(result.summary)\n\(result.output)")
+            throw ToolError("the \(name) system did not finish: \(result.summary)\n\(result.output)")
         }
         let measurements = parse(result.output)
-        let missing = expectedKeys.filter { k in !measurements.contains { $0.key == k } }
+        let missing = keys.filter { k in !measurements.contains { $0.key == k } }
         guard missing.isEmpty else {
-            throw ToolError("the bench system did not report \(missing.joined(separator: ", "))\n\(result.output)")
+            throw ToolError("the \(name) system did not report \(missing.joined(separator: ", "))\n\(result.output)")
         }
         return measurements
     }

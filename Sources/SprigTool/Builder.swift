@@ -2,7 +2,7 @@
 ///
 /// The host package (`swift build`) cannot build for `x86_64-unknown-none-elf`, so this builder
 /// drives the toolchain directly, one Embedded Swift module at a time (SprigABI → SprigCore →
-/// SprigX86 for the kernel; SprigABI → SprigUser → each partition for ring 3). Each step is
+/// SprigX86 for the kernel; SprigABI → SprigUser → SprigThreads → each partition for ring 3). Each step is
 /// skipped when its outputs are newer than its inputs and its command line is unchanged, so
 /// repeated builds (tests, `make run`) cost only the up-to-date checks. docs/build.md explains it.
 import Foundation
@@ -182,8 +182,13 @@ public final class Builder {
         let uABI = try swiftModule("SprigABI", sources: abiSources, flags: userSwiftFlags, dir: udir, dependencies: [])
         let uUser = try swiftModule("SprigUser", sources: userSources, flags: userSwiftFlags, dir: udir,
                                     dependencies: abiSources)
-        var runtime = [uUser, uABI]
-        for s in try sources("Sources/SprigUser", ext: "S") + sources("Sources/SprigUser", ext: "c") + runtimeC {
+        // The threads library: its host-tested core and its partition machine, one module.
+        let threadsSources = try sources("Sources/SprigThreads", ext: "swift") + sources("Sources/SprigThreads/Partition", ext: "swift")
+        let uThreads = try swiftModule("SprigThreads", sources: threadsSources, flags: userSwiftFlags, dir: udir,
+                                       dependencies: abiSources + userSources)
+        var runtime = [uThreads, uUser, uABI]
+        for s in try sources("Sources/SprigUser", ext: "S") + sources("Sources/SprigUser", ext: "c")
+            + sources("Sources/SprigThreads/Partition", ext: "S") + runtimeC {
             runtime.insert(try cObject(s, flags: userCFlags, dir: udir), at: 0)
         }
         var images: [String: URL] = [:]
@@ -196,7 +201,7 @@ public final class Builder {
             let object = pdir.appendingPathComponent("\(name).o")
             try step("swiftc  partition \(name) (\(variant.rawValue))", tool: "swiftc",
                      userSwiftFlags + ["-I", udir.path, "-module-name", name] + psources.map(\.path) + ["-c", "-o", object.path],
-                     inputs: psources + userSources + abiSources, outputs: [object])
+                     inputs: psources + userSources + abiSources + threadsSources, outputs: [object])
             let elf = uout.appendingPathComponent("\(name).elf")
             let flat = uout.appendingPathComponent("\(name).bin")
             try link([object] + runtime, script: project.path("Sources/SprigUser/partition.ld"), entry: "_start",

@@ -39,6 +39,15 @@ public enum Systems {
             name: "bench", summary: "guest-instruction counts of yield, interrupt delivery and every memory service (run it with `sprig bench`)",
             partitions: ["bench", "benchchild"], countsInstructions: true),
         SystemDescription(
+            name: "teeter", summary: "AIM's teeter-totter on the threads library: the main thread moves right->left under cli/sti, the virtual timer's handler left->right, left + right = 100 at every tick and sti, winners printed, for 10,000 ticks",
+            partitions: ["threadsroot", "teeter"]),
+        SystemDescription(
+            name: "threads-demo", summary: "the threads library at work for 10,000 virtual ticks: bounded buffers with Mesa and with Hoare conditions, readers/writers, dining philosophers; invariants at every tick and sti, preemptions inside critical sections counted",
+            partitions: ["threadsroot", "threadsdemo"]),
+        SystemDescription(
+            name: "threads-bench", summary: "guest-instruction counts of the threads library: a thread switch inside a partition and a tick to the program's timer handler (run it with `sprig bench`)",
+            partitions: ["threadsroot", "threadsbench"], countsInstructions: true),
+        SystemDescription(
             name: "faulty", summary: "root page-faults on purpose: no parent can take it, so the kernel prints its crash report (status 0x70); faulty.child=1 or 2: a child's #UD that root cannot take at VIDT[6] (crash report naming the child) or takes at VIDT[8]",
             partitions: ["faulty", "attacker"]),
     ]

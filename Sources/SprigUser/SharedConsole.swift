@@ -24,20 +24,40 @@ public enum SharedConsole {
     /// This partition's vaddr of the shared page; 0 in root, which writes to the kernel itself.
     nonisolated(unsafe) public static var page: UInt64 = 0
 
-    /// Appends `count` bytes to the page and interrupts the parent to print them; when the page
-    /// is full, it is flushed first.
-    public static func send(_ bytes: UnsafePointer<UInt8>, count: Int) {
-        var used = word(page + lengthWord).pointee
-        if used + UInt64(count) > capacity {
-            _ = sprigConsoleInterrupt()
-            used = word(page + lengthWord).pointee
-            if used + UInt64(count) > capacity { return }
+    /// A partition whose threads share the page guards each append: `enter` sets its virtual
+    /// interrupt flag and says whether it was set already, `leave` puts it back. A writer that
+    /// had the flag set leaves its text in the page for the next line or for its parent (an
+    /// `int 0x80` with the flag set would be saved at the CLI slot, where the threads library
+    /// looks for held ticks).
+    public struct Guard {
+        public var enter: @convention(c) () -> Bool
+        public var leave: @convention(c) (Bool) -> Void
+        public init(enter: @convention(c) () -> Bool, leave: @convention(c) (Bool) -> Void) {
+            self.enter = enter
+            self.leave = leave
         }
-        let dst = UnsafeMutablePointer<UInt8>(bitPattern: UInt(page + text + used))!
-        var i = 0
-        while i < count { dst[i] = bytes[i]; i += 1 }
-        word(page + lengthWord).pointee = used + UInt64(count)
-        _ = sprigConsoleInterrupt()
+    }
+    nonisolated(unsafe) public static var appendGuard: Guard? = nil
+
+    /// Appends `count` bytes to the page and interrupts the parent to print them; when the page
+    /// is full, it is flushed first (and the bytes dropped if it stays full).
+    public static func send(_ bytes: UnsafePointer<UInt8>, count: Int) {
+        var tries = 0
+        while tries < 2 {
+            let wasMasked = appendGuard?.enter() ?? false
+            let used = word(page + lengthWord).pointee
+            let fits = used + UInt64(count) <= capacity
+            if fits {
+                let dst = UnsafeMutablePointer<UInt8>(bitPattern: UInt(page + text + used))!
+                var i = 0
+                while i < count { dst[i] = bytes[i]; i += 1 }
+                word(page + lengthWord).pointee = used + UInt64(count)
+            }
+            appendGuard?.leave(wasMasked)
+            if !wasMasked { _ = sprigConsoleInterrupt() }
+            if fits || wasMasked { return }
+            tries += 1
+        }
     }
 
     /// Records a failure for root's exit status.

@@ -6,9 +6,10 @@ import SprigTool
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Count guest instructions of yield, interrupt delivery and every memory service.",
+        abstract: "Count guest instructions of yield, interrupt delivery, every memory service and thread switches.",
         discussion: """
-            Builds, then boots the `bench` system under QEMU TCG with -icount shift=0,align=off: the \
+            Builds, then boots the `bench` system (and `threads-bench`, for a thread switch inside a \
+            partition and a tick to its timer handler) under QEMU TCG with -icount shift=0,align=off: the \
             time-stamp counter then advances by one per guest instruction, so the counts are the same on \
             any machine, however busy. Prints a table (median, min and max of 16 rounds, the cost of \
             reading the counter subtracted; a second boot with the kernel's entry window off, skim=off, \

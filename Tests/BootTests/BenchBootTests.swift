@@ -10,7 +10,7 @@ struct BenchBootTests {
     func benchReportsEveryPath() throws {
         let (_, products) = try Boot.products(.release)
         let ms = try Bench.run(products, variant: .release)
-        #expect(Set(ms.map(\.key)) == Set(Bench.expectedKeys))
+        #expect(Set(ms.map(\.key)) == Set(Bench.expectedKeys + Bench.threadsKeys))
         for m in ms {
             #expect(m.median > 0 && m.min <= m.median && m.median <= m.max, "\(m.key)")
             if m.key.hasPrefix("yield.") || m.key.hasPrefix("service.") {
@@ -38,6 +38,10 @@ struct BenchBootTests {
         // The cold yields (caches emptied by a table change) run the whole chain and its walks.
         #expect(byKey["yield.parent_to_child_cold"]!.median > byKey["yield.parent_to_child"]!.median)
         #expect(byKey["yield.child_to_parent_cold"]!.median > byKey["yield.child_to_parent"]!.median)
+        // A thread switch inside a partition: its cli and sti are two setIntState calls,
+        // so it costs more than one yield and far less than a tick's trip through root.
+        #expect(byKey["threads.switch"]!.median > byKey["service.setIntState"]!.median * 2)
+        #expect(byKey["threads.tick_to_handler"]!.median > byKey["irq.to_root_handler"]!.median + byKey["yield.parent_to_child"]!.median)
         let json = try Bench.json(ms)
         #expect(json.contains("\"unit\" : \"guest instructions\""))
     }
