@@ -1,5 +1,6 @@
 /// Alice of the `alice-eve` system (WeensyOS's p-alice): counts, says hello every 1024
-/// iterations and yields to her parent after every iteration.
+/// iterations (her argument: root may ask for another count) and yields to her parent after
+/// every iteration.
 ///
 /// Her lines go through her own console page (`SharedConsole`; root drains it when she raises
 /// `int 0x80`). Each yield saves her at her `VIDT[300]` and enters root at its `VIDT[300]`, the
@@ -14,10 +15,11 @@ let resumeIndex: UInt64 = 300
 func aliceMain(_ argument: UInt64) {
     SharedConsole.page = ChildLayout.consolePage
     Contexts.setVIDT(resumeIndex, ChildLayout.contextSlot(2))
+    let every = argument == 0 ? 1024 : argument
     var n: UInt64 = 0
     while true {
         n += 1
-        if n % 1024 == 0 {
+        if n % every == 0 {
             var out = Output()
             out.write("Hi, I'm Alice! #")
             out.decimal(n)

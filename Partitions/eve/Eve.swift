@@ -1,7 +1,8 @@
 /// Eve of the `alice-eve` system (WeensyOS's p-eve): she counts and yields like Alice, says
-/// hello at 1024, and then, depending on the argument root started her with, loops forever
-/// (0), carries out one attack on the kernel or on Alice (1…9, `Attack`), or goes on counting
-/// and yielding politely (`polite`).
+/// hello at 1024 (or the count in bits 16 and up of her argument), and then, depending on the
+/// low 16 bits of the argument root started her with, loops forever (0), carries out one attack
+/// on the kernel or on Alice (1…9, `Attack`), or goes on counting and yielding politely
+/// (`polite`).
 ///
 /// An attack that works goes on to the line after it: Eve then faults with `wentOn` in every
 /// register, which root reports as a failure of containment. An attack the kernel refuses with a
@@ -99,13 +100,15 @@ func attack(_ k: UInt64) -> Never {
 }
 
 @_cdecl("sprig_partition_main")
-func eveMain(_ argument: UInt64) {
+func eveMain(_ word0: UInt64) {
     SharedConsole.page = ChildLayout.consolePage
     Contexts.setVIDT(resumeIndex, ChildLayout.contextSlot(2))
+    let argument = word0 & 0xFFFF
+    let every = word0 >> 16 == 0 ? 1024 : word0 >> 16
     var n: UInt64 = 0
     while true {
         n += 1
-        if n % 1024 == 0 {
+        if n % every == 0 {
             var out = Output()
             out.write("Hi, I'm Eve! #")
             out.decimal(n)

@@ -73,7 +73,8 @@ enum Stages {
         let m = Root.eveModule
         copy(from: Root.evePristine, to: Root.eveImage, bytes: m.bytes)
         Root.stage = stage
-        start(&Root.eve, image: Root.eveImage, bytes: m.bytes, argument: stage, label: "building Eve")
+        // Her argument: the stage, and how often she prints from bit 16 up.
+        start(&Root.eve, image: Root.eveImage, bytes: m.bytes, argument: stage | Root.every << 16, label: "building Eve")
         // What she knows, read-only at her extra region.
         let name = Root.eve.name
         let need = Sprig.call(.countToMap, name, ChildLayout.extraBase)
@@ -109,6 +110,10 @@ enum Stages {
             out.write("; Alice printed ")
             out.decimal(Root.aliceLines)
             out.line(" lines all along")
+            if Root.exitAfterAttacks {
+                MemoryViewer.physical()
+                Keys.key(UInt8(ascii: "q"))
+            }
         } else {
             out.write("), attack ")
             out.decimal(next)

@@ -15,6 +15,9 @@
 /// physical memory map, `a` and `e` Alice's and Eve's address spaces, `r` turns a map every
 /// `alice-eve.refresh` ticks on and off, `q` powers off (status 0 when every attack was
 /// contained and nothing failed, 3 otherwise). MemoryViewer.swift draws and checks the map.
+/// With `alice-eve.exit=1` on the command line root draws the map and powers off by itself
+/// once the attacks are done; `alice-eve.every=N` makes Alice and Eve print every N
+/// iterations; `alice-eve.record=1` (what `sprig memmap` passes) is both, with N = 16.
 ///
 /// Root runs masked (`setIntState(masked)`), and so do its handlers; it leaves for a child with
 /// interrupts enabled, so ticks, keys and `int 0x80` reach it only while a child runs. Every
@@ -84,6 +87,12 @@ enum Root {
     nonisolated(unsafe) static var refreshTicks: UInt64 = 0
     nonisolated(unsafe) static var refreshing = false
     nonisolated(unsafe) static var lastMap: UInt64 = 0
+    /// `alice-eve.exit=1`: once Eve's attacks are done, draw the map and power off (tests,
+    /// `sprig memmap`), instead of running until `q`.
+    nonisolated(unsafe) static var exitAfterAttacks = false
+    /// Iterations between Alice's and Eve's lines (`alice-eve.every`, default 1024 as in
+    /// WeensyOS); they get it in their argument.
+    nonisolated(unsafe) static var every: UInt64 = 1024
 
     static func kid(_ w: Who) -> Kid { w == .alice ? alice : eve }
     static func other(_ w: Who) -> Who { w == .alice ? .eve : .alice }
@@ -246,6 +255,14 @@ func weensyMain(_ bootInfoAddress: UInt64) {
         out.line("root: the kernel's symbols are missing from the command line (sprig run passes them)")
         Sprig.powerOff(1)
     }
+    if case .value(let exit) = info.argument("alice-eve.exit") { Root.exitAfterAttacks = exit != 0 }
+    // A recording for the model (`sprig memmap`): stop by itself, and say hello every 16
+    // iterations, so that the trace stays short.
+    if case .value(let record) = info.argument("alice-eve.record"), record != 0 {
+        Root.exitAfterAttacks = true
+        Root.every = 16
+    }
+    if case .value(let every) = info.argument("alice-eve.every"), every >= 1 && every <= 1 << 20 { Root.every = every }
     if case .value(let ticks) = info.argument("alice-eve.refresh") { Root.refreshTicks = ticks } else { Root.refreshTicks = 2 * timerHz }
     Root.syscallEntry = entry
     Root.aliceModule = alice
@@ -282,7 +299,7 @@ func weensyMain(_ bootInfoAddress: UInt64) {
     MemoryViewer.setUp(info, rootStart: rootStart, rootEnd: pages.next, kernelStart: kernelStart, kernelEnd: kernelEnd)
 
     // Alice's image pages are her module's, given, not copied.
-    start(&Root.alice, image: alice.vaddr, bytes: alice.bytes, argument: 0, label: "building Alice")
+    start(&Root.alice, image: alice.vaddr, bytes: alice.bytes, argument: Root.every, label: "building Alice")
     word(Root.clue + 0).pointee = entry
     word(Root.clue + 8).pointee = alice.vaddr
     word(Root.clue + 16).pointee = Root.alice.name
