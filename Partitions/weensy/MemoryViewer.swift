@@ -189,6 +189,7 @@ enum MemoryViewer {
     /// Who root gave the page at window vaddr `va` to, by its ledger (0: nobody).
     static func grantee(_ va: UInt64) -> Who? {
         let page = AddressSpace.pageSize
+        if Root.labDoubleGrant && va == Root.alice.console { return .eve }
         if inRun(va, Root.alice.pagesStart, Root.alice.pagesUsed) || va == Root.alice.console
             || inRun(va, Root.aliceModule.vaddr & ~(page - 1), pagesOf(Root.aliceModule.bytes)) { return .alice }
         if inRun(va, Root.eve.pagesStart, Root.eve.pagesUsed) || va == Root.eve.console || va == Root.clue

@@ -253,8 +253,10 @@ enum Keys {
             out.decimal(Root.aliceLines)
             out.write(", failures ")
             out.decimal(Root.failures)
+            out.write(", PAGE TABLE ERRORs ")
+            out.decimal(MemoryViewer.errors)
             out.byte(10)
-            Sprig.powerOff(Root.failures == 0 ? 0 : 3)
+            Sprig.powerOff(Root.failures == 0 && MemoryViewer.errors == 0 ? 0 : 3)
         default: break
         }
     }

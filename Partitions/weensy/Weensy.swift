@@ -4,7 +4,7 @@
 /// Root starts Alice and Eve from their boot modules and schedules them round-robin: a child
 /// that yields (to root's `VIDT[300]`, saving itself at its own `VIDT[300]`) or that the timer
 /// interrupts (root's `VIDT[32]`, the child saved at its STI slot) hands the CPU to the other,
-/// resumed where it was saved. Alice counts, prints every 1024 iterations and yields. Eve does
+/// resumed where it was saved (`Root.next`). Alice counts, prints every 1024 iterations and yields. Eve does
 /// the same up to her first line, then loops forever: the timer takes the CPU back from her and
 /// Alice keeps printing. Then, one at a time, Eve's attacks (`Stage`, Partitions/eve): each
 /// ends in a fault root takes at `VIDT[vector]` from Eve; root prints what stopped her (the
@@ -17,7 +17,8 @@
 /// contained and nothing failed, 3 otherwise). MemoryViewer.swift draws and checks the map.
 /// With `alice-eve.exit=1` on the command line root draws the map and powers off by itself
 /// once the attacks are done; `alice-eve.every=N` makes Alice and Eve print every N
-/// iterations; `alice-eve.record=1` (what `sprig memmap` passes) is both, with N = 16.
+/// iterations; `alice-eve.record=1` (what `sprig memmap` passes) is both, with N = 16;
+/// `alice-eve.weight=W` gives Alice W turns for each of Eve's (docs/labs, lab 1).
 ///
 /// Root runs masked (`setIntState(masked)`), and so do its handlers; it leaves for a child with
 /// interrupts enabled, so ticks, keys and `int 0x80` reach it only while a child runs. Every
@@ -94,6 +95,24 @@ enum Root {
     /// WeensyOS); they get it in their argument.
     nonisolated(unsafe) static var every: UInt64 = 1024
 
+    /// The plan: Alice's turns for each of Eve's (`alice-eve.weight`, default 1: round-robin),
+    /// and how many in a row Alice has had.
+    nonisolated(unsafe) static var weight: UInt64 = 1
+    nonisolated(unsafe) static var aliceStreak: UInt64 = 0
+    /// Lab 3 (`alice-eve.lab3=1`): root also tries to give Alice's console page to Eve, and
+    /// its ledger says Eve holds it whatever the kernel answered; the map's checker disagrees.
+    nonisolated(unsafe) static var labDoubleGrant = false
+
+    /// Who runs after `w`'s turn ended (it yielded or a tick took the CPU back).
+    static func next(after w: Who) -> Who {
+        if w == .alice {
+            aliceStreak += 1
+            if aliceStreak < weight { return .alice }
+        }
+        aliceStreak = 0
+        return other(w)
+    }
+
     static func kid(_ w: Who) -> Kid { w == .alice ? alice : eve }
     static func other(_ w: Who) -> Who { w == .alice ? .eve : .alice }
     static func who(_ name: UInt64) -> Who? {
@@ -139,7 +158,7 @@ func require(_ what: StaticString, _ ok: Bool) {
 func weensyYield(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
     let w = Root.current
     Root.setResume(w, yieldIndex)
-    Root.run(Root.other(w))
+    Root.run(Root.next(after: w))
 }
 
 /// `VIDT[32]`: a tick; the interrupted child was saved at its STI slot. The other child runs.
@@ -158,7 +177,7 @@ func weensyTick(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ fault
         Root.lastMap = Root.ticks
         MemoryViewer.physical()
     }
-    Root.run(Root.other(w))
+    Root.run(Root.next(after: w))
 }
 
 /// `VIDT[0x80]`: a child's line waits on its console page.
@@ -262,6 +281,8 @@ func weensyMain(_ bootInfoAddress: UInt64) {
         Root.exitAfterAttacks = true
         Root.every = 16
     }
+    if case .value(let lab) = info.argument("alice-eve.lab3") { Root.labDoubleGrant = lab != 0 }
+    if case .value(let weight) = info.argument("alice-eve.weight"), weight >= 1 && weight <= 100 { Root.weight = weight }
     if case .value(let every) = info.argument("alice-eve.every"), every >= 1 && every <= 1 << 20 { Root.every = every }
     if case .value(let ticks) = info.argument("alice-eve.refresh") { Root.refreshTicks = ticks } else { Root.refreshTicks = 2 * timerHz }
     Root.syscallEntry = entry
@@ -304,6 +325,12 @@ func weensyMain(_ bootInfoAddress: UInt64) {
     word(Root.clue + 8).pointee = alice.vaddr
     word(Root.clue + 16).pointee = Root.alice.name
     Stages.startEve(Stage.loop)
+    if Root.labDoubleGrant {
+        let r = Sprig.call(.addVAddr, Root.alice.console, Root.eve.name, ChildLayout.extraBase + AddressSpace.pageSize,
+                           Rights.read | Rights.write)
+        out.write("root: lab 3: giving Alice's console page to Eve as well: ")
+        out.line(statusName(r.raw))
+    }
 
     out.write("root: Alice and Eve started; the timer at ")
     out.decimal(timerHz)
