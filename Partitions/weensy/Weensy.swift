@@ -17,7 +17,8 @@
 /// contained and nothing failed, 3 otherwise). MemoryViewer.swift draws and checks the map.
 /// With `alice-eve.exit=1` on the command line root draws the map and powers off by itself
 /// once the attacks are done; `alice-eve.every=N` makes Alice and Eve print every N
-/// iterations; `alice-eve.record=1` (what `sprig memmap` passes) is both, with N = 16;
+/// iterations; `alice-eve.hz=H` sets the timer; `alice-eve.record=1` (what `sprig memmap`
+/// passes) is exit, N = 16 and H = 100;
 /// `alice-eve.weight=W` gives Alice W turns for each of Eve's (docs/labs, lab 1).
 ///
 /// Root runs masked (`setIntState(masked)`), and so do its handlers; it leaves for a child with
@@ -29,7 +30,6 @@ import SprigUser
 
 /// Root's `VIDT[300]`: a child yields here; children save themselves at their own `VIDT[300]`.
 let yieldIndex: UInt64 = 300
-let timerHz: UInt64 = 1000
 /// Pages set aside for each child (its structures, tables, stacks, VIDT, contexts).
 let childPages: UInt64 = 96
 
@@ -94,6 +94,8 @@ enum Root {
     /// Iterations between Alice's and Eve's lines (`alice-eve.every`, default 1024 as in
     /// WeensyOS); they get it in their argument.
     nonisolated(unsafe) static var every: UInt64 = 1024
+    /// The timer's rate (`alice-eve.hz`, default 1000).
+    nonisolated(unsafe) static var timerHz: UInt64 = 1000
 
     /// The plan: Alice's turns for each of Eve's (`alice-eve.weight`, default 1: round-robin),
     /// and how many in a row Alice has had.
@@ -275,16 +277,18 @@ func weensyMain(_ bootInfoAddress: UInt64) {
         Sprig.powerOff(1)
     }
     if case .value(let exit) = info.argument("alice-eve.exit") { Root.exitAfterAttacks = exit != 0 }
-    // A recording for the model (`sprig memmap`): stop by itself, and say hello every 16
-    // iterations, so that the trace stays short.
+    // A recording for the model (`sprig memmap`): stop by itself, say hello every 16
+    // iterations and tick at 100 Hz, so that the trace stays short.
     if case .value(let record) = info.argument("alice-eve.record"), record != 0 {
         Root.exitAfterAttacks = true
         Root.every = 16
+        Root.timerHz = 100
     }
+    if case .value(let hz) = info.argument("alice-eve.hz"), hz >= 19 && hz <= 10000 { Root.timerHz = hz }
     if case .value(let lab) = info.argument("alice-eve.lab3") { Root.labDoubleGrant = lab != 0 }
     if case .value(let weight) = info.argument("alice-eve.weight"), weight >= 1 && weight <= 100 { Root.weight = weight }
     if case .value(let every) = info.argument("alice-eve.every"), every >= 1 && every <= 1 << 20 { Root.every = every }
-    if case .value(let ticks) = info.argument("alice-eve.refresh") { Root.refreshTicks = ticks } else { Root.refreshTicks = 2 * timerHz }
+    if case .value(let ticks) = info.argument("alice-eve.refresh") { Root.refreshTicks = ticks } else { Root.refreshTicks = 2 * Root.timerHz }
     Root.syscallEntry = entry
     Root.aliceModule = alice
     Root.eveModule = eve
@@ -333,12 +337,12 @@ func weensyMain(_ bootInfoAddress: UInt64) {
     }
 
     out.write("root: Alice and Eve started; the timer at ")
-    out.decimal(timerHz)
+    out.decimal(Root.timerHz)
     out.write(" Hz takes the CPU back; the kernel's syscall entry is at ")
     out.hex(entry)
     out.line(" (kernel.elf's symbol table)")
     out.line("root: keys: m physical map, a/e Alice's/Eve's address space, r map refresh on/off, q power off")
-    require("setTimer", Sprig.setTimer(timerHz).succeeded)
+    require("setTimer", Sprig.setTimer(Root.timerHz).succeeded)
     require("setConsoleInterrupt(on)", Sprig.setConsoleInterrupt(true).succeeded)
     Root.run(.alice)
 }

@@ -84,7 +84,7 @@ struct AliceEveBootTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("alice-eve.trace")
         let run = try TraceRun.record(system: "alice-eve", to: url, project: Boot.project, timeout: Boot.hangGuard,
-                                      commandLine: "alice-eve.record=1")
+                                      commandLine: "alice-eve.record=1 alice-eve.every=4")
         #expect(run.ending == .status(0), "\(run.output)")
         AliceEve.checkRun(run.output, syscallEntry: try AliceEve.syscallEntry(.trace))
         let rootMap = try #require(MemoryMap.parseRootMap(run.output), "no map in \(run.output)")
@@ -177,5 +177,20 @@ struct PNGTests {
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(p.terminationStatus == 0)
         #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "000001000100")
+    }
+}
+
+@Suite("sprig memmap's errors")
+struct MemmapCLITests {
+    @Test("no system, an unknown system, a bad --at or --memory: one line, status 64, before any build", arguments: [
+        ([], "give --system NAME"),
+        (["--system", "nope"], "no system named 'nope'"),
+        (["--system", "alice-eve", "--at", "soon"], "--at must be an event number from 0, or end, not 'soon'"),
+        (["--system", "alice-eve", "--memory", "2"], "--memory must be between 8 and 1024 MiB"),
+    ])
+    func usageErrors(_ arguments: [String], _ message: String) throws {
+        let (status, output) = try CLI.run(["memmap"] + arguments, timeout: 60)
+        #expect(status == 64, "\(output)")
+        #expect(output.split(separator: "\n").count == 1 && output.contains(message), "\(output)")
     }
 }
