@@ -147,9 +147,12 @@ func fail(_ what: StaticString, _ raw: UInt64) {
     out.line(statusName(raw))
 }
 
+/// Stops with `root: FAILED <what>` unless `ok`: what follows depends on it.
 func require(_ what: StaticString, _ ok: Bool) {
     guard !ok else { return }
-    fail(what, Status.success.rawValue)
+    var out = Output()
+    out.write("root: FAILED ")
+    out.line(what)
     Sprig.powerOff(3)
 }
 
@@ -227,13 +230,19 @@ func weensySerial(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ fau
 
 // MARK: Starting
 
-/// Sets aside `count` consecutive pages of `pages` (boot modules are skipped, not split).
+/// Sets aside `count` consecutive pages of `pages`: a run that a boot module interrupts (the
+/// page source steps over modules) starts again after it, the pages before it left unused.
 func setAside(_ count: UInt64, from pages: inout PageSource) -> UInt64 {
-    let first = pages.take()
+    var first = pages.take()
     var k: UInt64 = 1
     while k < count {
-        require("consecutive pages for a child", pages.take() == first + k * AddressSpace.pageSize)
-        k += 1
+        let p = pages.take()
+        if p != first + k * AddressSpace.pageSize {
+            first = p
+            k = 1
+        } else {
+            k += 1
+        }
     }
     return first
 }
