@@ -344,9 +344,11 @@ enum MemoryViewer {
             if bad { errors += 1; out.line("root: PAGE TABLE ERROR: a page root mapped there is not the child's") }
         }
         region(&out, "image", AddressSpace.imageBase, pagesOf(imageBytes), "rwx", backing: image, letter)
-        region(&out, "handler stack", ChildLayout.handlerStackTop - ChildLayout.handlerStackPages * page,
+        // Which of the child's pages went to its stacks root does not record: shown, not checked.
+        region(&out, "handler stack (not checked)", ChildLayout.handlerStackTop - ChildLayout.handlerStackPages * page,
                ChildLayout.handlerStackPages, "rw-", backing: 0, letter)
-        region(&out, "stack", ChildLayout.stackTop - ChildLayout.stackPages * page, ChildLayout.stackPages, "rw-", backing: 0, letter)
+        region(&out, "stack (not checked)", ChildLayout.stackTop - ChildLayout.stackPages * page, ChildLayout.stackPages,
+               "rw-", backing: 0, letter)
         region(&out, "console page (shared with root)", ChildLayout.consolePage, 1, "rw-", backing: k.console, letter)
         region(&out, "contexts", ChildLayout.contextPages, 2, "rw-", backing: k.contexts, letter)
         region(&out, "VIDT", AddressSpace.vidt, 1, "rw-", backing: k.vidt, letter)
