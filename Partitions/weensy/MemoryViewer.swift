@@ -253,6 +253,15 @@ enum MemoryViewer {
         out.write(" ")
     }
 
+    /// The view key `k` asks for: `m` the physical map, `a` or `e` Alice's or Eve's address space.
+    static func draw(_ k: UInt8) {
+        switch k {
+        case UInt8(ascii: "a"): virtual(.alice)
+        case UInt8(ascii: "e"): virtual(.eve)
+        default: physical()
+        }
+    }
+
     /// The physical map: every page of RAM, 64 a row; a run of rows of one letter that repeats
     /// the row before it is one line ending ` xN`.
     static func physical() {

@@ -228,9 +228,9 @@ enum Keys {
 
     static func key(_ c: UInt8) {
         switch c {
-        case UInt8(ascii: "m"): MemoryViewer.physical()
-        case UInt8(ascii: "a"): MemoryViewer.virtual(.alice)
-        case UInt8(ascii: "e"): MemoryViewer.virtual(.eve)
+        case UInt8(ascii: "m"), UInt8(ascii: "a"), UInt8(ascii: "e"):
+            Root.view = c
+            MemoryViewer.draw(c)
         case UInt8(ascii: "r"):
             Root.refreshing = !Root.refreshing && Root.refreshTicks > 0
             Root.lastMap = Root.ticks

@@ -12,8 +12,8 @@
 /// the expected one, deletes Eve (every page comes back) and starts her again from her image.
 ///
 /// Keys on the serial port (root's `VIDT[36]`, and polled at every tick): `m` draws the
-/// physical memory map, `a` and `e` Alice's and Eve's address spaces, `r` turns a map every
-/// `alice-eve.refresh` ticks on and off, `q` powers off (status 0 when every attack was
+/// physical memory map, `a` and `e` Alice's and Eve's address spaces, `r` turns the last of
+/// these again every `alice-eve.refresh` ticks on and off, `q` powers off (status 0 when every attack was
 /// contained and nothing failed, 3 otherwise). MemoryViewer.swift draws and checks the map.
 /// With `alice-eve.exit=1` on the command line root draws the map and powers off by itself
 /// once the attacks are done; `alice-eve.every=N` makes Alice and Eve print every N
@@ -88,6 +88,8 @@ enum Root {
     nonisolated(unsafe) static var refreshTicks: UInt64 = 0
     nonisolated(unsafe) static var refreshing = false
     nonisolated(unsafe) static var lastMap: UInt64 = 0
+    /// The view `r` refreshes: the key of the last one drawn (`m`, `a` or `e`).
+    nonisolated(unsafe) static var view = UInt8(ascii: "m")
     /// `alice-eve.exit=1`: once Eve's attacks are done, draw the map and power off (tests,
     /// `sprig memmap`), instead of running until `q`.
     nonisolated(unsafe) static var exitAfterAttacks = false
@@ -180,7 +182,7 @@ func weensyTick(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ fault
     Keys.poll()
     if Root.refreshing && Root.ticks - Root.lastMap >= Root.refreshTicks {
         Root.lastMap = Root.ticks
-        MemoryViewer.physical()
+        MemoryViewer.draw(Root.view)
     }
     Root.run(Root.next(after: w))
 }
