@@ -5,6 +5,7 @@
 /// same state (replayed from the trace kernel's recording); keys work on a real terminal.
 import Foundation
 import SprigABI
+import SprigCore
 import SprigModel
 import SprigTool
 import Testing
@@ -192,5 +193,34 @@ struct MemmapCLITests {
         let (status, output) = try CLI.run(["memmap"] + arguments, timeout: 60)
         #expect(status == 64, "\(output)")
         #expect(output.split(separator: "\n").count == 1 && output.contains(message), "\(output)")
+    }
+}
+
+@Suite("the memory map from the model")
+struct MemoryMapModelTests {
+    @Test("letters by owner; a page forged into Eve's tables from Alice's, or the kernel's, is a PAGE TABLE ERROR")
+    func lettersAndChecker() throws {
+        let m = ModelMachine(pages: 512, kernelImagePages: 8)
+        let alice = m.makeChild(of: m.root, pages: 2)
+        let eve = m.makeChild(of: m.root, pages: 2)
+        // Root's children get their letters in the order of their names (descriptor vaddrs in root).
+        let letters = Array((alice.name < eve.name ? "AE" : "EA").utf8)
+        let clean = MemoryMap(machine: m, childLetters: letters)
+        #expect(clean.errors.isEmpty, "\(clean.errors)")
+        let a = try #require(m.translate(alice.descriptor, alice.pages[0]))
+        let e = try #require(m.translate(eve.descriptor, eve.pages[0]))
+        func letter(_ map: MemoryMap, _ p: PhysicalAddress) -> Character { Character(UnicodeScalar(map.letters[Int(p.raw / 4096)])) }
+        #expect(letter(clean, a) == "A" && letter(clean, e) == "E")
+        #expect(letter(clean, eve.descriptor) == "S" && letter(clean, m.kernelImage[0]) == "K")
+
+        // Eve's leaf for her first page now names Alice's page: two incomparable holders.
+        let leaf = try #require(PageTableWalk.leaf(m.memory, pml4: Partition.pml4(m.memory, eve.descriptor), va: VirtualAddress(eve.pages[1])))
+        m.memory.store(leaf.at, PageTableEntry(frame: a, flags: leaf.entry.raw & 0xFFF | leaf.entry.raw & PageTableEntry.noExecute).raw)
+        let shared = MemoryMap(machine: m, childLetters: letters)
+        #expect(shared.errors.contains { $0.hasPrefix("PAGE TABLE ERROR: horizontalIsolation") }, "\(shared.errors)")
+        // And a kernel structure page (Alice's descriptor) reachable from Eve.
+        m.memory.store(leaf.at, PageTableEntry(frame: alice.descriptor, flags: leaf.entry.raw & 0xFFF | leaf.entry.raw & PageTableEntry.noExecute).raw)
+        let reachable = MemoryMap(machine: m, childLetters: letters)
+        #expect(reachable.errors.contains { $0.hasPrefix("PAGE TABLE ERROR: kernelDataIsolation") }, "\(reachable.errors)")
     }
 }
