@@ -78,7 +78,9 @@ public enum BootImage {
             if !modules.contains(name) { try fm.copyItem(at: image, to: files.appendingPathComponent(name)) }
             modules.append(name)
         }
-        let cfg = try grubConfiguration(system: system, modules: modules, commandLine: commandLine)
+        let symbols = try KernelSymbols.commandLine(for: system, elf: products.kernelELF)
+        let cfg = try grubConfiguration(system: system, modules: modules,
+                                        commandLine: [commandLine, symbols].filter { !$0.isEmpty }.joined(separator: " "))
         try cfg.write(to: tree.appendingPathComponent("boot/grub/grub.cfg"), atomically: true, encoding: .utf8)
         try fm.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
         try? fm.removeItem(at: output)

@@ -191,7 +191,10 @@ public final class Machine {
         m.products = products
         let p = m.process
         p.executableURL = try QEMU.find()
-        p.arguments = QEMU.arguments(products, system: system, options: options)
+        var withSymbols = options
+        let symbols = try KernelSymbols.commandLine(for: system, elf: products.kernelELF)
+        withSymbols.commandLine = [options.commandLine, symbols].filter { !$0.isEmpty }.joined(separator: " ")
+        p.arguments = QEMU.arguments(products, system: system, options: withSymbols)
         switch options.input {
         case .none: p.standardInput = FileHandle.nullDevice
         case .inherit:

@@ -13,6 +13,8 @@ public struct SystemDescription: Sendable {
     /// Root reports time-stamp-counter deltas as instruction counts: QEMU must count
     /// instructions (`-icount`), under `sprig run` as under `sprig bench`.
     public var countsInstructions = false
+    /// Kernel symbols root is told the address of on the command line (`KernelSymbols`).
+    public var kernelSymbols: [String] = []
 }
 
 public enum Systems {
@@ -50,6 +52,10 @@ public enum Systems {
         SystemDescription(
             name: "faulty", summary: "root page-faults on purpose: no parent can take it, so the kernel prints its crash report (status 0x70); faulty.child=1 or 2: a child's #UD that root cannot take at VIDT[6] (crash report naming the child) or takes at VIDT[8]",
             partitions: ["faulty", "attacker"]),
+        SystemDescription(
+            name: "alice-eve", summary: "WeensyOS's Alice and Eve: root schedules them round-robin with the timer; Eve loops, then attacks the kernel and Alice nine ways, each contained and reported, Eve restarted from her image each time; keys m (memory map), a/e (address spaces), q (power off)",
+            partitions: ["weensy", "alice", "eve"], readsConsole: true,
+            kernelSymbols: ["sprig_syscall_entry", "sprig_image_start_phys", "sprig_image_end_phys"]),
     ]
 
     public static let defaultName = "signal"

@@ -78,3 +78,7 @@ public func sprigYieldLoop(_ target: UInt64, save: UInt64, fallback: UInt64) -> 
     yieldLoopC(target, save, fallback)
     while true {}
 }
+
+@_extern(c, "sprig_port_out") func portOutC(_ port: UInt64, _ value: UInt64)
+/// Writes byte `value` to I/O port `port` (Ports.S): a #GP(0) in every partition (IOPL 0).
+@inline(__always) public func sprigPortOut(_ port: UInt64, _ value: UInt64) { portOutC(port, value) }

@@ -112,7 +112,8 @@ public final class Replayer {
     }
 
     /// Boots the model and replays every event, stopping at the first divergence.
-    public func run() -> ReplayReport {
+    /// Replays the trace, or its events up to the first after which `stop(index, system)` holds.
+    public func run(until stop: (Int, ModelSystem) -> Bool = { _, _ in false }) -> ReplayReport {
         var report = ReplayReport()
         report.events = trace.events.count
         report.assertionsDiffer = trace.kernelAssertions != TraceFormat.assertionsEnabled
@@ -132,6 +133,7 @@ public final class Replayer {
             }
             report.replayed += 1
             report.kinds[Self.kind(e), default: 0] += 1
+            if stop(index, system) { break }
         }
         report.console = system.console
         report.poweredOff = system.poweredOff
