@@ -153,7 +153,8 @@ struct PNGTests {
         #expect(PNG.crc32(Array("123456789".utf8)) == 0xCBF4_3926)
         #expect(PNG.adler32(Array("Wikipedia".utf8)) == 0x11E6_0398)
         let png = PNG.encode(width: 2, height: 2, palette: [(255, 0, 0), (0, 0, 255)], indices: [0, 1, 1, 0])
-        guard let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return }
+        let python = try #require(["/usr/bin/python3", "/usr/local/bin/python3"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
+                                 "python3's zlib decodes the PNG: install python3")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sprig-png-\(getpid()).png")
         try Data(png).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
