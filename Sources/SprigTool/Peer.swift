@@ -43,6 +43,9 @@ public struct PeerReport: Equatable, Sendable {
     public var samples: [String: PeerSample] = [:]
     /// The init's `peer: error:` line, when it stopped early.
     public var error: String?
+    /// Rounds of the sched_yield ping-pong dropped because the other process did not run
+    /// exactly once in them (the scheduler let the caller go on instead).
+    public var droppedYields: Int?
     /// The init reached its last line.
     public var done = false
     public init() {}
@@ -72,7 +75,7 @@ public enum LinuxPeer {
     /// The Debian package whose dependency names the release's current kernel image package.
     public static let metapackage = "linux-image-amd64"
     /// The keys the init must report.
-    public static let keys = ["syscall.getppid", "pipe.write_read", "pipe.round_trip"]
+    public static let keys = ["syscall.getppid", "pipe.write_read", "pipe.round_trip", "yield.round_trip"]
     /// The two boots: isolation on (the main columns) and off (the `skim=off` column).
     public static let isolationOn = "pti=on"
     public static let isolationOff = "pti=off"
@@ -94,6 +97,7 @@ public enum LinuxPeer {
             if line.hasPrefix("mitigation ") { r.mitigations.append(String(line.dropFirst(11))); continue }
             if line == "pti on" { r.pti = true; continue }
             if line == "pti off" { r.pti = false; continue }
+            if line.hasPrefix("yield.dropped "), let n = Int(line.dropFirst(14)) { r.droppedYields = n; continue }
             let f = line.split(separator: " ")
             guard f.count == 5, let median = UInt64(f[1]), let lo = UInt64(f[2]), let hi = UInt64(f[3]),
                   let n = Int(f[4]), n > 0, lo <= median, median <= hi
@@ -104,8 +108,10 @@ public enum LinuxPeer {
     }
 
     /// The bench rows of a boot with isolation on (`on`) and off (`off`, the `skim=off` column):
-    /// the three measured keys as `linux.<key>`, and two derived from them —
-    /// `linux.switch.one_way`, the round trip halved (a write that wakes the other side, a read
+    /// the measured keys as `linux.<key>`, and three derived from them —
+    /// `linux.switch.sched_yield`, the sched_yield round trip halved (a system call that gives
+    /// the CPU to the other process, the switch, the other's return to ring 3);
+    /// `linux.switch.one_way`, the pipe round trip halved (a write that wakes the other side, a read
     /// that blocks, one process switch), and `linux.switch.one_way_net`, that less the median of
     /// `pipe.write_read` (the write and the read without the switch; lmbench's lat_ctx takes its
     /// overhead off the same way). Every column of a derived row is the round trip's column
@@ -118,6 +124,8 @@ public enum LinuxPeer {
                 let s = r.samples[k]!
                 return BenchMeasurement(key: "linux." + k, median: s.median, min: s.min, max: s.max)
             }
+            let yields = r.samples["yield.round_trip"]!
+            rows.append(BenchMeasurement(key: "linux.switch.sched_yield", median: yields.median / 2, min: yields.min / 2, max: yields.max / 2))
             let trip = r.samples["pipe.round_trip"]!, pipe = r.samples["pipe.write_read"]!.median
             func net(_ v: UInt64) -> UInt64 { v / 2 >= pipe ? v / 2 - pipe : 0 }
             rows.append(BenchMeasurement(key: "linux.switch.one_way", median: trip.median / 2, min: trip.min / 2, max: trip.max / 2))
@@ -142,8 +150,9 @@ public enum LinuxPeer {
         let slower = yields.max { $0.median < $1.median }
         let pairs: [(String, BenchMeasurement?, String)] = [
             ("null call", byKey["service.null"], "linux.syscall.getppid"),
-            ("one-way switch, pipe cost taken off", slower, "linux.switch.one_way_net"),
-            ("one-way switch, pipe cost included", slower, "linux.switch.one_way"),
+            ("one-way switch: yield / sched_yield", slower, "linux.switch.sched_yield"),
+            ("one-way switch: pipe, its cost taken off", slower, "linux.switch.one_way_net"),
+            ("one-way switch: pipe, its cost included", slower, "linux.switch.one_way"),
         ]
         return pairs.compactMap { operation, sprig, linuxKey in
             guard let sprig, let linux = byKey[linuxKey] else { return nil }

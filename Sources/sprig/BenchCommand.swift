@@ -36,14 +36,14 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let builder = try makeBuilder(options.variant, quiet: json)
-        let products = try builder.build()
         // With --json only the document goes to stdout; progress goes to stderr.
         let progress: (String) -> Void = { line in
             if json { FileHandle.standardError.write(Data("sprig: \(line)\n".utf8)) } else { say("sprig: \(line)") }
         }
-        // The peer is fetched and built first: a missing network or compiler fails before the boots.
+        // The peer is fetched and built first: a missing network or compiler fails before the build.
         let peerKernel = try peer.map { _ in try LinuxPeer.prepare(try Project.current(), progress: progress) }
+        let builder = try makeBuilder(options.variant, quiet: json)
+        let products = try builder.build()
         if !json { say("sprig: booting the bench system with -icount shift=0,align=off (one TSC tick = one guest instruction)") }
         var ms = try Bench.run(products, variant: options.variant, timeout: timeout)
         var peerReport: PeerReport?

@@ -20,6 +20,8 @@ struct PeerTests {
         [    1.234567] random: crng init done peer: pipe.round_trip 10580 10578 20995 1001
         peer: bogus 1 2
         peer: inverted 5 9 1 10
+        peer: yield.dropped 3044
+        peer: yield.round_trip 4459 4459 68847 1001
         peer: done
         """
 
@@ -35,7 +37,9 @@ struct PeerTests {
         // Four fields, and a median below its min: neither is a measurement.
         #expect(r.samples["bogus"] == nil)
         #expect(r.samples["inverted"] == nil)
-        #expect(r.samples.count == 3)
+        #expect(r.samples["yield.round_trip"] == PeerSample(median: 4459, min: 4459, max: 68847, count: 1001))
+        #expect(r.droppedYields == 3044)
+        #expect(r.samples.count == 4)
         #expect(r.done && r.error == nil)
 
         let failed = LinuxPeer.parse("peer: pti off\npeer: error: fork\n")
@@ -49,10 +53,14 @@ struct PeerTests {
         off.samples["syscall.getppid"]!.median = 323
         off.samples["pipe.round_trip"]!.median = 10548
         off.samples["pipe.write_read"]!.median = 2346
+        off.samples["yield.round_trip"]!.median = 4443
         let rows = try LinuxPeer.rows(on: on, off: off)
         let byKey = Dictionary(uniqueKeysWithValues: rows.map { ($0.key, $0) })
         #expect(rows.map(\.key) == ["linux.syscall.getppid", "linux.pipe.write_read", "linux.pipe.round_trip",
-                                    "linux.switch.one_way", "linux.switch.one_way_net"])
+                                    "linux.yield.round_trip", "linux.switch.sched_yield", "linux.switch.one_way",
+                                    "linux.switch.one_way_net"])
+        let yielded = try #require(byKey["linux.switch.sched_yield"])
+        #expect(yielded.median == 2229 && yielded.min == 2229 && yielded.max == 34423 && yielded.windowOffMedian == 2221)
         #expect(byKey["linux.syscall.getppid"]?.median == 331 && byKey["linux.syscall.getppid"]?.windowOffMedian == 323)
         let oneWay = try #require(byKey["linux.switch.one_way"])
         #expect(oneWay.median == 5290 && oneWay.min == 5289 && oneWay.max == 10497)
@@ -82,10 +90,13 @@ struct PeerTests {
         }
         let sprig = [m("service.null", 187, off: 183), m("yield.parent_to_child", 391, off: 393),
                      m("yield.child_to_parent", 395, off: 390), m("service.addVAddr", 729, off: 725)]
-        let linux = [m("linux.syscall.getppid", 374, off: 366), m("linux.switch.one_way", 5290, off: 5274),
-                     m("linux.switch.one_way_net", 2928, off: nil)]
-        let rows = LinuxPeer.comparison(sprig + linux)
-        #expect(rows.map(\.operation) == ["null call", "one-way switch, pipe cost taken off", "one-way switch, pipe cost included"])
+        let linux = [m("linux.syscall.getppid", 374, off: 366), m("linux.switch.sched_yield", 2229, off: 2221),
+                     m("linux.switch.one_way", 5290, off: 5274), m("linux.switch.one_way_net", 2928, off: nil)]
+        let all = LinuxPeer.comparison(sprig + linux)
+        #expect(all.map(\.operation) == ["null call", "one-way switch: yield / sched_yield",
+                                         "one-way switch: pipe, its cost taken off", "one-way switch: pipe, its cost included"])
+        #expect(all[1].sprig == 395 && all[1].linux == 2229 && all[1].linuxOff == 2221)
+        let rows = [all[0], all[2], all[3]]
         #expect(rows[0].sprig == 187 && rows[0].linux == 374 && rows[0].sprigOff == 183 && rows[0].linuxOff == 366)
         // The slower direction on each setting.
         #expect(rows[1].sprig == 395 && rows[1].sprigOff == 393 && rows[1].linux == 2928 && rows[1].linuxOff == nil)
@@ -100,6 +111,7 @@ struct PeerTests {
                 && table[1].hasSuffix("2.00×"))
         #expect(table[2].contains("7.41×") && table[2].hasSuffix("-"))
 
+        #expect(LinuxPeer.comparisonTable(all).split(separator: "\n").count == 5)
         // Without Linux rows (no --peer) there is nothing to set side by side.
         #expect(LinuxPeer.comparison(sprig).isEmpty)
     }
@@ -155,6 +167,9 @@ struct PeerTests {
         #expect(byKey["linux.pipe.write_read"]!.median > null)
         #expect(byKey["linux.switch.one_way"]!.median > byKey["linux.pipe.write_read"]!.median)
         #expect(byKey["linux.switch.one_way_net"]!.median > 0)
+        // A switch by sched_yield costs more than a null call; some rounds may not switch.
+        #expect(byKey["linux.switch.sched_yield"]!.median > null)
+        #expect(report.droppedYields != nil)
         // Under -icount the null call does not depend on the host: its min and median agree.
         #expect(byKey["linux.syscall.getppid"]!.min == null)
     }

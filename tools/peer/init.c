@@ -17,7 +17,11 @@
  *   pipe.round_trip  process A writes a byte to pipe 1 and reads pipe 2; B, its child, reads
  *                    pipe 1 and writes pipe 2. Both pinned to CPU 0. Two switches, two writes
  *                    (each waking the other side), two reads that block and two that return.
- * The tool derives the one-way switch from the last two (Sources/SprigTool/Peer.swift).
+ *   yield.round_trip A calls sched_yield and B, its child, runs until it calls sched_yield in
+ *                    turn: two system calls, two switches. Both pinned to CPU 0, both SCHED_OTHER;
+ *                    B counts its turns in a shared page and a sample in which B did not run
+ *                    exactly once is dropped (`peer: yield.dropped <n>` says how many).
+ * The tool derives the one-way switches from the round trips (Sources/SprigTool/Peer.swift).
  * Every measured system call is a raw `syscall` instruction, so no libc code is counted.
  */
 #define _GNU_SOURCE
@@ -28,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/io.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -205,6 +211,32 @@ int main(void) {
     close(back[1]);
     close(there[1]);
     waitpid(child, NULL, 0);
+
+    /* Two processes that only yield: B counts its turns in a shared page, so a sample in which
+     * A's sched_yield came back without B having run exactly once is not a switch and is dropped. */
+    volatile uint64_t *turns = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (turns == MAP_FAILED) fail("mmap");
+    *turns = 0;
+    child = fork();
+    if (child < 0) fail("fork");
+    if (child == 0) {
+        pin();
+        for (;;) { (*turns)++; sys1(SYS_sched_yield, 0); }
+    }
+    int kept = 0, dropped = 0;
+    for (int i = -WARMUP; kept < SAMPLES && dropped < 100 * SAMPLES; i++) {
+        uint64_t before = *turns;
+        uint64_t a = tsc();
+        sys1(SYS_sched_yield, 0);
+        uint64_t b = tsc();
+        if (i < 0) continue;
+        if (*turns == before + 1) samples[kept++] = b - a; else dropped++;
+    }
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    printf("peer: yield.dropped %d\n", dropped);
+    if (kept < SAMPLES) fail("sched_yield did not alternate between the two processes");
+    report("yield.round_trip", samples, SAMPLES, baseline);
 
     printf("peer: done\n");
     power_off(0);
