@@ -18,8 +18,8 @@ struct BenchCommand: ParsableCommand {
 
             With --peer linux, also boots Debian's Linux kernel (fetched once with apt-get download into \
             .build/peer/linux; its init, tools/peer/init.c, built with gcc -static) under the same QEMU \
-            settings, twice (pti=on, and pti=off for the skim=off column), adds its null system call, pipe \
-            costs and one-way process switch to the table as linux.* rows, and prints them side by side \
+            settings, twice (pti=on, and pti=off for the skim=off column), adds its null system call and \
+            its one-way switches (sched_yield; a pipe ping-pong) to the table as linux.* rows, and prints them side by side \
             with Sprig's null service and one-way yield, with the ratios (docs/bench.md, "Linux side by side").
             """)
     @OptionGroup var options: BuildOptions
@@ -64,6 +64,9 @@ struct BenchCommand: ParsableCommand {
                 print("Sprig and Linux \(peerReport.kernel ?? "") side by side (guest instructions; Linux/Sprig):")
                 print(LinuxPeer.comparisonTable(LinuxPeer.comparison(ms)))
                 for m in peerReport.mitigations { print("  linux mitigation \(m)") }
+                if let n = peerReport.droppedYields {
+                    print("  linux sched_yield rounds dropped (the other process did not run exactly once): \(n)")
+                }
             }
             print("sprig: JSON written to \(file.path)")
         }
