@@ -64,11 +64,10 @@ iso-tools:
 # libc.a). Installed with apt-get when missing and root, waiting for a held dpkg lock.
 PEER_PACKAGES := gcc libc6-dev
 peer-tools:
-	@if ! command -v gcc >/dev/null 2>&1 || [ ! -e "$$(gcc -print-file-name=libc.a 2>/dev/null)" ] || [ "$$(gcc -print-file-name=libc.a)" = libc.a ]; then \
+	@if ! command -v gcc >/dev/null 2>&1 || [ ! -e "$$(gcc -print-file-name=libc.a 2>/dev/null)" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "make: installing $(PEER_PACKAGES) with apt-get (waits up to 10 minutes for another apt's lock)"; \
-	    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-	      install -y -qq --no-install-recommends $(PEER_PACKAGES) >/dev/null; \
+	    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $(PEER_PACKAGES) >/dev/null; \
 	  else \
 	    echo "make: the Linux peer's init needs gcc and a static libc. Install them: sudo apt-get install $(PEER_PACKAGES)"; exit 1; \
 	  fi; \

@@ -150,6 +150,65 @@ struct PeerTests {
         #expect(devices["dev/console"]! == (5, 1))
     }
 
+    /// A checkout-shaped directory whose PATH has a fake apt: apt-cache names an image package,
+    /// apt-get fails as it does without the network; no gcc.
+    @Test("without the network, without gcc, or with another peer: one line saying what is wrong, non-zero exit")
+    func peerErrors() throws {
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory.appendingPathComponent("sprig-peer-\(getpid())")
+        defer { try? fm.removeItem(at: root) }
+        let bin = root.appendingPathComponent("bin"), checkout = root.appendingPathComponent("checkout")
+        for d in [bin, checkout.appendingPathComponent("Sources/SprigX86"), checkout.appendingPathComponent("tools/peer")] {
+            try fm.createDirectory(at: d, withIntermediateDirectories: true)
+        }
+        try Data().write(to: checkout.appendingPathComponent("Package.swift"))
+        try fm.copyItem(at: Boot.project.path(LinuxPeer.initSource), to: checkout.appendingPathComponent(LinuxPeer.initSource))
+        let scripts = [
+            "apt-cache": "echo linux-image-amd64; echo '  Depends: linux-image-9.9.9-1-amd64'",
+            "apt-get": "echo \"E: Failed to fetch linux-image-9.9.9-1-amd64.deb  Temporary failure resolving 'deb.debian.org'\" >&2; exit 100",
+            "dpkg-deb": "exit 2", "tar": "exit 2",
+        ]
+        for (name, body) in scripts {
+            let u = bin.appendingPathComponent(name)
+            try Data("#!/bin/sh\n\(body)\n".utf8).write(to: u)
+            try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: u.path)
+        }
+        let env = ["PATH": bin.path]
+
+        let offline = try CLI.run(["bench", "--peer", "linux"], environment: env, in: checkout)
+        #expect(offline.status == 1, "\(offline.output)")
+        #expect(offline.output.contains("downloading linux-image-9.9.9-1-amd64 with apt-get download"), "\(offline.output)")
+        let offlineError = offline.output.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+        #expect(offlineError.count == 1 && offlineError[0].contains("apt-get download linux-image-9.9.9-1-amd64 failed (no network")
+                && offlineError[0].contains("Temporary failure resolving"), "\(offline.output)")
+
+        // A kernel already in the cache: no download; the init needs gcc, which PATH lacks.
+        let cache = checkout.appendingPathComponent(".build/peer/linux")
+        try fm.createDirectory(at: cache, withIntermediateDirectories: true)
+        try Data("not a kernel".utf8).write(to: cache.appendingPathComponent("vmlinuz-9.9.9-1-amd64"))
+        let noCompiler = try CLI.run(["bench", "--peer", "linux"], environment: env, in: checkout)
+        #expect(noCompiler.status == 1, "\(noCompiler.output)")
+        #expect(!noCompiler.output.contains("downloading"), "\(noCompiler.output)")
+        #expect(noCompiler.output.contains("Error: gcc is missing") && noCompiler.output.contains("make peer-tools"), "\(noCompiler.output)")
+
+        let other = try CLI.run(["bench", "--peer", "bsd"])
+        #expect(other.status == 64 && other.output.contains("the only peer is linux"), "\(other.output)")
+        #expect(other.output.split(separator: "\n").count == 1, "\(other.output)")
+    }
+
+    @Test("make installs the peer's gcc and libc6-dev with apt-get, waiting for a held dpkg lock")
+    func peerToolsWaitForLock() throws {
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
+        make.arguments = ["-n", "-C", Boot.project.root.path, "peer-tools"]
+        let pipe = Pipe()
+        make.standardOutput = pipe
+        try make.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        make.waitUntilExit()
+        #expect(text.contains("apt-get -o DPkg::Lock::Timeout=600 install") && text.contains("gcc libc6-dev"), "\(text)")
+    }
+
     /// Debian's kernel with the init, once (`pti=on`): the download is cached in .build/peer, so
     /// only the first run needs the network, and fails with apt-get's reason when there is none.
     @Test("Debian's Linux boots the peer init under -icount and reports every measurement")
