@@ -196,19 +196,6 @@ struct PeerTests {
         #expect(other.output.split(separator: "\n").count == 1, "\(other.output)")
     }
 
-    @Test("make installs the peer's gcc and libc6-dev with apt-get, waiting for a held dpkg lock")
-    func peerToolsWaitForLock() throws {
-        let make = Process()
-        make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
-        make.arguments = ["-n", "-C", Boot.project.root.path, "peer-tools"]
-        let pipe = Pipe()
-        make.standardOutput = pipe
-        try make.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        make.waitUntilExit()
-        #expect(text.contains("apt-get -o DPkg::Lock::Timeout=600 install") && text.contains("gcc libc6-dev"), "\(text)")
-    }
-
     /// Debian's kernel with the init, once (`pti=on`): the download is cached in .build/peer, so
     /// only the first run needs the network, and fails with apt-get's reason when there is none.
     @Test("Debian's Linux boots the peer init under -icount and reports every measurement")
