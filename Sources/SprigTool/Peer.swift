@@ -201,10 +201,12 @@ public enum LinuxPeer {
         let kernel = try cachedKernel(cache) ?? fetchKernel(into: cache, progress: progress)
         let release = String(kernel.lastPathComponent.dropFirst("vmlinuz-".count))
         progress("building the peer's init: gcc -static \(initSource)")
-        let initBinary = cache.appendingPathComponent("init")
+        // Built under this process's own names: a test and a CLI run may prepare at the same time.
+        let initBinary = cache.appendingPathComponent("init-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: initBinary) }
         try buildInit(source: project.path(initSource), output: initBinary)
         let initramfs = cache.appendingPathComponent("initramfs.cpio")
-        try Cpio.initramfs(init: Data(contentsOf: initBinary)).write(to: initramfs)
+        try Cpio.initramfs(init: Data(contentsOf: initBinary)).write(to: initramfs, options: .atomic)
         return Prepared(kernel: kernel, initramfs: initramfs, release: release)
     }
 
@@ -230,7 +232,7 @@ public enum LinuxPeer {
         }
         let name = package!
         progress("downloading \(name) with apt-get download (about 70 MB, once: kept in \(cache.path))")
-        let staging = cache.appendingPathComponent("download")
+        let staging = cache.appendingPathComponent("download-\(getpid())")
         try? FileManager.default.removeItem(at: staging)
         try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: staging) }
@@ -295,8 +297,9 @@ public enum LinuxPeer {
 
     // MARK: Booting
 
-    /// The QEMU arguments of one boot: Sprig's bench settings (`QEMU.arguments` with icount),
-    /// the Linux kernel and initramfs in place of Sprig's.
+    /// The QEMU arguments of one boot: those `QEMU.arguments` gives the bench system (RunOptions'
+    /// memory and CPU model, TCG, `QEMU.icountArguments`, the debug-exit device, no reboot), with
+    /// Linux and its initramfs in place of Sprig's kernel and partitions.
     public static func arguments(_ p: Prepared, commandLine: String) -> [String] {
         let o = RunOptions()
         return ["-kernel", p.kernel.path, "-initrd", p.initramfs.path,
