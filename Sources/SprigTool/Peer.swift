@@ -75,7 +75,7 @@ public enum LinuxPeer {
     /// The Debian package whose dependency names the release's current kernel image package.
     public static let metapackage = "linux-image-amd64"
     /// The keys the init must report.
-    public static let keys = ["syscall.getppid", "pipe.write_read", "pipe.round_trip", "yield.round_trip"]
+    public static let keys = ["syscall.getppid", "syscall.invalid", "pipe.write_read", "pipe.round_trip", "yield.round_trip"]
     /// The two boots: isolation on (the main columns) and off (the `skim=off` column).
     public static let isolationOn = "pti=on"
     public static let isolationOff = "pti=off"
@@ -149,7 +149,8 @@ public enum LinuxPeer {
         let yields = yieldKeys.compactMap { byKey[$0] }
         let slower = yields.max { $0.median < $1.median }
         let pairs: [(String, BenchMeasurement?, String)] = [
-            ("null call", byKey["service.null"], "linux.syscall.getppid"),
+            ("null call: unknown number / invalid syscall", byKey["service.null"], "linux.syscall.invalid"),
+            ("null call: unknown number / getppid", byKey["service.null"], "linux.syscall.getppid"),
             ("one-way switch: yield / sched_yield", slower, "linux.switch.sched_yield"),
             ("one-way switch: pipe, its cost taken off", slower, "linux.switch.one_way_net"),
             ("one-way switch: pipe, its cost included", slower, "linux.switch.one_way"),

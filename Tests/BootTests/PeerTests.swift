@@ -16,6 +16,7 @@ struct PeerTests {
         peer: mitigation spectre_v2: Mitigation: Retpolines
         peer: baseline 3
         peer: syscall.getppid 331 331 331 1001
+        peer: syscall.invalid 298 298 298 1001
         peer: pipe.write_read 2362 2362 12353 1001
         [    1.234567] random: crng init done peer: pipe.round_trip 10580 10578 20995 1001
         peer: bogus 1 2
@@ -39,7 +40,8 @@ struct PeerTests {
         #expect(r.samples["inverted"] == nil)
         #expect(r.samples["yield.round_trip"] == PeerSample(median: 4459, min: 4459, max: 68847, count: 1001))
         #expect(r.droppedYields == 3044)
-        #expect(r.samples.count == 4)
+        #expect(r.samples["syscall.invalid"] == PeerSample(median: 298, min: 298, max: 298, count: 1001))
+        #expect(r.samples.count == 5)
         #expect(r.done && r.error == nil)
 
         let failed = LinuxPeer.parse("peer: pti off\npeer: error: fork\n")
@@ -56,7 +58,7 @@ struct PeerTests {
         off.samples["yield.round_trip"]!.median = 4443
         let rows = try LinuxPeer.rows(on: on, off: off)
         let byKey = Dictionary(uniqueKeysWithValues: rows.map { ($0.key, $0) })
-        #expect(rows.map(\.key) == ["linux.syscall.getppid", "linux.pipe.write_read", "linux.pipe.round_trip",
+        #expect(rows.map(\.key) == ["linux.syscall.getppid", "linux.syscall.invalid", "linux.pipe.write_read", "linux.pipe.round_trip",
                                     "linux.yield.round_trip", "linux.switch.sched_yield", "linux.switch.one_way",
                                     "linux.switch.one_way_net"])
         let yielded = try #require(byKey["linux.switch.sched_yield"])
@@ -90,13 +92,16 @@ struct PeerTests {
         }
         let sprig = [m("service.null", 187, off: 183), m("yield.parent_to_child", 391, off: 393),
                      m("yield.child_to_parent", 395, off: 390), m("service.addVAddr", 729, off: 725)]
-        let linux = [m("linux.syscall.getppid", 374, off: 366), m("linux.switch.sched_yield", 2229, off: 2221),
+        let linux = [m("linux.syscall.getppid", 374, off: 366), m("linux.syscall.invalid", 300, off: 290),
+                     m("linux.switch.sched_yield", 2229, off: 2221),
                      m("linux.switch.one_way", 5290, off: 5274), m("linux.switch.one_way_net", 2928, off: nil)]
         let all = LinuxPeer.comparison(sprig + linux)
-        #expect(all.map(\.operation) == ["null call", "one-way switch: yield / sched_yield",
+        #expect(all.map(\.operation) == ["null call: unknown number / invalid syscall", "null call: unknown number / getppid",
+                                         "one-way switch: yield / sched_yield",
                                          "one-way switch: pipe, its cost taken off", "one-way switch: pipe, its cost included"])
-        #expect(all[1].sprig == 395 && all[1].linux == 2229 && all[1].linuxOff == 2221)
-        let rows = [all[0], all[2], all[3]]
+        #expect(all[0].sprig == 187 && all[0].linux == 300 && all[0].sprigOff == 183 && all[0].linuxOff == 290)
+        #expect(all[2].sprig == 395 && all[2].linux == 2229 && all[2].linuxOff == 2221)
+        let rows = [all[1], all[3], all[4]]
         #expect(rows[0].sprig == 187 && rows[0].linux == 374 && rows[0].sprigOff == 183 && rows[0].linuxOff == 366)
         // The slower direction on each setting.
         #expect(rows[1].sprig == 395 && rows[1].sprigOff == 393 && rows[1].linux == 2928 && rows[1].linuxOff == nil)
@@ -106,12 +111,12 @@ struct PeerTests {
 
         let table = LinuxPeer.comparisonTable(rows).split(separator: "\n").map(String.init)
         #expect(table.count == 4)
-        #expect(table[1].hasPrefix("null call") && table[1].contains(" 187 ") && table[1].contains(" 374 ")
+        #expect(table[1].hasPrefix("null call: unknown number / getppid") && table[1].contains(" 187 ") && table[1].contains(" 374 ")
                 && table[1].contains("2.00×") && table[1].contains(" 183 ") && table[1].contains(" 366 ")
                 && table[1].hasSuffix("2.00×"))
         #expect(table[2].contains("7.41×") && table[2].hasSuffix("-"))
 
-        #expect(LinuxPeer.comparisonTable(all).split(separator: "\n").count == 5)
+        #expect(LinuxPeer.comparisonTable(all).split(separator: "\n").count == 6)
         // Without Linux rows (no --peer) there is nothing to set side by side.
         #expect(LinuxPeer.comparison(sprig).isEmpty)
     }
@@ -211,6 +216,8 @@ struct PeerTests {
         let null = try #require(byKey["linux.syscall.getppid"]).median
         #expect(null > 50 && null < 5000)
         #expect(byKey["linux.pipe.write_read"]!.median > null)
+        // An unknown number is refused before any system call runs: less than getppid.
+        #expect(byKey["linux.syscall.invalid"]!.median < null)
         #expect(byKey["linux.switch.one_way"]!.median > byKey["linux.pipe.write_read"]!.median)
         #expect(byKey["linux.switch.one_way_net"]!.median > 0)
         // A switch by sched_yield costs more than a null call; some rounds may not switch.

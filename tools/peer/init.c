@@ -12,6 +12,8 @@
  * Keys:
  *   syscall.getppid  rdtsc; syscall(getppid); rdtsc — the raw instruction, no libc wrapper:
  *                    kernel entry, the call, exit (Linux's null system call).
+ *   syscall.invalid  the same with a number no system call has: entry, the range check, the
+ *                    ENOSYS return, exit (what Sprig's service.null, an unknown service, runs).
  *   pipe.write_read  one process writes one byte to its own pipe and reads it back: a write
  *                    and a read that does not block, no switch (lmbench lat_ctx's overhead).
  *   pipe.round_trip  process A writes a byte to pipe 1 and reads pipe 2; B, its child, reads
@@ -25,6 +27,7 @@
  * Every measured system call is a raw `syscall` instruction, so no libc code is counted.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdint.h>
@@ -43,6 +46,8 @@
 #include <unistd.h>
 
 #define SAMPLES 1001
+/* A number past every x86-64 system call (and without the x32 bit): refused with ENOSYS. */
+#define INVALID_SYSCALL 4000
 #define WARMUP 64
 
 static inline uint64_t tsc(void) {
@@ -185,6 +190,13 @@ int main(void) {
         samples[i] = tsc() - a;
     }
     report("syscall.getppid", samples, SAMPLES, baseline);
+
+    for (int i = 0; i < SAMPLES; i++) {
+        uint64_t a = tsc();
+        if (sys1(INVALID_SYSCALL, 0) != -ENOSYS) fail("an unknown system call number was not refused");
+        samples[i] = tsc() - a;
+    }
+    report("syscall.invalid", samples, SAMPLES, baseline);
 
     int self[2];
     if (pipe(self) != 0) fail("pipe");
