@@ -1,5 +1,5 @@
-/* The Linux peer's init (`sprig bench --peer linux`): guest-instruction counts of a null system
- * call and of a process switch through a pipe, measured with rdtsc under QEMU's
+/* The Linux peer's init (`sprig bench --peer linux`): guest-instruction counts of null system
+ * calls and of process switches (sched_yield, a pipe ping-pong), measured with rdtsc under QEMU's
  * -icount shift=0,align=off, where one TSC tick is one guest instruction.
  *
  * It runs as PID 1 from an initramfs the tool builds, prints one line per measurement,
@@ -30,12 +30,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/io.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
