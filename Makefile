@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
+.PHONY: help all build run run-gdb test hygiene systems qemu peer-tools cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -19,6 +19,7 @@ help:
 	@echo "make build    cross-build the kernel and partitions (sprig build); prints image size and kernel lines"
 	@echo "make hygiene  check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector"
 	@echo "make bench    guest-instruction counts of yield, IRQ delivery and each memory service (QEMU -icount); JSON in .build/sprig/release/bench.json"
+	@echo "              with Debian's Linux side by side (sprig bench --peer linux; fetched once into .build/peer); PEER= leaves it out"
 	@echo "make systems  list the bootable systems"
 	@echo "make check    sprig check: explore every step sequence up to DEPTH (default 3) on the model, properties after each step"
 	@echo "              options: DEPTH=n, SEED=s (random walk of STEPS steps instead, default 100000), CHECKFLAGS=... (sprig check --help)"
@@ -59,6 +60,19 @@ iso-tools:
 	  fi; \
 	fi
 
+# The Linux peer of `sprig bench --peer linux` has its init built with gcc -static (libc6-dev's
+# libc.a). Installed with apt-get when missing and root, waiting for a held dpkg lock.
+PEER_PACKAGES := gcc libc6-dev
+peer-tools:
+	@if ! command -v gcc >/dev/null 2>&1 || [ ! -e "$$(gcc -print-file-name=libc.a 2>/dev/null)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing $(PEER_PACKAGES) with apt-get (waits up to 10 minutes for another apt's lock)"; \
+	    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $(PEER_PACKAGES) >/dev/null; \
+	  else \
+	    echo "make: the Linux peer's init needs gcc and a static libc. Install them: sudo apt-get install $(PEER_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
 cli:
 	@echo "make: swift build --product sprig (the CLI; about a minute after a change, a second otherwise)"
 	@$(SWIFT) build --product sprig 2>&1 | grep -v "^\[" | grep -v "^Building\|^Build complete\|^Compiling\|^Write\|^Planning" || true
@@ -76,7 +90,7 @@ PORT ?= 1234
 run-gdb: cli qemu
 	@$(SPRIG) run-gdb --system $(SYSTEM) --variant $(if $(filter command line environment,$(origin VARIANT)),$(VARIANT),debug) --port $(PORT) $(if $(filter 1,$(WAIT)),--wait-only,)
 
-test: qemu iso-tools
+test: qemu iso-tools peer-tools
 	$(SWIFT) test
 
 hygiene: cli
@@ -85,8 +99,10 @@ hygiene: cli
 systems: cli
 	@$(SPRIG) systems
 
-bench: cli qemu
-	@$(SPRIG) bench --variant $(VARIANT)
+# PEER=linux (the default) adds Debian's Linux under the same QEMU settings; PEER= leaves it out.
+PEER ?= linux
+bench: cli qemu $(if $(PEER),peer-tools,)
+	@$(SPRIG) bench --variant $(VARIANT) $(if $(PEER),--peer $(PEER),)
 
 clean:
 	rm -rf .build/sprig

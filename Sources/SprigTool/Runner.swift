@@ -130,6 +130,8 @@ public struct RunResult: Sendable {
 
 public enum QEMU {
     public static let executable = "qemu-system-x86_64"
+    /// Instruction counting: the virtual clock, and so the TSC, advances one per guest instruction.
+    public static let icountArguments = ["-icount", "shift=0,align=off"]
 
     public static func find() throws -> URL {
         if let u = findExecutable(executable) { return u }
@@ -147,7 +149,7 @@ public enum QEMU {
         ]
         if !options.commandLine.isEmpty { args += ["-append", options.commandLine] }
         args += ["-accel", options.kvm ? KVMProbe.accelerator : "tcg"]
-        if options.icount { args += ["-icount", "shift=0,align=off"] }
+        if options.icount { args += icountArguments }
         if let port = options.gdbPort {
             args += ["-gdb", "tcp:127.0.0.1:\(port)"]
             if options.waitForDebugger { args.append("-S") }

@@ -16,21 +16,43 @@ struct BenchCommand: ParsableCommand {
             gives the column of that name) and writes the same numbers as JSON to \
             .build/sprig/<variant>/bench.json (or prints only the JSON with --json). With --check, exits \
             with status 1 when a measurement misses its target (one-way yield ≤ 400 instructions).
+
+            With --peer linux, also boots Debian's Linux kernel (fetched once with apt-get download into \
+            .build/peer/linux; its init, tools/peer/init.c, built with gcc -static) under the same QEMU \
+            settings, twice (pti=on, and pti=off for the skim=off column), adds its null system call and \
+            its one-way switches (sched_yield; a pipe ping-pong) to the table as linux.* rows, and prints them side by side \
+            with Sprig's null service and one-way yield, with the ratios (docs/bench.md, "Linux side by side").
             """)
     @OptionGroup var options: BuildOptions
     @Flag(help: "Print only the JSON document.") var json = false
     @Flag(help: "Exit with status 1 when a measurement misses its target.") var check = false
     @Option(parsing: .unconditional, help: "Seconds before the bench machine is stopped.") var timeout: Double = 180
+    @Option(help: "Measure a peer kernel in the same run: linux (Debian's kernel; needs apt-get and gcc).") var peer: String?
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if let peer, peer != LinuxPeer.name {
+            throw ValidationError("--peer \(peer): the only peer is linux (sprig bench --peer linux)")
+        }
     }
 
     func run() throws {
+        // With --json only the document goes to stdout; progress goes to stderr.
+        let progress: (String) -> Void = { line in
+            if json { FileHandle.standardError.write(Data("sprig: \(line)\n".utf8)) } else { say("sprig: \(line)") }
+        }
+        // The peer is fetched and built first: a missing network or compiler fails before the build.
+        let peerKernel = try peer.map { _ in try LinuxPeer.prepare(try Project.current(), progress: progress) }
         let builder = try makeBuilder(options.variant, quiet: json)
         let products = try builder.build()
         if !json { say("sprig: booting the bench system with -icount shift=0,align=off (one TSC tick = one guest instruction)") }
-        let ms = try Bench.run(products, variant: options.variant, timeout: timeout)
+        var ms = try Bench.run(products, variant: options.variant, timeout: timeout)
+        var peerReport: PeerReport?
+        if let peerKernel {
+            let measured = try LinuxPeer.measure(peerKernel, timeout: timeout, progress: progress)
+            ms += measured.rows
+            peerReport = measured.on
+        }
         let document = try Bench.json(ms)
         let file = builder.outputDirectory.appendingPathComponent("bench.json")
         try document.write(to: file, atomically: true, encoding: .utf8)
@@ -38,6 +60,15 @@ struct BenchCommand: ParsableCommand {
             print(document)
         } else {
             print(Bench.table(ms))
+            if let peerReport {
+                print("")
+                print("Sprig and Linux \(peerReport.kernel ?? "") side by side (guest instructions; Linux/Sprig):")
+                print(LinuxPeer.comparisonTable(LinuxPeer.comparison(ms)))
+                for m in peerReport.mitigations { print("  linux mitigation \(m)") }
+                if let n = peerReport.droppedYields {
+                    print("  linux sched_yield rounds dropped (the other process did not run exactly once): \(n)")
+                }
+            }
             print("sprig: JSON written to \(file.path)")
         }
         if check && ms.contains(where: { $0.meetsTarget == false }) { throw ExitCode(1) }

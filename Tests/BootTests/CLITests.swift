@@ -114,11 +114,12 @@ struct CLITests {
         #expect(output.contains("kernel -O, partitions -Osize"), "\(output)")
     }
 
-    @Test("make's apt-get waits for a held dpkg lock")
-    func aptWaitsForLock() throws {
+    @Test("make's apt-get waits for a held dpkg lock (QEMU; gcc and libc6-dev for the Linux peer)",
+          arguments: [("qemu", "qemu-system-x86"), ("peer-tools", "gcc libc6-dev")])
+    func aptWaitsForLock(target: String, packages: String) throws {
         let make = Process()
         make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
-        make.arguments = ["-n", "-C", Boot.project.root.path, "qemu"]
+        make.arguments = ["-n", "-C", Boot.project.root.path, target]
         let pipe = Pipe()
         make.standardOutput = pipe
         try make.run()
@@ -126,5 +127,6 @@ struct CLITests {
         make.waitUntilExit()
         #expect(text.contains("apt-get -o DPkg::Lock::Timeout=600 update"), "\(text)")
         #expect(text.contains("apt-get -o DPkg::Lock::Timeout=600 install"), "\(text)")
+        #expect(text.contains(packages), "\(text)")
     }
 }
