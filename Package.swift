@@ -16,12 +16,13 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .target(name: "SprigABI"),
         .target(name: "SprigCore", dependencies: ["SprigABI"]),
         .target(name: "SprigModel", dependencies: ["SprigCore", "SprigABI"]),
-        .target(name: "SprigTool", dependencies: ["SprigABI", "SprigModel"]),
+        .target(name: "SprigTool", dependencies: ["SprigABI", "SprigModel", .product(name: "TOMLKit", package: "TOMLKit")]),
         .executableTarget(
             name: "sprig",
             dependencies: ["SprigTool", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -1,6 +1,6 @@
 /// `sprig bench`: boots the `bench` system under QEMU TCG with `-icount shift=0,align=off`, where
 /// the time-stamp counter advances by exactly one per guest instruction, and collects the
-/// `bench: <key> <median> <min> <max>` lines its root prints (Partitions/bench/Bench.swift says
+/// `bench: <key> <median> <min> <max>` lines its root prints (systems/bench/bench/Bench.swift says
 /// what each key measures). Instruction counts do not depend on the host: the same build gives
 /// the same numbers on any machine, however loaded. It boots twice: with the kernel's entry
 /// window on (the default, the numbers and targets) and with `skim=off` (`windowOffMedian`),

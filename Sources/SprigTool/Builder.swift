@@ -187,11 +187,15 @@ public final class Builder {
             runtime.insert(try cObject(s, flags: userCFlags, dir: udir), at: 0)
         }
         var images: [String: URL] = [:]
+        let homes = try Systems.allPrograms(project: project)
         for name in partitions {
             let pdir = udir.appendingPathComponent(name)
             try FileManager.default.createDirectory(at: pdir, withIntermediateDirectories: true)
-            let psources = try sources("Partitions/\(name)", ext: "swift")
-            guard !psources.isEmpty else { throw ToolError("Partitions/\(name) has no Swift source") }
+            guard let home = homes[name] else {
+                throw ToolError("no system description runs a program '\(name)' (systems/*/system.toml, docs/systems.md)")
+            }
+            let psources = try sources(home, ext: "swift")
+            guard !psources.isEmpty else { throw ToolError("\(home) has no Swift source") }
             // Partitions import the user-side SprigABI/SprigUser modules from udir.
             let object = pdir.appendingPathComponent("\(name).o")
             try step("swiftc  partition \(name) (\(variant.rawValue))", tool: "swiftc",

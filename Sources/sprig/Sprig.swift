@@ -17,7 +17,7 @@ struct Sprig: ParsableCommand {
             `sprig --generate-completion-script bash|zsh|fish`.
             """,
         version: Sprig.version,
-        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self, ImageCommand.self, TraceCommand.self])
+        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self, ImageCommand.self, TraceCommand.self, Validate.self])
 
     /// What `sprig --version` prints.
     static let version = "0.1"
@@ -198,8 +198,8 @@ struct RunGDB: ParsableCommand {
 
 struct ListSystems: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "systems", abstract: "List the systems `sprig run --system` can boot.")
-    func run() {
-        for s in Systems.all {
+    func run() throws {
+        for s in try Systems.catalog() {
             print("\(s.name)\(s.name == Systems.defaultName ? " (default)" : "") — \(s.summary)")
             print("    partitions: \(s.partitions.joined(separator: ", "))")
         }
