@@ -207,6 +207,10 @@ public final class Builder {
                      elf: elf, flat: flat)
             images[name] = flat
         }
+        // The compiled plan of every system whose root reads one (validated when read).
+        for system in try Systems.catalog(project: project) where system.usesPlan {
+            images[system.planKey] = try PlanCompiler.write(system, to: outputDirectory)
+        }
         return BuildProducts(directory: out, kernelELF: kernelELF, kernelImage: kernelImage, partitions: images)
     }
 }

@@ -22,6 +22,16 @@ public struct SystemDescription: Sendable {
     public var programDirectories: [String: String] = [:]
     /// The description this was read from.
     public var file: SystemFile?
+
+    /// Root runs the generic library, which reads the compiled plan (PlanCompiler).
+    public var usesPlan: Bool { file.flatMap { f in f.root.flatMap { f.partitions[$0]?.program } } == SystemFile.genericProgram }
+
+    /// The key of this system's plan module in `BuildProducts.partitions`.
+    public var planKey: String { "\(name)/\(PlanCompiler.planModuleName)" }
+
+    /// The boot modules' keys in `BuildProducts.partitions`, in order: the programs of root's
+    /// tree, then the compiled plan when root reads one.
+    public var bootModules: [String] { partitions + (usesPlan ? [planKey] : []) }
 }
 
 public enum Systems {
