@@ -250,7 +250,6 @@ public enum SystemValidators {
                 for (vector, entry) in p.vidt.sorted(by: { $0.key < $1.key }) {
                     let key = ["partitions", n, "vidt", vidtKey(f, n, vector)]
                     if !isSymbol(entry) { r.fail(key, "'\(entry)' is not a symbol name"); continue }
-                    if prog == SystemFile.genericProgram { continue }
                     if let text, !text.contains("@_cdecl(\"\(entry)\")") {
                         r.fail(key, "program '\(prog)' defines no @_cdecl(\"\(entry)\")")
                     }
