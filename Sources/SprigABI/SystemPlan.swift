@@ -12,8 +12,8 @@
 ///     partitions  80 bytes each, parents before children (root is 0): name (16 bytes), parent,
 ///                 memory pages, flags, first frame, frame count, quantum, program (16 bytes)
 ///     frames      16 bytes each: partition, ticks (a plan's frames are consecutive)
-///     events      32 bytes each: source, target, vector, kind
-///     channels    32 bytes each: writer, reader, size, transfer | vector << 8
+///     events      48 bytes each: source, target, vector, kind, name (16 bytes)
+///     channels    48 bytes each: writer, reader, size, transfer | vector << 8, name (16 bytes)
 public enum PlanLayout {
     public static let magicValue: UInt64 = 0x4E4C_5047_4952_5053  // "SPRIGPLN" little-endian
     public static let version: UInt64 = 1
@@ -24,8 +24,8 @@ public enum PlanLayout {
 
     public static let partitionBytes = 80
     public static let frameBytes = 16
-    public static let eventBytes = 32
-    public static let channelBytes = 32
+    public static let eventBytes = 48
+    public static let channelBytes = 48
 
     /// Limits the decoder holds every count to (the validators hold descriptions to them).
     public static let maxPartitions: UInt64 = 32
@@ -148,6 +148,18 @@ public struct PlanView {
         return (word(o), word(o + 8), word(o + 16), word(o + 24))
     }
 
+    /// Event `i`'s name as two little-endian words, NUL-padded.
+    public func eventName(_ i: Int) -> (UInt64, UInt64) {
+        let o = eventsOffset + i * PlanLayout.eventBytes
+        return (word(o + 32), word(o + 40))
+    }
+
+    /// Channel `i`'s name as two little-endian words, NUL-padded.
+    public func channelName(_ i: Int) -> (UInt64, UInt64) {
+        let o = channelsOffset + i * PlanLayout.channelBytes
+        return (word(o + 32), word(o + 40))
+    }
+
     public func channel(_ i: Int) -> (writer: UInt64, reader: UInt64, size: UInt64, transfer: UInt64, vector: UInt64) {
         let o = channelsOffset + i * PlanLayout.channelBytes
         let tv = word(o + 24)
@@ -172,8 +184,8 @@ public struct PlanImage: Equatable, Sendable {
     public var tickHz: UInt64 = 0
     public var partitions: [Partition] = []
     public var frames: [(partition: UInt64, ticks: UInt64)] = []
-    public var events: [(source: UInt64, target: UInt64, vector: UInt64, kind: UInt64)] = []
-    public var channels: [(writer: UInt64, reader: UInt64, size: UInt64, transfer: UInt64, vector: UInt64)] = []
+    public var events: [(source: UInt64, target: UInt64, vector: UInt64, kind: UInt64, name: String)] = []
+    public var channels: [(writer: UInt64, reader: UInt64, size: UInt64, transfer: UInt64, vector: UInt64, name: String)] = []
     public init() {}
 
     public static func == (a: PlanImage, b: PlanImage) -> Bool { a.encoded() == b.encoded() }
@@ -199,8 +211,8 @@ public struct PlanImage: Equatable, Sendable {
             words += [n.0, n.1, p.parent, p.memoryPages, p.flags, p.firstFrame, p.frameCount, p.quantum, g.0, g.1]
         }
         for f in frames { words += [f.partition, f.ticks] }
-        for e in events { words += [e.source, e.target, e.vector, e.kind] }
-        for c in channels { words += [c.writer, c.reader, c.size, c.transfer | c.vector << 8] }
+        for e in events { let n = Self.nameWords(e.name); words += [e.source, e.target, e.vector, e.kind, n.0, n.1] }
+        for c in channels { let n = Self.nameWords(c.name); words += [c.writer, c.reader, c.size, c.transfer | c.vector << 8, n.0, n.1] }
         var out: [UInt8] = []
         out.reserveCapacity(words.count * 8)
         for w in words { for k in 0..<8 { out.append(UInt8(truncatingIfNeeded: w >> (UInt64(k) * 8))) } }

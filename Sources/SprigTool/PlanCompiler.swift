@@ -38,15 +38,15 @@ public enum PlanCompiler {
         }
         for n in file.events.keys.sorted() {
             let e = file.events[n]!
-            plan.events.append((index[e.source!]!, index[e.target!]!, UInt64(e.vector!), e.kind == .handover ? PlanLayout.handover : PlanLayout.interrupt))
+            plan.events.append((index[e.source!]!, index[e.target!]!, UInt64(e.vector!), e.kind == .handover ? PlanLayout.handover : PlanLayout.interrupt, n))
         }
         for n in file.channels.keys.sorted() {
             let c = file.channels[n]!
-            // auto: a page hand-over moves a whole page for two services; a copy of up to 1 KiB
-            // costs less than that (docs/systems.md, measured with sprig bench).
-            let handover = c.transfer == .handover || (c.transfer == .auto && (c.size ?? 0) > 1024)
+            // The generic root carries by copy (validator transfer-supported); the plan keeps the
+            // description's choice for a root that hands pages over.
+            let handover = c.transfer == .handover
             plan.channels.append((index[c.writer!]!, index[c.reader!]!, UInt64(c.size!),
-                                  handover ? PlanLayout.pageHandover : PlanLayout.copy, UInt64(c.vector ?? 0)))
+                                  handover ? PlanLayout.pageHandover : PlanLayout.copy, UInt64(c.vector ?? 0), n))
         }
         return plan
     }

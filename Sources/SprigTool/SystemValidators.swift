@@ -437,6 +437,23 @@ public enum SystemValidators {
                 if !generic(f, carrier) { r.fail(["events", n], "the events' router '\(carrier)' runs '\(f.partitions[carrier]?.program ?? "?")', which routes no events") }
             }
         },
+        SystemValidator(name: "routed-by-root", rule: "under a generic root, events go from a child of root and channels have root as their carrier (init routes and carries at root)") { f, r in
+            guard let root = f.root, generic(f, root) else { return }
+            for n in f.events.keys.sorted() {
+                guard let s = f.events[n]?.source, f.partitions[s] != nil else { continue }
+                if f.parents[s] != root { r.fail(["events", n, "source"], "'\(s)' is not a child of root '\(root)': its event would go to '\(f.parents[s] ?? "?")', which routes none") }
+            }
+            for n in f.channels.keys.sorted() {
+                guard let c = f.channels[n], let w = c.writer, let rd = c.reader, let carrier = f.carrier(w, rd) else { continue }
+                if carrier != root { r.fail(["channels", n], "its carrier would be '\(carrier)'; init carries channels at root only") }
+            }
+        },
+        SystemValidator(name: "transfer-supported", rule: "under a generic root, channels are carried by copy ('copy' or 'auto'); init does not hand pages over yet") { f, r in
+            guard let root = f.root, generic(f, root) else { return }
+            for n in f.channels.keys.sorted() where f.channels[n]?.transfer == .handover {
+                r.fail(["channels", n, "transfer"], "'handover' is not carried by init yet; use 'copy'")
+            }
+        },
         SystemValidator(name: "serial-handler", rule: "interrupts.serial names a partition with a VIDT entry at 36 (IRQ 4)") { f, r in
             guard let s = f.serial else { return }
             guard let p = f.partitions[s] else { r.fail(["interrupts", "serial"], "'\(s)' is not a declared partition"); return }

@@ -233,6 +233,7 @@ sprig_int_then_report:
 1:  xorl %edx, %edx
     jmp sprig_report_r12
     .align 8
+    .global sprig_int_table
 sprig_int_table:                /* 8 bytes per vector: int $n; jmp *%r13; padding */
     .set n, 0
     .rept 256

@@ -11,17 +11,17 @@ import Testing
 struct CyclicBootTests {
     @Test("the minor frames run in the plan's order, three major frames, and the system powers off with 0")
     func framesInOrder() throws {
-        let r = try Boot.run("cyclic")
+        let r = try Boot.run("cyclic", icount: true)
         #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
-        #expect(r.output.contains("init: 3 partitions, 3 minor frames at 100 Hz"))
-        // Ticks per frame (2, 1, 2): each frame starts at the tick the plan gives it.
+        #expect(r.output.contains("init: 3 partitions, 3 minor frames at 1000 Hz"))
+        // Ticks per frame (2, 1, 2; 1000 Hz under -icount, so at the same instructions every run): each frame starts at the tick the plan gives it.
         var steps: [String] = []
         for major in 0..<3 {
             let base = major * 5
             steps += ["init: tick \(base) major \(major) frame 0: ticker\n", "init: tick \(base + 2) major \(major) frame 1: crasher\n",
                       "init: tick \(base + 3) major \(major) frame 2: spinner\n"]
         }
-        steps.append("init: 3 major frames, 15 ticks, 0 failures; powering off")
+        steps.append("init: 3 major frames, 15 ticks, 0 messages carried, 0 failures; powering off")
         r.output.expectInOrder(steps)
         // Every message, with its content: the ticker's work is a fixed computation.
         r.output.expectInOrder([
@@ -33,7 +33,7 @@ struct CyclicBootTests {
 
     @Test("a faulting partition is reported and restarted from its image; the plan goes on")
     func faultAndRestart() throws {
-        let r = try Boot.run("cyclic")
+        let r = try Boot.run("cyclic", icount: true)
         #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
         r.output.expectInOrder([
             "init: tick 2 major 0 frame 1: crasher\n", "crasher: started; writing to 0x8\n",
@@ -68,6 +68,7 @@ struct CyclicBootTests {
         var o = RunOptions()
         o.system = "cyclic"
         o.timeout = Boot.hangGuard
+        o.icount = true
         return try QEMU.run(changed, options: o)
     }
 

@@ -1,5 +1,5 @@
-/// The `cyclic` system's overrunning partition: says it starts, then never yields. The timer
-/// preempts it at the end of each of its minor frames.
+/// A partition that says it starts, then never yields: its scheduler preempts it at the end of
+/// each of its frames (the `cyclic` system's overrunning partition, `muen-demo`'s logger).
 import SprigABI
 import SprigUser
 
