@@ -61,6 +61,28 @@ public enum Bench {
         return measurements
     }
 
+    /// The system whose generic root reports scheduling accuracy, and the keys it reports: the
+    /// delay of each minor frame's start after the instant the plan gives it, at root's level
+    /// and one level down (a nested instance of init), in guest instructions.
+    public static let scheduleSystem = "muen-demo"
+    public static let scheduleKeys = ["sched.depth1.frame_start_delay", "sched.depth2.frame_start_delay"]
+
+    /// Boots `scheduleSystem` with instruction counting and returns its scheduling measurements.
+    public static func runSchedule(_ products: BuildProducts, variant: Variant, timeout: Double = 120) throws -> [BenchMeasurement] {
+        var o = RunOptions()
+        o.system = scheduleSystem; o.variant = variant; o.icount = true; o.timeout = timeout
+        let result = try QEMU.run(products, options: o)
+        guard result.ending == .status(0) else {
+            throw ToolError("the \(scheduleSystem) system did not finish: \(result.summary)\n\(result.output)")
+        }
+        let measurements = parse(result.output).filter { scheduleKeys.contains($0.key) }
+        let missing = scheduleKeys.filter { k in !measurements.contains { $0.key == k } }
+        guard missing.isEmpty else {
+            throw ToolError("the \(scheduleSystem) system did not report \(missing.joined(separator: ", "))\n\(result.output)")
+        }
+        return measurements
+    }
+
     /// The `bench: <key> <median> <min> <max>` lines of `output`, in order.
     public static func parse(_ output: String) -> [BenchMeasurement] {
         output.split(separator: "\n").compactMap { line in

@@ -29,7 +29,9 @@ struct BenchCommand: ParsableCommand {
         let builder = try makeBuilder(options.variant, quiet: json)
         let products = try builder.build()
         if !json { say("sprig: booting the bench system with -icount shift=0,align=off (one TSC tick = one guest instruction)") }
-        let ms = try Bench.run(products, variant: options.variant, timeout: timeout)
+        var ms = try Bench.run(products, variant: options.variant, timeout: timeout)
+        if !json { say("sprig: booting \(Bench.scheduleSystem) the same way for the scheduling accuracy of the generic root") }
+        ms += try Bench.runSchedule(products, variant: options.variant, timeout: timeout)
         let document = try Bench.json(ms)
         let file = builder.outputDirectory.appendingPathComponent("bench.json")
         try document.write(to: file, atomically: true, encoding: .utf8)

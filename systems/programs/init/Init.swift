@@ -31,6 +31,8 @@ struct Running {
     var image: UInt64 = 0
     var imageBytes: UInt64 = 0
     var pristine: UInt64 = 0
+    /// A nested child's header page (its extra region's first page), in this instance.
+    var header: UInt64 = 0
     /// Where the kernel last saved it (`VIDTIndex.stiSave`); `VIDTIndex.main` before it ran.
     var resumeAt: UInt64 = VIDTIndex.main
     /// Interrupt events waiting for its next frame, by event index.
@@ -44,6 +46,8 @@ enum NestedHeader {
     static let imageCount: UInt64 = 32
     /// (plan index, offset, bytes) per child image, from here.
     static let images: UInt64 = 40
+    /// The last word: when (time-stamp counter) the tick its parent passes on was due.
+    static let tickInstant: UInt64 = 4088
 }
 
 enum Init {
@@ -62,6 +66,17 @@ enum Init {
     nonisolated(unsafe) static var majorFrames: UInt64 = 0
     nonisolated(unsafe) static var failures: UInt64 = 0
     nonisolated(unsafe) static var messages: UInt64 = 0
+    /// Scheduling accuracy (guest instructions under -icount, where the counter advances one per
+    /// instruction): each frame start's delay after the instant the plan gives it. Root counts
+    /// from its first tick; a nested instance reads the instant of the tick it is passed from
+    /// `NestedHeader.tickInstant`, which its parent writes before entering it.
+    nonisolated(unsafe) static var firstTick: UInt64 = 0
+    nonisolated(unsafe) static var firstTickCount: UInt64 = 0
+    nonisolated(unsafe) static var instant: UInt64 = 0
+    nonisolated(unsafe) static var delays: InlineArray<64, UInt64> = .init(repeating: 0)
+    nonisolated(unsafe) static var delayCount = 0
+    nonisolated(unsafe) static var delaysReported = false
+
     /// Root: its vaddr of channel `i`'s writer and reader pages.
     nonisolated(unsafe) static var writerPages: InlineArray<64, UInt64> = .init(repeating: 0)
     nonisolated(unsafe) static var readerPages: InlineArray<64, UInt64> = .init(repeating: 0)
@@ -130,6 +145,10 @@ enum Init {
     /// interrupt events (the first one now, the others at its next frames).
     static func announceFrame() {
         ticksLeft = plan.frame(Int(level.firstFrame) + frame).ticks
+        if instant != 0 && delayCount < 64 {
+            delays[delayCount] = readTSC() &- instant
+            delayCount += 1
+        }
         var out = Output()
         prefix(&out)
         out.write("tick ")
@@ -168,6 +187,7 @@ enum Init {
         }
         let nested = plan.partition(children[k].plan).flags & PlanLayout.generic != 0
         if tick && nested && word(children[k].vidt + 8 * ChannelLayout.parentTick).pointee != 0 {
+            if children[k].header != 0 { word(children[k].header + NestedHeader.tickInstant).pointee = instant }
             enter(k, at: ChannelLayout.parentTick)
         }
         let at = children[k].resumeAt
@@ -258,6 +278,7 @@ enum Init {
             let region = nestedRegion(for: p)
             b.extra = region.start
             b.extraBytes = region.bytes
+            children[k].header = region.start
             b.extraRights = Rights.read | Rights.write
             b.argument = NestedHeader.magic
         }
@@ -379,7 +400,34 @@ enum Init {
         }
     }
 
+    /// Prints `bench: sched.depthN <median> <min> <max>` of the frame-start delays so far.
+    static func reportDelays() {
+        guard delayCount > 0, !delaysReported else { return }
+        delaysReported = true
+        var sorted = delays
+        var i = 1
+        while i < delayCount {
+            var j = i
+            while j > 0 && sorted[j - 1] > sorted[j] { let t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t; j -= 1 }
+            i += 1
+        }
+        var depth: UInt64 = 1
+        var at = me
+        while at != 0 { at = Int(plan.partition(at).parent); depth += 1 }
+        var out = Output()
+        out.write("bench: sched.depth")
+        out.decimal(depth)
+        out.write(".frame_start_delay ")
+        out.decimal(sorted[delayCount / 2])
+        out.write(" ")
+        out.decimal(sorted[0])
+        out.write(" ")
+        out.decimal(sorted[delayCount - 1])
+        out.byte(10)
+    }
+
     static func finish() -> Never {
+        reportDelays()
         var out = Output()
         out.write("init: ")
         out.decimal(majorFrames)
@@ -416,9 +464,17 @@ enum Init {
 /// Root's VIDT[32] / a nested instance's `parentTick`: a tick for this level.
 @_cdecl("init_tick")
 func initTick(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    let now = readTSC()
     if Init.isRoot {
+        if Init.firstTick == 0 { Init.firstTick = now; Init.firstTickCount = Init.tick + 1 }
+        // The PIT counts down from 1193182 / hz at 1193182 Hz; one instruction is one ns.
+        let divisor: UInt64 = 1_193_182 / Init.plan.tickHz
+        Init.instant = Init.firstTick + (Init.tick + 1 - Init.firstTickCount) * divisor * 1_000_000_000 / 1_193_182
         if let k = Init.child(named: source), savedAt != Delivery.notSaved { Init.children[k].resumeAt = savedAt }
         Init.carry()
+    } else {
+        Init.instant = word(ChildLayout.extraBase + NestedHeader.tickInstant).pointee
+        if Init.majorFrames >= 2 { Init.reportDelays() }
     }
     Init.count()
     Init.resume(Init.current, tick: true)
