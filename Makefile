@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu peer-tools cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
+.PHONY: help all build run run-gdb test hygiene systems validate qemu peer-tools cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench    guest-instruction counts of yield, IRQ delivery and each memory service (QEMU -icount); JSON in .build/sprig/release/bench.json"
 	@echo "              with Debian's Linux side by side (sprig bench --peer linux; fetched once into .build/peer); PEER= leaves it out"
 	@echo "make systems  list the bootable systems"
+	@echo "make validate run every validator on every system description (sprig validate)"
 	@echo "make check    sprig check: explore every step sequence up to DEPTH (default 3) on the model, properties after each step"
 	@echo "              options: DEPTH=n, SEED=s (random walk of STEPS steps instead, default 100000), CHECKFLAGS=... (sprig check --help)"
 	@echo "make fuzz     sprig fuzz: libFuzzer on the kernel logic in the model for SECONDS (default 60); MUTANT=<name> fuzzes a broken copy"
@@ -139,3 +140,6 @@ iso: cli iso-tools
 # The timeline of every switch (docs/trace.md): Perfetto/Chrome JSON and an SVG picture.
 trace: cli qemu
 	@$(SPRIG) trace --system $(SYSTEM) --perfetto .build/sprig/trace/$(SYSTEM).json --svg .build/sprig/trace/$(SYSTEM).svg
+validate: cli
+	@$(SPRIG) validate
+

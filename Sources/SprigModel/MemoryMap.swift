@@ -1,7 +1,7 @@
 /// The physical memory map of a model machine, WeensyOS's memory viewer drawn from the model:
 /// one letter per physical page by owner, and the checker's errors.
 ///
-/// The letters are the ones the `alice-eve` system's root draws (Partitions/weensy,
+/// The letters are the ones the `alice-eve` system's root draws (systems/alice-eve/weensy,
 /// MemoryViewer.swift): K a kernel image page; S a kernel structure page (every partition's
 /// descriptor, page tables, shadows and configuration pages, root's included); a child's
 /// letter for a page the child or one of its descendants can reach (the deepest holder wins);

@@ -1,8 +1,8 @@
 /// `sprig bench`: boots the `bench` system under QEMU TCG with `-icount shift=0,align=off`, where
 /// the time-stamp counter advances by exactly one per guest instruction, and collects the
-/// `bench: <key> <median> <min> <max>` lines its root prints (Partitions/bench/Bench.swift says
+/// `bench: <key> <median> <min> <max>` lines its root prints (systems/bench/bench/Bench.swift says
 /// what each key measures), then boots `threads-bench` the same way for the threads library's
-/// paths (Partitions/threadsbench). Instruction counts do not depend on the host: the same build gives
+/// paths. Instruction counts do not depend on the host: the same build gives
 /// the same numbers on any machine, however loaded. It boots twice: with the kernel's entry
 /// window on (the default, the numbers and targets) and with `skim=off` (`windowOffMedian`),
 /// so the cost of the window shows next to each path (docs/bench.md). Under `-icount` a CR3
@@ -66,6 +66,28 @@ public enum Bench {
         let missing = keys.filter { k in !measurements.contains { $0.key == k } }
         guard missing.isEmpty else {
             throw ToolError("the \(name) system did not report \(missing.joined(separator: ", "))\n\(result.output)")
+        }
+        return measurements
+    }
+
+    /// The system whose generic root reports scheduling accuracy, and the keys it reports: the
+    /// delay of each minor frame's start after the instant the plan gives it, at root's level
+    /// and one level down (a nested instance of init), in guest instructions.
+    public static let scheduleSystem = "muen-demo"
+    public static let scheduleKeys = ["sched.depth1.frame_start_delay", "sched.depth2.frame_start_delay"]
+
+    /// Boots `scheduleSystem` with instruction counting and returns its scheduling measurements.
+    public static func runSchedule(_ products: BuildProducts, variant: Variant, timeout: Double = 120) throws -> [BenchMeasurement] {
+        var o = RunOptions()
+        o.system = scheduleSystem; o.variant = variant; o.icount = true; o.timeout = timeout
+        let result = try QEMU.run(products, options: o)
+        guard result.ending == .status(0) else {
+            throw ToolError("the \(scheduleSystem) system did not finish: \(result.summary)\n\(result.output)")
+        }
+        let measurements = parse(result.output).filter { scheduleKeys.contains($0.key) }
+        let missing = scheduleKeys.filter { k in !measurements.contains { $0.key == k } }
+        guard missing.isEmpty else {
+            throw ToolError("the \(scheduleSystem) system did not report \(missing.joined(separator: ", "))\n\(result.output)")
         }
         return measurements
     }

@@ -72,7 +72,7 @@ public enum BootImage {
         try fm.createDirectory(at: tree.appendingPathComponent("boot/grub"), withIntermediateDirectories: true)
         try fm.copyItem(at: products.kernelImage, to: files.appendingPathComponent("kernel.bin"))
         var modules: [String] = []
-        for p in system.partitions {
+        for p in system.bootModules {
             guard let image = products.partitions[p] else { throw ToolError("partition \(p) of \(system.name) was not built") }
             let name = image.lastPathComponent
             if !modules.contains(name) { try fm.copyItem(at: image, to: files.appendingPathComponent(name)) }

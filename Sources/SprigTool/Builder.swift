@@ -192,11 +192,15 @@ public final class Builder {
             runtime.insert(try cObject(s, flags: userCFlags, dir: udir), at: 0)
         }
         var images: [String: URL] = [:]
+        let homes = try Systems.allPrograms(project: project)
         for name in partitions {
             let pdir = udir.appendingPathComponent(name)
             try FileManager.default.createDirectory(at: pdir, withIntermediateDirectories: true)
-            let psources = try sources("Partitions/\(name)", ext: "swift")
-            guard !psources.isEmpty else { throw ToolError("Partitions/\(name) has no Swift source") }
+            guard let home = homes[name] else {
+                throw ToolError("no system description runs a program '\(name)' (systems/*/system.toml, docs/systems.md)")
+            }
+            let psources = try sources(home, ext: "swift")
+            guard !psources.isEmpty else { throw ToolError("\(home) has no Swift source") }
             // Partitions import the user-side SprigABI/SprigUser modules from udir.
             let object = pdir.appendingPathComponent("\(name).o")
             try step("swiftc  partition \(name) (\(variant.rawValue))", tool: "swiftc",
@@ -207,6 +211,10 @@ public final class Builder {
             try link([object] + runtime, script: project.path("Sources/SprigUser/partition.ld"), entry: "_start",
                      elf: elf, flat: flat)
             images[name] = flat
+        }
+        // The compiled plan of every system whose root reads one (validated when read).
+        for system in try Systems.catalog(project: project) where system.usesPlan {
+            images[system.planKey] = try PlanCompiler.write(system, to: outputDirectory)
         }
         return BuildProducts(directory: out, kernelELF: kernelELF, kernelImage: kernelImage, partitions: images)
     }

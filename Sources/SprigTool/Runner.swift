@@ -139,7 +139,7 @@ public enum QEMU {
     }
 
     public static func arguments(_ products: BuildProducts, system: SystemDescription, options: RunOptions) -> [String] {
-        let modules = system.partitions.map { products.partitions[$0]!.path }.joined(separator: ",")
+        let modules = system.bootModules.map { products.partitions[$0]!.path }.joined(separator: ",")
         var args = [
             "-kernel", products.kernelImage.path, "-initrd", modules,
             "-m", "\(options.memoryMiB)M", "-display", "none",

@@ -5,7 +5,7 @@ public enum SystemOption: String, Sendable, CaseIterable {
     case seed
     case calls
 
-    /// The campaign sizes root accepts (Partitions/fuzz: `Defaults.maxCalls`).
+    /// The campaign sizes root accepts (systems/fuzz/fuzz: `Defaults.maxCalls`).
     public static let callsRange: ClosedRange<UInt64> = 1...100_000_000
 }
 

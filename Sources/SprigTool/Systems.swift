@@ -1,9 +1,14 @@
 /// The systems Sprig ships: a system is a bootable set of the kernel, a root partition and the
-/// partitions root starts (given to the kernel as boot modules, root's image first).
+/// partitions root starts (given to the kernel as boot modules, root's image first). Each is
+/// described by `systems/<name>/system.toml` (SystemFile.swift, docs/systems.md); this reads the
+/// descriptions and gives the rest of the tool what it needs of each.
+import Foundation
+
 public struct SystemDescription: Sendable {
     public let name: String
     public let summary: String
-    /// Partition directories under Partitions/, root's first; each becomes one boot module.
+    /// The programs of the boot modules, root's first, then root's tree parents before
+    /// children; each becomes one boot module.
     public let partitions: [String]
     /// The `sprig run` options this system takes (`--seed`, `--calls`), passed to root on the
     /// kernel command line as `<name>.<option>=<value>` (SystemArguments).
@@ -15,62 +20,97 @@ public struct SystemDescription: Sendable {
     public var countsInstructions = false
     /// Kernel symbols root is told the address of on the command line (`KernelSymbols`).
     public var kernelSymbols: [String] = []
+    /// Where each program's sources are, relative to the checkout.
+    public var programDirectories: [String: String] = [:]
+    /// The description this was read from.
+    public var file: SystemFile?
+
+    /// Root runs the generic library, which reads the compiled plan (PlanCompiler).
+    public var usesPlan: Bool { file.flatMap { f in f.root.flatMap { f.partitions[$0]?.program } } == SystemFile.genericProgram }
+
+    /// The key of this system's plan module in `BuildProducts.partitions`.
+    public var planKey: String { "\(name)/\(PlanCompiler.planModuleName)" }
+
+    /// The boot modules' keys in `BuildProducts.partitions`, in order: the programs of root's
+    /// tree, then the compiled plan when root reads one.
+    public var bootModules: [String] { partitions + (usesPlan ? [planKey] : []) }
 }
 
 public enum Systems {
-    public static let all: [SystemDescription] = [
-        SystemDescription(
-            name: "signal", summary: "the paper's scenario: a mini-OS starts a server, SIGINT (0xA3) is refused while masked, then taken; the server exits through 0xB7 and every page comes back",
-            partitions: ["signal", "minios", "server"]),
-        SystemDescription(
-            name: "attacks", summary: "yield's check chain 1-9 from ring 3, Fig. 4 through the fault path, a child faulting 1000 times, a child that never yields, register/FPU hygiene both ways",
-            partitions: ["attacks", "attacker", "attacker", "attacker"]),
-        SystemDescription(
-            name: "fuzz", summary: "root issues random services, yields and faults (seed, calls) through three children, checking after each call that it still owns its memory and the kernel answers",
-            partitions: ["fuzz", "fuzzchild", "fuzzchild", "fuzzchild"], options: [.seed, .calls]),
-        SystemDescription(
-            name: "echo", summary: "serial input through IRQ 4: root turns the receive interrupt on, a child spins, each VIDT[36] delivery names it; root drains the UART with consoleRead, echoes, resumes the child; Ctrl-D ends",
-            partitions: ["echo", "attacker"], readsConsole: true),
-        SystemDescription(
-            name: "hello", summary: "root alone: greets, reports the memory it owns, powers off with status 0",
-            partitions: ["root"]),
-        SystemDescription(
-            name: "memory", summary: "root exercises every memory service from ring 3, hostile calls included, and checks every page came back",
-            partitions: ["memory"]),
-        SystemDescription(
-            name: "bench", summary: "guest-instruction counts of yield, interrupt delivery and every memory service (run it with `sprig bench`)",
-            partitions: ["bench", "benchchild"], countsInstructions: true),
-        SystemDescription(
-            name: "teeter", summary: "AIM's teeter-totter on the threads library: the main thread moves right->left under cli/sti, the virtual timer's handler left->right, left + right = 100 at every tick and sti, winners printed, for 10,000 ticks",
-            partitions: ["threadsroot", "teeter"]),
-        SystemDescription(
-            name: "threads-demo", summary: "the threads library at work for 10,000 virtual ticks: bounded buffers with Mesa and with Hoare conditions, readers/writers, dining philosophers; invariants at every tick and sti, preemptions inside critical sections counted",
-            partitions: ["threadsroot", "threadsdemo"]),
-        SystemDescription(
-            name: "threads-bench", summary: "guest-instruction counts of the threads library: a thread switch inside a partition and a tick to the program's timer handler (run it with `sprig bench`)",
-            partitions: ["threadsroot", "threadsbench"], countsInstructions: true),
-        SystemDescription(
-            name: "faulty", summary: "root page-faults on purpose: no parent can take it, so the kernel prints its crash report (status 0x70); faulty.child=1 or 2: a child's #UD that root cannot take at VIDT[6] (crash report naming the child) or takes at VIDT[8]",
-            partitions: ["faulty", "attacker"]),
-        SystemDescription(
-            name: "alice-eve", summary: "WeensyOS's Alice and Eve: root schedules them round-robin with the timer; Eve loops, then attacks the kernel and Alice nine ways, each contained and reported, Eve restarted from her image each time; keys m (memory map), a/e (address spaces), q (power off)",
-            partitions: ["weensy", "alice", "eve"], readsConsole: true,
-            kernelSymbols: ["sprig_syscall_entry", "sprig_image_start_phys", "sprig_image_end_phys"]),
-    ]
-
     public static let defaultName = "signal"
+    /// The folder of the descriptions, and of programs several systems run (`programs/`).
+    public static let folder = "systems"
+    public static let sharedPrograms = "programs"
+
+    /// Every system of the checkout around the current directory, by name; empty when the
+    /// descriptions cannot be read (`named` then says why).
+    public static var all: [SystemDescription] { (try? catalog()) ?? [] }
+
+    /// Every description under systems/, read and validated.
+    /// - Throws: `ToolError` with every validator's finding when a description is invalid.
+    public static func catalog(project: Project? = nil) throws -> [SystemDescription] {
+        let project = try project ?? Project.current()
+        let dir = project.path(folder)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        var out: [SystemDescription] = []
+        var programHome: [String: String] = [:]
+        for name in names.sorted() where name != sharedPrograms {
+            let url = dir.appendingPathComponent(name).appendingPathComponent("system.toml")
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            let s = try describe(SystemFile.load(url, relativeTo: project.root), project: project)
+            for (program, home) in s.programDirectories {
+                if let other = programHome[program], other != home {
+                    throw ToolError("program '\(program)' is both \(other) and \(home): programs of different systems need different names (their images share .build/sprig/<variant>/)")
+                }
+                programHome[program] = home
+            }
+            out.append(s)
+        }
+        // The default first, as `sprig systems` and the error for an unknown name list them.
+        return out.filter { $0.name == defaultName } + out.filter { $0.name != defaultName }
+    }
+
+    /// A validated description as the rest of the tool uses it.
+    /// - Throws: `ToolError` listing every finding, one a line.
+    public static func describe(_ file: SystemFile, project: Project) throws -> SystemDescription {
+        let findings = SystemValidators.validate(file)
+        guard findings.isEmpty else {
+            throw ToolError(findings.map(\.description).joined(separator: "\n"))
+        }
+        var dirs: [String: String] = [:]
+        var programs: [String] = []
+        for p in file.preorder {
+            guard let program = file.partitions[p]?.program, let d = file.programDirectory(program) else { continue }
+            programs.append(program)
+            var rel = d.standardizedFileURL.path
+            let base = project.root.standardizedFileURL.path + "/"
+            if rel.hasPrefix(base) { rel = String(rel.dropFirst(base.count)) }
+            dirs[program] = rel
+        }
+        return SystemDescription(name: file.name ?? file.folder.lastPathComponent, summary: file.summary ?? "",
+                                 partitions: programs, options: file.options.compactMap(SystemOption.init(rawValue:)),
+                                 readsConsole: file.readsConsole, countsInstructions: file.countsInstructions,
+                                 kernelSymbols: file.kernelSymbols,
+                                 programDirectories: dirs, file: file)
+    }
 
     public static func named(_ name: String) throws -> SystemDescription {
-        guard let s = all.first(where: { $0.name == name }) else {
-            throw ToolError("no system named '\(name)'; the systems are \(all.map(\.name).joined(separator: ", ")) (`sprig systems` describes each)")
+        let systems = try catalog()
+        guard let s = systems.first(where: { $0.name == name }) else {
+            throw ToolError("no system named '\(name)'; the systems are \(systems.map(\.name).joined(separator: ", ")) (`sprig systems` describes each)")
         }
         return s
     }
 
-    /// Every partition some system needs.
+    /// Every program some system needs, and where its sources are.
+    public static func allPrograms(project: Project? = nil) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for s in try catalog(project: project) { out.merge(s.programDirectories) { a, _ in a } }
+        return out
+    }
+
+    /// Every partition program some system needs.
     public static var allPartitions: [String] {
-        var seen: [String] = []
-        for s in all { for p in s.partitions where !seen.contains(p) { seen.append(p) } }
-        return seen
+        ((try? allPrograms()) ?? [:]).keys.sorted()
     }
 }

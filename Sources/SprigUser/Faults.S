@@ -1,5 +1,5 @@
 /* Faults on purpose, `int n` for any n, system calls, and a report loop that needs no stack:
- * what the `fuzz` system's children (Partitions/fuzzchild) execute on their parent's orders, to
+ * what the `fuzz` system's children (systems/fuzz/fuzzchild) execute on their parent's orders, to
  * show that every way ring 3 can leave for the kernel ends as a delivery the parent can take,
  * never a crash.
  *
@@ -233,6 +233,7 @@ sprig_int_then_report:
 1:  xorl %edx, %edx
     jmp sprig_report_r12
     .align 8
+    .global sprig_int_table
 sprig_int_table:                /* 8 bytes per vector: int $n; jmp *%r13; padding */
     .set n, 0
     .rept 256

@@ -1,6 +1,6 @@
 /// Swift names for Faults.S: faults on purpose, `int n`, system calls, each followed by a report
 /// that needs no stack, and the stackless report loop (the `fuzz` system's children,
-/// Partitions/fuzzchild).
+/// systems/fuzz/fuzzchild).
 @_extern(c, "sprig_fault_then_report")
 func faultThenReportC(_ kind: UInt64, _ operand: UInt64, _ block: UInt64)
 @_extern(c, "sprig_int_then_report") func intThenReportC(_ vector: UInt64, _ block: UInt64)

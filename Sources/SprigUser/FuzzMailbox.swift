@@ -1,5 +1,5 @@
-/// The page the `fuzz` system's root (Partitions/fuzz) shares with each of its children
-/// (Partitions/fuzzchild) at `ChildLayout.extraBase`: the command root wants run, and what came
+/// The page the `fuzz` system's root (systems/fuzz/fuzz) shares with each of its children
+/// (systems/fuzz/fuzzchild) at `ChildLayout.extraBase`: the command root wants run, and what came
 /// of it. Root writes a command and enters the child at `FuzzMailbox.commandIndex`; the child
 /// runs it, writes `done` = `sequence` and the result, and yields back to root's
 /// `FuzzMailbox.rootResume` (or `rootFallback` when that is refused). Root trusts nothing it

@@ -47,6 +47,8 @@ struct BenchCommand: ParsableCommand {
         let products = try builder.build()
         if !json { say("sprig: booting the bench system with -icount shift=0,align=off (one TSC tick = one guest instruction)") }
         var ms = try Bench.run(products, variant: options.variant, timeout: timeout)
+        if !json { say("sprig: booting \(Bench.scheduleSystem) the same way for the scheduling accuracy of the generic root") }
+        ms += try Bench.runSchedule(products, variant: options.variant, timeout: timeout)
         var peerReport: PeerReport?
         if let peerKernel {
             let measured = try LinuxPeer.measure(peerKernel, timeout: timeout, progress: progress)

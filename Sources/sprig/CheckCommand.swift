@@ -40,10 +40,18 @@ struct Check: ParsableCommand {
     var seedGiven: Bool { seedOption != nil }
     @Flag(help: "Print the report as one JSON object on standard output.") var json = false
     @Flag(help: "Leave out the refinement check against the specification (the other checks still run).") var noRefinement = false
+    @Option(help: "Start from the state this system's root builds: the system boots on the trace kernel, the model replays it until its first timer tick (its setup done), and the exploration starts there (see `sprig systems`; --pages and --start do not apply).")
+    var system: String?
+    @Option(parsing: .unconditional, help: "Memory of the machine --system boots, in MiB (8-128).") var memory = 16
     @Option(help: "Explore a deliberately broken copy of the kernel instead of the checkout (names: sprig fuzz --list-mutants); the other options apply to it, --json excepted.")
     var mutant: String?
 
     func validate() throws {
+        if let system {
+            try checkSystem(system)
+            guard (8...128).contains(memory) else { throw ValidationError("--memory must be between 8 and 128 MiB (got \(memory))") }
+            guard mutant == nil else { throw ValidationError("--system and --mutant cannot be combined: a mutant explores its own start states") }
+        }
         guard (0...12).contains(depth) else { throw ValidationError("--depth must be between 0 and 12 (got \(depth))") }
         guard (64...4096).contains(pages) else { throw ValidationError("--pages must be between 64 and 4096 (got \(pages))") }
         if start != .boot && pages < 140 {
@@ -74,9 +82,19 @@ struct Check: ParsableCommand {
         c.maxStates = maxStates
         c.oracle.refinement = !noRefinement
         c.domain = DomainConfiguration(vidtSlots: vidtSlots, maxPartitions: partitions)
+        var startLine = "start \(start.rawValue) (\(start.summary)); \(pages) pages"
+        if let system {
+            note("sprig check: booting \(system) on the trace kernel (\(memory) MiB) and replaying it until its setup is done")
+            let s = try SystemCheck.start(system: system, project: try Project.current(), memoryMiB: memory) { note("  \($0)") }
+            c.startSystem = s.make
+            c.pages = s.pages
+            // Room for the domain's own children beside the system's partitions.
+            c.domain = DomainConfiguration(vidtSlots: vidtSlots, maxPartitions: s.partitions + partitions - 1)
+            startLine = "start: \(system) as its root built it (\(s.partitions) partitions after \(s.events) kernel entries); \(s.pages) pages"
+        }
         let explorer = Explorer(c)
         let what = random.map { "random walk of \($0) steps, seed \(seed)" } ?? "every sequence up to depth \(depth)"
-        note("sprig check: \(what); start \(start.rawValue) (\(start.summary)); \(pages) pages, "
+        note("sprig check: \(what); \(startLine), "
              + "at most \(partitions) partitions, VIDT indices \(c.domain.vidtIndices.map(String.init).joined(separator: ","))")
         let progress: (ExplorationProgress) -> Void = { p in
             let r = p.report

@@ -17,7 +17,7 @@ struct Sprig: ParsableCommand {
             `sprig --generate-completion-script bash|zsh|fish`.
             """,
         version: Sprig.version,
-        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self, ImageCommand.self, TraceCommand.self, MemmapCommand.self])
+        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self, ImageCommand.self, TraceCommand.self, MemmapCommand.self, Validate.self])
 
     /// What `sprig --version` prints.
     static let version = "0.1"
@@ -58,8 +58,16 @@ func makeBuilder(_ variant: Variant, quiet: Bool = false) throws -> Builder {
 
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Cross-build the kernel and every partition; print the image size and the kernel's line count.")
+        abstract: "Cross-build the kernel and every partition; print the image size and the kernel's line count.",
+        discussion: """
+            Every system description is validated first (sprig validate); an invalid one stops the \
+            build with its findings. With --system, also says where that system's boot modules are, \
+            its compiled plan among them when its root reads one.
+            """)
     @OptionGroup var options: BuildOptions
+    @Option(help: "A system whose boot modules (and compiled plan) to list after the build (see `sprig systems`).") var system: String?
+
+    func validate() throws { if let system { try checkSystem(system) } }
 
     func run() throws {
         let builder = try makeBuilder(options.variant)
@@ -70,9 +78,18 @@ struct Build: ParsableCommand {
         say("kernel image: \(products.kernelImage.path) (\(size) bytes)")
         say("kernel ELF (symbols, for gdb): \(products.kernelELF.path)")
         say("kernel lines: \(lines.total) (Swift \(lines.swift) + assembly \(lines.assembly); C support \(lines.c) and the trace build's recorder \(lines.trace), not counted)")
-        for (name, url) in products.partitions.sorted(by: { $0.key < $1.key }) {
+        for (name, url) in products.partitions.sorted(by: { $0.key < $1.key }) where !name.contains("/") {
             let s = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
             say("partition \(name): \(url.path) (\(s) bytes)")
+        }
+        if let system {
+            let d = try Systems.named(system)
+            say("system \(system): boot modules \(d.bootModules.map { products.partitions[$0]!.lastPathComponent }.joined(separator: ", "))")
+            if d.usesPlan {
+                let url = products.partitions[d.planKey]!
+                let s = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+                say("system \(system): compiled plan \(url.path) (\(s) bytes, version \(PlanLayout.version))")
+            }
         }
     }
 }
@@ -198,8 +215,8 @@ struct RunGDB: ParsableCommand {
 
 struct ListSystems: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "systems", abstract: "List the systems `sprig run --system` can boot.")
-    func run() {
-        for s in Systems.all {
+    func run() throws {
+        for s in try Systems.catalog() {
             print("\(s.name)\(s.name == Systems.defaultName ? " (default)" : "") — \(s.summary)")
             print("    partitions: \(s.partitions.joined(separator: ", "))")
         }

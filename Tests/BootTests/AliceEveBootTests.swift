@@ -1,4 +1,4 @@
-/// The `alice-eve` system (Partitions/weensy, alice, eve; docs/alice-eve.md): WeensyOS's Alice
+/// The `alice-eve` system (systems/alice-eve/weensy, alice, eve; docs/alice-eve.md): WeensyOS's Alice
 /// and Eve on the booted kernel. Alice keeps printing while Eve loops; each of Eve's attacks is
 /// stopped with the vector, error code or status it must get and reported by root, and Eve is
 /// started again from her image after each; root's memory map has the model's letters for the

@@ -1,4 +1,4 @@
-/// Boot tests of the `fuzz` system (Partitions/fuzz, docs/fuzz.md "The fuzzer partition"): a
+/// Boot tests of the `fuzz` system (systems/fuzz/fuzz, docs/fuzz.md "The fuzzer partition"): a
 /// short random campaign of services, yields and faults on the real kernel must end with every
 /// page back and exit 0, and its summary must show that it exercised what it claims — every
 /// service with both successes and refusals, yields taken and refused both ways, faults of

@@ -41,7 +41,7 @@ struct GDBTests {
         let sprig = try Spawned(sprigArguments: ["run-gdb", "--wait-only", "--system", "hello", "--port", "\(port)"])
         defer { kill(sprig.pid, SIGTERM) }
         try sprig.waitForOutput { $0.contains("QEMU waits for a debugger on 127.0.0.1:\(port)") }
-        let rootLine = try Self.line(after: "sprig_partition_main", in: "Partitions/root/Root.swift")
+        let rootLine = try Self.line(after: "sprig_partition_main", in: "systems/hello/root/Root.swift")
         let trapLine = try Self.line(after: "sprig_trap", in: "Sources/SprigX86/Trap.swift")
 
         let (ended, text) = try Self.batch(["-batch", "-nx", products.kernelELF.path,
@@ -55,7 +55,7 @@ struct GDBTests {
         text.expectInOrder([
             "Breakpoint 1 at ", "Root.swift, line \(rootLine)",
             "Breakpoint 2 at ", "Trap.swift, line \(trapLine)",
-            "Breakpoint 1, ", "Partitions/root/Root.swift:\(rootLine)", "func rootMain(",
+            "Breakpoint 1, ", "systems/hello/root/Root.swift:\(rootLine)", "func rootMain(",
             "#0  ", "Root.swift:\(rootLine)", "#1  ", "sprig_partition_main", "_start () at ", "start.S:",
             "Breakpoint 2, ", "Sources/SprigX86/Trap.swift:\(trapLine)", "func sprigTrap(",
             "#0  ", "Trap.swift:\(trapLine)", "#1  ", "sprig_syscall_entry () at ", "entry.S:",

@@ -46,6 +46,10 @@ public struct Explorer {
         public var extraCheck: ExtraCheck?
         /// Keep every line of a random walk in the report (`ExplorationReport.trace`).
         public var recordTrace = false
+        /// A start state made elsewhere (a system's boot replayed until its setup is done,
+        /// `sprig check --system`) instead of `start`; called again after a step stops the
+        /// machine and to replay a counterexample. `pages` must be its page count.
+        public var startSystem: (@Sendable () -> ModelSystem)?
 
         /// The defaults: the tree start, 160 pages, 3 VIDT indices, at most 4 partitions, depth 2.
         public init() {}
@@ -229,7 +233,7 @@ private struct Session {
         self.configuration = configuration
         domain = Domain(configuration.domain)
         oracle = Oracle(configuration: configuration.oracle, extra: configuration.extraCheck)
-        system = configuration.start.makeSystem(pages: configuration.pages)
+        system = configuration.startSystem?() ?? configuration.start.makeSystem(pages: configuration.pages)
         store = StateStore(system)
     }
 
@@ -255,6 +259,11 @@ private struct Session {
     /// the start state by writing the start's memory over it (cheaper than building the start
     /// again through the services; the result is the same memory, which the store checks).
     mutating func replaceStoppedSystem() {
+        if let make = configuration.startSystem {
+            system = make()
+            store.reset(to: system)
+            return
+        }
         let fresh = ModelSystem(pages: configuration.pages, kernelImagePages: 1)
         let booted = fresh.memory.words
         for (i, word) in store.base.enumerated() where booted[i] != word {
@@ -268,7 +277,7 @@ private struct Session {
 
     /// Replays `steps` on a fresh system, rendering each with its outcome.
     func counterexample(_ steps: [ExplorationStep], _ findings: [Finding]) -> Counterexample {
-        let fresh = configuration.start.makeSystem(pages: configuration.pages)
+        let fresh = configuration.startSystem?() ?? configuration.start.makeSystem(pages: configuration.pages)
         var lines: [String] = []
         for step in steps {
             let who = Explorer.name(fresh.current, fresh)

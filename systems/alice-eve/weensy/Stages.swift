@@ -3,7 +3,7 @@
 import SprigABI
 import SprigUser
 
-/// Eve's argument at each start (Partitions/eve, `Attack`).
+/// Eve's argument at each start (systems/alice-eve/eve, `Attack`).
 enum Stage {
     static let loop: UInt64 = 0
     static let firstAttack: UInt64 = 1

@@ -29,7 +29,7 @@ let probeIndex: UInt64 = 400
 /// that: root's VIDT[0] is its #DE handler, which a save at 0 would overwrite.)
 let dropIndex: UInt64 = Sprig.noSave
 
-/// The attacker's conventions (Partitions/attacker/Attacker.swift).
+/// The attacker's conventions (systems/programs/attacker/Attacker.swift).
 enum Attacker {
     static let victim: UInt64 = 0
     static let faultLoop: UInt64 = 1

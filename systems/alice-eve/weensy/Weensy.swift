@@ -6,7 +6,7 @@
 /// interrupts (root's `VIDT[32]`, the child saved at its STI slot) hands the CPU to the other,
 /// resumed where it was saved (`Root.next`). Alice counts, prints every 1024 iterations and yields. Eve does
 /// the same up to her first line, then loops forever: the timer takes the CPU back from her and
-/// Alice keeps printing. Then, one at a time, Eve's attacks (`Stage`, Partitions/eve): each
+/// Alice keeps printing. Then, one at a time, Eve's attacks (`Stage`, systems/alice-eve/eve): each
 /// ends in a fault root takes at `VIDT[vector]` from Eve; root prints what stopped her (the
 /// vector, the error code, the address, or the status a refused call returned), checks it is
 /// the expected one, deletes Eve (every page comes back) and starts her again from her image.
@@ -80,7 +80,7 @@ enum Root {
     nonisolated(unsafe) static var eveImage: UInt64 = 0
     nonisolated(unsafe) static var evePristine: UInt64 = 0
     nonisolated(unsafe) static var aliceModule: (vaddr: UInt64, bytes: UInt64) = (0, 0)
-    /// The page root shares read-only with Eve: what she knows (Partitions/eve, `Clue`).
+    /// The page root shares read-only with Eve: what she knows (systems/alice-eve/eve, `Clue`).
     nonisolated(unsafe) static var clue: UInt64 = 0
     nonisolated(unsafe) static var syscallEntry: UInt64 = 0
     nonisolated(unsafe) static var keyBuffer: UInt64 = 0

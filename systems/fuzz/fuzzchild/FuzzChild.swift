@@ -1,4 +1,4 @@
-/// The `fuzz` system's child: runs whatever its parent (Partitions/fuzz) writes in the mailbox
+/// The `fuzz` system's child: runs whatever its parent (systems/fuzz/fuzz) writes in the mailbox
 /// (`FuzzMailbox`): a fault, an `int n`, a system call or a yield with the parent's arguments, or
 /// building, entering and deleting a grandchild of its own. It checks nothing itself: the
 /// parent decides what each outcome must be.

@@ -27,7 +27,7 @@ import SprigUser
 
 /// Root's resume slot: where its main flow waits while the child spins.
 let resumeSlot: UInt64 = 300
-/// `Partitions/attacker`'s spin mode and its mailbox's counter word (`Mode.spin`,
+/// `systems/programs/attacker`'s spin mode and its mailbox's counter word (`Mode.spin`,
 /// `Mailbox.counter`).
 let spinMode: UInt64 = 2
 let counterWord: UInt64 = 24

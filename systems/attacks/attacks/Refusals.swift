@@ -1,7 +1,7 @@
 /// Attack 1: every code of yield's check chain (DESIGN.md §5) from ring 3, in chain order, each
 /// refused call checked to change nothing root can see, then round trips that must still work.
 ///
-/// The callee is the victim child (Partitions/attacker), masked while it waits (so that check 9
+/// The callee is the victim child (systems/programs/attacker), masked while it waits (so that check 9
 /// can be shown last); root writes the child's VIDT entries itself through its own mapping of
 /// the child's VIDT page, as a parent may.
 import SprigABI

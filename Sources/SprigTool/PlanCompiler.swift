@@ -1,0 +1,67 @@
+/// Compiles a validated system description into the plan module the generic root reads
+/// (Sources/SprigABI/SystemPlan.swift has the layout, the encoder and the decoder).
+import Foundation
+import SprigABI
+
+public enum PlanCompiler {
+    /// The plan of `file`, which must have passed every validator.
+    public static func compile(_ file: SystemFile) -> PlanImage {
+        let order = file.preorder
+        var index: [String: UInt64] = [:]
+        for (i, n) in order.enumerated() { index[n] = UInt64(i) }
+        let up = file.parents
+        var plan = PlanImage()
+        plan.tickHz = UInt64(file.root.flatMap { file.schedules[$0]?.tickHz } ?? 0)
+        for n in order {
+            let p = file.partitions[n]!
+            var flags: UInt64 = 0
+            if p.restart { flags |= PlanLayout.restart }
+            if file.printers.contains(n) { flags |= PlanLayout.mayPrint }
+            if file.serial == n { flags |= PlanLayout.handlesSerial }
+            if p.program == SystemFile.genericProgram { flags |= PlanLayout.generic }
+            var record = PlanImage.Partition(name: n, program: p.program ?? "", parent: up[n].flatMap { index[$0] } ?? PlanLayout.none,
+                                             memoryPages: (p.memory ?? 0) / SystemValidators.pageSize, flags: flags)
+            if let s = file.schedules[n] {
+                record.firstFrame = UInt64(plan.frames.count)
+                switch s.kind {
+                case .roundRobin?:
+                    record.flags |= PlanLayout.roundRobin << PlanLayout.scheduleShift
+                    record.quantum = UInt64(s.quantum ?? 0)
+                    for m in s.members { plan.frames.append((index[m]!, UInt64(s.quantum ?? 0))) }
+                default:
+                    record.flags |= PlanLayout.cyclic << PlanLayout.scheduleShift
+                    for f in s.frames { plan.frames.append((index[f.partition]!, UInt64(f.ticks))) }
+                }
+                record.frameCount = UInt64(plan.frames.count) - record.firstFrame
+            }
+            plan.partitions.append(record)
+        }
+        for n in file.events.keys.sorted() {
+            let e = file.events[n]!
+            plan.events.append((index[e.source!]!, index[e.target!]!, UInt64(e.vector!), e.kind == .handover ? PlanLayout.handover : PlanLayout.interrupt, n))
+        }
+        for n in file.channels.keys.sorted() {
+            let c = file.channels[n]!
+            // The generic root carries by copy (validator transfer-supported); the plan keeps the
+            // description's choice for a root that hands pages over.
+            let handover = c.transfer == .handover
+            plan.channels.append((index[c.writer!]!, index[c.reader!]!, UInt64(c.size!),
+                                  handover ? PlanLayout.pageHandover : PlanLayout.copy, UInt64(c.vector ?? 0), n))
+        }
+        return plan
+    }
+
+    /// Writes the plan module of `system` to `directory/<system>/plan.bin`.
+    @discardableResult
+    public static func write(_ system: SystemDescription, to directory: URL) throws -> URL {
+        guard let file = system.file else { throw ToolError("\(system.name) has no description to compile") }
+        let dir = directory.appendingPathComponent(system.name)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let url = dir.appendingPathComponent(planModuleName)
+        try Data(compile(file).encoded()).write(to: url)
+        return url
+    }
+
+    /// The plan module's name in root's boot info.
+    public static let planModuleName = "plan.bin"
+}

@@ -1,0 +1,87 @@
+/// What a partition under the generic root (systems/programs/init) uses to take part in its
+/// system's description: channels, events and the vectors the generic library answers.
+///
+/// A channel's ends each have a page of their own, never shared with the other end: channel
+/// `i` (its index in the compiled plan, the description's channels by name) is the writer's
+/// page at `ChannelLayout.writer(i)` and the reader's at `reader(i)`. Both pages are the
+/// carrier's (the ends' nearest common ancestor), given down the tree to each end. A writer
+/// fills its page and raises `ChannelLayout.send`; the carrier copies the message to the
+/// reader's page when that is empty. Page words: 0 full (1) or empty (0), 1 the length, the
+/// bytes from 16.
+import SprigABI
+
+@_extern(c, "sprig_raise")
+func sprigRaise(_ vector: UInt64) -> UInt64
+
+public enum ChannelLayout {
+    public static let writerBase: UInt64 = 0x0000_0000_3000_0000
+    public static let readerBase: UInt64 = 0x0000_0000_3010_0000
+    public static let fullWord: UInt64 = 0
+    public static let lengthWord: UInt64 = 8
+    public static let data: UInt64 = 16
+    public static let capacity: UInt64 = AddressSpace.pageSize - data
+
+    /// `int` vectors the generic library answers: a message waits in a writer page (forwarded
+    /// up to the carrier), and an event's handler is done (resume the frame's partition).
+    public static let send: UInt64 = 0x81
+    public static let handled: UInt64 = 0x83
+    /// The vector a generic parent enters its generic child at to pass on a tick.
+    public static let parentTick: UInt64 = 0x40
+
+    @inlinable public static func writer(_ channel: UInt64) -> UInt64 { writerBase + channel * AddressSpace.pageSize }
+    @inlinable public static func reader(_ channel: UInt64) -> UInt64 { readerBase + channel * AddressSpace.pageSize }
+}
+
+public enum Channel {
+    /// Raises software interrupt `vector` to the parent (as `int vector` does), and returns when
+    /// the parent resumes this partition (success) or at once with the status that refused it.
+    @discardableResult
+    public static func raise(_ vector: UInt64) -> CallResult {
+        let raw = sprigRaise(vector)
+        return CallResult(raw: raw, value: 0)
+    }
+
+    /// Makes `handler` this partition's entry for event `vector`, run with interrupts masked on
+    /// the handler stack (context slot 2), and gives the masked state a save slot of its own
+    /// (slot 3): a line the handler prints then saves the handler there, never over the
+    /// partition's own saved context at `VIDTIndex.stiSave`.
+    public static func onEvent(_ vector: UInt64, _ handler: Handler) {
+        Contexts.setVIDT(VIDTIndex.cliSave, ChildLayout.contextSlot(3))
+        Contexts.setHandler(vector, handler, slot: ChildLayout.contextSlot(2), stackTop: ChildLayout.handlerStackTop,
+                            flags: InterruptFlags.masked)
+    }
+
+    /// Ends an event's handler: the parent resumes the frame's partition (this handler's
+    /// context is dropped, the partition's saved one stays where it is).
+    public static func handled() -> Never {
+        Sprig.yield(0, target: ChannelLayout.handled, save: Sprig.noSave)
+        while true {}
+    }
+
+    /// Sends `count` bytes (at most `ChannelLayout.capacity`) on `channel`: waits until its page
+    /// is empty (the carrier empties it), fills it and asks the carrier to carry it.
+    public static func send(_ channel: UInt64, _ bytes: UnsafePointer<UInt8>, count: Int) {
+        let page = ChannelLayout.writer(channel)
+        while word(page + ChannelLayout.fullWord).pointee != 0 { raise(ChannelLayout.send) }
+        let n = min(UInt64(count), ChannelLayout.capacity)
+        let dst = UnsafeMutablePointer<UInt8>(bitPattern: UInt(page + ChannelLayout.data))!
+        var i = 0
+        while i < Int(n) { dst[i] = bytes[i]; i += 1 }
+        word(page + ChannelLayout.lengthWord).pointee = n
+        word(page + ChannelLayout.fullWord).pointee = 1
+        raise(ChannelLayout.send)
+    }
+
+    /// The message waiting on `channel` copied to `into` (at most `capacity` bytes) and its
+    /// length, the page emptied; nil when none waits.
+    public static func receive(_ channel: UInt64, into: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int? {
+        let page = ChannelLayout.reader(channel)
+        guard word(page + ChannelLayout.fullWord).pointee != 0 else { return nil }
+        let n = min(Int(min(word(page + ChannelLayout.lengthWord).pointee, ChannelLayout.capacity)), capacity)
+        let src = UnsafePointer<UInt8>(bitPattern: UInt(page + ChannelLayout.data))!
+        var i = 0
+        while i < n { into[i] = src[i]; i += 1 }
+        word(page + ChannelLayout.fullWord).pointee = 0
+        return n
+    }
+}
