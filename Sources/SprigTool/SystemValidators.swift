@@ -4,6 +4,7 @@
 /// a plan that does not fit is refused when it is built, never at boot. docs/systems.md has the
 /// table of validators.
 import Foundation
+import SprigABI
 
 public struct Finding: Sendable, Equatable, CustomStringConvertible {
     public let validator: String
@@ -234,10 +235,11 @@ public enum SystemValidators {
                 if need > own { r.fail(["partitions", n, "memory"], "its children need \(need >> 10) KiB with their structures; '\(n)' has \(own >> 10) KiB") }
             }
         },
-        SystemValidator(name: "vidt-vector", rule: "VIDT keys are vectors 0-255 (decimal or 0x hex)") { f, r in
+        SystemValidator(name: "vidt-vector", rule: "VIDT keys are indices 0-511 of the partition's VIDT (decimal or 0x hex)") { f, r in
+            let last = Int(VIDTIndex.count) - 1
             for (path, _) in f.keys where path.count == 4 && path[0] == "partitions" && path[2] == "vidt" {
-                if let v = SystemFile.integer(path[3]), (0...255).contains(v) { continue }
-                r.fail(path, "'\(path[3])' is not a vector 0-255")
+                if let v = SystemFile.integer(path[3]), (0...last).contains(v) { continue }
+                r.fail(path, "'\(path[3])' is not a VIDT index 0-\(last)")
             }
         },
         SystemValidator(name: "vidt-entry", rule: "a VIDT entry is a symbol name its program defines with @_cdecl") { f, r in

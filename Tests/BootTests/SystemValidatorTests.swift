@@ -140,7 +140,7 @@ struct Breakage: Sendable, CustomTestStringConvertible {
         Breakage(validator: "memory-given", old: "memory = \"96 KiB\"\n", new: "", at: "[partitions.logger]"),
         Breakage(validator: "memory-fits-machine", old: "memory = \"64 MiB\"", new: "memory = \"12 MiB\"", at: "memory = \"8 MiB\""),
         Breakage(validator: "child-fits-parent", old: "memory = \"1 MiB\"", new: "memory = \"200 KiB\"", at: "memory = \"200 KiB\""),
-        Breakage(validator: "vidt-vector", old: "vidt = { 0xA0 = \"on_event\" }", new: "vidt = { 0xA0 = \"on_event\", 300 = \"on_event\" }", at: "300 ="),
+        Breakage(validator: "vidt-vector", old: "vidt = { 0xA0 = \"on_event\" }", new: "vidt = { 0xA0 = \"on_event\", 512 = \"on_event\" }", at: "512 ="),
         Breakage(validator: "vidt-entry", old: "program = \"producer\"", new: "program = \"producer\"\nvidt = { 0xC0 = \"missing_entry\" }", at: "missing_entry"),
         Breakage(validator: "schedule-owner", old: "[events.ready]", new: "[schedule.producer]\nmajor-frame = [{ partition = \"nest\", ticks = 1 }]\n[events.ready]", at: "[schedule.producer]"),
         Breakage(validator: "schedule-kind", old: "kind = \"round-robin\"", new: "kind = \"lottery\"", at: "kind = \"lottery\""),
