@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems qemu cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
+.PHONY: help all build run run-gdb test hygiene systems generate qemu cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -20,6 +20,7 @@ help:
 	@echo "make hygiene  check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector"
 	@echo "make bench    guest-instruction counts of yield, IRQ delivery and each memory service (QEMU -icount); JSON in .build/sprig/release/bench.json"
 	@echo "make systems  list the bootable systems"
+	@echo "make generate write the files derived from the service table (sprig_abi.h, SprigUser/Generated.swift)"
 	@echo "make check    sprig check: explore every step sequence up to DEPTH (default 3) on the model, properties after each step"
 	@echo "              options: DEPTH=n, SEED=s (random walk of STEPS steps instead, default 100000), CHECKFLAGS=... (sprig check --help)"
 	@echo "make fuzz     sprig fuzz: libFuzzer on the kernel logic in the model for SECONDS (default 60); MUTANT=<name> fuzzes a broken copy"
@@ -84,6 +85,9 @@ hygiene: cli
 
 systems: cli
 	@$(SPRIG) systems
+
+generate: cli
+	@$(SPRIG) generate
 
 bench: cli qemu
 	@$(SPRIG) bench --variant $(VARIANT)
