@@ -55,8 +55,9 @@ public enum Service: UInt64, CaseIterable, Sendable {
     case setConsoleInterrupt = 0x104
 
     /// True for the services only root may call (`Status.rootOnly` for anyone else): the
-    /// table's `.machine` route.
-    @inlinable public var isRootOnly: Bool { route == .machine }
+    /// table's `.machine` route, which is numbered from `rootOnlyBase` (one compare on the
+    /// kernel's path; `ServiceTableTests` holds every row to it).
+    @inlinable public var isRootOnly: Bool { rawValue >= Service.rootOnlyBase }
     /// Every service number is below this; 0 is none (the kernel clamps a number to this range
     /// before it looks the service up, `Speculation.clamp`).
     public static let numberLimit: UInt64 = 0x200
@@ -100,7 +101,7 @@ public enum Limits {
 ///
 /// * the kernel: the route (`Kernel.systemCall`: yield first, root-only ones to the platform,
 ///   the memory services to `Kernel.dispatch`), the root-only rule (`isRootOnly`) and which
-///   services empty the kernel's caches (`changesTables`);
+///   services empty the kernel's caches (`changesTables`, a column below the rows);
 /// * ring 3: `sprig generate` writes `Sources/include/sprig_abi.h` (every number and status for
 ///   assembly) and `Sources/SprigUser/Services.swift` (a wrapper per service, its ordinal) from
 ///   it; a test regenerates both and fails when the committed ones are stale;
@@ -186,17 +187,11 @@ extension Service {
         /// The service's name as its case spells it (crash reports, tools, generated wrappers).
         public let name: StaticString
         public let route: Route
-        /// Whether a success may change some partition's page tables (the caller's, whose pages
-        /// become or stop being structure pages, or a child's): the kernel then empties its
-        /// translation and yield caches (`KernelCache`).
-        public let changesTables: Bool
         public let arguments: Arguments
         /// What rdx holds after a success ("" when the service has no second result).
         public let result: StaticString
-        @inlinable public init(_ name: StaticString, _ route: Route, changesTables: Bool = false, result: StaticString = "",
-                        _ arguments: Arguments) {
-            self.name = name; self.route = route; self.changesTables = changesTables
-            self.arguments = arguments; self.result = result
+        @inlinable public init(_ name: StaticString, _ route: Route, result: StaticString = "", _ arguments: Arguments) {
+            self.name = name; self.route = route; self.arguments = arguments; self.result = result
         }
     }
 
@@ -204,17 +199,17 @@ extension Service {
     /// compile until it has its row.
     @inlinable public static func row(_ s: Service) -> Row {
         switch s {
-        case .createPartition: return Row("createPartition", .memory, changesTables: true,
+        case .createPartition: return Row("createPartition", .memory,
                                           Arguments(.page("desc"), .page("pml4"), .page("sh1"), .page("sh2"), .page("configList")))
         case .countToMap: return Row("countToMap", .memory, result: "count", Arguments(.child("child"), .childAddress("va")))
-        case .prepare: return Row("prepare", .memory, changesTables: true, result: "next",
+        case .prepare: return Row("prepare", .memory, result: "next",
                                   Arguments(.child("child"), .childAddress("va"), .freeList("freeList")))
-        case .addVAddr: return Row("addVAddr", .memory, changesTables: true,
+        case .addVAddr: return Row("addVAddr", .memory,
                                    Arguments(.page("vaParent"), .child("child"), .childAddress("vaChild"), .rights("rights")))
-        case .removeVAddr: return Row("removeVAddr", .memory, changesTables: true, Arguments(.child("child"), .childAddress("vaChild")))
+        case .removeVAddr: return Row("removeVAddr", .memory, Arguments(.child("child"), .childAddress("vaChild")))
         case .mappedInChild: return Row("mappedInChild", .memory, result: "child", Arguments(.address("vaParent")))
-        case .deletePartition: return Row("deletePartition", .memory, changesTables: true, Arguments(.child("child")))
-        case .collect: return Row("collect", .memory, changesTables: true, result: "count",
+        case .deletePartition: return Row("deletePartition", .memory, Arguments(.child("child")))
+        case .collect: return Row("collect", .memory, result: "count",
                                   Arguments(.child("child"), .childAddress("va")))
         case .getIntState: return Row("getIntState", .memory, result: "state", Arguments(.child("child")))
         case .setIntState: return Row("setIntState", .memory, Arguments(.flag("state")))
@@ -234,8 +229,18 @@ extension Service {
     @inlinable public var name: StaticString { row.name }
     /// How the kernel routes it.
     @inlinable public var route: Route { row.route }
-    /// Whether a success may change some partition's page tables (`Row.changesTables`).
-    @inlinable public var changesTables: Bool { row.changesTables }
+    /// The table's one column of its own, because the kernel reads it after every memory
+    /// service and a bit costs less than a row (`sprig bench`): whether a success may change
+    /// some partition's page tables (the caller's, whose pages become or stop being structure
+    /// pages, or a child's). The kernel then empties its translation and yield caches
+    /// (`KernelCache`).
+    @inlinable public var changesTables: Bool {
+        switch self {
+        case .createPartition, .prepare, .addVAddr, .removeVAddr, .deletePartition, .collect: return true
+        case .countToMap, .mappedInChild, .getIntState, .setIntState, .yield,
+             .consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt: return false
+        }
+    }
     /// The arguments it reads.
     @inlinable public var arguments: Arguments { row.arguments }
 }
