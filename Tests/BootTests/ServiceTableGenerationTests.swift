@@ -20,6 +20,32 @@ import Testing
         #expect(stale.isEmpty, "\(Generated.staleError(stale))")
     }
 
+    @Test("sprig generate --check names a stale file and the fix in one line, exit 1; sprig generate rewrites it")
+    func generateCommand() throws {
+        let (fresh, freshOutput) = try CLI.run(["generate", "--check"])
+        #expect(fresh == 0, "\(freshOutput)")
+        #expect(freshOutput.contains("up to date"), "\(freshOutput)")
+        // A checkout whose header is stale: a copy with only what `generate` reads and writes.
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("sprig-generate-\(UUID().uuidString)")
+        defer { try? fm.removeItem(at: dir) }
+        for sub in ["Sources/SprigX86", "Sources/include", "Sources/SprigUser"] {
+            try fm.createDirectory(at: dir.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+        try Data().write(to: dir.appendingPathComponent("Package.swift"))
+        try fm.copyItem(at: Self.project.path(Generated.userServicesPath), to: dir.appendingPathComponent(Generated.userServicesPath))
+        try "#define SERVICE_YIELD 11\n".write(to: dir.appendingPathComponent(Generated.headerPath), atomically: true, encoding: .utf8)
+        let (stale, staleOutput) = try CLI.run(["generate", "--check"], in: dir)
+        #expect(stale == 1, "\(staleOutput)")
+        let lines = staleOutput.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains("Sources/include/sprig_abi.h is stale") && lines[0].contains("sprig generate"),
+                "\(staleOutput)")
+        let (wrote, wroteOutput) = try CLI.run(["generate"], in: dir)
+        #expect(wrote == 0 && wroteOutput.contains("wrote Sources/include/sprig_abi.h"), "\(wroteOutput)")
+        #expect(try String(contentsOf: dir.appendingPathComponent(Generated.headerPath), encoding: .utf8)
+                == String(contentsOf: Self.project.path(Generated.headerPath), encoding: .utf8))
+    }
+
     @Test("the generator renders every row of the table it is given, a synthetic one too")
     func generatorIsDrivenByTheTable() {
         let n = Service.allCases.count
