@@ -103,8 +103,8 @@ public enum Limits {
 ///   the memory services to `Kernel.dispatch`), the root-only rule (`isRootOnly`) and which
 ///   services empty the kernel's caches (`changesTables`, a column below the rows);
 /// * ring 3: `sprig generate` writes `Sources/include/sprig_abi.h` (every number and status for
-///   assembly) and `Sources/SprigUser/Services.swift` (a wrapper per service, its ordinal) from
-///   it; a test regenerates both and fails when the committed ones are stale;
+///   assembly) and `Sources/SprigUser/Generated.swift` (ordinals, status names, a wrapper per
+///   service) from it; a test regenerates both and fails when the committed ones are stale;
 /// * the tools: the explorer's domain and step lines, the fuzz harness's argument kinds, the
 ///   random tests' service choices and the fuzzer partition's counters enumerate it.
 ///
