@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems validate qemu peer-tools cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
+.PHONY: help all build run run-gdb test hygiene systems validate generate qemu peer-tools cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -22,6 +22,7 @@ help:
 	@echo "              with Debian's Linux side by side (sprig bench --peer linux; fetched once into .build/peer); PEER= leaves it out"
 	@echo "make systems  list the bootable systems"
 	@echo "make validate run every validator on every system description (sprig validate)"
+	@echo "make generate write the files derived from the service table (sprig_abi.h, SprigUser/Generated.swift)"
 	@echo "make check    sprig check: explore every step sequence up to DEPTH (default 3) on the model, properties after each step"
 	@echo "              options: DEPTH=n, SEED=s (random walk of STEPS steps instead, default 100000), CHECKFLAGS=... (sprig check --help)"
 	@echo "make fuzz     sprig fuzz: libFuzzer on the kernel logic in the model for SECONDS (default 60); MUTANT=<name> fuzzes a broken copy"
@@ -99,6 +100,9 @@ hygiene: cli
 
 systems: cli
 	@$(SPRIG) systems
+
+generate: cli
+	@$(SPRIG) generate
 
 # PEER=linux (the default) adds Debian's Linux under the same QEMU settings; PEER= leaves it out.
 PEER ?= linux

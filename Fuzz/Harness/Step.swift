@@ -18,8 +18,9 @@
 /// Input format (every byte string is valid; missing bytes read as 0):
 ///
 ///     input  = step*
-///     step   = op:byte payload          op % 24 picks the step (see `decodeStep`); op 13 is a
-///                                       root-only service, an unknown number, or serial input
+///     step   = op:byte payload          op % 24 picks the step (see `decodeStep`); ops 0…12
+///                                       are the services of the table anyone may call, op 13
+///                                       a root-only one, an unknown number, or serial input
 ///                                       arriving (a count and the bytes)
 ///     arg    = kind:byte payload        kind % 16 picks the domain (see `decodeArg`); for a
 ///                                       service argument, kind < 0xC0 means the kind the
@@ -228,21 +229,27 @@ func decodeArg(_ r: inout ByteReader, _ c: Choices, expect: UInt8? = nil) -> Arg
     }
 }
 
-/// The argument kinds each service expects, one per argument register it reads.
+/// The argument kinds each service expects, one per argument register it reads: the service
+/// table's kinds (`Service.arguments`), each drawn from its domain.
 func expectedKinds(_ service: Service) -> [UInt8] {
-    typealias E = Expect
-    switch service {
-    case .createPartition: return [E.freePage, E.freePage, E.freePage, E.freePage, E.freePage]
-    case .countToMap, .removeVAddr, .collect: return [E.child, E.childSpace]
-    case .prepare: return [E.child, E.childSpace, E.freePage]
-    case .addVAddr: return [E.freePage, E.child, E.childSpace, E.rights]
-    case .mappedInChild: return [E.ownPage]
-    case .deletePartition, .getIntState: return [E.child]
-    case .setIntState, .setTimer, .powerOff, .setConsoleInterrupt: return [E.small]
-    case .yield: return [E.child, E.vidtIndex, E.vidtIndex, E.small, E.small]
-    case .consoleWrite, .consoleRead: return [E.ownPage, E.small]
+    let a = service.arguments
+    return (0..<a.count).map { k in
+        switch a[k].kind {
+        case .page, .freeList: return Expect.freePage
+        case .address: return Expect.ownPage
+        case .child: return Expect.child
+        case .childAddress: return Expect.childSpace
+        case .rights: return Expect.rights
+        case .vidtIndex: return Expect.vidtIndex
+        case .flag, .number: return Expect.small
+        }
     }
 }
+
+/// The services ring 3 may call from any partition (memory and control routes), and the
+/// root-only ones, in table order.
+let anyoneServices = Service.allCases.filter { !$0.isRootOnly }
+let rootOnlyServices = Service.allCases.filter(\.isRootOnly)
 
 /// Decodes one step; nil at the end of the input.
 func decodeStep(_ r: inout ByteReader, _ c: Choices) -> Step? {
@@ -252,27 +259,17 @@ func decodeStep(_ r: inout ByteReader, _ c: Choices) -> Step? {
         .call(number: s.rawValue, args: expectedKinds(s).map { decodeArg(&r, c, expect: $0) })
     }
     switch op {
-    case 0: return call(.createPartition)
-    case 1: return call(.countToMap)
-    case 2: return call(.prepare)
-    case 3, 4: return call(.addVAddr)
-    case 5: return call(.removeVAddr)
-    case 6: return call(.mappedInChild)
-    case 7: return call(.deletePartition)
-    case 8: return call(.collect)
-    case 9: return call(.getIntState)
-    case 10: return call(.setIntState)
-    case 11, 12: return call(.yield)
+    case 0...12:
+        // Ops 0…12 call the services anyone may call, in table order; the ones past the table's
+        // end call addVAddr and yield again (the calls deep sequences need most).
+        if Int(op) < anyoneServices.count { return call(anyoneServices[Int(op)]) }
+        return call(op % 2 == 0 ? .addVAddr : .yield)
     case 13:
-        switch r.byte() % 8 {
-        case 0: return call(.consoleWrite)
-        case 1: return call(.setTimer)
-        case 2: return call(.powerOff)
-        case 4: return call(.consoleRead)
-        case 5: return call(.setConsoleInterrupt)
-        case 6: return .serialInput((0..<(1 + r.index(16))).map { _ in r.byte() })
-        default: return .call(number: UInt64(r.byte()) | 0x80, args: [decodeArg(&r, c)])
-        }
+        // A root-only service of the table, serial input arriving, or a number that is no service.
+        let pick = Int(r.byte()) % (rootOnlyServices.count + 3)
+        if pick < rootOnlyServices.count { return call(rootOnlyServices[pick]) }
+        if pick == rootOnlyServices.count { return .serialInput((0..<(1 + r.index(16))).map { _ in r.byte() }) }
+        return .call(number: UInt64(r.byte()) | 0x80, args: [decodeArg(&r, c)])
     case 14, 15: return .store(address: decodeArg(&r, c), value: decodeArg(&r, c))
     case 16: return .link((0..<(1 + r.index(4))).map { _ in decodeArg(&r, c) })
     case 17: return .prepareFor(child: decodeArg(&r, c), va: decodeArg(&r, c))

@@ -54,11 +54,15 @@ public enum Service: UInt64, CaseIterable, Sendable {
     /// dropped, so root polls with `consoleRead` after unmasking.
     case setConsoleInterrupt = 0x104
 
-    /// True for the services only root may call (`Status.rootOnly` for anyone else).
-    @inlinable public var isRootOnly: Bool { rawValue >= 0x100 }
+    /// True for the services only root may call (`Status.rootOnly` for anyone else): the
+    /// table's `.machine` route, which is numbered from `rootOnlyBase` (one compare on the
+    /// kernel's path; `ServiceTableTests` holds every row to it).
+    @inlinable public var isRootOnly: Bool { rawValue >= Service.rootOnlyBase }
     /// Every service number is below this; 0 is none (the kernel clamps a number to this range
     /// before it looks the service up, `Speculation.clamp`).
     public static let numberLimit: UInt64 = 0x200
+    /// Root-only services are numbered from here, the others below.
+    public static let rootOnlyBase: UInt64 = 0x100
 }
 
 /// Rights bits for `addVAddr`'s rights argument.
@@ -88,26 +92,155 @@ public enum Limits {
     }
 }
 
+// MARK: The service table
+
+/// The one table of services: a row per `Service`, its number above, everything else here.
+///
+/// Every other place that needs a fact about services reads it from this table rather than
+/// keeping its own list (README "Adding a service"):
+///
+/// * the kernel: the route (`Kernel.systemCall`: yield first, root-only ones to the platform,
+///   the memory services to `Kernel.dispatch`), the root-only rule (`isRootOnly`) and which
+///   services empty the kernel's caches (`changesTables`, a column below the rows);
+/// * ring 3: `sprig generate` writes `Sources/include/sprig_abi.h` (every number and status for
+///   assembly) and `Sources/SprigUser/Generated.swift` (ordinals, status names, a wrapper per
+///   service) from it; a test regenerates both and fails when the committed ones are stale;
+/// * the tools: the explorer's domain and step lines, the fuzz harness's argument kinds, the
+///   random tests' service choices and the fuzzer partition's counters enumerate it.
+///
+/// The number and the route of a shipped service never change (the ABI); a new service takes a
+/// new number (root-only ones from `rootOnlyBase`) and a row.
 extension Service {
-    /// The service's name as its case spells it (crash reports, tools).
-    public var name: StaticString {
-        switch self {
-        case .createPartition: return "createPartition"
-        case .countToMap: return "countToMap"
-        case .prepare: return "prepare"
-        case .addVAddr: return "addVAddr"
-        case .removeVAddr: return "removeVAddr"
-        case .mappedInChild: return "mappedInChild"
-        case .deletePartition: return "deletePartition"
-        case .collect: return "collect"
-        case .getIntState: return "getIntState"
-        case .setIntState: return "setIntState"
-        case .yield: return "yield"
-        case .consoleWrite: return "consoleWrite"
-        case .powerOff: return "powerOff"
-        case .setTimer: return "setTimer"
-        case .consoleRead: return "consoleRead"
-        case .setConsoleInterrupt: return "setConsoleInterrupt"
+    /// How the kernel routes a service.
+    public enum Route: Sendable, Equatable {
+        /// A memory service (DESIGN.md §4): `Kernel.dispatch` in SprigCore serves it.
+        case memory
+        /// `yield` (DESIGN.md §5): the hot path, checked before the table (`Kernel.systemCall`).
+        case control
+        /// Root only: SprigCore checks that root asked, the platform serves it
+        /// (`TrapOutcome.machineService`); anyone else gets `Status.rootOnly`.
+        case machine
+    }
+
+    /// What an argument register holds, so that tools can draw values for it.
+    public enum ArgumentKind: Sendable, Equatable, CaseIterable {
+        /// A page of the caller's that it gives away (to the kernel as a structure, or to a child).
+        case page
+        /// Any address in the caller's space (a page it asks about, bytes it hands in).
+        case address
+        /// The first page of a free list in the caller's memory (each page's first word links).
+        case freeList
+        /// A child's name (its descriptor's vaddr in the caller's space); yield's 0 is the parent.
+        case child
+        /// A vaddr in a child's space.
+        case childAddress
+        /// `Rights` bits.
+        case rights
+        /// A VIDT index (`VIDTIndex`).
+        case vidtIndex
+        /// An interrupt state or on/off switch: 0 or 1, anything else refused.
+        case flag
+        /// A number with a documented range (a length, a rate, an exit status).
+        case number
+    }
+
+    /// One argument register: its name (DESIGN.md §4, README "Services") and kind.
+    public struct Argument: Sendable {
+        public let label: StaticString
+        public let kind: ArgumentKind
+        @inlinable public init(_ label: StaticString, _ kind: ArgumentKind) { self.label = label; self.kind = kind }
+        @inlinable public static func page(_ l: StaticString) -> Argument { Argument(l, .page) }
+        @inlinable public static func address(_ l: StaticString) -> Argument { Argument(l, .address) }
+        @inlinable public static func freeList(_ l: StaticString) -> Argument { Argument(l, .freeList) }
+        @inlinable public static func child(_ l: StaticString) -> Argument { Argument(l, .child) }
+        @inlinable public static func childAddress(_ l: StaticString) -> Argument { Argument(l, .childAddress) }
+        @inlinable public static func rights(_ l: StaticString) -> Argument { Argument(l, .rights) }
+        @inlinable public static func vidtIndex(_ l: StaticString) -> Argument { Argument(l, .vidtIndex) }
+        @inlinable public static func flag(_ l: StaticString) -> Argument { Argument(l, .flag) }
+        @inlinable public static func number(_ l: StaticString) -> Argument { Argument(l, .number) }
+    }
+
+    /// The arguments a service reads, in register order (rdi, rsi, rdx, r10, r8); no arrays, so
+    /// that the table is the same in the Embedded builds.
+    public struct Arguments: Sendable {
+        public let count: Int
+        public let a0, a1, a2, a3, a4: Argument?
+        @inlinable public init(_ a0: Argument? = nil, _ a1: Argument? = nil, _ a2: Argument? = nil,
+                        _ a3: Argument? = nil, _ a4: Argument? = nil) {
+            self.a0 = a0; self.a1 = a1; self.a2 = a2; self.a3 = a3; self.a4 = a4
+            count = a4 != nil ? 5 : a3 != nil ? 4 : a2 != nil ? 3 : a1 != nil ? 2 : a0 != nil ? 1 : 0
+        }
+        /// Argument `i`, 0 ≤ i < count.
+        public subscript(_ i: Int) -> Argument {
+            switch i {
+            case 0: return a0!
+            case 1: return a1!
+            case 2: return a2!
+            case 3: return a3!
+            default: return a4!
+            }
         }
     }
+
+    /// A row of the table.
+    public struct Row: Sendable {
+        /// The service's name as its case spells it (crash reports, tools, generated wrappers).
+        public let name: StaticString
+        public let route: Route
+        public let arguments: Arguments
+        /// What rdx holds after a success ("" when the service has no second result).
+        public let result: StaticString
+        @inlinable public init(_ name: StaticString, _ route: Route, result: StaticString = "", _ arguments: Arguments) {
+            self.name = name; self.route = route; self.arguments = arguments; self.result = result
+        }
+    }
+
+    /// The table. One line per service; the switch is exhaustive, so a new case does not
+    /// compile until it has its row.
+    @inlinable public static func row(_ s: Service) -> Row {
+        switch s {
+        case .createPartition: return Row("createPartition", .memory,
+                                          Arguments(.page("desc"), .page("pml4"), .page("sh1"), .page("sh2"), .page("configList")))
+        case .countToMap: return Row("countToMap", .memory, result: "count", Arguments(.child("child"), .childAddress("va")))
+        case .prepare: return Row("prepare", .memory, result: "next",
+                                  Arguments(.child("child"), .childAddress("va"), .freeList("freeList")))
+        case .addVAddr: return Row("addVAddr", .memory,
+                                   Arguments(.page("vaParent"), .child("child"), .childAddress("vaChild"), .rights("rights")))
+        case .removeVAddr: return Row("removeVAddr", .memory, Arguments(.child("child"), .childAddress("vaChild")))
+        case .mappedInChild: return Row("mappedInChild", .memory, result: "child", Arguments(.address("vaParent")))
+        case .deletePartition: return Row("deletePartition", .memory, Arguments(.child("child")))
+        case .collect: return Row("collect", .memory, result: "count",
+                                  Arguments(.child("child"), .childAddress("va")))
+        case .getIntState: return Row("getIntState", .memory, result: "state", Arguments(.child("child")))
+        case .setIntState: return Row("setIntState", .memory, Arguments(.flag("state")))
+        case .yield: return Row("yield", .control, Arguments(.child("callee"), .vidtIndex("target"), .vidtIndex("save"),
+                                                              .flag("flagsOnYield"), .flag("flagsOnWake")))
+        case .consoleWrite: return Row("consoleWrite", .machine, Arguments(.address("va"), .number("length")))
+        case .powerOff: return Row("powerOff", .machine, Arguments(.number("status")))
+        case .setTimer: return Row("setTimer", .machine, Arguments(.number("hz")))
+        case .consoleRead: return Row("consoleRead", .machine, result: "count", Arguments(.address("va"), .number("maxLength")))
+        case .setConsoleInterrupt: return Row("setConsoleInterrupt", .machine, Arguments(.flag("on")))
+        }
+    }
+
+    /// This service's row.
+    @inlinable public var row: Row { Service.row(self) }
+    /// The service's name as its case spells it.
+    @inlinable public var name: StaticString { row.name }
+    /// How the kernel routes it.
+    @inlinable public var route: Route { row.route }
+    /// The table's one column of its own, because the kernel reads it after every memory
+    /// service and a bit costs less than a row (`sprig bench`): whether a success may change
+    /// some partition's page tables (the caller's, whose pages become or stop being structure
+    /// pages, or a child's). The kernel then empties its translation and yield caches
+    /// (`KernelCache`).
+    @inlinable public var changesTables: Bool {
+        switch self {
+        case .createPartition, .prepare, .addVAddr, .removeVAddr, .deletePartition, .collect: return true
+        case .countToMap, .mappedInChild, .getIntState, .setIntState, .yield,
+             .consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt: return false
+        }
+    }
+    /// The arguments it reads.
+    @inlinable public var arguments: Arguments { row.arguments }
 }

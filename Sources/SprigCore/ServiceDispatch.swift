@@ -9,8 +9,9 @@ public enum Kernel {
     /// Runs service `service` for the partition whose descriptor is `caller`.
     /// - Returns: the status and the second result (count, next link, child name, state), 0 when
     ///   the service has none or failed.
-    /// - Postcondition: when a service that can change some partition's tables succeeded, the
-    ///   translation and yield caches are empty (`KernelCache`).
+    /// - Postcondition: when a service that can change some partition's tables succeeded
+    ///   (`Service.changesTables`, the service table's column), the translation and yield
+    ///   caches are empty (`KernelCache`).
     public static func dispatch<P: Platform>(
         _ p: P, caller: PhysicalAddress, service: UInt64,
         _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
@@ -54,20 +55,8 @@ public enum Kernel {
         case .setIntState:
             return (InterruptState.setIntState(p, caller: caller, state: a0), 0)
         case .yield, .consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt:
+            // Routed before the table reaches here (`Service.route`: control, machine).
             return (.unknownService, 0)
-        }
-    }
-}
-
-extension Service {
-    /// Whether the service, when it succeeds, may change some partition's page tables (the
-    /// caller's, whose pages become or stop being structure pages, or a child's).
-    var changesTables: Bool {
-        switch self {
-        case .createPartition, .prepare, .addVAddr, .removeVAddr, .collect, .deletePartition: return true
-        case .countToMap, .mappedInChild, .getIntState, .setIntState, .yield, .consoleWrite, .powerOff, .setTimer,
-             .consoleRead, .setConsoleInterrupt:
-            return false
         }
     }
 }

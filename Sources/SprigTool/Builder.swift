@@ -134,10 +134,14 @@ public final class Builder {
         return object
     }
 
+    /// Compiles one C or assembly file; every header in Sources/include (the generated
+    /// `sprig_abi.h`) is on its include path and among its inputs.
     func cObject(_ source: URL, flags: [String], dir: URL) throws -> URL {
         let object = dir.appendingPathComponent(source.lastPathComponent + ".o")
+        let include = project.path("Sources/include")
+        let headers = try sources("Sources/include", ext: "h")
         try step("clang   \(source.lastPathComponent) (\(dir.lastPathComponent))", tool: "clang",
-                 flags + ["-c", source.path, "-o", object.path], inputs: [source], outputs: [object])
+                 flags + ["-I", include.path, "-c", source.path, "-o", object.path], inputs: [source] + headers, outputs: [object])
         return object
     }
 
@@ -149,9 +153,18 @@ public final class Builder {
                  inputs: [elf], outputs: [flat])
     }
 
+    /// The directories whose Swift files `build(partitions:)` compiles: the kernel's modules,
+    /// SprigUser, then each partition's.
+    public static func swiftSourceDirectories(partitions: [String] = Systems.allPartitions) -> [String] {
+        ["Sources/SprigABI", "Sources/SprigCore", "Sources/SprigX86", "Sources/SprigUser"] + partitions.map { "Partitions/\($0)" }
+    }
+
     /// Builds the kernel and the given partitions (default: every partition some system uses).
     @discardableResult
     public func build(partitions: [String] = Systems.allPartitions) throws -> BuildProducts {
+        // What assembly and SprigUser see of the ABI must be what the table says.
+        let stale = Generated.stale(in: project)
+        guard stale.isEmpty else { throw Generated.staleError(stale) }
         let out = outputDirectory
         let kdir = out.appendingPathComponent("kernel")
         let uout = partitionOutputDirectory

@@ -154,10 +154,13 @@ public final class HostBuild {
         return HostProducts(directory: dir, executable: executable, refinement: refinement)
     }
 
-    /// Copies what a host build compiles (Sources/SprigABI, SprigCore, SprigModel, Fuzz) to `tmp`.
+    /// The directories whose Swift files a host build compiles (the fuzzer or the checker).
+    public static let sourceDirectories = ["Sources/SprigABI", "Sources/SprigCore", "Sources/SprigModel", "Fuzz/Harness", "Fuzz/Check"]
+
+    /// Copies what a host build compiles (`sourceDirectories`) to `tmp`.
     private func stage(into tmp: URL) throws {
         let fm = FileManager.default
-        for relative in ["Sources/SprigABI", "Sources/SprigCore", "Sources/SprigModel", "Fuzz/Harness", "Fuzz/Check"] {
+        for relative in HostBuild.sourceDirectories {
             let from = project.root.appendingPathComponent(relative)
             guard fm.fileExists(atPath: from.path) else { continue }
             let to = tmp.appendingPathComponent(relative)

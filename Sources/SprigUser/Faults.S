@@ -20,8 +20,7 @@
  * faults, resumed where the kernel saved it, runs its instruction again (a breakpoint or a single
  * step goes on to the report). */
 
-#define SERVICE_YIELD 11
-#define SERVICE_GET_INT_STATE 9
+#include "sprig_abi.h"          /* SERVICE_YIELD, SERVICE_GET_INT_STATE, …: generated from the service table */
 
     .section .rodata
     .align 8

@@ -17,7 +17,7 @@
 
 #define MARK_FCW 0x0E7F     /* round toward zero, 64-bit precision, all exceptions masked */
 #define MARK_MXCSR 0xFF80   /* flush to zero, round toward zero, all exceptions masked */
-#define SERVICE_YIELD 11
+#include "sprig_abi.h"          /* SERVICE_YIELD: generated from the service table */
 
     .section .rodata
     .align 4

@@ -17,7 +17,7 @@ struct Sprig: ParsableCommand {
             `sprig --generate-completion-script bash|zsh|fish`.
             """,
         version: Sprig.version,
-        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self, ImageCommand.self, TraceCommand.self, MemmapCommand.self, Validate.self])
+        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, Generate.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self, ImageCommand.self, TraceCommand.self, MemmapCommand.self, Validate.self])
 
     /// What `sprig --version` prints.
     static let version = "0.1"
@@ -240,6 +240,26 @@ struct CheckHygiene: ParsableCommand {
             for p in report.problems { print("kernel hygiene: \(p)") }
             throw ExitCode(1)
         }
+    }
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the files derived from the service table (Sources/SprigABI/Service.swift): the assembly header Sources/include/sprig_abi.h and SprigUser's Services.swift.",
+        discussion: "Run it after changing the service table or Status, and commit what it writes. `sprig build` refuses to build with a stale generated file, and a test fails on one (docs/build.md, \"Generated files\").")
+    @Flag(help: "Write nothing: exit 1 when a generated file is stale, naming it.")
+    var check = false
+
+    func run() throws {
+        let project = try Project.current()
+        if check {
+            let stale = Generated.stale(in: project)
+            guard stale.isEmpty else { throw Generated.staleError(stale) }
+            print("generated files: up to date (\(Generated.files().map(\.path).joined(separator: ", ")))")
+            return
+        }
+        let changed = try Generated.write(in: project)
+        print(changed.isEmpty ? "generated files: up to date" : "wrote \(changed.joined(separator: ", "))")
     }
 }
 

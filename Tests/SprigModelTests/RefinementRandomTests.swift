@@ -11,11 +11,16 @@ import SprigModel
 
 /// A random walk over a small tree whose partitions have VIDTs and contexts.
 private struct RefinementWalk {
+    /// The root-only services of the table.
+    static let rootOnly = Service.allCases.filter(\.isRootOnly)
+
     let r: Refined
     var rng: SplitMix
     /// Context addresses per partition (descriptor paddr → vaddrs in it).
     var contexts: [UInt64: [UInt64]] = [:]
     var outcomes: [String: Int] = [:]
+    /// The services the walk called.
+    var called: Set<Service> = []
 
     init(seed: UInt64, pages: Int = 192) {
         r = Refined(pages: pages)
@@ -75,7 +80,7 @@ private struct RefinementWalk {
         let event: TrapEvent
         switch rng.below(20) {
         case 0...10:
-            var service = Service(rawValue: UInt64(1 + rng.below(10)))!
+            var service = rng.pick(RandomRun.services)
             // Deleting a child ends most of what follows in invalidChild: keep it rare.
             if service == .deletePartition, rng.below(4) != 0 { service = .addVAddr }
             var x: [UInt64] = [0, 0, 0, 0, 0]
@@ -117,7 +122,8 @@ private struct RefinementWalk {
             event = .exception(vector: UInt64(rng.below(32)), errorCode: a[0] & 0xFF, faultAddress: a[1])
         case 16, 17: event = .softwareInterrupt(vector: rng.pick([3, 0x30, 0x80, 0xFF, 600, a[0] & 0xFF]))
         default:
-            let service = rng.pick([Service.consoleWrite, .setTimer, .powerOff, .consoleRead, .consoleRead, .setConsoleInterrupt])
+            // Every root-only service of the table; unknown ones get small numbers in every register.
+            let service = rng.pick(Self.rootOnly)
             // powerOff only with a status the kernel reserves: a success would stop the walk.
             var arg = service == .powerOff ? 0x70 + (a[0] & 0xFF) : service == .setTimer ? a[0] % 12_000 : AddressSpace.vidt
             if service == .setConsoleInterrupt { arg = a[0] % 3 }
@@ -131,6 +137,7 @@ private struct RefinementWalk {
             event = .systemCall(number: service.rawValue, SystemCallArguments(arg, a[1] % 5000))
         }
         let outcome = r.trap(event)
+        if case .systemCall(let number, _) = event, let service = Service(rawValue: number) { called.insert(service) }
         outcomes["\(outcome)".prefix(while: { $0 != "(" }).description, default: 0] += 1
         return r.system.poweredOff == nil && !r.system.crashed
     }
@@ -138,7 +145,7 @@ private struct RefinementWalk {
 
 @Suite struct RefinementRandomTests {
     @Test func randomWalksRefineTheSpecification() async {
-        let seen = Mutex<(steps: Int, outcomes: [String: Int])>((0, [:]))
+        let seen = Mutex<(steps: Int, outcomes: [String: Int], called: Set<Service>)>((0, [:], []))
         await propertyCheck(count: 10, input: Gen.int(in: 0...Int.max)) { seed in
             var walk = RefinementWalk(seed: UInt64(seed))
             var n = 0
@@ -147,9 +154,12 @@ private struct RefinementWalk {
             seen.withLock { s in
                 s.steps += walk.r.steps
                 s.outcomes.merge(walk.outcomes, uniquingKeysWith: +)
+                s.called.formUnion(walk.called)
             }
         }
-        let (steps, outcomes) = seen.withLock { $0 }
+        let (steps, outcomes, called) = seen.withLock { $0 }
+        // The walks draw from the service table: every service of it is called.
+        #expect(called == Set(Service.allCases), "never called: \(Set(Service.allCases).subtracting(called))")
         print("refinement random walks: \(steps) checked steps, outcomes \(outcomes.sorted { $0.key < $1.key })")
         // The walks must reach switches and deliveries, not only refusals.
         #expect((outcomes["resume"] ?? 0) > 10 && (outcomes["returned"] ?? 0) > 100)

@@ -131,12 +131,57 @@ public struct Domain: Sendable {
         out += machineServices(v)
         out += events(v, system)
         out += writes(v, t)
+        out += tableSteps(v, excluding: Self.tunedServices)
         var seen: [ExplorationStep] = []
         for s in out where !seen.contains(s) { seen.append(s) }
         return seen
     }
 
     // MARK: Services
+
+    /// The services the hand-tuned lists below call (read off the steps of a fresh system's
+    /// root, where every one of them is offered). A service of the table outside it gets
+    /// `tableSteps`, so that the explorer calls every service the table has.
+    static let tunedServices: Set<Service> = {
+        let system = ModelSystem(pages: 128)
+        let t = system.machine.tree()
+        let v = CallerView(t, 0, system.machine)
+        let d = Domain()
+        let steps = d.createPartition(v) + d.memoryServices(v) + d.yields(v) + d.machineServices(v)
+        return Set(steps.compactMap { step in
+            guard case .trap(.systemCall(let number, _)) = step else { return nil }
+            return Service(rawValue: number)
+        })
+    }()
+
+    /// For every service of the table not in `excluding`: a call with arguments of the kinds the
+    /// table names, once well-formed and once hostile in every register.
+    func tableSteps(_ v: CallerView, excluding covered: Set<Service>) -> [ExplorationStep] {
+        var out: [ExplorationStep] = []
+        for service in Service.allCases where !covered.contains(service) {
+            let a = service.arguments
+            let good = (0..<a.count).map { Self.value(of: a[$0].kind, v, hostile: false) }
+            let bad = (0..<a.count).map { Self.value(of: a[$0].kind, v, hostile: true) }
+            for x in [good, bad] {
+                let r = x + [UInt64](repeating: 0, count: 5 - x.count)
+                out.append(.trap(.systemCall(number: service.rawValue, SystemCallArguments(r[0], r[1], r[2], r[3], r[4]))))
+            }
+        }
+        return out
+    }
+
+    /// A value of argument kind `kind` for the caller `v`: one it could well use, or a hostile one.
+    static func value(of kind: Service.ArgumentKind, _ v: CallerView, hostile: Bool) -> UInt64 {
+        switch kind {
+        case .page, .address, .freeList: return hostile ? DomainAddress.kernelHalf : v.fresh.first ?? 0
+        case .child: return hostile ? v.notAChild : v.children.first ?? v.notAChild
+        case .childAddress: return hostile ? DomainAddress.nonCanonical : DomainAddress.childBase
+        case .rights: return hostile ? 8 : Rights.read | Rights.write
+        case .vidtIndex: return hostile ? DomainAddress.badIndex : 32
+        case .flag: return hostile ? 2 : 1
+        case .number: return hostile ? UInt64.max : 1
+        }
+    }
 
     private func createPartition(_ v: CallerView) -> [ExplorationStep] {
         let f = v.fresh
@@ -487,9 +532,14 @@ extension ExplorationStep: CustomStringConvertible {
         case .systemCall(let number, let a):
             guard let s = Service(rawValue: number) else { return "syscall \(Domain.hex(number)) (unknown service)" }
             let values = [a.a0, a.a1, a.a2, a.a3, a.a4]
-            let labels = argumentLabels(s)
-            let args = zip(labels, values).map { label, value in
-                "\(label): " + (decimalArguments.contains(label) ? "\(value)" : Domain.hex(value))
+            let table = s.arguments
+            // Numbers, indices, flags and rights in decimal; addresses and names in hex.
+            let args = (0..<table.count).map { k in
+                let value = values[k]
+                switch table[k].kind {
+                case .rights, .vidtIndex, .flag, .number: return "\(table[k].label): \(value)"
+                case .page, .address, .freeList, .child, .childAddress: return "\(table[k].label): " + Domain.hex(value)
+                }
             }
             return "\(s)(" + args.joined(separator: ", ") + ")"
         case .exception(let v, let e, let cr2):
@@ -499,28 +549,11 @@ extension ExplorationStep: CustomStringConvertible {
         }
     }
 
-    /// The argument names of a service, as in DESIGN.md §4.
+    /// The argument names of a service: the service table's (DESIGN.md §4).
     public static func argumentLabels(_ s: Service) -> [String] {
-        switch s {
-        case .createPartition: return ["desc", "pml4", "sh1", "sh2", "configList"]
-        case .countToMap, .collect: return ["child", "va"]
-        case .prepare: return ["child", "va", "freeList"]
-        case .addVAddr: return ["vaParent", "child", "vaChild", "rights"]
-        case .removeVAddr: return ["child", "vaChild"]
-        case .mappedInChild: return ["vaParent"]
-        case .deletePartition, .getIntState: return ["child"]
-        case .setIntState: return ["state"]
-        case .yield: return ["callee", "target", "save", "flagsOnYield", "flagsOnWake"]
-        case .consoleWrite: return ["va", "length"]
-        case .powerOff: return ["status"]
-        case .setTimer: return ["hz"]
-        case .consoleRead: return ["va", "maxLength"]
-        case .setConsoleInterrupt: return ["on"]
-        }
+        let a = s.arguments
+        return (0..<a.count).map { "\(a[$0].label)" }
     }
-
-    static let decimalArguments: Set<String> = ["target", "save", "flagsOnYield", "flagsOnWake", "rights", "state", "length", "hz", "status",
-                                               "maxLength", "on"]
 }
 
 extension StepOutcome: CustomStringConvertible {

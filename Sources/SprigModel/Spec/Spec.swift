@@ -83,10 +83,12 @@ public enum Spec {
                            choices: AbstractState?) -> TrapOutcome {
         guard let service = Service(rawValue: number) else { return .returned(.unknownService, value: 0) }
         let caller = s.current
+        // The root-only rule is the service table's (`Service.isRootOnly`).
+        if service.isRootOnly { return caller == s.root ? .machineService(service) : .returned(.rootOnly, value: 0) }
         let r: (Status, UInt64)
         switch service {
         case .consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt:
-            return caller == s.root ? .machineService(service) : .returned(.rootOnly, value: 0)
+            preconditionFailure("root-only, answered above")
         case .yield:
             let status = yield(&s, callee: a.a0, target: a.a1, saveIndex: a.a2, flagsOnYield: a.a3, flagsOnWake: a.a4)
             // A successful yield resumes the callee with its own rax/rdx.

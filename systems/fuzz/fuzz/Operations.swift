@@ -421,8 +421,11 @@ enum Operations {
     /// accepted must return 0 bytes), setConsoleInterrupt with 0, 1 and hostile values (left
     /// off), and numbers that are no service.
     static func machineService(_ r: inout Random) {
-        switch r.below(6) {
-        case 0:
+        guard r.below(6) != 0 else { return unknownNumber(&r) }
+        // Every root-only service of the table, each as likely; each needs its prediction here.
+        let service = randomService(&r, .machine)
+        switch service {
+        case .consoleWrite:
             // Only root's own line may be printed; 0 bytes, too many, or bytes not root's are refused.
             var address = Campaign.consoleLine
             var length = Campaign.consoleLineBytes
@@ -437,17 +440,17 @@ enum Operations {
             let res = call(.consoleWrite, address, length)
             Report.require(res.succeeded == (address == Campaign.consoleLine && length == Campaign.consoleLineBytes),
                            "consoleWrite: only my own line may be written, and it must be", res.raw)
-        case 1:
+        case .setTimer:
             let hz = r.chance(30) ? 0 : (r.chance(50) ? 1 + r.below(Limits.timerHzMin - 1) : Limits.timerHzMax + 1 + r.below(1 << 40))
             Current.start("setTimer", hz, count: 1)
             let res = call(.setTimer, hz)
             Report.require(res.succeeded == (hz == 0), "setTimer: only rates 0 or 19…10000 may be accepted", res.raw)
-        case 2:
+        case .powerOff:
             let status = Limits.partitionExitStatusMax + 1 + r.below(1 << 32)
             Current.start("powerOff", status, count: 1)
             let res = call(.powerOff, status)
             Report.require(res.raw == Status.invalidArgument.rawValue, "powerOff with a kernel-reserved status was not refused", res.raw)
-        case 3:
+        case .consoleRead:
             // One page's bytes at most, from its start: the page's class decides the answer.
             var p = Domain.page(&r, freePercent: 40)
             var length = 1 + r.below(64)
@@ -483,7 +486,7 @@ enum Operations {
                 Report.require(res.raw == Status.pageNotAccessible.rawValue, "consoleRead into a kernel structure page", res.raw)
             }
             Report.require(res.value == 0, "consoleRead returned bytes, and nothing was sent to the serial port", res.value)
-        case 4:
+        case .setConsoleInterrupt:
             let on = r.chance(50) ? r.below(2) : (r.chance(50) ? 2 + r.below(100) : r.next())
             Current.start("setConsoleInterrupt", on, count: 1)
             let res = call(.setConsoleInterrupt, on)
@@ -492,13 +495,18 @@ enum Operations {
                            "setConsoleInterrupt refused with a status other than invalidArgument", res.raw)
             _ = Sprig.setConsoleInterrupt(false)
         default:
-            var number = r.chance(50) ? r.below(0x200) : r.next()
-            if Service(rawValue: number) != nil { number = 0 }
-            Current.start("an unknown service number", number, r.next(), count: 2)
-            let res = Sprig.callRaw(number, r.next(), r.next())
-            Stats.record(number, res.raw)
-            Report.require(res.raw == Status.unknownService.rawValue, "a number that is no service was not refused with unknownService", res.raw)
+            Report.fail("a root-only service of the table has no prediction in the fuzzer (Operations.machineService)", service.rawValue)
         }
+    }
+
+    /// A number that is no service: refused with unknownService.
+    static func unknownNumber(_ r: inout Random) {
+        var number = r.chance(50) ? r.below(0x200) : r.next()
+        if Service(rawValue: number) != nil { number = 0 }
+        Current.start("an unknown service number", number, r.next(), count: 2)
+        let res = Sprig.callRaw(number, r.next(), r.next())
+        Stats.record(number, res.raw)
+        Report.require(res.raw == Status.unknownService.rawValue, "a number that is no service was not refused with unknownService", res.raw)
     }
 
     // MARK: Entering children
@@ -822,11 +830,10 @@ enum Operations {
     static func serviceCommand(_ r: inout Random, _ slot: Int) {
         var number: UInt64
         switch r.below(20) {
-        case 0: number = Service.consoleWrite.rawValue + r.below(5)
+        case 0: number = randomService(&r, .machine).rawValue
         case 1: number = r.chance(50) ? r.below(0x200) : r.next()
-        default: number = 1 + r.below(10)
+        default: number = randomService(&r, .memory).rawValue
         }
-        if number == Service.yield.rawValue { number = Service.mappedInChild.rawValue }
         var a: InlineArray<5, UInt64> = [0, 0, 0, 0, 0]
         var special = false
         var k = 0
@@ -861,6 +868,14 @@ enum Operations {
             Pending.status = Status.unknownService.rawValue; Pending.anyStatus = false
         } else if Service(rawValue: number)!.isRootOnly {
             Pending.status = Status.rootOnly.rawValue; Pending.anyStatus = false
+        }
+    }
+
+    /// A service of the table with route `route`, each as likely (the table has one of each route).
+    static func randomService(_ r: inout Random, _ route: Service.Route) -> Service {
+        while true {
+            let s = Service(ordinal: Int(r.below(UInt64(Service.count))))!
+            if s.route == route { return s }
         }
     }
 

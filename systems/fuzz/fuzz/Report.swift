@@ -48,9 +48,9 @@ enum Current {
 }
 
 enum Stats {
-    /// Counter rows: services 1…11 at 0…10, consoleWrite 11, powerOff 12, setTimer 13,
-    /// consoleRead 14, setConsoleInterrupt 15, any other number 16.
-    static let rows = 17
+    /// Counter rows: a row per service in table order (`Service.ordinal`), then one for any
+    /// other number.
+    static let rows = Service.count + 1
     nonisolated(unsafe) static var table = UnsafeMutablePointer<UInt64>(bitPattern: 8)!
     static func calls(_ row: Int) -> UnsafeMutablePointer<UInt64> { table + row }
     static func successes(_ row: Int) -> UnsafeMutablePointer<UInt64> { table + rows + row }
@@ -78,39 +78,9 @@ enum Stats {
     nonisolated(unsafe) static var probes: UInt64 = 0
     nonisolated(unsafe) static var fullChecks: UInt64 = 0
 
-    static func row(_ number: UInt64) -> Int {
-        switch number {
-        case 1...11: return Int(number - 1)
-        case Service.consoleWrite.rawValue: return 11
-        case Service.powerOff.rawValue: return 12
-        case Service.setTimer.rawValue: return 13
-        case Service.consoleRead.rawValue: return 14
-        case Service.setConsoleInterrupt.rawValue: return 15
-        default: return 16
-        }
-    }
+    static func row(_ number: UInt64) -> Int { Service(rawValue: number)?.ordinal ?? Service.count }
 
-    static func name(_ row: Int) -> StaticString {
-        switch row {
-        case 0: return "createPartition"
-        case 1: return "countToMap"
-        case 2: return "prepare"
-        case 3: return "addVAddr"
-        case 4: return "removeVAddr"
-        case 5: return "mappedInChild"
-        case 6: return "deletePartition"
-        case 7: return "collect"
-        case 8: return "getIntState"
-        case 9: return "setIntState"
-        case 10: return "yield"
-        case 11: return "consoleWrite"
-        case 12: return "powerOff"
-        case 13: return "setTimer"
-        case 14: return "consoleRead"
-        case 15: return "setConsoleInterrupt"
-        default: return "unknown-number"
-        }
-    }
+    static func name(_ row: Int) -> StaticString { Service(ordinal: row)?.name ?? "unknown-number" }
 
     /// Counts a call of service `number` that answered `raw`; fails on a status SprigABI does
     /// not define.
