@@ -154,9 +154,11 @@ public final class Builder {
     }
 
     /// The directories whose Swift files `build(partitions:)` compiles: the kernel's modules,
-    /// SprigUser, then each partition's.
+    /// SprigUser, SprigThreads, then each partition's program folder (systems/).
     public static func swiftSourceDirectories(partitions: [String] = Systems.allPartitions) -> [String] {
-        ["Sources/SprigABI", "Sources/SprigCore", "Sources/SprigX86", "Sources/SprigUser"] + partitions.map { "Partitions/\($0)" }
+        let dirs = (try? Systems.allPrograms()) ?? [:]
+        return ["Sources/SprigABI", "Sources/SprigCore", "Sources/SprigX86", "Sources/SprigUser", "Sources/SprigThreads"]
+            + partitions.compactMap { dirs[$0] }
     }
 
     /// Builds the kernel and the given partitions (default: every partition some system uses).

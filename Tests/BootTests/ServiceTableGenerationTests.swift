@@ -79,7 +79,7 @@ import Testing
         })
         let fm = FileManager.default
         var checked = 0
-        for dir in ["Sources", "Partitions"] {
+        for dir in ["Sources", Systems.folder] {
             let e = fm.enumerator(at: Self.project.path(dir), includingPropertiesForKeys: nil)!
             for case let url as URL in e where url.pathExtension == "S" || url.pathExtension == "c" {
                 let text = try String(contentsOf: url, encoding: .utf8)
