@@ -7,7 +7,7 @@
 import SprigABI
 
 public struct PhysicalAddress: Hashable, Comparable, Sendable {
-    public var raw: UInt64
+    public let raw: UInt64
     @inlinable public init(_ raw: UInt64) { self.raw = raw }
     @inlinable public static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
     @inlinable public var isPageAligned: Bool { raw & (AddressSpace.pageSize - 1) == 0 }
@@ -16,9 +16,11 @@ public struct PhysicalAddress: Hashable, Comparable, Sendable {
     public static let null = PhysicalAddress(0)
 }
 
+/// A virtual address the kernel computed or checked: made by `UserAddress.checkedCanonical()` /
+/// `checkedPage()` from a partition's value, or by the kernel from its own (no public initializer).
 public struct VirtualAddress: Hashable, Comparable, Sendable {
-    public var raw: UInt64
-    @inlinable public init(_ raw: UInt64) { self.raw = raw }
+    public let raw: UInt64
+    @inlinable package init(_ raw: UInt64) { self.raw = raw }
     @inlinable public static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
     @inlinable public var isPageAligned: Bool { raw & (AddressSpace.pageSize - 1) == 0 }
     @inlinable public var pageBase: VirtualAddress { VirtualAddress(raw & ~(AddressSpace.pageSize - 1)) }

@@ -65,10 +65,10 @@ public enum ContextCheck {
         TranslationCache.translate(platform, descriptor: descriptor, pml4: pml4, va: AddressSpace.vidt, write: false)
     }
 
-    /// VIDT entry `index` (below `VIDTIndex.count`) of the VIDT at `vidt`: an unchecked value.
+    /// VIDT entry `index` of the VIDT at `vidt`: partition memory, an allegation.
     @inline(__always)
-    public static func entry<P: Platform>(_ platform: P, vidt: PhysicalAddress, index: UInt64) -> UInt64 {
-        platform.load(vidt.adding(index &* 8))
+    public static func entry<P: Platform>(_ platform: P, vidt: PhysicalAddress, index: VIDTSlot) -> UncheckedContextAddress {
+        UncheckedContextAddress(platform.load(vidt.adding(index.index &* 8)))
     }
 
     /// Checks the context the partition `descriptor` claims is at `va` (a VIDT entry's value) in
@@ -78,8 +78,10 @@ public enum ContextCheck {
     /// - Returns: its location, or nil (the caller turns nil into its own status).
     @inline(__always)
     public static func locate<P: Platform>(
-        _ platform: P, descriptor: PhysicalAddress, pml4: PhysicalAddress, va: UInt64, write: Bool, vidt: PhysicalAddress
+        _ platform: P, descriptor: PhysicalAddress, pml4: PhysicalAddress, va entry: UncheckedContextAddress, write: Bool,
+        vidt: PhysicalAddress
     ) -> ContextLocation? {
+        let va = entry.raw
         let size = UInt64(ContextLayout.size)
         // 0 is "no context"; a misaligned one could put a word across two pages.
         guard va != 0, va & (alignment - 1) == 0 else { return nil }

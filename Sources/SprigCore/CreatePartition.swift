@@ -47,17 +47,9 @@ public enum CreatePartition {
             p.store(t.paddr.adding(k * 8), p.load(callerPML4.adding(k * 8)))
             k += 1
         }
-        typealias L = DescriptorLayout
-        L.write(p, d.paddr, L.pml4, t.paddr.raw)
-        L.write(p, d.paddr, L.shadow1, s1.paddr.raw)
-        L.write(p, d.paddr, L.shadow2, s2.paddr.raw)
-        L.write(p, d.paddr, L.parent, caller.raw)
-        L.write(p, d.paddr, L.vaddrInParent, d.va.raw)
-        L.write(p, d.paddr, L.depth, Partition.depth(p, caller) + 1)
-        L.write(p, d.paddr, L.pml4VAddr, t.va.raw)
-        L.write(p, d.paddr, L.shadow1VAddr, s1.va.raw)
-        L.write(p, d.paddr, L.shadow2VAddr, s2.va.raw)
-        L.write(p, d.paddr, L.configListVAddr, cfg.va.raw)
+        Descriptor.initializeChild(
+            p, d.paddr, name: d.va, parent: caller,
+            pml4: (t.paddr, t.va), shadow1: (s1.paddr, s1.va), shadow2: (s2.paddr, s2.va), configListVAddr: cfg.va)
         ConfigList.pushPage(p, d.paddr, page: cfg.paddr, va: cfg.va)
         i = 0
         while i < 4 {

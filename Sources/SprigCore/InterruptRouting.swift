@@ -51,7 +51,7 @@ public enum InterruptRouting {
         let root = p.rootPartition
         let rootPML4 = Partition.pml4(p, root)
         // Root must have a handler it can read, and not have masked the vector.
-        guard let target = handler(p, root, pml4: rootPML4, index: vector) else { return .resumed }
+        guard let target = handler(p, root, pml4: rootPML4, index: VIDTSlot(kernel: vector)) else { return .resumed }
         let savedAt = saveInterrupted(p, interrupted, avoiding: target)
         let source = name(p, interrupted, in: root)
         Yield.enter(p, root, pml4: rootPML4, at: target, delivery: DeliveryInfo(
@@ -78,7 +78,7 @@ public enum InterruptRouting {
         var steps = Partition.depth(p, faulting) + 1
         while steps > 0 {
             let pml4 = Partition.pml4(p, receiver)
-            if let target = handler(p, receiver, pml4: pml4, index: index) {
+            if let target = handler(p, receiver, pml4: pml4, index: VIDTSlot(kernel: index)) {
                 // The faulting context is saved only when the faulting partition is the one
                 // named (a double fault's source higher up was not running); the error code
                 // and CR2 go with the fault itself, not with a double fault.
@@ -109,16 +109,16 @@ public enum InterruptRouting {
     /// - Returns: `.success` when the parent's handler is loaded (the caller's context saved
     ///   at its CLI/STI slot with rax = 0, or dropped if that entry is 0), else yield's status
     ///   for `yield(0, vector, slot, state, state)` and nothing changed.
-    public static func softwareInterrupt<P: CPUPlatform>(_ p: P, vector: UInt64) -> Status {
+    public static func softwareInterrupt<P: CPUPlatform>(_ p: P, vector: UncheckedVIDTIndex) -> Status {
         let caller = p.currentPartition
         let state = Partition.interruptState(p, caller)
-        let slot = VIDTIndex.saveSlot(state: state)
-        switch Yield.check(p, callee: UserAddress(0), targetInterrupt: vector, saveIndex: slot) {
+        let slot = VIDTIndex.saveSlot(state: state.raw)
+        switch Yield.check(p, callee: UserAddress(0), targetInterrupt: vector, saveIndex: UncheckedVIDTIndex(slot)) {
         case .failure(let status):
             return status
         case .success(let plan):
             Yield.commit(p, plan, callerFlags: state, wakeFlags: state, delivery: DeliveryInfo(
-                source: Partition.descriptorVAddrInParent(p, caller), vector: vector, errorCode: 0,
+                source: Partition.descriptorVAddrInParent(p, caller), vector: vector.raw, errorCode: 0,
                 faultAddress: 0, savedAt: plan.save == nil ? Delivery.notSaved : slot))
             return .success
         }
@@ -129,13 +129,13 @@ public enum InterruptRouting {
     /// `receiver`'s handler context at `index`, if its VIDT and that context pass yield's
     /// checks 6 and 7 and the index is not masked (check 9).
     static func handler<P: CPUPlatform>(
-        _ p: P, _ receiver: PhysicalAddress, pml4: PhysicalAddress, index: UInt64
+        _ p: P, _ receiver: PhysicalAddress, pml4: PhysicalAddress, index: VIDTSlot
     ) -> ContextLocation? {
         guard let vidt = ContextCheck.vidtPage(p, descriptor: receiver, pml4: pml4),
               let target = ContextCheck.locate(
                 p, descriptor: receiver, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: index),
                 write: false, vidt: vidt),
-              !VIDTIndex.isMasked(index, state: Partition.interruptState(p, receiver))
+              !VIDTIndex.isMasked(index.index, state: Partition.interruptState(p, receiver).raw)
         else { return nil }
         return target
     }
@@ -148,14 +148,14 @@ public enum InterruptRouting {
     ) -> UInt64 {
         let pml4 = Partition.pml4(p, partition)
         let state = Partition.interruptState(p, partition)
-        let slot = VIDTIndex.saveSlot(state: state)
+        let slot = VIDTIndex.saveSlot(state: state.raw)
         guard let vidt = ContextCheck.vidtPage(p, descriptor: partition, pml4: pml4),
               let location = ContextCheck.locate(
-                p, descriptor: partition, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: slot),
+                p, descriptor: partition, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: VIDTSlot(kernel: slot)),
                 write: true, vidt: vidt),
               !location.overlaps(target)
         else { return Delivery.notSaved }
-        p.saveCPUState(to: location, flags: state, returnValue: nil)
+        p.saveCPUState(to: location, flags: state.raw, returnValue: nil)
         return slot
     }
 

@@ -5,9 +5,6 @@
 import SprigABI
 
 public enum InterruptState {
-    public static let enabled: UInt64 = 0
-    public static let disabled: UInt64 = 1
-
     /// The interrupt state of the child named `child`.
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: nothing changed; on success the state is 0 or 1.
@@ -16,17 +13,15 @@ public enum InterruptState {
     ) -> (status: Status, state: UInt64) {
         assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
         guard let child = Partition.child(p, caller: caller, named: name) else { return (.invalidChild, 0) }
-        let state = Partition.interruptState(p, child)
-        assert(state <= disabled)
-        return (.success, state)
+        return (.success, Partition.interruptState(p, child).raw)
     }
 
-    /// Sets the caller's own interrupt state to `state` (0 or 1).
+    /// Sets the caller's own interrupt state to `state` (`InterruptFlags.enabled` or `.masked`).
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: on success the caller's state is `state`; on failure nothing changed.
-    public static func setIntState<P: Platform>(_ p: P, caller: PhysicalAddress, state: UInt64) -> Status {
+    public static func setIntState<P: Platform>(_ p: P, caller: PhysicalAddress, state unchecked: UncheckedInterruptState) -> Status {
         assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
-        guard state <= disabled else { return .invalidArgument }
+        guard let state = unchecked.checked() else { return .invalidArgument }
         Partition.setInterruptState(p, caller, state)
         assert(Partition.interruptState(p, caller) == state)
         return .success

@@ -70,7 +70,7 @@ extension Kernel {
             if InterruptRouting.hardwareInterrupt(p, vector: vector) == .resumed { returnAddress(p) }
             return .resume
         case .softwareInterrupt(let vector):
-            let status = InterruptRouting.softwareInterrupt(p, vector: vector)
+            let status = InterruptRouting.softwareInterrupt(p, vector: UncheckedVIDTIndex(vector))
             guard status == .success else {
                 returnAddress(p)
                 return .interruptRefused(status)
@@ -99,8 +99,9 @@ extension Kernel {
     static func systemCall<P: CPUPlatform>(_ p: P, number: UInt64, _ a: SystemCallArguments) -> TrapOutcome {
         // yield first: the hot path, before the service table.
         if number == Service.yield.rawValue {
-            let status = Yield.yield(p, callee: UserAddress(a.a0), targetInterrupt: a.a1, saveIndex: a.a2,
-                                     flagsOnYield: a.a3, flagsOnWake: a.a4)
+            let status = Yield.yield(
+                p, callee: UserAddress(a.a0), targetInterrupt: UncheckedVIDTIndex(a.a1), saveIndex: UncheckedVIDTIndex(a.a2),
+                flagsOnYield: UncheckedInterruptState(a.a3), flagsOnWake: UncheckedInterruptState(a.a4))
             // On success the trapped state is the callee's context: its rax/rdx stay as saved.
             return status == .success ? .resume : .returned(status, value: 0)
         }
@@ -115,7 +116,7 @@ extension Kernel {
         // Root's virtual flag is its real IF (`InterruptFlags`): VCLI in root masks hardware
         // interrupts from the next instruction on.
         if service == .setIntState, r.status == .success, p.currentPartition == p.rootPartition {
-            p.setTrappedInterruptFlag(a.a0 == InterruptState.enabled)
+            p.setTrappedInterruptFlag(a.a0 == InterruptFlags.enabled)
         }
         return .returned(r.status, value: r.value)
     }

@@ -31,11 +31,11 @@ public struct PageTableEntry: Equatable, Sendable {
 
     /// Leaf flags for a page a partition may use with the given `Rights` bits.
     /// Reading is implied by presence on x86; write and execute map to W and NX.
-    @inlinable public static func leafFlags(rights: UInt64, accessible: Bool = true) -> UInt64 {
+    @inlinable public static func leafFlags(rights: PageRights, accessible: Bool = true) -> UInt64 {
         var f = present
         if accessible { f |= user }
-        if rights & Rights.write != 0 { f |= writable }
-        if rights & Rights.execute == 0 { f |= noExecute }
+        if rights.write { f |= writable }
+        if !rights.execute { f |= noExecute }
         return f
     }
 }

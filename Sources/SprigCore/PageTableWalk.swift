@@ -1,4 +1,4 @@
-/// Walking and building x86-64 4-level page tables through a `Platform`.
+/// Walking x86-64 4-level page tables through a `Platform`, as the MMU does.
 ///
 /// The walk is the MMU's: a user access to `va` succeeds only if the entry at every level is
 /// present and user-accessible, a write only if every level is also writable. The isolation
@@ -13,24 +13,39 @@ public enum PageTableWalk {
         table.adding(UInt64(va.index(level: level)) &* 8)
     }
 
-    /// The leaf (level-1) entry mapping `va`, if every level above it is present and is not a
-    /// large page; also returns the physical address of that entry. Lower-half addresses only.
+    /// The leaf (level-1) entry mapping `va` and its physical address, if every level is present
+    /// and none above the leaf is a large page (`walk`'s rule). Lower-half addresses only.
     public static func leaf<P: Platform>(
         _ platform: P, pml4: PhysicalAddress, va: VirtualAddress
     ) -> (entry: PageTableEntry, at: PhysicalAddress)? {
-        guard va.isCanonical, va.isLowerHalf else { return nil }
+        guard case .success(let w) = walk(platform, pml4: pml4, va: va) else { return nil }
+        return (PageTableEntry(raw: platform.load(w.leafAt)), w.leafAt)
+    }
+
+    /// The MMU's walk of `va` in `pml4`, level by level: the reference form of the one walk.
+    /// Every level present, no large page above the leaf (Sprig maps only 4 KiB pages in
+    /// partition tables); the rights are the AND of the entries of all four levels, whose U and
+    /// W bits are what ring 3 may do with the page (Intel SDM vol. 3 §4.6). `userWalk` is the
+    /// same walk unrolled for the hot path; `OneWalkTests` checks the two agree.
+    /// - Returns: the walk and the physical address of the leaf entry, or
+    ///   `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
+    public static func walk<P: Platform>(
+        _ platform: P, pml4: PhysicalAddress, va: VirtualAddress
+    ) -> Result<(walk: Walk, leafAt: PhysicalAddress), Status> {
+        guard va.isCanonical else { return .failure(.nonCanonicalAddress) }
+        guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }
         var table = pml4
+        var rights = ~UInt64(0)
         var level = 4
-        while level > 1 {
-            let e = PageTableEntry(raw: platform.load(entryAddress(table: table, va: va, level: level)))
-            guard e.isPresent, !e.isLargePage else { return nil }
+        while true {
+            let at = entryAddress(table: table, va: va, level: level)
+            let e = PageTableEntry(raw: platform.load(at))
+            guard e.isPresent, level == 1 || !e.isLargePage else { return .failure(.addressNotMapped) }
+            rights &= e.raw
+            if level == 1 { return .success((Walk(frame: e.frame.raw, rights: rights), at)) }
             table = e.frame
             level -= 1
         }
-        let at = entryAddress(table: table, va: va, level: 1)
-        let e = PageTableEntry(raw: platform.load(at))
-        guard e.isPresent else { return nil }
-        return (e, at)
     }
 
     /// What a ring-3 access to `va` reaches, as the MMU decides it.
@@ -53,18 +68,18 @@ public enum PageTableWalk {
 
     /// A completed walk: the leaf's frame and the AND of the entries of all four levels (whose
     /// U and W bits are what ring 3 may do with the page).
-    public struct Walk {
+    public struct Walk: Equatable, Sendable {
         public var frame: UInt64
         public var rights: UInt64
     }
 
-    /// The MMU's walk of `va` in `pml4`: every level present, no large page above the leaf.
+    /// `walk` unrolled, without the leaf's address: the hottest code of yield and delivery.
     /// - Returns: the walk, or `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
     @inline(__always)
     public static func userWalk<P: Platform>(_ platform: P, pml4: PhysicalAddress, va: VirtualAddress) -> Result<Walk, Status> {
         guard va.isCanonical else { return .failure(.nonCanonicalAddress) }
         guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }
-        // The hottest code of yield and delivery, unrolled: `(va >> (9 * level)) & 0xFF8` is
+        // `(va >> (9 * level)) & 0xFF8` is
         // the byte offset of the level's entry, and the U and W bits of all four levels are
         // accumulated with one AND (the MMU's own rule).
         let v = va.raw
@@ -103,32 +118,5 @@ public enum PageTableWalk {
             page &+= AddressSpace.pageSize
         }
         return .success
-    }
-
-    /// Boot-time mapping: maps `va` to `frame` with leaf `flags` in `pml4`, taking any missing
-    /// table page from `allocate` (which must return a page or nil). Returns false when a table
-    /// page could not be had or `va` is already mapped. Not reachable from ring 3.
-    public static func mapAtBoot<P: Platform>(
-        _ platform: P, pml4: PhysicalAddress, va: VirtualAddress, frame: PhysicalAddress, flags: UInt64,
-        allocate: () -> PhysicalAddress?
-    ) -> Bool {
-        var table = pml4
-        var level = 4
-        while level > 1 {
-            let at = entryAddress(table: table, va: va, level: level)
-            var e = PageTableEntry(raw: platform.load(at))
-            if !e.isPresent {
-                guard let page = allocate() else { return false }
-                platform.zeroPage(page)
-                e = PageTableEntry(frame: page, flags: PageTableEntry.tableFlags)
-                platform.store(at, e.raw)
-            }
-            table = e.frame
-            level -= 1
-        }
-        let at = entryAddress(table: table, va: va, level: 1)
-        guard !PageTableEntry(raw: platform.load(at)).isPresent else { return false }
-        platform.store(at, PageTableEntry(frame: frame, flags: flags).raw)
-        return true
     }
 }

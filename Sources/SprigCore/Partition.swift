@@ -10,13 +10,12 @@ import SprigABI
 
 public enum Partition {
     public static func pml4<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress {
-        PhysicalAddress(DescriptorLayout.read(p, descriptor, DescriptorLayout.pml4))
+        Descriptor(descriptor).pml4(p)
     }
 
     /// The parent's descriptor; nil for root.
     public static func parent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress? {
-        let raw = DescriptorLayout.read(p, descriptor, DescriptorLayout.parent)
-        return raw == 0 ? nil : PhysicalAddress(raw)
+        Descriptor(descriptor).parent(p)
     }
 
     /// The descriptor of the child of `caller` named by `name` (its descriptor's vaddr in
@@ -32,7 +31,7 @@ public enum Partition {
         guard entry.isPresent, sh1 & Shadow.descriptorFlag != 0,
               sh1 & PageTableEntry.addressMask == entry.frame.raw
         else { return nil }
-        assert(DescriptorLayout.read(p, entry.frame, DescriptorLayout.parent) == caller.raw)
+        assert(Descriptor(entry.frame).parent(p) == caller)
         return entry.frame
     }
 
@@ -50,21 +49,21 @@ public enum Partition {
 
     /// The vaddr, in the parent's address space, of this partition's descriptor (0 for root).
     public static func descriptorVAddrInParent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
-        DescriptorLayout.read(p, descriptor, DescriptorLayout.vaddrInParent)
+        Descriptor(descriptor).vaddrInParent(p)
     }
 
     /// Depth in the tree: 0 for root. Bounds every walk up the tree.
     public static func depth<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
-        DescriptorLayout.read(p, descriptor, DescriptorLayout.depth)
+        Descriptor(descriptor).depth(p)
     }
 
     /// Pip's VCLI interrupt state (DESIGN.md §4 getIntState/setIntState): 0 = interrupts
     /// enabled, 1 = disabled.
-    public static func interruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
-        DescriptorLayout.read(p, descriptor, DescriptorLayout.interruptState)
+    public static func interruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> VirtualInterruptState {
+        Descriptor(descriptor).interruptState(p)
     }
 
-    public static func setInterruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress, _ state: UInt64) {
-        DescriptorLayout.write(p, descriptor, DescriptorLayout.interruptState, state)
+    package static func setInterruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress, _ state: VirtualInterruptState) {
+        Descriptor(descriptor).setInterruptState(p, state)
     }
 }

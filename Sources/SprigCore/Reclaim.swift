@@ -26,7 +26,7 @@ public enum Reclaim {
         p.store(nameSlots.sh1At, 0)
         // Every page mapped in the child goes back to the caller.
         let pml4 = Partition.pml4(p, child)
-        let sh2Root = PhysicalAddress(DescriptorLayout.read(p, child, DescriptorLayout.shadow2))
+        let sh2Root = Descriptor(child).shadow2(p)
         var i4: UInt64 = 0
         while i4 < 256 {
             let e4 = PageTableEntry(raw: p.load(pml4.adding(i4 * 8)))

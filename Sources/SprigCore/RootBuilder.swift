@@ -95,7 +95,6 @@ public enum RootBuilder {
         }
         guard let descriptor = table(), let pml4 = table(), let shadow1 = table(), let shadow2 = table()
         else { return .failure(.outOfMemory) }
-        platform.zeroPage(descriptor)
         platform.zeroPage(pml4)
         platform.zeroPage(shadow1)
         platform.zeroPage(shadow2)
@@ -104,9 +103,7 @@ public enum RootBuilder {
             platform.store(pml4.adding(i * 8), platform.load(kernelPML4.adding(i * 8)))
             i += 1
         }
-        DescriptorLayout.initialize(platform, descriptor: descriptor, pml4: pml4)
-        DescriptorLayout.write(platform, descriptor, DescriptorLayout.shadow1, shadow1.raw)
-        DescriptorLayout.write(platform, descriptor, DescriptorLayout.shadow2, shadow2.raw)
+        _ = Descriptor.initializeRoot(platform, descriptor, pml4: pml4, shadow1: shadow1, shadow2: shadow2)
 
         // Maps one root page, building each missing level with its two shadow pages.
         func map(_ va: VirtualAddress, _ frame: PhysicalAddress, _ flags: UInt64) -> Bool {
@@ -134,7 +131,7 @@ public enum RootBuilder {
         func mapFresh(_ va: UInt64, rights: UInt64) -> PhysicalAddress? {
             guard let page = allocator.allocatePage() else { return nil }
             platform.zeroPage(page)
-            guard map(VirtualAddress(va), page, PageTableEntry.leafFlags(rights: rights)) else { return nil }
+            guard map(VirtualAddress(va), page, PageTableEntry.leafFlags(rights: PageRights(kernel: rights))) else { return nil }
             return page
         }
 
@@ -169,7 +166,7 @@ public enum RootBuilder {
         var rangeCount: UInt64 = 0
         var runEnd: UInt64 = ~0  // physical end of the current run, to merge adjacent pages
         func mapWindowPage(_ page: PhysicalAddress, rights: UInt64 = rw) -> Bool {
-            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), page, PageTableEntry.leafFlags(rights: rights))
+            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), page, PageTableEntry.leafFlags(rights: PageRights(kernel: rights)))
             else { return false }
             windowPages += 1
             if page.raw == runEnd, rangeCount > 0 {

@@ -37,7 +37,7 @@ public enum Kernel {
             let r = Prepare.prepare(p, caller: caller, child: u(a0), vaChild: u(a1), freeList: u(a2))
             return (r.status, r.next)
         case .addVAddr:
-            return (Sharing.addVAddr(p, caller: caller, vaParent: u(a0), child: u(a1), vaChild: u(a2), rights: a3), 0)
+            return (Sharing.addVAddr(p, caller: caller, vaParent: u(a0), child: u(a1), vaChild: u(a2), rights: UncheckedRights(a3)), 0)
         case .removeVAddr:
             return (Sharing.removeVAddr(p, caller: caller, child: u(a0), vaChild: u(a1)), 0)
         case .mappedInChild:
@@ -52,7 +52,7 @@ public enum Kernel {
             let r = InterruptState.getIntState(p, caller: caller, child: u(a0))
             return (r.status, r.state)
         case .setIntState:
-            return (InterruptState.setIntState(p, caller: caller, state: a0), 0)
+            return (InterruptState.setIntState(p, caller: caller, state: UncheckedInterruptState(a0)), 0)
         case .yield, .consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt:
             return (.unknownService, 0)
         }

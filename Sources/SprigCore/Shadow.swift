@@ -36,9 +36,10 @@ public enum Shadow {
         _ p: P, descriptor: PhysicalAddress, va: VirtualAddress, level: Int
     ) -> LeafSlots? {
         guard va.isCanonical, va.isLowerHalf, level >= 1, level <= 4 else { return nil }
-        var table = DescriptorLayout.read(p, descriptor, DescriptorLayout.pml4)
-        var sh1 = DescriptorLayout.read(p, descriptor, DescriptorLayout.shadow1)
-        var sh2 = DescriptorLayout.read(p, descriptor, DescriptorLayout.shadow2)
+        let d = Descriptor(descriptor)
+        var table = d.pml4(p).raw
+        var sh1 = d.shadow1(p).raw
+        var sh2 = d.shadow2(p).raw
         // `(va >> (9 * level)) & 0xFF8` is the byte offset of va's entry at `level` in any of
         // the three pages (yield's child lookup runs this walk: shifts, not `index(level:)`).
         var shift = UInt64(9 * 4)

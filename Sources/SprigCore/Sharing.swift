@@ -18,10 +18,10 @@ public enum Sharing {
     ///   nothing changed.
     public static func addVAddr<P: Platform>(
         _ p: P, caller: PhysicalAddress, vaParent: UserAddress, child name: UserAddress,
-        vaChild: UserAddress, rights: UInt64
+        vaChild: UserAddress, rights unchecked: UncheckedRights
     ) -> Status {
         assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
-        guard rights & ~Rights.all == 0, rights & Rights.read != 0 else { return .invalidArgument }
+        guard let rights = unchecked.checked() else { return .invalidArgument }
         guard let child = Partition.child(p, caller: caller, named: name) else { return .invalidChild }
         let page: PageOwnership.OwnedPage
         switch PageOwnership.checkGivable(p, caller: caller, vaParent, structure: false) {
@@ -29,12 +29,12 @@ public enum Sharing {
         case .success(let pg): page = pg
         }
         let callerLeaf = PageTableEntry(raw: p.load(page.slots.entryAt))
-        if rights & Rights.write != 0 {
+        if rights.write {
             guard case .success = PageTableWalk.userTranslate(
                 p, pml4: Partition.pml4(p, caller), va: page.va, write: true)
             else { return .rightsExceedCaller }
         }
-        if rights & Rights.execute != 0, !callerLeaf.isExecutable { return .rightsExceedCaller }
+        if rights.execute, !callerLeaf.isExecutable { return .rightsExceedCaller }
         let va: VirtualAddress
         switch vaChild.checkedPage() {
         case .failure(let s): return s
@@ -42,7 +42,7 @@ public enum Sharing {
         }
         // No code on the VIDT page: a 2-byte syscall or int n at its last bytes would return to
         // 0x0000_8000_0000_0000, where iretq faults at CPL 0 (the exit path also checks rip).
-        if rights & Rights.execute != 0, va.raw == AddressSpace.vidt { return .executeAtVIDT }
+        if rights.execute, va.raw == AddressSpace.vidt { return .executeAtVIDT }
         guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .notPrepared }
         guard !PageTableEntry(raw: p.load(slots.entryAt)).isPresent else { return .childAddressInUse }
 

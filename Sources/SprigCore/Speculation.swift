@@ -1,5 +1,5 @@
 /// Spectre v1 (bounds-check bypass): a partition-chosen index clamped before any load that
-/// depends on it (issue 11 item 6).
+/// depends on it.
 ///
 /// The CPU may run past a bounds check on a prediction and load at `table + index` with an
 /// index the check refused, leaving a trace in the cache that ring 3 can time. Every

@@ -40,15 +40,14 @@ public enum Yield {
     ///   returns that status to the caller as for any service.
     @inline(__always)
     public static func yield<P: CPUPlatform>(
-        _ p: P, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64,
-        flagsOnYield: UInt64, flagsOnWake: UInt64
+        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
+        flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
     ) -> Status {
         switch check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {
         case .failure(let status):
             return status
         case .success(let plan):
-            commit(p, plan, callerFlags: InterruptFlags.normalized(flagsOnYield),
-                   wakeFlags: InterruptFlags.normalized(flagsOnWake), delivery: nil)
+            commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
             return .success
         }
     }
@@ -74,17 +73,13 @@ public enum Yield {
     /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing but the caches.
     @inline(__always)
     static func check<P: CPUPlatform>(
-        _ p: P, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64
+        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex
     ) -> Result<Plan, Status> {
         let caller = p.currentPartition
-        // 1. The target must be a VIDT index.
-        guard targetInterrupt < VIDTIndex.count else { return .failure(.invalidInterruptIndex) }
+        // 1. The target must be a VIDT index (in range on speculated paths too: `checked`).
+        guard let targetInterrupt = targetInterrupt.checked() else { return .failure(.invalidInterruptIndex) }
         // 2. The save slot must be a VIDT index.
-        guard saveIndex < VIDTIndex.count else { return .failure(.invalidSaveIndex) }
-        // Both in range on every path the CPU may speculate down too (Spectre v1); the VIDT
-        // has a power-of-two number of entries.
-        let targetInterrupt = Speculation.wrap(targetInterrupt, belowPowerOfTwo: VIDTIndex.count)
-        let saveIndex = Speculation.wrap(saveIndex, belowPowerOfTwo: VIDTIndex.count)
+        guard let saveIndex = saveIndex.checked() else { return .failure(.invalidSaveIndex) }
         // 3–8, or what they gave last time on the same tables and VIDT entries.
         let plan: Plan
         if let kept = YieldCache.lookup(p, caller: caller, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {
@@ -99,7 +94,7 @@ public enum Yield {
             }
         }
         // 9. The callee must not have masked the target.
-        guard !VIDTIndex.isMasked(targetInterrupt, state: Partition.interruptState(p, plan.callee))
+        guard !VIDTIndex.isMasked(targetInterrupt.index, state: Partition.interruptState(p, plan.callee).raw)
         else { return .failure(.interruptMasked) }
         return .success(plan)
     }
@@ -108,7 +103,7 @@ public enum Yield {
     /// `YieldCache` keeps what it returns; the model checks each kept plan against it.
     @inline(__always)
     public static func resolve<P: Platform>(
-        _ p: P, caller: PhysicalAddress, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64
+        _ p: P, caller: PhysicalAddress, callee: UserAddress, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) -> Result<Plan, Status> {
         let calleeDescriptor: PhysicalAddress
         if callee.raw == 0 {
@@ -136,23 +131,23 @@ public enum Yield {
         // 8. The caller's save slot, unless 0: writable by the caller, off its VIDT, off the target.
         let saveVA = ContextCheck.entry(p, vidt: callerVIDT, index: saveIndex)
         var save: ContextLocation? = nil
-        if saveVA != 0 {
+        if !saveVA.isNone {
             guard let slot = ContextCheck.locate(p, descriptor: caller, pml4: callerPML4, va: saveVA, write: true, vidt: callerVIDT),
                   !slot.overlaps(target)
             else { return .failure(.callerContextUnavailable) }
             save = slot
         }
         return .success(Plan(caller: caller, callee: calleeDescriptor, calleePML4: calleePML4,
-                             callerVIDT: callerVIDT, calleeVIDT: calleeVIDT, targetVA: targetVA, saveVA: saveVA,
+                             callerVIDT: callerVIDT, calleeVIDT: calleeVIDT, targetVA: targetVA.raw, saveVA: saveVA.raw,
                              target: target, save: save))
     }
 
     /// The switch of a checked plan: save (or drop), caller's flags, enter the callee.
     @inline(__always)
     static func commit<P: CPUPlatform>(
-        _ p: P, _ plan: Plan, callerFlags: UInt64, wakeFlags: UInt64, delivery: DeliveryInfo?
+        _ p: P, _ plan: Plan, callerFlags: VirtualInterruptState, wakeFlags: VirtualInterruptState, delivery: DeliveryInfo?
     ) {
-        if let slot = plan.save { p.saveCPUState(to: slot, flags: wakeFlags, returnValue: Status.success.rawValue) }
+        if let slot = plan.save { p.saveCPUState(to: slot, flags: wakeFlags.raw, returnValue: Status.success.rawValue) }
         Partition.setInterruptState(p, plan.caller, callerFlags)
         enter(p, plan.callee, pml4: plan.calleePML4, at: plan.target, delivery: delivery)
     }
@@ -165,12 +160,13 @@ public enum Yield {
         _ p: P, _ descriptor: PhysicalAddress, pml4: PhysicalAddress, at location: ContextLocation,
         delivery: DeliveryInfo?
     ) {
-        let state = InterruptFlags.normalized(p.load(location.word(at: ContextLayout.flags)))
+        // A context's flags word is the partition's: any nonzero value means masked.
+        let state = UncheckedInterruptState(p.load(location.word(at: ContextLayout.flags))).normalized
         Partition.setInterruptState(p, descriptor, state)
         p.switchAddressSpace(pml4)
         p.setCurrentPartition(descriptor)
         // Only root's IF follows its virtual flag; every other partition runs interruptible.
-        let interruptsEnabled = descriptor != p.rootPartition || state == InterruptFlags.enabled
+        let interruptsEnabled = descriptor != p.rootPartition || state.isEnabled
         p.loadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)
     }
 }

@@ -62,17 +62,17 @@ public enum YieldCache {
     /// entries still hold the values it was checked on.
     @inline(__always)
     public static func lookup<P: Platform>(
-        _ p: P, caller: PhysicalAddress, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64
+        _ p: P, caller: PhysicalAddress, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) -> Yield.Plan? {
-        let s = set(caller: caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
-        let t = tagValue(targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+        let s = set(caller: caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
+        let t = tagValue(targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         var e = s
         while e < s &+ ways &* entryWords {
             if p.translationCacheLoad(e &+ tag) == t, p.translationCacheLoad(e &+ Self.caller) == caller.raw,
                p.translationCacheLoad(e &+ Self.calleeName) == calleeName {
                 // Partition memory: read again every time.
-                let targetEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)), index: targetInterrupt)
-                let saveEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)), index: saveIndex)
+                let targetEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)), index: targetInterrupt).raw
+                let saveEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)), index: saveIndex).raw
                 if targetEntry == p.translationCacheLoad(e &+ targetVA), saveEntry == p.translationCacheLoad(e &+ saveVA) {
                     return plan(p, entry: e)
                 }
@@ -104,9 +104,9 @@ public enum YieldCache {
     /// entry that was there becomes the older one, the older one is dropped.
     @inline(__always)
     static func fill<P: Platform>(
-        _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64
+        _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) {
-        let e = set(caller: plan.caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+        let e = set(caller: plan.caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         KernelCache.demoteNewer(p, set: e, entryWords: entryWords)
         func put(_ o: Int, _ v: UInt64) { p.translationCacheStore(e &+ o, v) }
         put(Self.caller, plan.caller.raw)
@@ -120,7 +120,7 @@ public enum YieldCache {
         put(target, plan.target.first.raw); put(target &+ 1, plan.target.firstBytes); put(target &+ 2, plan.target.second.raw)
         let s = plan.save
         put(save, s?.first.raw ?? 0); put(save &+ 1, s?.firstBytes ?? 0); put(save &+ 2, s?.second.raw ?? 0)
-        put(tag, tagValue(targetInterrupt: targetInterrupt, saveIndex: saveIndex))
+        put(tag, tagValue(targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index))
     }
 }
 

@@ -87,7 +87,7 @@ public enum Properties {
                         word(YieldCache.callerVIDT) + 8 * save: word(YieldCache.saveVA)]
             let kept = YieldCache.plan(m, entry: e)
             let fresh = Yield.resolve(VIDTOverlay(m, vidt), caller: PhysicalAddress(caller),
-                                      callee: UserAddress(name), targetInterrupt: target, saveIndex: save)
+                                      callee: UserAddress(name), targetInterrupt: VIDTSlot(kernel: target), saveIndex: VIDTSlot(kernel: save))
             switch fresh {
             case .failure(let status):
                 out.append(Violation(.staleYieldPlan, partition: caller, "\(what) is kept, but checks 3–8 now refuse it: \(status)"))
@@ -178,7 +178,7 @@ public enum Properties {
     }
 
     /// The upper half every partition's PML4 copies (`kernelHalf`) maps only the kernel's entry
-    /// window (issue 11 item 6, docs/yield.md "The kernel's own mappings"): every leaf a page of
+    /// window (docs/yield.md "The kernel's own mappings"): every leaf a page of
     /// `window`, supervisor-only at every level, never both writable and executable. The
     /// machine's kernel half holds the same: its entry/exit code, GDT, IDT, TSS and stacks.
     public static func entryWindow(kernelPML4: PhysicalAddress, window: Set<UInt64>, memory m: SimulatedMemory) -> [Violation] {

@@ -122,11 +122,16 @@ public final class Builder {
         try command.write(to: stamp, atomically: true, encoding: .utf8)
     }
 
+    /// The modules of one build share a package, so that SprigCore's `package` declarations (test
+    /// hooks, kernel-made values) are visible to the model, the harness and the tests as they are
+    /// under SwiftPM, and to nothing else.
+    static let packageFlags = ["-package-name", "Sprig"]
+
     /// Compiles one Embedded Swift module to an object and a .swiftmodule.
     func swiftModule(_ name: String, sources: [URL], flags: [String], dir: URL, dependencies: [URL], emitModule: Bool = true) throws -> URL {
         let object = dir.appendingPathComponent("\(name).o")
         let module = dir.appendingPathComponent("\(name).swiftmodule")
-        var args = flags + ["-I", dir.path, "-module-name", name]
+        var args = flags + Builder.packageFlags + ["-I", dir.path, "-module-name", name]
         if emitModule { args += ["-emit-module", "-emit-module-path", module.path] }
         args += sources.map(\.path) + ["-c", "-o", object.path]
         try step("swiftc  \(name) (\(dir.lastPathComponent), \(variant.rawValue))", tool: "swiftc", args,

@@ -1,4 +1,4 @@
-/// Build hygiene of the kernel ELF (issue 2 §6), checked on the binary and on the IR.
+/// Build hygiene of the kernel ELF, checked on the binary and on the IR.
 ///
 /// * no SSE/AVX/x87/MMX instruction: the kernel must never clobber a partition's FPU state by
 ///   accident (FXSAVE/FXRSTOR/XSAVE-family instructions that *save and restore* it are allowed);

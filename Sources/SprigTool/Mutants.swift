@@ -68,12 +68,12 @@ public enum Mutants {
             summary: "addVAddr no longer checks that the child's rights stay within the caller's (write, execute)",
             file: "Sources/SprigCore/Sharing.swift",
             original: """
-                        if rights & Rights.write != 0 {
+                        if rights.write {
                             guard case .success = PageTableWalk.userTranslate(
                                 p, pml4: Partition.pml4(p, caller), va: page.va, write: true)
                             else { return .rightsExceedCaller }
                         }
-                        if rights & Rights.execute != 0, !callerLeaf.isExecutable { return .rightsExceedCaller }
+                        if rights.execute, !callerLeaf.isExecutable { return .rightsExceedCaller }
 
                 """,
             replacement: """
@@ -187,7 +187,7 @@ public enum Mutants {
         summary: "addVAddr no longer refuses execute rights at the child's VIDT address, so a child can run a syscall at the last bytes of the lower half",
         file: "Sources/SprigCore/Sharing.swift",
         original: """
-            if rights & Rights.execute != 0, va.raw == AddressSpace.vidt { return .executeAtVIDT }
+            if rights.execute, va.raw == AddressSpace.vidt { return .executeAtVIDT }
             """,
         replacement: """
             _ = va

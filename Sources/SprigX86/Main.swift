@@ -92,7 +92,7 @@ func enterRoot(_ platform: X86Platform, pml4: PhysicalAddress) -> Never {
     guard let vidt = ContextCheck.vidtPage(platform, descriptor: PhysicalAddress(rootDescriptor), pml4: pml4),
           let context = ContextCheck.locate(
             platform, descriptor: PhysicalAddress(rootDescriptor), pml4: pml4,
-            va: ContextCheck.entry(platform, vidt: vidt, index: VIDTIndex.main),
+            va: ContextCheck.entry(platform, vidt: vidt, index: .main),
             write: false, vidt: vidt)
     else { bootFailure("root's VIDT[0] names no usable context") }
     let frame = withUnsafeMutablePointer(to: &initialFrameSymbol) { $0 }

@@ -154,7 +154,7 @@ sprig_isr_\vector:
     .endr
     .noaltmacro
 
-/* Ring 3's registers never rest in window memory (issue 11 item 6; docs/yield.md, "The way back
+/* Ring 3's registers never rest in window memory (docs/yield.md, "The way back
  * to ring 3"). The TrapFrame is built on the kernel stack at the fixed address sprig_kernel_frame
  * (which no partition maps), after the kernel's CR3 is loaded. In the window, the stack the CPU
  * pushed on (the entry stack, or NMI/#DF's IST stack) is read and zeroed on entry; the way back

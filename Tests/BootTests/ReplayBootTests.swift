@@ -1,4 +1,4 @@
-/// Differential replay (issue 5, part 4; docs/replay.md): the `signal` and `attacks` systems
+/// Differential replay (docs/replay.md): the `signal` and `attacks` systems
 /// booted on the trace kernel, their traces replayed in the model with no divergence; then the same trace with one thing
 /// changed — an outcome, a value the kernel loaded from its own memory, a stored word, a saved
 /// context, a resumed register, a module byte — and models broken on purpose, each of which the

@@ -80,12 +80,18 @@ struct PageTableWalkTests {
     @Test("a user access needs U at every level; a write needs W at every level")
     func rightsAtEveryLevel() {
         let m = SimulatedMemory(pages: 16)
-        var next: UInt64 = 1
-        let alloc = { () -> PhysicalAddress? in defer { next += 1 }; return PhysicalAddress(next * 4096) }
         let pml4 = PhysicalAddress(0)
         let va = VirtualAddress(0x40_0000)
-        #expect(PageTableWalk.mapAtBoot(m, pml4: pml4, va: va, frame: PhysicalAddress(0xF000),
-                                        flags: PageTableEntry.leafFlags(rights: Rights.read), allocate: alloc))
+        // PML4 → PDPT at page 1 → PD at page 2 → PT at page 3 → the frame at 0xF000, read-only.
+        var table = pml4
+        for level in stride(from: 4, to: 1, by: -1) {
+            let next = PhysicalAddress(UInt64(5 - level) * 4096)
+            m.store(PageTableWalk.entryAddress(table: table, va: va, level: level),
+                    PageTableEntry(frame: next, flags: PageTableEntry.tableFlags).raw)
+            table = next
+        }
+        m.store(PageTableWalk.entryAddress(table: table, va: va, level: 1),
+                PageTableEntry(frame: PhysicalAddress(0xF000), flags: PageTableEntry.leafFlags(rights: PageRights(kernel: Rights.read))).raw)
         #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va.adding(8), write: false) == .success(PhysicalAddress(0xF008)))
         #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va, write: true) == .failure(.pageNotAccessible))
         #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va.adding(0x1000), write: false) == .failure(.addressNotMapped))

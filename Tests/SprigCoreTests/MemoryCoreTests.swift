@@ -17,8 +17,8 @@ import SprigModel
         #expect(Partition.child(m.memory, caller: m.root, named: UserAddress(c.name)) == c.descriptor)
         #expect(Partition.child(m.memory, caller: m.root, named: UserAddress(c.name + 8)) == nil)
         #expect(Partition.child(m.memory, caller: c.descriptor, named: UserAddress(c.name)) == nil)
-        Partition.setInterruptState(m.memory, c.descriptor, 1)
-        #expect(Partition.interruptState(m.memory, c.descriptor) == 1)
+        Partition.setInterruptState(m.memory, c.descriptor, .masked)
+        #expect(Partition.interruptState(m.memory, c.descriptor) == .masked)
     }
 
     @Test func dispatcherRefusesWhatItDoesNotServe() {

@@ -1,4 +1,4 @@
-/// One test per attack of issue 3: each is refused with its own code, changes nothing in memory,
+/// One test per attack on the memory services: each is refused with its own code, changes nothing in memory,
 /// and leaves every property intact.
 import Testing
 import SprigABI

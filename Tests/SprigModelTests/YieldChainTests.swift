@@ -108,7 +108,7 @@ import Testing
 
     @Test func code8_badSaveSlot_beforeCode9() {
         let (m, c) = Self.setUp()
-        Partition.setInterruptState(m.memory, c.descriptor, InterruptFlags.masked)
+        Partition.setInterruptState(m.memory, c.descriptor, .masked)
         for bad: UInt64 in [0xFFFF_8000_0000_0000, 0x7000_0000, m.root.pool[0].va + 8, AddressSpace.lowerHalfEnd - 512] {
             m.setVIDT(m.root, 301, bad)
             m.expectRefused(.callerContextUnavailable) { m.yield(to: c.name, target: 0x40, save: 301) }
@@ -129,7 +129,7 @@ import Testing
 
     @Test func code9_interruptMasked() {
         let (m, c) = Self.setUp()
-        Partition.setInterruptState(m.memory, c.descriptor, InterruptFlags.masked)
+        Partition.setInterruptState(m.memory, c.descriptor, .masked)
         m.expectRefused(.interruptMasked) { m.yield(to: c.name, target: 0x40, save: 300) }
         // Exception indices and resume slots are never masked.
         m.setVIDT(c, 14, YieldMachine.poolBase)
@@ -209,7 +209,7 @@ import Testing
         let vidtPA = m.paddr(c, AddressSpace.vidt)
         let alias: UInt64 = 0x40_0000_0000
         let st = Sharing.addVAddr(m.memory, caller: m.root.descriptor, vaParent: UserAddress(AddressSpace.rootWindowBase + vidtPA.raw),
-                                  child: UserAddress(c.name), vaChild: UserAddress(alias), rights: Rights.read | Rights.write)
+                                  child: UserAddress(c.name), vaChild: UserAddress(alias), rights: UncheckedRights(Rights.read | Rights.write))
         #expect(st == .pageAlreadyGiven)
     }
 

@@ -76,7 +76,7 @@ final class YieldMachine {
             precondition(r.status == .success, "fixture: prepare \(r.status)")
         }
         let page = parent.take(1)[0]
-        let st2 = Sharing.addVAddr(memory, caller: parent.descriptor, vaParent: u(page.va), child: u(child.name), vaChild: u(vaChild), rights: rights)
+        let st2 = Sharing.addVAddr(memory, caller: parent.descriptor, vaParent: u(page.va), child: u(child.name), vaChild: u(vaChild), rights: UncheckedRights(rights))
         precondition(st2 == .success, "fixture: addVAddr \(st2)")
         return page.pa
     }
@@ -162,7 +162,7 @@ final class YieldMachine {
 
     /// yield as the current partition.
     func yield(to callee: UInt64, target: UInt64, save: UInt64, onYield: UInt64 = 0, onWake: UInt64 = 0) -> Status {
-        Yield.yield(cpu, callee: UserAddress(callee), targetInterrupt: target, saveIndex: save,
-                    flagsOnYield: onYield, flagsOnWake: onWake)
+        Yield.yield(cpu, callee: UserAddress(callee), targetInterrupt: UncheckedVIDTIndex(target), saveIndex: UncheckedVIDTIndex(save),
+                    flagsOnYield: UncheckedInterruptState(onYield), flagsOnWake: UncheckedInterruptState(onWake))
     }
 }

@@ -92,7 +92,7 @@ public enum ReplayBoot {
         let cpu = system.cpu
         guard let vidt = ContextCheck.vidtPage(cpu, descriptor: root.descriptor, pml4: root.pml4),
               let context = ContextCheck.locate(cpu, descriptor: root.descriptor, pml4: root.pml4,
-                                                va: ContextCheck.entry(cpu, vidt: vidt, index: VIDTIndex.main),
+                                                va: ContextCheck.entry(cpu, vidt: vidt, index: .main),
                                                 write: false, vidt: vidt)
         else { return differs("root's VIDT[0]", machine: "a usable context", model: "no usable context") }
         cpu.loadCPUState(from: context, interruptsEnabled: true, delivery: nil)
