@@ -27,7 +27,7 @@ public struct VirtualAddress: Hashable, Comparable, Sendable {
     @inlinable public var pageOffset: UInt64 { raw & (AddressSpace.pageSize - 1) }
     @inlinable public func adding(_ bytes: UInt64) -> VirtualAddress { VirtualAddress(raw &+ bytes) }
 
-    /// The page-table index of this address at `level` (4 = PML4 … 1 = page table).
+    /// The page-table index of this address at `level` (4 = root table … 1 = page table).
     @inlinable public func index(level: Int) -> Int {
         Int(truncatingIfNeeded: (raw >> (12 + 9 * UInt64(level - 1))) & 0x1FF)
     }
@@ -45,21 +45,18 @@ public struct UserAddress: Sendable {
     public let raw: UInt64
     @inlinable public init(_ raw: UInt64) { self.raw = raw }
 
-    /// Canonical and in the lower half, or the status saying which it is not.
-    @inlinable public func checkedCanonical() -> Result<VirtualAddress, Status> {
+    /// Canonical and in the lower half; else throws the status saying which it is not.
+    @inlinable public func checkedCanonical() throws(Status) -> VirtualAddress {
         let va = VirtualAddress(raw)
-        guard va.isCanonical else { return .failure(.nonCanonicalAddress) }
-        guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }
-        return .success(va)
+        guard va.isCanonical else { throw .nonCanonicalAddress }
+        guard va.isLowerHalf else { throw .kernelHalfAddress }
+        return va
     }
 
     /// Canonical, lower half and page-aligned.
-    @inlinable public func checkedPage() -> Result<VirtualAddress, Status> {
-        switch checkedCanonical() {
-        case .failure(let s): return .failure(s)
-        case .success(let va):
-            guard va.isPageAligned else { return .failure(.misalignedAddress) }
-            return .success(va)
-        }
+    @inlinable public func checkedPage() throws(Status) -> VirtualAddress {
+        let va = try checkedCanonical()
+        guard va.isPageAligned else { throw .misalignedAddress }
+        return va
     }
 }

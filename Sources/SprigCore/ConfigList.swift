@@ -13,7 +13,7 @@
 ///
 /// The configuration pages themselves are not entries: a partition's structure pages are exactly
 /// its entries plus its configuration pages. The first page (given to `createPartition`) holds
-/// the descriptor, PML4, shadow-1 and shadow-2 root entries, which stay until deletion, so it is
+/// the descriptor, root table, shadow-1 and shadow-2 root entries, which stay until deletion, so it is
 /// never empty; a later page that empties (through `collect`) is given back at once. Entries are
 /// added only to the head page; a removed entry is filled with the head's last one.
 import SprigABI

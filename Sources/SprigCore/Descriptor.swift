@@ -8,16 +8,16 @@
 ///
 /// | offset | field | who writes it |
 /// |---|---|---|
-/// | 0   | PML4 paddr | createPartition / RootBuilder |
-/// | 8   | shadow 1 root (PML4-shaped) paddr | createPartition / RootBuilder |
-/// | 16  | shadow 2 root (PML4-shaped) paddr | createPartition / RootBuilder |
+/// | 0   | root table paddr | createPartition / RootBuilder |
+/// | 8   | shadow 1 root (root-table-shaped) paddr | createPartition / RootBuilder |
+/// | 16  | shadow 2 root (root-table-shaped) paddr | createPartition / RootBuilder |
 /// | 24  | configuration list head paddr (0 for root) | createPartition, prepare, collect |
 /// | 32  | parent descriptor paddr (0 for root) | createPartition |
 /// | 40  | this descriptor's vaddr in the parent (0 for root) | createPartition |
 /// | 48  | interrupt state (VCLI: 0 = enabled, 1 = disabled) | setIntState, yield |
 /// | 56  | depth in the tree (root 0) — bounds every walk up the tree | createPartition |
 /// | 64  | number of configuration-list pages — bounds every walk of the list | createPartition, prepare, collect |
-/// | 72  | PML4's vaddr in the parent | createPartition |
+/// | 72  | root table's vaddr in the parent | createPartition |
 /// | 80  | shadow 1 root's vaddr in the parent | createPartition |
 /// | 88  | shadow 2 root's vaddr in the parent | createPartition |
 /// | 96  | first configuration page's vaddr in the parent | createPartition |
@@ -31,7 +31,7 @@ import SprigABI
 
 /// Byte offsets of the descriptor's words (the table above): for the model's readers.
 package enum DescriptorLayout {
-    package static let pml4 = 0
+    package static let rootTable = 0
     package static let shadow1 = 8
     package static let shadow2 = 16
     package static let configList = 24
@@ -40,7 +40,7 @@ package enum DescriptorLayout {
     package static let interruptState = 48
     package static let depth = 56
     package static let configPages = 64
-    package static let pml4VAddr = 72
+    package static let rootTableVAddr = 72
     package static let shadow1VAddr = 80
     package static let shadow2VAddr = 88
     package static let configListVAddr = 96
@@ -72,9 +72,9 @@ public struct Descriptor: Hashable, Sendable {
 
     // MARK: Fields (reads)
 
-    /// The partition's PML4 page.
-    @inline(__always) public func pml4<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.pml4)) }
-    /// The roots of shadow 1 and shadow 2 (PML4-shaped).
+    /// The partition's root table page.
+    @inline(__always) public func rootTable<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.rootTable)) }
+    /// The roots of shadow 1 and shadow 2 (root-table-shaped).
     @inline(__always) public func shadow1<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow1)) }
     @inline(__always) public func shadow2<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow2)) }
     /// The parent's descriptor; nil for root.
@@ -99,12 +99,12 @@ public struct Descriptor: Hashable, Sendable {
     // MARK: Writes (the only ones)
 
     /// Root's descriptor at boot: zeroed, then its tables and shadows; no parent, depth 0.
-    static func initializeRoot<P: Platform>(
-        _ p: P, _ page: PhysicalAddress, pml4: PhysicalAddress, shadow1: PhysicalAddress, shadow2: PhysicalAddress
+    @discardableResult static func initializeRoot<P: Platform>(
+        _ p: P, _ page: PhysicalAddress, rootTable: PhysicalAddress, shadow1: PhysicalAddress, shadow2: PhysicalAddress
     ) -> Descriptor {
         p.zeroPage(page)
         let d = Descriptor(page)
-        d.set(p, DescriptorLayout.pml4, pml4.raw)
+        d.set(p, DescriptorLayout.rootTable, rootTable.raw)
         d.set(p, DescriptorLayout.shadow1, shadow1.raw)
         d.set(p, DescriptorLayout.shadow2, shadow2.raw)
         return d
@@ -113,19 +113,19 @@ public struct Descriptor: Hashable, Sendable {
     /// A child's descriptor (createPartition), on a zeroed page: its four structure pages (paddr
     /// and vaddr in the parent), its parent and its name there, its depth (the parent's + 1). The configuration
     /// list is still empty (`pushConfigPage` adds the first page).
-    static func initializeChild<P: Platform>(
+    @discardableResult @inline(__always) static func initializeChild<P: Platform>(
         _ p: P, _ page: PhysicalAddress, name: VirtualAddress, parent: PhysicalAddress,
-        pml4: (PhysicalAddress, VirtualAddress), shadow1: (PhysicalAddress, VirtualAddress),
+        rootTable: (PhysicalAddress, VirtualAddress), shadow1: (PhysicalAddress, VirtualAddress),
         shadow2: (PhysicalAddress, VirtualAddress), configListVAddr: VirtualAddress
     ) -> Descriptor {
         let d = Descriptor(page)
-        d.set(p, DescriptorLayout.pml4, pml4.0.raw)
+        d.set(p, DescriptorLayout.rootTable, rootTable.0.raw)
         d.set(p, DescriptorLayout.shadow1, shadow1.0.raw)
         d.set(p, DescriptorLayout.shadow2, shadow2.0.raw)
         d.set(p, DescriptorLayout.parent, parent.raw)
         d.set(p, DescriptorLayout.vaddrInParent, name.raw)
         d.set(p, DescriptorLayout.depth, Descriptor(parent).depth(p) + 1)
-        d.set(p, DescriptorLayout.pml4VAddr, pml4.1.raw)
+        d.set(p, DescriptorLayout.rootTableVAddr, rootTable.1.raw)
         d.set(p, DescriptorLayout.shadow1VAddr, shadow1.1.raw)
         d.set(p, DescriptorLayout.shadow2VAddr, shadow2.1.raw)
         d.set(p, DescriptorLayout.configListVAddr, configListVAddr.raw)

@@ -11,7 +11,7 @@ public enum InterruptState {
     public static func getIntState<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress
     ) -> (status: Status, state: UInt64) {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         guard let child = Partition.child(p, caller: caller, named: name) else { return (.invalidChild, 0) }
         return (.success, Partition.interruptState(p, child).raw)
     }
@@ -20,7 +20,7 @@ public enum InterruptState {
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: on success the caller's state is `state`; on failure nothing changed.
     public static func setIntState<P: Platform>(_ p: P, caller: PhysicalAddress, state unchecked: UncheckedInterruptState) -> Status {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         guard let state = unchecked.checked() else { return .invalidArgument }
         Partition.setInterruptState(p, caller, state)
         assert(Partition.interruptState(p, caller) == state)

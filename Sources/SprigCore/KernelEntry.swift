@@ -165,13 +165,13 @@ extension Kernel {
     private static func userPieces<P: CPUPlatform>(
         _ p: P, start: UInt64, length: UInt64, write: Bool, _ body: (PhysicalAddress, UInt64) -> Bool
     ) -> Status {
-        let pml4 = Partition.pml4(p, p.currentPartition)
-        let check = PageTableWalk.checkUserRange(p, pml4: pml4, start: UserAddress(start), length: length, write: write)
+        let rootTable = Partition.rootTable(p, p.currentPartition)
+        let check = PageTableWalk.checkUserRange(p, rootTable: rootTable, start: UserAddress(start), length: length, write: write)
         guard check == .success else { return check }
         var va = start
         let end = start + length
         while va < end {
-            guard case .success(let pa) = PageTableWalk.userTranslate(p, pml4: pml4, va: VirtualAddress(va), write: write)
+            guard let pa = try? PageTableWalk.userTranslate(p, rootTable: rootTable, va: VirtualAddress(va), write: write)
             else { return .rangeNotAccessible }
             let chunk = min(end - va, AddressSpace.pageSize - (va & (AddressSpace.pageSize - 1)))
             guard body(pa, chunk) else { break }

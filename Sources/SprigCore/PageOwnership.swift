@@ -23,26 +23,18 @@ public enum PageOwnership {
     /// - Parameter structure: also require write access (the kernel will write the page).
     public static func checkGivable<P: Platform>(
         _ p: P, caller: PhysicalAddress, _ name: UserAddress, structure: Bool
-    ) -> Result<OwnedPage, Status> {
-        let va: VirtualAddress
-        switch name.checkedPage() {
-        case .failure(let s): return .failure(s)
-        case .success(let v): va = v
-        }
+    ) throws(Status) -> OwnedPage {
+        let va = try name.checkedPage()
         guard let slots = Shadow.leafSlots(p, descriptor: caller, va: va),
               PageTableEntry(raw: p.load(slots.entryAt)).isPresent
-        else { return .failure(.addressNotMapped) }
-        let pml4 = Partition.pml4(p, caller)
-        let paddr: PhysicalAddress
-        switch PageTableWalk.userTranslate(p, pml4: pml4, va: va, write: false) {
-        case .failure(let s): return .failure(s)
-        case .success(let a): paddr = a
+        else { throw .addressNotMapped }
+        let rootTable = Partition.rootTable(p, caller)
+        let paddr = try PageTableWalk.userTranslate(p, rootTable: rootTable, va: va, write: false)
+        if structure, (try? PageTableWalk.userTranslate(p, rootTable: rootTable, va: va, write: true)) == nil {
+            throw .pageNotWritable
         }
-        if structure, case .failure = PageTableWalk.userTranslate(p, pml4: pml4, va: va, write: true) {
-            return .failure(.pageNotWritable)
-        }
-        guard p.load(slots.sh1At) == 0 else { return .failure(.pageAlreadyGiven) }
-        return .success(OwnedPage(va: va, paddr: paddr, slots: slots))
+        guard p.load(slots.sh1At) == 0 else { throw .pageAlreadyGiven }
+        return OwnedPage(va: va, paddr: paddr, slots: slots)
     }
 
     /// Sets or clears the user bit of the leaf mapping `va` in `owner` and, through shadow 2, of
@@ -83,7 +75,7 @@ public enum PageOwnership {
     }
 
     /// Gives a structure page back to `owner` (which gave it): zeroed, so no kernel data (such as
-    /// the kernel-half PML4 entries) reaches the partition, and accessible again up the tree.
+    /// the kernel-half root table entries) reaches the partition, and accessible again up the tree.
     static func giveBack<P: Platform>(_ p: P, owner: PhysicalAddress, page: PhysicalAddress, va: VirtualAddress) {
         p.zeroPage(page)
         setAccessible(p, owner: owner, va: va, true)

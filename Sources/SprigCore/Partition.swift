@@ -9,8 +9,8 @@
 import SprigABI
 
 public enum Partition {
-    public static func pml4<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress {
-        Descriptor(descriptor).pml4(p)
+    public static func rootTable<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress {
+        Descriptor(descriptor).rootTable(p)
     }
 
     /// The parent's descriptor; nil for root.
@@ -23,7 +23,7 @@ public enum Partition {
     /// - Postcondition: a non-nil result is a descriptor whose parent is `caller`.
     @inline(__always)
     public static func child<P: Platform>(_ p: P, caller: PhysicalAddress, named name: UserAddress) -> PhysicalAddress? {
-        guard case .success(let va) = name.checkedPage(),
+        guard let va = try? name.checkedPage(),
               let slots = Shadow.leafSlots(p, descriptor: caller, va: va)
         else { return nil }
         let entry = PageTableEntry(raw: p.load(slots.entryAt))
@@ -35,16 +35,13 @@ public enum Partition {
         return entry.frame
     }
 
-    /// The child named `name` and the checked page-aligned vaddr `va` in it, or the status that
-    /// says which of the two is wrong (the child first, as every service checks it).
+    /// The child named `name` and the checked page-aligned vaddr `va` in it; throws the status
+    /// that says which of the two is wrong (the child first, as every service checks it).
     public static func child<P: Platform>(
         _ p: P, caller: PhysicalAddress, named name: UserAddress, page va: UserAddress
-    ) -> Result<(descriptor: PhysicalAddress, va: VirtualAddress), Status> {
-        guard let child = child(p, caller: caller, named: name) else { return .failure(.invalidChild) }
-        switch va.checkedPage() {
-        case .failure(let s): return .failure(s)
-        case .success(let v): return .success((child, v))
-        }
+    ) throws(Status) -> (descriptor: PhysicalAddress, va: VirtualAddress) {
+        guard let child = child(p, caller: caller, named: name) else { throw .invalidChild }
+        return (child, try va.checkedPage())
     }
 
     /// The vaddr, in the parent's address space, of this partition's descriptor (0 for root).

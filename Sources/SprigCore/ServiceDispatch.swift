@@ -29,7 +29,7 @@ public enum Kernel {
         switch s {
         case .createPartition:
             return (CreatePartition.createPartition(
-                p, caller: caller, descriptor: u(a0), pml4: u(a1), shadow1: u(a2), shadow2: u(a3), configList: u(a4)), 0)
+                p, caller: caller, descriptor: u(a0), rootTable: u(a1), shadow1: u(a2), shadow2: u(a3), configList: u(a4)), 0)
         case .countToMap:
             let r = Prepare.countToMap(p, caller: caller, child: u(a0), vaChild: u(a1))
             return (r.status, r.count)

@@ -1,8 +1,8 @@
 /// Shadow 1 and shadow 2: the kernel's bookkeeping beside a partition's page tables (DESIGN.md §3).
 ///
 /// Both shadows mirror **all four levels** of the partition's lower-half tables, Pip style: for
-/// every table page (PML4, PDPT, PD, PT) there is one shadow-1 page and one shadow-2 page, built
-/// together with it (by `RootBuilder` at boot, by `createPartition` for the PML4, by `prepare`
+/// every table page (root table, PDPT, PD, PT) there is one shadow-1 page and one shadow-2 page, built
+/// together with it (by `RootBuilder` at boot, by `createPartition` for the root table, by `prepare`
 /// for the three lower levels — which is why `prepare` takes three pages per missing level).
 ///
 /// * A non-leaf shadow entry (levels 4…2) holds the paddr of the shadow page one level down,
@@ -37,7 +37,7 @@ public enum Shadow {
     ) -> LeafSlots? {
         guard va.isCanonical, va.isLowerHalf, level >= 1, level <= 4 else { return nil }
         let d = Descriptor(descriptor)
-        var table = d.pml4(p).raw
+        var table = d.rootTable(p).raw
         var sh1 = d.shadow1(p).raw
         var sh2 = d.shadow2(p).raw
         // `(va >> (9 * level)) & 0xFF8` is the byte offset of va's entry at `level` in any of

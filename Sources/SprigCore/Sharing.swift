@@ -20,26 +20,20 @@ public enum Sharing {
         _ p: P, caller: PhysicalAddress, vaParent: UserAddress, child name: UserAddress,
         vaChild: UserAddress, rights unchecked: UncheckedRights
     ) -> Status {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         guard let rights = unchecked.checked() else { return .invalidArgument }
         guard let child = Partition.child(p, caller: caller, named: name) else { return .invalidChild }
         let page: PageOwnership.OwnedPage
-        switch PageOwnership.checkGivable(p, caller: caller, vaParent, structure: false) {
-        case .failure(let s): return s
-        case .success(let pg): page = pg
-        }
+        do throws(Status) { page = try PageOwnership.checkGivable(p, caller: caller, vaParent, structure: false) } catch { return error }
         let callerLeaf = PageTableEntry(raw: p.load(page.slots.entryAt))
         if rights.write {
-            guard case .success = PageTableWalk.userTranslate(
-                p, pml4: Partition.pml4(p, caller), va: page.va, write: true)
+            guard (try? PageTableWalk.userTranslate(
+                p, rootTable: Partition.rootTable(p, caller), va: page.va, write: true)) != nil
             else { return .rightsExceedCaller }
         }
         if rights.execute, !callerLeaf.isExecutable { return .rightsExceedCaller }
         let va: VirtualAddress
-        switch vaChild.checkedPage() {
-        case .failure(let s): return s
-        case .success(let v): va = v
-        }
+        do throws(Status) { va = try vaChild.checkedPage() } catch { return error }
         // No code on the VIDT page: a 2-byte syscall or int n at its last bytes would return to
         // 0x0000_8000_0000_0000, where iretq faults at CPL 0 (the exit path also checks rip).
         if rights.execute, va.raw == AddressSpace.vidt { return .executeAtVIDT }
@@ -63,12 +57,9 @@ public enum Sharing {
     public static func removeVAddr<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
     ) -> Status {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         let child: PhysicalAddress, va: VirtualAddress
-        switch Partition.child(p, caller: caller, named: name, page: vaChild) {
-        case .failure(let s): return s
-        case .success(let r): (child, va) = r
-        }
+        do throws(Status) { (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild) } catch { return error }
         guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .addressNotMapped }
         let leaf = PageTableEntry(raw: p.load(slots.entryAt))
         guard leaf.isPresent else { return .addressNotMapped }
@@ -96,12 +87,9 @@ public enum Sharing {
     public static func mappedInChild<P: Platform>(
         _ p: P, caller: PhysicalAddress, vaParent: UserAddress
     ) -> (status: Status, child: UInt64) {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         let va: VirtualAddress
-        switch vaParent.checkedPage() {
-        case .failure(let s): return (s, 0)
-        case .success(let v): va = v
-        }
+        do throws(Status) { va = try vaParent.checkedPage() } catch { return (error, 0) }
         guard let slots = Shadow.leafSlots(p, descriptor: caller, va: va),
               PageTableEntry(raw: p.load(slots.entryAt)).isPresent
         else { return (.addressNotMapped, 0) }

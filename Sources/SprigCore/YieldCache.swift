@@ -9,7 +9,7 @@
 ///
 /// * the arguments (caller, callee name, target index, save index) — the key of an entry;
 /// * the page tables and shadows of caller and callee, and descriptors' fixed fields (parent,
-///   PML4) — which only the table-changing services change, and every one of them empties this
+///   root table) — which only the table-changing services change, and every one of them empties this
 ///   cache with the translation cache when it succeeds (`KernelCache.invalidate`);
 /// * the two VIDT entries read (the callee's at the target index, the caller's at the save
 ///   index) — partition memory, which ring 3 may rewrite at any time: a hit re-reads both, at
@@ -40,7 +40,7 @@ public enum YieldCache {
     public static let base = TranslationCache.words
 
     // Word offsets in an entry.
-    public static let tag = 0, caller = 1, calleeName = 2, callee = 3, calleePML4 = 4
+    public static let tag = 0, caller = 1, calleeName = 2, callee = 3, calleeRootTable = 4
     public static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
     public static let target = 9, save = 12  // each: first, firstBytes, second
     /// The tag's valid bit; the tag also holds both indices (each below 2^16).
@@ -93,7 +93,7 @@ public enum YieldCache {
         let saveEntry = p.translationCacheLoad(e &+ saveVA)
         return Yield.Plan(
             caller: PhysicalAddress(p.translationCacheLoad(e &+ caller)), callee: PhysicalAddress(p.translationCacheLoad(e &+ callee)),
-            calleePML4: PhysicalAddress(p.translationCacheLoad(e &+ calleePML4)),
+            calleeRootTable: PhysicalAddress(p.translationCacheLoad(e &+ calleeRootTable)),
             callerVIDT: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)),
             calleeVIDT: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)),
             targetVA: p.translationCacheLoad(e &+ targetVA), saveVA: saveEntry,
@@ -112,7 +112,7 @@ public enum YieldCache {
         put(Self.caller, plan.caller.raw)
         put(Self.calleeName, calleeName)
         put(callee, plan.callee.raw)
-        put(calleePML4, plan.calleePML4.raw)
+        put(calleeRootTable, plan.calleeRootTable.raw)
         put(callerVIDT, plan.callerVIDT.raw)
         put(calleeVIDT, plan.calleeVIDT.raw)
         put(targetVA, plan.targetVA)

@@ -95,9 +95,12 @@ public final class Builder {
         ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-O2"] + debugInfo
     }
 
-    func sources(_ dir: String, ext: String) throws -> [URL] {
+    /// The files of `dir` ending in `.ext`, and with `recursive` those of its subfolders too
+    /// (SprigCore's architecture layer lives in `Sources/SprigCore/Arch/<arch>/`).
+    func sources(_ dir: String, ext: String, recursive: Bool = false) throws -> [URL] {
         let url = project.path(dir)
-        let names = try FileManager.default.contentsOfDirectory(atPath: url.path)
+        let fm = FileManager.default
+        let names = recursive ? (fm.subpaths(atPath: url.path) ?? []) : try fm.contentsOfDirectory(atPath: url.path)
         return names.filter { $0.hasSuffix("." + ext) }.sorted().map { url.appendingPathComponent($0) }
     }
 
@@ -139,17 +142,35 @@ public final class Builder {
         return object
     }
 
+    /// The headers in a source's folder (`kernel_constants.h`): a changed one rebuilds the source.
+    func headers(beside source: URL) -> [URL] {
+        let dir = source.deletingLastPathComponent()
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.filter { $0.hasSuffix(".h") }.sorted().map { dir.appendingPathComponent($0) }
+    }
+
     func cObject(_ source: URL, flags: [String], dir: URL) throws -> URL {
         let object = dir.appendingPathComponent(source.lastPathComponent + ".o")
         try step("clang   \(source.lastPathComponent) (\(dir.lastPathComponent))", tool: "clang",
-                 flags + ["-c", source.path, "-o", object.path], inputs: [source], outputs: [object])
+                 flags + ["-c", source.path, "-o", object.path], inputs: [source] + headers(beside: source), outputs: [object])
         return object
+    }
+
+    /// The files a linker script pulls in with `INCLUDE name` (found beside it, `-L`).
+    func included(by script: URL) -> [URL] {
+        let text = (try? String(contentsOf: script, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ")
+            guard words.count == 2, words[0] == "INCLUDE" else { return nil }
+            return script.deletingLastPathComponent().appendingPathComponent(String(words[1]))
+        }
     }
 
     func link(_ objects: [URL], script: URL, entry: String, elf: URL, flat: URL) throws {
         try step("ld.lld  \(elf.lastPathComponent)", tool: "ld.lld",
-                 ["-static", "-nostdlib", "-T", script.path, "--gc-sections", "-e", entry, "-o", elf.path] + objects.map(\.path),
-                 inputs: objects + [script], outputs: [elf])
+                 ["-static", "-nostdlib", "-L", script.deletingLastPathComponent().path, "-T", script.path, "--gc-sections",
+                  "-e", entry, "-o", elf.path] + objects.map(\.path),
+                 inputs: objects + [script] + included(by: script), outputs: [elf])
         try step("objcopy \(flat.lastPathComponent)", tool: "llvm-objcopy", ["-O", "binary", elf.path, flat.path],
                  inputs: [elf], outputs: [flat])
     }
@@ -164,8 +185,9 @@ public final class Builder {
         for d in [kdir, udir] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
 
         // Kernel.
+        try KernelConstants.write(project)
         let abiSources = try sources("Sources/SprigABI", ext: "swift")
-        let coreSources = try sources("Sources/SprigCore", ext: "swift")
+        let coreSources = try sources("Sources/SprigCore", ext: "swift", recursive: true)
         let x86Sources = try sources("Sources/SprigX86", ext: "swift")
         let kABI = try swiftModule("SprigABI", sources: abiSources, flags: kernelSwiftFlags, dir: kdir, dependencies: [])
         let kCore = try swiftModule("SprigCore", sources: coreSources, flags: kernelSwiftFlags, dir: kdir,

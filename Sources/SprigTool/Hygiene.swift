@@ -113,7 +113,7 @@ public enum Hygiene {
         let dir = builder.outputDirectory.appendingPathComponent("kernel")
         let modules: [(String, String)] = [("SprigABI", "Sources/SprigABI"), ("SprigCore", "Sources/SprigCore"), ("SprigX86", "Sources/SprigX86")]
         for (name, path) in modules {
-            let sources = try builder.sources(path, ext: "swift").map(\.path)
+            let sources = try builder.sources(path, ext: "swift", recursive: true).map(\.path)
             let ir = dir.appendingPathComponent("\(name).ll")
             try run(tc.tool("swiftc"), builder.kernelSwiftFlags + ["-I", dir.path, "-module-name", name, "-emit-ir"] + sources + ["-o", ir.path])
             let text = try String(contentsOf: ir, encoding: .utf8)
@@ -154,7 +154,7 @@ public struct LineCount: Sendable {
         var count = LineCount()
         for dir in ["Sources/SprigABI", "Sources/SprigCore", "Sources/SprigX86"] {
             let url = project.path(dir)
-            for name in try FileManager.default.contentsOfDirectory(atPath: url.path) {
+            for name in FileManager.default.subpaths(atPath: url.path) ?? [] where name.contains(".") {
                 let text = try String(contentsOf: url.appendingPathComponent(name), encoding: .utf8)
                 let lines = text.split(separator: "\n", omittingEmptySubsequences: true).count
                 if traceFiles.contains(name) { count.trace += lines }

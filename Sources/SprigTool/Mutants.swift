@@ -69,8 +69,8 @@ public enum Mutants {
             file: "Sources/SprigCore/Sharing.swift",
             original: """
                         if rights.write {
-                            guard case .success = PageTableWalk.userTranslate(
-                                p, pml4: Partition.pml4(p, caller), va: page.va, write: true)
+                            guard (try? PageTableWalk.userTranslate(
+                                p, rootTable: Partition.rootTable(p, caller), va: page.va, write: true)) != nil
                             else { return .rightsExceedCaller }
                         }
                         if rights.execute, !callerLeaf.isExecutable { return .rightsExceedCaller }
@@ -85,11 +85,11 @@ public enum Mutants {
             summary: "yield check 8 no longer refuses a save slot that overlaps the callee's context",
             file: "Sources/SprigCore/Yield.swift",
             original: """
-                guard let slot = ContextCheck.locate(p, descriptor: caller, pml4: callerPML4, va: saveVA, write: true, vidt: callerVIDT),
+                guard let slot = ContextCheck.locate(p, descriptor: caller, rootTable: callerRootTable, va: saveVA, write: true, vidt: callerVIDT),
                                   !slot.overlaps(target)
                 """,
             replacement: """
-                guard let slot = ContextCheck.locate(p, descriptor: caller, pml4: callerPML4, va: saveVA, write: true, vidt: callerVIDT)
+                guard let slot = ContextCheck.locate(p, descriptor: caller, rootTable: callerRootTable, va: saveVA, write: true, vidt: callerVIDT)
                 """),
         Mutant(
             name: "context-straddle",

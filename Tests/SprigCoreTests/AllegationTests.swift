@@ -34,10 +34,10 @@ struct AllegationTests {
 
     @Test("an address: canonical, lower half, then page-aligned")
     func address() {
-        #expect(UserAddress(0x1000).checkedPage() == .success(VirtualAddress(0x1000)))
-        #expect(UserAddress(0x1008).checkedPage() == .failure(.misalignedAddress))
-        #expect(UserAddress(0x0000_8000_0000_0000).checkedCanonical() == .failure(.nonCanonicalAddress))
-        #expect(UserAddress(0xFFFF_8000_0000_0000).checkedCanonical() == .failure(.kernelHalfAddress))
+        #expect(Result { () throws(Status) in try UserAddress(0x1000).checkedPage() } == .success(VirtualAddress(0x1000)))
+        #expect(Result { () throws(Status) in try UserAddress(0x1008).checkedPage() } == .failure(.misalignedAddress))
+        #expect(Result { () throws(Status) in try UserAddress(0x0000_8000_0000_0000).checkedCanonical() } == .failure(.nonCanonicalAddress))
+        #expect(Result { () throws(Status) in try UserAddress(0xFFFF_8000_0000_0000).checkedCanonical() } == .failure(.kernelHalfAddress))
     }
 
     /// The checked types' declarations, as SprigCore spells them: no `public init` in any of
@@ -46,7 +46,7 @@ struct AllegationTests {
     func noPublicInitializer() throws {
         let core = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Sources/SprigCore").standardized
-        let files = try FileManager.default.contentsOfDirectory(atPath: core.path).filter { $0.hasSuffix(".swift") }
+        let files = (FileManager.default.subpaths(atPath: core.path) ?? []).filter { $0.hasSuffix(".swift") }
         let checked = ["VirtualAddress", "VIDTSlot", "VirtualInterruptState", "PageRights", "ContextLocation"]
         var found = Set<String>()
         for file in files {

@@ -62,7 +62,7 @@ struct UserAddressTests {
         (0x1234_5678_9ABC_D000, .nonCanonicalAddress),
     ])
     func refused(raw: UInt64, status: Status) {
-        guard case .failure(let s) = UserAddress(raw).checkedPage() else {
+        guard case .failure(let s) = Result(catching: { () throws(Status) in try UserAddress(raw).checkedPage() }) else {
             Issue.record("0x\(String(raw, radix: 16)) was accepted")
             return
         }
@@ -71,7 +71,7 @@ struct UserAddressTests {
 
     @Test("a canonical, aligned lower-half address is accepted")
     func accepted() {
-        #expect(UserAddress(0x0000_7FFF_FFFF_F000).checkedPage() == .success(VirtualAddress(0x0000_7FFF_FFFF_F000)))
+        #expect(Result { () throws(Status) in try UserAddress(0x0000_7FFF_FFFF_F000).checkedPage() } == .success(VirtualAddress(0x0000_7FFF_FFFF_F000)))
     }
 }
 
@@ -92,15 +92,15 @@ struct PageTableWalkTests {
         }
         m.store(PageTableWalk.entryAddress(table: table, va: va, level: 1),
                 PageTableEntry(frame: PhysicalAddress(0xF000), flags: PageTableEntry.leafFlags(rights: PageRights(kernel: Rights.read))).raw)
-        #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va.adding(8), write: false) == .success(PhysicalAddress(0xF008)))
-        #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va, write: true) == .failure(.pageNotAccessible))
-        #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va.adding(0x1000), write: false) == .failure(.addressNotMapped))
+        #expect(Result { () throws(Status) in try PageTableWalk.userTranslate(m, rootTable: pml4, va: va.adding(8), write: false) } == .success(PhysicalAddress(0xF008)))
+        #expect(Result { () throws(Status) in try PageTableWalk.userTranslate(m, rootTable: pml4, va: va, write: true) } == .failure(.pageNotAccessible))
+        #expect(Result { () throws(Status) in try PageTableWalk.userTranslate(m, rootTable: pml4, va: va.adding(0x1000), write: false) } == .failure(.addressNotMapped))
         // Clear U on the PML4 entry: the page is no longer reachable from ring 3.
         let e = m.load(pml4)
         m.store(pml4, e & ~PageTableEntry.user)
-        #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va, write: false) == .failure(.pageNotAccessible))
-        #expect(PageTableWalk.checkUserRange(m, pml4: pml4, start: UserAddress(va.raw), length: 8, write: false) == .pageNotAccessible)
-        #expect(PageTableWalk.checkUserRange(m, pml4: pml4, start: UserAddress(va.raw), length: 0, write: false) == .invalidArgument)
-        #expect(PageTableWalk.checkUserRange(m, pml4: pml4, start: UserAddress(0x7FFF_FFFF_FFF8), length: 16, write: false) == .rangeNotAccessible)
+        #expect(Result { () throws(Status) in try PageTableWalk.userTranslate(m, rootTable: pml4, va: va, write: false) } == .failure(.pageNotAccessible))
+        #expect(PageTableWalk.checkUserRange(m, rootTable: pml4, start: UserAddress(va.raw), length: 8, write: false) == .pageNotAccessible)
+        #expect(PageTableWalk.checkUserRange(m, rootTable: pml4, start: UserAddress(va.raw), length: 0, write: false) == .invalidArgument)
+        #expect(PageTableWalk.checkUserRange(m, rootTable: pml4, start: UserAddress(0x7FFF_FFFF_FFF8), length: 16, write: false) == .rangeNotAccessible)
     }
 }

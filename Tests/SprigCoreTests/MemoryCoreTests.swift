@@ -10,7 +10,7 @@ import SprigModel
         #expect(Partition.parent(m.memory, m.root) == nil)
         #expect(Partition.descriptorVAddrInParent(m.memory, m.root) == 0)
         #expect(Partition.depth(m.memory, m.root) == 0)
-        #expect(Partition.pml4(m.memory, m.root).raw != 0)
+        #expect(Partition.rootTable(m.memory, m.root).raw != 0)
         let c = m.makeChild(of: m.root, pages: 1)
         #expect(Partition.parent(m.memory, c.descriptor) == m.root)
         #expect(Partition.descriptorVAddrInParent(m.memory, c.descriptor) == c.name)

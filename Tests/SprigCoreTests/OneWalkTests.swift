@@ -49,8 +49,8 @@ struct OneWalkTests {
             }
             let pml4 = PhysicalAddress((g.next() % pages) * 4096)
             let va = VirtualAddress(raw)
-            let unrolled = PageTableWalk.userWalk(m, pml4: pml4, va: va)
-            let reference = PageTableWalk.walk(m, pml4: pml4, va: va).map(\.walk)
+            let unrolled = Result { () throws(Status) in try PageTableWalk.userWalk(m, rootTable: pml4, va: va) }
+            let reference = Result { () throws(Status) in try PageTableWalk.walk(m, rootTable: pml4, va: va).walk }
             #expect(unrolled == reference, "seed \(seed), va \(raw), pml4 \(pml4.raw)")
             compared += 1
             if case .success = reference { reached += 1 }

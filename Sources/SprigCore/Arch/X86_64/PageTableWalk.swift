@@ -16,13 +16,13 @@ public enum PageTableWalk {
     /// The leaf (level-1) entry mapping `va` and its physical address, if every level is present
     /// and none above the leaf is a large page (`walk`'s rule). Lower-half addresses only.
     public static func leaf<P: Platform>(
-        _ platform: P, pml4: PhysicalAddress, va: VirtualAddress
+        _ platform: P, rootTable: PhysicalAddress, va: VirtualAddress
     ) -> (entry: PageTableEntry, at: PhysicalAddress)? {
-        guard case .success(let w) = walk(platform, pml4: pml4, va: va) else { return nil }
+        guard let w = try? walk(platform, rootTable: rootTable, va: va) else { return nil }
         return (PageTableEntry(raw: platform.load(w.leafAt)), w.leafAt)
     }
 
-    /// The MMU's walk of `va` in `pml4`, level by level: the reference form of the one walk.
+    /// The MMU's walk of `va` in `rootTable`, level by level: the reference form of the one walk.
     /// Every level present, no large page above the leaf (Sprig maps only 4 KiB pages in
     /// partition tables); the rights are the AND of the entries of all four levels, whose U and
     /// W bits are what ring 3 may do with the page (Intel SDM vol. 3 §4.6). `userWalk` is the
@@ -30,19 +30,19 @@ public enum PageTableWalk {
     /// - Returns: the walk and the physical address of the leaf entry, or
     ///   `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
     public static func walk<P: Platform>(
-        _ platform: P, pml4: PhysicalAddress, va: VirtualAddress
-    ) -> Result<(walk: Walk, leafAt: PhysicalAddress), Status> {
-        guard va.isCanonical else { return .failure(.nonCanonicalAddress) }
-        guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }
-        var table = pml4
+        _ platform: P, rootTable: PhysicalAddress, va: VirtualAddress
+    ) throws(Status) -> (walk: Walk, leafAt: PhysicalAddress) {
+        guard va.isCanonical else { throw .nonCanonicalAddress }
+        guard va.isLowerHalf else { throw .kernelHalfAddress }
+        var table = rootTable
         var rights = ~UInt64(0)
         var level = 4
         while true {
             let at = entryAddress(table: table, va: va, level: level)
             let e = PageTableEntry(raw: platform.load(at))
-            guard e.isPresent, level == 1 || !e.isLargePage else { return .failure(.addressNotMapped) }
+            guard e.isPresent, level == 1 || !e.isLargePage else { throw .addressNotMapped }
             rights &= e.raw
-            if level == 1 { return .success((Walk(frame: e.frame.raw, rights: rights), at)) }
+            if level == 1 { return (Walk(frame: e.frame.raw, rights: rights), at) }
             table = e.frame
             level -= 1
         }
@@ -54,16 +54,12 @@ public enum PageTableWalk {
     ///   writable when `write`).
     @inline(__always)
     public static func userTranslate<P: Platform>(
-        _ platform: P, pml4: PhysicalAddress, va: VirtualAddress, write: Bool
-    ) -> Result<PhysicalAddress, Status> {
-        switch userWalk(platform, pml4: pml4, va: va) {
-        case .failure(let s):
-            return .failure(s)
-        case .success(let w):
-            guard w.rights & PageTableEntry.user != 0, !write || w.rights & PageTableEntry.writable != 0
-            else { return .failure(.pageNotAccessible) }
-            return .success(PhysicalAddress(w.frame | va.pageOffset))
-        }
+        _ platform: P, rootTable: PhysicalAddress, va: VirtualAddress, write: Bool
+    ) throws(Status) -> PhysicalAddress {
+        let w = try userWalk(platform, rootTable: rootTable, va: va)
+        guard w.rights & PageTableEntry.user != 0, !write || w.rights & PageTableEntry.writable != 0
+        else { throw .pageNotAccessible }
+        return PhysicalAddress(w.frame | va.pageOffset)
     }
 
     /// A completed walk: the leaf's frame and the AND of the entries of all four levels (whose
@@ -76,47 +72,45 @@ public enum PageTableWalk {
     /// `walk` unrolled, without the leaf's address: the hottest code of yield and delivery.
     /// - Returns: the walk, or `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
     @inline(__always)
-    public static func userWalk<P: Platform>(_ platform: P, pml4: PhysicalAddress, va: VirtualAddress) -> Result<Walk, Status> {
-        guard va.isCanonical else { return .failure(.nonCanonicalAddress) }
-        guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }
+    public static func userWalk<P: Platform>(_ platform: P, rootTable: PhysicalAddress, va: VirtualAddress) throws(Status) -> Walk {
+        guard va.isCanonical else { throw .nonCanonicalAddress }
+        guard va.isLowerHalf else { throw .kernelHalfAddress }
         // `(va >> (9 * level)) & 0xFF8` is
         // the byte offset of the level's entry, and the U and W bits of all four levels are
         // accumulated with one AND (the MMU's own rule).
         let v = va.raw
         let present = PageTableEntry.present, upper = PageTableEntry.present | PageTableEntry.largePage
-        let e4 = platform.load(PhysicalAddress(pml4.raw &+ ((v &>> 36) & 0xFF8)))
-        guard e4 & upper == present else { return .failure(.addressNotMapped) }
+        let e4 = platform.load(PhysicalAddress(rootTable.raw &+ ((v &>> 36) & 0xFF8)))
+        guard e4 & upper == present else { throw .addressNotMapped }
         let e3 = platform.load(PhysicalAddress((e4 & PageTableEntry.addressMask) &+ ((v &>> 27) & 0xFF8)))
-        guard e3 & upper == present else { return .failure(.addressNotMapped) }
+        guard e3 & upper == present else { throw .addressNotMapped }
         let e2 = platform.load(PhysicalAddress((e3 & PageTableEntry.addressMask) &+ ((v &>> 18) & 0xFF8)))
-        guard e2 & upper == present else { return .failure(.addressNotMapped) }
+        guard e2 & upper == present else { throw .addressNotMapped }
         let e1 = platform.load(PhysicalAddress((e2 & PageTableEntry.addressMask) &+ ((v &>> 9) & 0xFF8)))
-        guard e1 & present != 0 else { return .failure(.addressNotMapped) }
-        return .success(Walk(frame: e1 & PageTableEntry.addressMask, rights: e4 & e3 & e2 & e1))
+        guard e1 & present != 0 else { throw .addressNotMapped }
+        return Walk(frame: e1 & PageTableEntry.addressMask, rights: e4 & e3 & e2 & e1)
     }
 
     /// Checks that every byte of `[va, va + length)` is reachable by the partition whose tables
-    /// are `pml4` (writable too when `write`), visiting each page once.
+    /// are `rootTable` (writable too when `write`), visiting each page once.
     /// - Returns: success, or the first failure; `rangeNotAccessible` when the range wraps or
     ///   runs past the lower half. `length` 0 is refused as `invalidArgument`.
     public static func checkUserRange<P: Platform>(
-        _ platform: P, pml4: PhysicalAddress, start: UserAddress, length: UInt64, write: Bool
+        _ platform: P, rootTable: PhysicalAddress, start: UserAddress, length: UInt64, write: Bool
     ) -> Status {
         guard length > 0 else { return .invalidArgument }
-        let va: VirtualAddress
-        switch start.checkedCanonical() {
-        case .failure(let s): return s
-        case .success(let v): va = v
-        }
-        let (end, overflow) = va.raw.addingReportingOverflow(length)
-        guard !overflow, end <= AddressSpace.lowerHalfEnd else { return .rangeNotAccessible }
-        var page = va.pageBase.raw
-        while page < end {
-            if case .failure(let s) = userTranslate(platform, pml4: pml4, va: VirtualAddress(page), write: write) {
-                return s
+        do throws(Status) {
+            let va = try start.checkedCanonical()
+            let (end, overflow) = va.raw.addingReportingOverflow(length)
+            guard !overflow, end <= AddressSpace.lowerHalfEnd else { return .rangeNotAccessible }
+            var page = va.pageBase.raw
+            while page < end {
+                _ = try userTranslate(platform, rootTable: rootTable, va: VirtualAddress(page), write: write)
+                page &+= AddressSpace.pageSize
             }
-            page &+= AddressSpace.pageSize
+            return .success
+        } catch {
+            return error
         }
-        return .success
     }
 }
