@@ -38,12 +38,12 @@ public struct VIDTSlot: Equatable, Sendable {
 
 /// A virtual interrupt state a partition passed (yield's `flagsOnYield`/`flagsOnWake`,
 /// `setIntState`'s argument) or left in a context's `ContextLayout.flags` word.
-public struct UncheckedInterruptState: Equatable, Sendable {
+package struct UncheckedInterruptState: Equatable, Sendable {
     public let raw: UInt64
     @inlinable public init(_ raw: UInt64) { self.raw = raw }
 
     /// yield's and a context's rule: 0 is enabled, any other value masked.
-    @inlinable public var normalized: VirtualInterruptState {
+    @inlinable package var normalized: VirtualInterruptState {
         VirtualInterruptState(checked: InterruptFlags.normalized(raw))
     }
 
@@ -56,16 +56,16 @@ public struct UncheckedInterruptState: Equatable, Sendable {
 
 /// A partition's virtual interrupt state as the kernel stores it: `InterruptFlags.enabled` (0)
 /// or `InterruptFlags.masked` (1), nothing else.
-public struct VirtualInterruptState: Equatable, Sendable {
+package struct VirtualInterruptState: Equatable, Sendable {
     public let raw: UInt64
     @usableFromInline init(checked raw: UInt64) { self.raw = raw }
     public static let enabled = VirtualInterruptState(checked: InterruptFlags.enabled)
     public static let masked = VirtualInterruptState(checked: InterruptFlags.masked)
-    @inlinable public var isEnabled: Bool { raw == InterruptFlags.enabled }
+    @inlinable package var isEnabled: Bool { raw == InterruptFlags.enabled }
 }
 
 /// The rights argument of `addVAddr`.
-public struct UncheckedRights: Equatable, Sendable {
+package struct UncheckedRights: Equatable, Sendable {
     public let raw: UInt64
     @inlinable public init(_ raw: UInt64) { self.raw = raw }
 
@@ -77,7 +77,7 @@ public struct UncheckedRights: Equatable, Sendable {
 }
 
 /// Rights of a page mapping: `Rights.read` plus any of `write` and `execute`.
-public struct PageRights: Equatable, Sendable {
+package struct PageRights: Equatable, Sendable {
     public let raw: UInt64
     @usableFromInline init(checked raw: UInt64) { self.raw = raw }
     /// Rights the kernel chose (the pages of root at boot, a test's mapping).
@@ -96,5 +96,5 @@ public struct UncheckedContextAddress: Equatable, Sendable {
     public let raw: UInt64
     @inlinable public init(_ raw: UInt64) { self.raw = raw }
     /// 0: no context there (a target refused by check 7; a save slot that drops the context).
-    @inlinable public var isNone: Bool { raw == 0 }
+    @inlinable package var isNone: Bool { raw == 0 }
 }

@@ -18,14 +18,14 @@
 /// added only to the head page; a removed entry is filled with the head's last one.
 import SprigABI
 
-public enum ConfigList {
+package enum ConfigList {
     public static let next = 0
-    public static let ownVAddr = 8
+    package static let ownVAddr = 8
     public static let count = 16
     public static let entries = 32
-    public static let entrySize = 16
+    package static let entrySize = 16
     /// Entries per configuration page.
-    public static let capacity: UInt64 = 254
+    package static let capacity: UInt64 = 254
 
     @inlinable static func head<P: Platform>(_ p: P, _ d: PhysicalAddress) -> PhysicalAddress {
         Descriptor(d).configList(p)
@@ -36,7 +36,7 @@ public enum ConfigList {
     }
 
     /// Free entry slots in the head page.
-    public static func headRoom<P: Platform>(_ p: P, _ d: PhysicalAddress) -> UInt64 {
+    package static func headRoom<P: Platform>(_ p: P, _ d: PhysicalAddress) -> UInt64 {
         capacity - p.load(head(p, d).adding(UInt64(count)))
     }
 

@@ -1,7 +1,7 @@
 /// `createPartition`: five pages of the caller become a new child's structures (DESIGN.md §4).
 import SprigABI
 
-public enum CreatePartition {
+package enum CreatePartition {
     /// Makes a new child of `caller` out of five of its pages: descriptor, root table, shadow 1 root,
     /// shadow 2 root, first configuration page. The child is named by `descriptor`'s vaddr.
     ///
@@ -10,7 +10,7 @@ public enum CreatePartition {
     ///   caller and its ancestors; the root table's upper half is the caller's (the kernel's,
     ///   supervisor-only); `Partition.child(caller, descriptor)` is the new descriptor, whose
     ///   configuration list records the four other pages. On failure nothing changed.
-    public static func createPartition<P: Platform>(
+    package static func createPartition<P: Platform>(
         _ p: P, caller: PhysicalAddress,
         descriptor: UserAddress, rootTable: UserAddress, shadow1: UserAddress, shadow2: UserAddress, configList: UserAddress
     ) -> Status {

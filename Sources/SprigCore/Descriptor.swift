@@ -59,7 +59,7 @@ package enum DescriptorLayout {
 }
 
 /// A partition's descriptor page, by its physical address.
-public struct Descriptor: Hashable, Sendable {
+package struct Descriptor: Hashable, Sendable {
     public let paddr: PhysicalAddress
     @usableFromInline package init(_ paddr: PhysicalAddress) { self.paddr = paddr }
 
@@ -75,26 +75,26 @@ public struct Descriptor: Hashable, Sendable {
     /// The partition's root table page.
     @inline(__always) public func rootTable<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.rootTable)) }
     /// The roots of shadow 1 and shadow 2 (root-table-shaped).
-    @inline(__always) public func shadow1<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow1)) }
-    @inline(__always) public func shadow2<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow2)) }
+    @inline(__always) package func shadow1<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow1)) }
+    @inline(__always) package func shadow2<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow2)) }
     /// The parent's descriptor; nil for root.
     @inline(__always) public func parent<P: Platform>(_ p: P) -> PhysicalAddress? {
         let raw = word(p, DescriptorLayout.parent)
         return raw == 0 ? nil : PhysicalAddress(raw)
     }
     /// This descriptor's vaddr in the parent (0 for root): the parent's name for the partition.
-    @inline(__always) public func vaddrInParent<P: Platform>(_ p: P) -> UInt64 { word(p, DescriptorLayout.vaddrInParent) }
+    @inline(__always) package func vaddrInParent<P: Platform>(_ p: P) -> UInt64 { word(p, DescriptorLayout.vaddrInParent) }
     /// Depth in the tree, root 0: bounds every walk up the tree.
-    @inline(__always) public func depth<P: Platform>(_ p: P) -> UInt64 { word(p, DescriptorLayout.depth) }
+    @inline(__always) package func depth<P: Platform>(_ p: P) -> UInt64 { word(p, DescriptorLayout.depth) }
     /// The virtual interrupt state (only `setInterruptState` writes it, with a checked state).
-    @inline(__always) public func interruptState<P: Platform>(_ p: P) -> VirtualInterruptState {
+    @inline(__always) package func interruptState<P: Platform>(_ p: P) -> VirtualInterruptState {
         VirtualInterruptState(checked: word(p, DescriptorLayout.interruptState))
     }
     /// The head of the configuration list (0 for root) and the number of its pages.
-    @inline(__always) public func configList<P: Platform>(_ p: P) -> PhysicalAddress {
+    @inline(__always) package func configList<P: Platform>(_ p: P) -> PhysicalAddress {
         PhysicalAddress(word(p, DescriptorLayout.configList))
     }
-    @inline(__always) public func configPages<P: Platform>(_ p: P) -> UInt64 { word(p, DescriptorLayout.configPages) }
+    @inline(__always) package func configPages<P: Platform>(_ p: P) -> UInt64 { word(p, DescriptorLayout.configPages) }
 
     // MARK: Writes (the only ones)
 

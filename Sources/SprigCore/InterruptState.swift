@@ -4,11 +4,11 @@
 /// flag only selects its save slot and which of its handlers may be entered (DESIGN.md §6).
 import SprigABI
 
-public enum InterruptState {
+package enum InterruptState {
     /// The interrupt state of the child named `child`.
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: nothing changed; on success the state is 0 or 1.
-    public static func getIntState<P: Platform>(
+    package static func getIntState<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress
     ) -> (status: Status, state: UInt64) {
         assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
@@ -19,7 +19,7 @@ public enum InterruptState {
     /// Sets the caller's own interrupt state to `state` (`InterruptFlags.enabled` or `.masked`).
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: on success the caller's state is `state`; on failure nothing changed.
-    public static func setIntState<P: Platform>(_ p: P, caller: PhysicalAddress, state unchecked: UncheckedInterruptState) -> Status {
+    package static func setIntState<P: Platform>(_ p: P, caller: PhysicalAddress, state unchecked: UncheckedInterruptState) -> Status {
         assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         guard let state = unchecked.checked() else { return .invalidArgument }
         Partition.setInterruptState(p, caller, state)

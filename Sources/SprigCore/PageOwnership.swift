@@ -11,9 +11,9 @@
 /// the kernel keeps in each descriptor.
 import SprigABI
 
-public enum PageOwnership {
+package enum PageOwnership {
     /// A page of the caller, checked.
-    public struct OwnedPage {
+    package struct OwnedPage {
         public var va: VirtualAddress
         public var paddr: PhysicalAddress
         public var slots: Shadow.LeafSlots
@@ -21,7 +21,7 @@ public enum PageOwnership {
 
     /// The page at the hostile `name` in `caller`'s space, if the caller may give it away.
     /// - Parameter structure: also require write access (the kernel will write the page).
-    public static func checkGivable<P: Platform>(
+    package static func checkGivable<P: Platform>(
         _ p: P, caller: PhysicalAddress, _ name: UserAddress, structure: Bool
     ) throws(Status) -> OwnedPage {
         let va = try name.checkedPage()
@@ -29,10 +29,12 @@ public enum PageOwnership {
               PageTableEntry(raw: p.load(slots.entryAt)).isPresent
         else { throw .addressNotMapped }
         let rootTable = Partition.rootTable(p, caller)
-        let paddr = try PageTableWalk.userTranslate(p, rootTable: rootTable, va: va, write: false)
-        if structure, (try? PageTableWalk.userTranslate(p, rootTable: rootTable, va: va, write: true)) == nil {
-            throw .pageNotWritable
-        }
+        // One walk answers both: readable by the caller, and writable when the kernel will
+        // write the page (`userTranslate`'s rule).
+        let walk = try PageTableWalk.userWalk(p, rootTable: rootTable, va: va)
+        guard walk.userAccessible else { throw .pageNotAccessible }
+        if structure, !walk.userWritable { throw .pageNotWritable }
+        let paddr = PhysicalAddress(walk.frame | va.pageOffset)
         guard p.load(slots.sh1At) == 0 else { throw .pageAlreadyGiven }
         return OwnedPage(va: va, paddr: paddr, slots: slots)
     }
@@ -47,7 +49,7 @@ public enum PageOwnership {
     ///   tables do. Giving a page back needs the request too: a cached supervisor-only
     ///   translation would make the partition's first access a spurious page fault (SDM
     ///   §4.10.4.3), which its parent would be told about.
-    public static func setAccessible<P: Platform>(
+    package static func setAccessible<P: Platform>(
         _ p: P, owner: PhysicalAddress, va: VirtualAddress, _ accessible: Bool
     ) {
         defer { p.invalidateTranslation(va) }

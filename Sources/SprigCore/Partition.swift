@@ -8,7 +8,7 @@
 /// its old name names nothing.
 import SprigABI
 
-public enum Partition {
+package enum Partition {
     public static func rootTable<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress {
         Descriptor(descriptor).rootTable(p)
     }
@@ -45,18 +45,18 @@ public enum Partition {
     }
 
     /// The vaddr, in the parent's address space, of this partition's descriptor (0 for root).
-    public static func descriptorVAddrInParent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
+    package static func descriptorVAddrInParent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
         Descriptor(descriptor).vaddrInParent(p)
     }
 
     /// Depth in the tree: 0 for root. Bounds every walk up the tree.
-    public static func depth<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
+    package static func depth<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
         Descriptor(descriptor).depth(p)
     }
 
     /// Pip's VCLI interrupt state (DESIGN.md §4 getIntState/setIntState): 0 = interrupts
     /// enabled, 1 = disabled.
-    public static func interruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> VirtualInterruptState {
+    package static func interruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> VirtualInterruptState {
         Descriptor(descriptor).interruptState(p)
     }
 

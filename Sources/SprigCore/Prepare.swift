@@ -11,9 +11,9 @@
 /// `maxPages` pages are read, so a looping list costs a bounded walk and is refused.
 import SprigABI
 
-public enum Prepare {
+package enum Prepare {
     /// The most pages one `prepare` can take.
-    public static let maxPages = 10
+    package static let maxPages = 10
 
     /// Number of missing table levels for `va` in `child` (0…3).
     static func missingLevels<P: Platform>(_ p: P, _ child: PhysicalAddress, _ va: VirtualAddress) -> UInt64 {
@@ -34,7 +34,7 @@ public enum Prepare {
     /// The pages `prepare` still needs before `vaChild` can be mapped in the child named `child`.
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: nothing changed; on success the count is at most `maxPages`.
-    public static func countToMap<P: Platform>(
+    package static func countToMap<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
     ) -> (status: Status, count: UInt64) {
         assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
@@ -55,7 +55,7 @@ public enum Prepare {
     ///   structures recorded in the child's configuration list, and `next` is the link found in
     ///   the last page taken (the rest of the list; `freeList` itself when nothing was needed).
     ///   On failure nothing changed.
-    public static func prepare<P: Platform>(
+    package static func prepare<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress, freeList: UserAddress
     ) -> (status: Status, next: UInt64) {
         assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")

@@ -10,14 +10,14 @@
 /// 256 in the root table's lower half), by the configuration-page count or by the tree depth.
 import SprigABI
 
-public enum Reclaim {
+package enum Reclaim {
     /// Deletes the child named `child` and its whole subtree.
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: on success the name no longer names a child; every page the caller gave
     ///   the child (mapped or as a structure) is the caller's again, not given, accessible to it
     ///   (and its ancestors) as before it was given; structure pages are zeroed. On failure
     ///   nothing changed.
-    public static func deletePartition<P: Platform>(_ p: P, caller: PhysicalAddress, child name: UserAddress) -> Status {
+    package static func deletePartition<P: Platform>(_ p: P, caller: PhysicalAddress, child name: UserAddress) -> Status {
         assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         guard let child = Partition.child(p, caller: caller, named: name),
               let nameSlots = Shadow.leafSlots(p, descriptor: caller, va: VirtualAddress(name.raw))
@@ -89,7 +89,7 @@ public enum Reclaim {
     /// - Postcondition: `count` pages (tables, shadows, emptied configuration pages) are the
     ///   caller's again, zeroed and accessible; the child maps exactly what it mapped before.
     ///   On failure nothing changed. Nothing to collect is a success with count 0.
-    public static func collect<P: Platform>(
+    package static func collect<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
     ) -> (status: Status, count: UInt64) {
         assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")

@@ -49,11 +49,11 @@ public struct RootBuildResult: Sendable {
     public var descriptor: PhysicalAddress
     public var rootTable: PhysicalAddress
     /// Roots of root's shadow 1 and shadow 2.
-    public var shadow1: PhysicalAddress
-    public var shadow2: PhysicalAddress
+    package var shadow1: PhysicalAddress
+    package var shadow2: PhysicalAddress
     /// Kernel structure pages allocated to build root (descriptor, tables and shadows).
     public var structurePages: UInt64
-    public var imagePages: UInt64
+    package var imagePages: UInt64
     public var windowPages: UInt64
     public var rangeCount: UInt64
 }
@@ -65,7 +65,7 @@ public enum RootBuildError: Error, Sendable {
 }
 
 public enum RootBuilder {
-    public static let maxModules = 16
+    package static let maxModules = 16
 
     /// Builds root. `image` is the root partition's flat image (loaded at `imageBase`, entry at
     /// its first byte); `modules` are the other boot modules (root sees them in its window);
@@ -205,15 +205,8 @@ public enum RootBuilder {
         }
 
         // The initial context and VIDT[0].
-        platform.store(context.adding(UInt64(ContextLayout.rip)), AddressSpace.imageBase)
-        platform.store(context.adding(UInt64(ContextLayout.rsp)), AddressSpace.rootStackTop)
-        platform.store(context.adding(UInt64(ContextLayout.rflags)), InitialRegisters.flags)
-        // FPU/SSE at their reset defaults (FXSAVE image: FCW at byte 0, MXCSR at byte 24): all
-        // exceptions masked, so the first FXRSTOR gives root the state a fresh CPU would.
-        platform.store(context.adding(UInt64(ContextLayout.fpu)), InitialRegisters.fcw)
-        platform.store(context.adding(UInt64(ContextLayout.fpu + 24)), InitialRegisters.mxcsr)
-        platform.store(context.adding(UInt64(ContextLayout.rdi)), AddressSpace.bootInfo)
-        platform.store(context.adding(UInt64(ContextLayout.valid)), 1)
+        UserRegisters.writeInitialContext(
+            platform, at: context, entry: AddressSpace.imageBase, stack: AddressSpace.rootStackTop, argument: AddressSpace.bootInfo)
         platform.store(vidt, AddressSpace.rootInitialContext)
 
         // Boot info.

@@ -11,7 +11,7 @@ public enum Kernel {
     ///   the service has none or failed.
     /// - Postcondition: when a service that can change some partition's tables succeeded, the
     ///   translation and yield caches are empty (`KernelCache`).
-    public static func dispatch<P: Platform>(
+    package static func dispatch<P: Platform>(
         _ p: P, caller: PhysicalAddress, service: UInt64,
         _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
     ) -> (status: Status, value: UInt64) {

@@ -17,16 +17,16 @@
 /// `va` (canonical, lower half).
 import SprigABI
 
-public enum Shadow {
+package enum Shadow {
     /// Bit 0 of a shadow-1 leaf entry: the page is a child's descriptor.
-    public static let descriptorFlag: UInt64 = 1
+    package static let descriptorFlag: UInt64 = 1
 
     /// Where the three leaf-level entries for one vaddr live.
-    public struct LeafSlots {
+    package struct LeafSlots {
         /// Physical address of the level-1 page-table entry.
-        public var entryAt: PhysicalAddress
-        public var sh1At: PhysicalAddress
-        public var sh2At: PhysicalAddress
+        package var entryAt: PhysicalAddress
+        package var sh1At: PhysicalAddress
+        package var sh2At: PhysicalAddress
     }
 
     /// The table, shadow-1 and shadow-2 entry addresses at `level` for `va`, when every level
@@ -63,7 +63,7 @@ public enum Shadow {
 
     /// The leaf slots for `va` (all three upper levels present); the leaf itself may be absent.
     @inline(__always)
-    public static func leafSlots<P: Platform>(_ p: P, descriptor: PhysicalAddress, va: VirtualAddress) -> LeafSlots? {
+    package static func leafSlots<P: Platform>(_ p: P, descriptor: PhysicalAddress, va: VirtualAddress) -> LeafSlots? {
         slots(p, descriptor: descriptor, va: va, level: 1)
     }
 }

@@ -9,14 +9,14 @@
 /// `PageTableEntry.tableFlags` (present, writable, user, executable), so the leaf decides.
 import SprigABI
 
-public enum Sharing {
+package enum Sharing {
     /// Maps the caller's page at `vaParent` into the child named `child` at `vaChild` with
     /// `rights` (`Rights.read` required, plus `write`/`execute`; no other bit).
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: on success the child maps the page at `vaChild` with exactly `rights`,
     ///   `mappedInChild(vaParent)` names the child, and the caller still maps it. On failure
     ///   nothing changed.
-    public static func addVAddr<P: Platform>(
+    package static func addVAddr<P: Platform>(
         _ p: P, caller: PhysicalAddress, vaParent: UserAddress, child name: UserAddress,
         vaChild: UserAddress, rights unchecked: UncheckedRights
     ) -> Status {
@@ -54,7 +54,7 @@ public enum Sharing {
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: on success nothing is mapped at `vaChild` in the child and the caller's
     ///   page is no longer given (`mappedInChild` is 0). On failure nothing changed.
-    public static func removeVAddr<P: Platform>(
+    package static func removeVAddr<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
     ) -> Status {
         assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
@@ -84,7 +84,7 @@ public enum Sharing {
     /// vaddr in the caller), or 0 when it was not given (or is a child's structure page).
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: nothing changed.
-    public static func mappedInChild<P: Platform>(
+    package static func mappedInChild<P: Platform>(
         _ p: P, caller: PhysicalAddress, vaParent: UserAddress
     ) -> (status: Status, child: UInt64) {
         assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")

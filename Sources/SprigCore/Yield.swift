@@ -30,7 +30,7 @@
 /// bytes; the copy of the 768-byte context is the platform's, word-wise.
 import SprigABI
 
-public enum Yield {
+package enum Yield {
     /// The yield service, for the current partition of `p` (whose state `p` holds trapped).
     /// - Precondition: `p.currentPartition` is a live descriptor; its CR3 is loaded.
     /// - Postcondition: on `.success`, the caller's state is saved as described above (or
@@ -54,17 +54,17 @@ public enum Yield {
 
     /// A checked yield: everything the switch needs, computed by checks 3–8 (`resolve`) or kept
     /// from them by `YieldCache`, and by nothing else.
-    public struct Plan: Equatable, Sendable {
+    package struct Plan: Equatable, Sendable {
         public var caller: PhysicalAddress
-        public var callee: PhysicalAddress
-        public var calleeRootTable: PhysicalAddress
+        package var callee: PhysicalAddress
+        package var calleeRootTable: PhysicalAddress
         /// The VIDT pages of caller and callee (checks 5 and 6).
-        public var callerVIDT: PhysicalAddress
-        public var calleeVIDT: PhysicalAddress
+        package var callerVIDT: PhysicalAddress
+        package var calleeVIDT: PhysicalAddress
         /// The VIDT entries the checks ran on: the callee's at the target index, the caller's at
         /// the save index.
-        public var targetVA: UInt64
-        public var saveVA: UInt64
+        package var targetVA: UInt64
+        package var saveVA: UInt64
         public var target: ContextLocation
         /// nil: the caller's context is dropped (`saveVA` is 0).
         public var save: ContextLocation?
@@ -97,7 +97,7 @@ public enum Yield {
     /// Checks 3–8 of the chain, in order, for `caller` (checks 1 and 2 passed): reads only.
     /// `YieldCache` keeps what it returns; the model checks each kept plan against it.
     @inline(__always)
-    public static func resolve<P: Platform>(
+    package static func resolve<P: Platform>(
         _ p: P, caller: PhysicalAddress, callee: UserAddress, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) throws(Status) -> Plan {
         let calleeDescriptor: PhysicalAddress

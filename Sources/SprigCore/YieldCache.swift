@@ -28,26 +28,26 @@
 /// (`Violation.staleYieldPlan`).
 import SprigABI
 
-public enum YieldCache {
+package enum YieldCache {
     /// Two-way set associative, the newer entry of a set first (a fill moves the first entry to
     /// the second place): the two directions of a parent–child pair always both stay.
     public static let sets = 8
-    public static let ways = 2
-    public static let entryCount = sets * ways
-    public static let entryWords = 16
+    package static let ways = 2
+    package static let entryCount = sets * ways
+    package static let entryWords = 16
     public static let words = entryCount * entryWords
     /// First word in `KernelCache` storage.
     public static let base = TranslationCache.words
 
     // Word offsets in an entry.
     public static let tag = 0, caller = 1, calleeName = 2, callee = 3, calleeRootTable = 4
-    public static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
+    package static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
     public static let target = 9, save = 12  // each: first, firstBytes, second
     /// The tag's valid bit; the tag also holds both indices (each below 2^16).
     public static let valid: UInt64 = 1 << 63
 
     @inline(__always)
-    public static func tagValue(targetInterrupt: UInt64, saveIndex: UInt64) -> UInt64 {
+    package static func tagValue(targetInterrupt: UInt64, saveIndex: UInt64) -> UInt64 {
         valid | saveIndex &<< 16 | targetInterrupt
     }
 
@@ -61,7 +61,7 @@ public enum YieldCache {
     /// The plan of checks 3–8 for this key, if an entry of its set holds it and the two VIDT
     /// entries still hold the values it was checked on.
     @inline(__always)
-    public static func lookup<P: Platform>(
+    package static func lookup<P: Platform>(
         _ p: P, caller: PhysicalAddress, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) -> Yield.Plan? {
         let s = set(caller: caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
@@ -84,7 +84,7 @@ public enum YieldCache {
 
     /// The plan the entry at storage index `entry` holds (whether or not it is valid).
     @inline(__always)
-    public static func plan<P: Platform>(_ p: P, entry e: Int) -> Yield.Plan {
+    package static func plan<P: Platform>(_ p: P, entry e: Int) -> Yield.Plan {
         func location(_ o: Int) -> ContextLocation {
             ContextLocation(first: PhysicalAddress(p.translationCacheLoad(e &+ o)),
                             firstBytes: p.translationCacheLoad(e &+ o &+ 1),
@@ -140,7 +140,7 @@ public enum KernelCache {
 
     /// Empties both caches (some partition's tables changed): every entry's tag word becomes 0,
     /// which no valid entry has.
-    public static func invalidate<P: Platform>(_ p: P) {
+    package static func invalidate<P: Platform>(_ p: P) {
         var i = 0
         while i < TranslationCache.entryCount { p.translationCacheStore(i &* 3 &+ 1, 0); i += 1 }
         i = 0

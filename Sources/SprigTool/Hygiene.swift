@@ -115,7 +115,7 @@ public enum Hygiene {
         for (name, path) in modules {
             let sources = try builder.sources(path, ext: "swift", recursive: true).map(\.path)
             let ir = dir.appendingPathComponent("\(name).ll")
-            try run(tc.tool("swiftc"), builder.kernelSwiftFlags + ["-I", dir.path, "-module-name", name, "-emit-ir"] + sources + ["-o", ir.path])
+            try run(tc.tool("swiftc"), builder.kernelSwiftFlags + Builder.packageFlags + ["-I", dir.path, "-module-name", name, "-emit-ir"] + sources + ["-o", ir.path])
             let text = try String(contentsOf: ir, encoding: .utf8)
             var groups: [String: String] = [:]
             for line in text.split(separator: "\n") where line.hasPrefix("attributes #") {

@@ -6,10 +6,10 @@
 /// table (root's at boot, a child's in createPartition); it never indexes a root table itself.
 import SprigABI
 
-public enum KernelHalf {
+package enum KernelHalf {
     /// The first and one past the last root table index of the kernel half.
-    public static let firstEntry: UInt64 = 256
-    public static let endEntry: UInt64 = 512
+    package static let firstEntry: UInt64 = 256
+    package static let endEntry: UInt64 = 512
 
     /// Copies the kernel-half entries of the root table `from` into the root table `to`.
     @inline(__always)

@@ -6,10 +6,10 @@
 /// the kernel believes a partition can reach is exactly what the hardware lets it reach.
 import SprigABI
 
-public enum PageTableWalk {
+package enum PageTableWalk {
     /// Physical address of the entry for `va` in the table page `table` at `level`.
     @inlinable
-    public static func entryAddress(table: PhysicalAddress, va: VirtualAddress, level: Int) -> PhysicalAddress {
+    package static func entryAddress(table: PhysicalAddress, va: VirtualAddress, level: Int) -> PhysicalAddress {
         table.adding(UInt64(va.index(level: level)) &* 8)
     }
 
@@ -53,26 +53,28 @@ public enum PageTableWalk {
     ///   a large page above the leaf) / `pageNotAccessible` (present but not user, or not
     ///   writable when `write`).
     @inline(__always)
-    public static func userTranslate<P: Platform>(
+    package static func userTranslate<P: Platform>(
         _ platform: P, rootTable: PhysicalAddress, va: VirtualAddress, write: Bool
     ) throws(Status) -> PhysicalAddress {
         let w = try userWalk(platform, rootTable: rootTable, va: va)
-        guard w.rights & PageTableEntry.user != 0, !write || w.rights & PageTableEntry.writable != 0
-        else { throw .pageNotAccessible }
+        guard w.userAccessible, !write || w.userWritable else { throw .pageNotAccessible }
         return PhysicalAddress(w.frame | va.pageOffset)
     }
 
     /// A completed walk: the leaf's frame and the AND of the entries of all four levels (whose
     /// U and W bits are what ring 3 may do with the page).
-    public struct Walk: Equatable, Sendable {
+    package struct Walk: Equatable, Sendable {
         public var frame: UInt64
         public var rights: UInt64
+        /// Ring 3 may read the page (U at every level), and write it (U and W at every level).
+        @inlinable package var userAccessible: Bool { rights & PageTableEntry.user != 0 }
+        @inlinable package var userWritable: Bool { userAccessible && rights & PageTableEntry.writable != 0 }
     }
 
     /// `walk` unrolled, without the leaf's address: the hottest code of yield and delivery.
     /// - Returns: the walk, or `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
     @inline(__always)
-    public static func userWalk<P: Platform>(_ platform: P, rootTable: PhysicalAddress, va: VirtualAddress) throws(Status) -> Walk {
+    package static func userWalk<P: Platform>(_ platform: P, rootTable: PhysicalAddress, va: VirtualAddress) throws(Status) -> Walk {
         guard va.isCanonical else { throw .nonCanonicalAddress }
         guard va.isLowerHalf else { throw .kernelHalfAddress }
         // `(va >> (9 * level)) & 0xFF8` is
@@ -95,7 +97,7 @@ public enum PageTableWalk {
     /// are `rootTable` (writable too when `write`), visiting each page once.
     /// - Returns: success, or the first failure; `rangeNotAccessible` when the range wraps or
     ///   runs past the lower half. `length` 0 is refused as `invalidArgument`.
-    public static func checkUserRange<P: Platform>(
+    package static func checkUserRange<P: Platform>(
         _ platform: P, rootTable: PhysicalAddress, start: UserAddress, length: UInt64, write: Bool
     ) -> Status {
         guard length > 0 else { return .invalidArgument }

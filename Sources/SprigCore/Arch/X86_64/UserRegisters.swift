@@ -40,5 +40,20 @@ public enum UserRegisters {
     }
     /// FXSAVE bytes 416… (word 52 on) are never written by the CPU.
     public static let fxsaveFirstUnwrittenWord = 416 / 8
-}
 
+    /// Writes a fresh context on the zeroed page `context` (root's first, at boot): `entry` in
+    /// rip, `stack` in rsp, `argument` in rdi, rflags with IF, the FPU/SSE at their reset defaults
+    /// (FXSAVE image: FCW at byte 0, MXCSR at byte 24, all exceptions masked, so the first FXRSTOR
+    /// gives the partition the state a fresh CPU would), and valid.
+    static func writeInitialContext<P: Platform>(
+        _ p: P, at context: PhysicalAddress, entry: UInt64, stack: UInt64, argument: UInt64
+    ) {
+        p.store(context.adding(UInt64(ContextLayout.rip)), entry)
+        p.store(context.adding(UInt64(ContextLayout.rsp)), stack)
+        p.store(context.adding(UInt64(ContextLayout.rflags)), InitialRegisters.flags)
+        p.store(context.adding(UInt64(ContextLayout.fpu)), InitialRegisters.fcw)
+        p.store(context.adding(UInt64(ContextLayout.fpu + 24)), InitialRegisters.mxcsr)
+        p.store(context.adding(UInt64(ContextLayout.rdi)), argument)
+        p.store(context.adding(UInt64(ContextLayout.valid)), 1)
+    }
+}
