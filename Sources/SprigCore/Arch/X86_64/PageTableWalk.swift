@@ -27,8 +27,8 @@ package enum PageTableWalk {
     /// partition tables); the rights are the AND of the entries of all four levels, whose U and
     /// W bits are what ring 3 may do with the page (Intel SDM vol. 3 §4.6). `userWalk` is the
     /// same walk unrolled for the hot path; `OneWalkTests` checks the two agree.
-    /// - Returns: the walk and the physical address of the leaf entry, or
-    ///   `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
+    /// - Returns: the walk and the physical address of the leaf entry.
+    /// - Throws: `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
     public static func walk<P: Platform>(
         _ platform: P, rootTable: PhysicalAddress, va: VirtualAddress
     ) throws(Status) -> (walk: Walk, leafAt: PhysicalAddress) {
@@ -49,7 +49,8 @@ package enum PageTableWalk {
     }
 
     /// What a ring-3 access to `va` reaches, as the MMU decides it.
-    /// - Returns: the physical address of the byte, or `addressNotMapped` (some level absent, or
+    /// - Returns: the physical address of the byte.
+    /// - Throws: `addressNotMapped` (some level absent, or
     ///   a large page above the leaf) / `pageNotAccessible` (present but not user, or not
     ///   writable when `write`).
     @inline(__always)
@@ -72,7 +73,8 @@ package enum PageTableWalk {
     }
 
     /// `walk` unrolled, without the leaf's address: the hottest code of yield and delivery.
-    /// - Returns: the walk, or `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
+    /// - Returns: the walk.
+    /// - Throws: `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
     @inline(__always)
     package static func userWalk<P: Platform>(_ platform: P, rootTable: PhysicalAddress, va: VirtualAddress) throws(Status) -> Walk {
         guard va.isCanonical else { throw .nonCanonicalAddress }
