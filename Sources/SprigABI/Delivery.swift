@@ -28,12 +28,12 @@ public enum Delivery {
     /// `r8` when the source's context was not saved.
     public static let notSaved: UInt64 = ~0
 
-    /// The x86 exception vectors that push an error code.
+    /// The x86 exception vectors that push an error code (8, 10–14, 17, 21, 29, 30), one bit
+    /// per vector: the entry stubs read the same mask (`kernel_constants.h`).
+    public static let errorCodeVectors: UInt64 = 1 << 8 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 13 | 1 << 14
+        | 1 << 17 | 1 << 21 | 1 << 29 | 1 << 30
     @inlinable public static func hasErrorCode(vector: UInt64) -> Bool {
-        switch vector {
-        case 8, 10, 11, 12, 13, 14, 17, 21, 29, 30: return true
-        default: return false
-        }
+        vector < 64 && errorCodeVectors >> vector & 1 != 0
     }
     public static let pageFaultVector: UInt64 = 14
 }

@@ -7,57 +7,56 @@
 import SprigABI
 
 public struct PhysicalAddress: Hashable, Comparable, Sendable {
-    public var raw: UInt64
+    public let raw: UInt64
     @inlinable public init(_ raw: UInt64) { self.raw = raw }
     @inlinable public static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
-    @inlinable public var isPageAligned: Bool { raw & (AddressSpace.pageSize - 1) == 0 }
-    @inlinable public var pageBase: PhysicalAddress { PhysicalAddress(raw & ~(AddressSpace.pageSize - 1)) }
+    @inlinable package var isPageAligned: Bool { raw & (AddressSpace.pageSize - 1) == 0 }
+    @inlinable package var pageBase: PhysicalAddress { PhysicalAddress(raw & ~(AddressSpace.pageSize - 1)) }
     @inlinable public func adding(_ bytes: UInt64) -> PhysicalAddress { PhysicalAddress(raw &+ bytes) }
     public static let null = PhysicalAddress(0)
 }
 
+/// A virtual address the kernel computed or checked: made by `UserAddress.checkedCanonical()` /
+/// `checkedPage()` from a partition's value, or by the kernel from its own (no public initializer).
 public struct VirtualAddress: Hashable, Comparable, Sendable {
-    public var raw: UInt64
-    @inlinable public init(_ raw: UInt64) { self.raw = raw }
+    public let raw: UInt64
+    @inlinable package init(_ raw: UInt64) { self.raw = raw }
     @inlinable public static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
-    @inlinable public var isPageAligned: Bool { raw & (AddressSpace.pageSize - 1) == 0 }
-    @inlinable public var pageBase: VirtualAddress { VirtualAddress(raw & ~(AddressSpace.pageSize - 1)) }
-    @inlinable public var pageOffset: UInt64 { raw & (AddressSpace.pageSize - 1) }
+    @inlinable package var isPageAligned: Bool { raw & (AddressSpace.pageSize - 1) == 0 }
+    @inlinable package var pageBase: VirtualAddress { VirtualAddress(raw & ~(AddressSpace.pageSize - 1)) }
+    @inlinable package var pageOffset: UInt64 { raw & (AddressSpace.pageSize - 1) }
     @inlinable public func adding(_ bytes: UInt64) -> VirtualAddress { VirtualAddress(raw &+ bytes) }
 
-    /// The page-table index of this address at `level` (4 = PML4 … 1 = page table).
+    /// The page-table index of this address at `level` (4 = root table … 1 = page table).
     @inlinable public func index(level: Int) -> Int {
         Int(truncatingIfNeeded: (raw >> (12 + 9 * UInt64(level - 1))) & 0x1FF)
     }
 
     /// Canonical: bits 63…47 all equal.
-    @inlinable public var isCanonical: Bool {
+    @inlinable package var isCanonical: Bool {
         let top = raw >> 47
         return top == 0 || top == 0x1_FFFF
     }
-    @inlinable public var isLowerHalf: Bool { raw < AddressSpace.lowerHalfEnd }
+    @inlinable package var isLowerHalf: Bool { raw < AddressSpace.lowerHalfEnd }
 }
 
 /// A virtual address a partition passed to the kernel. Hostile until checked.
-public struct UserAddress: Sendable {
+package struct UserAddress: Sendable {
     public let raw: UInt64
     @inlinable public init(_ raw: UInt64) { self.raw = raw }
 
-    /// Canonical and in the lower half, or the status saying which it is not.
-    @inlinable public func checkedCanonical() -> Result<VirtualAddress, Status> {
+    /// Canonical and in the lower half; else throws the status saying which it is not.
+    @inlinable package func checkedCanonical() throws(Status) -> VirtualAddress {
         let va = VirtualAddress(raw)
-        guard va.isCanonical else { return .failure(.nonCanonicalAddress) }
-        guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }
-        return .success(va)
+        guard va.isCanonical else { throw .nonCanonicalAddress }
+        guard va.isLowerHalf else { throw .kernelHalfAddress }
+        return va
     }
 
     /// Canonical, lower half and page-aligned.
-    @inlinable public func checkedPage() -> Result<VirtualAddress, Status> {
-        switch checkedCanonical() {
-        case .failure(let s): return .failure(s)
-        case .success(let va):
-            guard va.isPageAligned else { return .failure(.misalignedAddress) }
-            return .success(va)
-        }
+    @inlinable package func checkedPage() throws(Status) -> VirtualAddress {
+        let va = try checkedCanonical()
+        guard va.isPageAligned else { throw .misalignedAddress }
+        return va
     }
 }

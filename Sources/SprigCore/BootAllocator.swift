@@ -15,7 +15,7 @@ public struct PageRange: Equatable, Sendable {
 }
 
 public struct BootAllocator {
-    public static let capacity = 32
+    package static let capacity = 32
     private var ranges: InlineArray<32, PageRange> = .init(repeating: PageRange(start: 0, end: 0))
     public private(set) var count = 0
     /// Pages handed out so far (kernel structure pages and root's own pages).
@@ -93,7 +93,7 @@ public struct BootAllocator {
 
     /// Takes the lowest free page (used to hand root its window in ascending order while table
     /// pages come from the top), or nil when none is left.
-    public mutating func takeLowestPage() -> PhysicalAddress? {
+    package mutating func takeLowestPage() -> PhysicalAddress? {
         while count > 0 {
             if ranges[0].end > ranges[0].start {
                 let p = ranges[0].start
@@ -105,7 +105,7 @@ public struct BootAllocator {
         return nil
     }
 
-    public var freePages: UInt64 {
+    package var freePages: UInt64 {
         var n: UInt64 = 0
         var i = 0
         while i < count { n += ranges[i].pages; i += 1 }

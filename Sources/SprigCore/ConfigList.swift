@@ -13,22 +13,22 @@
 ///
 /// The configuration pages themselves are not entries: a partition's structure pages are exactly
 /// its entries plus its configuration pages. The first page (given to `createPartition`) holds
-/// the descriptor, PML4, shadow-1 and shadow-2 root entries, which stay until deletion, so it is
+/// the descriptor, root table, shadow-1 and shadow-2 root entries, which stay until deletion, so it is
 /// never empty; a later page that empties (through `collect`) is given back at once. Entries are
 /// added only to the head page; a removed entry is filled with the head's last one.
 import SprigABI
 
-public enum ConfigList {
+package enum ConfigList {
     public static let next = 0
-    public static let ownVAddr = 8
+    package static let ownVAddr = 8
     public static let count = 16
     public static let entries = 32
-    public static let entrySize = 16
+    package static let entrySize = 16
     /// Entries per configuration page.
-    public static let capacity: UInt64 = 254
+    package static let capacity: UInt64 = 254
 
     @inlinable static func head<P: Platform>(_ p: P, _ d: PhysicalAddress) -> PhysicalAddress {
-        PhysicalAddress(DescriptorLayout.read(p, d, DescriptorLayout.configList))
+        Descriptor(d).configList(p)
     }
 
     @inlinable static func entryAt(_ page: PhysicalAddress, _ k: UInt64) -> PhysicalAddress {
@@ -36,7 +36,7 @@ public enum ConfigList {
     }
 
     /// Free entry slots in the head page.
-    public static func headRoom<P: Platform>(_ p: P, _ d: PhysicalAddress) -> UInt64 {
+    package static func headRoom<P: Platform>(_ p: P, _ d: PhysicalAddress) -> UInt64 {
         capacity - p.load(head(p, d).adding(UInt64(count)))
     }
 
@@ -45,8 +45,7 @@ public enum ConfigList {
         p.store(page.adding(UInt64(next)), head(p, d).raw)
         p.store(page.adding(UInt64(ownVAddr)), va.raw)
         p.store(page.adding(UInt64(count)), 0)
-        DescriptorLayout.write(p, d, DescriptorLayout.configList, page.raw)
-        DescriptorLayout.write(p, d, DescriptorLayout.configPages, DescriptorLayout.read(p, d, DescriptorLayout.configPages) + 1)
+        Descriptor(d).pushConfigPage(p, page)
     }
 
     /// Records a structure page. - Precondition: `headRoom > 0`.
@@ -68,7 +67,7 @@ public enum ConfigList {
     ) -> (va: VirtualAddress?, emptied: (page: PhysicalAddress, va: VirtualAddress)?) {
         let h = head(p, d)
         var cfg = h
-        var pagesLeft = DescriptorLayout.read(p, d, DescriptorLayout.configPages)
+        var pagesLeft = Descriptor(d).configPages(p)
         while pagesLeft > 0, cfg.raw != 0 {
             let n = min(p.load(cfg.adding(UInt64(count))), capacity)
             var k: UInt64 = 0
@@ -84,8 +83,7 @@ public enum ConfigList {
                     p.store(h.adding(UInt64(count)), hn - 1)
                     let nextPage = p.load(h.adding(UInt64(next)))
                     guard hn == 1, nextPage != 0 else { return (va, nil) }
-                    DescriptorLayout.write(p, d, DescriptorLayout.configList, nextPage)
-                    DescriptorLayout.write(p, d, DescriptorLayout.configPages, DescriptorLayout.read(p, d, DescriptorLayout.configPages) - 1)
+                    Descriptor(d).popConfigPage(p, next: PhysicalAddress(nextPage))
                     return (va, (h, VirtualAddress(p.load(h.adding(UInt64(ownVAddr))))))
                 }
                 k += 1
@@ -102,7 +100,7 @@ public enum ConfigList {
         _ p: P, _ d: PhysicalAddress, _ body: (PhysicalAddress, VirtualAddress) -> Void
     ) {
         var cfg = head(p, d)
-        var pagesLeft = DescriptorLayout.read(p, d, DescriptorLayout.configPages)
+        var pagesLeft = Descriptor(d).configPages(p)
         while pagesLeft > 0, cfg.raw != 0 {
             let n = min(p.load(cfg.adding(UInt64(count))), capacity)
             var k: UInt64 = 0

@@ -58,35 +58,37 @@ public enum ContextCheck {
     /// Byte alignment a context address must have.
     public static let alignment: UInt64 = 16
 
-    /// The physical page of the VIDT of the partition `descriptor` (tables `pml4`), if it is
+    /// The physical page of the VIDT of the partition `descriptor` (tables `rootTable`), if it is
     /// mapped and user-accessible there (yield checks 5 and 6).
     @inline(__always)
-    public static func vidtPage<P: Platform>(_ platform: P, descriptor: PhysicalAddress, pml4: PhysicalAddress) -> PhysicalAddress? {
-        TranslationCache.translate(platform, descriptor: descriptor, pml4: pml4, va: AddressSpace.vidt, write: false)
+    public static func vidtPage<P: Platform>(_ platform: P, descriptor: PhysicalAddress, rootTable: PhysicalAddress) -> PhysicalAddress? {
+        TranslationCache.translate(platform, descriptor: descriptor, rootTable: rootTable, va: AddressSpace.vidt, write: false)
     }
 
-    /// VIDT entry `index` (below `VIDTIndex.count`) of the VIDT at `vidt`: an unchecked value.
+    /// VIDT entry `index` of the VIDT at `vidt`: partition memory, an allegation.
     @inline(__always)
-    public static func entry<P: Platform>(_ platform: P, vidt: PhysicalAddress, index: UInt64) -> UInt64 {
-        platform.load(vidt.adding(index &* 8))
+    public static func entry<P: Platform>(_ platform: P, vidt: PhysicalAddress, index: VIDTSlot) -> UncheckedContextAddress {
+        UncheckedContextAddress(platform.load(vidt.adding(index.index &* 8)))
     }
 
     /// Checks the context the partition `descriptor` claims is at `va` (a VIDT entry's value) in
-    /// its tables `pml4`: nonzero, 16-byte aligned, every byte in the lower half, each page it touches
+    /// its tables `rootTable`: nonzero, 16-byte aligned, every byte in the lower half, each page it touches
     /// present and user-accessible (and writable when `write`) as the MMU sees it, and no byte
     /// on the partition's VIDT page `vidt`.
     /// - Returns: its location, or nil (the caller turns nil into its own status).
     @inline(__always)
     public static func locate<P: Platform>(
-        _ platform: P, descriptor: PhysicalAddress, pml4: PhysicalAddress, va: UInt64, write: Bool, vidt: PhysicalAddress
+        _ platform: P, descriptor: PhysicalAddress, rootTable: PhysicalAddress, va entry: UncheckedContextAddress, write: Bool,
+        vidt: PhysicalAddress
     ) -> ContextLocation? {
+        let va = entry.raw
         let size = UInt64(ContextLayout.size)
         // 0 is "no context"; a misaligned one could put a word across two pages.
         guard va != 0, va & (alignment - 1) == 0 else { return nil }
         // The whole context in the lower half (also rules out wrapping).
         guard va < AddressSpace.lowerHalfEnd, AddressSpace.lowerHalfEnd - va >= size else { return nil }
         // First page, as the MMU would translate a ring-3 access.
-        guard let first = TranslationCache.translate(platform, descriptor: descriptor, pml4: pml4, va: va, write: write)
+        guard let first = TranslationCache.translate(platform, descriptor: descriptor, rootTable: rootTable, va: va, write: write)
         else { return nil }
         // Never on the VIDT page.
         guard first.pageBase != vidt else { return nil }
@@ -94,7 +96,7 @@ public enum ContextCheck {
         guard room < size else { return ContextLocation(first: first, firstBytes: size, second: first.pageBase) }
         // Straddling: the next virtual page is checked the same way, wherever it lies.
         guard let second = TranslationCache.translate(
-            platform, descriptor: descriptor, pml4: pml4, va: (va & ~(AddressSpace.pageSize - 1)) &+ AddressSpace.pageSize,
+            platform, descriptor: descriptor, rootTable: rootTable, va: (va & ~(AddressSpace.pageSize - 1)) &+ AddressSpace.pageSize,
             write: write)
         else { return nil }
         guard second != vidt else { return nil }

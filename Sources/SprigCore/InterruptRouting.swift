@@ -49,12 +49,12 @@ public enum InterruptRouting {
         assert(vector == VIDTIndex.nmi || vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts)
         let interrupted = p.currentPartition
         let root = p.rootPartition
-        let rootPML4 = Partition.pml4(p, root)
+        let rootsTable = Partition.rootTable(p, root)
         // Root must have a handler it can read, and not have masked the vector.
-        guard let target = handler(p, root, pml4: rootPML4, index: vector) else { return .resumed }
+        guard let target = handler(p, root, rootTable: rootsTable, index: VIDTSlot(kernel: vector)) else { return .resumed }
         let savedAt = saveInterrupted(p, interrupted, avoiding: target)
         let source = name(p, interrupted, in: root)
-        Yield.enter(p, root, pml4: rootPML4, at: target, delivery: DeliveryInfo(
+        Yield.enter(p, root, rootTable: rootsTable, at: target, delivery: DeliveryInfo(
             source: source, vector: vector, errorCode: 0, faultAddress: 0, savedAt: savedAt))
         return .delivered
     }
@@ -77,15 +77,15 @@ public enum InterruptRouting {
         // One step per ancestor, and one more for root's own VIDT[8].
         var steps = Partition.depth(p, faulting) + 1
         while steps > 0 {
-            let pml4 = Partition.pml4(p, receiver)
-            if let target = handler(p, receiver, pml4: pml4, index: index) {
+            let rootTable = Partition.rootTable(p, receiver)
+            if let target = handler(p, receiver, rootTable: rootTable, index: VIDTSlot(kernel: index)) {
                 // The faulting context is saved only when the faulting partition is the one
                 // named (a double fault's source higher up was not running); the error code
                 // and CR2 go with the fault itself, not with a double fault.
                 let saved = source == faulting
                 let first = saved && index == vector
                 let savedAt = saved ? saveInterrupted(p, faulting, avoiding: target) : Delivery.notSaved
-                Yield.enter(p, receiver, pml4: pml4, at: target, delivery: DeliveryInfo(
+                Yield.enter(p, receiver, rootTable: rootTable, at: target, delivery: DeliveryInfo(
                     source: Partition.descriptorVAddrInParent(p, source), vector: index,
                     errorCode: first ? errorCode : 0, faultAddress: first ? faultAddress : 0, savedAt: savedAt))
                 return .delivered
@@ -109,18 +109,18 @@ public enum InterruptRouting {
     /// - Returns: `.success` when the parent's handler is loaded (the caller's context saved
     ///   at its CLI/STI slot with rax = 0, or dropped if that entry is 0), else yield's status
     ///   for `yield(0, vector, slot, state, state)` and nothing changed.
-    public static func softwareInterrupt<P: CPUPlatform>(_ p: P, vector: UInt64) -> Status {
+    public static func softwareInterrupt<P: CPUPlatform>(_ p: P, vector: UncheckedVIDTIndex) -> Status {
         let caller = p.currentPartition
         let state = Partition.interruptState(p, caller)
-        let slot = VIDTIndex.saveSlot(state: state)
-        switch Yield.check(p, callee: UserAddress(0), targetInterrupt: vector, saveIndex: slot) {
-        case .failure(let status):
-            return status
-        case .success(let plan):
+        let slot = VIDTIndex.saveSlot(state: state.raw)
+        do throws(Status) {
+            let plan = try Yield.check(p, callee: UserAddress(0), targetInterrupt: vector, saveIndex: UncheckedVIDTIndex(slot))
             Yield.commit(p, plan, callerFlags: state, wakeFlags: state, delivery: DeliveryInfo(
-                source: Partition.descriptorVAddrInParent(p, caller), vector: vector, errorCode: 0,
+                source: Partition.descriptorVAddrInParent(p, caller), vector: vector.raw, errorCode: 0,
                 faultAddress: 0, savedAt: plan.save == nil ? Delivery.notSaved : slot))
             return .success
+        } catch {
+            return error
         }
     }
 
@@ -129,13 +129,13 @@ public enum InterruptRouting {
     /// `receiver`'s handler context at `index`, if its VIDT and that context pass yield's
     /// checks 6 and 7 and the index is not masked (check 9).
     static func handler<P: CPUPlatform>(
-        _ p: P, _ receiver: PhysicalAddress, pml4: PhysicalAddress, index: UInt64
+        _ p: P, _ receiver: PhysicalAddress, rootTable: PhysicalAddress, index: VIDTSlot
     ) -> ContextLocation? {
-        guard let vidt = ContextCheck.vidtPage(p, descriptor: receiver, pml4: pml4),
+        guard let vidt = ContextCheck.vidtPage(p, descriptor: receiver, rootTable: rootTable),
               let target = ContextCheck.locate(
-                p, descriptor: receiver, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: index),
+                p, descriptor: receiver, rootTable: rootTable, va: ContextCheck.entry(p, vidt: vidt, index: index),
                 write: false, vidt: vidt),
-              !VIDTIndex.isMasked(index, state: Partition.interruptState(p, receiver))
+              !VIDTIndex.isMasked(index.index, state: Partition.interruptState(p, receiver).raw)
         else { return nil }
         return target
     }
@@ -146,16 +146,16 @@ public enum InterruptRouting {
     static func saveInterrupted<P: CPUPlatform>(
         _ p: P, _ partition: PhysicalAddress, avoiding target: ContextLocation
     ) -> UInt64 {
-        let pml4 = Partition.pml4(p, partition)
+        let rootTable = Partition.rootTable(p, partition)
         let state = Partition.interruptState(p, partition)
-        let slot = VIDTIndex.saveSlot(state: state)
-        guard let vidt = ContextCheck.vidtPage(p, descriptor: partition, pml4: pml4),
+        let slot = VIDTIndex.saveSlot(state: state.raw)
+        guard let vidt = ContextCheck.vidtPage(p, descriptor: partition, rootTable: rootTable),
               let location = ContextCheck.locate(
-                p, descriptor: partition, pml4: pml4, va: ContextCheck.entry(p, vidt: vidt, index: slot),
+                p, descriptor: partition, rootTable: rootTable, va: ContextCheck.entry(p, vidt: vidt, index: VIDTSlot(kernel: slot)),
                 write: true, vidt: vidt),
               !location.overlaps(target)
         else { return Delivery.notSaved }
-        p.saveCPUState(to: location, flags: state, returnValue: nil)
+        p.saveCPUState(to: location, flags: state.raw, returnValue: nil)
         return slot
     }
 

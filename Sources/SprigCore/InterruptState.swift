@@ -4,29 +4,24 @@
 /// flag only selects its save slot and which of its handlers may be entered (DESIGN.md §6).
 import SprigABI
 
-public enum InterruptState {
-    public static let enabled: UInt64 = 0
-    public static let disabled: UInt64 = 1
-
+package enum InterruptState {
     /// The interrupt state of the child named `child`.
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: nothing changed; on success the state is 0 or 1.
-    public static func getIntState<P: Platform>(
+    package static func getIntState<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress
     ) -> (status: Status, state: UInt64) {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         guard let child = Partition.child(p, caller: caller, named: name) else { return (.invalidChild, 0) }
-        let state = Partition.interruptState(p, child)
-        assert(state <= disabled)
-        return (.success, state)
+        return (.success, Partition.interruptState(p, child).raw)
     }
 
-    /// Sets the caller's own interrupt state to `state` (0 or 1).
+    /// Sets the caller's own interrupt state to `state` (`InterruptFlags.enabled` or `.masked`).
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: on success the caller's state is `state`; on failure nothing changed.
-    public static func setIntState<P: Platform>(_ p: P, caller: PhysicalAddress, state: UInt64) -> Status {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
-        guard state <= disabled else { return .invalidArgument }
+    package static func setIntState<P: Platform>(_ p: P, caller: PhysicalAddress, state unchecked: UncheckedInterruptState) -> Status {
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
+        guard let state = unchecked.checked() else { return .invalidArgument }
         Partition.setInterruptState(p, caller, state)
         assert(Partition.interruptState(p, caller) == state)
         return .success

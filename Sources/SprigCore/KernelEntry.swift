@@ -70,7 +70,7 @@ extension Kernel {
             if InterruptRouting.hardwareInterrupt(p, vector: vector) == .resumed { returnAddress(p) }
             return .resume
         case .softwareInterrupt(let vector):
-            let status = InterruptRouting.softwareInterrupt(p, vector: vector)
+            let status = InterruptRouting.softwareInterrupt(p, vector: UncheckedVIDTIndex(vector))
             guard status == .success else {
                 returnAddress(p)
                 return .interruptRefused(status)
@@ -99,8 +99,9 @@ extension Kernel {
     static func systemCall<P: CPUPlatform>(_ p: P, number: UInt64, _ a: SystemCallArguments) -> TrapOutcome {
         // yield first: the hot path, before the service table.
         if number == Service.yield.rawValue {
-            let status = Yield.yield(p, callee: UserAddress(a.a0), targetInterrupt: a.a1, saveIndex: a.a2,
-                                     flagsOnYield: a.a3, flagsOnWake: a.a4)
+            let status = Yield.yield(
+                p, callee: UserAddress(a.a0), targetInterrupt: UncheckedVIDTIndex(a.a1), saveIndex: UncheckedVIDTIndex(a.a2),
+                flagsOnYield: UncheckedInterruptState(a.a3), flagsOnWake: UncheckedInterruptState(a.a4))
             // On success the trapped state is the callee's context: its rax/rdx stay as saved.
             return status == .success ? .resume : .returned(status, value: 0)
         }
@@ -115,7 +116,7 @@ extension Kernel {
         // Root's virtual flag is its real IF (`InterruptFlags`): VCLI in root masks hardware
         // interrupts from the next instruction on.
         if service == .setIntState, r.status == .success, p.currentPartition == p.rootPartition {
-            p.setTrappedInterruptFlag(a.a0 == InterruptState.enabled)
+            p.setTrappedInterruptFlag(a.a0 == InterruptFlags.enabled)
         }
         return .returned(r.status, value: r.value)
     }
@@ -164,13 +165,13 @@ extension Kernel {
     private static func userPieces<P: CPUPlatform>(
         _ p: P, start: UInt64, length: UInt64, write: Bool, _ body: (PhysicalAddress, UInt64) -> Bool
     ) -> Status {
-        let pml4 = Partition.pml4(p, p.currentPartition)
-        let check = PageTableWalk.checkUserRange(p, pml4: pml4, start: UserAddress(start), length: length, write: write)
+        let rootTable = Partition.rootTable(p, p.currentPartition)
+        let check = PageTableWalk.checkUserRange(p, rootTable: rootTable, start: UserAddress(start), length: length, write: write)
         guard check == .success else { return check }
         var va = start
         let end = start + length
         while va < end {
-            guard case .success(let pa) = PageTableWalk.userTranslate(p, pml4: pml4, va: VirtualAddress(va), write: write)
+            guard let pa = try? PageTableWalk.userTranslate(p, rootTable: rootTable, va: VirtualAddress(va), write: write)
             else { return .rangeNotAccessible }
             let chunk = min(end - va, AddressSpace.pageSize - (va & (AddressSpace.pageSize - 1)))
             guard body(pa, chunk) else { break }

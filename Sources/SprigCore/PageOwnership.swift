@@ -11,9 +11,9 @@
 /// the kernel keeps in each descriptor.
 import SprigABI
 
-public enum PageOwnership {
+package enum PageOwnership {
     /// A page of the caller, checked.
-    public struct OwnedPage {
+    package struct OwnedPage {
         public var va: VirtualAddress
         public var paddr: PhysicalAddress
         public var slots: Shadow.LeafSlots
@@ -21,28 +21,22 @@ public enum PageOwnership {
 
     /// The page at the hostile `name` in `caller`'s space, if the caller may give it away.
     /// - Parameter structure: also require write access (the kernel will write the page).
-    public static func checkGivable<P: Platform>(
+    package static func checkGivable<P: Platform>(
         _ p: P, caller: PhysicalAddress, _ name: UserAddress, structure: Bool
-    ) -> Result<OwnedPage, Status> {
-        let va: VirtualAddress
-        switch name.checkedPage() {
-        case .failure(let s): return .failure(s)
-        case .success(let v): va = v
-        }
+    ) throws(Status) -> OwnedPage {
+        let va = try name.checkedPage()
         guard let slots = Shadow.leafSlots(p, descriptor: caller, va: va),
               PageTableEntry(raw: p.load(slots.entryAt)).isPresent
-        else { return .failure(.addressNotMapped) }
-        let pml4 = Partition.pml4(p, caller)
-        let paddr: PhysicalAddress
-        switch PageTableWalk.userTranslate(p, pml4: pml4, va: va, write: false) {
-        case .failure(let s): return .failure(s)
-        case .success(let a): paddr = a
-        }
-        if structure, case .failure = PageTableWalk.userTranslate(p, pml4: pml4, va: va, write: true) {
-            return .failure(.pageNotWritable)
-        }
-        guard p.load(slots.sh1At) == 0 else { return .failure(.pageAlreadyGiven) }
-        return .success(OwnedPage(va: va, paddr: paddr, slots: slots))
+        else { throw .addressNotMapped }
+        let rootTable = Partition.rootTable(p, caller)
+        // One walk answers both: readable by the caller, and writable when the kernel will
+        // write the page (`userTranslate`'s rule).
+        let walk = try PageTableWalk.userWalk(p, rootTable: rootTable, va: va)
+        guard walk.userAccessible else { throw .pageNotAccessible }
+        if structure, !walk.userWritable { throw .pageNotWritable }
+        let paddr = PhysicalAddress(walk.frame | va.pageOffset)
+        guard p.load(slots.sh1At) == 0 else { throw .pageAlreadyGiven }
+        return OwnedPage(va: va, paddr: paddr, slots: slots)
     }
 
     /// Sets or clears the user bit of the leaf mapping `va` in `owner` and, through shadow 2, of
@@ -55,7 +49,7 @@ public enum PageOwnership {
     ///   tables do. Giving a page back needs the request too: a cached supervisor-only
     ///   translation would make the partition's first access a spurious page fault (SDM
     ///   §4.10.4.3), which its parent would be told about.
-    public static func setAccessible<P: Platform>(
+    package static func setAccessible<P: Platform>(
         _ p: P, owner: PhysicalAddress, va: VirtualAddress, _ accessible: Bool
     ) {
         defer { p.invalidateTranslation(va) }
@@ -83,7 +77,7 @@ public enum PageOwnership {
     }
 
     /// Gives a structure page back to `owner` (which gave it): zeroed, so no kernel data (such as
-    /// the kernel-half PML4 entries) reaches the partition, and accessible again up the tree.
+    /// the kernel-half root table entries) reaches the partition, and accessible again up the tree.
     static func giveBack<P: Platform>(_ p: P, owner: PhysicalAddress, page: PhysicalAddress, va: VirtualAddress) {
         p.zeroPage(page)
         setAccessible(p, owner: owner, va: va, true)

@@ -8,15 +8,14 @@
 /// its old name names nothing.
 import SprigABI
 
-public enum Partition {
-    public static func pml4<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress {
-        PhysicalAddress(DescriptorLayout.read(p, descriptor, DescriptorLayout.pml4))
+package enum Partition {
+    public static func rootTable<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress {
+        Descriptor(descriptor).rootTable(p)
     }
 
     /// The parent's descriptor; nil for root.
     public static func parent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress? {
-        let raw = DescriptorLayout.read(p, descriptor, DescriptorLayout.parent)
-        return raw == 0 ? nil : PhysicalAddress(raw)
+        Descriptor(descriptor).parent(p)
     }
 
     /// The descriptor of the child of `caller` named by `name` (its descriptor's vaddr in
@@ -24,7 +23,7 @@ public enum Partition {
     /// - Postcondition: a non-nil result is a descriptor whose parent is `caller`.
     @inline(__always)
     public static func child<P: Platform>(_ p: P, caller: PhysicalAddress, named name: UserAddress) -> PhysicalAddress? {
-        guard case .success(let va) = name.checkedPage(),
+        guard let va = try? name.checkedPage(),
               let slots = Shadow.leafSlots(p, descriptor: caller, va: va)
         else { return nil }
         let entry = PageTableEntry(raw: p.load(slots.entryAt))
@@ -32,39 +31,36 @@ public enum Partition {
         guard entry.isPresent, sh1 & Shadow.descriptorFlag != 0,
               sh1 & PageTableEntry.addressMask == entry.frame.raw
         else { return nil }
-        assert(DescriptorLayout.read(p, entry.frame, DescriptorLayout.parent) == caller.raw)
+        assert(Descriptor(entry.frame).parent(p) == caller)
         return entry.frame
     }
 
-    /// The child named `name` and the checked page-aligned vaddr `va` in it, or the status that
-    /// says which of the two is wrong (the child first, as every service checks it).
+    /// The child named `name` and the checked page-aligned vaddr `va` in it; throws the status
+    /// that says which of the two is wrong (the child first, as every service checks it).
     public static func child<P: Platform>(
         _ p: P, caller: PhysicalAddress, named name: UserAddress, page va: UserAddress
-    ) -> Result<(descriptor: PhysicalAddress, va: VirtualAddress), Status> {
-        guard let child = child(p, caller: caller, named: name) else { return .failure(.invalidChild) }
-        switch va.checkedPage() {
-        case .failure(let s): return .failure(s)
-        case .success(let v): return .success((child, v))
-        }
+    ) throws(Status) -> (descriptor: PhysicalAddress, va: VirtualAddress) {
+        guard let child = child(p, caller: caller, named: name) else { throw .invalidChild }
+        return (child, try va.checkedPage())
     }
 
     /// The vaddr, in the parent's address space, of this partition's descriptor (0 for root).
-    public static func descriptorVAddrInParent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
-        DescriptorLayout.read(p, descriptor, DescriptorLayout.vaddrInParent)
+    package static func descriptorVAddrInParent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
+        Descriptor(descriptor).vaddrInParent(p)
     }
 
     /// Depth in the tree: 0 for root. Bounds every walk up the tree.
-    public static func depth<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
-        DescriptorLayout.read(p, descriptor, DescriptorLayout.depth)
+    package static func depth<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
+        Descriptor(descriptor).depth(p)
     }
 
     /// Pip's VCLI interrupt state (DESIGN.md §4 getIntState/setIntState): 0 = interrupts
     /// enabled, 1 = disabled.
-    public static func interruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
-        DescriptorLayout.read(p, descriptor, DescriptorLayout.interruptState)
+    package static func interruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> VirtualInterruptState {
+        Descriptor(descriptor).interruptState(p)
     }
 
-    public static func setInterruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress, _ state: UInt64) {
-        DescriptorLayout.write(p, descriptor, DescriptorLayout.interruptState, state)
+    package static func setInterruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress, _ state: VirtualInterruptState) {
+        Descriptor(descriptor).setInterruptState(p, state)
     }
 }

@@ -21,7 +21,7 @@
 ///   register the context does not hold (FS/GS base, segment registers, debug registers, any
 ///   AVX/AVX-512 state) is zero or the kernel's fixed user value — which on x86 means XCR0 has
 ///   x87|SSE only, CR4.FSGSBASE off, DS/ES/FS/GS null, FS/GS base 0. The values it loads are
-///   sanitized with `UserRegisters` (the same functions on every platform): `rflags` keeps only
+///   sanitized with `UserRegisters` (the same functions on every platform): the flags register keeps only
 ///   the user flags and gets IF from the core, a `rip` outside the partition half becomes 0 (so
 ///   a bad context faults in ring 3, never in the kernel's `sysret`/`iretq`), MXCSR loses its
 ///   reserved bits (FXRSTOR would #GP in ring 0). The same rip rule is applied once more by
@@ -58,19 +58,19 @@ public protocol CPUPlatform: Platform {
     var rootPartition: PhysicalAddress { get }
     /// The descriptor of the partition whose state is trapped (the one running in ring 3).
     var currentPartition: PhysicalAddress { get }
-    /// Makes `descriptor` the current partition; called with the `switchAddressSpace` of its PML4.
+    /// Makes `descriptor` the current partition; called with the `switchAddressSpace` of its root table.
     func setCurrentPartition(_ descriptor: PhysicalAddress)
-    /// Loads CR3 with `pml4` (a partition's PML4 page, from its descriptor).
-    func switchAddressSpace(_ pml4: PhysicalAddress)
+    /// Loads CR3 with `rootTable` (a partition's root table page, from its descriptor).
+    func switchAddressSpace(_ rootTable: PhysicalAddress)
     /// Writes the trapped state as a context at `location` (see the hygiene notes above), with
     /// `flags` in `ContextLayout.flags`, 1 in `valid`, and `returnValue` instead of the trapped
     /// `rax` when not nil (a yield caller resumes with status 0 in rax).
     func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?)
     /// Replaces the trapped state by the context at `location`, sanitized (`UserRegisters`),
-    /// with `rflags.IF` = `interruptsEnabled`; when `delivery` is not nil, its five values then
+    /// with the interrupt flag = `interruptsEnabled`; when `delivery` is not nil, its five values then
     /// replace the registers `SprigABI.Delivery` names.
     func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?)
-    /// Sets `rflags.IF` of the trapped state (root's `setIntState` takes effect at once).
+    /// Sets the interrupt flag of the trapped state (root's `setIntState` takes effect at once).
     func setTrappedInterruptFlag(_ enabled: Bool)
     /// The rip of the trapped state: where ring 3 resumes.
     var trappedRIP: UInt64 { get }
@@ -90,44 +90,3 @@ public struct DeliveryInfo: Sendable {
         self.faultAddress = faultAddress; self.savedAt = savedAt
     }
 }
-
-/// The sanitization every `CPUPlatform.loadCPUState` applies to a context's values, written
-/// once so that the model and the machine load exactly the same registers.
-public enum UserRegisters {
-    /// rflags bits a partition may hold: CF, PF, AF, ZF, SF, TF, DF, OF, AC, ID. Not IF (the core
-    /// decides), IOPL (no port I/O from ring 3), NT, RF, VM, VIF, VIP.
-    public static let userFlagsMask: UInt64 = 0x0000_0000_0024_0DD5
-    public static let interruptFlag: UInt64 = 0x200
-    /// Bit 1 of rflags always reads 1.
-    public static let reservedOne: UInt64 = 0x2
-
-    @inlinable public static func rflags(_ raw: UInt64, interruptsEnabled: Bool) -> UInt64 {
-        (raw & userFlagsMask) | reservedOne | (interruptsEnabled ? interruptFlag : 0)
-    }
-
-    /// A rip outside the partition half (non-canonical or kernel) becomes 0: the partition then
-    /// takes a page fault in ring 3, delivered to its parent like any other.
-    @inlinable public static func rip(_ raw: UInt64) -> UInt64 {
-        raw < AddressSpace.lowerHalfEnd ? raw : 0
-    }
-
-    /// MXCSR (FXSAVE bytes 24…27) without the bits FXRSTOR refuses; `mask` is the CPU's
-    /// MXCSR_MASK (0xFFBF when FXSAVE reports 0).
-    @inlinable public static func mxcsr(_ raw: UInt32, mask: UInt32) -> UInt32 { raw & mask }
-    public static let defaultMXCSRMask: UInt32 = 0xFFBF
-
-    /// FXSAVE (64-bit form) leaves some bytes of its image as they were in memory: the six
-    /// padding bytes of each 16-byte ST/MM slot (bytes 42…47, 58…63, …, 154…159) and bytes
-    /// 416…511. A save must not leave them to chance (the straddling path goes through a
-    /// staging buffer that held another partition's image): these are the bytes of FXSAVE word
-    /// `w` (0…63) the CPU writes; every save path stores zeros in the others.
-    @inlinable public static func fxsaveWrittenBytes(word w: Int) -> UInt64 {
-        if w >= fxsaveFirstUnwrittenWord { return 0 }
-        // ST/MM slot k is words 4 + 2k (mantissa) and 5 + 2k (exponent and sign, then padding).
-        if w >= 5 && w <= 19 && w & 1 == 1 { return 0xFFFF }
-        return ~0
-    }
-    /// FXSAVE bytes 416… (word 52 on) are never written by the CPU.
-    public static let fxsaveFirstUnwrittenWord = 416 / 8
-}
-

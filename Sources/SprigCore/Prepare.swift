@@ -1,6 +1,6 @@
 /// `countToMap` and `prepare`: building the missing levels of a child's tables (DESIGN.md §4).
 ///
-/// Each missing level below the PML4 (PDPT, PD, PT) takes three pages from the caller: the table
+/// Each missing level below the root table (PDPT, PD, PT) takes three pages from the caller: the table
 /// page and its shadow-1 and shadow-2 pages. When the child's head configuration page has no room
 /// for the new entries, one more page becomes a configuration page. So `countToMap` is
 /// `3 × missing levels (+ 1)`, at most 10.
@@ -11,9 +11,9 @@
 /// `maxPages` pages are read, so a looping list costs a bounded walk and is refused.
 import SprigABI
 
-public enum Prepare {
+package enum Prepare {
     /// The most pages one `prepare` can take.
-    public static let maxPages = 10
+    package static let maxPages = 10
 
     /// Number of missing table levels for `va` in `child` (0…3).
     static func missingLevels<P: Platform>(_ p: P, _ child: PhysicalAddress, _ va: VirtualAddress) -> UInt64 {
@@ -34,16 +34,17 @@ public enum Prepare {
     /// The pages `prepare` still needs before `vaChild` can be mapped in the child named `child`.
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: nothing changed; on success the count is at most `maxPages`.
-    public static func countToMap<P: Platform>(
+    package static func countToMap<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
     ) -> (status: Status, count: UInt64) {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
-        switch Partition.child(p, caller: caller, named: name, page: vaChild) {
-        case .failure(let s): return (s, 0)
-        case .success(let (child, va)):
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
+        do throws(Status) {
+            let (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild)
             let n = pagesNeeded(p, child, va)
             assert(n <= UInt64(maxPages))
             return (.success, n)
+        } catch {
+            return (error, 0)
         }
     }
 
@@ -54,15 +55,12 @@ public enum Prepare {
     ///   structures recorded in the child's configuration list, and `next` is the link found in
     ///   the last page taken (the rest of the list; `freeList` itself when nothing was needed).
     ///   On failure nothing changed.
-    public static func prepare<P: Platform>(
+    package static func prepare<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress, freeList: UserAddress
     ) -> (status: Status, next: UInt64) {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         let child: PhysicalAddress, va: VirtualAddress
-        switch Partition.child(p, caller: caller, named: name, page: vaChild) {
-        case .failure(let s): return (s, 0)
-        case .success(let r): (child, va) = r
-        }
+        do throws(Status) { (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild) } catch { return (error, 0) }
         let needed = Int(pagesNeeded(p, child, va))
         guard needed > 0 else { return (.success, freeList.raw) }
 
@@ -72,17 +70,16 @@ public enum Prepare {
         var i = 0
         while i < needed {
             guard link != 0 else { return (.freeListTooShort, 0) }
-            switch PageOwnership.checkGivable(p, caller: caller, UserAddress(link), structure: true) {
-            case .failure(let s): return (s, 0)
-            case .success(let page):
-                var j = 0
-                while j < i {
-                    if pages[j]?.paddr == page.paddr { return (.freeListLoops, 0) }
-                    j += 1
-                }
-                pages[i] = page
-                link = p.load(page.paddr)
+            let page: PageOwnership.OwnedPage
+            do throws(Status) { page = try PageOwnership.checkGivable(p, caller: caller, UserAddress(link), structure: true) }
+            catch { return (error, 0) }
+            var j = 0
+            while j < i {
+                if pages[j]?.paddr == page.paddr { return (.freeListLoops, 0) }
+                j += 1
             }
+            pages[i] = page
+            link = p.load(page.paddr)
             i += 1
         }
 

@@ -5,31 +5,31 @@
 /// configuration list: each leaf is a page the caller gave it (the child's shadow 2 says at which
 /// vaddr), each configuration entry a structure page the caller gave. The grandchildren's
 /// structures are leaves of the child that are inaccessible to it; they are zeroed on the way
-/// back, like the child's own structures, so no kernel data (table entries, the kernel-half PML4
+/// back, like the child's own structures, so no kernel data (table entries, the kernel-half root table
 /// entries) reaches the caller. Every walk is bounded by the table shape (512 entries per level,
-/// 256 in the PML4's lower half), by the configuration-page count or by the tree depth.
+/// 256 in the root table's lower half), by the configuration-page count or by the tree depth.
 import SprigABI
 
-public enum Reclaim {
+package enum Reclaim {
     /// Deletes the child named `child` and its whole subtree.
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: on success the name no longer names a child; every page the caller gave
     ///   the child (mapped or as a structure) is the caller's again, not given, accessible to it
     ///   (and its ancestors) as before it was given; structure pages are zeroed. On failure
     ///   nothing changed.
-    public static func deletePartition<P: Platform>(_ p: P, caller: PhysicalAddress, child name: UserAddress) -> Status {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+    package static func deletePartition<P: Platform>(_ p: P, caller: PhysicalAddress, child name: UserAddress) -> Status {
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         guard let child = Partition.child(p, caller: caller, named: name),
               let nameSlots = Shadow.leafSlots(p, descriptor: caller, va: VirtualAddress(name.raw))
         else { return .invalidChild }
 
         p.store(nameSlots.sh1At, 0)
         // Every page mapped in the child goes back to the caller.
-        let pml4 = Partition.pml4(p, child)
-        let sh2Root = PhysicalAddress(DescriptorLayout.read(p, child, DescriptorLayout.shadow2))
+        let rootTable = Partition.rootTable(p, child)
+        let sh2Root = Descriptor(child).shadow2(p)
         var i4: UInt64 = 0
         while i4 < 256 {
-            let e4 = PageTableEntry(raw: p.load(pml4.adding(i4 * 8)))
+            let e4 = PageTableEntry(raw: p.load(rootTable.adding(i4 * 8)))
             let s4 = PhysicalAddress(p.load(sh2Root.adding(i4 * 8)))
             if e4.isPresent, s4.raw != 0 {
                 var i3: UInt64 = 0
@@ -84,20 +84,17 @@ public enum Reclaim {
     }
 
     /// Gives back the empty table pages (with their shadow pages) on the path of `vaChild` in the
-    /// child named `child`, from the page table up to the PDPT; the PML4 stays.
+    /// child named `child`, from the page table up to the PDPT; the root table stays.
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: `count` pages (tables, shadows, emptied configuration pages) are the
     ///   caller's again, zeroed and accessible; the child maps exactly what it mapped before.
     ///   On failure nothing changed. Nothing to collect is a success with count 0.
-    public static func collect<P: Platform>(
+    package static func collect<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
     ) -> (status: Status, count: UInt64) {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         let child: PhysicalAddress, va: VirtualAddress
-        switch Partition.child(p, caller: caller, named: name, page: vaChild) {
-        case .failure(let s): return (s, 0)
-        case .success(let r): (child, va) = r
-        }
+        do throws(Status) { (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild) } catch { return (error, 0) }
         var given: UInt64 = 0
         var level = 1
         while level <= 3 {

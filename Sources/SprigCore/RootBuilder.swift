@@ -4,7 +4,7 @@
 /// (`SprigModel`), so the model starts from exactly the state the kernel boots into. It takes
 /// every page it needs from the `BootAllocator` and gives root all that is left:
 ///
-/// * a descriptor and a PML4 whose upper half (entries 256–511) is the kernel's, supervisor-only,
+/// * a descriptor and a root table whose upper half (entries 256–511) is the kernel's, supervisor-only,
 ///   with shadow 1 and shadow 2 mirroring every lower-half table page (see `Shadow`); root has no
 ///   configuration list: its structure pages are the kernel's and are never given back;
 /// * its image copied to fresh pages at `AddressSpace.imageBase` (read, write, execute);
@@ -47,13 +47,13 @@ public struct BootCommandLine: Sendable {
 
 public struct RootBuildResult: Sendable {
     public var descriptor: PhysicalAddress
-    public var pml4: PhysicalAddress
+    public var rootTable: PhysicalAddress
     /// Roots of root's shadow 1 and shadow 2.
-    public var shadow1: PhysicalAddress
-    public var shadow2: PhysicalAddress
+    package var shadow1: PhysicalAddress
+    package var shadow2: PhysicalAddress
     /// Kernel structure pages allocated to build root (descriptor, tables and shadows).
     public var structurePages: UInt64
-    public var imagePages: UInt64
+    package var imagePages: UInt64
     public var windowPages: UInt64
     public var rangeCount: UInt64
 }
@@ -65,11 +65,11 @@ public enum RootBuildError: Error, Sendable {
 }
 
 public enum RootBuilder {
-    public static let maxModules = 16
+    package static let maxModules = 16
 
     /// Builds root. `image` is the root partition's flat image (loaded at `imageBase`, entry at
     /// its first byte); `modules` are the other boot modules (root sees them in its window);
-    /// `kernelPML4` provides the upper half; `totalPages`, `kernelImagePages` and `commandLine`
+    /// `kernelRootTable` provides the upper half; `totalPages`, `kernelImagePages` and `commandLine`
     /// go to boot info.
     /// - Precondition: the allocator no longer contains the image's, the modules' or the
     ///   kernel's pages.
@@ -77,7 +77,7 @@ public enum RootBuilder {
     public static func build<P: Platform>(
         _ platform: P,
         allocator: inout BootAllocator,
-        kernelPML4: PhysicalAddress,
+        kernelRootTable: PhysicalAddress,
         image: BootModule,
         modules: InlineArray<16, BootModule>,
         moduleCount: Int,
@@ -93,20 +93,13 @@ public enum RootBuilder {
             structurePages += 1
             return p
         }
-        guard let descriptor = table(), let pml4 = table(), let shadow1 = table(), let shadow2 = table()
+        guard let descriptor = table(), let rootTable = table(), let shadow1 = table(), let shadow2 = table()
         else { return .failure(.outOfMemory) }
-        platform.zeroPage(descriptor)
-        platform.zeroPage(pml4)
+        platform.zeroPage(rootTable)
         platform.zeroPage(shadow1)
         platform.zeroPage(shadow2)
-        var i: UInt64 = 256
-        while i < 512 {
-            platform.store(pml4.adding(i * 8), platform.load(kernelPML4.adding(i * 8)))
-            i += 1
-        }
-        DescriptorLayout.initialize(platform, descriptor: descriptor, pml4: pml4)
-        DescriptorLayout.write(platform, descriptor, DescriptorLayout.shadow1, shadow1.raw)
-        DescriptorLayout.write(platform, descriptor, DescriptorLayout.shadow2, shadow2.raw)
+        KernelHalf.share(platform, from: kernelRootTable, to: rootTable)
+        Descriptor.initializeRoot(platform, descriptor, rootTable: rootTable, shadow1: shadow1, shadow2: shadow2)
 
         // Maps one root page, building each missing level with its two shadow pages.
         func map(_ va: VirtualAddress, _ frame: PhysicalAddress, _ flags: UInt64) -> Bool {
@@ -134,7 +127,7 @@ public enum RootBuilder {
         func mapFresh(_ va: UInt64, rights: UInt64) -> PhysicalAddress? {
             guard let page = allocator.allocatePage() else { return nil }
             platform.zeroPage(page)
-            guard map(VirtualAddress(va), page, PageTableEntry.leafFlags(rights: rights)) else { return nil }
+            guard map(VirtualAddress(va), page, PageTableEntry.leafFlags(rights: PageRights(kernel: rights))) else { return nil }
             return page
         }
 
@@ -169,7 +162,7 @@ public enum RootBuilder {
         var rangeCount: UInt64 = 0
         var runEnd: UInt64 = ~0  // physical end of the current run, to merge adjacent pages
         func mapWindowPage(_ page: PhysicalAddress, rights: UInt64 = rw) -> Bool {
-            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), page, PageTableEntry.leafFlags(rights: rights))
+            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), page, PageTableEntry.leafFlags(rights: PageRights(kernel: rights)))
             else { return false }
             windowPages += 1
             if page.raw == runEnd, rangeCount > 0 {
@@ -212,15 +205,8 @@ public enum RootBuilder {
         }
 
         // The initial context and VIDT[0].
-        platform.store(context.adding(UInt64(ContextLayout.rip)), AddressSpace.imageBase)
-        platform.store(context.adding(UInt64(ContextLayout.rsp)), AddressSpace.rootStackTop)
-        platform.store(context.adding(UInt64(ContextLayout.rflags)), 0x202)
-        // FPU/SSE at their reset defaults (FXSAVE image: FCW at byte 0, MXCSR at byte 24): all
-        // exceptions masked, so the first FXRSTOR gives root the state a fresh CPU would.
-        platform.store(context.adding(UInt64(ContextLayout.fpu)), 0x037F)
-        platform.store(context.adding(UInt64(ContextLayout.fpu + 24)), 0x1F80)
-        platform.store(context.adding(UInt64(ContextLayout.rdi)), AddressSpace.bootInfo)
-        platform.store(context.adding(UInt64(ContextLayout.valid)), 1)
+        UserRegisters.writeInitialContext(
+            platform, at: context, entry: AddressSpace.imageBase, stack: AddressSpace.rootStackTop, argument: AddressSpace.bootInfo)
         platform.store(vidt, AddressSpace.rootInitialContext)
 
         // Boot info.
@@ -248,7 +234,7 @@ public enum RootBuilder {
         }
 
         return .success(RootBuildResult(
-            descriptor: descriptor, pml4: pml4, shadow1: shadow1, shadow2: shadow2, structurePages: structurePages,
+            descriptor: descriptor, rootTable: rootTable, shadow1: shadow1, shadow2: shadow2, structurePages: structurePages,
             imagePages: imagePages, windowPages: windowPages, rangeCount: rangeCount))
     }
 }

@@ -12,7 +12,7 @@ public enum Kernel {
     /// - Postcondition: when a service that can change some partition's tables succeeded
     ///   (`Service.changesTables`, the service table's column), the translation and yield
     ///   caches are empty (`KernelCache`).
-    public static func dispatch<P: Platform>(
+    package static func dispatch<P: Platform>(
         _ p: P, caller: PhysicalAddress, service: UInt64,
         _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
     ) -> (status: Status, value: UInt64) {
@@ -30,7 +30,7 @@ public enum Kernel {
         switch s {
         case .createPartition:
             return (CreatePartition.createPartition(
-                p, caller: caller, descriptor: u(a0), pml4: u(a1), shadow1: u(a2), shadow2: u(a3), configList: u(a4)), 0)
+                p, caller: caller, descriptor: u(a0), rootTable: u(a1), shadow1: u(a2), shadow2: u(a3), configList: u(a4)), 0)
         case .countToMap:
             let r = Prepare.countToMap(p, caller: caller, child: u(a0), vaChild: u(a1))
             return (r.status, r.count)
@@ -38,7 +38,7 @@ public enum Kernel {
             let r = Prepare.prepare(p, caller: caller, child: u(a0), vaChild: u(a1), freeList: u(a2))
             return (r.status, r.next)
         case .addVAddr:
-            return (Sharing.addVAddr(p, caller: caller, vaParent: u(a0), child: u(a1), vaChild: u(a2), rights: a3), 0)
+            return (Sharing.addVAddr(p, caller: caller, vaParent: u(a0), child: u(a1), vaChild: u(a2), rights: UncheckedRights(a3)), 0)
         case .removeVAddr:
             return (Sharing.removeVAddr(p, caller: caller, child: u(a0), vaChild: u(a1)), 0)
         case .mappedInChild:
@@ -53,7 +53,7 @@ public enum Kernel {
             let r = InterruptState.getIntState(p, caller: caller, child: u(a0))
             return (r.status, r.state)
         case .setIntState:
-            return (InterruptState.setIntState(p, caller: caller, state: a0), 0)
+            return (InterruptState.setIntState(p, caller: caller, state: UncheckedInterruptState(a0)), 0)
         case .yield, .consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt:
             // Routed before the table reaches here (`Service.route`: control, machine).
             return (.unknownService, 0)

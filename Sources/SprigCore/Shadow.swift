@@ -1,8 +1,8 @@
 /// Shadow 1 and shadow 2: the kernel's bookkeeping beside a partition's page tables (DESIGN.md §3).
 ///
 /// Both shadows mirror **all four levels** of the partition's lower-half tables, Pip style: for
-/// every table page (PML4, PDPT, PD, PT) there is one shadow-1 page and one shadow-2 page, built
-/// together with it (by `RootBuilder` at boot, by `createPartition` for the PML4, by `prepare`
+/// every table page (root table, PDPT, PD, PT) there is one shadow-1 page and one shadow-2 page, built
+/// together with it (by `RootBuilder` at boot, by `createPartition` for the root table, by `prepare`
 /// for the three lower levels — which is why `prepare` takes three pages per missing level).
 ///
 /// * A non-leaf shadow entry (levels 4…2) holds the paddr of the shadow page one level down,
@@ -17,16 +17,16 @@
 /// `va` (canonical, lower half).
 import SprigABI
 
-public enum Shadow {
+package enum Shadow {
     /// Bit 0 of a shadow-1 leaf entry: the page is a child's descriptor.
-    public static let descriptorFlag: UInt64 = 1
+    package static let descriptorFlag: UInt64 = 1
 
     /// Where the three leaf-level entries for one vaddr live.
-    public struct LeafSlots {
+    package struct LeafSlots {
         /// Physical address of the level-1 page-table entry.
-        public var entryAt: PhysicalAddress
-        public var sh1At: PhysicalAddress
-        public var sh2At: PhysicalAddress
+        package var entryAt: PhysicalAddress
+        package var sh1At: PhysicalAddress
+        package var sh2At: PhysicalAddress
     }
 
     /// The table, shadow-1 and shadow-2 entry addresses at `level` for `va`, when every level
@@ -36,9 +36,10 @@ public enum Shadow {
         _ p: P, descriptor: PhysicalAddress, va: VirtualAddress, level: Int
     ) -> LeafSlots? {
         guard va.isCanonical, va.isLowerHalf, level >= 1, level <= 4 else { return nil }
-        var table = DescriptorLayout.read(p, descriptor, DescriptorLayout.pml4)
-        var sh1 = DescriptorLayout.read(p, descriptor, DescriptorLayout.shadow1)
-        var sh2 = DescriptorLayout.read(p, descriptor, DescriptorLayout.shadow2)
+        let d = Descriptor(descriptor)
+        var table = d.rootTable(p).raw
+        var sh1 = d.shadow1(p).raw
+        var sh2 = d.shadow2(p).raw
         // `(va >> (9 * level)) & 0xFF8` is the byte offset of va's entry at `level` in any of
         // the three pages (yield's child lookup runs this walk: shifts, not `index(level:)`).
         var shift = UInt64(9 * 4)
@@ -62,7 +63,7 @@ public enum Shadow {
 
     /// The leaf slots for `va` (all three upper levels present); the leaf itself may be absent.
     @inline(__always)
-    public static func leafSlots<P: Platform>(_ p: P, descriptor: PhysicalAddress, va: VirtualAddress) -> LeafSlots? {
+    package static func leafSlots<P: Platform>(_ p: P, descriptor: PhysicalAddress, va: VirtualAddress) -> LeafSlots? {
         slots(p, descriptor: descriptor, va: va, level: 1)
     }
 }

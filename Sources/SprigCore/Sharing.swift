@@ -9,40 +9,34 @@
 /// `PageTableEntry.tableFlags` (present, writable, user, executable), so the leaf decides.
 import SprigABI
 
-public enum Sharing {
+package enum Sharing {
     /// Maps the caller's page at `vaParent` into the child named `child` at `vaChild` with
     /// `rights` (`Rights.read` required, plus `write`/`execute`; no other bit).
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: on success the child maps the page at `vaChild` with exactly `rights`,
     ///   `mappedInChild(vaParent)` names the child, and the caller still maps it. On failure
     ///   nothing changed.
-    public static func addVAddr<P: Platform>(
+    package static func addVAddr<P: Platform>(
         _ p: P, caller: PhysicalAddress, vaParent: UserAddress, child name: UserAddress,
-        vaChild: UserAddress, rights: UInt64
+        vaChild: UserAddress, rights unchecked: UncheckedRights
     ) -> Status {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
-        guard rights & ~Rights.all == 0, rights & Rights.read != 0 else { return .invalidArgument }
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
+        guard let rights = unchecked.checked() else { return .invalidArgument }
         guard let child = Partition.child(p, caller: caller, named: name) else { return .invalidChild }
         let page: PageOwnership.OwnedPage
-        switch PageOwnership.checkGivable(p, caller: caller, vaParent, structure: false) {
-        case .failure(let s): return s
-        case .success(let pg): page = pg
-        }
+        do throws(Status) { page = try PageOwnership.checkGivable(p, caller: caller, vaParent, structure: false) } catch { return error }
         let callerLeaf = PageTableEntry(raw: p.load(page.slots.entryAt))
-        if rights & Rights.write != 0 {
-            guard case .success = PageTableWalk.userTranslate(
-                p, pml4: Partition.pml4(p, caller), va: page.va, write: true)
+        if rights.write {
+            guard (try? PageTableWalk.userTranslate(
+                p, rootTable: Partition.rootTable(p, caller), va: page.va, write: true)) != nil
             else { return .rightsExceedCaller }
         }
-        if rights & Rights.execute != 0, !callerLeaf.isExecutable { return .rightsExceedCaller }
+        if rights.execute, !callerLeaf.isExecutable { return .rightsExceedCaller }
         let va: VirtualAddress
-        switch vaChild.checkedPage() {
-        case .failure(let s): return s
-        case .success(let v): va = v
-        }
+        do throws(Status) { va = try vaChild.checkedPage() } catch { return error }
         // No code on the VIDT page: a 2-byte syscall or int n at its last bytes would return to
         // 0x0000_8000_0000_0000, where iretq faults at CPL 0 (the exit path also checks rip).
-        if rights & Rights.execute != 0, va.raw == AddressSpace.vidt { return .executeAtVIDT }
+        if rights.execute, va.raw == AddressSpace.vidt { return .executeAtVIDT }
         guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .notPrepared }
         guard !PageTableEntry(raw: p.load(slots.entryAt)).isPresent else { return .childAddressInUse }
 
@@ -60,15 +54,12 @@ public enum Sharing {
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: on success nothing is mapped at `vaChild` in the child and the caller's
     ///   page is no longer given (`mappedInChild` is 0). On failure nothing changed.
-    public static func removeVAddr<P: Platform>(
+    package static func removeVAddr<P: Platform>(
         _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
     ) -> Status {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         let child: PhysicalAddress, va: VirtualAddress
-        switch Partition.child(p, caller: caller, named: name, page: vaChild) {
-        case .failure(let s): return s
-        case .success(let r): (child, va) = r
-        }
+        do throws(Status) { (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild) } catch { return error }
         guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .addressNotMapped }
         let leaf = PageTableEntry(raw: p.load(slots.entryAt))
         guard leaf.isPresent else { return .addressNotMapped }
@@ -93,15 +84,12 @@ public enum Sharing {
     /// vaddr in the caller), or 0 when it was not given (or is a child's structure page).
     /// - Precondition: `caller` is a live partition descriptor.
     /// - Postcondition: nothing changed.
-    public static func mappedInChild<P: Platform>(
+    package static func mappedInChild<P: Platform>(
         _ p: P, caller: PhysicalAddress, vaParent: UserAddress
     ) -> (status: Status, child: UInt64) {
-        assert(Partition.pml4(p, caller).raw != 0, "caller is not a descriptor")
+        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         let va: VirtualAddress
-        switch vaParent.checkedPage() {
-        case .failure(let s): return (s, 0)
-        case .success(let v): va = v
-        }
+        do throws(Status) { va = try vaParent.checkedPage() } catch { return (error, 0) }
         guard let slots = Shadow.leafSlots(p, descriptor: caller, va: va),
               PageTableEntry(raw: p.load(slots.entryAt)).isPresent
         else { return (.addressNotMapped, 0) }

@@ -1,5 +1,5 @@
 /// Spectre v1 (bounds-check bypass): a partition-chosen index clamped before any load that
-/// depends on it (issue 11 item 6).
+/// depends on it.
 ///
 /// The CPU may run past a bounds check on a prediction and load at `table + index` with an
 /// index the check refused, leaving a trace in the cache that ring 3 can time. Every
@@ -9,10 +9,10 @@
 /// the value the loads use is in range on every path the CPU may speculate down, and equal to
 /// the index on the architectural path (the model runs the same code and sees no difference).
 /// The construction is Linux's `array_index_nospec`.
-public enum Speculation {
+package enum Speculation {
     /// `index` when `index < size`, else 0, without a branch. `size` is at most 2⁶³.
     @inline(__always)
-    public static func clamp(_ index: UInt64, below size: UInt64) -> UInt64 {
+    package static func clamp(_ index: UInt64, below size: UInt64) -> UInt64 {
         // Adding a word the optimizer cannot see through (always 0) hides the caller's bounds
         // check from it: otherwise it proves the mask all ones and drops it, or (with an XOR)
         // keeps only part of it, letting indices with bit 63 set through. Both terms of
@@ -30,7 +30,7 @@ public enum Speculation {
     /// index in range, not onto 0, so it never replaces the bounds check (the yield's VIDT
     /// indices, which are checked first, use it).
     @inline(__always)
-    public static func wrap(_ index: UInt64, belowPowerOfTwo size: UInt64) -> UInt64 {
+    package static func wrap(_ index: UInt64, belowPowerOfTwo size: UInt64) -> UInt64 {
         precondition(size != 0 && size & (size &- 1) == 0)
         // The barrier hides the caller's check from the optimizer, which would otherwise drop
         // the AND as it knows `index < size`.

@@ -20,13 +20,13 @@
 /// (`Violation.staleTranslation`); without the emptying in `Kernel.dispatch`, that check fails.
 import SprigABI
 
-public enum TranslationCache {
+package enum TranslationCache {
     /// Two-way set associative: `sets` sets of two entries, the newer first (a fill moves the
     /// first entry to the second place), so two translations that map to the same set, used in
     /// turn, both stay.
     public static let sets = 16
-    public static let ways = 2
-    public static let entryCount = sets * ways
+    package static let ways = 2
+    package static let entryCount = sets * ways
     /// Words of `KernelCache` storage: (descriptor, page | 1, frame | writable) per entry; a
     /// tag word (page | 1) of 0 is an empty entry.
     public static let words = entryCount * 3
@@ -39,11 +39,11 @@ public enum TranslationCache {
         return Int(truncatingIfNeeded: h &>> 60) &* (ways &* 3)
     }
 
-    /// What a ring-3 access of the partition `descriptor` (tables `pml4`) to `va` reaches:
+    /// What a ring-3 access of the partition `descriptor` (tables `rootTable`) to `va` reaches:
     /// exactly `PageTableWalk.userTranslate`'s answer, nil for any failure.
     @inline(__always)
-    public static func translate<P: Platform>(
-        _ p: P, descriptor: PhysicalAddress, pml4: PhysicalAddress, va: UInt64, write: Bool
+    package static func translate<P: Platform>(
+        _ p: P, descriptor: PhysicalAddress, rootTable: PhysicalAddress, va: UInt64, write: Bool
     ) -> PhysicalAddress? {
         let offset = va & (AddressSpace.pageSize - 1)
         let page = va &- offset
@@ -55,7 +55,7 @@ public enum TranslationCache {
         } else if p.translationCacheLoad(i &+ 4) == tag, p.translationCacheLoad(i &+ 3) == descriptor.raw {
             answer = p.translationCacheLoad(i &+ 5)
         } else {
-            guard case .success(let w) = PageTableWalk.userWalk(p, pml4: pml4, va: VirtualAddress(va)),
+            guard let w = try? PageTableWalk.userWalk(p, rootTable: rootTable, va: VirtualAddress(va)),
                   w.rights & PageTableEntry.user != 0
             else { return nil }
             answer = w.frame | (w.rights & PageTableEntry.writable)

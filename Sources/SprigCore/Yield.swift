@@ -8,7 +8,7 @@
 ///       with rax = 0, flags = flagsOnWake, valid = 1
 ///     caller's interrupt state := flagsOnYield
 ///     callee's interrupt state := flags word of the context it is entered with
-///     CR3 := callee's PML4; current partition := callee
+///     CR3 := callee's root table; current partition := callee
 ///     trapped state := callee's context at VIDT[targetInterrupt] of the callee
 ///
 /// Every VIDT entry is an allegation; `ContextCheck` turns it into physical addresses only after
@@ -30,7 +30,7 @@
 /// bytes; the copy of the 768-byte context is the platform's, word-wise.
 import SprigABI
 
-public enum Yield {
+package enum Yield {
     /// The yield service, for the current partition of `p` (whose state `p` holds trapped).
     /// - Precondition: `p.currentPartition` is a live descriptor; its CR3 is loaded.
     /// - Postcondition: on `.success`, the caller's state is saved as described above (or
@@ -40,32 +40,31 @@ public enum Yield {
     ///   returns that status to the caller as for any service.
     @inline(__always)
     public static func yield<P: CPUPlatform>(
-        _ p: P, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64,
-        flagsOnYield: UInt64, flagsOnWake: UInt64
+        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
+        flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
     ) -> Status {
-        switch check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {
-        case .failure(let status):
-            return status
-        case .success(let plan):
-            commit(p, plan, callerFlags: InterruptFlags.normalized(flagsOnYield),
-                   wakeFlags: InterruptFlags.normalized(flagsOnWake), delivery: nil)
+        do throws(Status) {
+            let plan = try check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+            commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
             return .success
+        } catch {
+            return error
         }
     }
 
     /// A checked yield: everything the switch needs, computed by checks 3–8 (`resolve`) or kept
     /// from them by `YieldCache`, and by nothing else.
-    public struct Plan: Equatable, Sendable {
+    package struct Plan: Equatable, Sendable {
         public var caller: PhysicalAddress
-        public var callee: PhysicalAddress
-        public var calleePML4: PhysicalAddress
+        package var callee: PhysicalAddress
+        package var calleeRootTable: PhysicalAddress
         /// The VIDT pages of caller and callee (checks 5 and 6).
-        public var callerVIDT: PhysicalAddress
-        public var calleeVIDT: PhysicalAddress
+        package var callerVIDT: PhysicalAddress
+        package var calleeVIDT: PhysicalAddress
         /// The VIDT entries the checks ran on: the callee's at the target index, the caller's at
         /// the save index.
-        public var targetVA: UInt64
-        public var saveVA: UInt64
+        package var targetVA: UInt64
+        package var saveVA: UInt64
         public var target: ContextLocation
         /// nil: the caller's context is dropped (`saveVA` is 0).
         public var save: ContextLocation?
@@ -74,87 +73,78 @@ public enum Yield {
     /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing but the caches.
     @inline(__always)
     static func check<P: CPUPlatform>(
-        _ p: P, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64
-    ) -> Result<Plan, Status> {
+        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex
+    ) throws(Status) -> Plan {
         let caller = p.currentPartition
-        // 1. The target must be a VIDT index.
-        guard targetInterrupt < VIDTIndex.count else { return .failure(.invalidInterruptIndex) }
+        // 1. The target must be a VIDT index (in range on speculated paths too: `checked`).
+        guard let targetInterrupt = targetInterrupt.checked() else { throw .invalidInterruptIndex }
         // 2. The save slot must be a VIDT index.
-        guard saveIndex < VIDTIndex.count else { return .failure(.invalidSaveIndex) }
-        // Both in range on every path the CPU may speculate down too (Spectre v1); the VIDT
-        // has a power-of-two number of entries.
-        let targetInterrupt = Speculation.wrap(targetInterrupt, belowPowerOfTwo: VIDTIndex.count)
-        let saveIndex = Speculation.wrap(saveIndex, belowPowerOfTwo: VIDTIndex.count)
+        guard let saveIndex = saveIndex.checked() else { throw .invalidSaveIndex }
         // 3–8, or what they gave last time on the same tables and VIDT entries.
         let plan: Plan
         if let kept = YieldCache.lookup(p, caller: caller, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {
             plan = kept
         } else {
-            switch resolve(p, caller: caller, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {
-            case .failure(let status):
-                return .failure(status)
-            case .success(let resolved):
-                YieldCache.fill(p, resolved, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
-                plan = resolved
-            }
+            plan = try resolve(p, caller: caller, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+            YieldCache.fill(p, plan, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
         }
         // 9. The callee must not have masked the target.
-        guard !VIDTIndex.isMasked(targetInterrupt, state: Partition.interruptState(p, plan.callee))
-        else { return .failure(.interruptMasked) }
-        return .success(plan)
+        guard !VIDTIndex.isMasked(targetInterrupt.index, state: Partition.interruptState(p, plan.callee).raw)
+        else { throw .interruptMasked }
+        return plan
     }
 
     /// Checks 3–8 of the chain, in order, for `caller` (checks 1 and 2 passed): reads only.
     /// `YieldCache` keeps what it returns; the model checks each kept plan against it.
     @inline(__always)
-    public static func resolve<P: Platform>(
-        _ p: P, caller: PhysicalAddress, callee: UserAddress, targetInterrupt: UInt64, saveIndex: UInt64
-    ) -> Result<Plan, Status> {
+    package static func resolve<P: Platform>(
+        _ p: P, caller: PhysicalAddress, callee: UserAddress, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
+    ) throws(Status) -> Plan {
         let calleeDescriptor: PhysicalAddress
         if callee.raw == 0 {
             // 3. The default address names the parent; root has none.
-            guard let parent = Partition.parent(p, caller) else { return .failure(.rootHasNoParent) }
+            guard let parent = Partition.parent(p, caller) else { throw .rootHasNoParent }
             calleeDescriptor = parent
         } else {
             // 4. Any other name must be a live child's descriptor in the caller's space.
-            guard let child = Partition.child(p, caller: caller, named: callee) else { return .failure(.invalidChild) }
+            guard let child = Partition.child(p, caller: caller, named: callee) else { throw .invalidChild }
             calleeDescriptor = child
         }
-        let callerPML4 = Partition.pml4(p, caller)
-        let calleePML4 = Partition.pml4(p, calleeDescriptor)
+        let callerRootTable = Partition.rootTable(p, caller)
+        let calleeRootTable = Partition.rootTable(p, calleeDescriptor)
         // 5. The caller's VIDT page, mapped and accessible in the caller.
-        guard let callerVIDT = ContextCheck.vidtPage(p, descriptor: caller, pml4: callerPML4)
-        else { return .failure(.callerVIDTUnavailable) }
+        guard let callerVIDT = ContextCheck.vidtPage(p, descriptor: caller, rootTable: callerRootTable)
+        else { throw .callerVIDTUnavailable }
         // 6. The callee's VIDT page, mapped and accessible in the callee.
-        guard let calleeVIDT = ContextCheck.vidtPage(p, descriptor: calleeDescriptor, pml4: calleePML4)
-        else { return .failure(.calleeVIDTUnavailable) }
+        guard let calleeVIDT = ContextCheck.vidtPage(p, descriptor: calleeDescriptor, rootTable: calleeRootTable)
+        else { throw .calleeVIDTUnavailable }
         // 7. The callee's context: every page of it readable by the callee, off its VIDT (Fig. 4).
         let targetVA = ContextCheck.entry(p, vidt: calleeVIDT, index: targetInterrupt)
         guard let target = ContextCheck.locate(
-            p, descriptor: calleeDescriptor, pml4: calleePML4, va: targetVA, write: false, vidt: calleeVIDT)
-        else { return .failure(.calleeContextUnavailable) }
+            p, descriptor: calleeDescriptor, rootTable: calleeRootTable, va: targetVA, write: false, vidt: calleeVIDT)
+        else { throw .calleeContextUnavailable }
         // 8. The caller's save slot, unless 0: writable by the caller, off its VIDT, off the target.
         let saveVA = ContextCheck.entry(p, vidt: callerVIDT, index: saveIndex)
         var save: ContextLocation? = nil
-        if saveVA != 0 {
-            guard let slot = ContextCheck.locate(p, descriptor: caller, pml4: callerPML4, va: saveVA, write: true, vidt: callerVIDT),
+        if !saveVA.isNone {
+            guard let slot = ContextCheck.locate(p, descriptor: caller, rootTable: callerRootTable, va: saveVA, write: true, vidt: callerVIDT),
                   !slot.overlaps(target)
-            else { return .failure(.callerContextUnavailable) }
+            else { throw .callerContextUnavailable }
             save = slot
         }
-        return .success(Plan(caller: caller, callee: calleeDescriptor, calleePML4: calleePML4,
-                             callerVIDT: callerVIDT, calleeVIDT: calleeVIDT, targetVA: targetVA, saveVA: saveVA,
-                             target: target, save: save))
+        return Plan(caller: caller, callee: calleeDescriptor, calleeRootTable: calleeRootTable,
+                    callerVIDT: callerVIDT, calleeVIDT: calleeVIDT, targetVA: targetVA.raw, saveVA: saveVA.raw,
+                    target: target, save: save)
     }
 
     /// The switch of a checked plan: save (or drop), caller's flags, enter the callee.
     @inline(__always)
     static func commit<P: CPUPlatform>(
-        _ p: P, _ plan: Plan, callerFlags: UInt64, wakeFlags: UInt64, delivery: DeliveryInfo?
+        _ p: P, _ plan: Plan, callerFlags: VirtualInterruptState, wakeFlags: VirtualInterruptState, delivery: DeliveryInfo?
     ) {
-        if let slot = plan.save { p.saveCPUState(to: slot, flags: wakeFlags, returnValue: Status.success.rawValue) }
+        if let slot = plan.save { p.saveCPUState(to: slot, flags: wakeFlags.raw, returnValue: Status.success.rawValue) }
         Partition.setInterruptState(p, plan.caller, callerFlags)
-        enter(p, plan.callee, pml4: plan.calleePML4, at: plan.target, delivery: delivery)
+        enter(p, plan.callee, rootTable: plan.calleeRootTable, at: plan.target, delivery: delivery)
     }
 
     /// Makes `descriptor` current and `p`'s trapped state its context at `location`; the
@@ -162,15 +152,16 @@ public enum Yield {
     /// - Precondition: `location` was made by `ContextCheck.locate` in `descriptor`'s tables.
     @inline(__always)
     static func enter<P: CPUPlatform>(
-        _ p: P, _ descriptor: PhysicalAddress, pml4: PhysicalAddress, at location: ContextLocation,
+        _ p: P, _ descriptor: PhysicalAddress, rootTable: PhysicalAddress, at location: ContextLocation,
         delivery: DeliveryInfo?
     ) {
-        let state = InterruptFlags.normalized(p.load(location.word(at: ContextLayout.flags)))
+        // A context's flags word is the partition's: any nonzero value means masked.
+        let state = UncheckedInterruptState(p.load(location.word(at: ContextLayout.flags))).normalized
         Partition.setInterruptState(p, descriptor, state)
-        p.switchAddressSpace(pml4)
+        p.switchAddressSpace(rootTable)
         p.setCurrentPartition(descriptor)
         // Only root's IF follows its virtual flag; every other partition runs interruptible.
-        let interruptsEnabled = descriptor != p.rootPartition || state == InterruptFlags.enabled
+        let interruptsEnabled = descriptor != p.rootPartition || state.isEnabled
         p.loadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)
     }
 }

@@ -9,7 +9,7 @@
 ///
 /// * the arguments (caller, callee name, target index, save index) — the key of an entry;
 /// * the page tables and shadows of caller and callee, and descriptors' fixed fields (parent,
-///   PML4) — which only the table-changing services change, and every one of them empties this
+///   root table) — which only the table-changing services change, and every one of them empties this
 ///   cache with the translation cache when it succeeds (`KernelCache.invalidate`);
 /// * the two VIDT entries read (the callee's at the target index, the caller's at the save
 ///   index) — partition memory, which ring 3 may rewrite at any time: a hit re-reads both, at
@@ -28,26 +28,26 @@
 /// (`Violation.staleYieldPlan`).
 import SprigABI
 
-public enum YieldCache {
+package enum YieldCache {
     /// Two-way set associative, the newer entry of a set first (a fill moves the first entry to
     /// the second place): the two directions of a parent–child pair always both stay.
     public static let sets = 8
-    public static let ways = 2
-    public static let entryCount = sets * ways
-    public static let entryWords = 16
+    package static let ways = 2
+    package static let entryCount = sets * ways
+    package static let entryWords = 16
     public static let words = entryCount * entryWords
     /// First word in `KernelCache` storage.
     public static let base = TranslationCache.words
 
     // Word offsets in an entry.
-    public static let tag = 0, caller = 1, calleeName = 2, callee = 3, calleePML4 = 4
-    public static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
+    public static let tag = 0, caller = 1, calleeName = 2, callee = 3, calleeRootTable = 4
+    package static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
     public static let target = 9, save = 12  // each: first, firstBytes, second
     /// The tag's valid bit; the tag also holds both indices (each below 2^16).
     public static let valid: UInt64 = 1 << 63
 
     @inline(__always)
-    public static func tagValue(targetInterrupt: UInt64, saveIndex: UInt64) -> UInt64 {
+    package static func tagValue(targetInterrupt: UInt64, saveIndex: UInt64) -> UInt64 {
         valid | saveIndex &<< 16 | targetInterrupt
     }
 
@@ -61,18 +61,18 @@ public enum YieldCache {
     /// The plan of checks 3–8 for this key, if an entry of its set holds it and the two VIDT
     /// entries still hold the values it was checked on.
     @inline(__always)
-    public static func lookup<P: Platform>(
-        _ p: P, caller: PhysicalAddress, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64
+    package static func lookup<P: Platform>(
+        _ p: P, caller: PhysicalAddress, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) -> Yield.Plan? {
-        let s = set(caller: caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
-        let t = tagValue(targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+        let s = set(caller: caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
+        let t = tagValue(targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         var e = s
         while e < s &+ ways &* entryWords {
             if p.translationCacheLoad(e &+ tag) == t, p.translationCacheLoad(e &+ Self.caller) == caller.raw,
                p.translationCacheLoad(e &+ Self.calleeName) == calleeName {
                 // Partition memory: read again every time.
-                let targetEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)), index: targetInterrupt)
-                let saveEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)), index: saveIndex)
+                let targetEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)), index: targetInterrupt).raw
+                let saveEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)), index: saveIndex).raw
                 if targetEntry == p.translationCacheLoad(e &+ targetVA), saveEntry == p.translationCacheLoad(e &+ saveVA) {
                     return plan(p, entry: e)
                 }
@@ -84,7 +84,7 @@ public enum YieldCache {
 
     /// The plan the entry at storage index `entry` holds (whether or not it is valid).
     @inline(__always)
-    public static func plan<P: Platform>(_ p: P, entry e: Int) -> Yield.Plan {
+    package static func plan<P: Platform>(_ p: P, entry e: Int) -> Yield.Plan {
         func location(_ o: Int) -> ContextLocation {
             ContextLocation(first: PhysicalAddress(p.translationCacheLoad(e &+ o)),
                             firstBytes: p.translationCacheLoad(e &+ o &+ 1),
@@ -93,7 +93,7 @@ public enum YieldCache {
         let saveEntry = p.translationCacheLoad(e &+ saveVA)
         return Yield.Plan(
             caller: PhysicalAddress(p.translationCacheLoad(e &+ caller)), callee: PhysicalAddress(p.translationCacheLoad(e &+ callee)),
-            calleePML4: PhysicalAddress(p.translationCacheLoad(e &+ calleePML4)),
+            calleeRootTable: PhysicalAddress(p.translationCacheLoad(e &+ calleeRootTable)),
             callerVIDT: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)),
             calleeVIDT: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)),
             targetVA: p.translationCacheLoad(e &+ targetVA), saveVA: saveEntry,
@@ -104,15 +104,15 @@ public enum YieldCache {
     /// entry that was there becomes the older one, the older one is dropped.
     @inline(__always)
     static func fill<P: Platform>(
-        _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64
+        _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) {
-        let e = set(caller: plan.caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+        let e = set(caller: plan.caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         KernelCache.demoteNewer(p, set: e, entryWords: entryWords)
         func put(_ o: Int, _ v: UInt64) { p.translationCacheStore(e &+ o, v) }
         put(Self.caller, plan.caller.raw)
         put(Self.calleeName, calleeName)
         put(callee, plan.callee.raw)
-        put(calleePML4, plan.calleePML4.raw)
+        put(calleeRootTable, plan.calleeRootTable.raw)
         put(callerVIDT, plan.callerVIDT.raw)
         put(calleeVIDT, plan.calleeVIDT.raw)
         put(targetVA, plan.targetVA)
@@ -120,7 +120,7 @@ public enum YieldCache {
         put(target, plan.target.first.raw); put(target &+ 1, plan.target.firstBytes); put(target &+ 2, plan.target.second.raw)
         let s = plan.save
         put(save, s?.first.raw ?? 0); put(save &+ 1, s?.firstBytes ?? 0); put(save &+ 2, s?.second.raw ?? 0)
-        put(tag, tagValue(targetInterrupt: targetInterrupt, saveIndex: saveIndex))
+        put(tag, tagValue(targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index))
     }
 }
 
@@ -140,7 +140,7 @@ public enum KernelCache {
 
     /// Empties both caches (some partition's tables changed): every entry's tag word becomes 0,
     /// which no valid entry has.
-    public static func invalidate<P: Platform>(_ p: P) {
+    package static func invalidate<P: Platform>(_ p: P) {
         var i = 0
         while i < TranslationCache.entryCount { p.translationCacheStore(i &* 3 &+ 1, 0); i += 1 }
         i = 0

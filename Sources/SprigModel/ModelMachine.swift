@@ -33,7 +33,7 @@ public final class ModelMachine {
     /// Root's window (its free pages at rootWindowBase + paddr), as vaddrs in root; not its
     /// image, stack, VIDT, boot-info or context pages.
     public let rootWindow: [UInt64]
-    public static let kernelBase: UInt64 = 0xFFFF_FFFF_8000_0000
+    public static let kernelBase: UInt64 = KernelLayout.base
 
     /// Pages a partition may still hand out, as vaddrs in its own space, per descriptor: kept
     /// by the helpers (`takePage`, `makeChild`) so tests can build trees quickly.
@@ -68,7 +68,7 @@ public final class ModelMachine {
         var allocator = BootAllocator()
         allocator.addFree(start: imagePage.raw + ps, end: UInt64(pages) * ps)
         let result = RootBuilder.build(
-            m, allocator: &allocator, kernelPML4: pml4,
+            m, allocator: &allocator, kernelRootTable: pml4,
             image: BootModule(start: imagePage, bytes: ps, name0: 0x746F6F72, name1: 0),
             modules: .init(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0)), moduleCount: 0,
             totalPages: UInt64(pages), kernelImagePages: UInt64(kernelImagePages))
@@ -118,8 +118,8 @@ public final class ModelMachine {
 
     /// The physical page a partition reaches at `va` (ring-3 view), or nil.
     public func translate(_ partition: PhysicalAddress, _ va: UInt64, write: Bool = false) -> PhysicalAddress? {
-        try? PageTableWalk.userTranslate(memory, pml4: Partition.pml4(memory, partition),
-                                         va: VirtualAddress(va), write: write).get()
+        try? PageTableWalk.userTranslate(memory, rootTable: Partition.rootTable(memory, partition),
+                                         va: VirtualAddress(va), write: write)
     }
 
     /// A page from the partition's pool (a vaddr in its space).
@@ -182,7 +182,7 @@ public final class ModelMachine {
 
     /// The physical page mapped at `va` in `partition`, accessible or not.
     public func translateStructure(_ partition: PhysicalAddress, _ va: UInt64) -> PhysicalAddress? {
-        PageTableWalk.leaf(memory, pml4: Partition.pml4(memory, partition), va: VirtualAddress(va))?.entry.frame
+        PageTableWalk.leaf(memory, rootTable: Partition.rootTable(memory, partition), va: VirtualAddress(va))?.entry.frame
     }
 
     /// Number of pages accessible to `partition` (ring-3 view).

@@ -37,7 +37,7 @@ public final class ModelSystem {
     public init(machine: ModelMachine) {
         self.machine = machine
         cpu = ModelCPU(memory: machine.memory, root: machine.root,
-                       rootPML4: Partition.pml4(machine.memory, machine.root))
+                       rootPML4: Partition.rootTable(machine.memory, machine.root))
     }
 
     public var memory: SimulatedMemory { machine.memory }

@@ -42,8 +42,8 @@ public struct ModelTLB: Equatable, Sendable {
         if let e = entries[page], !write || e.writable {
             return .success(PhysicalAddress(e.frame | va.pageOffset))
         }
-        let r = PageTableWalk.userTranslate(memory, pml4: pml4, va: va, write: write)
-        if case .success = r, case .success(let w) = PageTableWalk.userWalk(memory, pml4: pml4, va: va) {
+        let r = Result { () throws(Status) in try PageTableWalk.userTranslate(memory, rootTable: pml4, va: va, write: write) }
+        if case .success = r, let w = try? PageTableWalk.userWalk(memory, rootTable: pml4, va: va) {
             entries[page] = Entry(frame: w.frame, writable: w.rights & PageTableEntry.writable != 0)
         }
         return r
@@ -64,7 +64,7 @@ public struct ModelTLB: Equatable, Sendable {
         var out: [String] = []
         for (page, e) in entries.sorted(by: { $0.key < $1.key }) {
             let what = "TLB entry 0x\(String(page, radix: 16)) → 0x\(String(e.frame, radix: 16))\(e.writable ? " writable" : "")"
-            switch PageTableWalk.userWalk(memory, pml4: pml4, va: VirtualAddress(page)) {
+            switch Result(catching: { () throws(Status) in try PageTableWalk.userWalk(memory, rootTable: pml4, va: VirtualAddress(page)) }) {
             case .failure(let s):
                 out.append("\(what), but the tables no longer map the page (\(s))")
             case .success(let w):

@@ -65,7 +65,7 @@ public struct PartitionTree {
             let index = partitions.count
             seen[d] = index
             var view = PartitionView(descriptor: d, parent: parent)
-            let pml4 = word(d + UInt64(DescriptorLayout.pml4)) ?? 0
+            let pml4 = word(d + UInt64(DescriptorLayout.rootTable)) ?? 0
             let sh1 = word(d + UInt64(DescriptorLayout.shadow1)) ?? 0
             let sh2 = word(d + UInt64(DescriptorLayout.shadow2)) ?? 0
             let parentField = word(d + UInt64(DescriptorLayout.parent)) ?? 0
@@ -142,8 +142,8 @@ public struct PartitionTree {
                     continue
                 }
                 let p4 = PhysicalAddress(pml4)
-                let readable = (try? PageTableWalk.userTranslate(m, pml4: p4, va: VirtualAddress(va), write: false).get()) != nil
-                let writable = (try? PageTableWalk.userTranslate(m, pml4: p4, va: VirtualAddress(va), write: true).get()) != nil
+                let readable = (try? PageTableWalk.userTranslate(m, rootTable: p4, va: VirtualAddress(va), write: false)) != nil
+                let writable = (try? PageTableWalk.userTranslate(m, rootTable: p4, va: VirtualAddress(va), write: true)) != nil
                 view.leaves.append(Leaf(va: va, paddr: e.frame.raw, accessible: readable, writable: writable,
                                         executable: e.isExecutable, sh1: sh1, sh2: sh2))
             }

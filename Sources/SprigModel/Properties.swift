@@ -86,8 +86,10 @@ public enum Properties {
             let vidt = [word(YieldCache.calleeVIDT) + 8 * target: word(YieldCache.targetVA),
                         word(YieldCache.callerVIDT) + 8 * save: word(YieldCache.saveVA)]
             let kept = YieldCache.plan(m, entry: e)
-            let fresh = Yield.resolve(VIDTOverlay(m, vidt), caller: PhysicalAddress(caller),
-                                      callee: UserAddress(name), targetInterrupt: target, saveIndex: save)
+            let fresh = Result { () throws(Status) in
+                try Yield.resolve(VIDTOverlay(m, vidt), caller: PhysicalAddress(caller), callee: UserAddress(name),
+                                  targetInterrupt: VIDTSlot(kernel: target), saveIndex: VIDTSlot(kernel: save))
+            }
             switch fresh {
             case .failure(let status):
                 out.append(Violation(.staleYieldPlan, partition: caller, "\(what) is kept, but checks 3–8 now refuse it: \(status)"))
@@ -117,8 +119,8 @@ public enum Properties {
                 out.append(Violation(.staleTranslation, partition: descriptor, vaddr: page, "entry for a partition that does not exist"))
                 continue
             }
-            let pml4 = Partition.pml4(m, PhysicalAddress(descriptor))
-            guard case .success(let w) = PageTableWalk.userWalk(m, pml4: pml4, va: VirtualAddress(page)),
+            let pml4 = Partition.rootTable(m, PhysicalAddress(descriptor))
+            guard let w = try? PageTableWalk.userWalk(m, rootTable: pml4, va: VirtualAddress(page)),
                   w.rights & PageTableEntry.user != 0
             else {
                 out.append(Violation(.staleTranslation, partition: descriptor, vaddr: page, "cached, but ring 3 cannot reach the page now"))
@@ -178,7 +180,7 @@ public enum Properties {
     }
 
     /// The upper half every partition's PML4 copies (`kernelHalf`) maps only the kernel's entry
-    /// window (issue 11 item 6, docs/yield.md "The kernel's own mappings"): every leaf a page of
+    /// window (docs/yield.md "The kernel's own mappings"): every leaf a page of
     /// `window`, supervisor-only at every level, never both writable and executable. The
     /// machine's kernel half holds the same: its entry/exit code, GDT, IDT, TSS and stacks.
     public static func entryWindow(kernelPML4: PhysicalAddress, window: Set<UInt64>, memory m: SimulatedMemory) -> [Violation] {

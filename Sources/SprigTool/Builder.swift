@@ -95,9 +95,12 @@ public final class Builder {
         ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-O2"] + debugInfo
     }
 
-    func sources(_ dir: String, ext: String) throws -> [URL] {
+    /// The files of `dir` ending in `.ext`, and with `recursive` those of its subfolders too
+    /// (SprigCore's architecture layer lives in `Sources/SprigCore/Arch/<arch>/`).
+    func sources(_ dir: String, ext: String, recursive: Bool = false) throws -> [URL] {
         let url = project.path(dir)
-        let names = try FileManager.default.contentsOfDirectory(atPath: url.path)
+        let fm = FileManager.default
+        let names = recursive ? (fm.subpaths(atPath: url.path) ?? []) : try fm.contentsOfDirectory(atPath: url.path)
         return names.filter { $0.hasSuffix("." + ext) }.sorted().map { url.appendingPathComponent($0) }
     }
 
@@ -122,11 +125,16 @@ public final class Builder {
         try command.write(to: stamp, atomically: true, encoding: .utf8)
     }
 
+    /// The modules of one build share a package, so that SprigCore's `package` declarations (test
+    /// hooks, kernel-made values) are visible to the model, the harness and the tests as they are
+    /// under SwiftPM, and to nothing else.
+    static let packageFlags = ["-package-name", "Sprig"]
+
     /// Compiles one Embedded Swift module to an object and a .swiftmodule.
     func swiftModule(_ name: String, sources: [URL], flags: [String], dir: URL, dependencies: [URL], emitModule: Bool = true) throws -> URL {
         let object = dir.appendingPathComponent("\(name).o")
         let module = dir.appendingPathComponent("\(name).swiftmodule")
-        var args = flags + ["-I", dir.path, "-module-name", name]
+        var args = flags + Builder.packageFlags + ["-I", dir.path, "-module-name", name]
         if emitModule { args += ["-emit-module", "-emit-module-path", module.path] }
         args += sources.map(\.path) + ["-c", "-o", object.path]
         try step("swiftc  \(name) (\(dir.lastPathComponent), \(variant.rawValue))", tool: "swiftc", args,
@@ -134,21 +142,39 @@ public final class Builder {
         return object
     }
 
+    /// The headers in a source's folder (`kernel_constants.h`): a changed one rebuilds the source.
+    func headers(beside source: URL) -> [URL] {
+        let dir = source.deletingLastPathComponent()
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.filter { $0.hasSuffix(".h") }.sorted().map { dir.appendingPathComponent($0) }
+    }
+
     /// Compiles one C or assembly file; every header in Sources/include (the generated
     /// `sprig_abi.h`) is on its include path and among its inputs.
     func cObject(_ source: URL, flags: [String], dir: URL) throws -> URL {
         let object = dir.appendingPathComponent(source.lastPathComponent + ".o")
         let include = project.path("Sources/include")
-        let headers = try sources("Sources/include", ext: "h")
+        let includeHeaders = try sources("Sources/include", ext: "h")
         try step("clang   \(source.lastPathComponent) (\(dir.lastPathComponent))", tool: "clang",
-                 flags + ["-I", include.path, "-c", source.path, "-o", object.path], inputs: [source] + headers, outputs: [object])
+                 flags + ["-I", include.path, "-c", source.path, "-o", object.path], inputs: [source] + includeHeaders + headers(beside: source), outputs: [object])
         return object
+    }
+
+    /// The files a linker script pulls in with `INCLUDE name` (found beside it, `-L`).
+    func included(by script: URL) -> [URL] {
+        let text = (try? String(contentsOf: script, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ")
+            guard words.count == 2, words[0] == "INCLUDE" else { return nil }
+            return script.deletingLastPathComponent().appendingPathComponent(String(words[1]))
+        }
     }
 
     func link(_ objects: [URL], script: URL, entry: String, elf: URL, flat: URL) throws {
         try step("ld.lld  \(elf.lastPathComponent)", tool: "ld.lld",
-                 ["-static", "-nostdlib", "-T", script.path, "--gc-sections", "-e", entry, "-o", elf.path] + objects.map(\.path),
-                 inputs: objects + [script], outputs: [elf])
+                 ["-static", "-nostdlib", "-L", script.deletingLastPathComponent().path, "-T", script.path, "--gc-sections",
+                  "-e", entry, "-o", elf.path] + objects.map(\.path),
+                 inputs: objects + [script] + included(by: script), outputs: [elf])
         try step("objcopy \(flat.lastPathComponent)", tool: "llvm-objcopy", ["-O", "binary", elf.path, flat.path],
                  inputs: [elf], outputs: [flat])
     }
@@ -174,8 +200,9 @@ public final class Builder {
         for d in [kdir, udir] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
 
         // Kernel.
+        try KernelConstants.write(project)
         let abiSources = try sources("Sources/SprigABI", ext: "swift")
-        let coreSources = try sources("Sources/SprigCore", ext: "swift")
+        let coreSources = try sources("Sources/SprigCore", ext: "swift", recursive: true)
         let x86Sources = try sources("Sources/SprigX86", ext: "swift")
         let kABI = try swiftModule("SprigABI", sources: abiSources, flags: kernelSwiftFlags, dir: kdir, dependencies: [])
         let kCore = try swiftModule("SprigCore", sources: coreSources, flags: kernelSwiftFlags, dir: kdir,

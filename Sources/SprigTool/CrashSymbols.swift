@@ -4,6 +4,7 @@
 /// A ring-3 rip of root is named with root's ELF (the report names root's program).
 /// docs/debugging.md describes the report.
 import Foundation
+import SprigABI
 
 public enum CrashSymbols {
     public static let reportMarker = "*** SPRIG KERNEL CRASH ***"
@@ -16,7 +17,7 @@ public enum CrashSymbols {
         let isReturn: Bool
     }
 
-    static let kernelBase: UInt64 = 0xFFFF_FFFF_8000_0000
+    static let kernelBase: UInt64 = KernelLayout.base
 
     /// The lines that name every address of the last crash report in `console`, or nil when
     /// there is none or the tools are missing (the report stays as the kernel printed it).

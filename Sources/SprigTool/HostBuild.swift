@@ -174,7 +174,7 @@ public final class HostBuild {
     private func module(_ name: String, _ sources: [URL], flags: [String], dependsOn: [URL], dir: URL,
                         label: String, emitModule: Bool = true, library: Bool = true) throws {
         let object = dir.appendingPathComponent(name + ".o")
-        var args = ["-O", "-wmo", "-module-name", name, "-I", dir.path] + flags
+        var args = ["-O", "-wmo", "-module-name", name, "-I", dir.path] + Builder.packageFlags + flags
         if library { args.append("-parse-as-library") }
         if emitModule { args += ["-emit-module", "-emit-module-path", dir.appendingPathComponent(name + ".swiftmodule").path] }
         // The digest covers contents, not paths: a mutant's temporary copy of unchanged files

@@ -1,4 +1,4 @@
-/// Build hygiene of the kernel ELF (issue 2 §6), checked on the binary and on the IR.
+/// Build hygiene of the kernel ELF, checked on the binary and on the IR.
 ///
 /// * no SSE/AVX/x87/MMX instruction: the kernel must never clobber a partition's FPU state by
 ///   accident (FXSAVE/FXRSTOR/XSAVE-family instructions that *save and restore* it are allowed);
@@ -113,9 +113,9 @@ public enum Hygiene {
         let dir = builder.outputDirectory.appendingPathComponent("kernel")
         let modules: [(String, String)] = [("SprigABI", "Sources/SprigABI"), ("SprigCore", "Sources/SprigCore"), ("SprigX86", "Sources/SprigX86")]
         for (name, path) in modules {
-            let sources = try builder.sources(path, ext: "swift").map(\.path)
+            let sources = try builder.sources(path, ext: "swift", recursive: true).map(\.path)
             let ir = dir.appendingPathComponent("\(name).ll")
-            try run(tc.tool("swiftc"), builder.kernelSwiftFlags + ["-I", dir.path, "-module-name", name, "-emit-ir"] + sources + ["-o", ir.path])
+            try run(tc.tool("swiftc"), builder.kernelSwiftFlags + Builder.packageFlags + ["-I", dir.path, "-module-name", name, "-emit-ir"] + sources + ["-o", ir.path])
             let text = try String(contentsOf: ir, encoding: .utf8)
             var groups: [String: String] = [:]
             for line in text.split(separator: "\n") where line.hasPrefix("attributes #") {
@@ -154,7 +154,7 @@ public struct LineCount: Sendable {
         var count = LineCount()
         for dir in ["Sources/SprigABI", "Sources/SprigCore", "Sources/SprigX86"] {
             let url = project.path(dir)
-            for name in try FileManager.default.contentsOfDirectory(atPath: url.path) {
+            for name in FileManager.default.subpaths(atPath: url.path) ?? [] where name.contains(".") {
                 let text = try String(contentsOf: url.appendingPathComponent(name), encoding: .utf8)
                 let lines = text.split(separator: "\n", omittingEmptySubsequences: true).count
                 if traceFiles.contains(name) { count.trace += lines }

@@ -68,12 +68,12 @@ public enum Mutants {
             summary: "addVAddr no longer checks that the child's rights stay within the caller's (write, execute)",
             file: "Sources/SprigCore/Sharing.swift",
             original: """
-                        if rights & Rights.write != 0 {
-                            guard case .success = PageTableWalk.userTranslate(
-                                p, pml4: Partition.pml4(p, caller), va: page.va, write: true)
+                        if rights.write {
+                            guard (try? PageTableWalk.userTranslate(
+                                p, rootTable: Partition.rootTable(p, caller), va: page.va, write: true)) != nil
                             else { return .rightsExceedCaller }
                         }
-                        if rights & Rights.execute != 0, !callerLeaf.isExecutable { return .rightsExceedCaller }
+                        if rights.execute, !callerLeaf.isExecutable { return .rightsExceedCaller }
 
                 """,
             replacement: """
@@ -85,11 +85,11 @@ public enum Mutants {
             summary: "yield check 8 no longer refuses a save slot that overlaps the callee's context",
             file: "Sources/SprigCore/Yield.swift",
             original: """
-                guard let slot = ContextCheck.locate(p, descriptor: caller, pml4: callerPML4, va: saveVA, write: true, vidt: callerVIDT),
+                guard let slot = ContextCheck.locate(p, descriptor: caller, rootTable: callerRootTable, va: saveVA, write: true, vidt: callerVIDT),
                                   !slot.overlaps(target)
                 """,
             replacement: """
-                guard let slot = ContextCheck.locate(p, descriptor: caller, pml4: callerPML4, va: saveVA, write: true, vidt: callerVIDT)
+                guard let slot = ContextCheck.locate(p, descriptor: caller, rootTable: callerRootTable, va: saveVA, write: true, vidt: callerVIDT)
                 """),
         Mutant(
             name: "context-straddle",
@@ -187,7 +187,7 @@ public enum Mutants {
         summary: "addVAddr no longer refuses execute rights at the child's VIDT address, so a child can run a syscall at the last bytes of the lower half",
         file: "Sources/SprigCore/Sharing.swift",
         original: """
-            if rights & Rights.execute != 0, va.raw == AddressSpace.vidt { return .executeAtVIDT }
+            if rights.execute, va.raw == AddressSpace.vidt { return .executeAtVIDT }
             """,
         replacement: """
             _ = va

@@ -214,11 +214,11 @@ public enum Contexts {
         UnsafeMutablePointer<UInt64>(bitPattern: UInt(va))!.initialize(repeating: 0, count: ContextLayout.size / 8)
         word(va + UInt64(ContextLayout.rip)).pointee = rip
         word(va + UInt64(ContextLayout.rsp)).pointee = rsp
-        word(va + UInt64(ContextLayout.rflags)).pointee = 0x202
+        word(va + UInt64(ContextLayout.rflags)).pointee = InitialRegisters.flags
         word(va + UInt64(ContextLayout.rdi)).pointee = rdi
         word(va + UInt64(ContextLayout.flags)).pointee = flags
-        word(va + UInt64(ContextLayout.fpu)).pointee = 0x037F
-        word(va + UInt64(ContextLayout.fpu + 24)).pointee = 0x1F80
+        word(va + UInt64(ContextLayout.fpu)).pointee = InitialRegisters.fcw
+        word(va + UInt64(ContextLayout.fpu + 24)).pointee = InitialRegisters.mxcsr
     }
 
     /// Points this partition's `VIDT[index]` at `contextVA` (0: no handler / drop the save).

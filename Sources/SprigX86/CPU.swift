@@ -39,7 +39,7 @@ enum FPU {
         fxrstor(image)
     }
 
-    /// Reads MXCSR_MASK and puts the FPU in its initial state (FCW 0x37F, MXCSR 0x1F80).
+    /// Reads MXCSR_MASK and puts the FPU in its initial state (`InitialRegisters`).
     static func initialize() {
         clearsPointers = cpuVendorIsAMD()
         let a = area
@@ -48,8 +48,8 @@ enum FPU {
         let mask = a[3] >> 32
         mxcsrMask = mask == 0 ? UInt64(UserRegisters.defaultMXCSRMask) : mask
         a.initialize(repeating: 0, count: words)
-        a[0] = 0x037F
-        a[3] = 0x1F80
+        a[0] = InitialRegisters.fcw
+        a[3] = InitialRegisters.mxcsr
         fxrstor(a)
     }
 }

@@ -174,7 +174,7 @@ enum CrashReport {
     }
 
     static func isSwiftTrap(_ frame: TrapFrame) -> Bool {
-        guard frame[TrapFrame.vector] == 6, !frame.fromUser, frame[TrapFrame.rip] >= 0xFFFF_FFFF_8000_0000 else { return false }
+        guard frame[TrapFrame.vector] == 6, !frame.fromUser, frame[TrapFrame.rip] >= KernelLayout.base else { return false }
         let p = UnsafePointer<UInt8>(bitPattern: UInt(frame[TrapFrame.rip]))!
         return p[0] == 0x0F && p[1] == 0x0B
     }

@@ -1,4 +1,4 @@
-/// The CPU protections the kernel needs and its own page tables (issue 11, items 2, 5 and 6).
+/// The CPU protections the kernel needs and its own page tables.
 ///
 /// At boot, before anything else, `CPUProtection.enable` checks CPUID for NX, SMEP, SMAP and
 /// UMIP and refuses to boot without them (status 0x71, the missing feature named on the

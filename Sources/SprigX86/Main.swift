@@ -7,7 +7,7 @@
 import SprigABI
 import SprigCore
 
-let kernelVMA: UInt64 = 0xFFFF_FFFF_8000_0000
+let kernelVMA: UInt64 = KernelLayout.base
 
 @_cdecl("sprig_kmain")
 func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
@@ -51,12 +51,12 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     let kernelPages = (kernelEnd - kernelStart) / AddressSpace.pageSize
     let allocatorBefore = Trace.boot(boot, kernelPML4: bootPML4, kernelStart: kernelStart, kernelEnd: kernelEnd)
     let result = RootBuilder.build(
-        platform, allocator: &boot.allocator, kernelPML4: PhysicalAddress(bootPML4),
+        platform, allocator: &boot.allocator, kernelRootTable: PhysicalAddress(bootPML4),
         image: boot.modules[0], modules: others, moduleCount: boot.moduleCount - 1,
         totalPages: boot.totalPages, kernelImagePages: kernelPages, commandLine: boot.commandLine)
     guard case .success(let root) = result else { bootFailure("not enough memory to build the root partition") }
     CPUProtection.report()
-    KernelTables.verify(rootPML4: root.pml4.raw, window: window)
+    KernelTables.verify(rootPML4: root.rootTable.raw, window: window)
     Trace.built(root, before: allocatorBefore, after: boot.allocator)
 
     Console.write("Sprig: memory ")
@@ -75,24 +75,24 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     Console.decimal(boot.lowPages)
     Console.line(" pages below 1 MiB unused")
 
-    debugCrashTest(boot, rootPML4: root.pml4)
+    debugCrashTest(boot, rootPML4: root.rootTable)
 
     rootDescriptor = root.descriptor.raw
     CrashReport.rootName0 = boot.modules[0].name0
     CrashReport.rootName1 = boot.modules[0].name1
     currentDescriptor = root.descriptor.raw
-    platform.switchAddressSpace(root.pml4)
+    platform.switchAddressSpace(root.rootTable)
     Console.line("Sprig: entering the root partition")
-    enterRoot(platform, pml4: root.pml4)
+    enterRoot(platform, pml4: root.rootTable)
 }
 
 /// Loads root's first context (the one `VIDT[0]` names) into the initial frame, with the same
 /// checks and the same sanitizing load as any yield target, and leaves for ring 3.
 func enterRoot(_ platform: X86Platform, pml4: PhysicalAddress) -> Never {
-    guard let vidt = ContextCheck.vidtPage(platform, descriptor: PhysicalAddress(rootDescriptor), pml4: pml4),
+    guard let vidt = ContextCheck.vidtPage(platform, descriptor: PhysicalAddress(rootDescriptor), rootTable: pml4),
           let context = ContextCheck.locate(
-            platform, descriptor: PhysicalAddress(rootDescriptor), pml4: pml4,
-            va: ContextCheck.entry(platform, vidt: vidt, index: VIDTIndex.main),
+            platform, descriptor: PhysicalAddress(rootDescriptor), rootTable: pml4,
+            va: ContextCheck.entry(platform, vidt: vidt, index: .main),
             write: false, vidt: vidt)
     else { bootFailure("root's VIDT[0] names no usable context") }
     let frame = withUnsafeMutablePointer(to: &initialFrameSymbol) { $0 }

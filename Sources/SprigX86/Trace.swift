@@ -308,7 +308,7 @@ struct TracingPlatform: CPUPlatform {
     }
 }
 
-/// Issue 11 item 6, checked on every entry from ring 3 in the trace kernel (the replay tests
+/// The entry window holds nothing of ring 3: checked on every entry from ring 3 in the trace kernel (the replay tests
 /// boot it with every system): the entry window's stacks hold nothing of ring 3 but what
 /// entry.S allows there. The entry stack: its top words (rax, rip, rflags, rsp of the partition
 /// that entered, which ran last), cs and ss the user selectors, zeros below. The NMI and #DF
@@ -324,7 +324,7 @@ enum WindowCheck {
         if !holdsNothing(symbolAddress(&entryStackGuardSymbol) + 4096, entry: true)
             || !holdsNothing(symbolAddress(&dfStackGuardSymbol) + 4096, entry: false)
             || !holdsNothing(symbolAddress(&nmiStackGuardSymbol) + 4096, entry: false) {
-            CrashReport.report(f, reason: "the entry window holds ring-3 registers (issue 11 item 6)")
+            CrashReport.report(f, reason: "the entry window holds ring-3 registers")
         }
     }
 

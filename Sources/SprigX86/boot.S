@@ -9,7 +9,7 @@
  * executable everywhere: sprig_kmain checks the CPU, then replaces them with the kernel's own
  * 4 KiB tables (KernelTables.swift) and drops the identity map. */
 
-#define KERNEL_VMA 0xFFFFFFFF80000000
+#include "kernel_constants.h"  /* KERNEL_VMA */
 #define PHYS(x) ((x) - KERNEL_VMA)
 
 #define MB_MAGIC 0x1BADB002

@@ -27,6 +27,7 @@
  * loads the partition's PML4 (SWITCH_TO_USER_CR3) only after the last read of kernel memory.
  * No page is global (CR4.PGE stays off), so a CR3 load leaves nothing of the kernel in the TLB. */
 
+#include "kernel_constants.h"  /* ERROR_CODE_VECTORS */
     .cfi_sections .debug_frame
 #define SYSCALL_VECTOR 0x100
 #define KERNEL_CS 0x08
@@ -138,7 +139,12 @@
     .macro STUB vector
     .align 16
 sprig_isr_\vector:
-    .if (\vector == 8) || (\vector == 10) || (\vector == 11) || (\vector == 12) || (\vector == 13) || (\vector == 14) || (\vector == 17) || (\vector == 21) || (\vector == 29) || (\vector == 30)
+    /* The CPU pushes an error code for the vectors of ERROR_CODE_VECTORS; the others get a 0. */
+    .if \vector < 64
+    .if (ERROR_CODE_VECTORS >> \vector) & 1
+    .else
+    pushq $0
+    .endif
     .else
     pushq $0
     .endif
@@ -154,7 +160,7 @@ sprig_isr_\vector:
     .endr
     .noaltmacro
 
-/* Ring 3's registers never rest in window memory (issue 11 item 6; docs/yield.md, "The way back
+/* Ring 3's registers never rest in window memory (docs/yield.md, "The way back
  * to ring 3"). The TrapFrame is built on the kernel stack at the fixed address sprig_kernel_frame
  * (which no partition maps), after the kernel's CR3 is loaded. In the window, the stack the CPU
  * pushed on (the entry stack, or NMI/#DF's IST stack) is read and zeroed on entry; the way back

@@ -1,4 +1,4 @@
-/// Serial input on the booted kernel (issue 4; `systems/echo/echo`, docs/yield.md "Serial input"):
+/// Serial input on the booted kernel (`systems/echo/echo`, docs/yield.md "Serial input"):
 /// bytes written to QEMU's standard input reach root through IRQ 4 at `VIDT[36]`, each delivery
 /// naming the child it interrupted, and root's `consoleRead` drains them in order and complete.
 /// The same run on the trace kernel replays in the model with no divergence, the bytes read

@@ -1,4 +1,4 @@
-/// Boot test of Pip's memory services on the real kernel (issue 3): the `memory` system's root
+/// Boot test of Pip's memory services on the real kernel: the `memory` system's root
 /// drives every service from ring 3 and checks that every page came back.
 import SprigABI
 import SprigTool

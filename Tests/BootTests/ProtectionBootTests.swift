@@ -1,4 +1,4 @@
-/// Issue 11 items 2, 5 and 6 on the booted kernel: the CPU protections (CR0.WP, CR4.SMEP, SMAP,
+/// The CPU protections on the booted kernel: the CPU protections (CR0.WP, CR4.SMEP, SMAP,
 /// UMIP, EFER.NXE, no global pages) read back from the hardware, the kernel's own page tables
 /// (W^X at 4 KiB, nothing user-accessible in the kernel half, guard pages unmapped) and the
 /// entry window partitions map, and each protection shown to act: the debug kernel writes its
@@ -338,7 +338,7 @@ struct MonitorProtectionTests {
         return words
     }
 
-    /// Issue 11 item 6: no register of one partition rests in the window's memory while another
+    /// The entry window: no register of one partition rests in the window's memory while another
     /// runs (on a Meltdown-affected CPU the window is readable from ring 3). `echo`'s root fills
     /// its registers with `Echo.marker` and yields to its child; stopped in the child's loop, the
     /// monitor reads the window through the child's own tables: no word carries root's marker,

@@ -1,4 +1,4 @@
-/// Differential replay (issue 5, part 4; docs/replay.md): the `signal` and `attacks` systems
+/// Differential replay (docs/replay.md): the `signal` and `attacks` systems
 /// booted on the trace kernel, their traces replayed in the model with no divergence; then the same trace with one thing
 /// changed — an outcome, a value the kernel loaded from its own memory, a stored word, a saved
 /// context, a resumed register, a module byte — and models broken on purpose, each of which the
@@ -219,7 +219,7 @@ struct ReplayBootTests {
         // overwrites before reading it, such as a descriptor's interrupt state that a yield
         // records, changes nothing observable, and the replay rightly says nothing.)
         var d = divergence(trace) { system in
-            let pml4 = Partition.pml4(system.memory, system.machine.root)
+            let pml4 = Partition.rootTable(system.memory, system.machine.root)
             let at = pml4.adding(UInt64(VirtualAddress(AddressSpace.vidt).index(level: 4)) * 8)
             system.memory.store(at, system.memory.load(at) ^ (1 << 9))
         }

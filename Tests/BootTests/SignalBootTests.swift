@@ -1,4 +1,4 @@
-/// Boot test of the paper's signal scenario (issue 4, Pip §6) on the real kernel: root starts a
+/// Boot test of the paper's signal scenario (Pip §6) on the real kernel: root starts a
 /// mini-OS, the mini-OS starts a server; SIGINT (0xA3) is refused while the server masks it,
 /// then taken; the server's handler exits through the mini-OS's 0xB7; the mini-OS reclaims the
 /// server and root reclaims the mini-OS; every page comes back.

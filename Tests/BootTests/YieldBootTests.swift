@@ -1,4 +1,4 @@
-/// Boot test of issue 4's attacks on the real kernel (the `attacks` system, systems/attacks/attacks):
+/// Boot test of the yield and delivery attacks on the real kernel (the `attacks` system, systems/attacks/attacks):
 /// every yield error code from ring 3, each refusal changing nothing; the paper's Fig. 4
 /// through the fault path; a child faulting in a loop; a child that never yields; registers
 /// and FPU state never crossing partitions. docs/yield.md, "Attacks on the booted kernel".

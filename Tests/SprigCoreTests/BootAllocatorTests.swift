@@ -62,7 +62,7 @@ struct UserAddressTests {
         (0x1234_5678_9ABC_D000, .nonCanonicalAddress),
     ])
     func refused(raw: UInt64, status: Status) {
-        guard case .failure(let s) = UserAddress(raw).checkedPage() else {
+        guard case .failure(let s) = Result(catching: { () throws(Status) in try UserAddress(raw).checkedPage() }) else {
             Issue.record("0x\(String(raw, radix: 16)) was accepted")
             return
         }
@@ -71,7 +71,7 @@ struct UserAddressTests {
 
     @Test("a canonical, aligned lower-half address is accepted")
     func accepted() {
-        #expect(UserAddress(0x0000_7FFF_FFFF_F000).checkedPage() == .success(VirtualAddress(0x0000_7FFF_FFFF_F000)))
+        #expect(Result { () throws(Status) in try UserAddress(0x0000_7FFF_FFFF_F000).checkedPage() } == .success(VirtualAddress(0x0000_7FFF_FFFF_F000)))
     }
 }
 
@@ -80,21 +80,27 @@ struct PageTableWalkTests {
     @Test("a user access needs U at every level; a write needs W at every level")
     func rightsAtEveryLevel() {
         let m = SimulatedMemory(pages: 16)
-        var next: UInt64 = 1
-        let alloc = { () -> PhysicalAddress? in defer { next += 1 }; return PhysicalAddress(next * 4096) }
         let pml4 = PhysicalAddress(0)
         let va = VirtualAddress(0x40_0000)
-        #expect(PageTableWalk.mapAtBoot(m, pml4: pml4, va: va, frame: PhysicalAddress(0xF000),
-                                        flags: PageTableEntry.leafFlags(rights: Rights.read), allocate: alloc))
-        #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va.adding(8), write: false) == .success(PhysicalAddress(0xF008)))
-        #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va, write: true) == .failure(.pageNotAccessible))
-        #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va.adding(0x1000), write: false) == .failure(.addressNotMapped))
+        // PML4 → PDPT at page 1 → PD at page 2 → PT at page 3 → the frame at 0xF000, read-only.
+        var table = pml4
+        for level in stride(from: 4, to: 1, by: -1) {
+            let next = PhysicalAddress(UInt64(5 - level) * 4096)
+            m.store(PageTableWalk.entryAddress(table: table, va: va, level: level),
+                    PageTableEntry(frame: next, flags: PageTableEntry.tableFlags).raw)
+            table = next
+        }
+        m.store(PageTableWalk.entryAddress(table: table, va: va, level: 1),
+                PageTableEntry(frame: PhysicalAddress(0xF000), flags: PageTableEntry.leafFlags(rights: PageRights(kernel: Rights.read))).raw)
+        #expect(Result { () throws(Status) in try PageTableWalk.userTranslate(m, rootTable: pml4, va: va.adding(8), write: false) } == .success(PhysicalAddress(0xF008)))
+        #expect(Result { () throws(Status) in try PageTableWalk.userTranslate(m, rootTable: pml4, va: va, write: true) } == .failure(.pageNotAccessible))
+        #expect(Result { () throws(Status) in try PageTableWalk.userTranslate(m, rootTable: pml4, va: va.adding(0x1000), write: false) } == .failure(.addressNotMapped))
         // Clear U on the PML4 entry: the page is no longer reachable from ring 3.
         let e = m.load(pml4)
         m.store(pml4, e & ~PageTableEntry.user)
-        #expect(PageTableWalk.userTranslate(m, pml4: pml4, va: va, write: false) == .failure(.pageNotAccessible))
-        #expect(PageTableWalk.checkUserRange(m, pml4: pml4, start: UserAddress(va.raw), length: 8, write: false) == .pageNotAccessible)
-        #expect(PageTableWalk.checkUserRange(m, pml4: pml4, start: UserAddress(va.raw), length: 0, write: false) == .invalidArgument)
-        #expect(PageTableWalk.checkUserRange(m, pml4: pml4, start: UserAddress(0x7FFF_FFFF_FFF8), length: 16, write: false) == .rangeNotAccessible)
+        #expect(Result { () throws(Status) in try PageTableWalk.userTranslate(m, rootTable: pml4, va: va, write: false) } == .failure(.pageNotAccessible))
+        #expect(PageTableWalk.checkUserRange(m, rootTable: pml4, start: UserAddress(va.raw), length: 8, write: false) == .pageNotAccessible)
+        #expect(PageTableWalk.checkUserRange(m, rootTable: pml4, start: UserAddress(va.raw), length: 0, write: false) == .invalidArgument)
+        #expect(PageTableWalk.checkUserRange(m, rootTable: pml4, start: UserAddress(0x7FFF_FFFF_FFF8), length: 16, write: false) == .rangeNotAccessible)
     }
 }

@@ -1,4 +1,4 @@
-/// `Speculation.clamp` (Spectre v1, issue 11 item 6): the index itself on the architectural
+/// `Speculation.clamp` (Spectre v1): the index itself on the architectural
 /// path, 0 for anything out of range (so a load the CPU runs ahead of the bounds check stays in
 /// the table), and the service-number clamp maps no number onto another service.
 import SprigABI

@@ -55,7 +55,7 @@ import Testing
         #expect(m.yield(to: c.name, target: slot, save: 0) == .success)
         #expect(m.cpu.registers == cRegs)   // every register, rax included
         // Masked (VCLI) partitions are saved at the CLI slot.
-        Partition.setInterruptState(m.memory, c.descriptor, InterruptFlags.masked)
+        Partition.setInterruptState(m.memory, c.descriptor, .masked)
         m.run(c, cRegs)
         #expect(InterruptRouting.hardwareInterrupt(m.cpu, vector: 32) == .delivered)
         #expect(m.cpu.registers[ContextLayout.r8] == VIDTIndex.cliSave)
@@ -66,11 +66,11 @@ import Testing
         let (m, c, _, _, cSlot) = Self.setUp()
         m.setVIDT(c, VIDTIndex.stiSave, cSlot)
         m.run(c, YieldMachine.markedRegisters(tag: 0xC))
-        Partition.setInterruptState(m.memory, m.root.descriptor, InterruptFlags.masked)
+        Partition.setInterruptState(m.memory, m.root.descriptor, .masked)
         var before = m.snapshot
         #expect(InterruptRouting.hardwareInterrupt(m.cpu, vector: 32) == .resumed)
         #expect(m.snapshot == before ? true : false, "the machine changed")
-        Partition.setInterruptState(m.memory, m.root.descriptor, InterruptFlags.enabled)
+        Partition.setInterruptState(m.memory, m.root.descriptor, .enabled)
         before = m.snapshot
         #expect(InterruptRouting.hardwareInterrupt(m.cpu, vector: 33) == .resumed)  // VIDT[33] = 0
         #expect(m.snapshot == before ? true : false, "the machine changed")
@@ -178,7 +178,7 @@ import Testing
         m.writeContext(c, at: hc, tag: 0xCC)
         m.setVIDT(c, VIDTIndex.nmi, hc)
         m.setVIDT(g, VIDTIndex.stiSave, YieldMachine.poolBase)
-        DescriptorLayout.write(m.memory, m.root.descriptor, DescriptorLayout.interruptState, InterruptFlags.masked)
+        DescriptorLayout.overwriteForTesting(m.memory, m.root.descriptor, DescriptorLayout.interruptState, InterruptFlags.masked)
         m.run(g, YieldMachine.markedRegisters(tag: 0x6))
         #expect(Kernel.trap(m.cpu, .hardwareInterrupt(vector: VIDTIndex.nmi)) == .resume)
         #expect(m.cpu.currentPartition == m.root.descriptor)
@@ -212,7 +212,7 @@ import Testing
         m.setVIDT(c, VIDTIndex.stiSave, cSlot)
         let cRegs = YieldMachine.markedRegisters(tag: 0xC)
         m.run(c, cRegs)
-        #expect(InterruptRouting.softwareInterrupt(m.cpu, vector: 0x80) == .success)
+        #expect(InterruptRouting.softwareInterrupt(m.cpu, vector: UncheckedVIDTIndex(0x80)) == .success)
         #expect(m.cpu.currentPartition == m.root.descriptor)
         #expect(m.cpu.registers[ContextLayout.rdi] == c.name)
         #expect(m.cpu.registers[ContextLayout.rsi] == 0x80)
@@ -224,13 +224,13 @@ import Testing
         #expect(m.cpu.registers == expected)
         m.checkProperties()
         // Refusals are yield's, and change nothing: root masked, no handler, root itself.
-        Partition.setInterruptState(m.memory, m.root.descriptor, InterruptFlags.masked)
+        Partition.setInterruptState(m.memory, m.root.descriptor, .masked)
         m.run(c, cRegs)
-        m.expectRefused(.interruptMasked) { InterruptRouting.softwareInterrupt(m.cpu, vector: 0x80) }
-        Partition.setInterruptState(m.memory, m.root.descriptor, InterruptFlags.enabled)
-        m.expectRefused(.calleeContextUnavailable) { InterruptRouting.softwareInterrupt(m.cpu, vector: 0x81) }
+        m.expectRefused(.interruptMasked) { InterruptRouting.softwareInterrupt(m.cpu, vector: UncheckedVIDTIndex(0x80)) }
+        Partition.setInterruptState(m.memory, m.root.descriptor, .enabled)
+        m.expectRefused(.calleeContextUnavailable) { InterruptRouting.softwareInterrupt(m.cpu, vector: UncheckedVIDTIndex(0x81)) }
         m.run(m.root, cRegs)
-        m.expectRefused(.rootHasNoParent) { InterruptRouting.softwareInterrupt(m.cpu, vector: 0x80) }
+        m.expectRefused(.rootHasNoParent) { InterruptRouting.softwareInterrupt(m.cpu, vector: UncheckedVIDTIndex(0x80)) }
     }
 
     /// Fig. 4 through the fault path: the child's save slot points at kernel memory; the fault

@@ -28,7 +28,7 @@ struct KernelEntryTests {
         m.cpu.trap(as: child.descriptor, pml4: m.pml4(child), registers: r)
         #expect(call(m, .setIntState, InterruptFlags.masked) == .returned(.success, value: 0))
         #expect(m.cpu.interruptsEnabled, "only root's IF follows its virtual flag")
-        #expect(Partition.interruptState(m.memory, child.descriptor) == InterruptFlags.masked)
+        #expect(Partition.interruptState(m.memory, child.descriptor) == .masked)
     }
 
     @Test("root-only services: handed to the platform for root, rootOnly for anyone else; unknown numbers refused")

@@ -15,7 +15,7 @@ import SprigCore
         let c = m.makeChild(of: m.root, pages: 2)
         expectProperties(m, "before")
         let s = leafAt(m, c.descriptor, c.pages[0])
-        m.memory.store(s.entryAt, PageTableEntry(frame: m.kernelImage[0], flags: PageTableEntry.leafFlags(rights: Rights.read)).raw)
+        m.memory.store(s.entryAt, PageTableEntry(frame: m.kernelImage[0], flags: PageTableEntry.leafFlags(rights: PageRights(kernel: Rights.read))).raw)
         let v = m.checkAllProperties()
         #expect(v.contains { $0.kind == .kernelDataIsolation && $0.page == m.kernelImage[0].raw && $0.partition == c.descriptor.raw })
         #expect(v.contains { $0.kind == .verticalSharing && $0.page == m.kernelImage[0].raw })
@@ -27,7 +27,7 @@ import SprigCore
         let b = m.makeChild(of: m.root, pages: 2)
         let aPage = m.translate(a.descriptor, a.pages[0])!
         let s = leafAt(m, b.descriptor, b.pages[1])
-        m.memory.store(s.entryAt, PageTableEntry(frame: aPage, flags: PageTableEntry.leafFlags(rights: Rights.read | Rights.write)).raw)
+        m.memory.store(s.entryAt, PageTableEntry(frame: aPage, flags: PageTableEntry.leafFlags(rights: PageRights(kernel: Rights.read | Rights.write))).raw)
         let v = m.checkAllProperties()
         #expect(v.contains { $0.kind == .horizontalIsolation && $0.page == aPage.raw })
         #expect(v.contains { $0.kind == .pageGivenTwice && $0.page == aPage.raw && $0.partition == m.root.raw })
@@ -75,18 +75,18 @@ import SprigCore
         let c = m.makeChild(of: m.root, pages: 16)
         let g = m.makeChild(of: c.descriptor, pages: 1)
         // g's parent field lies
-        DescriptorLayout.write(m.memory, g.descriptor, DescriptorLayout.parent, m.root.raw)
+        DescriptorLayout.overwriteForTesting(m.memory, g.descriptor, DescriptorLayout.parent, m.root.raw)
         #expect(m.checkAllProperties().contains { $0.kind == .treeCycle && $0.partition == g.descriptor.raw })
-        DescriptorLayout.write(m.memory, g.descriptor, DescriptorLayout.parent, c.descriptor.raw)
+        DescriptorLayout.overwriteForTesting(m.memory, g.descriptor, DescriptorLayout.parent, c.descriptor.raw)
         // g flags c's descriptor as its own child (c is g's parent): a cycle
         let s = leafAt(m, g.descriptor, g.pages[0])
-        m.memory.store(s.entryAt, PageTableEntry(frame: c.descriptor, flags: PageTableEntry.leafFlags(rights: Rights.read, accessible: false)).raw)
+        m.memory.store(s.entryAt, PageTableEntry(frame: c.descriptor, flags: PageTableEntry.leafFlags(rights: PageRights(kernel: Rights.read), accessible: false)).raw)
         m.memory.store(s.sh1At, c.descriptor.raw | Shadow.descriptorFlag)
         #expect(m.checkAllProperties().contains { $0.kind == .treeCycle && $0.page == c.descriptor.raw })
     }
 }
 
-/// The entry window (issue 11 item 6): the upper half every partition copies maps only the
+/// The entry window: the upper half every partition copies maps only the
 /// kernel's window pages, supervisor-only, none writable and executable; the property catches
 /// each way a kernel could break that in the tables it gives partitions.
 @Suite struct EntryWindowPropertyTests {

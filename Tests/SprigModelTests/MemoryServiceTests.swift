@@ -70,7 +70,7 @@ import SprigCore
         for va in m.rootWindow {
             let pa = m.translate(m.root, va)!
             if pa == child.descriptor || pa == grandchild.descriptor || pa == great.descriptor {
-                #expect(m.memory.load(pa.adding(UInt64(DescriptorLayout.pml4))) == 0)
+                #expect(m.memory.load(pa.adding(UInt64(DescriptorLayout.rootTable))) == 0)
             }
         }
     }

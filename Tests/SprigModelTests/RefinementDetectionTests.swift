@@ -16,7 +16,7 @@ import SprigModel
     }
 
     private func leaf(_ r: Refined, _ partition: PhysicalAddress, _ va: UInt64) -> (entry: PageTableEntry, at: PhysicalAddress) {
-        PageTableWalk.leaf(r.memory, pml4: Partition.pml4(r.memory, partition), va: VirtualAddress(va))!
+        PageTableWalk.leaf(r.memory, rootTable: Partition.rootTable(r.memory, partition), va: VirtualAddress(va))!
     }
 
     @Test func aRightsBitFlippedInAChildsTableIsReported() {
@@ -67,7 +67,7 @@ import SprigModel
         let page = r.machine.translate(kid.descriptor, readOnly)!
         let slots = Shadow.leafSlots(r.memory, descriptor: grandchild.descriptor, va: VirtualAddress(va))!
         let parentSlots = Shadow.leafSlots(r.memory, descriptor: kid.descriptor, va: VirtualAddress(readOnly))!
-        r.memory.store(slots.entryAt, PageTableEntry(frame: page, flags: PageTableEntry.leafFlags(rights: Rights.read | Rights.write)).raw)
+        r.memory.store(slots.entryAt, PageTableEntry(frame: page, flags: PageTableEntry.leafFlags(rights: PageRights(kernel: Rights.read | Rights.write))).raw)
         r.memory.store(slots.sh2At, readOnly)
         r.memory.store(parentSlots.sh1At, grandchild.descriptor.raw)
         r.system.cpu.registers[ContextLayout.rax] = 0
@@ -115,7 +115,7 @@ import SprigModel
         let event = TrapEvent.systemCall(number: Service.setIntState.rawValue, SystemCallArguments(1))
         r.become(kid.descriptor)
         let outcome = r.system.trap(event)
-        DescriptorLayout.write(r.memory, kid.descriptor, DescriptorLayout.interruptState, 0)
+        DescriptorLayout.overwriteForTesting(r.memory, kid.descriptor, DescriptorLayout.interruptState, 0)
         let v = r.checker.step(event, outcome: outcome, system: r.system)
         #expect(v.map(\.detail) == ["partition 0x\(String(kid.descriptor.raw, radix: 16)) interruptState: spec 1, concrete 0"])
     }

@@ -155,7 +155,7 @@ private final class LoadCounter: PlatformTap {
         let entries = stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords)
             .filter { s.m.memory.translationCacheLoad($0 + YieldCache.tag) & YieldCache.valid != 0 }
         for e in entries {
-            for word in [YieldCache.callee, YieldCache.calleePML4, YieldCache.callerVIDT, YieldCache.calleeVIDT,
+            for word in [YieldCache.callee, YieldCache.calleeRootTable, YieldCache.callerVIDT, YieldCache.calleeVIDT,
                          YieldCache.targetVA, YieldCache.target, YieldCache.target + 1, YieldCache.target + 2, YieldCache.save] {
                 let was = s.m.memory.translationCacheLoad(e + word)
                 s.m.memory.translationCacheStore(e + word, was ^ 0x1000)

@@ -84,7 +84,7 @@ import Testing
         // Give C's VIDT page to C's new child as a structure through C's own service call.
         let s = c.take(4)
         let st = CreatePartition.createPartition(
-            m.memory, caller: c.descriptor, descriptor: UserAddress(s[0].va), pml4: UserAddress(AddressSpace.vidt),
+            m.memory, caller: c.descriptor, descriptor: UserAddress(s[0].va), rootTable: UserAddress(AddressSpace.vidt),
             shadow1: UserAddress(s[1].va), shadow2: UserAddress(s[2].va), configList: UserAddress(s[3].va))
         #expect(st == .success)
         m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
@@ -108,7 +108,7 @@ import Testing
 
     @Test func code8_badSaveSlot_beforeCode9() {
         let (m, c) = Self.setUp()
-        Partition.setInterruptState(m.memory, c.descriptor, InterruptFlags.masked)
+        Partition.setInterruptState(m.memory, c.descriptor, .masked)
         for bad: UInt64 in [0xFFFF_8000_0000_0000, 0x7000_0000, m.root.pool[0].va + 8, AddressSpace.lowerHalfEnd - 512] {
             m.setVIDT(m.root, 301, bad)
             m.expectRefused(.callerContextUnavailable) { m.yield(to: c.name, target: 0x40, save: 301) }
@@ -129,7 +129,7 @@ import Testing
 
     @Test func code9_interruptMasked() {
         let (m, c) = Self.setUp()
-        Partition.setInterruptState(m.memory, c.descriptor, InterruptFlags.masked)
+        Partition.setInterruptState(m.memory, c.descriptor, .masked)
         m.expectRefused(.interruptMasked) { m.yield(to: c.name, target: 0x40, save: 300) }
         // Exception indices and resume slots are never masked.
         m.setVIDT(c, 14, YieldMachine.poolBase)
@@ -182,7 +182,7 @@ import Testing
         let desc = c2.pool[5]
         let s = c2.pool[0...3].map(\.va)
         let st = CreatePartition.createPartition(
-            m.memory, caller: c2.descriptor, descriptor: UserAddress(desc.va), pml4: UserAddress(s[0]),
+            m.memory, caller: c2.descriptor, descriptor: UserAddress(desc.va), rootTable: UserAddress(s[0]),
             shadow1: UserAddress(s[1]), shadow2: UserAddress(s[2]), configList: UserAddress(s[3]))
         #expect(st == .success)
         m.setVIDT(c2, 0x40, last.va + 4096 - 256)
@@ -209,7 +209,7 @@ import Testing
         let vidtPA = m.paddr(c, AddressSpace.vidt)
         let alias: UInt64 = 0x40_0000_0000
         let st = Sharing.addVAddr(m.memory, caller: m.root.descriptor, vaParent: UserAddress(AddressSpace.rootWindowBase + vidtPA.raw),
-                                  child: UserAddress(c.name), vaChild: UserAddress(alias), rights: Rights.read | Rights.write)
+                                  child: UserAddress(c.name), vaChild: UserAddress(alias), rights: UncheckedRights(Rights.read | Rights.write))
         #expect(st == .pageAlreadyGiven)
     }
 

@@ -37,13 +37,13 @@ final class YieldMachine {
     init(pages: Int = 1024) {
         machine = ModelMachine(pages: pages)
         memory = machine.memory
-        cpu = ModelCPU(memory: memory, root: machine.root, rootPML4: Partition.pml4(memory, machine.root))
+        cpu = ModelCPU(memory: memory, root: machine.root, rootPML4: Partition.rootTable(memory, machine.root))
         // The fixture keeps root's pool itself; the machine's own helpers are not used here.
         root = Part(descriptor: machine.root, name: 0, parent: nil,
                     pool: machine.rootWindow.map { ($0, PhysicalAddress($0 - AddressSpace.rootWindowBase)) })
     }
 
-    func pml4(_ p: Part) -> PhysicalAddress { Partition.pml4(memory, p.descriptor) }
+    func pml4(_ p: Part) -> PhysicalAddress { Partition.rootTable(memory, p.descriptor) }
 
     /// Makes a child of `parent` with its VIDT mapped (unless `vidt` is false) and `poolPages`
     /// read/write pages at `poolBase` in the child.
@@ -51,7 +51,7 @@ final class YieldMachine {
         let s = parent.take(5)
         let u = UserAddress.init
         let status = CreatePartition.createPartition(
-            memory, caller: parent.descriptor, descriptor: u(s[0].va), pml4: u(s[1].va),
+            memory, caller: parent.descriptor, descriptor: u(s[0].va), rootTable: u(s[1].va),
             shadow1: u(s[2].va), shadow2: u(s[3].va), configList: u(s[4].va))
         precondition(status == .success, "fixture: createPartition \(status)")
         let child = Part(descriptor: s[0].pa, name: s[0].va, parent: parent, pool: [])
@@ -76,7 +76,7 @@ final class YieldMachine {
             precondition(r.status == .success, "fixture: prepare \(r.status)")
         }
         let page = parent.take(1)[0]
-        let st2 = Sharing.addVAddr(memory, caller: parent.descriptor, vaParent: u(page.va), child: u(child.name), vaChild: u(vaChild), rights: rights)
+        let st2 = Sharing.addVAddr(memory, caller: parent.descriptor, vaParent: u(page.va), child: u(child.name), vaChild: u(vaChild), rights: UncheckedRights(rights))
         precondition(st2 == .success, "fixture: addVAddr \(st2)")
         return page.pa
     }
@@ -86,7 +86,7 @@ final class YieldMachine {
     /// The physical address behind `va` in `part` (whatever its rights), for the test to play
     /// the partition writing its own memory.
     func paddr(_ part: Part, _ va: UInt64) -> PhysicalAddress {
-        guard let leaf = PageTableWalk.leaf(memory, pml4: pml4(part), va: VirtualAddress(va & ~0xFFF))
+        guard let leaf = PageTableWalk.leaf(memory, rootTable: pml4(part), va: VirtualAddress(va & ~0xFFF))
         else { fatalError("fixture: \(va) not mapped") }
         return leaf.entry.frame.adding(va & 0xFFF)
     }
@@ -162,7 +162,7 @@ final class YieldMachine {
 
     /// yield as the current partition.
     func yield(to callee: UInt64, target: UInt64, save: UInt64, onYield: UInt64 = 0, onWake: UInt64 = 0) -> Status {
-        Yield.yield(cpu, callee: UserAddress(callee), targetInterrupt: target, saveIndex: save,
-                    flagsOnYield: onYield, flagsOnWake: onWake)
+        Yield.yield(cpu, callee: UserAddress(callee), targetInterrupt: UncheckedVIDTIndex(target), saveIndex: UncheckedVIDTIndex(save),
+                    flagsOnYield: UncheckedInterruptState(onYield), flagsOnWake: UncheckedInterruptState(onWake))
     }
 }

@@ -51,7 +51,7 @@ import Testing
         #expect(m.cpu.currentPartition == m.root.descriptor)
         #expect(m.cpu.cr3 == m.pml4(m.root))
         // C is away with interrupts masked (flagsOnYield = 1): a signal to it is refused.
-        #expect(Partition.interruptState(m.memory, c.descriptor) == InterruptFlags.masked)
+        #expect(Partition.interruptState(m.memory, c.descriptor) == .masked)
         m.setVIDT(m.root, 302, 0)
         m.expectRefused(.interruptMasked) { m.yield(to: c.name, target: 0x40, save: 302) }
         // ... but its saved context can be resumed, and it comes back exactly, rax = 0, with
@@ -60,7 +60,7 @@ import Testing
         var expectedChild = childRegs
         expectedChild[ContextLayout.rax] = 0
         #expect(m.cpu.registers == expectedChild)
-        #expect(Partition.interruptState(m.memory, c.descriptor) == InterruptFlags.enabled)
+        #expect(Partition.interruptState(m.memory, c.descriptor) == .enabled)
         m.checkProperties()
     }
 
@@ -91,11 +91,11 @@ import Testing
         m.setVIDT(m.root, 0x50, rootCtx)
         m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
         #expect(m.yield(to: c.name, target: 0x40, save: 0) == .success)
-        #expect(Partition.interruptState(m.memory, c.descriptor) == InterruptFlags.masked)
+        #expect(Partition.interruptState(m.memory, c.descriptor) == .masked)
         #expect(m.cpu.interruptsEnabled)
         // Root entered with a masked context runs with IF clear.
         #expect(m.yield(to: 0, target: 0x50, save: 0) == .success)
-        #expect(Partition.interruptState(m.memory, m.root.descriptor) == InterruptFlags.masked)
+        #expect(Partition.interruptState(m.memory, m.root.descriptor) == .masked)
         #expect(!m.cpu.interruptsEnabled)
     }
 }

@@ -427,13 +427,13 @@ extension ExplorationStep {
             let e = Self.lastBytes(event, on: system)
             return .trapped(e, system.trap(e))
         case .write(let words):
-            let pml4 = Partition.pml4(system.memory, system.current)
+            let pml4 = Partition.rootTable(system.memory, system.current)
             var targets: [PhysicalAddress] = []
             for w in words {
                 precondition(w.vaddr & 7 == 0, "explorer: a misaligned word write")
                 // Through the CPU's TLB, as ring 3's stores go (`ModelTLB`).
                 guard case .success(let pa) = system.cpu.userAccess(w.vaddr, write: true) else {
-                    let present = PageTableWalk.leaf(system.memory, pml4: pml4, va: VirtualAddress(w.vaddr & ~0xFFF)) != nil
+                    let present = PageTableWalk.leaf(system.memory, rootTable: pml4, va: VirtualAddress(w.vaddr & ~0xFFF)) != nil
                     let fault = TrapEvent.exception(vector: 14, errorCode: 6 | (present ? 1 : 0), faultAddress: w.vaddr)
                     return .trapped(fault, system.trap(fault))
                 }
@@ -462,8 +462,8 @@ extension ExplorationStep {
     /// the partition cannot execute there (no user page, or no-execute), it is the instruction
     /// fetch's page fault (error code U|I, plus P when a page is mapped), rip the instruction.
     public static func lastBytes(_ event: TrapEvent, on system: ModelSystem) -> TrapEvent {
-        let pml4 = Partition.pml4(system.memory, system.current)
-        let leaf = PageTableWalk.leaf(system.memory, pml4: pml4, va: VirtualAddress(lastInstruction & ~0xFFF))?.entry
+        let pml4 = Partition.rootTable(system.memory, system.current)
+        let leaf = PageTableWalk.leaf(system.memory, rootTable: pml4, va: VirtualAddress(lastInstruction & ~0xFFF))?.entry
         guard let e = leaf, e.isPresent, e.isUser, e.isExecutable else {
             system.cpu.registers.rip = lastInstruction
             return .exception(vector: 14, errorCode: 0x14 | (leaf?.isPresent == true ? 1 : 0), faultAddress: lastInstruction)
@@ -507,7 +507,7 @@ public enum RegisterMarks {
         r.rflags = UserRegisters.rflags(0, interruptsEnabled: interruptsEnabled)
         for k in r.gprs.indices { r.gprs[k] = next() }
         for k in r.fpu.indices { r.fpu[k] = next() & ModelCPU.heldBytes(word: k) }
-        r.fpu[3] = 0x1F80 | UInt64(UserRegisters.defaultMXCSRMask) << 32
+        r.fpu[3] = InitialRegisters.mxcsr | UInt64(UserRegisters.defaultMXCSRMask) << 32
         r.dataSelectors = dataSelectors
         return r
     }

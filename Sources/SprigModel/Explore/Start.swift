@@ -42,7 +42,7 @@ public enum ExplorationStart: String, CaseIterable, Sendable {
         let system = ModelSystem(pages: pages, kernelImagePages: 1)
         if self != .boot { Self.buildTree(system, vidtCode: self == .vidtCode) }
         system.cpu.registers = RegisterMarks.registers(of: system.current, interruptsEnabled:
-            Partition.interruptState(system.memory, system.current) == InterruptFlags.enabled)
+            Partition.interruptState(system.memory, system.current).isEnabled)
         return system
     }
 

@@ -59,16 +59,16 @@ public enum ReplayBoot {
         var line = BootCommandLine()
         for b in boot.commandLine { _ = line.append(b) }
         let result = RootBuilder.build(
-            memory, allocator: &allocator, kernelPML4: PhysicalAddress(boot.kernelPML4),
+            memory, allocator: &allocator, kernelRootTable: PhysicalAddress(boot.kernelPML4),
             image: module(boot.modules[0]), modules: others, moduleCount: boot.modules.count - 1,
             totalPages: boot.totalPages, kernelImagePages: kernelPages, commandLine: line)
         guard case .success(let root) = result else {
             return differs("RootBuilder", machine: "built root", model: "failed: \(result)")
         }
-        guard root.descriptor.raw == built.descriptor, root.pml4.raw == built.pml4 else {
+        guard root.descriptor.raw == built.descriptor, root.rootTable.raw == built.pml4 else {
             return differs("root's descriptor and PML4",
                            machine: "\(Domain.hex(built.descriptor)), \(Domain.hex(built.pml4))",
-                           model: "\(Domain.hex(root.descriptor.raw)), \(Domain.hex(root.pml4.raw))")
+                           model: "\(Domain.hex(root.descriptor.raw)), \(Domain.hex(root.rootTable.raw))")
         }
         let count = allocator.allocated - before.allocated
         guard count == UInt64(built.pages.count) else {
@@ -90,9 +90,9 @@ public enum ReplayBoot {
         system.cpu.mxcsrMask = UInt32(truncatingIfNeeded: boot.mxcsrMask)
         // enterRoot: the context VIDT[0] names, checked and loaded like any yield target.
         let cpu = system.cpu
-        guard let vidt = ContextCheck.vidtPage(cpu, descriptor: root.descriptor, pml4: root.pml4),
-              let context = ContextCheck.locate(cpu, descriptor: root.descriptor, pml4: root.pml4,
-                                                va: ContextCheck.entry(cpu, vidt: vidt, index: VIDTIndex.main),
+        guard let vidt = ContextCheck.vidtPage(cpu, descriptor: root.descriptor, rootTable: root.rootTable),
+              let context = ContextCheck.locate(cpu, descriptor: root.descriptor, rootTable: root.rootTable,
+                                                va: ContextCheck.entry(cpu, vidt: vidt, index: .main),
                                                 write: false, vidt: vidt)
         else { return differs("root's VIDT[0]", machine: "a usable context", model: "no usable context") }
         cpu.loadCPUState(from: context, interruptsEnabled: true, delivery: nil)

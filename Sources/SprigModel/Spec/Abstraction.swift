@@ -61,7 +61,7 @@ public enum Abstraction {
         let current = cpu.currentPartition.raw
         return AbstractState(
             root: root.raw, partitions: partitions, current: current, registers: cpu.registers,
-            addressSpaceIsCurrent: cpu.cr3.raw == reader.word(current + UInt64(DescriptorLayout.pml4)),
+            addressSpaceIsCurrent: cpu.cr3.raw == reader.word(current + UInt64(DescriptorLayout.rootTable)),
             memory: memoryPages, mxcsrMask: cpu.mxcsrMask, consoleInput: consoleInput)
     }
 }
@@ -82,7 +82,7 @@ private struct Reader {
     func partition(_ d: UInt64, isRoot: Bool) -> AbstractPartition {
         typealias L = DescriptorLayout
         let field = { (offset: Int) in word(d + UInt64(offset)) }
-        let roots = [field(L.pml4), field(L.shadow1), field(L.shadow2)]
+        let roots = [field(L.rootTable), field(L.shadow1), field(L.shadow2)]
         let parent = field(L.parent)
         var part = AbstractPartition(
             parent: parent == 0 ? nil : parent, name: field(L.vaddrInParent), interruptState: field(L.interruptState),

@@ -1,4 +1,4 @@
-/// The `attacks` system's root: the attacks of issue 4 ("Tests and attacks") on the booted
+/// The `attacks` system's root: the yield and delivery attacks on the booted
 /// kernel, one printed line each, checked by Tests/BootTests/YieldBootTests.swift.
 ///
 /// 1. `Refusals.swift` — every code of yield's check chain (1–9), each refusal changing nothing

@@ -54,7 +54,7 @@ enum Faults {
         status("after Fig. 4, a round trip with the victim", r.status, .success)
     }
 
-    /// Issue 11 item 2: sgdt, sidt, sldt, str and smsw in a child are each a #GP(0) (CR4.UMIP)
+    /// sgdt, sidt, sldt, str and smsw in a child are each a #GP(0) (CR4.UMIP)
     /// that root takes from the child; none goes on to show where the kernel's tables are.
     static func descriptorTables(_ v: Victim) {
         func probe(_ label: StaticString, _ kind: UInt64) {

@@ -1,5 +1,5 @@
 /// The `echo` system's root: serial input reaching the multiplexer through the kernel's
-/// interrupt routing (DESIGN.md §6, issue 4).
+/// interrupt routing (DESIGN.md §6).
 ///
 /// Root starts one child from the `attacker` image in its `spin` mode (it adds 1 to a counter in
 /// a page root shares with it, forever, and never yields), turns the serial port's receive

@@ -1,5 +1,5 @@
 /// The `fuzz` system's root: a random campaign of services, yields and faults on the booted
-/// kernel (issue 5), checking after every call that root still owns its memory and that the
+/// kernel, checking after every call that root still owns its memory and that the
 /// kernel still answers. docs/fuzz.md, "The fuzzer partition".
 ///
 /// `sprig run --system fuzz --seed S --calls N` (kernel command line `fuzz.seed=S

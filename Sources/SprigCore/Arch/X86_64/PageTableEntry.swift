@@ -4,38 +4,38 @@
 /// partition's tables is treated as "not mapped" (it can only be the kernel's).
 import SprigABI
 
-public struct PageTableEntry: Equatable, Sendable {
+package struct PageTableEntry: Equatable, Sendable {
     public var raw: UInt64
     @inlinable public init(raw: UInt64) { self.raw = raw }
 
     public static let present: UInt64 = 1 << 0
     public static let writable: UInt64 = 1 << 1
     public static let user: UInt64 = 1 << 2
-    public static let largePage: UInt64 = 1 << 7
+    package static let largePage: UInt64 = 1 << 7
     public static let global: UInt64 = 1 << 8
     public static let noExecute: UInt64 = 1 << 63
-    public static let addressMask: UInt64 = 0x000F_FFFF_FFFF_F000
+    package static let addressMask: UInt64 = 0x000F_FFFF_FFFF_F000
 
     @inlinable public init(frame: PhysicalAddress, flags: UInt64) {
         raw = (frame.raw & Self.addressMask) | flags
     }
-    @inlinable public var isPresent: Bool { raw & Self.present != 0 }
-    @inlinable public var isWritable: Bool { raw & Self.writable != 0 }
-    @inlinable public var isUser: Bool { raw & Self.user != 0 }
-    @inlinable public var isExecutable: Bool { raw & Self.noExecute == 0 }
-    @inlinable public var isLargePage: Bool { raw & Self.largePage != 0 }
+    @inlinable package var isPresent: Bool { raw & Self.present != 0 }
+    @inlinable package var isWritable: Bool { raw & Self.writable != 0 }
+    @inlinable package var isUser: Bool { raw & Self.user != 0 }
+    @inlinable package var isExecutable: Bool { raw & Self.noExecute == 0 }
+    @inlinable package var isLargePage: Bool { raw & Self.largePage != 0 }
     @inlinable public var frame: PhysicalAddress { PhysicalAddress(raw & Self.addressMask) }
 
     /// Flags of a non-leaf entry in a partition's tables: the leaf decides the rights.
-    public static let tableFlags: UInt64 = present | writable | user
+    package static let tableFlags: UInt64 = present | writable | user
 
     /// Leaf flags for a page a partition may use with the given `Rights` bits.
     /// Reading is implied by presence on x86; write and execute map to W and NX.
-    @inlinable public static func leafFlags(rights: UInt64, accessible: Bool = true) -> UInt64 {
+    @inlinable package static func leafFlags(rights: PageRights, accessible: Bool = true) -> UInt64 {
         var f = present
         if accessible { f |= user }
-        if rights & Rights.write != 0 { f |= writable }
-        if rights & Rights.execute == 0 { f |= noExecute }
+        if rights.write { f |= writable }
+        if !rights.execute { f |= noExecute }
         return f
     }
 }

@@ -1,0 +1,151 @@
+/// The partition descriptor: one kernel page per partition (DESIGN.md §3), and the only code that
+/// writes one.
+///
+/// Byte offsets of 8-byte words in the descriptor page. A descriptor page is given by the parent
+/// (root's by the boot allocator) and is never accessible to any partition while it is one.
+/// Only the kernel writes it; every field is a value the kernel computed itself, so code reading
+/// a descriptor found through a parent's shadow 1 may trust it.
+///
+/// | offset | field | who writes it |
+/// |---|---|---|
+/// | 0   | root table paddr | createPartition / RootBuilder |
+/// | 8   | shadow 1 root (root-table-shaped) paddr | createPartition / RootBuilder |
+/// | 16  | shadow 2 root (root-table-shaped) paddr | createPartition / RootBuilder |
+/// | 24  | configuration list head paddr (0 for root) | createPartition, prepare, collect |
+/// | 32  | parent descriptor paddr (0 for root) | createPartition |
+/// | 40  | this descriptor's vaddr in the parent (0 for root) | createPartition |
+/// | 48  | interrupt state (VCLI: 0 = enabled, 1 = disabled) | setIntState, yield |
+/// | 56  | depth in the tree (root 0) — bounds every walk up the tree | createPartition |
+/// | 64  | number of configuration-list pages — bounds every walk of the list | createPartition, prepare, collect |
+/// | 72  | root table's vaddr in the parent | createPartition |
+/// | 80  | shadow 1 root's vaddr in the parent | createPartition |
+/// | 88  | shadow 2 root's vaddr in the parent | createPartition |
+/// | 96  | first configuration page's vaddr in the parent | createPartition |
+///
+/// Every write to a descriptor is a function of this file (`Descriptor`'s `initialize…`,
+/// `setInterruptState`, `pushConfigPage`, `popConfigPage`), named after the service step it is;
+/// the rest of the kernel reads fields through `Descriptor`'s accessors, never by offset. The
+/// model reads the offsets (`DescriptorLayout`, package access) to picture the tree, and its
+/// detection tests corrupt a field through `overwriteForTesting`, which no kernel code calls.
+import SprigABI
+
+/// Byte offsets of the descriptor's words (the table above): for the model's readers.
+package enum DescriptorLayout {
+    package static let rootTable = 0
+    package static let shadow1 = 8
+    package static let shadow2 = 16
+    package static let configList = 24
+    package static let parent = 32
+    package static let vaddrInParent = 40
+    package static let interruptState = 48
+    package static let depth = 56
+    package static let configPages = 64
+    package static let rootTableVAddr = 72
+    package static let shadow1VAddr = 80
+    package static let shadow2VAddr = 88
+    package static let configListVAddr = 96
+
+    /// The word at `field` (one of the offsets above): a model and test reader.
+    @inlinable
+    package static func read<P: Platform>(_ platform: P, _ descriptor: PhysicalAddress, _ field: Int) -> UInt64 {
+        platform.load(descriptor.adding(UInt64(field)))
+    }
+
+    /// Test hook: overwrites a field, as a kernel bug would, for the detection tests. No kernel
+    /// code calls it (`DescriptorTests` checks that).
+    package static func overwriteForTesting<P: Platform>(_ platform: P, _ descriptor: PhysicalAddress, _ field: Int, _ value: UInt64) {
+        platform.store(descriptor.adding(UInt64(field)), value)
+    }
+}
+
+/// A partition's descriptor page, by its physical address.
+package struct Descriptor: Hashable, Sendable {
+    public let paddr: PhysicalAddress
+    @usableFromInline package init(_ paddr: PhysicalAddress) { self.paddr = paddr }
+
+    @inline(__always) func word<P: Platform>(_ p: P, _ field: Int) -> UInt64 {
+        p.load(paddr.adding(UInt64(field)))
+    }
+    @inline(__always) private func set<P: Platform>(_ p: P, _ field: Int, _ value: UInt64) {
+        p.store(paddr.adding(UInt64(field)), value)
+    }
+
+    // MARK: Fields (reads)
+
+    /// The partition's root table page.
+    @inline(__always) public func rootTable<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.rootTable)) }
+    /// The roots of shadow 1 and shadow 2 (root-table-shaped).
+    @inline(__always) package func shadow1<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow1)) }
+    @inline(__always) package func shadow2<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow2)) }
+    /// The parent's descriptor; nil for root.
+    @inline(__always) public func parent<P: Platform>(_ p: P) -> PhysicalAddress? {
+        let raw = word(p, DescriptorLayout.parent)
+        return raw == 0 ? nil : PhysicalAddress(raw)
+    }
+    /// This descriptor's vaddr in the parent (0 for root): the parent's name for the partition.
+    @inline(__always) package func vaddrInParent<P: Platform>(_ p: P) -> UInt64 { word(p, DescriptorLayout.vaddrInParent) }
+    /// Depth in the tree, root 0: bounds every walk up the tree.
+    @inline(__always) package func depth<P: Platform>(_ p: P) -> UInt64 { word(p, DescriptorLayout.depth) }
+    /// The virtual interrupt state (only `setInterruptState` writes it, with a checked state).
+    @inline(__always) package func interruptState<P: Platform>(_ p: P) -> VirtualInterruptState {
+        VirtualInterruptState(checked: word(p, DescriptorLayout.interruptState))
+    }
+    /// The head of the configuration list (0 for root) and the number of its pages.
+    @inline(__always) package func configList<P: Platform>(_ p: P) -> PhysicalAddress {
+        PhysicalAddress(word(p, DescriptorLayout.configList))
+    }
+    @inline(__always) package func configPages<P: Platform>(_ p: P) -> UInt64 { word(p, DescriptorLayout.configPages) }
+
+    // MARK: Writes (the only ones)
+
+    /// Root's descriptor at boot: zeroed, then its tables and shadows; no parent, depth 0.
+    @discardableResult static func initializeRoot<P: Platform>(
+        _ p: P, _ page: PhysicalAddress, rootTable: PhysicalAddress, shadow1: PhysicalAddress, shadow2: PhysicalAddress
+    ) -> Descriptor {
+        p.zeroPage(page)
+        let d = Descriptor(page)
+        d.set(p, DescriptorLayout.rootTable, rootTable.raw)
+        d.set(p, DescriptorLayout.shadow1, shadow1.raw)
+        d.set(p, DescriptorLayout.shadow2, shadow2.raw)
+        return d
+    }
+
+    /// A child's descriptor (createPartition), on a zeroed page: its four structure pages (paddr
+    /// and vaddr in the parent), its parent and its name there, its depth (the parent's + 1). The configuration
+    /// list is still empty (`pushConfigPage` adds the first page).
+    @discardableResult @inline(__always) static func initializeChild<P: Platform>(
+        _ p: P, _ page: PhysicalAddress, name: VirtualAddress, parent: PhysicalAddress,
+        rootTable: (PhysicalAddress, VirtualAddress), shadow1: (PhysicalAddress, VirtualAddress),
+        shadow2: (PhysicalAddress, VirtualAddress), configListVAddr: VirtualAddress
+    ) -> Descriptor {
+        let d = Descriptor(page)
+        d.set(p, DescriptorLayout.rootTable, rootTable.0.raw)
+        d.set(p, DescriptorLayout.shadow1, shadow1.0.raw)
+        d.set(p, DescriptorLayout.shadow2, shadow2.0.raw)
+        d.set(p, DescriptorLayout.parent, parent.raw)
+        d.set(p, DescriptorLayout.vaddrInParent, name.raw)
+        d.set(p, DescriptorLayout.depth, Descriptor(parent).depth(p) + 1)
+        d.set(p, DescriptorLayout.rootTableVAddr, rootTable.1.raw)
+        d.set(p, DescriptorLayout.shadow1VAddr, shadow1.1.raw)
+        d.set(p, DescriptorLayout.shadow2VAddr, shadow2.1.raw)
+        d.set(p, DescriptorLayout.configListVAddr, configListVAddr.raw)
+        return d
+    }
+
+    /// setIntState, yield and delivery: the virtual interrupt state.
+    @inline(__always) func setInterruptState<P: Platform>(_ p: P, _ state: VirtualInterruptState) {
+        set(p, DescriptorLayout.interruptState, state.raw)
+    }
+
+    /// The configuration list gained `page` as its new head.
+    func pushConfigPage<P: Platform>(_ p: P, _ page: PhysicalAddress) {
+        set(p, DescriptorLayout.configList, page.raw)
+        set(p, DescriptorLayout.configPages, configPages(p) + 1)
+    }
+
+    /// The configuration list's head page was unlinked; `next` is the new head.
+    func popConfigPage<P: Platform>(_ p: P, next: PhysicalAddress) {
+        set(p, DescriptorLayout.configList, next.raw)
+        set(p, DescriptorLayout.configPages, configPages(p) - 1)
+    }
+}
