@@ -39,12 +39,13 @@ struct AliceEveLabTests {
         // Attack 8: createPartition on kernel-half pages; the answer: the address check.
         let k: UInt64 = 0xFFFF_FFFF_8011_1000
         #expect(m.call(eve.descriptor, .createPartition, k, k + 0x1000, k + 0x2000, k + 0x3000, k + 0x4000).status == .kernelHalfAddress)
-        #expect(try Boot.sourceLine(of: "guard va.isLowerHalf else { return .failure(.kernelHalfAddress) }", in: "Sources/SprigCore/Address.swift") > 0)
+        #expect(try Boot.sourceLine(of: "guard va.isLowerHalf else { throw .kernelHalfAddress }", in: "Sources/SprigCore/Address.swift") > 0)
         // Attack 9: a yield to Alice by her name in root; the answer: check 4 of the chain.
-        let r = Yield.resolve(m.memory, caller: eve.descriptor, callee: UserAddress(alice.name), targetInterrupt: 0, saveIndex: 511)
-        guard case .failure(let s) = r else { Issue.record("the yield to a sibling was resolved"); return }
-        #expect(s == .invalidChild)
-        #expect(try Boot.sourceLine(of: "guard let child = Partition.child(p, caller: caller, named: callee) else { return .failure(.invalidChild) }",
+        #expect(throws: Status.invalidChild) {
+            _ = try Yield.resolve(m.memory, caller: eve.descriptor, callee: UserAddress(alice.name),
+                                  targetInterrupt: VIDTSlot(kernel: 0), saveIndex: VIDTSlot(kernel: 511))
+        }
+        #expect(try Boot.sourceLine(of: "guard let child = Partition.child(p, caller: caller, named: callee) else { throw .invalidChild }",
                                     in: "Sources/SprigCore/Yield.swift") > 0)
         #expect(m.checkAllProperties().isEmpty)
     }
