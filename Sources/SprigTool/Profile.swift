@@ -154,7 +154,7 @@ public enum Profile {
         var steps = rips.indices.map { i in
             let fs = named[elf(i)]?[rips[i]] ?? []
             let inner = fs.first, outer = fs.count > 1 ? fs.last!.0 : nil
-            let phase = classify(rip: rips[i], function: inner?.0 ?? "", place: inner?.1 ?? "", outer: outer ?? inner?.0 ?? "")
+            let phase = classify(rip: rips[i], frames: fs)
             let place = inner.flatMap { $0.1.isEmpty ? nil : $0.1 }
             return Step(rip: rips[i], function: inner?.0, place: place, outer: outer, phase: phase)
         }
@@ -195,21 +195,30 @@ public enum Profile {
         return result
     }
 
-    /// The phase of one instruction, by the innermost function and its file.
-    static func classify(rip: UInt64, function: String, place: String, outer: String) -> Phase {
+    /// Files whose small functions only read or write a word for their caller (memory access,
+    /// trap-frame fields, the platform's register accessors): an instruction in one of them
+    /// belongs to the phase of the first frame out that is not one of them.
+    static let accessorFiles = ["X86Platform.swift", "Platform.swift", "TrapFrame.swift", "<compiler-generated>", "Address.swift"]
+
+    /// The phase of one instruction, by its frames (innermost first).
+    static func classify(rip: UInt64, frames: [(String, String)]) -> Phase {
         if rip < CrashSymbols.kernelBase { return .ring3 }
+        let function = frames.first?.0 ?? "", place = frames.first?.1 ?? ""
         let f = function.lowercased()
         if ["fpu", "fxsave", "fxrstor", "fninit"].contains(where: { f.contains($0) }) { return .fpu }
-        if place.hasSuffix(".S") || place.contains(".S:") || function.hasPrefix("sprig_") {
-            let exits = ["sprig_trap_return", "sprig_exit", "exit"]
-            return exits.contains { function.hasPrefix($0) } ? .exit : .entry
+        if place.contains(".S:") || place.hasSuffix(".S") || function.hasPrefix("sprig_") { return .entry }
+        if f.contains("translationcache") { return .checks }
+        let isAccessor = { (fr: (String, String)) in accessorFiles.contains { fr.1.contains($0) } }
+        guard let owner = frames.first(where: { !isAccessor($0) }) else {
+            return frames.contains { $0.1.contains("TrapFrame.swift") } ? .saveRestore : .dispatch
         }
-        let saveFiles = ["CPU.swift", "TrapFrame.swift", "ContextLocation.swift", "Context.swift"]
-        if saveFiles.contains(where: { place.contains("/" + $0) || place.hasPrefix($0) })
-            || f.contains("save") || f.contains("load") || f.contains("restore") { return .saveRestore }
+        let (name, file) = owner
+        let saves = ["saveCPUState", "loadCPUState", "loadOnePage", "restore", "save", "switchAddressSpace",
+                     "setCurrentPartition", "word"]
+        if file.contains("CPU.swift") || file.contains("ContextLocation.swift") || saves.contains(name) { return .saveRestore }
         let checkFiles = ["Yield.swift", "YieldCache.swift", "TranslationCache.swift", "PageTableWalk.swift", "Shadow.swift",
-                          "Speculation.swift", "InterruptRouting.swift", "PageOwnership.swift", "Address.swift", "VIDTIndex.swift"]
-        if checkFiles.contains(where: { place.contains("/" + $0) }) { return .checks }
+                          "Speculation.swift", "InterruptRouting.swift", "PageOwnership.swift", "VIDTIndex.swift"]
+        if checkFiles.contains(where: { file.contains("/" + $0) }) { return .checks }
         return .dispatch
     }
 
