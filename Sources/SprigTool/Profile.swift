@@ -208,6 +208,12 @@ public enum Profile {
         if ["fpu", "fxsave", "fxrstor", "fninit"].contains(where: { f.contains($0) }) { return .fpu }
         if place.contains(".S:") || place.hasSuffix(".S") || function.hasPrefix("sprig_") { return .entry }
         if f.contains("translationcache") { return .checks }
+        // Specialized SprigCore functions carry no file (`<compiler-generated>`): their names say.
+        for (name, _) in frames {
+            if name.contains("saveInterrupted") || name.contains("copyGeneralRegisters") { return .saveRestore }
+            if ["ContextCheck.", "InterruptRouting.handler", "InterruptRouting.name", "YieldCache", "PageTableWalk", "Shadow."]
+                .contains(where: { name.contains($0) }) { return .checks }
+        }
         let isAccessor = { (fr: (String, String)) in accessorFiles.contains { fr.1.contains($0) } }
         guard let owner = frames.first(where: { !isAccessor($0) }) else {
             return frames.contains { $0.1.contains("TrapFrame.swift") } ? .saveRestore : .dispatch
