@@ -34,4 +34,12 @@ struct ProfileBootTests {
         let (builder, products) = try Boot.products(.release)
         #expect(throws: ToolError.self) { try Profile.run(products, project: builder.project, path: "yield.sideways") }
     }
+
+    @Test("sprig bench --profile with an unknown path: one line, status 64, before any build")
+    func unknownPathOnCommandLine() throws {
+        let (status, output) = try CLI.run(["bench", "--profile", "yield.sideways"], timeout: 60)
+        #expect(status == 64, "\(output)")
+        #expect(output.split(separator: "\n").count == 1, "\(output)")
+        #expect(output.contains("unknown path 'yield.sideways' for --profile: use one of service.null"), "\(output)")
+    }
 }
