@@ -70,7 +70,7 @@ public final class Builder {
 
     var variantFlags: [String] {
         switch variant {
-        case .release: return []
+        case .release: return Builder.lineTables
         case .debug: return ["-assert-config", "Debug", "-D", "SPRIG_DEBUG"] + Builder.swiftDebugInfo
         case .trace: return ["-assert-config", "Debug", "-D", "SPRIG_TRACE"]
         }
@@ -82,8 +82,12 @@ public final class Builder {
             + debugInfo
     }
 
-    /// DWARF for gdb in the debug variant (assembly and C too: their source lines and frames).
-    var debugInfo: [String] { variant == .debug ? ["-g"] : [] }
+    /// DWARF for gdb in the debug variant (assembly and C too: their source lines and frames);
+    /// line tables only in the release variant, for `sprig bench --profile` and crash reports to
+    /// name file:line (debug sections are not loaded: the flat images are the same bytes).
+    var debugInfo: [String] { variant == .debug ? ["-g"] : variant == .release ? ["-gline-tables-only"] : [] }
+
+    static let lineTables = ["-gline-tables-only", "-Xfrontend", "-no-clang-module-breadcrumbs"]
 
     /// Swift's DWARF as gdb reads it: no references to clang's module cache (gdb would look
     /// for those files) and no accelerator table (lld's merged one is one gdb rejects).

@@ -22,6 +22,12 @@ struct BenchCommand: ParsableCommand {
             settings, twice (pti=on, and pti=off for the skim=off column), adds its null system call and \
             its one-way switches (sched_yield; a pipe ping-pong) to the table as linux.* rows, and prints them side by side \
             with Sprig's null service and one-way yield, with the ratios (docs/bench.md, "Linux side by side").
+            With --profile PATH (service.null, yield.parent_to_child, yield.child_to_parent, \
+            yield.parent_to_child_cold, yield.child_to_parent_cold, irq.to_root_handler), boots the same \
+            system under gdb instead, steps one occurrence of PATH one instruction at a time, names every \
+            instruction with the kernel's ELF and prints where they go: per phase, per function in \
+            execution order and sorted. It also runs the bench once and says whether the profile's count \
+            equals the bench's (docs/bench.md).
             """)
     @OptionGroup var options: BuildOptions
     @Flag(help: "Print only the JSON document.") var json = false
@@ -29,8 +35,16 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seconds before the bench machine is stopped.") var timeout: Double = 180
     @Option(help: "Measure a peer kernel in the same run: linux (Debian's kernel; needs apt-get and gcc).") var peer: String?
 
+    @Option(help: "Profile one path instead: every instruction of one occurrence, named (service.null, yield.parent_to_child, …).")
+    var profile: String?
+
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if let p = profile, !Profile.isKnown(p) {
+            throw ValidationError("unknown path '\(p)' for --profile: use one of \(Profile.paths.map(\.key).joined(separator: ", "))")
+        }
+        if profile != nil && (json || check) { throw ValidationError("--profile prints a profile: leave out --json and --check") }
+        if profile != nil && peer != nil { throw ValidationError("--profile prints a profile of Sprig: leave out --peer") }
         if let peer, peer != LinuxPeer.name {
             throw ValidationError("--peer \(peer): the only peer is linux (sprig bench --peer linux)")
         }
@@ -45,6 +59,13 @@ struct BenchCommand: ParsableCommand {
         let peerKernel = try peer.map { _ in try LinuxPeer.prepare(try Project.current(), progress: progress) }
         let builder = try makeBuilder(options.variant, quiet: json)
         let products = try builder.build()
+        if let path = profile {
+            let result = try Profile.run(products, project: builder.project, path: path, timeout: timeout, progress: say)
+            say("sprig: booting the bench system once more, without gdb, for the bench's own count of \(path)")
+            let count = try Profile.benchCount(products, variant: options.variant, path: path, timeout: timeout)
+            print(Profile.report(result, benchCount: count))
+            return
+        }
         if !json { say("sprig: booting the bench system with -icount shift=0,align=off (one TSC tick = one guest instruction)") }
         var ms = try Bench.run(products, variant: options.variant, timeout: timeout)
         if !json { say("sprig: booting \(Bench.scheduleSystem) the same way for the scheduling accuracy of the generic root") }
