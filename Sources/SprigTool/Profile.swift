@@ -289,7 +289,7 @@ extension Profile {
     /// The bench's own count of `path` (median of a normal boot with the entry window on), to
     /// check the profile against.
     public static func benchCount(_ products: BuildProducts, variant: Variant, path: String, timeout: Double = 180) throws -> Int {
-        let ms = try Bench.run(products, variant: variant, commandLine: "", timeout: timeout)
+        let ms = try Bench.run(products, system: Bench.system, keys: Bench.expectedKeys, variant: variant, commandLine: "", timeout: timeout)
         guard let m = ms.first(where: { $0.key == path }) else { throw ToolError("the bench did not report \(path)") }
         return Int(m.median)
     }
