@@ -163,14 +163,18 @@ public enum Properties {
         return out
     }
 
-    /// Every PML4's upper half is the kernel's, supervisor-only.
+    /// Every PML4's upper half is the kernel's, supervisor-only. The accessed bit is not compared:
+    /// the CPU sets it in the partition's own copy of an entry whenever a translation in that
+    /// address space goes through it (the entry window runs on every kernel entry), so a booted
+    /// machine's copies carry it where the kernel's table may not (SDM Vol. 3A §4.8).
     public static func kernelHalf(_ t: PartitionTree, kernelPML4: PhysicalAddress, memory m: SimulatedMemory) -> [Violation] {
         var out: [Violation] = []
+        let compared = ~PageTableEntry.accessed
         for p in t.partitions {
             guard let pml4 = p.tables.first else { continue }
             for i in UInt64(256)..<512 {
                 let mine = m.load(PhysicalAddress(pml4 + i * 8))
-                if mine != m.load(kernelPML4.adding(i * 8)) || mine & PageTableEntry.user != 0 {
+                if mine & compared != m.load(kernelPML4.adding(i * 8)) & compared || mine & PageTableEntry.user != 0 {
                     out.append(Violation(.kernelMapping, partition: p.descriptor, page: pml4,
                                          vaddr: 0xFFFF_0000_0000_0000 | (i << 39), "PML4 upper-half entry \(i) is not the kernel's"))
                 }

@@ -125,7 +125,7 @@ enum Trace {
     static func built(_ root: RootBuildResult, before: BootAllocator, after: BootAllocator) {
         TraceOut.tag(.built)
         TraceOut.number(root.descriptor.raw)
-        TraceOut.number(root.pml4.raw)
+        TraceOut.number(root.rootTable.raw)
         let count = after.allocated - before.allocated
         TraceOut.number(count)
         var probe = before

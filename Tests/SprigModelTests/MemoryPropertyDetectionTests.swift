@@ -110,6 +110,24 @@ import SprigCore
         expectProperties(m, "a machine with a child")
     }
 
+    /// The CPU sets the accessed bit in the partition's copy of the window's PML4 entry when it
+    /// enters the kernel through it; a replayed or booted state carries it. That is the
+    /// hardware's write, not a kernel mapping: the property must hold, and must still catch any
+    /// other difference in the same entry.
+    @Test func theAccessedBitInACopiedUpperHalfEntryIsTheCPUs() {
+        let m = ModelMachine()
+        let c = m.makeChild(of: m.root, pages: 2)
+        let table = Partition.rootTable(m.memory, c.descriptor)
+        var i: UInt64 = 511
+        while m.memory.load(table.adding(i * 8)) & PageTableEntry.present == 0 { i -= 1 }
+        let slot = table.adding(i * 8)
+        let entry = m.memory.load(slot)
+        m.memory.store(slot, entry | PageTableEntry.accessed)
+        expectProperties(m, "an upper-half entry the CPU marked accessed")
+        m.memory.store(slot, entry | PageTableEntry.accessed | PageTableEntry.global)
+        #expect(m.checkAllProperties().contains { $0.kind == .kernelMapping && $0.description.contains("upper-half entry \(i)") })
+    }
+
     @Test func aKernelPageOutsideTheWindowInTheKernelHalf() {
         let m = ModelMachine()
         let outside = m.kernelImage.last!

@@ -13,6 +13,8 @@
  * Right after the call, the sequence also looks for a tick held while the flag was set (the
  * kernel saved at the CLI slot: its valid word is nonzero) and takes it the same way. */
 
+#include "sprig_abi.h"
+
 #define CONTEXT_RIP 0
 #define CONTEXT_RSP 8
 #define CONTEXT_RFLAGS 16
@@ -27,7 +29,6 @@
 #define CONTEXT_VALID 152
 #define CONTEXT_SCRATCH 160
 #define CONTEXT_FPU 256
-#define SERVICE_SET_INT_STATE 10
 /* Below the thread's red zone: rflags and rip for the final popfq; ret $128. */
 #define RESUME_FRAME 144
 

@@ -68,7 +68,7 @@ enum Init {
     nonisolated(unsafe) static var messages: UInt64 = 0
     /// Scheduling accuracy (guest instructions under -icount, where the counter advances one per
     /// instruction): each frame start's delay after the instant the plan gives it. Root counts
-    /// from its first tick; a nested instance reads the instant of the tick it is passed from
+    /// from its call to setTimer; a nested instance reads the instant of the tick it is passed from
     /// `NestedHeader.tickInstant`, which its parent writes before entering it.
     nonisolated(unsafe) static var firstTick: UInt64 = 0
     nonisolated(unsafe) static var firstTickCount: UInt64 = 0
@@ -464,9 +464,7 @@ enum Init {
 /// Root's VIDT[32] / a nested instance's `parentTick`: a tick for this level.
 @_cdecl("init_tick")
 func initTick(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
-    let now = readTSC()
     if Init.isRoot {
-        if Init.firstTick == 0 { Init.firstTick = now; Init.firstTickCount = Init.tick + 1 }
         // The PIT counts down from 1193182 / hz at 1193182 Hz; one instruction is one ns.
         let divisor: UInt64 = 1_193_182 / Init.plan.tickHz
         Init.instant = Init.firstTick + (Init.tick + 1 - Init.firstTickCount) * divisor * 1_000_000_000 / 1_193_182
@@ -762,6 +760,12 @@ func initMain(_ argument: UInt64) {
     Init.announceFrame()
     if Init.isRoot {
         Contexts.setHandler(VIDTIndex.timer, initTick, slot: slot(0), stackTop: stackTop, flags: masked)
+        // The plan's instants count from here: the PIT loads its count inside setTimer, so
+        // this read precedes the load by the service's few hundred instructions, and every
+        // delay is at most that much too large, never negative (counting from the first tick's
+        // arrival instead made a later, less delayed tick come out "early").
+        Init.firstTick = readTSC()
+        Init.firstTickCount = 0
         let t = Sprig.setTimer(Init.plan.tickHz)
         if !t.succeeded {
             out.write("init: setTimer: ")

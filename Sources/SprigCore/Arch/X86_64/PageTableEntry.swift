@@ -11,6 +11,8 @@ package struct PageTableEntry: Equatable, Sendable {
     public static let present: UInt64 = 1 << 0
     public static let writable: UInt64 = 1 << 1
     public static let user: UInt64 = 1 << 2
+    /// Set by the CPU in every entry a translation uses (SDM Vol. 3A §4.8), never by the kernel.
+    public static let accessed: UInt64 = 1 << 5
     package static let largePage: UInt64 = 1 << 7
     public static let global: UInt64 = 1 << 8
     public static let noExecute: UInt64 = 1 << 63
