@@ -118,8 +118,8 @@ public final class ModelMachine {
 
     /// The physical page a partition reaches at `va` (ring-3 view), or nil.
     public func translate(_ partition: PhysicalAddress, _ va: UInt64, write: Bool = false) -> PhysicalAddress? {
-        try? PageTableWalk.userTranslate(memory, pml4: Partition.pml4(memory, partition),
-                                         va: VirtualAddress(va), write: write).get()
+        SpecMMU.user(write ? .write : .read, cr3: Partition.pml4(memory, partition).raw, linear: va,
+                     load: memory.specLoad).map(PhysicalAddress.init)
     }
 
     /// A page from the partition's pool (a vaddr in its space).

@@ -118,17 +118,15 @@ public enum Properties {
                 continue
             }
             let pml4 = Partition.pml4(m, PhysicalAddress(descriptor))
-            guard case .success(let w) = PageTableWalk.userWalk(m, pml4: pml4, va: VirtualAddress(page)),
-                  w.rights & PageTableEntry.user != 0
+            guard case .success(let w) = SpecMMU.walk(cr3: pml4.raw, linear: page, load: m.specLoad), w.userAccessible
             else {
                 out.append(Violation(.staleTranslation, partition: descriptor, vaddr: page, "cached, but ring 3 cannot reach the page now"))
                 continue
             }
-            if w.frame != answer & PageTableEntry.addressMask
-                || (w.rights & PageTableEntry.writable) != (answer & PageTableEntry.writable) {
+            if w.physical != answer & PageTableEntry.addressMask || w.userWritable != (answer & PageTableEntry.writable != 0) {
                 out.append(Violation(.staleTranslation, partition: descriptor, page: answer & PageTableEntry.addressMask, vaddr: page,
                     "cached frame 0x\(String(answer & PageTableEntry.addressMask, radix: 16)) writable \(answer & 2 != 0), "
-                    + "walk gives 0x\(String(w.frame, radix: 16)) writable \(w.rights & 2 != 0)"))
+                    + "walk gives 0x\(String(w.physical, radix: 16)) writable \(w.userWritable)"))
             }
         }
         return out
