@@ -25,6 +25,10 @@ public struct GeneratedMutant: Codable, Sendable {
     public var original: [String]
     public var mutated: [String]
 
+    public init(id: Int, file: String, line: Int, operator op: String, original: [String], mutated: [String]) {
+        self.id = id; self.file = file; self.line = line; self.operator = op; self.original = original; self.mutated = mutated
+    }
+
     /// The change as diff lines.
     public var diff: [String] {
         original.map { "- " + $0.trimmingCharacters(in: .whitespaces) }
@@ -80,8 +84,10 @@ public struct MutateOptions: Sendable {
     public var file: String?
     /// Parallel mutant processes.
     public var jobs = 2
-    /// Time limit of one stage, seconds: a stage past it is a hang (the mutant is caught).
-    public var stageTimeout = 120.0
+    /// CPU-time limit of one stage, seconds (prlimit, so that a loaded machine does not turn a
+    /// slow stage into a hang): a stage past it hangs, and the mutant is caught. A stage of the
+    /// unmutated kernel takes at most a few CPU seconds.
+    public var stageTimeout = 30.0
     /// Called with progress lines.
     public var progress: @Sendable (String) -> Void = { _ in }
 
@@ -204,7 +210,7 @@ public enum MutationRun {
     }
 
     /// One mutant through the stages.
-    static func runOne(checker: URL, mutant: GeneratedMutant, options: MutateOptions) -> MutantOutcome {
+    public static func runOne(checker: URL, mutant: GeneratedMutant, options: MutateOptions) -> MutantOutcome {
         let clock = ContinuousClock()
         let started = clock.now
         func elapsed() -> Double {
@@ -216,7 +222,7 @@ public enum MutationRun {
             let command = stage.joined(separator: " ")
             if timedOut {
                 return MutantOutcome(mutant: mutant, verdict: .timedOut, stage: command,
-                                     reason: "no answer within \(Int(options.stageTimeout)) s", seconds: elapsed())
+                                     reason: "still running after \(Int(options.stageTimeout)) CPU seconds", seconds: elapsed())
             }
             if signaled || status > 2 {
                 let why = output.split(separator: "\n").first { $0.contains("Fatal error") || $0.contains("fatal error") }
@@ -241,8 +247,15 @@ public enum MutationRun {
         -> (status: Int32, signaled: Bool, timedOut: Bool, output: String)
     {
         let p = Process()
-        p.executableURL = checker
-        p.arguments = arguments
+        let prlimit = URL(fileURLWithPath: "/usr/bin/prlimit")
+        let limitCPU = FileManager.default.isExecutableFile(atPath: prlimit.path)
+        if limitCPU {
+            p.executableURL = prlimit
+            p.arguments = ["--cpu=\(Int(timeout.rounded(.up)))", "--", checker.path] + arguments
+        } else {
+            p.executableURL = checker
+            p.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["SPRIG_MUTANT"] = String(id)
         env["SWIFT_BACKTRACE"] = "enable=no"
@@ -256,15 +269,19 @@ public enum MutationRun {
         let done = DispatchSemaphore(value: 0)
         p.terminationHandler = { _ in done.signal() }
         do { try p.run() } catch { return (3, false, false, "cannot run the checker: \(error)") }
+        // Wall-clock backstop: the CPU limit decides, unless the machine is starved for long.
         var timedOut = false
-        if done.wait(timeout: .now() + timeout) == .timedOut {
+        if done.wait(timeout: .now() + (limitCPU ? max(600, 20 * timeout) : timeout)) == .timedOut {
             timedOut = true
             kill(p.processIdentifier, SIGKILL)
             done.wait()
         }
         try? handle.close()
         let output = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-        return (p.terminationStatus, p.terminationReason == .uncaughtSignal, timedOut, output)
+        let signaled = p.terminationReason == .uncaughtSignal
+        // Past the CPU limit the kernel sends SIGXCPU, then SIGKILL.
+        if signaled && limitCPU && (p.terminationStatus == SIGXCPU || p.terminationStatus == SIGKILL) { timedOut = true }
+        return (p.terminationStatus, signaled, timedOut, output)
     }
 }
 
