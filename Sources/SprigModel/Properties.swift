@@ -47,13 +47,13 @@ public enum Properties {
     /// Every context saved during the last kernel entry that straddles two pages (saved through
     /// the kernel's staging area, which keeps the last image loaded through it) holds zero in
     /// every FXSAVE byte the CPU does not write: nothing of an earlier image, possibly another
-    /// partition's, crosses into it (`UserRegisters.fxsaveWrittenBytes`).
+    /// partition's, crosses into it (which bytes those are: `SpecFXSAVE`, from the SDM).
     public static func savedContexts(_ cpu: ModelCPU) -> [Violation] {
         var out: [Violation] = []
         for location in cpu.savedSinceEntry where location.firstBytes < UInt64(ContextLayout.size) {
             for w in 0..<(ContextLayout.fpuSize / 8) {
                 let value = cpu.memory.load(location.word(at: ContextLayout.fpu + 8 * w))
-                guard value & ~UserRegisters.fxsaveWrittenBytes(word: w) != 0 else { continue }
+                guard value & ~SpecFXSAVE.writtenMask(word: w) != 0 else { continue }
                 out.append(Violation(.registerHygiene, partition: cpu.currentPartition.raw, page: location.first.pageBase.raw,
                                      "a straddling save left FXSAVE word \(w) = 0x\(String(value, radix: 16)), bytes FXSAVE does not write not zero"))
                 break

@@ -2,6 +2,7 @@
 /// rules, on tables written by hand (not by the kernel): U, W and XD combine across every
 /// level, PS maps 2 MiB and 1 GiB pages and is reserved in a PML4E, reserved bits and
 /// non-canonical addresses fault.
+import SprigCore
 import SprigModel
 import Testing
 
@@ -83,5 +84,26 @@ import Testing
         var n = Tables()
         n.words[0x3000] = 0
         #expect(SpecMMU.walk(cr3: 0x1000, linear: 0x4000_1234, load: n.load) == .failure(.notPresent(level: 2)))
+    }
+}
+
+/// `SpecFXSAVE`, the SDM's FXSAVE layout the specification, the properties and the model CPU use,
+/// agrees with the kernel's own table of the bytes FXSAVE writes, word by word; and it is the
+/// SDM's: the ST/MM padding, the reserved and the available bytes are not written.
+@Suite struct SpecFXSAVETests {
+    @Test func layoutFromTheSDM() {
+        #expect(SpecFXSAVE.writes(byte: 5))            // reserved, written as 0
+        #expect(SpecFXSAVE.writes(byte: 32 + 9))       // ST0's last byte
+        #expect(!SpecFXSAVE.writes(byte: 32 + 10))     // ST0's padding
+        #expect(!SpecFXSAVE.writes(byte: 159))         // ST7's padding
+        #expect(SpecFXSAVE.writes(byte: 415))          // XMM15's last byte
+        #expect(!SpecFXSAVE.writes(byte: 416))         // reserved
+        #expect(!SpecFXSAVE.writes(byte: 511))         // available
+    }
+
+    @Test func kernelTableAgrees() {
+        for w in 0..<64 {
+            #expect(SpecFXSAVE.writtenMask(word: w) == UserRegisters.fxsaveWrittenBytes(word: w), "word \(w)")
+        }
     }
 }
