@@ -90,6 +90,9 @@ public struct MutateOptions: Sendable {
     public var stageTimeout = 30.0
     /// Called with progress lines.
     public var progress: @Sendable (String) -> Void = { _ in }
+    /// Called with each outcome as it is decided (`sprig mutate` appends them to
+    /// outcomes.jsonl, so an interrupted run keeps what it found).
+    public var outcome: @Sendable (MutantOutcome) -> Void = { _ in }
 
     /// Random walks (two seeds), then the exhaustive search to depth 2.
     public static let defaultStages: [[String]] = [
@@ -191,6 +194,7 @@ public enum MutationRun {
                     guard i < chosen.count else { break }
                     let outcome = runOne(checker: checker, mutant: chosen[i], options: options)
                     lock.lock()
+                    options.outcome(outcome)
                     outcomes.append(outcome)
                     let done = outcomes.count
                     lock.unlock()

@@ -17,7 +17,8 @@ struct Mutate: ParsableCommand {
             exhaustive search, every check on) until one catches it: a violation, a crash or a hang.
 
             Prints a table by operator and by file, each survivor with its diff, and the score; --json \
-            prints the whole report instead. The report is also written to .build/sprig/mutate/report.json. \
+            prints the whole report instead. The report is also written to .build/sprig/mutate/report.json, \
+            and each outcome as it is decided to .build/sprig/mutate/outcomes.jsonl. \
             Exit status: 0 when the score reaches --target, 1 below it, 64 on a bad option.
             """)
 
@@ -65,6 +66,12 @@ struct Mutate: ParsableCommand {
         options.stageTimeout = stageTimeout
         if let stages { options.stages = parsedStages(stages) }
         options.progress = log
+        let jsonl = MutationRun.directory(project).appendingPathComponent("outcomes.jsonl")
+        FileManager.default.createFile(atPath: jsonl.path, contents: nil)
+        let sink = try FileHandle(forWritingTo: jsonl)
+        options.outcome = { o in
+            if let line = try? JSONEncoder().encode(o) { sink.write(line + Data("\n".utf8)) }
+        }
         let selected = prepared.mutants.filter {
             (options.ids.isEmpty || options.ids.contains($0.id)) && (file.map($0.file.contains) ?? true) && ($0.id - 1) % every == 0
         }.count
