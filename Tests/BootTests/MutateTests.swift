@@ -40,7 +40,7 @@ import Testing
     @Test func rightsRefusalTurnedIntoSuccessIsCaught() throws {
         let p = try Self.prepared.get()
         let m = try #require(p.mutants.first {
-            $0.file.hasSuffix("Sharing.swift") && $0.operator == "success" && $0.original.joined().contains("rightsExceedCaller")
+            $0.file.hasSuffix("Sharing.swift") && $0.operator == "success" && $0.original.joined().contains("!callerLeaf.isExecutable")
         })
         var options = MutateOptions()
         options.stages = [["--depth", "2"]]

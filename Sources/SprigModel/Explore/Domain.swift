@@ -171,6 +171,8 @@ public struct Domain: Sendable {
                               [[v.given, v.structure, AddressSpace.vidt, f0 | 8, v.kernelName, v.foreign, DomainAddress.kernelHalf],
                                [], vas + hostileVAs, [Rights.read, Rights.all, 0, 8]])
                 .map { .call(.addVAddr, $0[0], $0[1], $0[2], $0[3]) }
+            // Write rights on a page the caller may only read (`rightsExceedCaller`).
+            if let ro = v.readOnly { out.append(.call(.addVAddr, ro, child, vas[0], rw)) }
             // Code on the child's VIDT page (`executeAtVIDT`), with a page the caller may execute.
             out.append(.call(.addVAddr, v.executable ?? f0, child, AddressSpace.vidt, Rights.all))
             out.append(.call(.deletePartition, child))
@@ -319,6 +321,8 @@ struct CallerView {
     let foreign: UInt64
     /// The lowest free page the partition may execute, if any.
     let executable: UInt64?
+    /// The lowest page it may read but not write, given to nobody, if any.
+    let readOnly: UInt64?
 
     init(_ t: PartitionTree, _ index: Int, _ machine: ModelMachine) {
         self.index = index
@@ -327,6 +331,7 @@ struct CallerView {
         isRoot = p.parent == nil
         free = p.leaves.filter { $0.accessible && $0.writable && $0.sh1 == 0 && $0.va != AddressSpace.vidt }.map(\.va).sorted()
         executable = p.leaves.filter { $0.accessible && $0.executable && $0.sh1 == 0 && $0.va != AddressSpace.vidt }.map(\.va).min()
+        readOnly = p.leaves.filter { $0.accessible && !$0.writable && $0.sh1 == 0 }.map(\.va).min()
         children = p.leaves.filter { $0.sh1 & Shadow.descriptorFlag != 0 }.map(\.va).sorted()
         givenOrNil = p.leaves.filter { $0.accessible && $0.sh1 != 0 && $0.sh1 & Shadow.descriptorFlag == 0 }.map(\.va).min()
         structureOrNil = p.leaves.filter { !$0.accessible }.map(\.va).min()
