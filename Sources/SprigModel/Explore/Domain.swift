@@ -209,6 +209,7 @@ public struct Domain: Sendable {
     private func machineServices(_ v: CallerView) -> [ExplorationStep] {
         let f0 = v.fresh.first ?? 0
         return [.call(.consoleWrite, f0, 8), .call(.consoleWrite, v.kernelName, 8),
+                .call(.consoleWrite, f0, Limits.consoleWriteMax + 1),
                 .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70),
                 .call(.consoleRead, f0, 8), .call(.consoleRead, v.structure, 8),
                 .call(.consoleRead, f0, Limits.consoleReadMax), .call(.consoleRead, f0, Limits.consoleReadMax + 1),
