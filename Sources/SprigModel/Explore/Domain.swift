@@ -96,6 +96,8 @@ public enum DomainAddress {
     public static let kernelHalf: UInt64 = AddressSpace.upperHalfStart
     /// Lower half, canonical, mapped by nobody.
     public static let unmapped: UInt64 = 0x0000_7000_0000_0000
+    /// Canonical, 256 bytes below the top of the address space: a range from there wraps.
+    public static let topOfAddressSpace: UInt64 = 0xFFFF_FFFF_FFFF_FF00
     /// An unknown service number.
     public static let unknownService: UInt64 = 0x42
     /// A VIDT index out of range (yield checks 1 and 2).
@@ -210,6 +212,8 @@ public struct Domain: Sendable {
         let f0 = v.fresh.first ?? 0
         return [.call(.consoleWrite, f0, 8), .call(.consoleWrite, v.kernelName, 8),
                 .call(.consoleWrite, f0, Limits.consoleWriteMax + 1),
+                // A range that wraps past the top of the address space (start + length overflows).
+                .call(.consoleWrite, DomainAddress.topOfAddressSpace, 0x200),
                 .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70),
                 .call(.consoleRead, f0, 8), .call(.consoleRead, v.structure, 8),
                 .call(.consoleRead, f0, Limits.consoleReadMax), .call(.consoleRead, f0, Limits.consoleReadMax + 1),
