@@ -212,7 +212,7 @@ public struct Domain: Sendable {
         let f0 = v.fresh.first ?? 0
         return [.call(.consoleWrite, f0, 8), .call(.consoleWrite, v.kernelName, 8),
                 .call(.consoleWrite, f0, Limits.consoleWriteMax + 1),
-                // A range that wraps past the top of the address space (start + length overflows).
+                // A kernel-half range that would wrap past the top of the address space.
                 .call(.consoleWrite, DomainAddress.topOfAddressSpace, 0x200),
                 .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70),
                 .call(.consoleRead, f0, 8), .call(.consoleRead, v.structure, 8),
