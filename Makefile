@@ -8,7 +8,7 @@ VARIANT ?= release
 KVM     ?= 0
 RUNFLAGS := --system $(SYSTEM) --variant $(VARIANT) $(if $(filter 1,$(KVM)),--kvm,)
 
-.PHONY: help all build run run-gdb test hygiene systems validate generate qemu peer-tools cli clean bench check fuzz replay fuzz-boot iso iso-tools trace
+.PHONY: help all build run run-gdb test hygiene systems validate generate qemu peer-tools cli clean bench check fuzz replay fuzz-boot iso iso-tools trace mutate
 
 help:
 	@echo "make run      build everything and boot SYSTEM (default $(SYSTEM)) in QEMU, console on this terminal"
@@ -25,6 +25,8 @@ help:
 	@echo "make generate write the files derived from the service table (sprig_abi.h, SprigUser/Generated.swift)"
 	@echo "make check    sprig check: explore every step sequence up to DEPTH (default 3) on the model, properties after each step"
 	@echo "              options: DEPTH=n, SEED=s (random walk of STEPS steps instead, default 100000), CHECKFLAGS=... (sprig check --help)"
+	@echo "make mutate   sprig mutate: generated mutants of SprigCore (swift-syntax), the model's checks on each, the score and every survivor's diff"
+	@echo "              options: EVERY=k (every k-th mutant only), JOBS=n, MUTATEFLAGS=... (sprig mutate --help)"
 	@echo "make fuzz     sprig fuzz: libFuzzer on the kernel logic in the model for SECONDS (default 60); MUTANT=<name> fuzzes a broken copy"
 	@echo "make replay  sprig replay: boot SYSTEM on the trace kernel, replay its trace in the model, report the first divergence"
 	@echo "              options: FILE=<trace> replays a saved trace instead (sprig replay --help)"
@@ -121,6 +123,12 @@ check:
 	@echo "make: building the optimized sprig for the explorer (swift build -c release; about 2 minutes the first time)"
 	@$(SWIFT) build -c release --product sprig 2>&1 | grep -E "error|warning: unre|Build complete" | sed -u "s/^/  /" || true
 	@.build/release/sprig check $(if $(SEED),--random $(STEPS) --seed $(SEED),--depth $(DEPTH)) $(CHECKFLAGS)
+
+# Generated mutants and the mutation score (docs/mutate.md). EVERY=k runs every k-th mutant.
+EVERY ?= 1
+MUTATEFLAGS ?=
+mutate: cli
+	@$(SPRIG) mutate --every $(EVERY) $(if $(JOBS),--jobs $(JOBS),) $(MUTATEFLAGS)
 
 # Coverage-guided fuzzing (docs/fuzz.md). SECONDS bounds the run; MUTANT and JOBS are optional.
 SECONDS ?= 60

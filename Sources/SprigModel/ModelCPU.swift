@@ -194,13 +194,13 @@ public final class ModelCPU: CPUPlatform {
     public static let keepsX87Pointers = false
 
     /// The bytes of FXSAVE word `w` the CPU holds as state: the bytes FXSAVE writes
-    /// (`UserRegisters.fxsaveWrittenBytes`) but the reserved byte 5 (written as 0), FOP's five
+    /// (`SpecFXSAVE`, the SDM's layout) but the reserved byte 5 (written as 0), FOP's five
     /// reserved bits and, unless `keepsX87Pointers`, FOP, FIP and FDP (written as 0).
     public static func heldBytes(word w: Int) -> UInt64 {
         switch w {
         case 0: return keepsX87Pointers ? 0x07FF_00FF_FFFF_FFFF : 0x0000_00FF_FFFF_FFFF
         case 1, 2: return keepsX87Pointers ? ~0 : 0
-        default: return UserRegisters.fxsaveWrittenBytes(word: w)
+        default: return SpecFXSAVE.writtenMask(word: w)
         }
     }
 

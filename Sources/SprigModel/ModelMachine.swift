@@ -118,8 +118,8 @@ public final class ModelMachine {
 
     /// The physical page a partition reaches at `va` (ring-3 view), or nil.
     public func translate(_ partition: PhysicalAddress, _ va: UInt64, write: Bool = false) -> PhysicalAddress? {
-        try? PageTableWalk.userTranslate(memory, rootTable: Partition.rootTable(memory, partition),
-                                         va: VirtualAddress(va), write: write)
+        SpecMMU.user(write ? .write : .read, cr3: Partition.rootTable(memory, partition).raw, linear: va,
+                     load: memory.specLoad).map(PhysicalAddress.init)
     }
 
     /// A page from the partition's pool (a vaddr in its space).

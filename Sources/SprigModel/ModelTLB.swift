@@ -33,20 +33,21 @@ public struct ModelTLB: Equatable, Sendable {
     public init() {}
 
     /// A ring-3 access to `va` by the partition whose tables are `pml4`: through a cached entry
-    /// when one permits it, else through the MMU's walk (`PageTableWalk.userTranslate`), whose
-    /// success is cached.
-    /// - Returns: the physical address of the byte, or the walk's refusal.
-    public mutating func access<P: Platform>(_ memory: P, pml4: PhysicalAddress, va: VirtualAddress, write: Bool)
+    /// when one permits it, else through the MMU's walk as the SDM gives it (`SpecMMU`, not the
+    /// kernel's own walk), whose success is cached.
+    /// - Returns: the physical address of the byte, or `addressNotMapped` where the CPU faults.
+    public mutating func access(_ memory: SimulatedMemory, pml4: PhysicalAddress, va: VirtualAddress, write: Bool)
         -> Result<PhysicalAddress, Status> {
         let page = va.pageBase.raw
         if let e = entries[page], !write || e.writable {
             return .success(PhysicalAddress(e.frame | va.pageOffset))
         }
-        let r = Result { () throws(Status) in try PageTableWalk.userTranslate(memory, rootTable: pml4, va: va, write: write) }
-        if case .success = r, let w = try? PageTableWalk.userWalk(memory, rootTable: pml4, va: va) {
-            entries[page] = Entry(frame: w.frame, writable: w.rights & PageTableEntry.writable != 0)
-        }
-        return r
+        guard case .success(let t) = SpecMMU.walk(cr3: pml4.raw, linear: va.raw, load: memory.specLoad),
+              t.userAccessible, !write || t.userWritable
+        else { return .failure(.addressNotMapped) }
+        // The TLB holds 4 KiB translations (a large page's are cached per 4 KiB page).
+        entries[page] = Entry(frame: t.physical & ~0xFFF, writable: t.userWritable)
+        return .success(PhysicalAddress(t.physical))
     }
 
     /// `invlpg va`: drops the entry of `va`'s page.
@@ -60,19 +61,19 @@ public struct ModelTLB: Equatable, Sendable {
 
     /// The entries that grant more than the tables at `pml4` do now, one line each: empty when
     /// every cached translation is one a walk would give.
-    public func stale<P: Platform>(_ memory: P, pml4: PhysicalAddress) -> [String] {
+    public func stale(_ memory: SimulatedMemory, pml4: PhysicalAddress) -> [String] {
         var out: [String] = []
         for (page, e) in entries.sorted(by: { $0.key < $1.key }) {
             let what = "TLB entry 0x\(String(page, radix: 16)) → 0x\(String(e.frame, radix: 16))\(e.writable ? " writable" : "")"
-            switch Result(catching: { () throws(Status) in try PageTableWalk.userWalk(memory, rootTable: pml4, va: VirtualAddress(page)) }) {
+            switch SpecMMU.walk(cr3: pml4.raw, linear: page, load: memory.specLoad) {
             case .failure(let s):
                 out.append("\(what), but the tables no longer map the page (\(s))")
             case .success(let w):
-                if w.frame != e.frame {
-                    out.append("\(what), but the tables map 0x\(String(w.frame, radix: 16))")
-                } else if w.rights & PageTableEntry.user == 0 {
+                if w.physical != e.frame {
+                    out.append("\(what), but the tables map 0x\(String(w.physical, radix: 16))")
+                } else if !w.userAccessible {
                     out.append("\(what), but the page is no longer accessible to ring 3 (a kernel structure)")
-                } else if e.writable && w.rights & PageTableEntry.writable == 0 {
+                } else if e.writable && !w.userWritable {
                     out.append("\(what), but the tables no longer let ring 3 write it")
                 }
             }

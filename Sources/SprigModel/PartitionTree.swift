@@ -141,11 +141,12 @@ public struct PartitionTree {
                         "leaf maps a frame outside physical memory"))
                     continue
                 }
-                let p4 = PhysicalAddress(pml4)
-                let readable = (try? PageTableWalk.userTranslate(m, rootTable: p4, va: VirtualAddress(va), write: false)) != nil
-                let writable = (try? PageTableWalk.userTranslate(m, rootTable: p4, va: VirtualAddress(va), write: true)) != nil
-                view.leaves.append(Leaf(va: va, paddr: e.frame.raw, accessible: readable, writable: writable,
-                                        executable: e.isExecutable, sh1: sh1, sh2: sh2))
+                // What ring 3 may do at va, as the SDM's MMU decides (SpecMMU: U, W, XD across
+                // every level), not the kernel's own walk.
+                let t = try? SpecMMU.walk(cr3: pml4, linear: va, load: m.specLoad).get()
+                view.leaves.append(Leaf(va: va, paddr: e.frame.raw, accessible: t?.userAccessible ?? false,
+                                        writable: t?.userWritable ?? false,
+                                        executable: t?.userExecutable ?? false, sh1: sh1, sh2: sh2))
             }
         }
     }

@@ -47,13 +47,13 @@ public enum Properties {
     /// Every context saved during the last kernel entry that straddles two pages (saved through
     /// the kernel's staging area, which keeps the last image loaded through it) holds zero in
     /// every FXSAVE byte the CPU does not write: nothing of an earlier image, possibly another
-    /// partition's, crosses into it (`UserRegisters.fxsaveWrittenBytes`).
+    /// partition's, crosses into it (which bytes those are: `SpecFXSAVE`, from the SDM).
     public static func savedContexts(_ cpu: ModelCPU) -> [Violation] {
         var out: [Violation] = []
         for location in cpu.savedSinceEntry where location.firstBytes < UInt64(ContextLayout.size) {
             for w in 0..<(ContextLayout.fpuSize / 8) {
                 let value = cpu.memory.load(location.word(at: ContextLayout.fpu + 8 * w))
-                guard value & ~UserRegisters.fxsaveWrittenBytes(word: w) != 0 else { continue }
+                guard value & ~SpecFXSAVE.writtenMask(word: w) != 0 else { continue }
                 out.append(Violation(.registerHygiene, partition: cpu.currentPartition.raw, page: location.first.pageBase.raw,
                                      "a straddling save left FXSAVE word \(w) = 0x\(String(value, radix: 16)), bytes FXSAVE does not write not zero"))
                 break
@@ -62,9 +62,9 @@ public enum Properties {
         return out
     }
 
-    /// Every live entry of the kernel's yield cache is the plan checks 3–8 (`Yield.resolve`) give
-    /// now, with the two VIDT entries holding the values the entry was checked on (a hit compares
-    /// them with memory) and the caches empty (`YieldCache`).
+    /// Every live entry of the kernel's yield cache is the plan checks 3–8 give now, computed by
+    /// the model (`SpecYieldPlan`, not the kernel's `Yield.resolve`), with the two VIDT entries
+    /// holding the values the entry was checked on (a hit compares them with memory).
     public static func yieldCache(_ t: PartitionTree, memory m: SimulatedMemory) -> [Violation] {
         var out: [Violation] = []
         let live = Set(t.partitions.map(\.descriptor))
@@ -81,22 +81,33 @@ public enum Properties {
                 out.append(Violation(.staleYieldPlan, partition: caller, "entry for \(what) of a partition that does not exist"))
                 continue
             }
-            // The chain, walking with both caches empty, sees the VIDT entries this entry was
-            // checked on.
-            let vidt = [word(YieldCache.calleeVIDT) + 8 * target: word(YieldCache.targetVA),
-                        word(YieldCache.callerVIDT) + 8 * save: word(YieldCache.saveVA)]
+            // The chain as the model computes it (SpecYieldPlan, from the tree SpecMMU reads), on
+            // the VIDT entries this entry was checked on (a hit compares them with memory).
             let kept = YieldCache.plan(m, entry: e)
-            let fresh = Result { () throws(Status) in
-                try Yield.resolve(VIDTOverlay(m, vidt), caller: PhysicalAddress(caller), callee: UserAddress(name),
-                                  targetInterrupt: VIDTSlot(kernel: target), saveIndex: VIDTSlot(kernel: save))
-            }
-            switch fresh {
-            case .failure(let status):
-                out.append(Violation(.staleYieldPlan, partition: caller, "\(what) is kept, but checks 3–8 now refuse it: \(status)"))
+            switch SpecYieldPlan.plan(t, caller: caller, name: name, targetVA: kept.targetVA, saveVA: kept.saveVA) {
+            case .failure(let refused):
+                out.append(Violation(.staleYieldPlan, partition: caller, "\(what) is kept, but check \(refused.check) now refuses it"))
             case .success(let plan):
-                if plan != kept {
-                    out.append(Violation(.staleYieldPlan, partition: caller,
-                                         "\(what): kept \(kept), checks 3–8 give \(plan)"))
+                // The bytes a kept location names, nil unless it is well formed (ContextLocation:
+                // 16 … 768 bytes on the first page, in steps of 16; `second` is the first's page
+                // when it does not straddle).
+                func bytes(_ l: ContextLocation) -> SpecYieldPlan.Bytes? {
+                    let size = UInt64(ContextLayout.size)
+                    guard l.firstBytes % 16 == 0, l.firstBytes >= 16, l.firstBytes <= size else { return nil }
+                    if l.firstBytes == size {
+                        guard l.second.raw == l.first.raw & ~(AddressSpace.pageSize - 1) else { return nil }
+                        return SpecYieldPlan.Bytes(ranges: [l.first.raw..<(l.first.raw + size)])
+                    }
+                    return SpecYieldPlan.Bytes(ranges: [l.first.raw..<(l.first.raw + l.firstBytes),
+                                                        l.second.raw..<(l.second.raw + size - l.firstBytes)])
+                }
+                let same = plan.callee == kept.callee.raw && plan.callerVIDT == kept.callerVIDT.raw
+                    && plan.calleeVIDT == kept.calleeVIDT.raw && kept.caller.raw == caller
+                    && kept.calleePML4.raw == Partition.pml4(m, kept.callee).raw
+                    && bytes(kept.target).map { $0 == plan.target } == true
+                    && (kept.save.map { bytes($0).map { $0 == plan.save } == true } ?? (plan.save == nil))
+                if !same {
+                    out.append(Violation(.staleYieldPlan, partition: caller, "\(what): kept \(kept), checks 3–8 give \(plan)"))
                 }
             }
         }
@@ -120,17 +131,15 @@ public enum Properties {
                 continue
             }
             let pml4 = Partition.rootTable(m, PhysicalAddress(descriptor))
-            guard let w = try? PageTableWalk.userWalk(m, rootTable: pml4, va: VirtualAddress(page)),
-                  w.rights & PageTableEntry.user != 0
+            guard case .success(let w) = SpecMMU.walk(cr3: pml4.raw, linear: page, load: m.specLoad), w.userAccessible
             else {
                 out.append(Violation(.staleTranslation, partition: descriptor, vaddr: page, "cached, but ring 3 cannot reach the page now"))
                 continue
             }
-            if w.frame != answer & PageTableEntry.addressMask
-                || (w.rights & PageTableEntry.writable) != (answer & PageTableEntry.writable) {
+            if w.physical != answer & PageTableEntry.addressMask || w.userWritable != (answer & PageTableEntry.writable != 0) {
                 out.append(Violation(.staleTranslation, partition: descriptor, page: answer & PageTableEntry.addressMask, vaddr: page,
                     "cached frame 0x\(String(answer & PageTableEntry.addressMask, radix: 16)) writable \(answer & 2 != 0), "
-                    + "walk gives 0x\(String(w.frame, radix: 16)) writable \(w.rights & 2 != 0)"))
+                    + "walk gives 0x\(String(w.physical, radix: 16)) writable \(w.userWritable)"))
             }
         }
         return out
@@ -474,25 +483,4 @@ extension Properties {
             return false
         }
     }
-}
-
-/// Simulated memory as it would be with some words replaced, and with the kernel caches empty
-/// (stores to them go nowhere): what `Properties.yieldCache` runs the chain on.
-final class VIDTOverlay: Platform {
-    let memory: SimulatedMemory
-    let words: [UInt64: UInt64]
-
-    init(_ memory: SimulatedMemory, _ words: [UInt64: UInt64]) {
-        self.memory = memory; self.words = words
-    }
-
-    func load(_ paddr: PhysicalAddress) -> UInt64 { words[paddr.raw] ?? memory.load(paddr) }
-    func store(_ paddr: PhysicalAddress, _ value: UInt64) { preconditionFailure("the yield chain only reads") }
-    func zeroPage(_ page: PhysicalAddress) { preconditionFailure("the yield chain only reads") }
-    func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
-        preconditionFailure("the yield chain only reads")
-    }
-    func translationCacheLoad(_ index: Int) -> UInt64 { 0 }
-    func translationCacheStore(_ index: Int, _ value: UInt64) {}
-    func invalidateTranslation(_ va: VirtualAddress) { preconditionFailure("the yield chain only reads") }
 }

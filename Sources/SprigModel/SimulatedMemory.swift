@@ -64,3 +64,10 @@ public final class SimulatedMemory: Platform {
     /// A copy of the whole memory, to compare states before and after a refused call.
     public func snapshot() -> [UInt64] { words }
 }
+
+extension SimulatedMemory {
+    /// One physical word for `SpecMMU`'s walk: nil when misaligned or outside memory.
+    public func specLoad(_ paddr: UInt64) -> UInt64? {
+        paddr & 7 == 0 && paddr < bytes ? words[Int(paddr >> 3)] : nil
+    }
+}

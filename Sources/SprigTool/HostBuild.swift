@@ -69,6 +69,12 @@ public final class HostBuild {
         try build(.checker, mutant: mutant)
     }
 
+    /// Builds the explorer's driver over a generated copy of SprigCore (`core`: the mutant
+    /// schemata of `sprig mutate`) into `directory`.
+    public func buildChecker(core: URL, directory: URL) throws -> HostProducts {
+        try build(.checker, mutant: nil, core: core, directory: directory)
+    }
+
     /// `sprig check --mutant NAME [arguments]`: builds the explorer on the mutant's copy of the
     /// sources and runs it with `arguments` — `sprig check`'s own options (`--depth N`,
     /// `--random STEPS`, `--seed S`, `--pages P`, `--partitions N`, `--vidt-slots N`, `--start S`,
@@ -96,8 +102,8 @@ public final class HostBuild {
 
     // MARK: Building
 
-    private func build(_ product: Product, mutant: Mutant?) throws -> HostProducts {
-        let dir = hostDirectory.appendingPathComponent(product.directoryStem + (mutant.map { "-" + $0.name } ?? ""))
+    private func build(_ product: Product, mutant: Mutant?, core: URL? = nil, directory: URL? = nil) throws -> HostProducts {
+        let dir = directory ?? hostDirectory.appendingPathComponent(product.directoryStem + (mutant.map { "-" + $0.name } ?? ""))
         let fm = FileManager.default
         try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         var sourceRoot = project.root
@@ -125,7 +131,10 @@ public final class HostBuild {
                 .sorted { $0.path < $1.path }
         }
         let abi = try swiftFiles("Sources/SprigABI")
-        let core = try swiftFiles("Sources/SprigCore")
+        let core = try core.map { dir in
+            try fm.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)
+                .filter { $0.pathExtension == "swift" }.sorted { $0.path < $1.path }
+        } ?? swiftFiles("Sources/SprigCore")
         let model = try swiftFiles("Sources/SprigModel")
         let refinement = model.contains { $0.lastPathComponent == "RefinementChecker.swift" }
         let fuzzerFlags = product == .fuzzer ? ["-sanitize=fuzzer"] : []

@@ -17,7 +17,7 @@ struct Sprig: ParsableCommand {
             `sprig --generate-completion-script bash|zsh|fish`.
             """,
         version: Sprig.version,
-        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, Generate.self, BenchCommand.self, Fuzz.self, Check.self, ReplayCommand.self, ImageCommand.self, TraceCommand.self, MemmapCommand.self, Validate.self])
+        subcommands: [Build.self, Run.self, RunGDB.self, ListSystems.self, CheckHygiene.self, Generate.self, BenchCommand.self, Fuzz.self, Check.self, Mutate.self, ReplayCommand.self, ImageCommand.self, TraceCommand.self, MemmapCommand.self, Validate.self])
 
     /// What `sprig --version` prints.
     static let version = "0.1"

@@ -96,6 +96,8 @@ public enum DomainAddress {
     public static let kernelHalf: UInt64 = AddressSpace.upperHalfStart
     /// Lower half, canonical, mapped by nobody.
     public static let unmapped: UInt64 = 0x0000_7000_0000_0000
+    /// Canonical, 256 bytes below the top of the address space: a range from there wraps.
+    public static let topOfAddressSpace: UInt64 = 0xFFFF_FFFF_FFFF_FF00
     /// An unknown service number.
     public static let unknownService: UInt64 = 0x42
     /// A VIDT index out of range (yield checks 1 and 2).
@@ -216,6 +218,8 @@ public struct Domain: Sendable {
                               [[v.given, v.structure, AddressSpace.vidt, f0 | 8, v.kernelName, v.foreign, DomainAddress.kernelHalf],
                                [], vas + hostileVAs, [Rights.read, Rights.all, 0, 8]])
                 .map { .call(.addVAddr, $0[0], $0[1], $0[2], $0[3]) }
+            // Write rights on a page the caller may only read (`rightsExceedCaller`).
+            if let ro = v.readOnly { out.append(.call(.addVAddr, ro, child, vas[0], rw)) }
             // Code on the child's VIDT page (`executeAtVIDT`), with a page the caller may execute.
             out.append(.call(.addVAddr, v.executable ?? f0, child, AddressSpace.vidt, Rights.all))
             out.append(.call(.deletePartition, child))
@@ -247,13 +251,17 @@ public struct Domain: Sendable {
     /// The root-only services, each once with arguments it accepts and once with ones it must
     /// refuse (and from any other partition, `rootOnly`). `consoleRead` finds nothing waiting in
     /// the explorer (the model's serial port is empty), so a success writes nothing; its
-    /// refusals — a structure page (not writable), too long — are what the explorer adds.
+    /// refusals — a structure page (not writable), too long — are what the explorer adds; the
+    /// longest accepted length and one more sit on either side of the bound.
     private func machineServices(_ v: CallerView) -> [ExplorationStep] {
         let f0 = v.fresh.first ?? 0
         return [.call(.consoleWrite, f0, 8), .call(.consoleWrite, v.kernelName, 8),
+                .call(.consoleWrite, f0, Limits.consoleWriteMax + 1),
+                // A kernel-half range that would wrap past the top of the address space.
+                .call(.consoleWrite, DomainAddress.topOfAddressSpace, 0x200),
                 .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70),
                 .call(.consoleRead, f0, 8), .call(.consoleRead, v.structure, 8),
-                .call(.consoleRead, f0, Limits.consoleReadMax + 1),
+                .call(.consoleRead, f0, Limits.consoleReadMax), .call(.consoleRead, f0, Limits.consoleReadMax + 1),
                 .call(.setConsoleInterrupt, 1), .call(.setConsoleInterrupt, 2)]
     }
 
@@ -363,6 +371,8 @@ struct CallerView {
     let foreign: UInt64
     /// The lowest free page the partition may execute, if any.
     let executable: UInt64?
+    /// The lowest page it may read but not write, given to nobody, if any.
+    let readOnly: UInt64?
 
     init(_ t: PartitionTree, _ index: Int, _ machine: ModelMachine) {
         self.index = index
@@ -371,6 +381,7 @@ struct CallerView {
         isRoot = p.parent == nil
         free = p.leaves.filter { $0.accessible && $0.writable && $0.sh1 == 0 && $0.va != AddressSpace.vidt }.map(\.va).sorted()
         executable = p.leaves.filter { $0.accessible && $0.executable && $0.sh1 == 0 && $0.va != AddressSpace.vidt }.map(\.va).min()
+        readOnly = p.leaves.filter { $0.accessible && !$0.writable && $0.sh1 == 0 }.map(\.va).min()
         children = p.leaves.filter { $0.sh1 & Shadow.descriptorFlag != 0 }.map(\.va).sorted()
         givenOrNil = p.leaves.filter { $0.accessible && $0.sh1 != 0 && $0.sh1 & Shadow.descriptorFlag == 0 }.map(\.va).min()
         structureOrNil = p.leaves.filter { !$0.accessible }.map(\.va).min()

@@ -48,7 +48,7 @@ extension Spec {
 
     /// Writes the current registers as a context at `place`: every register, `flags`,
     /// `valid` = 1, `rax` replaced by `rax` when given, every reserved byte zero. Of the FXSAVE
-    /// image, the bytes FXSAVE does not write (`UserRegisters.fxsaveWrittenBytes`) are zero when
+    /// image, the bytes FXSAVE does not write (`SpecFXSAVE`, from the SDM) are zero when
     /// the context straddles two pages (it goes through the kernel's staging area) and keep the
     /// slot's own bytes when it lies on one page, 464…511 zero either way.
     static func save(_ s: inout AbstractState, at place: ContextWords, flags: UInt64, rax: UInt64?) {
@@ -67,7 +67,7 @@ extension Spec {
             case ContextLayout.valid: value = 1
             case ContextLayout.fpu..<ContextLayout.size:
                 let w = (offset - ContextLayout.fpu) / 8
-                let written = UserRegisters.fxsaveWrittenBytes(word: w)
+                let written = SpecFXSAVE.writtenMask(word: w)
                 let kept = onePage && w < 464 / 8 ? read(s, paddr) & ~written : 0
                 value = kept | r.fpu[w] & written
             default: value = 0

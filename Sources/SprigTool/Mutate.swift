@@ -1,0 +1,326 @@
+/// `sprig mutate`: generated mutants of the kernel's logic and the score of the checks on them
+/// (docs/mutate.md).
+///
+/// 1. The generator (tools/mutate, a package of its own over swift-syntax) reads
+///    Sources/SprigCore and writes its mutant schemata into .build/sprig/mutate/: one copy of the
+///    sources with every mutant compiled in behind `__sprigMutant(id)`, and mutants.json.
+/// 2. `HostBuild` compiles that copy with SprigABI, SprigModel and the explorer's driver
+///    (Fuzz/Check/main.swift) once. Mutants the compiler rejects are left out and the copy is
+///    generated again (their ids are kept out of the score: they are not programs).
+/// 3. Each mutant runs as its own process with SPRIG_MUTANT=id through the oracle's stages, in
+///    order, until one catches it: each stage is a `sprig-check` command line (random walks and
+///    the exhaustive search over the same menu `sprig check` uses; every check on). Exit status 1
+///    (a violation), a crash (a trap in the kernel's logic or in the model) or a stage running
+///    past its time limit (the mutant hangs) kill it; a mutant that passes every stage survives.
+///
+/// The checkout's sources are never edited; everything generated stays in .build.
+import Foundation
+
+/// One generated mutant, as mutants.json has it.
+public struct GeneratedMutant: Codable, Sendable {
+    public var id: Int
+    public var file: String
+    public var line: Int
+    public var `operator`: String
+    public var original: [String]
+    public var mutated: [String]
+
+    public init(id: Int, file: String, line: Int, operator op: String, original: [String], mutated: [String]) {
+        self.id = id; self.file = file; self.line = line; self.operator = op; self.original = original; self.mutated = mutated
+    }
+
+    /// The change as diff lines.
+    public var diff: [String] {
+        original.map { "- " + $0.trimmingCharacters(in: .whitespaces) }
+            + mutated.map { "+ " + $0.trimmingCharacters(in: .whitespaces) }
+    }
+}
+
+/// What became of one mutant.
+public struct MutantOutcome: Codable, Sendable {
+    public enum Verdict: String, Codable, Sendable {
+        /// A check found a violation.
+        case killed
+        /// The kernel's logic or the model trapped: the mutant cannot run.
+        case crashed
+        /// A stage ran past its time limit.
+        case timedOut
+        /// Every stage passed.
+        case survived
+    }
+    public var mutant: GeneratedMutant
+    public var verdict: Verdict
+    /// The stage that caught it (its command line), nil for a survivor.
+    public var stage: String?
+    /// The first finding (a `!` line of the explorer), or how it crashed.
+    public var reason: String?
+    public var seconds: Double
+}
+
+/// The score of a run.
+public struct MutationReport: Codable, Sendable {
+    public var outcomes: [MutantOutcome]
+    /// Mutants generated in all (before any sample), and left out because they do not compile.
+    public var generated: Int
+    public var uncompilable: [Int]
+    public var stages: [String]
+    public var seconds: Double
+
+    public var caught: Int { outcomes.filter { $0.verdict != .survived }.count }
+    public var survivors: [MutantOutcome] { outcomes.filter { $0.verdict == .survived } }
+    /// Killed (crashes and time-outs included) over run.
+    public var score: Double { outcomes.isEmpty ? 0 : Double(caught) / Double(outcomes.count) }
+}
+
+/// Options of `sprig mutate`.
+public struct MutateOptions: Sendable {
+    /// The oracle's stages, each a `sprig-check` argument list, cheapest first.
+    public var stages: [[String]] = MutateOptions.defaultStages
+    /// Run every k-th mutant only (1: all). Deterministic: ids 1, 1+k, ...
+    public var every = 1
+    /// Run only these ids (empty: all).
+    public var ids: Set<Int> = []
+    /// Run only mutants of files whose path contains this.
+    public var file: String?
+    /// Parallel mutant processes.
+    public var jobs = 2
+    /// CPU-time limit of one stage, seconds (prlimit, so that a loaded machine does not turn a
+    /// slow stage into a hang): a stage past it hangs, and the mutant is caught. A stage of the
+    /// unmutated kernel takes at most a few CPU seconds.
+    public var stageTimeout = 30.0
+    /// Called with progress lines.
+    public var progress: @Sendable (String) -> Void = { _ in }
+    /// Called with each outcome as it is decided (`sprig mutate` appends them to
+    /// outcomes.jsonl, so an interrupted run keeps what it found).
+    public var outcome: @Sendable (MutantOutcome) -> Void = { _ in }
+
+    /// Random walks (two seeds), then the exhaustive search to depth 2.
+    public static let defaultStages: [[String]] = [
+        ["--random", "300", "--seed", "1"],
+        ["--depth", "1"],
+        ["--random", "1500", "--seed", "2"],
+        ["--depth", "2"],
+    ]
+
+    public init() {}
+}
+
+/// See the file overview.
+public enum MutationRun {
+    /// Where `sprig mutate` works.
+    public static func directory(_ project: Project) -> URL { project.buildDirectory.appendingPathComponent("mutate") }
+
+    /// Builds the generator, generates the schemata, compiles them (leaving out what does not
+    /// compile) and returns the checker and the mutants.
+    public static func prepare(project: Project, progress: @escaping (String) -> Void) throws
+        -> (checker: URL, mutants: [GeneratedMutant], uncompilable: [Int])
+    {
+        let fm = FileManager.default
+        let work = directory(project)
+        try fm.createDirectory(at: work, withIntermediateDirectories: true)
+        let toolchain = try Toolchain.find()
+        progress("sprig mutate: building the generator (tools/mutate, swift-syntax; a few minutes the first time)")
+        let scratch = project.path(".build/mutagen")
+        try run(toolchain.tool("swift"), ["build", "--package-path", project.path("tools/mutate").path,
+                                          "--scratch-path", scratch.path])
+        let generator = scratch.appendingPathComponent("debug/sprig-mutagen")
+        let excludeFile = work.appendingPathComponent("uncompilable.txt")
+        var uncompilable: [Int] = []
+        try "".write(to: excludeFile, atomically: true, encoding: .utf8)
+        let builder = try HostBuild(project: project)
+        builder.progress = { progress("  " + $0) }
+        for round in 1...4 {
+            let line = try run(generator, [project.path("Sources/SprigCore").path, work.path, "--exclude", excludeFile.path])
+            progress("sprig mutate: " + line.trimmingCharacters(in: .whitespacesAndNewlines))
+            progress("sprig mutate: compiling the schemata with the model and the explorer (one build, about 3 minutes)")
+            do {
+                let products = try builder.buildChecker(core: work.appendingPathComponent("SprigCore"),
+                                                        directory: work.appendingPathComponent("build"))
+                let data = try Data(contentsOf: work.appendingPathComponent("mutants.json"))
+                let mutants = try JSONDecoder().decode([GeneratedMutant].self, from: data)
+                return (products.executable, mutants, uncompilable)
+            } catch let e as ToolError {
+                // Leave out every mutant named on a line the compiler rejected, then try again.
+                let bad = rejectedMutants(e.description, sources: work.appendingPathComponent("SprigCore"))
+                guard !bad.isEmpty, round < 4 else { throw e }
+                progress("sprig mutate: \(bad.count) mutants do not compile; leaving them out")
+                uncompilable += bad
+                try uncompilable.map(String.init).joined(separator: "\n").write(to: excludeFile, atomically: true, encoding: .utf8)
+            }
+        }
+        throw ToolError("sprig mutate: the schemata do not compile")
+    }
+
+    /// The ids `__sprigMutant(N)` on each line of the generated sources the compiler's output
+    /// names with an error.
+    static func rejectedMutants(_ output: String, sources: URL) -> [Int] {
+        var ids: Set<Int> = []
+        for line in output.split(separator: "\n") where line.contains(": error:") {
+            let parts = line.split(separator: ":", maxSplits: 3)
+            guard parts.count >= 3, let n = Int(parts[1]),
+                  let text = try? String(contentsOfFile: String(parts[0]), encoding: .utf8) else { continue }
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            guard n >= 1, n <= lines.count else { continue }
+            var rest = lines[n - 1][...]
+            while let r = rest.range(of: "__sprigMutant(") {
+                rest = rest[r.upperBound...]
+                if let id = Int(rest.prefix { $0.isNumber }) { ids.insert(id) }
+            }
+        }
+        return ids.sorted()
+    }
+
+    /// Runs `mutants` (after the options' selection) through the stages.
+    public static func runAll(checker: URL, mutants: [GeneratedMutant], uncompilable: [Int], options: MutateOptions) -> MutationReport {
+        let chosen = mutants.filter { m in
+            (options.ids.isEmpty || options.ids.contains(m.id))
+                && (options.file.map { m.file.contains($0) } ?? true)
+                && (m.id - 1) % max(1, options.every) == 0
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let lock = NSLock()
+        nonisolated(unsafe) var outcomes: [MutantOutcome] = []
+        nonisolated(unsafe) var next = 0
+        let group = DispatchGroup()
+        for _ in 0..<max(1, options.jobs) {
+            group.enter()
+            Thread.detachNewThread {
+                while true {
+                    lock.lock()
+                    let i = next
+                    next += 1
+                    lock.unlock()
+                    guard i < chosen.count else { break }
+                    let outcome = runOne(checker: checker, mutant: chosen[i], options: options)
+                    lock.lock()
+                    options.outcome(outcome)
+                    outcomes.append(outcome)
+                    let done = outcomes.count
+                    lock.unlock()
+                    if done % 25 == 0 || done == chosen.count {
+                        let caught = outcomes.filter { $0.verdict != .survived }.count
+                        options.progress("sprig mutate: \(done)/\(chosen.count) run, \(caught) caught, \(done - caught) survived")
+                    }
+                }
+                group.leave()
+            }
+        }
+        group.wait()
+        let d = clock.now - started
+        return MutationReport(outcomes: outcomes.sorted { $0.mutant.id < $1.mutant.id }, generated: mutants.count + uncompilable.count,
+                              uncompilable: uncompilable, stages: options.stages.map { $0.joined(separator: " ") },
+                              seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+    }
+
+    /// One mutant through the stages.
+    public static func runOne(checker: URL, mutant: GeneratedMutant, options: MutateOptions) -> MutantOutcome {
+        let clock = ContinuousClock()
+        let started = clock.now
+        func elapsed() -> Double {
+            let d = clock.now - started
+            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        }
+        for stage in options.stages {
+            let (status, signaled, timedOut, output) = runChecker(checker, stage, mutant: mutant.id, timeout: options.stageTimeout)
+            let command = stage.joined(separator: " ")
+            if timedOut {
+                return MutantOutcome(mutant: mutant, verdict: .timedOut, stage: command,
+                                     reason: "still running after \(Int(options.stageTimeout)) CPU seconds", seconds: elapsed())
+            }
+            if signaled || status > 2 {
+                let why = output.split(separator: "\n").first { $0.contains("Fatal error") || $0.contains("fatal error") }
+                return MutantOutcome(mutant: mutant, verdict: .crashed, stage: command,
+                                     reason: why.map(String.init) ?? "exit \(status)\(signaled ? " (signal)" : "")", seconds: elapsed())
+            }
+            if status == 1 {
+                let finding = output.split(separator: "\n").first { $0.hasPrefix("  ! ") }
+                return MutantOutcome(mutant: mutant, verdict: .killed, stage: command,
+                                     reason: finding.map { String($0.dropFirst(4)) }, seconds: elapsed())
+            }
+            if status == 2 {
+                return MutantOutcome(mutant: mutant, verdict: .crashed, stage: command,
+                                     reason: "the checker refused its arguments: " + output, seconds: elapsed())
+            }
+        }
+        return MutantOutcome(mutant: mutant, verdict: .survived, stage: nil, reason: nil, seconds: elapsed())
+    }
+
+    /// Runs the checker for mutant `id`; kills it after `timeout` seconds.
+    static func runChecker(_ checker: URL, _ arguments: [String], mutant id: Int, timeout: Double)
+        -> (status: Int32, signaled: Bool, timedOut: Bool, output: String)
+    {
+        let p = Process()
+        let prlimit = URL(fileURLWithPath: "/usr/bin/prlimit")
+        let limitCPU = FileManager.default.isExecutableFile(atPath: prlimit.path)
+        if limitCPU {
+            p.executableURL = prlimit
+            p.arguments = ["--cpu=\(Int(timeout.rounded(.up)))", "--", checker.path] + arguments
+        } else {
+            p.executableURL = checker
+            p.arguments = arguments
+        }
+        var env = ProcessInfo.processInfo.environment
+        env["SPRIG_MUTANT"] = String(id)
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        p.environment = env
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("sprig-mutant-\(id)-\(ProcessInfo.processInfo.processIdentifier).txt")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: out) }
+        guard let handle = try? FileHandle(forWritingTo: out) else { return (3, false, false, "cannot write \(out.path)") }
+        p.standardOutput = handle
+        p.standardError = handle
+        let done = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in done.signal() }
+        do { try p.run() } catch { return (3, false, false, "cannot run the checker: \(error)") }
+        // Wall-clock backstop: the CPU limit decides, unless the machine is starved for long.
+        var timedOut = false
+        if done.wait(timeout: .now() + (limitCPU ? max(600, 20 * timeout) : timeout)) == .timedOut {
+            timedOut = true
+            kill(p.processIdentifier, SIGKILL)
+            done.wait()
+        }
+        try? handle.close()
+        let output = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+        let signaled = p.terminationReason == .uncaughtSignal
+        // Past the CPU limit the kernel sends SIGXCPU, then SIGKILL.
+        if signaled && limitCPU && (p.terminationStatus == SIGXCPU || p.terminationStatus == SIGKILL) { timedOut = true }
+        return (p.terminationStatus, signaled, timedOut, output)
+    }
+}
+
+extension MutationReport {
+    /// The score, a table by operator and by file, and every survivor with its diff.
+    public var text: String {
+        var lines: [String] = []
+        func pct(_ a: Int, _ b: Int) -> String { b == 0 ? "-" : String(format: "%.1f%%", 100 * Double(a) / Double(b)) }
+        func table(_ title: String, _ key: (MutantOutcome) -> String) {
+            lines.append("")
+            lines.append("| \(title) | run | killed | crashed | timed out | survived | score |")
+            lines.append("|---|---:|---:|---:|---:|---:|---:|")
+            let groups = Dictionary(grouping: outcomes, by: key)
+            for k in groups.keys.sorted() {
+                let g = groups[k]!
+                func n(_ v: MutantOutcome.Verdict) -> Int { g.filter { $0.verdict == v }.count }
+                lines.append("| \(k) | \(g.count) | \(n(.killed)) | \(n(.crashed)) | \(n(.timedOut)) | \(n(.survived)) | \(pct(g.count - n(.survived), g.count)) |")
+            }
+        }
+        table("operator") { $0.mutant.operator }
+        table("file") { $0.mutant.file.replacingOccurrences(of: "Sources/SprigCore/", with: "") }
+        let stageCounts = Dictionary(grouping: outcomes.compactMap(\.stage), by: { $0 }).mapValues(\.count)
+        lines.append("")
+        lines.append("caught by stage: " + stages.map { "\($0): \(stageCounts[$0] ?? 0)" }.joined(separator: ", "))
+        if !survivors.isEmpty {
+            lines.append("")
+            lines.append("survivors:")
+            for s in survivors {
+                lines.append("  #\(s.mutant.id) \(s.mutant.operator) \(s.mutant.file):\(s.mutant.line)")
+                for d in s.mutant.diff { lines.append("      " + d) }
+            }
+        }
+        lines.append("")
+        lines.append("mutation score: \(caught)/\(outcomes.count) caught (\(pct(caught, outcomes.count))), \(survivors.count) survived; "
+                     + "\(generated) generated, \(uncompilable.count) left out as uncompilable; \(Int(seconds)) s")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,92 @@
+/// `sprig mutate`: generated mutants of SprigCore and the score of the model's checks on them
+/// (docs/mutate.md). The engine is `SprigTool.MutationRun`; this file parses options and prints.
+import ArgumentParser
+import Foundation
+import SprigTool
+
+struct Mutate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate mutants of the kernel's logic (SprigCore) and report which the model's checks catch.",
+        discussion: """
+            The generator (tools/mutate, swift-syntax) writes every mutant of Sources/SprigCore into one \
+            copy of it in .build/sprig/mutate (mutant schemata: the mutant is chosen at run time by \
+            SPRIG_MUTANT), compiled once with the model and the explorer; the checkout is never edited. \
+            Operators: a guard removed, a condition negated, an if skipped, a comparison flipped or moved \
+            by one, && and || swapped, a refusal returned as success, a store or call dropped, an integer \
+            constant moved by one. Each mutant then runs through the stages (random walks and the \
+            exhaustive search, every check on) until one catches it: a violation, a crash or a hang.
+
+            Prints a table by operator and by file, each survivor with its diff, and the score; --json \
+            prints the whole report instead. The report is also written to .build/sprig/mutate/report.json, \
+            and each outcome as it is decided to .build/sprig/mutate/outcomes.jsonl. \
+            Exit status: 0 when the score reaches --target, 1 below it, 64 on a bad option.
+            """)
+
+    @Option(parsing: .unconditional, help: "Run every k-th mutant only (ids 1, 1+k, ...): a bounded, deterministic sample.") var every = 1
+    @Option(help: "Run only these mutant ids (comma-separated).") var ids: String?
+    @Option(help: "Run only mutants of files whose path contains this (e.g. Yield.swift).") var file: String?
+    @Option(parsing: .unconditional, help: "Mutant processes run at once.") var jobs = 2
+    @Option(parsing: .unconditional, help: "CPU-time limit of one stage in seconds; a stage past it counts as a hang (caught).") var stageTimeout = 30.0
+    @Option(help: "The oracle's stages, ';'-separated sprig check argument lists, cheapest first (default: '--random 300 --seed 1; --depth 1; --random 1500 --seed 2; --depth 2').")
+    var stages: String?
+    @Option(parsing: .unconditional, help: "Score (percent) below which the exit status is 1.") var target = 95.0
+    @Flag(help: "Print the report as JSON on standard output.") var json = false
+    @Flag(help: "List the generated mutants with their diffs and exit (nothing is run).") var list = false
+
+    func validate() throws {
+        guard every >= 1 else { throw ValidationError("--every must be at least 1 (got \(every))") }
+        guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64 (got \(jobs))") }
+        guard stageTimeout > 0 else { throw ValidationError("--stage-timeout must be positive (got \(stageTimeout))") }
+        if let ids, ids.split(separator: ",").contains(where: { Int($0.trimmingCharacters(in: .whitespaces)) == nil }) {
+            throw ValidationError("--ids takes comma-separated numbers, e.g. --ids 12,40 (got \(ids))")
+        }
+        if let stages, parsedStages(stages).isEmpty { throw ValidationError("--stages has no stage (e.g. --stages '--depth 1; --depth 2')") }
+    }
+
+    func parsedStages(_ text: String) -> [[String]] {
+        text.split(separator: ";").map { $0.split(separator: " ").map(String.init) }.filter { !$0.isEmpty }
+    }
+
+    func run() throws {
+        let project = try Project.current()
+        let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let prepared = try MutationRun.prepare(project: project, progress: log)
+        if list {
+            for m in prepared.mutants {
+                print("#\(m.id) \(m.operator) \(m.file):\(m.line)")
+                for d in m.diff { print("    " + d) }
+            }
+            return
+        }
+        var options = MutateOptions()
+        options.every = every
+        options.ids = Set((ids ?? "").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+        options.file = file
+        options.jobs = jobs
+        options.stageTimeout = stageTimeout
+        if let stages { options.stages = parsedStages(stages) }
+        options.progress = log
+        let jsonl = MutationRun.directory(project).appendingPathComponent("outcomes.jsonl")
+        FileManager.default.createFile(atPath: jsonl.path, contents: nil)
+        let sink = try FileHandle(forWritingTo: jsonl)
+        options.outcome = { o in
+            if let line = try? JSONEncoder().encode(o) { sink.write(line + Data("\n".utf8)) }
+        }
+        let selected = prepared.mutants.filter {
+            (options.ids.isEmpty || options.ids.contains($0.id)) && (file.map($0.file.contains) ?? true) && ($0.id - 1) % every == 0
+        }.count
+        log("sprig mutate: running \(selected) mutants, \(jobs) at a time; stages: \(options.stages.map { $0.joined(separator: " ") }.joined(separator: " | "))")
+        let report = MutationRun.runAll(checker: prepared.checker, mutants: prepared.mutants, uncompilable: prepared.uncompilable, options: options)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(report)
+        try data.write(to: MutationRun.directory(project).appendingPathComponent("report.json"))
+        if json {
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        } else {
+            print(report.text)
+            print("report: \(MutationRun.directory(project).appendingPathComponent("report.json").path)")
+        }
+        if report.score * 100 < target { throw ExitCode(1) }
+    }
+}
