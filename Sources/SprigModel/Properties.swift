@@ -103,7 +103,7 @@ public enum Properties {
                 }
                 let same = plan.callee == kept.callee.raw && plan.callerVIDT == kept.callerVIDT.raw
                     && plan.calleeVIDT == kept.calleeVIDT.raw && kept.caller.raw == caller
-                    && kept.calleePML4.raw == Partition.pml4(m, kept.callee).raw
+                    && kept.calleeRootTable.raw == Partition.rootTable(m, kept.callee).raw
                     && bytes(kept.target).map { $0 == plan.target } == true
                     && (kept.save.map { bytes($0).map { $0 == plan.save } == true } ?? (plan.save == nil))
                 if !same {
