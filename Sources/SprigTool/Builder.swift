@@ -194,14 +194,15 @@ public final class Builder {
     /// Builds the kernel and the given partitions (default: every partition some system uses).
     @discardableResult
     public func build(partitions: [String] = Systems.allPartitions) throws -> BuildProducts {
-        // What assembly and SprigUser see of the ABI must be what the table says.
-        let stale = Generated.stale(in: project)
-        guard stale.isEmpty else { throw Generated.staleError(stale) }
         let out = outputDirectory
         let kdir = out.appendingPathComponent("kernel")
         let uout = partitionOutputDirectory
         let udir = uout.appendingPathComponent("user")
         for d in [kdir, udir] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        // What assembly and SprigUser see of the ABI must be what the table says (after the
+        // folders: a build folder that cannot be written is the first thing to say).
+        let stale = Generated.stale(in: project)
+        guard stale.isEmpty else { throw Generated.staleError(stale) }
 
         // Kernel.
         try KernelConstants.write(project)
