@@ -19,6 +19,24 @@ struct SystemCheckTests {
         #expect(a.machine.tree().partitions.count == 4)
     }
 
+    /// What `sprig check --system muen-demo` does, at depth 1: every property, the refinement
+    /// and register hygiene hold from the state the real root built and after every step from
+    /// it. (Its partitions' copies of the kernel half carry the accessed bits the CPU set while
+    /// the system ran: `Properties.kernelHalf` must not take those for a kernel mapping.)
+    @Test("the explorer from muen-demo's start, depth 1: no violation")
+    func muenDemoExploredAtDepthOne() throws {
+        let start = try SystemCheck.start(system: "muen-demo", project: Boot.project)
+        #expect(start.make().machine.checkAllProperties().isEmpty)
+        var c = Explorer.Configuration()
+        c.startSystem = start.make
+        c.pages = start.pages
+        c.depth = 1
+        c.domain = DomainConfiguration(vidtSlots: 3, maxPartitions: start.partitions + 1)
+        let report = Explorer(c).run()
+        #expect(report.counterexample == nil, "\(report.counterexample.map { $0.lines + $0.findings.map(String.init(describing:)) } ?? [])")
+        #expect(report.transitions > 50 && report.depthReached == 1)
+    }
+
     @Test("a system whose root never sets the timer has no setup to start from: one clear error")
     func noTickRefused() throws {
         #expect(throws: ToolError.self) { try SystemCheck.start(system: "hello", project: Boot.project) }
