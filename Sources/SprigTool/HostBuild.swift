@@ -131,9 +131,10 @@ public final class HostBuild {
                 .sorted { $0.path < $1.path }
         }
         let abi = try swiftFiles("Sources/SprigABI")
+        // A generated copy keeps SprigCore's folders (Arch/X86_64): every Swift file below it.
         let core = try core.map { dir in
-            try fm.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)
-                .filter { $0.pathExtension == "swift" }.sorted { $0.path < $1.path }
+            guard let e = fm.enumerator(at: dir, includingPropertiesForKeys: nil) else { throw ToolError("no directory \(dir.path)") }
+            return e.compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" }.sorted { $0.path < $1.path }
         } ?? swiftFiles("Sources/SprigCore")
         let model = try swiftFiles("Sources/SprigModel")
         let refinement = model.contains { $0.lastPathComponent == "RefinementChecker.swift" }

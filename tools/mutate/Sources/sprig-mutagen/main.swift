@@ -154,6 +154,9 @@ final class Mutator: SyntaxRewriter {
         let isIf = owner?.is(IfExprSyntax.self) == true
         let isWhile = owner?.is(WhileStmtSyntax.self) == true
         guard isGuard || isIf || isWhile else { return super.visit(node) }
+        // `while true { … return … }` ends only by returning: the compiler relies on that, and a
+        // negated `true` is only an empty loop, not a mutant of the kernel's logic.
+        if isWhile, expr.is(BooleanLiteralExprSyntax.self) { return super.visit(node) }
         let e = expr.trimmedDescription
         var schema: [(Int?, String)] = []
         if isGuard { schema.append((mutant(of: expr, op: "guard-true", mutatedText: "true"), "true")) }
@@ -322,7 +325,9 @@ if let i = args.firstIndex(of: "--exclude") {
 guard args.count == 2 else { fail("usage: sprig-mutagen SOURCE_DIR OUT_DIR [--exclude FILE]") }
 let sourceDir = URL(fileURLWithPath: args[0]), outDir = URL(fileURLWithPath: args[1])
 let fm = FileManager.default
-let files = ((try? fm.contentsOfDirectory(atPath: sourceDir.path)) ?? []).filter { $0.hasSuffix(".swift") }.sorted()
+// Every Swift file below SOURCE_DIR (SprigCore keeps the x86-64 layer in Arch/X86_64), by its
+// path relative to SOURCE_DIR; the schemata keep the same folders.
+let files = ((fm.enumerator(atPath: sourceDir.path)?.allObjects as? [String]) ?? []).filter { $0.hasSuffix(".swift") }.sorted()
 guard !files.isEmpty else { fail("no Swift files in \(sourceDir.path)") }
 let coreOut = outDir.appendingPathComponent("SprigCore")
 try? fm.removeItem(at: coreOut)
@@ -338,7 +343,9 @@ for name in files {
     let rewritten = mutator.rewrite(folded)
     nextID = mutator.nextID
     all += mutator.records
-    try rewritten.description.write(to: coreOut.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    let target = coreOut.appendingPathComponent(name)
+    try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try rewritten.description.write(to: target, atomically: true, encoding: .utf8)
 }
 // The switch every mutant reads: SPRIG_MUTANT, read once.
 let switchSource = """
