@@ -111,8 +111,18 @@ public final class Builder {
     /// Runs `tool args` unless every output is newer than every input and the command is the
     /// one recorded last time.
     func step(_ label: String, tool: String, _ args: [String], inputs: [URL], outputs: [URL]) throws {
+        try step(label, executable: toolchain.tool(tool), args, inputs: inputs, outputs: outputs)
+    }
+
+    /// How far before a step's start its outputs are dated. File times come from the kernel's
+    /// coarse clock, which can lag `Date()` by a tick, so an input saved just after the step
+    /// began could otherwise look older than the outputs; the margin only costs a rerun of a
+    /// step whose input was saved in the second before it ran.
+    static let outputDateMargin: TimeInterval = 1
+
+    func step(_ label: String, executable: URL, _ args: [String], inputs: [URL], outputs: [URL]) throws {
         let stamp = outputs[0].appendingPathExtension("cmd")
-        let command = ([tool] + args).joined(separator: " ")
+        let command = ([executable.lastPathComponent] + args).joined(separator: " ")
         let fm = FileManager.default
         func mtime(_ u: URL) -> Date? { (try? fm.attributesOfItem(atPath: u.path))?[.modificationDate] as? Date }
         if let recorded = try? String(contentsOf: stamp, encoding: .utf8), recorded == command,
@@ -121,11 +131,15 @@ public final class Builder {
             return
         }
         progress(label)
-        try run(toolchain.tool(tool), args)
-        // swiftc leaves an object it would write byte for byte the same untouched, so after a
-        // source is touched without a change (a checkout, a rebase) the outputs would stay
-        // older than it and the step would run on every build: mark them made now.
-        for u in outputs { try? fm.setAttributes([.modificationDate: Date()], ofItemAtPath: u.path) }
+        let started = Date()
+        try run(executable, args)
+        // The outputs are dated when the step began, not when it ended: a source saved while the
+        // compiler ran is newer than them, so the next build compiles it again. (Dating them at
+        // all matters because swiftc leaves an object it would write byte for byte the same
+        // untouched, so after a source is touched without a change the step would otherwise
+        // run on every build.)
+        let made = started.addingTimeInterval(-Builder.outputDateMargin)
+        for u in outputs { try? fm.setAttributes([.modificationDate: made], ofItemAtPath: u.path) }
         try command.write(to: stamp, atomically: true, encoding: .utf8)
     }
 
