@@ -1,6 +1,9 @@
 /// The partition tree as the model reads it back from simulated memory, independently of the
 /// services: every partition, every leaf its tables map as the MMU walks them, every kernel
-/// structure page. `Properties` computes the isolation properties from this.
+/// structure page. `Properties` computes the isolation properties from this. Entries are decoded
+/// as the Intel SDM's MMU decodes them (`SpecMMU`: a PS bit or a reserved bit above a leaf is a
+/// violation, rights are U, W and XD across every level), descriptors, shadows and configuration
+/// pages as docs/structures.md lays them out (`SpecLayout`), with no code of the kernel's.
 ///
 /// The reading trusts nothing it finds: pointers that leave memory, shadows that disagree with
 /// the tables and partitions reached twice are recorded as violations instead of followed.

@@ -3,6 +3,10 @@
 /// Each function takes a `PartitionTree` read back from memory (leaves as the MMU walks the
 /// tables, structures as the kernel keeps them) and returns every violation it finds, empty when
 /// the property holds. `Properties.all` runs them all. Exploration and fuzzing reuse them.
+///
+/// Written apart from the kernel: tables are read as the SDM's MMU reads them (`SpecMMU`), the
+/// kernel's structures as docs/structures.md documents them (`SpecLayout`), and of SprigCore only
+/// the boundary names docs/spec.md "Independence" lists are used (`SpecIndependenceTests`).
 import SprigABI
 import struct SprigCore.PhysicalAddress
 import struct SprigCore.ContextLocation

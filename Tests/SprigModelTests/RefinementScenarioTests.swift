@@ -164,6 +164,33 @@ import SprigModel
         #expect(Spec.step(full, fullEvent, observed: seen3).outcome == .returned(.success, value: 4))
     }
 
+    /// prepare may take the pages countToMap may answer: with room in the child's configuration
+    /// page, 9 for three missing levels, or 10 (the tenth becoming a configuration page). The
+    /// observed count is taken when its outcome is what taking that many pages gives.
+    @Test func prepareTakesAnAllowedNumberOfPages() {
+        let r = Refined()
+        let kid = r.makeChild(of: r.root, pages: 0, vidt: false)
+        let free = (0..<11).map { _ in r.machine.takePage(r.root) }
+        r.machine.writeFreeList(r.root, free)
+        r.become(r.root)
+        let before = r.checker.state
+        let d = kid.descriptor.raw
+        let event = TrapEvent.systemCall(number: Service.prepare.rawValue, SystemCallArguments(kid.name, 0x4000_0000, free[0]))
+        #expect(r.system.trap(event) == .returned(.success, value: free[9]))
+        r.checker.resynchronize(r.system)
+        // The next link after 9 pages is free[9]'s vaddr, after 10 free[10]'s.
+        let nine = Spec.step(before, event)
+        #expect(nine.outcome == .returned(.success, value: free[9]))
+        #expect(nine.state.partitions[d]?.structures.configPages.count == 1)
+        let tenSeen = Spec.Observed(state: nine.state, outcome: .returned(.success, value: free[10]))
+        let ten = Spec.step(before, event, observed: tenSeen)
+        #expect(ten.outcome == .returned(.success, value: free[10]))
+        #expect(ten.state.partitions[d]?.structures.configPages.count == 2)
+        // Eleven is not allowed: the spec keeps nine, and the outcome differs.
+        let elevenSeen = Spec.Observed(state: nine.state, outcome: .returned(.success, value: 0))
+        #expect(Spec.step(before, event, observed: elevenSeen).outcome == .returned(.success, value: free[9]))
+    }
+
     /// collect may give back configuration pages, but never the last one, nor so many that the
     /// rest cannot record the structure pages that stay.
     @Test func collectKeepsAtLeastOneConfigurationPage() {

@@ -181,8 +181,9 @@ extension Spec {
 
     /// Shares the caller's page at `vaParent` with the child at `vaChild` with exactly `rights`
     /// (read required; write and execute only if the caller has them; never execute at the VIDT
-    /// address). Order: rights bits, child, the page, rights against the caller's, `vaChild`,
-    /// execute at the VIDT, prepared, free.
+    /// address). Order, the specification's rule (docs/spec.md): the arguments before the
+    /// child's state — rights bits, child, the page, rights against the caller's, `vaChild`,
+    /// execute at the VIDT — then prepared, free.
     static func addVAddr(_ s: inout AbstractState, _ caller: UInt64, vaParent: UInt64, child name: UInt64,
                          vaChild: UInt64, rights: UInt64) -> Status {
         guard rights & ~Rights.all == 0, rights & Rights.read != 0 else { return .invalidArgument }
