@@ -1,11 +1,14 @@
 /// The partition tree as the model reads it back from simulated memory, independently of the
 /// services: every partition, every leaf its tables map as the MMU walks them, every kernel
-/// structure page. `Properties` computes the isolation properties from this.
+/// structure page. `Properties` computes the isolation properties from this. Entries are decoded
+/// as the Intel SDM's MMU decodes them (`SpecMMU`: a PS bit or a reserved bit above a leaf is a
+/// violation, rights are U, W and XD across every level), descriptors, shadows and configuration
+/// pages as docs/structures.md lays them out (`SpecLayout`), with no code of the kernel's.
 ///
 /// The reading trusts nothing it finds: pointers that leave memory, shadows that disagree with
 /// the tables and partitions reached twice are recorded as violations instead of followed.
 import SprigABI
-import SprigCore
+import struct SprigCore.PhysicalAddress
 
 public struct Leaf: Sendable {
     public var va: UInt64
@@ -49,7 +52,7 @@ public struct PartitionTree {
 
     public init(memory m: SimulatedMemory, root: PhysicalAddress) {
         let pageLimit = m.bytes
-        func word(_ a: UInt64) -> UInt64? { a & 7 == 0 && a < pageLimit ? m.load(PhysicalAddress(a)) : nil }
+        func word(_ a: UInt64) -> UInt64? { m.specLoad(a) }
         func page(_ a: UInt64) -> Bool { a & 0xFFF == 0 && a < pageLimit && a != 0 }
 
         var seen: [UInt64: Int] = [:]
@@ -65,10 +68,10 @@ public struct PartitionTree {
             let index = partitions.count
             seen[d] = index
             var view = PartitionView(descriptor: d, parent: parent)
-            let pml4 = word(d + UInt64(DescriptorLayout.rootTable)) ?? 0
-            let sh1 = word(d + UInt64(DescriptorLayout.shadow1)) ?? 0
-            let sh2 = word(d + UInt64(DescriptorLayout.shadow2)) ?? 0
-            let parentField = word(d + UInt64(DescriptorLayout.parent)) ?? 0
+            let pml4 = word(d + SpecLayout.Descriptor.rootTable) ?? 0
+            let sh1 = word(d + SpecLayout.Descriptor.shadow1) ?? 0
+            let sh2 = word(d + SpecLayout.Descriptor.shadow2) ?? 0
+            let parentField = word(d + SpecLayout.Descriptor.parent) ?? 0
             let expectedParent = parent.map { partitions[$0].descriptor } ?? 0
             if parentField != expectedParent {
                 violations.append(Violation(.treeCycle, partition: d, page: d,
@@ -84,14 +87,14 @@ public struct PartitionTree {
             for (k, leaf) in view.leaves.enumerated() { view.byPage[leaf.paddr] = k; view.byVA[leaf.va] = k }
             if parent != nil { readConfigList(d, into: &view, word: word, page: page, m: m) }
             // Children: leaves flagged as descriptors in shadow 1.
-            for leaf in view.leaves where leaf.sh1 & Shadow.descriptorFlag != 0 {
-                let child = leaf.sh1 & PageTableEntry.addressMask
+            for leaf in view.leaves where leaf.sh1 & SpecLayout.Shadow1.descriptorFlag != 0 {
+                let child = SpecLayout.Shadow1.named(leaf.sh1)
                 if child != leaf.paddr || !page(child) {
                     violations.append(Violation(.shadowMismatch, partition: d, page: leaf.paddr, vaddr: leaf.va,
                         "descriptor flag names 0x\(String(child, radix: 16)), not the page mapped there"))
                     continue
                 }
-                if (word(child + UInt64(DescriptorLayout.vaddrInParent)) ?? 0) != leaf.va {
+                if (word(child + SpecLayout.Descriptor.vaddrInParent) ?? 0) != leaf.va {
                     violations.append(Violation(.descriptorNotFlagged, partition: d, page: child, vaddr: leaf.va,
                         "child descriptor's vaddr-in-parent disagrees with where the parent flags it"))
                 }
@@ -111,40 +114,42 @@ public struct PartitionTree {
         for i in 0..<count {
             let va = base + i * span
             guard let raw = word(table + i * 8), let sh1 = word(s1 + i * 8), let sh2 = word(s2 + i * 8) else { return }
-            let e = PageTableEntry(raw: raw)
+            // The entry as the SDM's MMU reads it (SpecMMU), not as the kernel's walk does.
+            let present = raw & SpecMMU.Bit.present != 0
+            let e = SpecMMU.entry(raw, level: level)
             if level > 1 {
-                if !e.isPresent {
+                if !present {
                     if sh1 != 0 || sh2 != 0 {
                         violations.append(Violation(.shadowMismatch, partition: view.descriptor, vaddr: va,
                             "level-\(level) shadow entry set where the table entry is absent"))
                     }
                     continue
                 }
-                guard !e.isLargePage, page(e.frame.raw), page(sh1), page(sh2) else {
-                    violations.append(Violation(.shadowMismatch, partition: view.descriptor, page: e.frame.raw, vaddr: va,
-                        "level-\(level) entry is a large page or its table/shadow pointers are not pages"))
+                guard !e.mapsPage, !e.reserved, page(e.frame), page(sh1), page(sh2) else {
+                    violations.append(Violation(.shadowMismatch, partition: view.descriptor, page: e.frame, vaddr: va,
+                        "level-\(level) entry is a large page, has a reserved bit, or its table/shadow pointers are not pages"))
                     continue
                 }
-                view.tables.append(e.frame.raw); view.shadow1.append(sh1); view.shadow2.append(sh2)
-                walk(level: level - 1, table: e.frame.raw, s1: sh1, s2: sh2, base: va, into: &view,
+                view.tables.append(e.frame); view.shadow1.append(sh1); view.shadow2.append(sh2)
+                walk(level: level - 1, table: e.frame, s1: sh1, s2: sh2, base: va, into: &view,
                      word: word, page: page, m: m, pml4: pml4)
             } else {
-                guard e.isPresent else {
+                guard present else {
                     if sh1 != 0 || sh2 != 0 {
                         violations.append(Violation(.shadowMismatch, partition: view.descriptor, vaddr: va,
                             "shadow leaf set where nothing is mapped"))
                     }
                     continue
                 }
-                guard e.frame.raw < m.bytes else {
-                    violations.append(Violation(.kernelMapping, partition: view.descriptor, page: e.frame.raw, vaddr: va,
-                        "leaf maps a frame outside physical memory"))
+                guard !e.reserved, e.frame < m.bytes else {
+                    violations.append(Violation(.kernelMapping, partition: view.descriptor, page: e.frame, vaddr: va,
+                        "leaf maps a frame outside physical memory or has a reserved bit"))
                     continue
                 }
                 // What ring 3 may do at va, as the SDM's MMU decides (SpecMMU: U, W, XD across
                 // every level), not the kernel's own walk.
                 let t = try? SpecMMU.walk(cr3: pml4, linear: va, load: m.specLoad).get()
-                view.leaves.append(Leaf(va: va, paddr: e.frame.raw, accessible: t?.userAccessible ?? false,
+                view.leaves.append(Leaf(va: va, paddr: e.frame, accessible: t?.userAccessible ?? false,
                                         writable: t?.userWritable ?? false,
                                         executable: t?.userExecutable ?? false, sh1: sh1, sh2: sh2))
             }
@@ -154,8 +159,8 @@ public struct PartitionTree {
     private mutating func readConfigList(
         _ d: UInt64, into view: inout PartitionView, word: (UInt64) -> UInt64?, page: (UInt64) -> Bool, m: SimulatedMemory
     ) {
-        let declared = word(d + UInt64(DescriptorLayout.configPages)) ?? 0
-        var cfg = word(d + UInt64(DescriptorLayout.configList)) ?? 0
+        let declared = word(d + SpecLayout.Descriptor.configPages) ?? 0
+        var cfg = word(d + SpecLayout.Descriptor.configList) ?? 0
         var walked: UInt64 = 0
         while cfg != 0, walked <= UInt64(m.pageCount) {
             guard page(cfg) else {
@@ -166,16 +171,16 @@ public struct PartitionTree {
                 violations.append(Violation(.configListMismatch, partition: d, page: cfg, "configuration list loops"))
                 return
             }
-            view.configPages.append((cfg, word(cfg + UInt64(ConfigList.ownVAddr)) ?? 0))
-            let n = word(cfg + UInt64(ConfigList.count)) ?? 0
-            if n > ConfigList.capacity {
+            view.configPages.append((cfg, word(cfg + SpecLayout.ConfigPage.ownVAddr) ?? 0))
+            let n = word(cfg + SpecLayout.ConfigPage.count) ?? 0
+            if n > SpecLayout.ConfigPage.capacity {
                 violations.append(Violation(.configListMismatch, partition: d, page: cfg, "entry count \(n) over capacity"))
             }
-            for k in 0..<min(n, ConfigList.capacity) {
-                let at = cfg + UInt64(ConfigList.entries) + k * UInt64(ConfigList.entrySize)
+            for k in 0..<min(n, SpecLayout.ConfigPage.capacity) {
+                let at = cfg + SpecLayout.ConfigPage.entries + k * SpecLayout.ConfigPage.entrySize
                 view.configEntries.append((word(at) ?? 0, word(at + 8) ?? 0))
             }
-            cfg = word(cfg + UInt64(ConfigList.next)) ?? 0
+            cfg = word(cfg + SpecLayout.ConfigPage.next) ?? 0
             walked += 1
         }
         if walked != declared {

@@ -3,8 +3,15 @@
 /// Each function takes a `PartitionTree` read back from memory (leaves as the MMU walks the
 /// tables, structures as the kernel keeps them) and returns every violation it finds, empty when
 /// the property holds. `Properties.all` runs them all. Exploration and fuzzing reuse them.
+///
+/// Written apart from the kernel: tables are read as the SDM's MMU reads them (`SpecMMU`), the
+/// kernel's structures as docs/structures.md documents them (`SpecLayout`), and of SprigCore only
+/// the boundary names docs/spec.md "Independence" lists are used (`SpecIndependenceTests`).
 import SprigABI
-import SprigCore
+import struct SprigCore.PhysicalAddress
+import struct SprigCore.ContextLocation
+import enum SprigCore.YieldCache
+import enum SprigCore.TranslationCache
 import Synchronization
 
 public enum Properties {
@@ -51,10 +58,12 @@ public enum Properties {
     public static func savedContexts(_ cpu: ModelCPU) -> [Violation] {
         var out: [Violation] = []
         for location in cpu.savedSinceEntry where location.firstBytes < UInt64(ContextLayout.size) {
+            let words = contextWords(location)
             for w in 0..<(ContextLayout.fpuSize / 8) {
-                let value = cpu.memory.load(location.word(at: ContextLayout.fpu + 8 * w))
+                let value = cpu.memory.specLoad(words[(ContextLayout.fpu + 8 * w) / 8]) ?? 0
                 guard value & ~SpecFXSAVE.writtenMask(word: w) != 0 else { continue }
-                out.append(Violation(.registerHygiene, partition: cpu.currentPartition.raw, page: location.first.pageBase.raw,
+                out.append(Violation(.registerHygiene, partition: cpu.currentPartition.raw,
+                                     page: location.first.raw & ~(AddressSpace.pageSize - 1),
                                      "a straddling save left FXSAVE word \(w) = 0x\(String(value, radix: 16)), bytes FXSAVE does not write not zero"))
                 break
             }
@@ -62,9 +71,29 @@ public enum Properties {
         return out
     }
 
+    /// The physical address of every word of the context at `location`, in `ContextLayout`
+    /// order: the platform's format (`firstBytes` bytes from `first`, the rest from `second`),
+    /// computed here rather than with the kernel's own `word(at:)`.
+    static func contextWords(first: UInt64, firstBytes: UInt64, second: UInt64) -> [UInt64] {
+        stride(from: UInt64(0), to: UInt64(ContextLayout.size), by: 8).map { o in
+            o < firstBytes ? first &+ o : second &+ (o &- firstBytes)
+        }
+    }
+
+    static func contextWords(_ location: ContextLocation) -> [UInt64] {
+        contextWords(first: location.first.raw, firstBytes: location.firstBytes, second: location.second.raw)
+    }
+
+    /// The root table a descriptor names (docs/structures.md, read with `SpecLayout`).
+    static func rootTable(_ m: SimulatedMemory, _ descriptor: UInt64) -> UInt64 {
+        m.specLoad(descriptor &+ SpecLayout.Descriptor.rootTable) ?? 0
+    }
+
     /// Every live entry of the kernel's yield cache is the plan checks 3–8 give now, computed by
-    /// the model (`SpecYieldPlan`, not the kernel's `Yield.resolve`), with the two VIDT entries
-    /// holding the values the entry was checked on (a hit compares them with memory).
+    /// the model (`SpecYieldPlan`, not the kernel's chain), with the two VIDT entries holding
+    /// the values the entry was checked on (a hit compares them with memory). The entry is
+    /// decoded here from the cache's word offsets (`YieldCache`'s layout constants, the only
+    /// thing of the kernel's cache this reads).
     public static func yieldCache(_ t: PartitionTree, memory m: SimulatedMemory) -> [Violation] {
         var out: [Violation] = []
         let live = Set(t.partitions.map(\.descriptor))
@@ -83,30 +112,32 @@ public enum Properties {
             }
             // The chain as the model computes it (SpecYieldPlan, from the tree SpecMMU reads), on
             // the VIDT entries this entry was checked on (a hit compares them with memory).
-            let kept = YieldCache.plan(m, entry: e)
-            switch SpecYieldPlan.plan(t, caller: caller, name: name, targetVA: kept.targetVA, saveVA: kept.saveVA) {
+            let targetVA = word(YieldCache.targetVA), saveVA = word(YieldCache.saveVA)
+            switch SpecYieldPlan.plan(t, caller: caller, name: name, targetVA: targetVA, saveVA: saveVA) {
             case .failure(let refused):
                 out.append(Violation(.staleYieldPlan, partition: caller, "\(what) is kept, but check \(refused.check) now refuses it"))
             case .success(let plan):
-                // The bytes a kept location names, nil unless it is well formed (ContextLocation:
-                // 16 … 768 bytes on the first page, in steps of 16; `second` is the first's page
-                // when it does not straddle).
-                func bytes(_ l: ContextLocation) -> SpecYieldPlan.Bytes? {
+                // The bytes a kept location (three words: first, bytes on the first page, second)
+                // names, nil unless it is well formed: 16 … 768 bytes on the first page, in steps
+                // of 16; `second` is the first's page when it does not straddle.
+                func bytes(_ o: Int) -> SpecYieldPlan.Bytes? {
+                    let first = word(o), firstBytes = word(o + 1), second = word(o + 2)
                     let size = UInt64(ContextLayout.size)
-                    guard l.firstBytes % 16 == 0, l.firstBytes >= 16, l.firstBytes <= size else { return nil }
-                    if l.firstBytes == size {
-                        guard l.second.raw == l.first.raw & ~(AddressSpace.pageSize - 1) else { return nil }
-                        return SpecYieldPlan.Bytes(ranges: [l.first.raw..<(l.first.raw + size)])
+                    guard firstBytes % 16 == 0, firstBytes >= 16, firstBytes <= size else { return nil }
+                    if firstBytes == size {
+                        guard second == first & ~(AddressSpace.pageSize - 1) else { return nil }
+                        return SpecYieldPlan.Bytes(ranges: [first..<(first + size)])
                     }
-                    return SpecYieldPlan.Bytes(ranges: [l.first.raw..<(l.first.raw + l.firstBytes),
-                                                        l.second.raw..<(l.second.raw + size - l.firstBytes)])
+                    return SpecYieldPlan.Bytes(ranges: [first..<(first + firstBytes), second..<(second + size - firstBytes)])
                 }
-                let same = plan.callee == kept.callee.raw && plan.callerVIDT == kept.callerVIDT.raw
-                    && plan.calleeVIDT == kept.calleeVIDT.raw && kept.caller.raw == caller
-                    && kept.calleeRootTable.raw == Partition.rootTable(m, kept.callee).raw
-                    && bytes(kept.target).map { $0 == plan.target } == true
-                    && (kept.save.map { bytes($0).map { $0 == plan.save } == true } ?? (plan.save == nil))
+                let callee = word(YieldCache.callee)
+                let same = plan.callee == callee && plan.callerVIDT == word(YieldCache.callerVIDT)
+                    && plan.calleeVIDT == word(YieldCache.calleeVIDT)
+                    && word(YieldCache.calleeRootTable) == rootTable(m, callee)
+                    && bytes(YieldCache.target).map { $0 == plan.target } == true
+                    && (saveVA != 0 ? bytes(YieldCache.save).map { $0 == plan.save } == true : plan.save == nil)
                 if !same {
+                    let kept = (0..<YieldCache.entryWords).map { "0x" + String(word($0), radix: 16) }
                     out.append(Violation(.staleYieldPlan, partition: caller, "\(what): kept \(kept), checks 3–8 give \(plan)"))
                 }
             }
@@ -130,15 +161,17 @@ public enum Properties {
                 out.append(Violation(.staleTranslation, partition: descriptor, vaddr: page, "entry for a partition that does not exist"))
                 continue
             }
-            let pml4 = Partition.rootTable(m, PhysicalAddress(descriptor))
-            guard case .success(let w) = SpecMMU.walk(cr3: pml4.raw, linear: page, load: m.specLoad), w.userAccessible
+            let pml4 = rootTable(m, descriptor)
+            guard case .success(let w) = SpecMMU.walk(cr3: pml4, linear: page, load: m.specLoad), w.userAccessible
             else {
                 out.append(Violation(.staleTranslation, partition: descriptor, vaddr: page, "cached, but ring 3 cannot reach the page now"))
                 continue
             }
-            if w.physical != answer & PageTableEntry.addressMask || w.userWritable != (answer & PageTableEntry.writable != 0) {
-                out.append(Violation(.staleTranslation, partition: descriptor, page: answer & PageTableEntry.addressMask, vaddr: page,
-                    "cached frame 0x\(String(answer & PageTableEntry.addressMask, radix: 16)) writable \(answer & 2 != 0), "
+            // The cached answer: the frame, with the writable bit of an entry (SDM bit positions).
+            let frame = answer & SpecMMU.frameBits, writable = answer & SpecMMU.Bit.writable != 0
+            if w.physical != frame || answer & ~(SpecMMU.frameBits | 0xFFF) != 0 || w.userWritable != writable {
+                out.append(Violation(.staleTranslation, partition: descriptor, page: frame, vaddr: page,
+                    "cached frame 0x\(String(answer & ~UInt64(0xFFF), radix: 16)) writable \(writable), "
                     + "walk gives 0x\(String(w.physical, radix: 16)) writable \(w.userWritable)"))
             }
         }
@@ -178,12 +211,12 @@ public enum Properties {
     /// machine's copies carry it where the kernel's table may not (SDM Vol. 3A §4.8).
     public static func kernelHalf(_ t: PartitionTree, kernelPML4: PhysicalAddress, memory m: SimulatedMemory) -> [Violation] {
         var out: [Violation] = []
-        let compared = ~PageTableEntry.accessed
+        let compared = ~SpecMMU.Bit.accessed
         for p in t.partitions {
             guard let pml4 = p.tables.first else { continue }
             for i in UInt64(256)..<512 {
-                let mine = m.load(PhysicalAddress(pml4 + i * 8))
-                if mine & compared != m.load(kernelPML4.adding(i * 8)) & compared || mine & PageTableEntry.user != 0 {
+                let mine = m.specLoad(pml4 + i * 8) ?? 0
+                if mine & compared != (m.specLoad(kernelPML4.raw + i * 8) ?? 0) & compared || mine & SpecMMU.Bit.user != 0 {
                     out.append(Violation(.kernelMapping, partition: p.descriptor, page: pml4,
                                          vaddr: 0xFFFF_0000_0000_0000 | (i << 39), "PML4 upper-half entry \(i) is not the kernel's"))
                 }
@@ -204,18 +237,18 @@ public enum Properties {
         func walk(_ table: UInt64, level: Int, base: UInt64) {
             for i in UInt64(0)..<512 {
                 if level == 4 && i < 256 { continue }
-                let e = PageTableEntry(raw: m.load(PhysicalAddress(table + i * 8)))
-                guard e.isPresent else { continue }
+                let raw = m.specLoad(table + i * 8) ?? 0
+                guard raw & SpecMMU.Bit.present != 0 else { continue }
+                let e = SpecMMU.entry(raw, level: level)
                 let va = base | (i << (12 + 9 * UInt64(level - 1)))
-                if e.raw & PageTableEntry.user != 0 { bad(va, e.frame.raw, "a user-accessible entry at level \(level)") }
-                guard e.frame.raw < m.bytes else { bad(va, e.frame.raw, "an entry outside memory"); continue }
-                if level > 1 && e.raw & PageTableEntry.largePage == 0 {
-                    walk(e.frame.raw, level: level - 1, base: va)
+                if e.user { bad(va, e.frame, "a user-accessible entry at level \(level)") }
+                if e.reserved { bad(va, e.frame, "a reserved bit set at level \(level)"); continue }
+                guard e.frame < m.bytes else { bad(va, e.frame, "an entry outside memory"); continue }
+                if !e.mapsPage {
+                    walk(e.frame, level: level - 1, base: va)
                 } else {
-                    if level > 1 || !window.contains(e.frame.raw) { bad(va, e.frame.raw, "a page outside the entry window") }
-                    if e.raw & PageTableEntry.writable != 0 && e.raw & PageTableEntry.noExecute == 0 {
-                        bad(va, e.frame.raw, "a page both writable and executable")
-                    }
+                    if level > 1 || !window.contains(e.frame) { bad(va, e.frame, "a page outside the entry window") }
+                    if e.writable && e.executable { bad(va, e.frame, "a page both writable and executable") }
                 }
             }
         }
@@ -279,8 +312,8 @@ public enum Properties {
                 }
             }
             for leaf in p.leaves {
-                let flagged = leaf.sh1 & Shadow.descriptorFlag != 0
-                let named = leaf.sh1 & PageTableEntry.addressMask
+                let flagged = leaf.sh1 & SpecLayout.Shadow1.descriptorFlag != 0
+                let named = SpecLayout.Shadow1.named(leaf.sh1)
                 if let ci = givenTo[leaf.paddr] {
                     if flagged || named != t.partitions[ci].descriptor {
                         out.append(Violation(.shadowMismatch, partition: d, page: leaf.paddr, vaddr: leaf.va,
@@ -295,7 +328,7 @@ public enum Properties {
                 let c = t.partitions[ci]
                 let at = c.descriptor
                 let vaInParent = p.leaves.first(where: { $0.paddr == at })
-                if vaInParent == nil || vaInParent!.sh1 != at | Shadow.descriptorFlag {
+                if vaInParent == nil || vaInParent!.sh1 != at | SpecLayout.Shadow1.descriptorFlag {
                     out.append(Violation(.descriptorNotFlagged, partition: d, page: at, "child descriptor not flagged"))
                 }
             }
@@ -391,14 +424,9 @@ public struct KernelAccesses: Equatable, Sendable {
         }
     }
 
-    /// Every page a context's words lie on (`ContextLocation.word(at:)`, as the CPU platform
-    /// reads and writes them).
+    /// Every page a context's words lie on, as the CPU platform reads and writes them.
     public mutating func note(_ kind: Kind, _ location: ContextLocation, by partition: UInt64) {
-        var offset = 0
-        while offset < ContextLayout.size {
-            note(kind, location.word(at: offset).raw, by: partition)
-            offset += 8
-        }
+        for word in Properties.contextWords(location) { note(kind, word, by: partition) }
     }
 }
 

@@ -119,17 +119,93 @@ import SprigModel
         let r = Refined(pages: 384)
         let kid = r.makeChild(of: r.root, pages: 0, vidt: false)
         var va: UInt64 = 0x1000_0000_0000
-        func head() -> ConfigPage? { r.checker.state.partitions[kid.descriptor.raw]?.structures.configList.first }
-        while let h = head(), h.entries + 3 <= 254 {
+        r.prepare(kid, at: va)
+        va += 1 << 21
+        while r.call(.countToMap, kid.name, va, as: r.root) == (.success, 3) {
             r.prepare(kid, at: va)
             va += 1 << 21
         }
         #expect(r.call(.countToMap, kid.name, va, as: r.root) == (.success, 4))
+        #expect(r.checker.state.partitions[kid.descriptor.raw]?.structures.tables.count == 83)
         r.prepare(kid, at: va)
-        #expect(r.checker.state.partitions[kid.descriptor.raw]?.structures.configList.count == 2)
+        #expect(r.checker.state.partitions[kid.descriptor.raw]?.structures.configPages.count == 2)
         #expect(r.call(.collect, kid.name, va) == (.success, 4))
-        #expect(r.checker.state.partitions[kid.descriptor.raw]?.structures.configList.count == 1)
+        #expect(r.checker.state.partitions[kid.descriptor.raw]?.structures.configPages.count == 1)
         r.expectRefines("configuration page")
+    }
+
+    /// countToMap's value depends on how the kernel packs its configuration list: the
+    /// specification allows 3 pages a missing level, plus one, and requires the one more when
+    /// the child's configuration pages cannot record the new pages. An observed value in that
+    /// range is taken, one outside it is not (the canonical one is, and the outcome differs).
+    @Test func countToMapIsCheckedAgainstItsAllowedRange() {
+        let r = Refined()
+        let kid = r.makeChild(of: r.root, pages: 0, vidt: false)
+        r.become(r.root)
+        let state = r.checker.state
+        let event = TrapEvent.systemCall(number: Service.countToMap.rawValue, SystemCallArguments(kid.name, 0x4000_0000))
+        #expect(r.system.trap(event) == .returned(.success, value: 9))
+        func spec(_ seen: UInt64) -> TrapOutcome {
+            Spec.step(state, event, observed: Spec.Observed(state: state, outcome: .returned(.success, value: seen))).outcome
+        }
+        #expect(spec(9) == .returned(.success, value: 9))
+        #expect(spec(10) == .returned(.success, value: 10))
+        #expect(spec(8) == .returned(.success, value: 9))
+        #expect(spec(11) == .returned(.success, value: 9))
+        #expect(spec(0) == .returned(.success, value: 9))
+        // A child whose configuration pages are full needs the one more: 3 is not allowed.
+        var full = state
+        let d = kid.descriptor.raw
+        for k in 0..<81 { full.partitions[d]?.structures.tables[TableNode(level: 1, base: 0x1000_0000_0000 + UInt64(k) << 21)] = [0, 0, 0] }
+        let fullEvent = TrapEvent.systemCall(number: Service.countToMap.rawValue, SystemCallArguments(kid.name, 0))
+        full.partitions[d]?.structures.tables[TableNode(level: 3, base: 0)] = [0, 0, 0]
+        full.partitions[d]?.structures.tables[TableNode(level: 2, base: 0)] = [0, 0, 0]
+        let seen3 = Spec.Observed(state: full, outcome: .returned(.success, value: 3))
+        #expect(Spec.step(full, fullEvent, observed: seen3).outcome == .returned(.success, value: 4))
+    }
+
+    /// prepare may take the pages countToMap may answer: with room in the child's configuration
+    /// page, 9 for three missing levels, or 10 (the tenth becoming a configuration page). The
+    /// observed count is taken when its outcome is what taking that many pages gives.
+    @Test func prepareTakesAnAllowedNumberOfPages() {
+        let r = Refined()
+        let kid = r.makeChild(of: r.root, pages: 0, vidt: false)
+        let free = (0..<11).map { _ in r.machine.takePage(r.root) }
+        r.machine.writeFreeList(r.root, free)
+        r.become(r.root)
+        let before = r.checker.state
+        let d = kid.descriptor.raw
+        let event = TrapEvent.systemCall(number: Service.prepare.rawValue, SystemCallArguments(kid.name, 0x4000_0000, free[0]))
+        #expect(r.system.trap(event) == .returned(.success, value: free[9]))
+        r.checker.resynchronize(r.system)
+        // The next link after 9 pages is free[9]'s vaddr, after 10 free[10]'s.
+        let nine = Spec.step(before, event)
+        #expect(nine.outcome == .returned(.success, value: free[9]))
+        #expect(nine.state.partitions[d]?.structures.configPages.count == 1)
+        let tenSeen = Spec.Observed(state: nine.state, outcome: .returned(.success, value: free[10]))
+        let ten = Spec.step(before, event, observed: tenSeen)
+        #expect(ten.outcome == .returned(.success, value: free[10]))
+        #expect(ten.state.partitions[d]?.structures.configPages.count == 2)
+        // Eleven is not allowed: the spec keeps nine, and the outcome differs.
+        let elevenSeen = Spec.Observed(state: nine.state, outcome: .returned(.success, value: 0))
+        #expect(Spec.step(before, event, observed: elevenSeen).outcome == .returned(.success, value: free[9]))
+    }
+
+    /// collect may give back configuration pages, but never the last one, nor so many that the
+    /// rest cannot record the structure pages that stay.
+    @Test func collectKeepsAtLeastOneConfigurationPage() {
+        let r = Refined()
+        let kid = r.makeChild(of: r.root, pages: 0, vidt: false)
+        r.become(r.root)
+        let state = r.checker.state
+        let d = kid.descriptor.raw
+        let event = TrapEvent.systemCall(number: Service.collect.rawValue, SystemCallArguments(kid.name, 0x4000_0000))
+        #expect(r.system.trap(event) == .returned(.success, value: 0))
+        var none = state
+        none.partitions[d]?.structures.configPages = []
+        let spec = Spec.step(state, event, observed: Spec.Observed(state: none, outcome: .returned(.success, value: 1)))
+        #expect(spec.outcome == .returned(.success, value: 0))
+        #expect(spec.state.partitions[d]?.structures.configPages.count == 1)
     }
 
     /// DESIGN.md leaves open which free-list page becomes which table or shadow: the
@@ -154,9 +230,9 @@ import SprigModel
         permuted.partitions[d]?.structures.tables[pdpt] = concrete.partitions[d]?.structures.tables[pt]
         permuted.partitions[d]?.structures.tables[pt] = concrete.partitions[d]?.structures.tables[pdpt]
         #expect(permuted != concrete)
-        #expect(Spec.step(before, event, choices: permuted).state == permuted)
+        #expect(Spec.step(before, event, observed: Spec.Observed(state: permuted, outcome: .returned(.success, value: 0))).state == permuted)
         var foreign = concrete
         foreign.partitions[d]?.structures.tables[pt] = [0x1000, 0x2000, 0x3000]
-        #expect(Spec.step(before, event, choices: foreign).state == concrete)
+        #expect(Spec.step(before, event, observed: Spec.Observed(state: foreign, outcome: .returned(.success, value: 0))).state == concrete)
     }
 }

@@ -9,8 +9,8 @@
 ///   structure, by the partition or a descendant, is not), and what it did with it — kept, given
 ///   to a child, or the page *is* a child's descriptor;
 /// * its structure pages: descriptor, the PML4 and shadow roots, one table page and two shadow
-///   pages for every table node (PDPT, PD, PT) it has been prepared with, its configuration pages
-///   and how many entries each records (that count decides when `prepare` needs one more page);
+///   pages for every table node (PDPT, PD, PT) it has been prepared with, and the set of its
+///   configuration pages;
 /// * its interrupt state (0 enabled, 1 masked).
 ///
 /// Beside the partitions: the contents of every page some partition can access (contexts,
@@ -26,7 +26,6 @@ import Glibc
 import Darwin
 #endif
 import SprigABI
-import SprigCore
 
 /// One abstract machine state (see the file overview). Built by `Abstraction.of` from the
 /// concrete model and by `Spec.step` from a previous state.
@@ -169,13 +168,6 @@ public struct TableNode: Hashable, Comparable, Sendable {
     public static func < (a: TableNode, b: TableNode) -> Bool { a.level != b.level ? a.level > b.level : a.base < b.base }
 }
 
-/// A configuration page and the number of structure pages it records.
-public struct ConfigPage: Hashable, Sendable {
-    public var page: UInt64
-    public var entries: UInt64
-    public init(page: UInt64, entries: UInt64) { self.page = page; self.entries = entries }
-}
-
 /// The kernel structure pages of one partition.
 public struct Structures: Hashable, Sendable {
     public var descriptor: UInt64
@@ -183,17 +175,24 @@ public struct Structures: Hashable, Sendable {
     public var roots: [UInt64]
     /// For each table node: its table page, shadow-1 page, shadow-2 page.
     public var tables: [TableNode: [UInt64]]
-    /// Newest (head) first; empty for root, whose structures are the kernel's.
-    public var configList: [ConfigPage]
+    /// The configuration pages: which pages record the others (DESIGN.md §3), as a set. How
+    /// the entries are spread over them and in which order the pages are linked is
+    /// representation; what the specification states is that there are enough of them
+    /// (`Spec.configPagesSuffice`). Empty for root, whose structures are the kernel's.
+    public var configPages: Set<UInt64>
 
-    public init(descriptor: UInt64, roots: [UInt64], tables: [TableNode: [UInt64]], configList: [ConfigPage]) {
-        self.descriptor = descriptor; self.roots = roots; self.tables = tables; self.configList = configList
+    public init(descriptor: UInt64, roots: [UInt64], tables: [TableNode: [UInt64]], configPages: Set<UInt64>) {
+        self.descriptor = descriptor; self.roots = roots; self.tables = tables; self.configPages = configPages
     }
 
     /// Every structure page.
     public var all: [UInt64] {
-        [descriptor] + roots + tables.values.flatMap { $0 } + configList.map(\.page)
+        [descriptor] + roots + tables.values.flatMap { $0 } + configPages.sorted()
     }
+
+    /// How many structure pages the configuration pages record: the descriptor, the three
+    /// roots, and three pages (table, shadow 1, shadow 2) per table node.
+    public var recordedCount: UInt64 { 4 + 3 * UInt64(tables.count) }
 }
 
 /// The 512 words of one physical page. Cheap to copy: it shares storage until written.

@@ -6,20 +6,26 @@
 /// * partitions are found from root down through shadow-1 descriptor flags (`D | 1` where `D` is
 ///   the page mapped there), exactly as the kernel promotes a child's name;
 /// * each partition's parent, name and interrupt state are its descriptor's words;
-/// * its mappings are the leaves of its tables as the MMU walks them: rights and accessibility
-///   are the AND of every level's W / U bits (and no NX on the path), so a corrupted non-leaf
-///   entry shows; what the partition did with a page is its shadow-1 leaf;
+/// * its mappings are what the MMU maps, as the SDM describes it (`SpecMMU.entry`, not the
+///   kernel's walk): rights and accessibility are the AND of every level's W / U bits (and no
+///   XD on the path), so a corrupted non-leaf entry shows; a PS bit at the PDPT or PD level maps
+///   every 4 KiB page of its 1 GiB / 2 MiB; an entry with a reserved bit maps nothing; a table
+///   at physical page 0 is read like any other; what the partition did with a page is its
+///   shadow-1 leaf;
 /// * its structures are the table pages met on the walk with the shadow pages beside them, and
-///   its configuration pages with their entry counts;
+///   the set of its configuration pages;
 /// * memory is every page some partition can access (contents shared, not copied);
 /// * the serial port's waiting bytes are the model's `consoleInput`.
 ///
-/// Nothing here trusts a pointer: a word outside memory reads as 0, a table or shadow pointer
-/// that is not a page is not followed, a partition reached twice is visited once, and the
+/// The kernel's format (descriptor offsets, shadow-1 flag, configuration page header) is read as
+/// docs/structures.md documents it (`SpecLayout`), not through SprigCore's own constants.
+///
+/// Nothing here trusts a pointer: a word outside memory reads as 0, a table outside memory or
+/// a shadow pointer that is not a nonzero page is not followed, a partition reached twice is visited once, and the
 /// configuration list is walked at most as many pages as memory has. A broken concrete state
 /// therefore abstracts to *some* state, which then differs from the specification's.
 import SprigABI
-import SprigCore
+import struct SprigCore.PhysicalAddress
 
 /// See the file overview.
 public enum Abstraction {
@@ -54,14 +60,14 @@ public enum Abstraction {
         }
         var memoryPages: [UInt64: PageWords] = [:]
         for part in partitions.values {
-            for m in part.pages.values where m.accessible && reader.isPage(m.page) {
+            for m in part.pages.values where m.accessible && reader.inMemory(m.page) {
                 if memoryPages[m.page] == nil { memoryPages[m.page] = PageWords(words, start: Int(m.page >> 3)) }
             }
         }
         let current = cpu.currentPartition.raw
         return AbstractState(
             root: root.raw, partitions: partitions, current: current, registers: cpu.registers,
-            addressSpaceIsCurrent: cpu.cr3.raw == reader.word(current + UInt64(DescriptorLayout.rootTable)),
+            addressSpaceIsCurrent: cpu.cr3.raw == reader.word(current + SpecLayout.Descriptor.rootTable),
             memory: memoryPages, mxcsrMask: cpu.mxcsrMask, consoleInput: consoleInput)
     }
 }
@@ -74,55 +80,70 @@ private struct Reader {
         paddr & 7 == 0 && paddr >> 3 < UInt64(words.count) ? words[Int(paddr >> 3)] : 0
     }
 
-    /// A nonzero page-aligned address inside memory.
-    func isPage(_ paddr: UInt64) -> Bool {
-        paddr != 0 && paddr & (AddressSpace.pageSize - 1) == 0 && paddr >> 3 < UInt64(words.count)
+    /// A page-aligned address whose whole page is inside memory (physical page 0 included: the
+    /// MMU reads it like any other).
+    func inMemory(_ paddr: UInt64) -> Bool {
+        paddr & (SpecLayout.pageBytes - 1) == 0 && paddr >> 3 < UInt64(words.count)
     }
 
+    /// A nonzero page inside memory: what a descriptor or shadow pointer must be (0 there means
+    /// "none" in the kernel's format).
+    func isPage(_ paddr: UInt64) -> Bool { paddr != 0 && inMemory(paddr) }
+
     func partition(_ d: UInt64, isRoot: Bool) -> AbstractPartition {
-        typealias L = DescriptorLayout
-        let field = { (offset: Int) in word(d + UInt64(offset)) }
+        typealias L = SpecLayout.Descriptor
+        let field = { (offset: UInt64) in word(d + offset) }
         let roots = [field(L.rootTable), field(L.shadow1), field(L.shadow2)]
         let parent = field(L.parent)
         var part = AbstractPartition(
             parent: parent == 0 ? nil : parent, name: field(L.vaddrInParent), interruptState: field(L.interruptState),
-            pages: [:], structures: Structures(descriptor: d, roots: roots, tables: [:], configList: []))
-        if roots.allSatisfy(isPage) {
-            walk(level: 4, table: roots[0], shadow1: roots[1], shadow2: roots[2], base: 0,
-                 user: true, write: true, execute: true, into: &part)
+            pages: [:], structures: Structures(descriptor: d, roots: roots, tables: [:], configPages: []))
+        // CR3 takes the PML4 wherever it is; the shadows are followed only where the kernel's
+        // format says there is one.
+        let pml4 = roots[0] & SpecMMU.frameBits
+        if inMemory(pml4) {
+            walk(level: 4, table: pml4, shadow1: isPage(roots[1]) ? roots[1] : 0, shadow2: isPage(roots[2]) ? roots[2] : 0,
+                 base: 0, user: true, write: true, execute: true, into: &part)
         }
-        if !isRoot { part.structures.configList = configList(d) }
+        if !isRoot { part.structures.configPages = configPages(d) }
         return part
     }
 
     /// Visits the `level` table `table` (with its shadow pages, 0 when absent) covering vaddrs
-    /// from `base`, carrying the rights of the levels above. `table` and nonzero shadows are
-    /// pages inside memory (`isPage`), so their entries are read without further checks.
+    /// from `base`, carrying the rights of the levels above, as the SDM's MMU reads it
+    /// (`SpecMMU.entry`): an entry with a reserved bit maps nothing below it, an entry with PS
+    /// at the PDPT or PD level maps a 1 GiB or 2 MiB page (every 4 KiB page of it is a
+    /// mapping), a table may be any page of memory, physical page 0 too. `table` and nonzero
+    /// shadows are pages inside memory, so their entries are read without further checks.
     private func walk(level: Int, table: UInt64, shadow1: UInt64, shadow2: UInt64, base: UInt64,
                       user: Bool, write: Bool, execute: Bool, into part: inout AbstractPartition) {
-        let entrySpan = TableNode.span(level - 1)
         let entries = level == 4 ? 256 : 512  // the PML4's upper half is the kernel's
         let t = Int(table >> 3), s1Base = Int(shadow1 >> 3), s2Base = Int(shadow2 >> 3)
-        // A while loop over raw words, not a for-in over a range of `PageTableEntry`s: this is
-        // the hottest loop of the checker, and both are slow in debug builds.
+        // A while loop over raw words, not a for-in over a range: this is the hottest loop of
+        // the checker, and both are slow in debug builds.
         var i = 0
         while i < entries {
             let raw = words[t + i]
-            guard raw & PageTableEntry.present != 0 else { i += 1; continue }
-            let e = PageTableEntry(raw: raw)
-            let va = base + UInt64(i) * entrySpan
-            let u = user && e.isUser, w = write && e.isWritable, x = execute && e.isExecutable
+            guard raw & SpecMMU.Bit.present != 0 else { i += 1; continue }
+            let e = SpecMMU.entry(raw, level: level)
+            let va = base + UInt64(i) * e.span
             let s1 = shadow1 == 0 ? 0 : words[s1Base + i]
             let s2 = shadow2 == 0 ? 0 : words[s2Base + i]
             i += 1
-            if level == 1 {
+            guard !e.reserved else { continue }
+            let u = user && e.user, w = write && e.writable, x = execute && e.executable
+            if e.mapsPage {
                 let rights = Rights.read | (w ? Rights.write : 0) | (x ? Rights.execute : 0)
-                part.pages[va] = Mapping(page: e.frame.raw, rights: rights, accessible: u, given: Self.given(s1))
+                var k: UInt64 = 0
+                while k < e.span {
+                    part.pages[va + k] = Mapping(page: e.frame + k, rights: rights, accessible: u, given: Self.given(s1))
+                    k += SpecLayout.pageBytes
+                }
                 continue
             }
-            guard !e.isLargePage, isPage(e.frame.raw) else { continue }
-            part.structures.tables[TableNode(level: level - 1, base: va)] = [e.frame.raw, s1, s2]
-            walk(level: level - 1, table: e.frame.raw, shadow1: isPage(s1) ? s1 : 0, shadow2: isPage(s2) ? s2 : 0,
+            guard inMemory(e.frame) else { continue }
+            part.structures.tables[TableNode(level: level - 1, base: va)] = [e.frame, s1, s2]
+            walk(level: level - 1, table: e.frame, shadow1: isPage(s1) ? s1 : 0, shadow2: isPage(s2) ? s2 : 0,
                  base: va, user: u, write: w, execute: x, into: &part)
         }
     }
@@ -130,19 +151,21 @@ private struct Reader {
     /// A shadow-1 leaf word, abstractly.
     private static func given(_ sh1: UInt64) -> Given {
         if sh1 == 0 { return .kept }
-        let d = sh1 & PageTableEntry.addressMask
-        return sh1 & Shadow.descriptorFlag != 0 ? .descriptorOf(d) : .toChild(d)
+        let d = SpecLayout.Shadow1.named(sh1)
+        return sh1 & SpecLayout.Shadow1.descriptorFlag != 0 ? .descriptorOf(d) : .toChild(d)
     }
 
-    private func configList(_ d: UInt64) -> [ConfigPage] {
-        var list: [ConfigPage] = []
-        var page = word(d + UInt64(DescriptorLayout.configList))
-        let declared = word(d + UInt64(DescriptorLayout.configPages))
-        while isPage(page), UInt64(list.count) < declared, list.count < words.count / PageWords.count,
-              !list.contains(where: { $0.page == page }) {
-            list.append(ConfigPage(page: page, entries: word(page + UInt64(ConfigList.count))))
-            page = word(page + UInt64(ConfigList.next))
+    /// The configuration pages of the list at descriptor `d`, as a set (bounded by the count the
+    /// descriptor declares, by memory, and by the first page met twice).
+    private func configPages(_ d: UInt64) -> Set<UInt64> {
+        var pages: Set<UInt64> = []
+        var page = word(d + SpecLayout.Descriptor.configList)
+        let declared = word(d + SpecLayout.Descriptor.configPages)
+        while isPage(page), UInt64(pages.count) < declared, pages.count < words.count / PageWords.count,
+              !pages.contains(page) {
+            pages.insert(page)
+            page = word(page + SpecLayout.ConfigPage.next)
         }
-        return list
+        return pages
     }
 }

@@ -25,7 +25,8 @@
 /// `init` and `resynchronize` cost one abstraction. About 21 µs in a release build on a
 /// 128-page machine with three partitions (docs/spec.md).
 import SprigABI
-import SprigCore
+import enum SprigCore.TrapEvent
+import enum SprigCore.TrapOutcome
 
 /// See the file overview.
 public struct RefinementChecker {
@@ -52,7 +53,7 @@ public struct RefinementChecker {
     /// - Postcondition: `state` is the abstraction of `system` now.
     public mutating func step(_ event: TrapEvent, outcome: TrapOutcome, system: ModelSystem) -> [Violation] {
         let concrete = Abstraction.of(system)
-        let expected = Spec.step(state, event, choices: concrete)
+        let expected = Spec.step(state, event, observed: Spec.Observed(state: concrete, outcome: outcome))
         var violations: [Violation] = []
         if expected.outcome != outcome {
             violations.append(Violation(.refinement, partition: state.current,
@@ -142,9 +143,8 @@ public enum Refinement {
                    "\(p) structures.tables[level \(node.level) at 0x\(String(node.base, radix: 16))]",
                    s.tables[node].map { $0.map(hex) } ?? "absent", t.tables[node].map { $0.map(hex) } ?? "absent")
         }
-        if s.configList != t.configList {
-            let show = { (l: [ConfigPage]) in l.map { "\(hex($0.page))×\($0.entries)" } }
-            report(d, d, 0, "\(p) structures.configList", show(s.configList), show(t.configList))
+        if s.configPages != t.configPages {
+            report(d, d, 0, "\(p) structures.configPages", s.configPages.sorted().map(hex), t.configPages.sorted().map(hex))
         }
     }
 

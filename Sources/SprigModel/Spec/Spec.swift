@@ -1,37 +1,58 @@
 /// Sprig's abstract specification: every kernel entry as a function on `AbstractState`.
 ///
-/// Written from DESIGN.md §4–§6, docs/structures.md, docs/yield.md and the `Status` docs in
-/// SprigABI, never by calling SprigCore's services (that would check the kernel against itself).
-/// SprigABI's numbers and a few SprigCore constants (`UserRegisters`' rflags bits) are shared;
-/// the logic is written again, on dictionaries instead of tables.
+/// Written from DESIGN.md §4–§6, docs/structures.md, docs/yield.md, the `Status` docs in
+/// SprigABI and the Intel SDM, never by calling SprigCore (that would check the kernel against
+/// itself): it shares SprigABI's numbers (the contract) and, of SprigCore, only the names of the
+/// boundary (the trap event and its outcome); `SpecIndependenceTests` holds it to that.
 ///
 /// Layout: this file is the entry (`step`), the root-only services and the helpers every service
 /// shares (argument checks, how a page leaves and comes back to ring 3); `SpecMemory.swift`
 /// holds the ten memory services, `SpecSwitch.swift` yield and event delivery.
 ///
 /// Where DESIGN.md lets a service check several things, the order of the checks — which status
-/// a call with two faults gets — is the order the docs list them in, and where they are silent,
-/// the order of the implementation (each such place says so). Where the design leaves a *choice*
-/// to the implementation (which free-list page becomes which table), `step(_:_:choices:)` takes
-/// it from the concrete result, after checking that it is one the design allows.
+/// a call with two faults gets — is the order the docs list them in; where they are silent, any
+/// of the faults' statuses is allowed (each such place says so). Where the design leaves a
+/// *choice* to the implementation (which free-list page becomes which table, how many pages a
+/// configuration list needs), the specification states the allowed range and
+/// `step(_:_:observed:)` takes the implementation's choice from the concrete result once it has
+/// checked that it is in that range (docs/spec.md lists every such place).
 import SprigABI
-import SprigCore
+import enum SprigCore.TrapEvent
+import enum SprigCore.TrapOutcome
+import struct SprigCore.SystemCallArguments
 
 /// See the file overview.
 public enum Spec {
     /// The specified effect of `event` trapped by `state.current`, and the outcome the platform
-    /// must see. The implementation's free choices are made canonically (see `step(_:_:choices:)`).
+    /// must see. The implementation's free choices are made canonically (see `step(_:_:observed:)`).
     public static func step(_ state: AbstractState, _ event: TrapEvent) -> (state: AbstractState, outcome: TrapOutcome) {
-        step(state, event, choices: nil)
+        step(state, event, observed: nil)
+    }
+
+    /// What the implementation did with the same event: the abstraction of the concrete state
+    /// after it, and its outcome. The specification reads it only to take a choice the design
+    /// leaves open, after checking the choice is allowed.
+    public struct Observed {
+        public var state: AbstractState
+        public var outcome: TrapOutcome
+        public init(state: AbstractState, outcome: TrapOutcome) { self.state = state; self.outcome = outcome }
+
+        /// The status and value of a service that returned.
+        var returned: (status: Status, value: UInt64)? {
+            if case .returned(let status, let value) = outcome { return (status, value) }
+            return nil
+        }
     }
 
     /// As `step(_:_:)`, taking the choices DESIGN.md leaves to the implementation from
-    /// `choices` (the abstraction of the concrete state after the same event) when it made an
-    /// allowed one. Today the one such choice is which pages of `prepare`'s free list become
-    /// which table, which shadow and the configuration page.
-    public static func step(_ state: AbstractState, _ event: TrapEvent, choices: AbstractState?)
+    /// `observed` when it made an allowed one: the order of faults the docs do not order, the
+    /// values of `countToMap` and `collect` and the pages `prepare` takes (each within the range
+    /// the specification states), and which of `prepare`'s pages becomes which table, which
+    /// shadow and the configuration page. An observed choice outside its range is not taken:
+    /// the canonical one is, and the difference is reported.
+    public static func step(_ state: AbstractState, _ event: TrapEvent, observed: Observed?)
         -> (state: AbstractState, outcome: TrapOutcome) {
-        var r = effect(state, event, choices: choices)
+        var r = effect(state, event, observed: observed)
         if r.outcome != .kernelCrash && !(r.outcome == .machineService(.powerOff) && r.state.registers[ContextLayout.rax] == 0) {
             // Back in ring 3: DS, ES, FS and GS null whatever ring 3 had loaded (no context holds
             // them), and never a rip outside the lower half (iretq there faults in the kernel).
@@ -41,7 +62,7 @@ public enum Spec {
         return r
     }
 
-    private static func effect(_ state: AbstractState, _ event: TrapEvent, choices: AbstractState?)
+    private static func effect(_ state: AbstractState, _ event: TrapEvent, observed: Observed?)
         -> (state: AbstractState, outcome: TrapOutcome) {
         var s = state
         switch event {
@@ -49,7 +70,7 @@ public enum Spec {
             // The SYSCALL instruction itself: rcx := the return rip, r11 := rflags.
             s.registers[ContextLayout.rcx] = s.registers.rip
             s.registers[ContextLayout.r11] = s.registers.rflags
-            let outcome = systemCall(&s, number: number, a, choices: choices)
+            let outcome = systemCall(&s, number: number, a, observed: observed)
             switch outcome {
             case .returned(let status, let value):
                 s.registers[ContextLayout.rax] = status.rawValue
@@ -80,7 +101,7 @@ public enum Spec {
 
     /// `syscall`: a service number and five raw arguments (`SprigABI.Service`).
     static func systemCall(_ s: inout AbstractState, number: UInt64, _ a: SystemCallArguments,
-                           choices: AbstractState?) -> TrapOutcome {
+                           observed: Observed?) -> TrapOutcome {
         guard let service = Service(rawValue: number) else { return .returned(.unknownService, value: 0) }
         let caller = s.current
         // The root-only rule is the service table's (`Service.isRootOnly`).
@@ -94,13 +115,13 @@ public enum Spec {
             // A successful yield resumes the callee with its own rax/rdx.
             return status == .success ? .resume : .returned(status, value: 0)
         case .createPartition: r = (createPartition(&s, caller, a), 0)
-        case .countToMap: r = countToMap(s, caller, child: a.a0, va: a.a1)
-        case .prepare: r = prepare(&s, caller, child: a.a0, va: a.a1, freeList: a.a2, choices: choices)
+        case .countToMap: r = countToMap(s, caller, child: a.a0, va: a.a1, observed: observed)
+        case .prepare: r = prepare(&s, caller, child: a.a0, va: a.a1, freeList: a.a2, observed: observed)
         case .addVAddr: r = (addVAddr(&s, caller, vaParent: a.a0, child: a.a1, vaChild: a.a2, rights: a.a3), 0)
-        case .removeVAddr: r = (removeVAddr(&s, caller, child: a.a0, vaChild: a.a1), 0)
+        case .removeVAddr: r = (removeVAddr(&s, caller, child: a.a0, vaChild: a.a1, observed: observed), 0)
         case .mappedInChild: r = mappedInChild(s, caller, vaParent: a.a0)
         case .deletePartition: r = (deletePartition(&s, caller, child: a.a0), 0)
-        case .collect: r = collect(&s, caller, child: a.a0, va: a.a1)
+        case .collect: r = collect(&s, caller, child: a.a0, va: a.a1, observed: observed)
         case .getIntState: r = getIntState(s, caller, child: a.a0)
         case .setIntState: r = (setIntState(&s, caller, state: a.a0), 0)
         }
@@ -188,12 +209,17 @@ public enum Spec {
         return d
     }
 
-    /// The child named `name` and the page-aligned vaddr `va`, checked in that order (the child
-    /// first: the implementation's order, which the docs leave open).
-    static func child(_ s: AbstractState, of caller: UInt64, named name: UInt64, page va: UInt64)
-        -> Result<(child: UInt64, va: UInt64), Status> {
-        guard let c = child(s, of: caller, named: name) else { return .failure(.invalidChild) }
-        return page(va).map { (c, $0) }
+    /// The child named `name` and the page-aligned vaddr `va`. The docs do not order the two
+    /// checks: when both fail, either status is allowed (the observed one when it is one of
+    /// them, else `invalidChild`).
+    static func child(_ s: AbstractState, of caller: UInt64, named name: UInt64, page va: UInt64,
+                      observed: Observed?) -> Result<(child: UInt64, va: UInt64), Status> {
+        let vaddr = page(va)
+        guard let c = child(s, of: caller, named: name) else {
+            if case .failure(let other) = vaddr, observed?.returned?.status == other { return .failure(other) }
+            return .failure(.invalidChild)
+        }
+        return vaddr.map { (c, $0) }
     }
 
     /// A page `caller` may hand over (docs/structures.md, "Names and trust"): mapped, accessible,

@@ -53,40 +53,80 @@ public enum SpecMMU {
         return top == 0 || top == (1 << 17) - 1
     }
 
+    /// The bits of a paging-structure entry this walk reads (SDM Vol. 3A, Tables 4-15 … 4-20).
+    public enum Bit {
+        public static let present: UInt64 = 1 << 0
+        public static let writable: UInt64 = 1 << 1
+        public static let user: UInt64 = 1 << 2
+        /// Set by the CPU in every entry a translation goes through (§4.8).
+        public static let accessed: UInt64 = 1 << 5
+        /// PS: a 1 GiB page in a PDPTE, a 2 MiB page in a PDE; reserved in a PML4E.
+        public static let pageSize: UInt64 = 1 << 7
+        /// XD: no instruction fetch through this entry (EFER.NXE = 1).
+        public static let noExecute: UInt64 = 1 << 63
+    }
+
+    /// Bits 51:12 an entry may use for a physical address below MAXPHYADDR.
+    public static let frameBits: UInt64 = ((1 << maxPhysicalAddressBits) - 1) & ~0xFFF
+
+    /// One present paging-structure entry at `level` (4 = PML4E … 1 = PTE), as the SDM reads it.
+    public struct Entry: Equatable, Sendable {
+        /// Some reserved bit is set: a walk through this entry faults (RSVD), whatever else it says.
+        public var reserved: Bool
+        /// It maps a page (a PTE, or a PDPTE / PDE with PS) rather than pointing to a table.
+        public var mapsPage: Bool
+        /// The physical address of the page it maps or of the table it points to.
+        public var frame: UInt64
+        /// Bytes of address space it covers: 4 KiB at level 1, 2 MiB at 2, 1 GiB at 3, 512 GiB at 4.
+        public var span: UInt64
+        public var user: Bool
+        public var writable: Bool
+        public var executable: Bool
+    }
+
+    /// Decodes the present entry `raw` met at `level`.
+    public static func entry(_ raw: UInt64, level: Int) -> Entry {
+        let span: UInt64 = 1 << (12 + 9 * UInt64(level - 1))
+        let pageSize = raw & Bit.pageSize != 0
+        let mapsPage = level == 1 || (pageSize && level < 4)
+        // Bits 62:MAXPHYADDR are reserved in every entry (bit 63 is XD); PS in a PML4E; in a
+        // large page, the bits from 13 (above its PAT bit) up to the frame.
+        var reserved = raw & ~frameBits & 0x7FFF_FFFF_FFFF_F000 != 0 || (level == 4 && pageSize)
+        var frame = raw & frameBits
+        if mapsPage && level > 1 {
+            reserved = reserved || raw & (span - 1) & ~0x1FFF & frameBits != 0
+            frame &= ~(span - 1)
+        }
+        return Entry(reserved: reserved, mapsPage: mapsPage, frame: frame, span: span, user: raw & Bit.user != 0,
+                     writable: raw & Bit.writable != 0, executable: raw & Bit.noExecute == 0)
+    }
+
     /// Walks the tables rooted at the physical page `cr3` for `linear`. `load` reads one
     /// 8-byte-aligned physical word (nil outside memory). The translation records the rights
-    /// ring 3 gets; whether an access is allowed is the caller's question (`permits`).
+    /// ring 3 gets; whether an access is allowed is the caller's question (`user(_:cr3:linear:load:)`).
     public static func walk(cr3: UInt64, linear: UInt64, load: (UInt64) -> UInt64?) -> Result<Translation, Fault> {
         guard isCanonical(linear) else { return .failure(.nonCanonical) }
-        let frameBits: UInt64 = ((1 << maxPhysicalAddressBits) - 1) & ~0xFFF
-        // Bits 62:MAXPHYADDR are reserved in every paging-structure entry (bit 63 is XD).
-        let highReserved: UInt64 = ~frameBits & 0x7FFF_FFFF_FFFF_F000
         var table = cr3 & frameBits
         var user = true, write = true, execute = true
         for level in stride(from: 4, through: 1, by: -1) {
             let shift = UInt64(12 + 9 * (level - 1))
             let index = (linear >> shift) & 0x1FF
             let at = table + index * 8
-            guard let entry = load(at) else { return .failure(.entryUnreadable(level: level)) }
-            guard entry & 1 != 0 else { return .failure(.notPresent(level: level)) }
-            guard entry & highReserved == 0 else { return .failure(.reservedBit(level: level)) }
-            user = user && entry & 4 != 0
-            write = write && entry & 2 != 0
-            execute = execute && entry & (1 << 63) == 0
-            let pageSize = entry & 0x80 != 0
-            if level == 4 && pageSize { return .failure(.reservedBit(level: 4)) }
-            if level == 1 || pageSize {
-                let size: UInt64 = 1 << shift
-                // A large page's frame starts above its PAT bit (12); bits 13 up to the frame are reserved.
-                if level > 1 && entry & (size - 1) & ~0x1FFF & frameBits != 0 { return .failure(.reservedBit(level: level)) }
-                let frame = entry & frameBits & ~(size - 1)
-                return .success(Translation(physical: frame | (linear & (size - 1)), pageFrame: frame, pageSize: size,
+            guard let raw = load(at) else { return .failure(.entryUnreadable(level: level)) }
+            guard raw & Bit.present != 0 else { return .failure(.notPresent(level: level)) }
+            let e = entry(raw, level: level)
+            guard !e.reserved else { return .failure(.reservedBit(level: level)) }
+            user = user && e.user
+            write = write && e.writable
+            execute = execute && e.executable
+            if e.mapsPage {
+                return .success(Translation(physical: e.frame | (linear & (e.span - 1)), pageFrame: e.frame, pageSize: e.span,
                                             userAccessible: user, userWritable: user && write,
                                             userExecutable: user && execute, leafEntryAddress: at))
             }
-            table = entry & frameBits
+            table = e.frame
         }
-        return .failure(.notPresent(level: 1))  // not reached: level 1 always returns above
+        return .failure(.notPresent(level: 1))  // not reached: level 1 always maps a page
     }
 
     /// The kind of ring-3 access.

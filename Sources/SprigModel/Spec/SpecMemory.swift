@@ -3,7 +3,7 @@
 /// row in DESIGN.md §4 says or returns the status naming the first thing wrong and changes
 /// nothing (only `rax`/`rdx`, which `Spec.step` writes).
 import SprigABI
-import SprigCore
+import struct SprigCore.SystemCallArguments
 
 extension Spec {
     /// Table levels below the PML4 on the path of a vaddr, top first: PDPT, PD, PT.
@@ -34,7 +34,7 @@ extension Spec {
         s.partitions[descriptor.page] = AbstractPartition(
             parent: caller, name: descriptor.va, interruptState: InterruptFlags.enabled, pages: [:],
             structures: Structures(descriptor: descriptor.page, roots: [pages[1].page, pages[2].page, pages[3].page],
-                                   tables: [:], configList: [ConfigPage(page: pages[4].page, entries: 4)]))
+                                   tables: [:], configPages: [pages[4].page]))
         return .success
     }
 
@@ -46,33 +46,70 @@ extension Spec {
         return tableLevels.map { TableNode(level: $0, containing: va) }.filter { tables[$0] == nil }
     }
 
-    /// docs/structures.md: three pages (table, shadow 1, shadow 2) per missing level, plus one
-    /// when the head configuration page has no room for their entries.
-    static func pagesNeeded(_ s: AbstractState, _ child: UInt64, _ va: UInt64) -> UInt64 {
-        let entries = 3 * UInt64(missingTables(s, child, va).count)
-        let headEntries = min(s.partitions[child]?.structures.configList.first?.entries ?? configCapacity, configCapacity)
-        return entries + (entries > configCapacity - headEntries ? 1 : 0)
+    /// Whether `pages` configuration pages can record `recorded` structure pages (a page holds
+    /// `configCapacity` entries).
+    static func configPagesSuffice(_ pages: Int, recording recorded: UInt64) -> Bool {
+        UInt64(pages) * configCapacity >= recorded
     }
 
-    static func countToMap(_ s: AbstractState, _ caller: UInt64, child name: UInt64, va: UInt64) -> (Status, UInt64) {
-        switch child(s, of: caller, named: name, page: va) {
+    /// The numbers of pages `prepare` may take (and `countToMap` may answer) for `va` in the
+    /// child, smallest first. DESIGN.md §3: every missing table level (PDPT, PD, PT) needs its
+    /// table and its two shadows, 3 pages; the configuration list must record them. Whether
+    /// that takes a new configuration page depends on how the kernel packs its entries, which
+    /// the design leaves open: the specification allows one page more always, and requires it
+    /// when the configuration pages the child has cannot hold every entry. Nothing missing:
+    /// exactly 0.
+    static func allowedPageCounts(_ s: AbstractState, _ child: UInt64, _ va: UInt64) -> [UInt64] {
+        let missing = UInt64(missingTables(s, child, va).count)
+        guard missing > 0, let structures = s.partitions[child]?.structures else { return [0] }
+        let fits = configPagesSuffice(structures.configPages.count, recording: structures.recordedCount + 3 * missing)
+        return fits ? [3 * missing, 3 * missing + 1] : [3 * missing + 1]
+    }
+
+    /// The child's count, when it is one `allowedPageCounts` allows (the observed value when it
+    /// is, else the smallest allowed).
+    static func countToMap(_ s: AbstractState, _ caller: UInt64, child name: UInt64, va: UInt64,
+                           observed: Observed?) -> (Status, UInt64) {
+        switch child(s, of: caller, named: name, page: va, observed: observed) {
         case .failure(let status): return (status, 0)
-        case .success(let (c, v)): return (.success, pagesNeeded(s, c, v))
+        case .success(let (c, v)):
+            let allowed = allowedPageCounts(s, c, v)
+            if let seen = observed?.returned, seen.status == .success, allowed.contains(seen.value) { return (.success, seen.value) }
+            return (.success, allowed[0])
         }
     }
 
-    /// Takes `countToMap` pages from the caller's free list (first word of each page: the vaddr
-    /// of the next, 0 ends it), each checked like an argument, and builds the missing tables
-    /// for `va` in the child. Returns the link found in the last page taken (`freeList` itself
-    /// when nothing was needed). The list is walked only as far as needed.
+    /// Takes pages from the caller's free list (first word of each page: the vaddr of the next,
+    /// 0 ends it), each checked like an argument, and builds the missing tables for `va` in the
+    /// child. How many: one of `allowedPageCounts` (the observed effect's when it is one of
+    /// them). Returns the link found in the last page taken (`freeList` itself when nothing was
+    /// needed). The list is walked only as far as needed.
     static func prepare(_ s: inout AbstractState, _ caller: UInt64, child name: UInt64, va: UInt64,
-                        freeList: UInt64, choices: AbstractState?) -> (Status, UInt64) {
+                        freeList: UInt64, observed: Observed?) -> (Status, UInt64) {
         let c: UInt64, v: UInt64
-        switch child(s, of: caller, named: name, page: va) {
+        switch child(s, of: caller, named: name, page: va, observed: observed) {
         case .failure(let status): return (status, 0)
         case .success(let r): (c, v) = r
         }
-        let needed = Int(pagesNeeded(s, c, v))
+        // Each allowed count gives one result; the observed one is taken when it is one of them
+        // (outcome and state both), else the outcome alone, else the smallest count's.
+        let results = allowedPageCounts(s, c, v).map { n in
+            var t = s
+            let r = prepare(&t, caller, child: c, va: v, freeList: freeList, taking: Int(n), observed: observed)
+            return (state: t, status: r.0, value: r.1)
+        }
+        let seen = observed?.returned
+        let chosen = results.first { $0.status == seen?.status && $0.value == seen?.value
+                                     && $0.state.partitions == observed?.state.partitions }
+            ?? results.first { $0.status == seen?.status && $0.value == seen?.value }
+            ?? results[0]
+        s = chosen.state
+        return (chosen.status, chosen.value)
+    }
+
+    /// `prepare` taking exactly `needed` pages.
+    private static func prepare(_ s: inout AbstractState, _ caller: UInt64, child c: UInt64, va v: UInt64,
+                                freeList: UInt64, taking needed: Int, observed: Observed?) -> (Status, UInt64) {
         guard needed > 0 else { return (.success, freeList) }
         var taken: [UInt64] = []
         var link = freeList
@@ -88,15 +125,16 @@ extension Spec {
         }
         for page in taken { takeAsStructure(&s, owner: caller, page: page) }
         let missing = missingTables(s, c, v)
-        var assignment = canonicalAssignment(missing, taken)
-        if let concrete = choices?.partitions[c]?.structures,
-           let chosen = allowedAssignment(concrete, missing, taken, needsConfigPage: needed % 3 == 1) {
+        let needsConfigPage = needed > 3 * missing.count
+        var assignment = canonicalAssignment(missing, taken, needsConfigPage: needsConfigPage)
+        if let concrete = observed?.state.partitions[c]?.structures,
+           let before = s.partitions[c]?.structures,
+           let chosen = allowedAssignment(concrete, before: before, missing, taken, needsConfigPage: needsConfigPage) {
             assignment = chosen
         }
         guard var structures = s.partitions[c]?.structures else { return (.success, link) }
-        if let page = assignment.configPage { structures.configList.insert(ConfigPage(page: page, entries: 0), at: 0) }
+        if let page = assignment.configPage { structures.configPages.insert(page) }
         for node in missing { structures.tables[node] = assignment.tables[node] }
-        if !structures.configList.isEmpty { structures.configList[0].entries += 3 * UInt64(missing.count) }
         s.partitions[c]?.structures = structures
         return (.success, link)
     }
@@ -109,17 +147,17 @@ extension Spec {
 
     /// The design does not say which free-list page becomes what. Canonically: top level
     /// first, each level's table, shadow 1, shadow 2 in list order; the extra configuration page
-    /// (when one is needed) is the last page taken.
-    static func canonicalAssignment(_ missing: [TableNode], _ taken: [UInt64]) -> Assignment {
+    /// (when one is taken) is the last page taken.
+    static func canonicalAssignment(_ missing: [TableNode], _ taken: [UInt64], needsConfigPage: Bool) -> Assignment {
         var tables: [TableNode: [UInt64]] = [:]
         for (k, node) in missing.enumerated() { tables[node] = Array(taken[(3 * k)..<(3 * k + 3)]) }
-        return Assignment(tables: tables, configPage: taken.count % 3 == 1 ? taken.last : nil)
+        return Assignment(tables: tables, configPage: needsConfigPage ? taken.last : nil)
     }
 
     /// The concrete kernel's assignment, if it is one the design allows: every new table node
-    /// got three of the taken pages, and the configuration page (if one was needed) is the one
-    /// left. This is the only place the specification takes a choice from the implementation.
-    static func allowedAssignment(_ concrete: Structures, _ missing: [TableNode], _ taken: [UInt64],
+    /// got three of the taken pages, and the configuration page (if one was taken) is the one
+    /// left, now a configuration page of the child.
+    static func allowedAssignment(_ concrete: Structures, before: Structures, _ missing: [TableNode], _ taken: [UInt64],
                                   needsConfigPage: Bool) -> Assignment? {
         var tables: [TableNode: [UInt64]] = [:]
         var used: [UInt64] = []
@@ -130,9 +168,10 @@ extension Spec {
         }
         var config: UInt64? = nil
         if needsConfigPage {
-            guard let head = concrete.configList.first?.page else { return nil }
-            config = head
-            used.append(head)
+            let added = concrete.configPages.subtracting(before.configPages)
+            guard added.count == 1, let page = added.first else { return nil }
+            config = page
+            used.append(page)
         }
         guard used.count == taken.count, Set(used) == Set(taken) else { return nil }
         return Assignment(tables: tables, configPage: config)
@@ -142,8 +181,9 @@ extension Spec {
 
     /// Shares the caller's page at `vaParent` with the child at `vaChild` with exactly `rights`
     /// (read required; write and execute only if the caller has them; never execute at the VIDT
-    /// address). Order: rights bits, child, the page, rights against the caller's, `vaChild`,
-    /// execute at the VIDT, prepared, free.
+    /// address). Order, the specification's rule (docs/spec.md): the arguments before the
+    /// child's state — rights bits, child, the page, rights against the caller's, `vaChild`,
+    /// execute at the VIDT — then prepared, free.
     static func addVAddr(_ s: inout AbstractState, _ caller: UInt64, vaParent: UInt64, child name: UInt64,
                          vaChild: UInt64, rights: UInt64) -> Status {
         guard rights & ~Rights.all == 0, rights & Rights.read != 0 else { return .invalidArgument }
@@ -171,9 +211,10 @@ extension Spec {
 
     /// Takes back the page at `vaChild` from the child, unless the child gave it on (to a
     /// grandchild, or to the kernel as a structure: then it is not accessible to the child).
-    static func removeVAddr(_ s: inout AbstractState, _ caller: UInt64, child name: UInt64, vaChild: UInt64) -> Status {
+    static func removeVAddr(_ s: inout AbstractState, _ caller: UInt64, child name: UInt64, vaChild: UInt64,
+                            observed: Observed?) -> Status {
         let c: UInt64, va: UInt64
-        switch child(s, of: caller, named: name, page: vaChild) {
+        switch child(s, of: caller, named: name, page: vaChild, observed: observed) {
         case .failure(let status): return status
         case .success(let r): (c, va) = r
         }
@@ -217,12 +258,15 @@ extension Spec {
 
     /// Gives back the empty tables on the path of `va` in the child, page table first, then
     /// the page directory, then the PDPT, stopping at the first one that still holds something
-    /// (a level not there is passed over). Each table's three pages come back, and a
-    /// configuration page that its entries' removal empties (never the first one). The value
-    /// is the number of pages given back.
-    static func collect(_ s: inout AbstractState, _ caller: UInt64, child name: UInt64, va: UInt64) -> (Status, UInt64) {
+    /// (a level not there is passed over): each table's three pages come back. Configuration
+    /// pages the child no longer needs may come back too: which, the design leaves to the
+    /// implementation; allowed is any set of them that leaves at least one, and enough to record
+    /// the structure pages that stay (`configPagesSuffice`). The observed set is taken when it
+    /// is allowed, else none. The value is the number of pages given back.
+    static func collect(_ s: inout AbstractState, _ caller: UInt64, child name: UInt64, va: UInt64,
+                        observed: Observed?) -> (Status, UInt64) {
         let c: UInt64, v: UInt64
-        switch child(s, of: caller, named: name, page: va) {
+        switch child(s, of: caller, named: name, page: va, observed: observed) {
         case .failure(let status): return (status, 0)
         case .success(let r): (c, v) = r
         }
@@ -236,18 +280,13 @@ extension Spec {
                 : child.structures.tables.keys.contains { $0.level == level - 1 && node.covers($0.base) }
             if holdsSomething { break }
             child.structures.tables[node] = nil
-            for page in pages {
-                returned.append(page)
-                // docs/structures.md: an entry is removed from the head page's count (the hole is
-                // filled with the head's last entry); a head page that empties, not the last
-                // one, is unlinked and given back.
-                // (A broken abstraction may have no list or an empty head: never trap on it.)
-                guard let head = child.structures.configList.first else { continue }
-                child.structures.configList[0].entries = head.entries > 0 ? head.entries - 1 : 0
-                if child.structures.configList[0].entries == 0, child.structures.configList.count > 1 {
-                    returned.append(child.structures.configList.removeFirst().page)
-                }
-            }
+            returned += pages
+        }
+        let configPages = child.structures.configPages
+        if let kept = observed?.state.partitions[c]?.structures.configPages, kept.isSubset(of: configPages), !kept.isEmpty,
+           configPagesSuffice(kept.count, recording: child.structures.recordedCount) {
+            returned += configPages.subtracting(kept).sorted()
+            child.structures.configPages = kept
         }
         s.partitions[c] = child
         for page in returned { giveBack(&s, owner: caller, page: page) }
@@ -269,7 +308,7 @@ extension Spec {
         s.partitions[caller]?.interruptState = state
         if caller == s.root {
             s.registers.rflags = state == InterruptFlags.enabled
-                ? s.registers.rflags | UserRegisters.interruptFlag : s.registers.rflags & ~UserRegisters.interruptFlag
+                ? s.registers.rflags | RFLAGS.interrupt : s.registers.rflags & ~RFLAGS.interrupt
         }
         return .success
     }

@@ -7,9 +7,18 @@
 /// owner's VIDT page. Saving writes the registers there word by word; loading reads them back,
 /// sanitized as `Platform.swift` requires of every platform.
 import SprigABI
-import SprigCore
 
 extension Spec {
+    /// The rflags bits a context may carry into ring 3 (SDM Vol. 1 §3.4.3): the status flags
+    /// CF, PF, AF, ZF, SF, OF, and TF, DF, AC and ID, which ring 3 changes itself with `popf`.
+    /// Not IF (the kernel decides it: DESIGN.md §6), IOPL (no port I/O from ring 3), NT, RF,
+    /// VM, VIF, VIP. Bit 1 always reads 1.
+    enum RFLAGS {
+        static let partitionOwned: UInt64 = [0, 2, 4, 6, 7, 8, 10, 11, 18, 21].reduce(0) { $0 | 1 << $1 }
+        static let interrupt: UInt64 = 1 << 9
+        static let alwaysOne: UInt64 = 1 << 1
+    }
+
     /// The physical words of a located context, in `ContextLayout` order (96 of them).
     typealias ContextWords = [UInt64]
 
@@ -98,8 +107,8 @@ extension Spec {
         r.rip = rip < AddressSpace.lowerHalfEnd ? rip : 0
         r.rsp = word(ContextLayout.rsp)
         let interruptsOn = partition != s.root || state == InterruptFlags.enabled
-        r.rflags = (word(ContextLayout.rflags) & UserRegisters.userFlagsMask) | UserRegisters.reservedOne
-            | (interruptsOn ? UserRegisters.interruptFlag : 0)
+        r.rflags = (word(ContextLayout.rflags) & RFLAGS.partitionOwned) | RFLAGS.alwaysOne
+            | (interruptsOn ? RFLAGS.interrupt : 0)
         for g in 0..<ContextLayout.gprCount { r.gprs[g] = word(ContextLayout.gprs + 8 * g) }
         for w in r.fpu.indices { r.fpu[w] = word(ContextLayout.fpu + 8 * w) & ModelCPU.heldBytes(word: w) }
         r.fpu[0] = r.fpu[0] & ~(1 << 31) | (r.fpu[0] >> 23 & 1) << 31  // FSW.B mirrors FSW.ES
