@@ -256,27 +256,25 @@ sprig_trap_return:
     EXIT_PATH TEST
 
 /* syscall: rcx = user rip, r11 = user rflags, IF and AC masked by FMASK. The frame is built by
- * hand on the kernel stack; ring 3's rsp goes straight into its slot there, and its rax waits in
- * EXIT_RAX, the entry-stack word the way back overwrites with the resumed partition's rax. Two
+ * hand on the kernel stack: ring 3's rsp, rflags and rip go straight into their words, the
+ * general registers are pushed, and rax waits in EXIT_RAX, the entry-stack word the way back
+ * overwrites with the resumed partition's rax, until the kernel's tables are loaded. The vector,
+ * error-code, cs and ss words are not written: sprig_syscall reads none of them (cs and ss hold
+ * the user selectors for good, written by sprig_cpu_init and by every interrupt entry). Two
  * copies, entry and exit: sprig_syscall_entry with the window on, sprig_syscall_entry_flat with
  * it off (X86Platform writes LSTAR to match); neither tests the CR3 word. */
     .macro SYSCALL_ENTRY mode
     OUTERMOST_FRAME_BEGIN
     movq %rax, EXIT_RAX(%rip)
     SWITCH_TO_KERNEL_CR3 \mode
-    movq %rsp, sprig_kernel_stack_top - 16(%rip)
-    leaq sprig_kernel_stack_top - 16(%rip), %rsp
-    movq $USER_DS, sprig_kernel_stack_top - 8(%rip)
-    pushq %r11
-    pushq $USER_CS
-    pushq %rcx
-    pushq $0
-    pushq $SYSCALL_VECTOR
+    movq %rsp, sprig_kernel_frame + 160(%rip)
+    movq %r11, sprig_kernel_frame + 152(%rip)
+    movq %rcx, sprig_kernel_frame + 136(%rip)
+    leaq sprig_kernel_frame + 120(%rip), %rsp
     PUSH_RBX_TO_R15
     pushq EXIT_RAX(%rip)
     cld
-    movq %rsp, %rdi
-    call sprig_trap
+    call sprig_syscall                 /* the frame is at sprig_kernel_frame: no argument */
     OUTERMOST_FRAME_END
     EXIT_PATH \mode
     .endm
@@ -364,6 +362,8 @@ sprig_cpu_init:
     movw $104, sprig_tss + 102(%rip)   /* I/O map base past the limit: no port for ring 3 */
     movq $USER_CS, ENTRY_TOP - 32(%rip) /* the iretq frame's cs and ss, for good (EXIT_PATH) */
     movq $USER_DS, ENTRY_TOP - 8(%rip)
+    movq $USER_CS, sprig_kernel_frame + 144(%rip) /* the TrapFrame's, for the syscall entry */
+    movq $USER_DS, sprig_kernel_frame + 168(%rip)
 
     lgdt sprig_gdtr(%rip)
     movw $0x10, %ax
