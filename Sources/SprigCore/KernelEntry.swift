@@ -105,16 +105,13 @@ extension Kernel {
             // On success the trapped state is the callee's context: its rax/rdx stay as saved.
             return status == .success ? .resume : .returned(status, value: 0)
         }
-        return service(p, number: number, a.a0, a.a1, a.a2, a.a3, a.a4)
+        return service(p, number: number, a)
     }
 
-    /// Every system call but yield: out of line, so that yield's fastpath stays small. An
-    /// unknown number is refused before anything else is read.
-    @inline(never)
-    static func service<P: CPUPlatform>(
-        _ p: P, number: UInt64, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
-    ) -> TrapOutcome {
-        let a = SystemCallArguments(a0, a1, a2, a3, a4)
+    /// Every system call but yield, after yield's test. An unknown number is refused before
+    /// anything else is read (the null service's path).
+    @inline(__always)
+    static func service<P: CPUPlatform>(_ p: P, number: UInt64, _ a: SystemCallArguments) -> TrapOutcome {
         guard number < Service.numberLimit else { return .returned(.unknownService, value: 0) }
         // Numbers past the last service become 0 (no service) without a branch (Spectre v1).
         guard let service = Service(rawValue: Speculation.clamp(number, below: Service.numberLimit))

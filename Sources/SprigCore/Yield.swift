@@ -59,9 +59,10 @@ package enum Yield {
     }
 
     /// Every yield the fastpath did not take (an index out of range, or no cache entry for these
-    /// arguments): the chain in order, without the cache probe the fastpath just made. Out of
-    /// line, so that the fastpath's code stays small and its registers free.
-    @inline(never)
+    /// arguments): the chain in order, without the cache probe the fastpath just made. Inlined:
+    /// out of line it made the fastpath 7 instructions cheaper and the first yield after a table
+    /// change 76–77 dearer (`sprig bench`, docs/bench.md).
+    @inline(__always)
     static func chain<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
         flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
@@ -94,8 +95,8 @@ package enum Yield {
     }
 
     /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing but the caches.
-    @inline(__always)
     /// `probe`: false when the caller has just looked the cache up for these arguments and missed.
+    @inline(__always)
     static func check<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex, probe: Bool = true
     ) throws(Status) -> Plan {

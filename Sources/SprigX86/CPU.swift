@@ -10,6 +10,18 @@ import SprigCore
 var trappedFrame: UnsafeMutablePointer<UInt64> {
     @inline(__always) get { withUnsafeMutablePointer(to: &initialFrameSymbol) { $0 } }
 }
+/// The five words `iretq` pops on the way back to ring 3 (rip, cs, rflags, rsp, ss), at the top of
+/// the entry stack. A context load that leaves the general registers to the exit path
+/// (`exitContext`) writes rip, rflags and rsp here directly; every other way back copies them
+/// from the frame (entry.S `EXIT_PATH`). The frame keeps the same five words in the same order
+/// from `TrapFrame.rip` on.
+enum ExitWords {
+    static let rip = 0, rflags = 2, rsp = 3
+    static var words: UnsafeMutablePointer<UInt64> {
+        @inline(__always) get { withUnsafeMutablePointer(to: &entryStackTopSymbol) { $0 } - 5 }
+    }
+}
+
 /// MXCSR bits FXRSTOR accepts (from FXSAVE's MXCSR_MASK at boot).
 nonisolated(unsafe) var mxcsrMask: UInt64 = 0xFFBF
 
@@ -147,9 +159,10 @@ extension X86Platform: CPUPlatform {
         let f = TrapFrame(words: trappedFrame)
         if location.firstBytes == UInt64(ContextLayout.size) {
             let c = X86Platform.pointer(location.first)
-            loadOnePage(c, f, interruptsEnabled: interruptsEnabled)
-            // The general registers: `sprig_trap_return` loads them from the context itself,
-            // unless a delivery overrides some (then through the frame, as below).
+            // The general registers: `sprig_trap_return` loads them from the context itself, and
+            // rip, rflags and rsp go straight to the iretq words, unless a delivery overrides some
+            // registers (then all of them go through the frame, as below).
+            loadOnePage(c, delivery == nil ? ExitWords.words : f.words + TrapFrame.rip, interruptsEnabled: interruptsEnabled)
             if delivery == nil {
                 exitContext = UInt64(UInt(bitPattern: c))
             } else {
@@ -171,10 +184,15 @@ extension X86Platform: CPUPlatform {
     }
 
     /// Makes the frame hold every register ring 3 resumes with: if a context load left the
-    /// general registers to `sprig_trap_return` (`exitContext`), copies them into the frame now.
-    /// For an entry made on the way out (`sprig_deliver_pending_nmi`), which routes the frame.
+    /// general registers to `sprig_trap_return` (`exitContext`) and rip, rflags and rsp in the
+    /// iretq words (`ExitWords`), copies them into the frame now. For an entry made on the way
+    /// out (`sprig_deliver_pending_nmi`), which routes the frame.
     static func settleExit(_ f: TrapFrame) {
         guard exitContext != 0 else { return }
+        let iret = ExitWords.words
+        f[TrapFrame.rip] = iret[ExitWords.rip]
+        f[TrapFrame.rflags] = iret[ExitWords.rflags]
+        f[TrapFrame.rsp] = iret[ExitWords.rsp]
         copyGeneralRegisters(from: UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext)).unsafelyUnwrapped, to: f)
         exitContext = 0
     }
@@ -190,10 +208,10 @@ extension X86Platform: CPUPlatform {
     /// context when its MXCSR has no reserved bit (else from the staging area, sanitized).
     /// The general registers are left in the context (`exitContext`).
     @inline(__always)
-    private func loadOnePage(_ c: UnsafeMutablePointer<UInt64>, _ f: TrapFrame, interruptsEnabled: Bool) {
-        f[TrapFrame.rip] = UserRegisters.rip(c[ContextLayout.rip / 8])
-        f[TrapFrame.rsp] = c[ContextLayout.rsp / 8]
-        f[TrapFrame.rflags] = UserRegisters.rflags(c[ContextLayout.rflags / 8], interruptsEnabled: interruptsEnabled)
+    private func loadOnePage(_ c: UnsafeMutablePointer<UInt64>, _ iret: UnsafeMutablePointer<UInt64>, interruptsEnabled: Bool) {
+        iret[ExitWords.rip] = UserRegisters.rip(c[ContextLayout.rip / 8])
+        iret[ExitWords.rsp] = c[ContextLayout.rsp / 8]
+        iret[ExitWords.rflags] = UserRegisters.rflags(c[ContextLayout.rflags / 8], interruptsEnabled: interruptsEnabled)
         let fpu = c + ContextLayout.fpu / 8
         let mxcsr = UInt32(truncatingIfNeeded: fpu[3])
         let mask = UInt32(truncatingIfNeeded: mxcsrMask)

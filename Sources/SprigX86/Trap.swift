@@ -21,10 +21,12 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
     finish(Kernel.trap(KernelPlatform(), event), frame)
 }
 
-/// `sprig_syscall`: a `syscall` from ring 3 (`sprig_syscall_entry` stored its registers in the
+/// `sprig_trap_syscall`: a `syscall` from ring 3 (`sprig_syscall_entry` stored its registers in the
 /// frame at `sprig_kernel_frame`). The same `Kernel.trap` as every entry, without the decode: the
-/// number and arguments are read straight from their registers' words.
-@_cdecl("sprig_syscall")
+/// number and arguments are read straight from their registers' words. Named for entry.S
+/// without a C thunk (`@_cdecl` adds one of four instructions): it takes and returns nothing, and
+/// the exit path reloads every register from memory, so the Swift calling convention is the C one here.
+@_silgen_name("sprig_trap_syscall")
 func sprigSyscall() {
     let frame = TrapFrame(words: trappedFrame)
     let event = TrapEvent.systemCall(number: frame[TrapFrame.rax], SystemCallArguments(
