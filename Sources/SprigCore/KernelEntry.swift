@@ -105,6 +105,14 @@ extension Kernel {
             // On success the trapped state is the callee's context: its rax/rdx stay as saved.
             return status == .success ? .resume : .returned(status, value: 0)
         }
+        return service(p, number: number, a)
+    }
+
+    /// Every system call but yield, after yield's test. An unknown number is refused before
+    /// anything else is read (the null service's path).
+    @inline(__always)
+    static func service<P: CPUPlatform>(_ p: P, number: UInt64, _ a: SystemCallArguments) -> TrapOutcome {
+        guard number < Service.numberLimit else { return .returned(.unknownService, value: 0) }
         // Numbers past the last service become 0 (no service) without a branch (Spectre v1).
         guard let service = Service(rawValue: Speculation.clamp(number, below: Service.numberLimit))
         else { return .returned(.unknownService, value: 0) }

@@ -43,8 +43,32 @@ package enum Yield {
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
         flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
     ) -> Status {
+        // The fastpath: a flat run of guards on the common case (checks 1 and 2 pass, the yield
+        // cache holds checks 3–8 for these arguments), falling back to the whole chain on a miss.
+        if let targetSlot = targetInterrupt.checked(), let saveSlot = saveIndex.checked(),
+           let plan = YieldCache.lookup(p, caller: p.currentPartition, calleeName: callee.raw,
+                                        targetInterrupt: targetSlot, saveIndex: saveSlot) {
+            // 9. The callee must not have masked the target.
+            guard !VIDTIndex.isMasked(targetSlot.index, state: Partition.interruptState(p, plan.callee).raw)
+            else { return .interruptMasked }
+            commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
+            return .success
+        }
+        return chain(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex,
+                     flagsOnYield: flagsOnYield, flagsOnWake: flagsOnWake)
+    }
+
+    /// Every yield the fastpath did not take (an index out of range, or no cache entry for these
+    /// arguments): the chain in order, without the cache probe the fastpath just made. Inlined:
+    /// out of line it made the fastpath 7 instructions cheaper and the first yield after a table
+    /// change 76–77 dearer (`sprig bench`, docs/bench.md).
+    @inline(__always)
+    static func chain<P: CPUPlatform>(
+        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
+        flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
+    ) -> Status {
         do throws(Status) {
-            let plan = try check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+            let plan = try check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex, probe: false)
             commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
             return .success
         } catch {
@@ -71,9 +95,10 @@ package enum Yield {
     }
 
     /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing but the caches.
+    /// `probe`: false when the caller has just looked the cache up for these arguments and missed.
     @inline(__always)
     static func check<P: CPUPlatform>(
-        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex
+        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex, probe: Bool = true
     ) throws(Status) -> Plan {
         let caller = p.currentPartition
         // 1. The target must be a VIDT index (in range on speculated paths too: `checked`).
@@ -82,7 +107,7 @@ package enum Yield {
         guard let saveIndex = saveIndex.checked() else { throw .invalidSaveIndex }
         // 3–8, or what they gave last time on the same tables and VIDT entries.
         let plan: Plan
-        if let kept = YieldCache.lookup(p, caller: caller, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {
+        if probe, let kept = YieldCache.lookup(p, caller: caller, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex) {
             plan = kept
         } else {
             plan = try resolve(p, caller: caller, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex)

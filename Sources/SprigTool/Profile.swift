@@ -206,7 +206,11 @@ public enum Profile {
         let function = frames.first?.0 ?? "", place = frames.first?.1 ?? ""
         let f = function.lowercased()
         if ["fpu", "fxsave", "fxrstor", "fninit"].contains(where: { f.contains($0) }) { return .fpu }
-        if place.contains(".S:") || place.hasSuffix(".S") || function.hasPrefix("sprig_") { return .entry }
+        // Assembly, and the C thunks of the `@_cdecl` entry points (no source file of their own);
+        // a Swift function named for entry.S (`sprig_trap_syscall`, `@_silgen_name`) is Swift.
+        if place.contains(".S:") || place.hasSuffix(".S") || (function.hasPrefix("sprig_") && !place.contains(".swift")) {
+            return .entry
+        }
         if f.contains("translationcache") { return .checks }
         // Specialized SprigCore functions carry no file (`<compiler-generated>`): their names say.
         for (name, _) in frames {

@@ -5,8 +5,23 @@
 import SprigABI
 import SprigCore
 
-/// The frame of the current entry from ring 3 (set by `sprig_trap` before anything else).
-nonisolated(unsafe) var trappedFrame: UnsafeMutablePointer<UInt64>? = nil
+/// The frame of every entry from ring 3 (and of the first entry into root): always the one at
+/// `sprig_kernel_frame`, so its words are read at fixed addresses, with no pointer to load.
+var trappedFrame: UnsafeMutablePointer<UInt64> {
+    @inline(__always) get { withUnsafeMutablePointer(to: &initialFrameSymbol) { $0 } }
+}
+/// The five words `iretq` pops on the way back to ring 3 (rip, cs, rflags, rsp, ss), at the top of
+/// the entry stack. A context load that leaves the general registers to the exit path
+/// (`exitContext`) writes rip, rflags and rsp here directly; every other way back copies them
+/// from the frame (entry.S `EXIT_PATH`). The frame keeps the same five words in the same order
+/// from `TrapFrame.rip` on.
+enum ExitWords {
+    static let rip = 0, rflags = 2, rsp = 3
+    static var words: UnsafeMutablePointer<UInt64> {
+        @inline(__always) get { withUnsafeMutablePointer(to: &entryStackTopSymbol) { $0 } - 5 }
+    }
+}
+
 /// MXCSR bits FXRSTOR accepts (from FXSAVE's MXCSR_MASK at boot).
 nonisolated(unsafe) var mxcsrMask: UInt64 = 0xFFBF
 
@@ -64,8 +79,11 @@ extension X86Platform: CPUPlatform {
         if kernelCR3 != 0 { userCR3 = pml4.raw } else { writeCR3(pml4.raw) }
     }
 
+    /// Inlined into every path that saves (the yield's fastpath among them); a context over two
+    /// pages goes out of line (`saveStraddling`).
+    @inline(__always)
     func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
-        let f = TrapFrame(words: trappedFrame.unsafelyUnwrapped)
+        let f = TrapFrame(words: trappedFrame)
         // Every path saves before it loads (one load per entry, last), so the frame still holds
         // the trapped general registers.
         assert(exitContext == 0, "a context save after a context load in one kernel entry")
@@ -76,9 +94,10 @@ extension X86Platform: CPUPlatform {
             c[ContextLayout.rip / 8] = f[TrapFrame.rip]
             c[ContextLayout.rsp / 8] = f[TrapFrame.rsp]
             c[ContextLayout.rflags / 8] = f[TrapFrame.rflags]
-            var r = 0
+            // rax (the frame's first word) once: the return value when there is one.
+            c[ContextLayout.rax / 8] = returnValue ?? f[TrapFrame.rax]
+            var r = TrapFrame.rax + 1
             while r < ContextLayout.gprCount { c[ContextLayout.gprs / 8 + r] = f[r]; r += 1 }
-            if let rv = returnValue { c[ContextLayout.rax / 8] = rv }
             c[ContextLayout.flags / 8] = flags
             c[ContextLayout.valid / 8] = 1
             var w = ContextLayout.valid / 8 + 1
@@ -92,6 +111,13 @@ extension X86Platform: CPUPlatform {
             while w < FPU.words { fpu[w] = 0; w += 1 }
             return
         }
+        saveStraddling(to: location, flags: flags, returnValue: returnValue)
+    }
+
+    /// `saveCPUState` for a context over two pages: word by word, FXSAVE through the staging area.
+    @inline(never)
+    private func saveStraddling(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
+        let f = TrapFrame(words: trappedFrame)
         func put(_ offset: Int, _ v: UInt64) { store(location.word(at: offset), v) }
         put(ContextLayout.rip, f[TrapFrame.rip])
         put(ContextLayout.rsp, f[TrapFrame.rsp])
@@ -119,23 +145,24 @@ extension X86Platform: CPUPlatform {
         }
     }
 
-    var trappedRIP: UInt64 { TrapFrame(words: trappedFrame.unsafelyUnwrapped)[TrapFrame.rip] }
-    func setTrappedRIP(_ rip: UInt64) { TrapFrame(words: trappedFrame.unsafelyUnwrapped)[TrapFrame.rip] = rip }
+    var trappedRIP: UInt64 { TrapFrame(words: trappedFrame)[TrapFrame.rip] }
+    func setTrappedRIP(_ rip: UInt64) { TrapFrame(words: trappedFrame)[TrapFrame.rip] = rip }
 
     func setTrappedInterruptFlag(_ enabled: Bool) {
-        let f = TrapFrame(words: trappedFrame!)
+        let f = TrapFrame(words: trappedFrame)
         let flags = f[TrapFrame.rflags]
         f[TrapFrame.rflags] = enabled ? flags | UserRegisters.interruptFlag : flags & ~UserRegisters.interruptFlag
     }
 
     @inline(__always)
     func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
-        let f = TrapFrame(words: trappedFrame.unsafelyUnwrapped)
+        let f = TrapFrame(words: trappedFrame)
         if location.firstBytes == UInt64(ContextLayout.size) {
             let c = X86Platform.pointer(location.first)
-            loadOnePage(c, f, interruptsEnabled: interruptsEnabled)
-            // The general registers: `sprig_trap_return` loads them from the context itself,
-            // unless a delivery overrides some (then through the frame, as below).
+            // The general registers: `sprig_trap_return` loads them from the context itself, and
+            // rip, rflags and rsp go straight to the iretq words, unless a delivery overrides some
+            // registers (then all of them go through the frame, as below).
+            loadOnePage(c, delivery == nil ? ExitWords.words : f.words + TrapFrame.rip, interruptsEnabled: interruptsEnabled)
             if delivery == nil {
                 exitContext = UInt64(UInt(bitPattern: c))
             } else {
@@ -146,8 +173,7 @@ extension X86Platform: CPUPlatform {
             exitContext = 0
             loadStraddling(location, f, interruptsEnabled: interruptsEnabled)
         }
-        f[TrapFrame.cs] = TrapFrame.userCS
-        f[TrapFrame.ss] = TrapFrame.userSS
+        // cs and ss are the user selectors for good (entry.S: the exit path never reads them).
         if let d = delivery {
             f[TrapFrame.rdi] = d.source
             f[TrapFrame.rsi] = d.vector
@@ -158,10 +184,15 @@ extension X86Platform: CPUPlatform {
     }
 
     /// Makes the frame hold every register ring 3 resumes with: if a context load left the
-    /// general registers to `sprig_trap_return` (`exitContext`), copies them into the frame now.
-    /// For an entry made on the way out (`sprig_deliver_pending_nmi`), which routes the frame.
+    /// general registers to `sprig_trap_return` (`exitContext`) and rip, rflags and rsp in the
+    /// iretq words (`ExitWords`), copies them into the frame now. For an entry made on the way
+    /// out (`sprig_deliver_pending_nmi`), which routes the frame.
     static func settleExit(_ f: TrapFrame) {
         guard exitContext != 0 else { return }
+        let iret = ExitWords.words
+        f[TrapFrame.rip] = iret[ExitWords.rip]
+        f[TrapFrame.rflags] = iret[ExitWords.rflags]
+        f[TrapFrame.rsp] = iret[ExitWords.rsp]
         copyGeneralRegisters(from: UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext)).unsafelyUnwrapped, to: f)
         exitContext = 0
     }
@@ -177,10 +208,10 @@ extension X86Platform: CPUPlatform {
     /// context when its MXCSR has no reserved bit (else from the staging area, sanitized).
     /// The general registers are left in the context (`exitContext`).
     @inline(__always)
-    private func loadOnePage(_ c: UnsafeMutablePointer<UInt64>, _ f: TrapFrame, interruptsEnabled: Bool) {
-        f[TrapFrame.rip] = UserRegisters.rip(c[ContextLayout.rip / 8])
-        f[TrapFrame.rsp] = c[ContextLayout.rsp / 8]
-        f[TrapFrame.rflags] = UserRegisters.rflags(c[ContextLayout.rflags / 8], interruptsEnabled: interruptsEnabled)
+    private func loadOnePage(_ c: UnsafeMutablePointer<UInt64>, _ iret: UnsafeMutablePointer<UInt64>, interruptsEnabled: Bool) {
+        iret[ExitWords.rip] = UserRegisters.rip(c[ContextLayout.rip / 8])
+        iret[ExitWords.rsp] = c[ContextLayout.rsp / 8]
+        iret[ExitWords.rflags] = UserRegisters.rflags(c[ContextLayout.rflags / 8], interruptsEnabled: interruptsEnabled)
         let fpu = c + ContextLayout.fpu / 8
         let mxcsr = UInt32(truncatingIfNeeded: fpu[3])
         let mask = UInt32(truncatingIfNeeded: mxcsrMask)

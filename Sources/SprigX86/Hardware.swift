@@ -27,6 +27,7 @@
 @_extern(c, "sprig_boot_pml4") nonisolated(unsafe) var bootPML4Symbol: UInt8
 @_extern(c, "sprig_kernel_stack_top") nonisolated(unsafe) var kernelStackTopSymbol: UInt8
 @_extern(c, "sprig_initial_frame") nonisolated(unsafe) var initialFrameSymbol: UInt64
+@_extern(c, "sprig_entry_stack_top") nonisolated(unsafe) var entryStackTopSymbol: UInt64
 
 /// Stops the CPU for good (interrupts off, hlt in a loop).
 func haltForever() -> Never {

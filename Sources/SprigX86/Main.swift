@@ -95,8 +95,7 @@ func enterRoot(_ platform: X86Platform, pml4: PhysicalAddress) -> Never {
             va: ContextCheck.entry(platform, vidt: vidt, index: .main),
             write: false, vidt: vidt)
     else { bootFailure("root's VIDT[0] names no usable context") }
-    let frame = withUnsafeMutablePointer(to: &initialFrameSymbol) { $0 }
-    trappedFrame = frame
+    let frame = trappedFrame
     platform.loadCPUState(from: context, interruptsEnabled: true, delivery: nil)
     Trace.resuming(TrapFrame(words: frame))
     enterUser(frame)

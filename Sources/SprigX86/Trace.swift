@@ -59,8 +59,11 @@ enum TraceOut {
     /// from when a load left them there (`exitContext`), as in the release build: the recorder
     /// does not change the exit path.
     static func registers(_ f: TrapFrame) {
-        number(f[TrapFrame.rip]); number(f[TrapFrame.rsp]); number(f[TrapFrame.rflags])
         let c = UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext))
+        // rip, rflags and rsp: in the iretq words when a context load left the registers to the
+        // exit path, else in the frame (the same five words in the same order).
+        let iret = c == nil ? f.words + TrapFrame.rip : ExitWords.words
+        number(iret[ExitWords.rip]); number(iret[ExitWords.rsp]); number(iret[ExitWords.rflags])
         var r = 0
         while r < ContextLayout.gprCount { number(c.map { $0[ContextLayout.gprs / 8 + r] } ?? f[r]); r += 1 }
         // The recorder's own area (not the kernel's staging area, which must hold what it holds

@@ -15,10 +15,29 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
         if frame[TrapFrame.vector] == VIDTIndex.nmi { nmiPending = 1; return }
         CrashReport.report(frame, reason: "fault in the kernel")
     }
-    trappedFrame = words
+    assert(words == trappedFrame, "an entry from ring 3 off sprig_kernel_frame")
     let event = decode(frame)
     Trace.entered(event, frame)
-    let outcome = Kernel.trap(KernelPlatform(), event)
+    finish(Kernel.trap(KernelPlatform(), event), frame)
+}
+
+/// `sprig_trap_syscall`: a `syscall` from ring 3 (`sprig_syscall_entry` stored its registers in the
+/// frame at `sprig_kernel_frame`). The same `Kernel.trap` as every entry, without the decode: the
+/// number and arguments are read straight from their registers' words. Named for entry.S
+/// without a C thunk (`@_cdecl` adds one of four instructions): it takes and returns nothing, and
+/// the exit path reloads every register from memory, so the Swift calling convention is the C one here.
+@_silgen_name("sprig_trap_syscall")
+func sprigSyscall() {
+    let frame = TrapFrame(words: trappedFrame)
+    let event = TrapEvent.systemCall(number: frame[TrapFrame.rax], SystemCallArguments(
+        frame[TrapFrame.rdi], frame[TrapFrame.rsi], frame[TrapFrame.rdx], frame[TrapFrame.r10], frame[TrapFrame.r8]))
+    Trace.entered(event, frame)
+    finish(Kernel.trap(KernelPlatform(), event), frame)
+}
+
+/// Applies what `Kernel.trap` decided to the frame ring 3 resumes with.
+@inline(__always)
+func finish(_ outcome: TrapOutcome, _ frame: TrapFrame) {
     Trace.decided(outcome, frame)
     switch outcome {
     case .returned(let status, let value):
@@ -46,7 +65,7 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 func deliverPendingNMI(_ words: UnsafeMutablePointer<UInt64>) {
     nmiPending = 0
     let frame = TrapFrame(words: words)
-    trappedFrame = words
+    assert(words == trappedFrame, "an entry from ring 3 off sprig_kernel_frame")
     // The resuming general registers into the frame: routing saves the interrupted state.
     X86Platform.settleExit(frame)
     let event = TrapEvent.hardwareInterrupt(vector: VIDTIndex.nmi)

@@ -5,7 +5,8 @@
  * stack) and calls sprig_trap(frame) in Swift; whatever the frame holds when it returns is what
  * ring 3 gets, except that when Swift loaded a context that lies on one page
  * (sprig_exit_context, set by X86Platform.loadCPUState) the general registers come straight from
- * that context instead of from the frame (rip, rsp and rflags still come from the frame; cs and
+ * that context instead of from the frame, and the load has written rip, rsp and rflags to the
+ * iretq words on the entry stack itself (otherwise they are copied there from the frame; cs and
  * ss are always the user selectors). DS, ES, FS and GS are null on every exit, whatever ring 3
  * had loaded.
  * The kernel runs with interrupts off (interrupt gates; syscall masks IF), so it is never
@@ -214,22 +215,23 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     movl %eax, %es
     movl %eax, %fs
     movl %eax, %gs
+    movq sprig_exit_context(%rip), %rax
+    testq %rax, %rax
+    jnz 94f
     movq 136(%rsp), %rax
     movq %rax, ENTRY_TOP - 40(%rip)    /* rip */
     movq 152(%rsp), %rax
     movq %rax, ENTRY_TOP - 24(%rip)    /* rflags */
     movq 160(%rsp), %rax
     movq %rax, ENTRY_TOP - 16(%rip)    /* rsp */
-    movq sprig_exit_context(%rip), %rax
-    testq %rax, %rax
-    jnz 94f
     popq %rax
     movq %rax, EXIT_RAX(%rip)
     POP_RBX_TO_R15
     EXIT_TAIL \mode
     /* The general registers from the context at %rax (direct-map address, ContextLayout
      * offsets: rax 24, rbx 32 ... r15 136, checked by the core; ExitPathTests holds these
-     * loads to ContextLayout). */
+     * loads to ContextLayout). The context load wrote rip, rflags and rsp to the iretq words
+     * itself (X86Platform.loadCPUState, ExitWords). */
 94:
     movq $0, sprig_exit_context(%rip)
     movq 32(%rax), %rbx
@@ -256,27 +258,25 @@ sprig_trap_return:
     EXIT_PATH TEST
 
 /* syscall: rcx = user rip, r11 = user rflags, IF and AC masked by FMASK. The frame is built by
- * hand on the kernel stack; ring 3's rsp goes straight into its slot there, and its rax waits in
- * EXIT_RAX, the entry-stack word the way back overwrites with the resumed partition's rax. Two
+ * hand on the kernel stack: ring 3's rsp, rflags and rip go straight into their words, the
+ * general registers are pushed, and rax waits in EXIT_RAX, the entry-stack word the way back
+ * overwrites with the resumed partition's rax, until the kernel's tables are loaded. The vector,
+ * error-code, cs and ss words are not written: sprig_trap_syscall reads none of them (cs and ss hold
+ * the user selectors for good, written by sprig_cpu_init and by every interrupt entry). Two
  * copies, entry and exit: sprig_syscall_entry with the window on, sprig_syscall_entry_flat with
  * it off (X86Platform writes LSTAR to match); neither tests the CR3 word. */
     .macro SYSCALL_ENTRY mode
     OUTERMOST_FRAME_BEGIN
     movq %rax, EXIT_RAX(%rip)
     SWITCH_TO_KERNEL_CR3 \mode
-    movq %rsp, sprig_kernel_stack_top - 16(%rip)
-    leaq sprig_kernel_stack_top - 16(%rip), %rsp
-    movq $USER_DS, sprig_kernel_stack_top - 8(%rip)
-    pushq %r11
-    pushq $USER_CS
-    pushq %rcx
-    pushq $0
-    pushq $SYSCALL_VECTOR
+    movq %rsp, sprig_kernel_frame + 160(%rip)
+    movq %r11, sprig_kernel_frame + 152(%rip)
+    movq %rcx, sprig_kernel_frame + 136(%rip)
+    leaq sprig_kernel_frame + 120(%rip), %rsp
     PUSH_RBX_TO_R15
     pushq EXIT_RAX(%rip)
     cld
-    movq %rsp, %rdi
-    call sprig_trap
+    call sprig_trap_syscall            /* the frame is at sprig_kernel_frame: no argument */
     OUTERMOST_FRAME_END
     EXIT_PATH \mode
     .endm
@@ -364,6 +364,8 @@ sprig_cpu_init:
     movw $104, sprig_tss + 102(%rip)   /* I/O map base past the limit: no port for ring 3 */
     movq $USER_CS, ENTRY_TOP - 32(%rip) /* the iretq frame's cs and ss, for good (EXIT_PATH) */
     movq $USER_DS, ENTRY_TOP - 8(%rip)
+    movq $USER_CS, sprig_kernel_frame + 144(%rip) /* the TrapFrame's, for the syscall entry */
+    movq $USER_DS, sprig_kernel_frame + 168(%rip)
 
     lgdt sprig_gdtr(%rip)
     movw $0x10, %ax

@@ -14,7 +14,8 @@ struct GDBTests {
     static func line(after symbol: String, in file: String) throws -> Int {
         let text = try String(contentsOf: Boot.project.path(file), encoding: .utf8)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        let k = try #require(lines.firstIndex { $0.contains("@_cdecl(\"\(symbol)\")") }, "no \(symbol) in \(file)")
+        let k = try #require(lines.firstIndex { $0.contains("@_cdecl(\"\(symbol)\")") || $0.contains("@_silgen_name(\"\(symbol)\")") },
+                             "no \(symbol) in \(file)")
         return k + 2
     }
 
@@ -42,7 +43,7 @@ struct GDBTests {
         defer { kill(sprig.pid, SIGTERM) }
         try sprig.waitForOutput { $0.contains("QEMU waits for a debugger on 127.0.0.1:\(port)") }
         let rootLine = try Self.line(after: "sprig_partition_main", in: "systems/hello/root/Root.swift")
-        let trapLine = try Self.line(after: "sprig_trap", in: "Sources/SprigX86/Trap.swift")
+        let trapLine = try Self.line(after: "sprig_trap_syscall", in: "Sources/SprigX86/Trap.swift")
 
         let (ended, text) = try Self.batch(["-batch", "-nx", products.kernelELF.path,
                          "-ex", "set pagination off", "-ex", "set confirm off",
@@ -57,7 +58,7 @@ struct GDBTests {
             "Breakpoint 2 at ", "Trap.swift, line \(trapLine)",
             "Breakpoint 1, ", "systems/hello/root/Root.swift:\(rootLine)", "func rootMain(",
             "#0  ", "Root.swift:\(rootLine)", "#1  ", "sprig_partition_main", "_start () at ", "start.S:",
-            "Breakpoint 2, ", "Sources/SprigX86/Trap.swift:\(trapLine)", "func sprigTrap(",
+            "Breakpoint 2, ", "Sources/SprigX86/Trap.swift:\(trapLine)", "func sprigSyscall(",
             "#0  ", "Trap.swift:\(trapLine)", "#1  ", "sprig_syscall_entry () at ", "entry.S:",
         ])
         // The entry code is where the kernel's backtrace ends (its CFI marks rip undefined): no
@@ -110,7 +111,7 @@ struct GDBTests {
         // mini-OS reaches once root built it and ran it (root's CR3, the kernel unmapped).
         let arguments = ["-batch", "-nx"] + Debugger.arguments(kernel: products.kernelELF, partitions: system.partitions.map { products.partitionELF($0) },
                                                                helpers: Debugger.helpers(Boot.project), port: port)
-            + ["-ex", "set pagination off", "-ex", "break sprig_trap", "-ex", "continue",
+            + ["-ex", "set pagination off", "-ex", "break sprig_trap_syscall", "-ex", "continue",
                "-ex", "echo ==kernel==\\n", "-ex", "x/gx &'$e8SprigX8614rootDescriptors6UInt64Vvp'",
                "-ex", "sprig-partitions", "-ex", "sprig-vidt root",
                "-ex", "delete", "-ex", "break root_console", "-ex", "continue",
@@ -154,7 +155,7 @@ struct GDBTests {
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb")))
     func interactive() throws {
         _ = try Boot.products(.debug)
-        let trapLine = try Self.line(after: "sprig_trap", in: "Sources/SprigX86/Trap.swift")
+        let trapLine = try Self.line(after: "sprig_trap_syscall", in: "Sources/SprigX86/Trap.swift")
         let pty = try PseudoTerminal()
         let before = pty.mode
         let sprig = try Spawned(sprigArguments: ["run-gdb", "--system", "hello", "--port", "\(try Self.freePort())"], on: pty)

@@ -19,7 +19,12 @@ private final class LoadCounter: PlatformTap {
     func didStore(_ paddr: PhysicalAddress, _ value: UInt64) {}
     func didZeroPage(_ page: PhysicalAddress) {}
     func didCopy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {}
-    func didLoadTranslationCache(_ index: Int, _ value: UInt64) {}
+    /// Reads of a yield-cache entry's tag word (each way a probe looks at, and the fill's move
+    /// of the newer entry).
+    var tagLoads = 0
+    func didLoadTranslationCache(_ index: Int, _ value: UInt64) {
+        if index >= YieldCache.base, (index - YieldCache.base) % YieldCache.entryWords == YieldCache.tag { tagLoads += 1 }
+    }
     func didStoreTranslationCache(_ index: Int, _ value: UInt64) {}
     func didSetCurrentPartition(_ descriptor: PhysicalAddress) {}
     func didSwitchAddressSpace(_ pml4: PhysicalAddress) {}
@@ -85,6 +90,27 @@ private final class LoadCounter: PlatformTap {
         // beyond that.
         #expect(counter.tableLoads == 2, "only the two interrupt-state reads of descriptors, got \(counter.tableLoads)")
         #expect(s.m.cpu.registers[ContextLayout.rax] == 0)
+        s.m.checkProperties()
+    }
+
+    @Test("a miss probes the yield cache once: the fastpath's probe, then the chain without another")
+    func aMissProbesOnce() {
+        let s = PingPong()
+        let counter = LoadCounter()
+        s.m.cpu.tap = counter
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        #expect(s.m.yield(to: s.c.name, target: 0x40, save: 300) == .success)
+        // The probe reads the tag of both ways of the set, the fill reads the newer entry's
+        // words (its tag among them) to move it to the older place: 3. A second probe in the
+        // chain would make it 5.
+        #expect(counter.tagLoads == YieldCache.ways + 1, "tag reads: \(counter.tagLoads)")
+        // A hit reads the tag of the way it hits (the newer one) and no more.
+        counter.tagLoads = 0
+        #expect(s.m.yield(to: 0, target: 300, save: 301) == .success)
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        counter.tagLoads = 0
+        #expect(s.m.yield(to: s.c.name, target: 0x40, save: 300) == .success)
+        #expect(counter.tagLoads == 1, "tag reads on a hit: \(counter.tagLoads)")
         s.m.checkProperties()
     }
 
