@@ -54,7 +54,7 @@ package enum DescriptorLayout {
     /// Test hook: overwrites a field, as a kernel bug would, for the detection tests. No kernel
     /// code calls it (`DescriptorTests` checks that).
     package static func overwriteForTesting<P: Platform>(_ platform: P, _ descriptor: PhysicalAddress, _ field: Int, _ value: UInt64) {
-        platform.store(descriptor.adding(UInt64(field)), value)
+        Structures.write(platform, descriptor.adding(UInt64(field)), value)
     }
 }
 
@@ -66,8 +66,10 @@ package struct Descriptor: Hashable, Sendable {
     @inline(__always) func word<P: Platform>(_ p: P, _ field: Int) -> UInt64 {
         p.load(paddr.adding(UInt64(field)))
     }
+    /// Every write of a field but the interrupt state: through `Structures`, which advances
+    /// the cache generation (a descriptor's parent and root table are in cached answers).
     @inline(__always) private func set<P: Platform>(_ p: P, _ field: Int, _ value: UInt64) {
-        p.store(paddr.adding(UInt64(field)), value)
+        Structures.write(p, paddr.adding(UInt64(field)), value)
     }
 
     // MARK: Fields (reads)
@@ -102,7 +104,7 @@ package struct Descriptor: Hashable, Sendable {
     @discardableResult static func initializeRoot<P: Platform>(
         _ p: P, _ page: PhysicalAddress, rootTable: PhysicalAddress, shadow1: PhysicalAddress, shadow2: PhysicalAddress
     ) -> Descriptor {
-        p.zeroPage(page)
+        Structures.zero(p, page)
         let d = Descriptor(page)
         d.set(p, DescriptorLayout.rootTable, rootTable.raw)
         d.set(p, DescriptorLayout.shadow1, shadow1.raw)
@@ -132,9 +134,11 @@ package struct Descriptor: Hashable, Sendable {
         return d
     }
 
-    /// setIntState, yield and delivery: the virtual interrupt state.
+    /// setIntState, yield and delivery: the virtual interrupt state. No cache keeps it (yield's
+    /// check 9 reads it after the cache), so it leaves the cache generation as it is: yield
+    /// writes it twice on every switch.
     @inline(__always) func setInterruptState<P: Platform>(_ p: P, _ state: VirtualInterruptState) {
-        set(p, DescriptorLayout.interruptState, state.raw)
+        Structures.writeUnsummarized(p, paddr.adding(UInt64(DescriptorLayout.interruptState)), state.raw)
     }
 
     /// The configuration list gained `page` as its new head.
