@@ -49,13 +49,14 @@ package enum TranslationCache {
         let offset = va & (AddressSpace.pageSize - 1)
         let page = va &- offset
         let i = set(descriptor: descriptor.raw, page: page)
-        // A lower-half page is below 2^47, clear of the stamp's bits.
+        // A lower-half page is below 2^47, clear of the stamp's bits, so `tag ^ page` is the
+        // stamp an entry was filled with: compared with the generation word in memory, which
+        // keeps no register busy across the lookup.
         assert(page & KernelCache.stampMask == 0)
-        let tag = page | KernelCache.stamp(p)
         let answer: UInt64
-        if p.translationCacheLoad(i &+ 1) == tag, p.translationCacheLoad(i) == descriptor.raw {
+        if p.translationCacheLoad(i &+ 1) ^ page == KernelCache.stamp(p), p.translationCacheLoad(i) == descriptor.raw {
             answer = p.translationCacheLoad(i &+ 2)
-        } else if p.translationCacheLoad(i &+ 4) == tag, p.translationCacheLoad(i &+ 3) == descriptor.raw {
+        } else if p.translationCacheLoad(i &+ 4) ^ page == KernelCache.stamp(p), p.translationCacheLoad(i &+ 3) == descriptor.raw {
             answer = p.translationCacheLoad(i &+ 5)
         } else {
             guard let w = try? PageTableWalk.userWalk(p, rootTable: rootTable, va: VirtualAddress(va)),
@@ -64,7 +65,7 @@ package enum TranslationCache {
             answer = w.frame | (w.rights & PageTableEntry.writable)
             KernelCache.demoteNewer(p, set: i, entryWords: 3)
             p.translationCacheStore(i, descriptor.raw)
-            p.translationCacheStore(i &+ 1, tag)
+            p.translationCacheStore(i &+ 1, page | KernelCache.stamp(p))
             p.translationCacheStore(i &+ 2, answer)
         }
         guard !write || answer & PageTableEntry.writable != 0 else { return nil }

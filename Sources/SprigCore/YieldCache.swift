@@ -140,9 +140,10 @@ public enum KernelCache {
         while k < entryWords { p.translationCacheStore(set &+ entryWords &+ k, p.translationCacheLoad(set &+ k)); k += 1 }
     }
 
-    /// Empties both caches (the generation wrapped, `advance`): every entry's tag word becomes
-    /// 0, which no entry's tag is once the generation word is set.
-    static func empty<P: Platform>(_ p: P) {
+    /// Empties both caches (the generation wrapped, `advance`; or a test harness put memory
+    /// back without the kernel): every entry's tag word becomes 0, which no entry's tag is once
+    /// the generation word is set.
+    package static func empty<P: Platform>(_ p: P) {
         var i = 0
         while i < TranslationCache.entryCount { p.translationCacheStore(i &* 3 &+ 1, 0); i += 1 }
         i = 0

@@ -118,14 +118,14 @@ public enum Mutants {
             summary: "removeVAddr unmaps the child's page with raw stores that do not pass Structures, so the cache generation stays and the caches keep the child's translation and plan",
             file: "Sources/SprigCore/Sharing.swift",
             original: """
-                Structures.write(p, slots.entryAt, 0)
-                Structures.write(p, slots.sh2At, 0)
-                Structures.write(p, parentSlots.sh1At, 0)
+                        Structures.write(p, slots.entryAt, 0)
+                        Structures.write(p, slots.sh2At, 0)
+                        Structures.write(p, parentSlots.sh1At, 0)
                 """,
             replacement: """
-                p.store(slots.entryAt, 0, WriteAccess())
-                p.store(slots.sh2At, 0, WriteAccess())
-                p.store(parentSlots.sh1At, 0, WriteAccess())
+                        p.store(slots.entryAt, 0, WriteAccess())
+                        p.store(slots.sh2At, 0, WriteAccess())
+                        p.store(parentSlots.sh1At, 0, WriteAccess())
                 """,
             also: [Mutant(
                 name: "table-write-bypass", summary: "WriteAccess can be made anywhere",

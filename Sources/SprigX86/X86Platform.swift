@@ -21,7 +21,10 @@ struct X86Platform: Platform {
     }
 
     func load(_ paddr: PhysicalAddress) -> UInt64 { X86Platform.pointer(paddr).pointee }
-    func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess) { X86Platform.pointer(paddr).pointee = value }
+    func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess) { store(paddr, value) }
+    /// The platform's own word store (saving a context); SprigCore's writes come through the
+    /// one above, with the `WriteAccess` only its KernelWrites.swift makes.
+    func store(_ paddr: PhysicalAddress, _ value: UInt64) { X86Platform.pointer(paddr).pointee = value }
     func zeroPage(_ page: PhysicalAddress, _ access: WriteAccess) {
         // By words: a byte fill compiles to `rep stosb`, one guest instruction per byte under TCG.
         X86Platform.pointer(page).initialize(repeating: 0, count: Int(AddressSpace.pageSize / 8))
