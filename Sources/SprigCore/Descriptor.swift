@@ -121,16 +121,20 @@ package struct Descriptor: Hashable, Sendable {
         shadow2: (PhysicalAddress, VirtualAddress), configListVAddr: VirtualAddress
     ) -> Descriptor {
         let d = Descriptor(page)
-        d.set(p, DescriptorLayout.rootTable, rootTable.0.raw)
-        d.set(p, DescriptorLayout.shadow1, shadow1.0.raw)
-        d.set(p, DescriptorLayout.shadow2, shadow2.0.raw)
-        d.set(p, DescriptorLayout.parent, parent.raw)
-        d.set(p, DescriptorLayout.vaddrInParent, name.raw)
-        d.set(p, DescriptorLayout.depth, Descriptor(parent).depth(p) + 1)
-        d.set(p, DescriptorLayout.rootTableVAddr, rootTable.1.raw)
-        d.set(p, DescriptorLayout.shadow1VAddr, shadow1.1.raw)
-        d.set(p, DescriptorLayout.shadow2VAddr, shadow2.1.raw)
-        d.set(p, DescriptorLayout.configListVAddr, configListVAddr.raw)
+        let depth = Descriptor(parent).depth(p) + 1
+        Structures.write(p) { store in
+            func set(_ field: Int, _ value: UInt64) { store(page.adding(UInt64(field)), value) }
+            set(DescriptorLayout.rootTable, rootTable.0.raw)
+            set(DescriptorLayout.shadow1, shadow1.0.raw)
+            set(DescriptorLayout.shadow2, shadow2.0.raw)
+            set(DescriptorLayout.parent, parent.raw)
+            set(DescriptorLayout.vaddrInParent, name.raw)
+            set(DescriptorLayout.depth, depth)
+            set(DescriptorLayout.rootTableVAddr, rootTable.1.raw)
+            set(DescriptorLayout.shadow1VAddr, shadow1.1.raw)
+            set(DescriptorLayout.shadow2VAddr, shadow2.1.raw)
+            set(DescriptorLayout.configListVAddr, configListVAddr.raw)
+        }
         return d
     }
 
@@ -143,13 +147,19 @@ package struct Descriptor: Hashable, Sendable {
 
     /// The configuration list gained `page` as its new head.
     func pushConfigPage<P: Platform>(_ p: P, _ page: PhysicalAddress) {
-        set(p, DescriptorLayout.configList, page.raw)
-        set(p, DescriptorLayout.configPages, configPages(p) + 1)
+        let pages = configPages(p) + 1
+        Structures.write(p) { store in
+            store(paddr.adding(UInt64(DescriptorLayout.configList)), page.raw)
+            store(paddr.adding(UInt64(DescriptorLayout.configPages)), pages)
+        }
     }
 
     /// The configuration list's head page was unlinked; `next` is the new head.
     func popConfigPage<P: Platform>(_ p: P, next: PhysicalAddress) {
-        set(p, DescriptorLayout.configList, next.raw)
-        set(p, DescriptorLayout.configPages, configPages(p) - 1)
+        let pages = configPages(p) - 1
+        Structures.write(p) { store in
+            store(paddr.adding(UInt64(DescriptorLayout.configList)), next.raw)
+            store(paddr.adding(UInt64(DescriptorLayout.configPages)), pages)
+        }
     }
 }

@@ -58,6 +58,15 @@ package enum Structures {
         KernelCache.advance(p)
     }
 
+    /// Writes the words of one structure step (`body` stores each through the function it is
+    /// given), then advances the generation once: the same guarantee as a `write` each, since
+    /// no entry filled before the advance can hit after it, at one advance's cost.
+    @inline(__always)
+    package static func write<P: Platform>(_ p: P, _ body: (_ store: (PhysicalAddress, UInt64) -> Void) -> Void) {
+        body { at, value in p.store(at, value, WriteAccess()) }
+        KernelCache.advance(p)
+    }
+
     /// Zeroes `page`, which becomes or stops being a structure page.
     package static func zero<P: Platform>(_ p: P, _ page: PhysicalAddress) {
         p.zeroPage(page, WriteAccess())
