@@ -13,7 +13,8 @@
 ///
 /// Kernel structures change only here. `Structures.write`, `zero` and `copyWords` are the one
 /// door to every page-table, shadow, descriptor and configuration page: each write advances
-/// the *generation* (`KernelCache.generation`), and each cache entry is stamped with the
+/// the *generation* (`KernelCache.generation`; `write(p) { store in … }` stores the words of one
+/// structure step and advances once after them), and each cache entry is stamped with the
 /// generation it was filled in and hits only while the generation is still that one. So no
 /// entry is ever older than the structures it was read from, whichever service, boot step or
 /// future code made the write, with no list of "services that change tables" to keep.
