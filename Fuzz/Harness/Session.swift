@@ -108,7 +108,7 @@ final class Session {
             spare = s
             return s
         }
-        KernelCache.invalidate(s.memory)  // empty at boot
+        KernelCache.empty(s.memory)  // empty at boot: the memory below is put back without the kernel
         let now = s.memory.snapshot()
         if now != bootWords {
             for i in 0..<now.count where now[i] != bootWords[i] {

@@ -100,8 +100,7 @@ public enum Limits {
 /// keeping its own list (README "Adding a service"):
 ///
 /// * the kernel: the route (`Kernel.systemCall`: yield first, root-only ones to the platform,
-///   the memory services to `Kernel.dispatch`), the root-only rule (`isRootOnly`) and which
-///   services empty the kernel's caches (`changesTables`, a column below the rows);
+///   the memory services to `Kernel.dispatch`) and the root-only rule (`isRootOnly`);
 /// * ring 3: `sprig generate` writes `Sources/include/sprig_abi.h` (every number and status for
 ///   assembly) and `Sources/SprigUser/Generated.swift` (ordinals, status names, a wrapper per
 ///   service) from it; a test regenerates both and fails when the committed ones are stale;
@@ -229,18 +228,6 @@ extension Service {
     @inlinable public var name: StaticString { row.name }
     /// How the kernel routes it.
     @inlinable public var route: Route { row.route }
-    /// The table's one column of its own, because the kernel reads it after every memory
-    /// service and a bit costs less than a row (`sprig bench`): whether a success may change
-    /// some partition's page tables (the caller's, whose pages become or stop being structure
-    /// pages, or a child's). The kernel then empties its translation and yield caches
-    /// (`KernelCache`).
-    @inlinable public var changesTables: Bool {
-        switch self {
-        case .createPartition, .prepare, .addVAddr, .removeVAddr, .deletePartition, .collect: return true
-        case .countToMap, .mappedInChild, .getIntState, .setIntState, .yield,
-             .consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt: return false
-        }
-    }
     /// The arguments it reads.
     @inlinable public var arguments: Arguments { row.arguments }
 }

@@ -42,9 +42,12 @@ package enum ConfigList {
 
     /// Makes the zeroed page `page` (vaddr `va` in the parent) the new head.
     static func pushPage<P: Platform>(_ p: P, _ d: PhysicalAddress, page: PhysicalAddress, va: VirtualAddress) {
-        p.store(page.adding(UInt64(next)), head(p, d).raw)
-        p.store(page.adding(UInt64(ownVAddr)), va.raw)
-        p.store(page.adding(UInt64(count)), 0)
+        let oldHead = head(p, d)
+        Structures.write(p) { store in
+            store(page.adding(UInt64(next)), oldHead.raw)
+            store(page.adding(UInt64(ownVAddr)), va.raw)
+            store(page.adding(UInt64(count)), 0)
+        }
         Descriptor(d).pushConfigPage(p, page)
     }
 
@@ -53,9 +56,11 @@ package enum ConfigList {
         let h = head(p, d)
         let n = p.load(h.adding(UInt64(count)))
         precondition(n < capacity)
-        p.store(entryAt(h, n), page.raw)
-        p.store(entryAt(h, n).adding(8), va.raw)
-        p.store(h.adding(UInt64(count)), n + 1)
+        Structures.write(p) { store in
+            store(entryAt(h, n), page.raw)
+            store(entryAt(h, n).adding(8), va.raw)
+            store(h.adding(UInt64(count)), n + 1)
+        }
     }
 
     /// Forgets the entry for `page`. When that empties the head page (never the first), the head
@@ -76,11 +81,13 @@ package enum ConfigList {
                     let va = VirtualAddress(p.load(entryAt(cfg, k).adding(8)))
                     let hn = p.load(h.adding(UInt64(count)))
                     let last = entryAt(h, hn - 1)
-                    p.store(entryAt(cfg, k), p.load(last))
-                    p.store(entryAt(cfg, k).adding(8), p.load(last.adding(8)))
-                    p.store(last, 0)
-                    p.store(last.adding(8), 0)
-                    p.store(h.adding(UInt64(count)), hn - 1)
+                    Structures.write(p) { store in
+                        store(entryAt(cfg, k), p.load(last))
+                        store(entryAt(cfg, k).adding(8), p.load(last.adding(8)))
+                        store(last, 0)
+                        store(last.adding(8), 0)
+                        store(h.adding(UInt64(count)), hn - 1)
+                    }
                     let nextPage = p.load(h.adding(UInt64(next)))
                     guard hn == 1, nextPage != 0 else { return (va, nil) }
                     Descriptor(d).popConfigPage(p, next: PhysicalAddress(nextPage))

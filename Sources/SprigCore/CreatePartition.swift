@@ -52,7 +52,7 @@ package enum CreatePartition {
             if let page = pages[i] { ConfigList.append(p, d.paddr, page: page.paddr, va: page.va) }
             i += 1
         }
-        p.store(d.slots.sh1At, d.paddr.raw | Shadow.descriptorFlag)
+        Structures.write(p, d.slots.sh1At, d.paddr.raw | Shadow.descriptorFlag)
 
         assert(Partition.child(p, caller: caller, named: descriptor) == d.paddr)
         return .success

@@ -54,7 +54,7 @@ package enum DescriptorLayout {
     /// Test hook: overwrites a field, as a kernel bug would, for the detection tests. No kernel
     /// code calls it (`DescriptorTests` checks that).
     package static func overwriteForTesting<P: Platform>(_ platform: P, _ descriptor: PhysicalAddress, _ field: Int, _ value: UInt64) {
-        platform.store(descriptor.adding(UInt64(field)), value)
+        Structures.write(platform, descriptor.adding(UInt64(field)), value)
     }
 }
 
@@ -66,8 +66,10 @@ package struct Descriptor: Hashable, Sendable {
     @inline(__always) func word<P: Platform>(_ p: P, _ field: Int) -> UInt64 {
         p.load(paddr.adding(UInt64(field)))
     }
+    /// Every write of a field but the interrupt state: through `Structures`, which advances
+    /// the cache generation (a descriptor's parent and root table are in cached answers).
     @inline(__always) private func set<P: Platform>(_ p: P, _ field: Int, _ value: UInt64) {
-        p.store(paddr.adding(UInt64(field)), value)
+        Structures.write(p, paddr.adding(UInt64(field)), value)
     }
 
     // MARK: Fields (reads)
@@ -102,7 +104,7 @@ package struct Descriptor: Hashable, Sendable {
     @discardableResult static func initializeRoot<P: Platform>(
         _ p: P, _ page: PhysicalAddress, rootTable: PhysicalAddress, shadow1: PhysicalAddress, shadow2: PhysicalAddress
     ) -> Descriptor {
-        p.zeroPage(page)
+        Structures.zero(p, page)
         let d = Descriptor(page)
         d.set(p, DescriptorLayout.rootTable, rootTable.raw)
         d.set(p, DescriptorLayout.shadow1, shadow1.raw)
@@ -119,33 +121,45 @@ package struct Descriptor: Hashable, Sendable {
         shadow2: (PhysicalAddress, VirtualAddress), configListVAddr: VirtualAddress
     ) -> Descriptor {
         let d = Descriptor(page)
-        d.set(p, DescriptorLayout.rootTable, rootTable.0.raw)
-        d.set(p, DescriptorLayout.shadow1, shadow1.0.raw)
-        d.set(p, DescriptorLayout.shadow2, shadow2.0.raw)
-        d.set(p, DescriptorLayout.parent, parent.raw)
-        d.set(p, DescriptorLayout.vaddrInParent, name.raw)
-        d.set(p, DescriptorLayout.depth, Descriptor(parent).depth(p) + 1)
-        d.set(p, DescriptorLayout.rootTableVAddr, rootTable.1.raw)
-        d.set(p, DescriptorLayout.shadow1VAddr, shadow1.1.raw)
-        d.set(p, DescriptorLayout.shadow2VAddr, shadow2.1.raw)
-        d.set(p, DescriptorLayout.configListVAddr, configListVAddr.raw)
+        let depth = Descriptor(parent).depth(p) + 1
+        Structures.write(p) { store in
+            func set(_ field: Int, _ value: UInt64) { store(page.adding(UInt64(field)), value) }
+            set(DescriptorLayout.rootTable, rootTable.0.raw)
+            set(DescriptorLayout.shadow1, shadow1.0.raw)
+            set(DescriptorLayout.shadow2, shadow2.0.raw)
+            set(DescriptorLayout.parent, parent.raw)
+            set(DescriptorLayout.vaddrInParent, name.raw)
+            set(DescriptorLayout.depth, depth)
+            set(DescriptorLayout.rootTableVAddr, rootTable.1.raw)
+            set(DescriptorLayout.shadow1VAddr, shadow1.1.raw)
+            set(DescriptorLayout.shadow2VAddr, shadow2.1.raw)
+            set(DescriptorLayout.configListVAddr, configListVAddr.raw)
+        }
         return d
     }
 
-    /// setIntState, yield and delivery: the virtual interrupt state.
+    /// setIntState, yield and delivery: the virtual interrupt state. No cache keeps it (yield's
+    /// check 9 reads it after the cache), so it leaves the cache generation as it is: yield
+    /// writes it twice on every switch.
     @inline(__always) func setInterruptState<P: Platform>(_ p: P, _ state: VirtualInterruptState) {
-        set(p, DescriptorLayout.interruptState, state.raw)
+        Structures.writeUnsummarized(p, paddr.adding(UInt64(DescriptorLayout.interruptState)), state.raw)
     }
 
     /// The configuration list gained `page` as its new head.
     func pushConfigPage<P: Platform>(_ p: P, _ page: PhysicalAddress) {
-        set(p, DescriptorLayout.configList, page.raw)
-        set(p, DescriptorLayout.configPages, configPages(p) + 1)
+        let pages = configPages(p) + 1
+        Structures.write(p) { store in
+            store(paddr.adding(UInt64(DescriptorLayout.configList)), page.raw)
+            store(paddr.adding(UInt64(DescriptorLayout.configPages)), pages)
+        }
     }
 
     /// The configuration list's head page was unlinked; `next` is the new head.
     func popConfigPage<P: Platform>(_ p: P, next: PhysicalAddress) {
-        set(p, DescriptorLayout.configList, next.raw)
-        set(p, DescriptorLayout.configPages, configPages(p) - 1)
+        let pages = configPages(p) - 1
+        Structures.write(p) { store in
+            store(paddr.adding(UInt64(DescriptorLayout.configList)), next.raw)
+            store(paddr.adding(UInt64(DescriptorLayout.configPages)), pages)
+        }
     }
 }

@@ -61,7 +61,7 @@ package enum PageOwnership {
             var e = PageTableEntry(raw: p.load(s.entryAt))
             guard e.isPresent else { return }
             if accessible { e.raw |= PageTableEntry.user } else { e.raw &= ~PageTableEntry.user }
-            p.store(s.entryAt, e.raw)
+            Structures.write(p, s.entryAt, e.raw)
             guard let parent = Partition.parent(p, d) else { return }
             v = VirtualAddress(p.load(s.sh2At))
             d = parent
@@ -72,14 +72,14 @@ package enum PageOwnership {
     /// Takes a checked page of `caller` as a structure page: zeroed, out of reach of the caller
     /// and its ancestors.
     static func takeAsStructure<P: Platform>(_ p: P, caller: PhysicalAddress, _ page: OwnedPage) {
-        p.zeroPage(page.paddr)
+        Structures.zero(p, page.paddr)
         setAccessible(p, owner: caller, va: page.va, false)
     }
 
     /// Gives a structure page back to `owner` (which gave it): zeroed, so no kernel data (such as
     /// the kernel-half root table entries) reaches the partition, and accessible again up the tree.
     static func giveBack<P: Platform>(_ p: P, owner: PhysicalAddress, page: PhysicalAddress, va: VirtualAddress) {
-        p.zeroPage(page)
+        Structures.zero(p, page)
         setAccessible(p, owner: owner, va: va, true)
     }
 }

@@ -33,14 +33,16 @@ import SprigABI
 public protocol Platform {
     /// The 8-byte word at `paddr` (8-byte aligned, inside RAM).
     func load(_ paddr: PhysicalAddress) -> UInt64
-    /// Writes the 8-byte word at `paddr` (8-byte aligned, inside RAM).
-    func store(_ paddr: PhysicalAddress, _ value: UInt64)
+    /// Writes the 8-byte word at `paddr` (8-byte aligned, inside RAM). The three writers take a
+    /// `WriteAccess`, which only KernelWrites.swift can make: every write SprigCore makes goes
+    /// through `Structures` (advancing the cache generation) or `PartitionMemory` there.
+    func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess)
     /// Fills the page at `page` (page-aligned) with zeros.
-    func zeroPage(_ page: PhysicalAddress)
+    func zeroPage(_ page: PhysicalAddress, _ access: WriteAccess)
     /// Copies `bytes` bytes from `source` to `destination` (both inside RAM, not overlapping).
-    func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64)
-    /// Word `index` (below `TranslationCache.words`) of the translation cache's storage: kernel
-    /// memory outside the physical memory partitions are given, zero at boot.
+    func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64, _ access: WriteAccess)
+    /// Word `index` (below `KernelCache.words`) of the kernel caches' storage: kernel memory
+    /// outside the physical memory partitions are given, zero at boot.
     func translationCacheLoad(_ index: Int) -> UInt64
     func translationCacheStore(_ index: Int, _ value: UInt64)
     /// Drops whatever translation of the page at `va` the CPU has cached for the running

@@ -98,9 +98,9 @@ package enum Prepare {
             guard let s = Shadow.slots(p, descriptor: child, va: va, level: level) else { break }
             if !PageTableEntry(raw: p.load(s.entryAt)).isPresent,
                let t = pages[used], let s1 = pages[used + 1], let s2 = pages[used + 2] {
-                p.store(s.entryAt, PageTableEntry(frame: t.paddr, flags: PageTableEntry.tableFlags).raw)
-                p.store(s.sh1At, s1.paddr.raw)
-                p.store(s.sh2At, s2.paddr.raw)
+                Structures.write(p, s.entryAt, PageTableEntry(frame: t.paddr, flags: PageTableEntry.tableFlags).raw)
+                Structures.write(p, s.sh1At, s1.paddr.raw)
+                Structures.write(p, s.sh2At, s2.paddr.raw)
                 ConfigList.append(p, child, page: t.paddr, va: t.va)
                 ConfigList.append(p, child, page: s1.paddr, va: s1.va)
                 ConfigList.append(p, child, page: s2.paddr, va: s2.va)

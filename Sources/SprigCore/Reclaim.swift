@@ -23,7 +23,7 @@ package enum Reclaim {
               let nameSlots = Shadow.leafSlots(p, descriptor: caller, va: VirtualAddress(name.raw))
         else { return .invalidChild }
 
-        p.store(nameSlots.sh1At, 0)
+        Structures.write(p, nameSlots.sh1At, 0)
         // Every page mapped in the child goes back to the caller.
         let rootTable = Partition.rootTable(p, child)
         let sh2Root = Descriptor(child).shadow2(p)
@@ -79,7 +79,7 @@ package enum Reclaim {
             assertionFailure("child's shadow 2 names a vaddr the caller does not map")
             return
         }
-        if p.load(slots.sh1At) == child.raw { p.store(slots.sh1At, 0) }
+        if p.load(slots.sh1At) == child.raw { Structures.write(p, slots.sh1At, 0) }
         if !leaf.isUser { PageOwnership.giveBack(p, owner: caller, page: leaf.frame, va: vaParent) }
     }
 
@@ -107,9 +107,9 @@ package enum Reclaim {
             guard k == 512 else { break }
             let pages = [pointer.frame, PhysicalAddress(p.load(up.sh1At)), PhysicalAddress(p.load(up.sh2At))]
                 as InlineArray<3, PhysicalAddress>
-            p.store(up.entryAt, 0)
-            p.store(up.sh1At, 0)
-            p.store(up.sh2At, 0)
+            Structures.write(p, up.entryAt, 0)
+            Structures.write(p, up.sh1At, 0)
+            Structures.write(p, up.sh2At, 0)
             var j = 0
             while j < 3 {
                 let removed = ConfigList.remove(p, child, page: pages[j])

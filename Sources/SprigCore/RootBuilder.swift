@@ -95,9 +95,9 @@ public enum RootBuilder {
         }
         guard let descriptor = table(), let rootTable = table(), let shadow1 = table(), let shadow2 = table()
         else { return .failure(.outOfMemory) }
-        platform.zeroPage(rootTable)
-        platform.zeroPage(shadow1)
-        platform.zeroPage(shadow2)
+        Structures.zero(platform, rootTable)
+        Structures.zero(platform, shadow1)
+        Structures.zero(platform, shadow2)
         KernelHalf.share(platform, from: kernelRootTable, to: rootTable)
         Descriptor.initializeRoot(platform, descriptor, rootTable: rootTable, shadow1: shadow1, shadow2: shadow2)
 
@@ -108,25 +108,25 @@ public enum RootBuilder {
                 guard let s = Shadow.slots(platform, descriptor: descriptor, va: va, level: level) else { return false }
                 if !PageTableEntry(raw: platform.load(s.entryAt)).isPresent {
                     guard let t = table(), let s1 = table(), let s2 = table() else { return false }
-                    platform.zeroPage(t)
-                    platform.zeroPage(s1)
-                    platform.zeroPage(s2)
-                    platform.store(s.entryAt, PageTableEntry(frame: t, flags: PageTableEntry.tableFlags).raw)
-                    platform.store(s.sh1At, s1.raw)
-                    platform.store(s.sh2At, s2.raw)
+                    Structures.zero(platform, t)
+                    Structures.zero(platform, s1)
+                    Structures.zero(platform, s2)
+                    Structures.write(platform, s.entryAt, PageTableEntry(frame: t, flags: PageTableEntry.tableFlags).raw)
+                    Structures.write(platform, s.sh1At, s1.raw)
+                    Structures.write(platform, s.sh2At, s2.raw)
                 }
                 level -= 1
             }
             guard let s = Shadow.leafSlots(platform, descriptor: descriptor, va: va),
                   !PageTableEntry(raw: platform.load(s.entryAt)).isPresent
             else { return false }
-            platform.store(s.entryAt, PageTableEntry(frame: frame, flags: flags).raw)
+            Structures.write(platform, s.entryAt, PageTableEntry(frame: frame, flags: flags).raw)
             return true
         }
 
         func mapFresh(_ va: UInt64, rights: UInt64) -> PhysicalAddress? {
             guard let page = allocator.allocatePage() else { return nil }
-            platform.zeroPage(page)
+            PartitionMemory.zero(platform, page)
             guard map(VirtualAddress(va), page, PageTableEntry.leafFlags(rights: PageRights(kernel: rights))) else { return nil }
             return page
         }
@@ -140,7 +140,7 @@ public enum RootBuilder {
             else { return .failure(.outOfMemory) }
             let offset = n * AddressSpace.pageSize
             let chunk = min(AddressSpace.pageSize, image.bytes - offset)
-            platform.copy(from: image.start.adding(offset), to: page, bytes: chunk)
+            PartitionMemory.copy(platform, from: image.start.adding(offset), to: page, bytes: chunk)
             n += 1
         }
         // Stack, VIDT, boot info, initial context.
@@ -167,11 +167,11 @@ public enum RootBuilder {
             windowPages += 1
             if page.raw == runEnd, rangeCount > 0 {
                 let at = bootInfo.adding(UInt64(BootInfoLayout.ranges) + (rangeCount - 1) * UInt64(BootInfoLayout.rangeStride) + 8)
-                platform.store(at, platform.load(at) + 1)
+                PartitionMemory.write(platform, at, platform.load(at) + 1)
             } else if rangeCount < UInt64(BootInfoLayout.maxRanges) {
                 let at = bootInfo.adding(UInt64(BootInfoLayout.ranges) + rangeCount * UInt64(BootInfoLayout.rangeStride))
-                platform.store(at, AddressSpace.rootWindowBase + page.raw)
-                platform.store(at.adding(8), 1)
+                PartitionMemory.write(platform, at, AddressSpace.rootWindowBase + page.raw)
+                PartitionMemory.write(platform, at.adding(8), 1)
                 rangeCount += 1
             } else {
                 return false
@@ -194,10 +194,10 @@ public enum RootBuilder {
                 p += AddressSpace.pageSize
             }
             let at = bootInfo.adding(UInt64(BootInfoLayout.modules) + UInt64(m) * UInt64(BootInfoLayout.moduleStride))
-            platform.store(at, AddressSpace.rootWindowBase + mod.start.raw)
-            platform.store(at.adding(8), mod.bytes)
-            platform.store(at.adding(16), mod.name0)
-            platform.store(at.adding(24), mod.name1)
+            PartitionMemory.write(platform, at, AddressSpace.rootWindowBase + mod.start.raw)
+            PartitionMemory.write(platform, at.adding(8), mod.bytes)
+            PartitionMemory.write(platform, at.adding(16), mod.name0)
+            PartitionMemory.write(platform, at.adding(24), mod.name1)
             m += 1
         }
         while let page = allocator.takeLowestPage() {
@@ -207,10 +207,10 @@ public enum RootBuilder {
         // The initial context and VIDT[0].
         UserRegisters.writeInitialContext(
             platform, at: context, entry: AddressSpace.imageBase, stack: AddressSpace.rootStackTop, argument: AddressSpace.bootInfo)
-        platform.store(vidt, AddressSpace.rootInitialContext)
+        PartitionMemory.write(platform, vidt, AddressSpace.rootInitialContext)
 
         // Boot info.
-        func info(_ offset: Int, _ value: UInt64) { platform.store(bootInfo.adding(UInt64(offset)), value) }
+        func info(_ offset: Int, _ value: UInt64) { PartitionMemory.write(platform, bootInfo.adding(UInt64(offset)), value) }
         info(BootInfoLayout.magic, BootInfoLayout.magicValue)
         info(BootInfoLayout.version, BootInfoLayout.currentVersion)
         info(BootInfoLayout.totalPages, totalPages)

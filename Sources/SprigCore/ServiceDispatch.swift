@@ -9,17 +9,14 @@ public enum Kernel {
     /// Runs service `service` for the partition whose descriptor is `caller`.
     /// - Returns: the status and the second result (count, next link, child name, state), 0 when
     ///   the service has none or failed.
-    /// - Postcondition: when a service that can change some partition's tables succeeded
-    ///   (`Service.changesTables`, the service table's column), the translation and yield
-    ///   caches are empty (`KernelCache`).
+    /// - Postcondition: no translation or yield cache entry filled before a structure write
+    ///   the service made hits (every such write advanced the cache generation: `Structures`).
     package static func dispatch<P: Platform>(
         _ p: P, caller: PhysicalAddress, service: UInt64,
         _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
     ) -> (status: Status, value: UInt64) {
         guard let s = Service(rawValue: Speculation.clamp(service, below: Service.numberLimit)) else { return (.unknownService, 0) }
-        let r = run(p, caller: caller, service: s, a0, a1, a2, a3, a4)
-        if r.status == .success, s.changesTables { KernelCache.invalidate(p) }
-        return r
+        return run(p, caller: caller, service: s, a0, a1, a2, a3, a4)
     }
 
     private static func run<P: Platform>(

@@ -40,10 +40,10 @@ package enum Sharing {
         guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .notPrepared }
         guard !PageTableEntry(raw: p.load(slots.entryAt)).isPresent else { return .childAddressInUse }
 
-        p.store(slots.entryAt, PageTableEntry(frame: page.paddr, flags: PageTableEntry.leafFlags(rights: rights)).raw)
-        p.store(slots.sh1At, 0)
-        p.store(slots.sh2At, page.va.raw)
-        p.store(page.slots.sh1At, child.raw)
+        Structures.write(p, slots.entryAt, PageTableEntry(frame: page.paddr, flags: PageTableEntry.leafFlags(rights: rights)).raw)
+        Structures.write(p, slots.sh1At, 0)
+        Structures.write(p, slots.sh2At, page.va.raw)
+        Structures.write(p, page.slots.sh1At, child.raw)
 
         assert(mappedInChild(p, caller: caller, vaParent: vaParent).child == name.raw)
         return .success
@@ -72,9 +72,9 @@ package enum Sharing {
             return .invalidChild
         }
 
-        p.store(slots.entryAt, 0)
-        p.store(slots.sh2At, 0)
-        p.store(parentSlots.sh1At, 0)
+        Structures.write(p, slots.entryAt, 0)
+        Structures.write(p, slots.sh2At, 0)
+        Structures.write(p, parentSlots.sh1At, 0)
 
         assert(mappedInChild(p, caller: caller, vaParent: UserAddress(vaParent.raw)).child == 0)
         return .success

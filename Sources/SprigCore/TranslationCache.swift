@@ -7,17 +7,18 @@
 /// `PageTableWalk.userWalk` and nothing else:
 ///
 /// * only walks that reach a user-accessible page are kept, with whether ring 3 may write it;
-/// * every service that can change some partition's tables (createPartition, prepare, addVAddr,
-///   removeVAddr, collect, deletePartition) empties it on success (`Kernel.dispatch`,
-///   `KernelCache.invalidate`), so an entry is never older than the tables it was read from; a
-///   descriptor page can only become another descriptor through deletePartition and
-///   createPartition, which both empty it;
+/// * each entry's tag carries the cache generation it was filled in, and a lookup hits only an
+///   entry of the current generation: every write to a table, shadow or descriptor page
+///   advances it (`Structures`, KernelWrites.swift, the only code that can write them), so an
+///   entry is never older than the tables and the descriptor it was read from;
 /// * it lives in platform storage outside physical memory (`KernelCache`, the first `words`
 ///   words), so filling it changes no partition's memory and no kernel structure: a refused
 ///   yield that filled it still changed nothing.
 ///
-/// The model checks after every explored step that every entry equals a fresh walk
-/// (`Violation.staleTranslation`); without the emptying in `Kernel.dispatch`, that check fails.
+/// The model checks after every explored step that every entry of the current generation
+/// equals a fresh walk (`Violation.staleTranslation`); with a table write that does not advance
+/// the generation, or a lookup that ignores it, that check fails (mutants `table-write-bypass`,
+/// `translation-cache-stale`).
 import SprigABI
 
 package enum TranslationCache {
@@ -27,8 +28,8 @@ package enum TranslationCache {
     public static let sets = 16
     package static let ways = 2
     package static let entryCount = sets * ways
-    /// Words of `KernelCache` storage: (descriptor, page | 1, frame | writable) per entry; a
-    /// tag word (page | 1) of 0 is an empty entry.
+    /// Words of `KernelCache` storage: (descriptor, page | stamp, frame | writable) per entry
+    /// (`KernelCache.stamp`: the generation it was filled in); a tag word of 0 is an empty entry.
     public static let words = entryCount * 3
 
     /// The first word of the set a translation belongs to (a multiplicative hash, so that the
@@ -48,11 +49,14 @@ package enum TranslationCache {
         let offset = va & (AddressSpace.pageSize - 1)
         let page = va &- offset
         let i = set(descriptor: descriptor.raw, page: page)
-        let tag = page | 1
+        // A lower-half page is below 2^47, clear of the stamp's bits, so `tag ^ page` is the
+        // stamp an entry was filled with: compared with the generation word in memory, which
+        // keeps no register busy across the lookup.
+        assert(page & KernelCache.stampMask == 0)
         let answer: UInt64
-        if p.translationCacheLoad(i &+ 1) == tag, p.translationCacheLoad(i) == descriptor.raw {
+        if p.translationCacheLoad(i &+ 1) ^ page == KernelCache.stamp(p), p.translationCacheLoad(i) == descriptor.raw {
             answer = p.translationCacheLoad(i &+ 2)
-        } else if p.translationCacheLoad(i &+ 4) == tag, p.translationCacheLoad(i &+ 3) == descriptor.raw {
+        } else if p.translationCacheLoad(i &+ 4) ^ page == KernelCache.stamp(p), p.translationCacheLoad(i &+ 3) == descriptor.raw {
             answer = p.translationCacheLoad(i &+ 5)
         } else {
             guard let w = try? PageTableWalk.userWalk(p, rootTable: rootTable, va: VirtualAddress(va)),
@@ -61,7 +65,7 @@ package enum TranslationCache {
             answer = w.frame | (w.rights & PageTableEntry.writable)
             KernelCache.demoteNewer(p, set: i, entryWords: 3)
             p.translationCacheStore(i, descriptor.raw)
-            p.translationCacheStore(i &+ 1, tag)
+            p.translationCacheStore(i &+ 1, page | KernelCache.stamp(p))
             p.translationCacheStore(i &+ 2, answer)
         }
         guard !write || answer & PageTableEntry.writable != 0 else { return nil }

@@ -9,8 +9,9 @@
 ///
 /// * the arguments (caller, callee name, target index, save index) — the key of an entry;
 /// * the page tables and shadows of caller and callee, and descriptors' fixed fields (parent,
-///   root table) — which only the table-changing services change, and every one of them empties this
-///   cache with the translation cache when it succeeds (`KernelCache.invalidate`);
+///   root table) — kernel structures, which only `Structures` (KernelWrites.swift) can write,
+///   and every write there advances the cache generation: an entry carries the generation it
+///   was filled in (in its tag) and hits only while that is still the current one;
 /// * the two VIDT entries read (the callee's at the target index, the caller's at the save
 ///   index) — partition memory, which ring 3 may rewrite at any time: a hit re-reads both, at
 ///   the VIDT pages the entry holds, and is a hit only if both still hold the values the checks
@@ -43,12 +44,12 @@ package enum YieldCache {
     public static let tag = 0, caller = 1, calleeName = 2, callee = 3, calleeRootTable = 4
     package static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
     public static let target = 9, save = 12  // each: first, firstBytes, second
-    /// The tag's valid bit; the tag also holds both indices (each below 2^16).
-    public static let valid: UInt64 = 1 << 63
 
+    /// The tag of an entry filled while the stamp is `stamp` (`KernelCache.stamp`: bit 63 and
+    /// the generation, bits 47–62), for both indices (each below 2^16).
     @inline(__always)
-    package static func tagValue(targetInterrupt: UInt64, saveIndex: UInt64) -> UInt64 {
-        valid | saveIndex &<< 16 | targetInterrupt
+    package static func tagValue(stamp: UInt64, targetInterrupt: UInt64, saveIndex: UInt64) -> UInt64 {
+        stamp | saveIndex &<< 16 | targetInterrupt
     }
 
     /// The storage index of the first entry of the set a key belongs to.
@@ -58,14 +59,14 @@ package enum YieldCache {
         return base &+ Int(truncatingIfNeeded: h &>> 61) &* (ways &* entryWords)
     }
 
-    /// The plan of checks 3–8 for this key, if an entry of its set holds it and the two VIDT
-    /// entries still hold the values it was checked on.
+    /// The plan of checks 3–8 for this key, if an entry of its set holds it, filled in the
+    /// current cache generation, and the two VIDT entries still hold the values it was checked on.
     @inline(__always)
     package static func lookup<P: Platform>(
         _ p: P, caller: PhysicalAddress, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) -> Yield.Plan? {
         let s = set(caller: caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
-        let t = tagValue(targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
+        let t = tagValue(stamp: KernelCache.stamp(p), targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         var e = s
         while e < s &+ ways &* entryWords {
             if p.translationCacheLoad(e &+ tag) == t, p.translationCacheLoad(e &+ Self.caller) == caller.raw,
@@ -120,15 +121,16 @@ package enum YieldCache {
         put(target, plan.target.first.raw); put(target &+ 1, plan.target.firstBytes); put(target &+ 2, plan.target.second.raw)
         let s = plan.save
         put(save, s?.first.raw ?? 0); put(save &+ 1, s?.firstBytes ?? 0); put(save &+ 2, s?.second.raw ?? 0)
-        put(tag, tagValue(targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index))
+        put(tag, tagValue(stamp: KernelCache.stamp(p), targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index))
     }
 }
 
 /// The storage the kernel's two caches share (`Platform.translationCacheLoad`): the
-/// translation cache's entries, then the yield cache's. Kernel memory outside the physical
-/// memory partitions are given, zero (every entry invalid) at boot.
+/// translation cache's entries, then the yield cache's, then the generation word
+/// (`KernelCache.generation`, KernelWrites.swift). Kernel memory outside the physical memory
+/// partitions are given, zero (every entry empty) at boot.
 public enum KernelCache {
-    public static let words = TranslationCache.words + YieldCache.words
+    public static let words = TranslationCache.words + YieldCache.words + 1
 
     /// Makes room for a fill of the two-entry set at storage index `set`: its newer (first)
     /// entry becomes the older (second), the older one is dropped. Both caches' replacement.
@@ -138,9 +140,10 @@ public enum KernelCache {
         while k < entryWords { p.translationCacheStore(set &+ entryWords &+ k, p.translationCacheLoad(set &+ k)); k += 1 }
     }
 
-    /// Empties both caches (some partition's tables changed): every entry's tag word becomes 0,
-    /// which no valid entry has.
-    package static func invalidate<P: Platform>(_ p: P) {
+    /// Empties both caches (the generation wrapped, `advance`; or a test harness put memory
+    /// back without the kernel): every entry's tag word becomes 0, which no entry's tag is once
+    /// the generation word is set.
+    package static func empty<P: Platform>(_ p: P) {
         var i = 0
         while i < TranslationCache.entryCount { p.translationCacheStore(i &* 3 &+ 1, 0); i += 1 }
         i = 0

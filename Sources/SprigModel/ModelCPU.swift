@@ -169,6 +169,13 @@ public final class ModelCPU: CPUPlatform {
         memory.copy(from: source, to: destination, bytes: bytes)
         tap?.didCopy(from: source, to: destination, bytes: bytes)
     }
+    // The writers SprigCore calls (with the `WriteAccess` only its KernelWrites.swift makes);
+    // the model's own code and the tests write through the ones above.
+    public func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess) { store(paddr, value) }
+    public func zeroPage(_ page: PhysicalAddress, _ access: WriteAccess) { zeroPage(page) }
+    public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64, _ access: WriteAccess) {
+        copy(from: source, to: destination, bytes: bytes)
+    }
     public func invalidateTranslation(_ va: VirtualAddress) {
         tlb.invalidate(va)
         tap?.didInvalidateTranslation(va)

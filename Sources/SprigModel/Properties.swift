@@ -89,7 +89,18 @@ public enum Properties {
         m.specLoad(descriptor &+ SpecLayout.Descriptor.rootTable) ?? 0
     }
 
-    /// Every live entry of the kernel's yield cache is the plan checks 3–8 give now, computed by
+    /// The caches' stamp, restated from docs/yield.md ("The kernel's caches") rather than
+    /// taken from the kernel: the word after both caches' entries holds bit 63 (set once any
+    /// structure was written) and a 16-bit generation above bit 47, and an entry can hit only
+    /// while its tag carries that stamp.
+    static let stampMask: UInt64 = 0xFFFF_8000_0000_0000
+    static func cacheStamp(_ m: SimulatedMemory) -> UInt64 {
+        m.translationCacheLoad(TranslationCache.words + YieldCache.words)
+    }
+    static func isLive(tag: UInt64, stamp: UInt64) -> Bool { stamp >> 63 != 0 && tag & stampMask == stamp }
+
+    /// Every live entry of the kernel's yield cache (of the current generation: one a lookup
+    /// can hit) is the plan checks 3–8 give now, computed by
     /// the model (`SpecYieldPlan`, not the kernel's chain), with the two VIDT entries holding
     /// the values the entry was checked on (a hit compares them with memory). The entry is
     /// decoded here from the cache's word offsets (`YieldCache`'s layout constants, the only
@@ -97,12 +108,13 @@ public enum Properties {
     public static func yieldCache(_ t: PartitionTree, memory m: SimulatedMemory) -> [Violation] {
         var out: [Violation] = []
         let live = Set(t.partitions.map(\.descriptor))
+        let stamp = cacheStamp(m)
         var e = YieldCache.base
         while e < YieldCache.base + YieldCache.words {
             defer { e += YieldCache.entryWords }
             func word(_ o: Int) -> UInt64 { m.translationCacheLoad(e + o) }
             let tag = word(YieldCache.tag)
-            guard tag & YieldCache.valid != 0 else { continue }
+            guard isLive(tag: tag, stamp: stamp) else { continue }
             let caller = word(YieldCache.caller), name = word(YieldCache.calleeName)
             let target = tag & 0xFFFF, save = (tag >> 16) & 0xFFFF
             let what = "yield(0x\(String(name, radix: 16)), \(target), \(save))"
@@ -145,18 +157,20 @@ public enum Properties {
         return out
     }
 
-    /// Every entry of the kernel's translation cache is what a fresh walk of its partition's
-    /// tables gives: same frame, user-accessible, same writability (`TranslationCache`).
+    /// Every live entry of the kernel's translation cache (of the current generation) is what a
+    /// fresh walk of its partition's tables gives: same frame, user-accessible, same
+    /// writability (`TranslationCache`).
     public static func translationCache(_ t: PartitionTree, memory m: SimulatedMemory) -> [Violation] {
         var out: [Violation] = []
+        let stamp = cacheStamp(m)
         let live = Dictionary(t.partitions.map { ($0.descriptor, $0) }, uniquingKeysWith: { a, _ in a })
         var i = 0
         while i < TranslationCache.words {
             let descriptor = m.translationCacheLoad(i), tag = m.translationCacheLoad(i + 1)
             let answer = m.translationCacheLoad(i + 2)
             i += 3
-            guard tag & 1 != 0 else { continue }
-            let page = tag & ~1
+            guard isLive(tag: tag, stamp: stamp) else { continue }
+            let page = tag & ~stampMask
             guard live[descriptor] != nil else {
                 out.append(Violation(.staleTranslation, partition: descriptor, vaddr: page, "entry for a partition that does not exist"))
                 continue

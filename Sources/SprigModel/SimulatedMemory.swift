@@ -35,6 +35,14 @@ public final class SimulatedMemory: Platform {
     public func load(_ paddr: PhysicalAddress) -> UInt64 { words[index(paddr)] }
     public func store(_ paddr: PhysicalAddress, _ value: UInt64) { words[index(paddr)] = value }
 
+    // The writers SprigCore calls (with the `WriteAccess` only its KernelWrites.swift makes);
+    // the model's own code and the tests write through the ones beside them.
+    public func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess) { store(paddr, value) }
+    public func zeroPage(_ page: PhysicalAddress, _ access: WriteAccess) { zeroPage(page) }
+    public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64, _ access: WriteAccess) {
+        copy(from: source, to: destination, bytes: bytes)
+    }
+
     public func zeroPage(_ page: PhysicalAddress) {
         precondition(page.isPageAligned)
         let i = index(page)

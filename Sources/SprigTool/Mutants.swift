@@ -103,14 +103,39 @@ public enum Mutants {
                 """),
         Mutant(
             name: "translation-cache-stale",
-            summary: "services that change page tables no longer empty the translation and yield caches, so yield may use a stale translation or plan",
-            file: "Sources/SprigCore/ServiceDispatch.swift",
+            summary: "a write to a kernel structure no longer advances the cache generation, so yield may use a stale translation or plan",
+            file: "Sources/SprigCore/KernelWrites.swift",
             original: """
-                if r.status == .success, s.changesTables { KernelCache.invalidate(p) }
+                p.translationCacheStore(generation, next)
                 """,
             replacement: """
-                _ = s.changesTables
+                _ = next
                 """),
+        // A table write that skips the choke point: it needs a `WriteAccess`, so the mutant
+        // also makes its initializer reachable outside KernelWrites.swift.
+        Mutant(
+            name: "table-write-bypass",
+            summary: "removeVAddr unmaps the child's page with raw stores that do not pass Structures, so the cache generation stays and the caches keep the child's translation and plan",
+            file: "Sources/SprigCore/Sharing.swift",
+            original: """
+                        Structures.write(p, slots.entryAt, 0)
+                        Structures.write(p, slots.sh2At, 0)
+                        Structures.write(p, parentSlots.sh1At, 0)
+                """,
+            replacement: """
+                        p.store(slots.entryAt, 0, WriteAccess())
+                        p.store(slots.sh2At, 0, WriteAccess())
+                        p.store(parentSlots.sh1At, 0, WriteAccess())
+                """,
+            also: [Mutant(
+                name: "table-write-bypass", summary: "WriteAccess can be made anywhere",
+                file: "Sources/SprigCore/KernelWrites.swift",
+                original: """
+                    fileprivate init() {}
+                    """,
+                replacement: """
+                    init() {}
+                    """)]),
         Mutant(
             name: "yield-cache-vidt",
             summary: "a yield that hits the yield cache no longer re-reads the callee's VIDT entry, so it enters a context ring 3 has since replaced",

@@ -225,18 +225,18 @@ struct TracingPlatform: CPUPlatform {
         return v
     }
 
-    func store(_ paddr: PhysicalAddress, _ value: UInt64) {
-        machine.store(paddr, value)
+    func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess) {
+        machine.store(paddr, value, access)
         TraceOut.tag(.store); TraceOut.number(paddr.raw); TraceOut.number(value)
     }
 
-    func zeroPage(_ page: PhysicalAddress) {
-        machine.zeroPage(page)
+    func zeroPage(_ page: PhysicalAddress, _ access: WriteAccess) {
+        machine.zeroPage(page, access)
         TraceOut.tag(.zeroPage); TraceOut.number(page.raw)
     }
 
-    func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
-        machine.copy(from: source, to: destination, bytes: bytes)
+    func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64, _ access: WriteAccess) {
+        machine.copy(from: source, to: destination, bytes: bytes, access)
         TraceOut.tag(.copy); TraceOut.number(source.raw); TraceOut.number(destination.raw); TraceOut.number(bytes)
     }
 

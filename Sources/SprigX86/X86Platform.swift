@@ -21,8 +21,11 @@ struct X86Platform: Platform {
     }
 
     func load(_ paddr: PhysicalAddress) -> UInt64 { X86Platform.pointer(paddr).pointee }
+    func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess) { store(paddr, value) }
+    /// The platform's own word store (saving a context); SprigCore's writes come through the
+    /// one above, with the `WriteAccess` only its KernelWrites.swift makes.
     func store(_ paddr: PhysicalAddress, _ value: UInt64) { X86Platform.pointer(paddr).pointee = value }
-    func zeroPage(_ page: PhysicalAddress) {
+    func zeroPage(_ page: PhysicalAddress, _ access: WriteAccess) {
         // By words: a byte fill compiles to `rep stosb`, one guest instruction per byte under TCG.
         X86Platform.pointer(page).initialize(repeating: 0, count: Int(AddressSpace.pageSize / 8))
     }
@@ -33,7 +36,7 @@ struct X86Platform: Platform {
     static var translationCache: UnsafeMutablePointer<UInt64> {
         withUnsafeMutablePointer(to: &translationCacheSymbol) { $0 }
     }
-    func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
+    func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64, _ access: WriteAccess) {
         if (source.raw | destination.raw | bytes) & 7 == 0 {
             X86Platform.pointer(destination).update(from: X86Platform.pointer(source), count: Int(bytes / 8))
         } else {

@@ -488,11 +488,12 @@ sprig_nmi_pending:                     /* nonzero: an NMI came while the kernel 
     .global sprig_fpu_area
 sprig_fpu_area: .skip 512
     /* KernelCache storage, zero (every entry empty) at boot: TranslationCache, 32 entries of
-     * 3 words, then YieldCache, 16 entries of 16 words (Main.swift checks the size). */
+     * 3 words, then YieldCache, 16 entries of 16 words, then the generation word (Main.swift
+     * checks the size). */
     .global sprig_translation_cache
     .global sprig_translation_cache_end
     .align 64
-sprig_translation_cache: .skip (32 * 3 + 16 * 16) * 8
+sprig_translation_cache: .skip (32 * 3 + 16 * 16 + 1) * 8
 sprig_translation_cache_end:
     /* The kernel stack (Swift runs here; never in the window), an unmapped guard page below. */
     .align 4096

@@ -29,8 +29,12 @@ import Testing
             ("addvaddr-rights", "addVAddr(", "rightsExceedCaller"),
             ("yield-save-overlap", "yield(", "callerContextUnavailable"),
             ("context-straddle", "yield(", "callerContextUnavailable"),
-            // Without the emptying, the child's cached VIDT outlives its use as a structure page.
+            // Without the generation's advance, the child's cached VIDT outlives its use as a
+            // structure page.
             ("translation-cache-stale", "createPartition(", "staleTranslation"),
+            // removeVAddr's raw stores leave the generation as it was: the child's cached
+            // translation of the page it no longer maps, and root's plan through it, stay live.
+            ("table-write-bypass", "removeVAddr(", "stale"),
             // Root's first return to ring 3 keeps the selectors its marks loaded.
             ("exit-data-selectors", "(", "DS is 0x1b after the kernel's exit, not null"),
             // The spec refuses code on the child's VIDT page; the mutant answers otherwise.

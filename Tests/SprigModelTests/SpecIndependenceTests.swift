@@ -25,7 +25,7 @@ struct SpecIndependenceTests {
                             + "model CPU records: its three stored fields are read, the words are computed here", []),
         "YieldCache": ("the kernel's yield cache, which the yieldCache property inspects: its word offsets are the "
                        + "kernel's own (no design-level format exists); the decoding and the check are the model's",
-                       ["base", "words", "entryWords", "tag", "valid", "caller", "calleeName", "callee",
+                       ["base", "words", "entryWords", "tag", "caller", "calleeName", "callee",
                         "calleeRootTable", "callerVIDT", "calleeVIDT", "targetVA", "saveVA", "target", "save"]),
         "TranslationCache": ("the kernel's translation cache, which the translationCache property inspects: only "
                              + "its size in words", ["words"]),
@@ -46,7 +46,13 @@ struct SpecIndependenceTests {
     /// Every top-level name SprigCore declares, and every member it declares in an extension of
     /// a type that is not its own.
     static func coreNames() throws -> Set<String> {
-        let core = repository.appendingPathComponent("Sources/SprigCore")
+        try declaredNames(in: "Sources/SprigCore")
+    }
+
+    /// Every top-level name the sources under `folder` declare (and every member they declare
+    /// in an extension of a type that is not their own).
+    static func declaredNames(in folder: String) throws -> Set<String> {
+        let core = repository.appendingPathComponent(folder)
         let files = (FileManager.default.subpaths(atPath: core.path) ?? []).filter { $0.hasSuffix(".swift") }
         let declaration = try Regex(#"^(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|package|internal|fileprivate|private|final|static|mutating|nonisolated)\s+)*(?:struct|enum|class|protocol|typealias|func|let|var|actor)\s+(\w+)"#)
         let extensionHead = try Regex(#"^extension\s+(\w+)"#)
@@ -161,7 +167,10 @@ struct SpecIndependenceTests {
 
     @Test("the specification, abstraction, refinement and properties name only the allowed SprigCore boundary")
     func specificationSharesNothingWithTheKernel() throws {
-        let core = try Self.coreNames()
+        // A name the model declares itself (the specification's own `Structures`) is the model's
+        // where the model uses it: SprigCore is imported name by name, so the compiler does not
+        // let such a use reach SprigCore's declaration of the same name.
+        let core = try Self.coreNames().subtracting(Self.declaredNames(in: "Sources/SprigModel"))
         // The scan sees the kernel's logic: a scan that found nothing to look for could not fail.
         for name in ["PageTableWalk", "Yield", "DescriptorLayout", "ConfigList", "Shadow", "UserRegisters", "Prepare", "Reclaim"] {
             #expect(core.contains(name), "SprigCore's \(name) is not among the names the scan looks for")

@@ -160,19 +160,27 @@ final class StateStore {
 }
 
 extension KernelCache {
-    /// `storage` with every empty entry's words zeroed: equal for two storages that hold the
-    /// same entries (an emptied entry keeps its words, only its tag is cleared).
+    /// `storage` with every entry that cannot hit (empty, or of an earlier generation) zeroed,
+    /// the stamp taken out of the live entries' tags and the generation word zeroed: equal for
+    /// two storages whose lookups hit the same entries (an emptied entry keeps its words, an
+    /// entry of an earlier generation all of them; the generation's own value decides nothing
+    /// but which entries are live).
     static func live(_ storage: [UInt64]) -> [UInt64] {
         guard storage.count == words else { return storage }
         var s = storage
-        for e in stride(from: 0, to: TranslationCache.words, by: 3) where s[e + 1] == 0 {
-            s[e] = 0; s[e + 2] = 0
+        let stamp = s[generation]
+        for e in stride(from: 0, to: TranslationCache.words, by: 3) {
+            if isLive(tag: s[e + 1], stamp: stamp) { s[e + 1] &= ~stampMask } else { s[e] = 0; s[e + 1] = 0; s[e + 2] = 0 }
         }
         let n = YieldCache.entryWords
-        for e in stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: n)
-        where s[e + YieldCache.tag] & YieldCache.valid == 0 {
-            for i in e..<(e + n) { s[i] = 0 }
+        for e in stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: n) {
+            if isLive(tag: s[e + YieldCache.tag], stamp: stamp) {
+                s[e + YieldCache.tag] &= ~stampMask
+            } else {
+                for i in e..<(e + n) { s[i] = 0 }
+            }
         }
+        s[generation] = 0
         return s
     }
 }

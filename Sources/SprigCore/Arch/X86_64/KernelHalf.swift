@@ -14,10 +14,6 @@ package enum KernelHalf {
     /// Copies the kernel-half entries of the root table `from` into the root table `to`.
     @inline(__always)
     static func share<P: Platform>(_ p: P, from: PhysicalAddress, to: PhysicalAddress) {
-        var k = firstEntry
-        while k < endEntry {
-            p.store(to.adding(k * 8), p.load(from.adding(k * 8)))
-            k += 1
-        }
+        Structures.copyWords(p, from: from.adding(firstEntry * 8), to: to.adding(firstEntry * 8), count: endEntry - firstEntry)
     }
 }

@@ -48,12 +48,12 @@ public enum UserRegisters {
     static func writeInitialContext<P: Platform>(
         _ p: P, at context: PhysicalAddress, entry: UInt64, stack: UInt64, argument: UInt64
     ) {
-        p.store(context.adding(UInt64(ContextLayout.rip)), entry)
-        p.store(context.adding(UInt64(ContextLayout.rsp)), stack)
-        p.store(context.adding(UInt64(ContextLayout.rflags)), InitialRegisters.flags)
-        p.store(context.adding(UInt64(ContextLayout.fpu)), InitialRegisters.fcw)
-        p.store(context.adding(UInt64(ContextLayout.fpu + 24)), InitialRegisters.mxcsr)
-        p.store(context.adding(UInt64(ContextLayout.rdi)), argument)
-        p.store(context.adding(UInt64(ContextLayout.valid)), 1)
+        PartitionMemory.write(p, context.adding(UInt64(ContextLayout.rip)), entry)
+        PartitionMemory.write(p, context.adding(UInt64(ContextLayout.rsp)), stack)
+        PartitionMemory.write(p, context.adding(UInt64(ContextLayout.rflags)), InitialRegisters.flags)
+        PartitionMemory.write(p, context.adding(UInt64(ContextLayout.fpu)), InitialRegisters.fcw)
+        PartitionMemory.write(p, context.adding(UInt64(ContextLayout.fpu + 24)), InitialRegisters.mxcsr)
+        PartitionMemory.write(p, context.adding(UInt64(ContextLayout.rdi)), argument)
+        PartitionMemory.write(p, context.adding(UInt64(ContextLayout.valid)), 1)
     }
 }

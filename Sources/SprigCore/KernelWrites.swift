@@ -1,0 +1,144 @@
+/// Every write SprigCore makes to physical memory, and the generation number that keeps the
+/// kernel's caches coherent with the structures they summarise.
+///
+/// The translation cache and the yield cache keep answers computed from kernel structures
+/// between kernel entries. What each answer depends on:
+///
+/// * `TranslationCache` (descriptor, page → frame, writable): the partition's page tables at
+///   every level, and the root-table word of its descriptor.
+/// * `YieldCache` (caller, callee name, target, save → plan of checks 3–8): the caller's
+///   descriptor (parent) and its tables and shadow 1 (the child lookup), the callee's
+///   descriptor (root table), both partitions' tables (VIDT pages, contexts); and the two VIDT
+///   entries read, which are partition memory.
+///
+/// Kernel structures change only here. `Structures.write`, `zero` and `copyWords` are the one
+/// door to every page-table, shadow, descriptor and configuration page: each write advances
+/// the *generation* (`KernelCache.generation`; `write(p) { store in … }` stores the words of one
+/// structure step and advances once after them), and each cache entry is stamped with the
+/// generation it was filled in and hits only while the generation is still that one. So no
+/// entry is ever older than the structures it was read from, whichever service, boot step or
+/// future code made the write, with no list of "services that change tables" to keep.
+///
+/// Two kinds of word are written without advancing it:
+/// * the interrupt state of a descriptor (`writeUnsummarized`, called by
+///   `Descriptor.setInterruptState` alone): no cache keeps it, yield's check 9 reads it after
+///   the cache on every yield, and yield writes it twice on every switch;
+/// * partition memory (`PartitionMemory`: root's image, boot info, VIDT and first context at
+///   boot). No cache keeps partition memory but the VIDT entries, and those ring 3 rewrites at
+///   any time without the kernel, so no generation could follow them: a yield-cache hit reads
+///   both entries again and compares them with the values the plan was checked on
+///   (`YieldCache.lookup`). The kernel's own writes of partition memory at yield and delivery
+///   (`CPUPlatform.saveCPUState`, at checked `ContextLocation`s) are covered the same way.
+///
+/// The hardware writes page tables too: the accessed and dirty bits. No cached answer depends
+/// on them (a walk's frame and rights do not).
+///
+/// `Platform`'s writers take a `WriteAccess`, which only this file can make: no other SprigCore
+/// code can write memory at all (`KernelWritesTests` also checks the sources).
+///
+/// The stamp: the generation word holds `KernelCache.live | g << 47` with g in 0..<2^16. A
+/// translation entry's tag is `page | stamp` (a lower-half page is below 2^47), a yield entry's
+/// `stamp | save << 16 | target`, so a lookup compares one word as before. When g wraps, both
+/// caches are emptied first (an entry of the old g could otherwise hit again); the word starts
+/// at 0 and the first write (root's tables, at boot, before any partition runs) makes it
+/// `live`, with both caches empty.
+import SprigABI
+
+/// Permission to write physical memory: an argument of `Platform`'s writers that only this
+/// file can make (its initializer is file-private).
+public struct WriteAccess: Sendable {
+    fileprivate init() {}
+}
+
+/// The one door to kernel structure pages: every write advances the cache generation.
+package enum Structures {
+    /// Writes the word at `at` on a structure page (table, shadow, descriptor, configuration list).
+    @inline(__always)
+    package static func write<P: Platform>(_ p: P, _ at: PhysicalAddress, _ value: UInt64) {
+        p.store(at, value, WriteAccess())
+        KernelCache.advance(p)
+    }
+
+    /// Writes the words of one structure step (`body` stores each through the function it is
+    /// given), then advances the generation once: the same guarantee as a `write` each, since
+    /// no entry filled before the advance can hit after it, at one advance's cost.
+    @inline(__always)
+    package static func write<P: Platform>(_ p: P, _ body: (_ store: (PhysicalAddress, UInt64) -> Void) -> Void) {
+        body { at, value in p.store(at, value, WriteAccess()) }
+        KernelCache.advance(p)
+    }
+
+    /// Zeroes `page`, which becomes or stops being a structure page.
+    package static func zero<P: Platform>(_ p: P, _ page: PhysicalAddress) {
+        p.zeroPage(page, WriteAccess())
+        KernelCache.advance(p)
+    }
+
+    /// Copies `count` words from `source` to `destination` (a fresh root table's kernel half).
+    package static func copyWords<P: Platform>(_ p: P, from source: PhysicalAddress, to destination: PhysicalAddress, count: UInt64) {
+        var k: UInt64 = 0
+        while k < count {
+            p.store(destination.adding(k &* 8), p.load(source.adding(k &* 8)), WriteAccess())
+            k += 1
+        }
+        KernelCache.advance(p)
+    }
+
+    /// Writes a descriptor word that no cache keeps (the interrupt state): no generation
+    /// change. `Descriptor.setInterruptState` is its one caller (`KernelWritesTests`).
+    @inline(__always)
+    package static func writeUnsummarized<P: Platform>(_ p: P, _ at: PhysicalAddress, _ value: UInt64) {
+        p.store(at, value, WriteAccess())
+    }
+}
+
+/// The kernel's writes to pages a partition owns (root's, at boot). No cache keeps their
+/// contents (VIDT entries are read again on every yield-cache hit), so no generation change.
+package enum PartitionMemory {
+    @inline(__always)
+    package static func write<P: Platform>(_ p: P, _ at: PhysicalAddress, _ value: UInt64) {
+        p.store(at, value, WriteAccess())
+    }
+
+    package static func zero<P: Platform>(_ p: P, _ page: PhysicalAddress) {
+        p.zeroPage(page, WriteAccess())
+    }
+
+    package static func copy<P: Platform>(_ p: P, from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
+        p.copy(from: source, to: destination, bytes: bytes, WriteAccess())
+    }
+}
+
+extension KernelCache {
+    /// Storage index of the generation word (after both caches' entries).
+    public static let generation = TranslationCache.words + YieldCache.words
+    /// Bit 63 of the stamp: set in every stamp after the first structure write.
+    public static let live: UInt64 = 1 << 63
+    /// The stamp's bits: `live` and the 16-bit generation above bit 47.
+    public static let stampMask: UInt64 = 0xFFFF_8000_0000_0000
+    /// One generation.
+    static let step: UInt64 = 1 << 47
+
+    /// The current stamp, which every entry filled now carries in its tag.
+    @inline(__always)
+    package static func stamp<P: Platform>(_ p: P) -> UInt64 { p.translationCacheLoad(generation) }
+
+    /// Whether an entry with tag word `tag` can hit while the stamp is `stamp` (a model and
+    /// test reader: the kernel compares whole tags).
+    package static func isLive(tag: UInt64, stamp: UInt64) -> Bool {
+        stamp & live != 0 && tag & stampMask == stamp
+    }
+
+    /// A structure changed: every entry filled before now stops hitting. When the generation
+    /// wraps (the carry leaves bit 63), both caches are emptied first.
+    @inline(__always)
+    static func advance<P: Platform>(_ p: P) {
+        let next = p.translationCacheLoad(generation) &+ step
+        if next & live != 0 {
+            p.translationCacheStore(generation, next)
+        } else {
+            empty(p)
+            p.translationCacheStore(generation, live)
+        }
+    }
+}

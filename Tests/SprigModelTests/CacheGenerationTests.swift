@@ -1,0 +1,84 @@
+/// The cache generation (KernelWrites.swift): every write to a kernel structure ends every
+/// translation- and yield-cache entry filled before it, a wrap of the generation empties both
+/// caches, and a write that does not pass `Structures` leaves a stale entry the model's
+/// properties name.
+import SprigABI
+import SprigCore
+import SprigModel
+import Testing
+
+@Suite struct CacheGenerationTests {
+    typealias PingPong = YieldCacheTests.PingPong
+
+    /// Live translation-cache entries (of the current generation).
+    static func liveTranslations(_ m: SimulatedMemory) -> Int {
+        let stamp = KernelCache.stamp(m)
+        return stride(from: 0, to: TranslationCache.words, by: 3)
+            .filter { KernelCache.isLive(tag: m.translationCacheLoad($0 + 1), stamp: stamp) }.count
+    }
+
+    /// Where the child's handler page is mapped in the child (its leaf table entry).
+    static func handlerLeaf(_ s: PingPong) -> PhysicalAddress {
+        Shadow.leafSlots(s.m.memory, descriptor: s.c.descriptor, va: VirtualAddress(s.handler))!.entryAt
+    }
+
+    @Test func anyStructureWriteEndsEveryEntry() {
+        let s = PingPong()
+        s.roundTrip()
+        #expect(s.liveEntries == 2)
+        #expect(Self.liveTranslations(s.m.memory) > 0)
+        // The same value written back into a root table word: nothing changed, and yet no
+        // entry from before may hit (the generation says "written", not "what changed").
+        let word = Partition.rootTable(s.m.memory, s.m.root.descriptor)
+        let stamp = KernelCache.stamp(s.m.memory)
+        Structures.write(s.m.memory, word, s.m.memory.load(word))
+        #expect(KernelCache.stamp(s.m.memory) != stamp)
+        #expect(s.liveEntries == 0)
+        #expect(Self.liveTranslations(s.m.memory) == 0)
+        // The next round trip walks again and keeps both plans again.
+        s.roundTrip()
+        #expect(s.liveEntries == 2)
+        s.m.checkProperties()
+    }
+
+    @Test func aWrapEmptiesBothCaches() {
+        let s = PingPong()
+        s.roundTrip()
+        let filledIn = KernelCache.stamp(s.m.memory)
+        #expect(s.liveEntries == 2)
+        // The last generation before the wrap, then a table change that wraps it: the child's
+        // handler page taken back.
+        s.m.memory.translationCacheStore(KernelCache.generation, KernelCache.stampMask)
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        let r = Kernel.dispatch(s.m.cpu, caller: s.m.root.descriptor, service: Service.removeVAddr.rawValue,
+                                s.c.name, s.handler, 0, 0, 0)
+        #expect(r.status == .success)
+        let wrapped = KernelCache.stamp(s.m.memory)
+        #expect(wrapped & KernelCache.live != 0 && wrapped < KernelCache.live | 16 << 47 && wrapped != filledIn)
+        // Counted round to the generation the entries were filled in: they were emptied at the
+        // wrap, so none hits and the yield sees the page gone.
+        s.m.memory.translationCacheStore(KernelCache.generation, filledIn)
+        #expect(s.liveEntries == 0)
+        #expect(Self.liveTranslations(s.m.memory) == 0)
+        s.m.checkProperties()
+        s.m.expectRefused(.calleeContextUnavailable) { s.m.yield(to: s.c.name, target: 0x40, save: 300) }
+    }
+
+    @Test func theModelNamesATableWriteThatBypassesTheChokePoint() {
+        let s = PingPong()
+        s.roundTrip()
+        s.m.checkProperties()
+        // What removeVAddr writes first, the child's leaf of its handler page, written without
+        // `Structures`: the generation stays, the entries stay live and are stale now.
+        let leaf = Self.handlerLeaf(s)
+        let was = s.m.memory.load(leaf)
+        s.m.memory.store(leaf, 0)
+        let found = Set(s.m.machine.checkAllProperties().map(\.kind))
+        #expect(found.contains(.staleTranslation))
+        #expect(found.contains(.staleYieldPlan))
+        // The same write through the choke point leaves nothing stale.
+        s.m.memory.store(leaf, was)
+        Structures.write(s.m.memory, leaf, 0)
+        #expect(!s.m.machine.checkAllProperties().contains { $0.kind == .staleTranslation || $0.kind == .staleYieldPlan })
+    }
+}
