@@ -37,6 +37,9 @@ struct Running {
     var resumeAt: UInt64 = VIDTIndex.main
     /// Interrupt events waiting for its next frame, by event index.
     var pending: UInt64 = 0
+    /// Its stamp page (`ChannelLayout.stampPage`): when it last raised an event, when its last
+    /// event handler began.
+    var stamps: UInt64 = 0
 }
 
 /// The first page of a nested instance's extra region: what its parent hands it.
@@ -77,9 +80,28 @@ enum Init {
     nonisolated(unsafe) static var delayCount = 0
     nonisolated(unsafe) static var delaysReported = false
 
-    /// Root: its vaddr of channel `i`'s writer and reader pages.
+    /// Root: its vaddr of channel `i`'s writer and reader pages (swapped by each hand-over), the
+    /// reader's ack page of a channel carried by hand-over, and the hand-overs' sequence number.
     nonisolated(unsafe) static var writerPages: InlineArray<64, UInt64> = .init(repeating: 0)
     nonisolated(unsafe) static var readerPages: InlineArray<64, UInt64> = .init(repeating: 0)
+    nonisolated(unsafe) static var ackPages: InlineArray<64, UInt64> = .init(repeating: 0)
+    nonisolated(unsafe) static var sequence: InlineArray<64, UInt64> = .init(repeating: 0)
+
+    /// The bench's samples, in guest instructions under -icount (docs/bench.md): the carrier's
+    /// cost of each message of the first `sampledChannels` channels, and each event's latency
+    /// (its source's `raiseEvent` to its target handler's `handlerEntered`) by kind. An event's
+    /// first `eventLinesPerEvent` occurrences are printed and not sampled (the lines are not
+    /// part of routing); later ones are only counted.
+    static let sampledChannels = 8, eventLinesPerEvent: UInt64 = 2
+    nonisolated(unsafe) static var carryCost: InlineArray<8, Samples> = .init(repeating: Samples())
+    /// By kind: handover, interrupt.
+    nonisolated(unsafe) static var latency: InlineArray<2, Samples> = .init(repeating: Samples())
+    nonisolated(unsafe) static var raised: InlineArray<64, UInt64> = .init(repeating: 0)
+    /// The event whose handler runs now (-1: none), and whether it is sampled.
+    nonisolated(unsafe) static var inFlight = -1
+    nonisolated(unsafe) static var inFlightSampled = false
+    /// Two back-to-back counter reads: subtracted from each sample, as the bench does.
+    nonisolated(unsafe) static var counterCost: UInt64 = 0
 
     static var level: PlanView.Partition { plan.partition(me) }
 
@@ -173,16 +195,20 @@ enum Init {
             && word(children[k].vidt + 8 * plan.event(e).vector).pointee != 0 {
             children[k].pending &= ~(1 << UInt64(e))
             let ev = plan.event(e)
-            var out = Output()
-            prefix(&out)
-            out.write("event ")
-            let n = plan.eventName(e)
-            words(&out, n.0, n.1)
-            out.write(" delivered to ")
-            name(&out, children[k].plan)
-            out.write(" at its frame, vector ")
-            out.hex(ev.vector)
-            out.byte(10)
+            inFlight = e
+            inFlightSampled = raised[e] > eventLinesPerEvent
+            if !inFlightSampled {
+                var out = Output()
+                prefix(&out)
+                out.write("event ")
+                let n = plan.eventName(e)
+                words(&out, n.0, n.1)
+                out.write(" delivered to ")
+                name(&out, children[k].plan)
+                out.write(" at its frame, vector ")
+                out.hex(ev.vector)
+                out.byte(10)
+            }
             enter(k, at: ev.vector)
         }
         let nested = plan.partition(children[k].plan).flags & PlanLayout.generic != 0
@@ -301,12 +327,18 @@ enum Init {
         children[k].name = c.name
         children[k].vidt = c.vidt
         children[k].resumeAt = VIDTIndex.main
-        // Channel pages of ends in its subtree, at the same address all the way down.
+        if !give(children[k].stamps, to: c.name, at: ChannelLayout.stampPage) { return false }
+        // Channel pages of ends in its subtree, at the same address all the way down; a page
+        // handed over is the reader's read-only, its ack page read/write.
         var i = 0
         while i < plan.channelCount {
             let ch = plan.channel(i)
+            let handover = ackPage(i) != 0
             if childHolding(Int(ch.writer)) == k && !give(writerPage(i), to: c.name, at: ChannelLayout.writer(UInt64(i))) { return false }
-            if childHolding(Int(ch.reader)) == k && !give(readerPage(i), to: c.name, at: ChannelLayout.reader(UInt64(i))) { return false }
+            if childHolding(Int(ch.reader)) == k {
+                if !give(readerPage(i), to: c.name, at: ChannelLayout.reader(UInt64(i)), rights: handover ? Rights.read : Rights.read | Rights.write) { return false }
+                if handover && !give(ackPage(i), to: c.name, at: ChannelLayout.ack(UInt64(i))) { return false }
+            }
             i += 1
         }
         return true
@@ -314,6 +346,14 @@ enum Init {
 
     static func writerPage(_ i: Int) -> UInt64 { isRoot ? writerPages[i] : ChannelLayout.writer(UInt64(i)) }
     static func readerPage(_ i: Int) -> UInt64 { isRoot ? readerPages[i] : ChannelLayout.reader(UInt64(i)) }
+    /// Root's ack page of channel `i` when root hands its pages over; 0 for a copied channel.
+    static func ackPage(_ i: Int) -> UInt64 { isRoot ? ackPages[i] : 0 }
+
+    /// Child index of plan partition `p` when it is one of this instance's own children.
+    static func ownChild(_ p: UInt64) -> Int? {
+        guard p < UInt64(plan.partitionCount), Int(plan.partition(Int(p)).parent) == me else { return nil }
+        return child(plan: Int(p))
+    }
 
     /// The extra region of nested child `p`: a header and the plan (copies, read/write), then
     /// (mapped by `build`) the images of `p`'s descendants, as the header lists them.
@@ -369,35 +409,106 @@ enum Init {
         return nil
     }
 
-    /// Root: moves every message waiting in a writer page to its reader page when that is empty.
+    /// Root: moves every message waiting in a writer page to its reader when the reader has
+    /// taken the one before: by copy into the reader's page, or by hand-over (the writer's page
+    /// becomes the reader's, read-only, and the reader's page, which it could not write, the
+    /// writer's). Never one page in both.
     static func carry() {
         var i = 0
         while i < plan.channelCount {
             let w = writerPages[i], r = readerPages[i]
-            if word(w + ChannelLayout.fullWord).pointee != 0 && word(r + ChannelLayout.fullWord).pointee == 0 {
+            let handover = ackPages[i] != 0
+            // A handed-over page is taken when its number is in the reader's ack page.
+            let readerFree = word(r + ChannelLayout.fullWord).pointee == 0
+                || (handover && word(ackPages[i]).pointee == word(r + ChannelLayout.sequenceWord).pointee)
+            if word(w + ChannelLayout.fullWord).pointee != 0 && readerFree {
                 let ch = plan.channel(i)
+                let start = readTSC()
                 let length = min(word(w + ChannelLayout.lengthWord).pointee, ch.size)
-                var off: UInt64 = 0
-                while off < length { word(r + ChannelLayout.data + off).pointee = word(w + ChannelLayout.data + off).pointee; off += 8 }
-                word(r + ChannelLayout.lengthWord).pointee = length
-                word(r + ChannelLayout.fullWord).pointee = 1
-                word(w + ChannelLayout.fullWord).pointee = 0
+                if handover {
+                    if !handOver(i, length) { i += 1; continue }
+                } else {
+                    var off: UInt64 = 0
+                    while off < length { word(r + ChannelLayout.data + off).pointee = word(w + ChannelLayout.data + off).pointee; off += 8 }
+                    word(r + ChannelLayout.lengthWord).pointee = length
+                    word(r + ChannelLayout.sequenceWord).pointee = 0
+                    word(r + ChannelLayout.fullWord).pointee = 1
+                    word(w + ChannelLayout.fullWord).pointee = 0
+                }
+                let end = readTSC()
+                if !handover { sequence[i] += 1 }
+                if i < sampledChannels { carryCost[i].add(end &- start) }
                 messages += 1
-                var out = Output()
-                out.write("init: channel ")
-                let n = plan.channelName(i)
-                words(&out, n.0, n.1)
-                out.write(": ")
-                out.decimal(length)
-                out.write(" bytes from ")
-                name(&out, Int(ch.writer))
-                out.write(" to ")
-                name(&out, Int(ch.reader))
-                out.write(" (copy)")
-                out.byte(10)
+                // The first few messages of each channel are printed; the rest only counted.
+                if sequence[i] <= 3 {
+                    var out = Output()
+                    out.write("init: channel ")
+                    let n = plan.channelName(i)
+                    words(&out, n.0, n.1)
+                    out.write(": ")
+                    out.decimal(length)
+                    out.write(" bytes from ")
+                    name(&out, Int(ch.writer))
+                    out.write(" to ")
+                    name(&out, Int(ch.reader))
+                    out.write(handover ? " (hand-over)" : " (copy)")
+                    out.byte(10)
+                }
             }
             i += 1
         }
+    }
+
+    /// Channel `i` by hand-over: takes the writer's full page and the reader's taken one from
+    /// both, numbers the message, and gives each page to the other end. False (and nothing
+    /// moved) when an end is not one of root's children or a service refuses.
+    static func handOver(_ i: Int, _ length: UInt64) -> Bool {
+        let ch = plan.channel(i)
+        guard let wk = ownChild(ch.writer), let rk = ownChild(ch.reader) else { return false }
+        let w = writerPages[i], r = readerPages[i]
+        let wva = ChannelLayout.writer(UInt64(i)), rva = ChannelLayout.reader(UInt64(i))
+        guard Sprig.call(.removeVAddr, children[wk].name, wva).succeeded else { return false }
+        guard Sprig.call(.removeVAddr, children[rk].name, rva).succeeded else {
+            _ = Sprig.call(.addVAddr, w, children[wk].name, wva, Rights.read | Rights.write)
+            return false
+        }
+        sequence[i] += 1
+        word(w + ChannelLayout.lengthWord).pointee = length
+        word(w + ChannelLayout.sequenceWord).pointee = sequence[i]
+        word(r + ChannelLayout.fullWord).pointee = 0
+        let toReader = Sprig.call(.addVAddr, w, children[rk].name, rva, Rights.read)
+        let toWriter = Sprig.call(.addVAddr, r, children[wk].name, wva, Rights.read | Rights.write)
+        if !toReader.succeeded || !toWriter.succeeded { stop("hand a channel page to", toReader.succeeded ? wk : rk, toReader.succeeded ? toWriter.raw : toReader.raw) }
+        writerPages[i] = r
+        readerPages[i] = w
+        return true
+    }
+
+    /// After event `inFlight`'s handler ended (its `Channel.handled()` is a yield, which names
+    /// no source): its latency, from the source's stamp before its raise to the target's at its
+    /// handler's start, when both are children of this instance (their stamp pages are its own)
+    /// and the occurrence was not printed.
+    static func sampleLatency() {
+        let e = inFlight
+        inFlight = -1
+        guard e >= 0, inFlightSampled else { return }
+        let ev = plan.event(e)
+        guard let t = ownChild(ev.target), let s = ownChild(ev.source) else { return }
+        let kind = ev.kind == PlanLayout.handover ? 0 : 1
+        let from = word(children[s].stamps + ChannelLayout.raisedWord).pointee
+        let to = word(children[t].stamps + ChannelLayout.enteredWord).pointee
+        if to > from { latency[kind].add(to - from) }
+    }
+
+    /// Root, at the end: the channels' costs per message and the events' latencies.
+    static func reportCarrierBench() {
+        var i = 0
+        while i < plan.channelCount && i < sampledChannels {
+            carryCost[i].report(ackPages[i] != 0 ? "channel.handover." : "channel.copy.", suffix: plan.channel(i).size, baseline: counterCost)
+            i += 1
+        }
+        latency[0].report("event.handover", baseline: counterCost)
+        latency[1].report("event.interrupt", baseline: counterCost)
     }
 
     /// Prints `bench: sched.depthN <median> <min> <max>` of the frame-start delays so far.
@@ -428,6 +539,7 @@ enum Init {
 
     static func finish() -> Never {
         reportDelays()
+        reportCarrierBench()
         var out = Output()
         out.write("init: ")
         out.decimal(majorFrames)
@@ -532,19 +644,26 @@ func initEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultA
     while e < Init.plan.eventCount {
         let ev = Init.plan.event(e)
         if ev.vector == vector && Init.childHolding(Int(ev.source)) == k, let t = Init.childHolding(Int(ev.target)) {
-            out.write("init: event ")
-            let n = Init.plan.eventName(e)
-            Init.words(&out, n.0, n.1)
-            out.write(" from ")
-            Init.name(&out, Int(ev.source))
-            out.write(" to ")
-            Init.name(&out, Int(ev.target))
+            // The first occurrences are printed; later ones are routed without a line, and sampled.
+            Init.raised[e] += 1
+            let printed = Init.raised[e] <= Init.eventLinesPerEvent
+            if printed {
+                out.write("init: event ")
+                let n = Init.plan.eventName(e)
+                Init.words(&out, n.0, n.1)
+                out.write(" from ")
+                Init.name(&out, Int(ev.source))
+                out.write(" to ")
+                Init.name(&out, Int(ev.target))
+            }
             let ready = word(Init.children[t].vidt + 8 * vector).pointee != 0 && Init.children[t].resumeAt != VIDTIndex.main
             if ev.kind == PlanLayout.handover && ready {
-                out.line(": handover, it runs now")
+                if printed { out.line(": handover, it runs now") }
+                Init.inFlight = e
+                Init.inFlightSampled = !printed
                 Init.enter(t, at: vector)
             }
-            out.line(ev.kind == PlanLayout.handover ? ": handover to a partition not yet started, at its first frame" : ": interrupt, at its next frame")
+            if printed { out.line(ev.kind == PlanLayout.handover ? ": handover to a partition not yet started, at its first frame" : ": interrupt, at its next frame") }
             Init.children[t].pending |= 1 << UInt64(e)
             Init.resume(k)
         }
@@ -560,6 +679,7 @@ func initEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultA
 /// VIDT[ChannelLayout.handled]: an event's handler is done; the frame's partition goes on.
 @_cdecl("init_handled")
 func initHandled(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    Init.sampleLatency()
     // A nested instance that took a pending event at its frame's start gets that frame's tick.
     Init.resume(Init.current, tick: true)
 }
@@ -693,8 +813,10 @@ func initMain(_ argument: UInt64) {
         while i < Init.plan.channelCount && i < 64 {
             Init.writerPages[i] = Init.pages.takeZeroed()
             Init.readerPages[i] = Init.pages.takeZeroed()
+            if Init.plan.channel(i).transfer == PlanLayout.pageHandover { Init.ackPages[i] = Init.pages.takeZeroed() }
             i += 1
         }
+        Init.counterCost = Samples.counterBaseline()
     }
     // Handler contexts: two pages of this instance's, five contexts each.
     let contexts = Init.pages.takeZeroed()
@@ -727,6 +849,7 @@ func initMain(_ argument: UInt64) {
             let k = Init.childCount
             Init.children[k].plan = p
             Init.children[k].console = Init.pages.takeZeroed()
+            Init.children[k].stamps = Init.pages.takeZeroed()
             var ok = false
             if let image = Init.imageOf(p) {
                 Init.children[k].image = image.vaddr
