@@ -441,15 +441,14 @@ public enum SystemValidators {
                 if !generic(f, carrier) { r.fail(["events", n], "the events' router '\(carrier)' runs '\(f.partitions[carrier]?.program ?? "?")', which routes no events") }
             }
         },
-        SystemValidator(name: "routed-by-root", rule: "under a generic root, events go from a child of root and channels have root as their carrier (init routes and carries at root)") { f, r in
+        SystemValidator(name: "event-ends-are-children", rule: "under a generic root, an event's source and target are both children of its router (their nearest common ancestor), which enters the target itself") { f, r in
             guard let root = f.root, generic(f, root) else { return }
             for n in f.events.keys.sorted() {
-                guard let s = f.events[n]?.source, f.partitions[s] != nil else { continue }
-                if f.parents[s] != root { r.fail(["events", n, "source"], "'\(s)' is not a child of root '\(root)': its event would go to '\(f.parents[s] ?? "?")', which routes none") }
-            }
-            for n in f.channels.keys.sorted() {
-                guard let c = f.channels[n], let w = c.writer, let rd = c.reader, let carrier = f.carrier(w, rd) else { continue }
-                if carrier != root { r.fail(["channels", n], "its carrier would be '\(carrier)'; init carries channels at root only") }
+                guard let e = f.events[n], let s = e.source, let t = e.target, f.partitions[s] != nil, f.partitions[t] != nil,
+                      let router = f.carrier(s, t) else { continue }
+                for (key, end) in [("source", s), ("target", t)] where f.parents[end] != router {
+                    r.fail(["events", n, key], "'\(end)' is not a child of the event's router '\(router)' (its parent is '\(f.parents[end] ?? "none")'); init routes an event between its own children only")
+                }
             }
         },
         SystemValidator(name: "handover-between-children", rule: "a channel carried by hand-over ('handover') joins two children of its carrier: the carrier moves only pages it gave itself") { f, r in

@@ -69,14 +69,22 @@ public enum Channel {
     }
 
     /// Makes `handler` this partition's entry for event `vector`, run with interrupts masked on
-    /// the handler stack (context slot 2), and gives the masked state a save slot of its own
-    /// (slot 3): a line the handler prints then saves the handler there, never over the
-    /// partition's own saved context at `VIDTIndex.stiSave`.
-    public static func onEvent(_ vector: UInt64, _ handler: Handler) {
+    /// the handler stack in a context slot of its own (2, then 4-9: up to seven handlers; each
+    /// handler's entry lives in its slot, so two events never share one), and gives the masked
+    /// state a save slot of its own (slot 3): a line the handler prints then saves the handler
+    /// there, never over the partition's own saved context at `VIDTIndex.stiSave`.
+    /// - Returns: false (and nothing installed) when the seven slots are taken.
+    @discardableResult
+    public static func onEvent(_ vector: UInt64, _ handler: Handler) -> Bool {
+        let slot: UInt64 = handlerSlots == 0 ? 2 : 3 + handlerSlots
+        guard slot <= 9 else { return false }
+        handlerSlots += 1
         Contexts.setVIDT(VIDTIndex.cliSave, ChildLayout.contextSlot(3))
-        Contexts.setHandler(vector, handler, slot: ChildLayout.contextSlot(2), stackTop: ChildLayout.handlerStackTop,
+        Contexts.setHandler(vector, handler, slot: ChildLayout.contextSlot(slot), stackTop: ChildLayout.handlerStackTop,
                             flags: InterruptFlags.masked)
+        return true
     }
+    nonisolated(unsafe) static var handlerSlots: UInt64 = 0
 
     /// Ends an event's handler: the parent resumes the frame's partition (this handler's
     /// context is dropped, the partition's saved one stays where it is).

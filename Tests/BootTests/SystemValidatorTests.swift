@@ -164,7 +164,7 @@ struct Breakage: Sendable, CustomTestStringConvertible {
         Breakage(validator: "channel-transfer", old: "transfer = \"copy\"", new: "transfer = \"mail\"", at: "transfer = \"mail\""),
         Breakage(validator: "channel-carrier", old: "program = \"init\"\nmemory = \"1 MiB\"", new: "program = \"producer\"\nmemory = \"1 MiB\"", at: "[channels.samples]"),
         Breakage(validator: "event-carrier", old: "[interrupts]", new: "[partitions.extra]\nprogram = \"producer\"\nmemory = \"64 KiB\"\nchildren = [\"leaf\"]\n[partitions.leaf]\nprogram = \"producer\"\nmemory = \"8 KiB\"\nvidt = { 0xC0 = \"on_tap\" }\n[events.tap]\nsource = \"extra\"\ntarget = \"leaf\"\nvector = 0xC0\nkind = \"interrupt\"\n[interrupts]", at: "[events.tap]"),
-        Breakage(validator: "routed-by-root", old: "[interrupts]", new: "[events.tap]\nsource = \"service\"\ntarget = \"console\"\nvector = 0xC0\nkind = \"interrupt\"\n[interrupts]", at: "source = \"service\""),
+        Breakage(validator: "event-ends-are-children", old: "[interrupts]", new: "[events.tap]\nsource = \"service\"\ntarget = \"console\"\nvector = 0xC0\nkind = \"interrupt\"\n[interrupts]", at: "source = \"service\""),
         Breakage(validator: "handover-between-children", old: "transfer = \"copy\"", new: "transfer = \"handover\"", at: "transfer = \"handover\""),
         Breakage(validator: "serial-handler", old: "vidt = { 36 = \"on_serial\", 0xB1 = \"on_line\" }", new: "vidt = { 0xB1 = \"on_line\" }", at: "serial = \"console\""),
         Breakage(validator: "printers-exist", old: "print = [\"console\"]", new: "print = [\"console\", \"ghost\"]", at: "print ="),

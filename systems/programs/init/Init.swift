@@ -51,6 +51,9 @@ enum NestedHeader {
     static let images: UInt64 = 40
     /// The last word: when (time-stamp counter) the tick its parent passes on was due.
     static let tickInstant: UInt64 = 4088
+    /// Non-zero while its parent enters it at an event's vector as that event's target (the
+    /// same vector may be one it routes for its own children).
+    static let enteredAsTarget: UInt64 = 4080
 }
 
 enum Init {
@@ -80,8 +83,9 @@ enum Init {
     nonisolated(unsafe) static var delayCount = 0
     nonisolated(unsafe) static var delaysReported = false
 
-    /// Root: its vaddr of channel `i`'s writer and reader pages (swapped by each hand-over), the
-    /// reader's ack page of a channel carried by hand-over, and the hand-overs' sequence number.
+    /// The carrier of channel `i` (this instance or another): its vaddr of the writer's and
+    /// reader's pages (swapped by each hand-over), the reader's ack page of a channel carried by
+    /// hand-over, and the channel's message count (a hand-over's sequence number).
     nonisolated(unsafe) static var writerPages: InlineArray<64, UInt64> = .init(repeating: 0)
     nonisolated(unsafe) static var readerPages: InlineArray<64, UInt64> = .init(repeating: 0)
     nonisolated(unsafe) static var ackPages: InlineArray<64, UInt64> = .init(repeating: 0)
@@ -102,6 +106,8 @@ enum Init {
     nonisolated(unsafe) static var inFlightSampled = false
     /// Two back-to-back counter reads: subtracted from each sample, as the bench does.
     nonisolated(unsafe) static var counterCost: UInt64 = 0
+    /// Whether some channel with an end below this instance is carried above it.
+    nonisolated(unsafe) static var forwardsSends = false
 
     static var level: PlanView.Partition { plan.partition(me) }
 
@@ -209,7 +215,7 @@ enum Init {
                 out.hex(ev.vector)
                 out.byte(10)
             }
-            enter(k, at: ev.vector)
+            enterForEvent(k, at: ev.vector)
         }
         let nested = plan.partition(children[k].plan).flags & PlanLayout.generic != 0
         if tick && nested && word(children[k].vidt + 8 * ChannelLayout.parentTick).pointee != 0 {
@@ -232,6 +238,13 @@ enum Init {
         }
         children[k].resumeAt = savedAt
         resume(k)
+    }
+
+    /// Enters child `k` at its VIDT `vector` as the target of an event; a nested instance is
+    /// told so in its header (it may route events of its own at the same vector).
+    static func enterForEvent(_ k: Int, at vector: UInt64) -> Never {
+        if children[k].header != 0 { word(children[k].header + NestedHeader.enteredAsTarget).pointee = 1 }
+        enter(k, at: vector)
     }
 
     /// Enters child `k` at its VIDT `vector` (its saved context stays where it is).
@@ -334,6 +347,9 @@ enum Init {
         while i < plan.channelCount {
             let ch = plan.channel(i)
             let handover = ackPage(i) != 0
+            // A channel carried inside the child's subtree is its carrier's to give.
+            let carrier = meeting(Int(ch.writer), Int(ch.reader))
+            if carrier != me && !below(me, carrier) { i += 1; continue }
             if childHolding(Int(ch.writer)) == k && !give(writerPage(i), to: c.name, at: ChannelLayout.writer(UInt64(i))) { return false }
             if childHolding(Int(ch.reader)) == k {
                 if !give(readerPage(i), to: c.name, at: ChannelLayout.reader(UInt64(i)), rights: handover ? Rights.read : Rights.read | Rights.write) { return false }
@@ -344,10 +360,32 @@ enum Init {
         return true
     }
 
-    static func writerPage(_ i: Int) -> UInt64 { isRoot ? writerPages[i] : ChannelLayout.writer(UInt64(i)) }
-    static func readerPage(_ i: Int) -> UInt64 { isRoot ? readerPages[i] : ChannelLayout.reader(UInt64(i)) }
-    /// Root's ack page of channel `i` when root hands its pages over; 0 for a copied channel.
-    static func ackPage(_ i: Int) -> UInt64 { isRoot ? ackPages[i] : 0 }
+    /// Channel `i`'s pages as this instance gives them to its children: its own when it carries
+    /// the channel, else the ones its parent gave it (at the same addresses all the way down).
+    static func writerPage(_ i: Int) -> UInt64 { carries(i) ? writerPages[i] : ChannelLayout.writer(UInt64(i)) }
+    static func readerPage(_ i: Int) -> UInt64 { carries(i) ? readerPages[i] : ChannelLayout.reader(UInt64(i)) }
+    /// This instance's ack page of channel `i` when it hands the channel's pages over, else 0.
+    static func ackPage(_ i: Int) -> UInt64 { carries(i) ? ackPages[i] : 0 }
+
+    /// The nearest common ancestor of plan partitions `a` and `b` (the carrier of a channel,
+    /// the router of an event, between them).
+    static func meeting(_ a: Int, _ b: Int) -> Int {
+        var x = a
+        while x != 0 && !(x == b || below(b, x)) { x = Int(plan.partition(x).parent) }
+        return x
+    }
+
+    /// Whether this instance carries channel `i` (is its ends' nearest common ancestor).
+    static func carries(_ i: Int) -> Bool {
+        let ch = plan.channel(i)
+        return meeting(Int(ch.writer), Int(ch.reader)) == me
+    }
+
+    /// Whether this instance routes event `e` (is its source's and target's nearest common ancestor).
+    static func routes(_ e: Int) -> Bool {
+        let ev = plan.event(e)
+        return meeting(Int(ev.source), Int(ev.target)) == me
+    }
 
     /// Child index of plan partition `p` when it is one of this instance's own children.
     static func ownChild(_ p: UInt64) -> Int? {
@@ -409,13 +447,14 @@ enum Init {
         return nil
     }
 
-    /// Root: moves every message waiting in a writer page to its reader when the reader has
+    /// The carrier: moves every message waiting in a writer page to its reader when the reader has
     /// taken the one before: by copy into the reader's page, or by hand-over (the writer's page
     /// becomes the reader's, read-only, and the reader's page, which it could not write, the
     /// writer's). Never one page in both.
     static func carry() {
         var i = 0
         while i < plan.channelCount {
+            if !carries(i) { i += 1; continue }
             let w = writerPages[i], r = readerPages[i]
             let handover = ackPages[i] != 0
             // A handed-over page is taken when its number is in the reader's ack page.
@@ -442,7 +481,8 @@ enum Init {
                 // The first few messages of each channel are printed; the rest only counted.
                 if sequence[i] <= 3 {
                     var out = Output()
-                    out.write("init: channel ")
+                    prefix(&out)
+                    out.write("channel ")
                     let n = plan.channelName(i)
                     words(&out, n.0, n.1)
                     out.write(": ")
@@ -461,7 +501,7 @@ enum Init {
 
     /// Channel `i` by hand-over: takes the writer's full page and the reader's taken one from
     /// both, numbers the message, and gives each page to the other end. False (and nothing
-    /// moved) when an end is not one of root's children or a service refuses.
+    /// moved) when an end is not one of this instance's children or a service refuses.
     static func handOver(_ i: Int, _ length: UInt64) -> Bool {
         let ch = plan.channel(i)
         guard let wk = ownChild(ch.writer), let rk = ownChild(ch.reader) else { return false }
@@ -585,6 +625,7 @@ func initTick(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAd
     } else {
         Init.instant = word(ChildLayout.extraBase + NestedHeader.tickInstant).pointee
         if Init.majorFrames >= 2 { Init.reportDelays() }
+        Init.carry()
     }
     Init.count()
     Init.resume(Init.current, tick: true)
@@ -606,12 +647,14 @@ func initConsole(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faul
     Init.back(k, savedAt)
 }
 
-/// VIDT[ChannelLayout.send]: a message waits in a writer page below. The carrier (root) carries
-/// it; a nested instance passes the request up.
+/// VIDT[ChannelLayout.send]: a message waits in a writer page below. This instance carries its
+/// own channels; a nested instance also passes the request up when a channel with an end below
+/// it is carried above it.
 @_cdecl("init_send")
 func initSend(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
     guard let k = Init.child(named: source) else { Init.resume(Init.current) }
-    if Init.isRoot { Init.carry() } else { Channel.raise(ChannelLayout.send) }
+    Init.carry()
+    if !Init.isRoot && Init.forwardsSends { Channel.raise(ChannelLayout.send) }
     Init.back(k, savedAt)
 }
 
@@ -620,10 +663,11 @@ func initSend(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAd
 @_cdecl("init_event")
 func initEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
     var out = Output()
-    if !Init.isRoot {
+    if !Init.isRoot && word(ChildLayout.extraBase + NestedHeader.enteredAsTarget).pointee != 0 {
         // A nested instance is the target of the event (its parent entered it here): it took
         // it; back to the frame that runs.
         // Entered by a yield, it has no vector in its registers: the plan names its events.
+        word(ChildLayout.extraBase + NestedHeader.enteredAsTarget).pointee = 0
         Init.prefix(&out)
         out.write("event")
         var e = 0
@@ -643,12 +687,13 @@ func initEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultA
     var e = 0
     while e < Init.plan.eventCount {
         let ev = Init.plan.event(e)
-        if ev.vector == vector && Init.childHolding(Int(ev.source)) == k, let t = Init.childHolding(Int(ev.target)) {
+        if ev.vector == vector && Init.routes(e) && Init.childHolding(Int(ev.source)) == k, let t = Init.childHolding(Int(ev.target)) {
             // The first occurrences are printed; later ones are routed without a line, and sampled.
             Init.raised[e] += 1
             let printed = Init.raised[e] <= Init.eventLinesPerEvent
             if printed {
-                out.write("init: event ")
+                Init.prefix(&out)
+                out.write("event ")
                 let n = Init.plan.eventName(e)
                 Init.words(&out, n.0, n.1)
                 out.write(" from ")
@@ -661,7 +706,7 @@ func initEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultA
                 if printed { out.line(": handover, it runs now") }
                 Init.inFlight = e
                 Init.inFlightSampled = !printed
-                Init.enter(t, at: vector)
+                Init.enterForEvent(t, at: vector)
             }
             if printed { out.line(ev.kind == PlanLayout.handover ? ": handover to a partition not yet started, at its first frame" : ": interrupt, at its next frame") }
             Init.children[t].pending |= 1 << UInt64(e)
@@ -669,7 +714,8 @@ func initEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultA
         }
         e += 1
     }
-    out.write("init: an event at vector ")
+    Init.prefix(&out)
+    out.write("an event at vector ")
     out.hex(vector)
     out.line(" that the plan does not route")
     Init.failures += 1
@@ -807,16 +853,26 @@ func initMain(_ argument: UInt64) {
         if Init.isRoot { Sprig.powerOff(2) }
         while true {}
     }
-    if Init.isRoot {
-        // Root's ends of every channel: one page per end, never the same page for both.
+    do {
+        // The ends of every channel this instance carries: one page per end, never the same
+        // page for both.
         var i = 0
         while i < Init.plan.channelCount && i < 64 {
+            if !Init.carries(i) { i += 1; continue }
             Init.writerPages[i] = Init.pages.takeZeroed()
             Init.readerPages[i] = Init.pages.takeZeroed()
             if Init.plan.channel(i).transfer == PlanLayout.pageHandover { Init.ackPages[i] = Init.pages.takeZeroed() }
             i += 1
         }
         Init.counterCost = Samples.counterBaseline()
+        i = 0
+        while i < Init.plan.channelCount {
+            let ch = Init.plan.channel(i)
+            if !Init.isRoot && !Init.carries(i) && (Init.below(Int(ch.writer), Init.me) || Init.below(Int(ch.reader), Init.me)) {
+                Init.forwardsSends = true
+            }
+            i += 1
+        }
     }
     // Handler contexts: two pages of this instance's, five contexts each.
     let contexts = Init.pages.takeZeroed()
@@ -834,9 +890,10 @@ func initMain(_ argument: UInt64) {
     Contexts.setHandler(ChannelLayout.handled, initHandled, slot: slot(4), stackTop: stackTop, flags: masked)
     var e = 0
     while e < Init.plan.eventCount {
-        // Root routes the events its children raise; a nested instance takes the ones for it.
+        // Each instance routes the events it is the router of; a nested instance also takes
+        // the ones for it.
         let ev = Init.plan.event(e)
-        let mine = Init.isRoot ? Init.below(Int(ev.source), Init.me) : Int(ev.target) == Init.me
+        let mine = Init.routes(e) || Int(ev.target) == Init.me
         if mine {
             Contexts.setHandler(ev.vector, initEvent, slot: slot(5), stackTop: stackTop, flags: masked)
         }
