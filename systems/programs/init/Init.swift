@@ -40,6 +40,10 @@ struct Running {
     /// Its stamp page (`ChannelLayout.stampPage`): when it last raised an event, when its last
     /// event handler began.
     var stamps: UInt64 = 0
+    /// The pages its first build took from this instance ([from, to)); a restart builds it
+    /// again in the same pages, so restarts never use more memory than the first start.
+    var pagesFrom: UInt64 = 0
+    var pagesTo: UInt64 = 0
 }
 
 /// The first page of a nested instance's extra region: what its parent hands it.
@@ -268,7 +272,8 @@ enum Init {
     }
 
     /// Gives this instance's page `page` to child `c` at `va` (read/write unless `rights` says).
-    static func give(_ page: UInt64, to c: UInt64, at va: UInt64, rights: UInt64 = Rights.read | Rights.write) -> Bool {
+    static func give(_ page: UInt64, to c: UInt64, at va: UInt64, rights: UInt64 = Rights.read | Rights.write,
+                     tablesFrom pages: inout PageSource) -> Bool {
         let need = Sprig.call(.countToMap, c, va)
         guard need.succeeded else { return false }
         if need.value > 0 {
@@ -278,7 +283,7 @@ enum Init {
     }
 
     /// Copies `bytes` from `from` into fresh pages; returns the first.
-    static func copy(_ from: UInt64, _ bytes: UInt64) -> UInt64 {
+    static func copy(_ from: UInt64, _ bytes: UInt64, into pages: inout PageSource) -> UInt64 {
         let count = (bytes + AddressSpace.pageSize - 1) / AddressSpace.pageSize
         var first: UInt64 = 0
         var i: UInt64 = 0
@@ -306,6 +311,19 @@ enum Init {
     /// Builds child `k` from its image as it was first (again, after a restart) (again, after a restart): its memory,
     /// console page, channel pages, and for a nested instance the plan and its children's images.
     static func build(_ k: Int) -> Bool {
+        if children[k].pagesTo == 0 {
+            let from = pages.next
+            let ok = construct(k, &pages)
+            children[k].pagesFrom = from
+            children[k].pagesTo = pages.next
+            return ok
+        }
+        var again = pages.reused(from: children[k].pagesFrom, to: children[k].pagesTo)
+        return construct(k, &again)
+    }
+
+    /// Builds child `k` with pages from `pages`.
+    static func construct(_ k: Int, _ pages: inout PageSource) -> Bool {
         let p = children[k].plan
         let record = plan.partition(p)
         copy(children[k].pristine, over: children[k].image, children[k].imageBytes)
@@ -314,7 +332,7 @@ enum Init {
         b.console = children[k].console
         b.poolPages = record.memoryPages
         if record.flags & PlanLayout.generic != 0 {
-            let region = nestedRegion(for: p)
+            let region = nestedRegion(for: p, &pages)
             b.extra = region.start
             b.extraBytes = region.bytes
             children[k].header = region.start
@@ -331,7 +349,7 @@ enum Init {
                 guard let image = imageOf(Int(word(at).pointee)) else { return false }
                 var off: UInt64 = 0
                 while off < word(at + 16).pointee {
-                    if !give(image.vaddr + off, to: c.name, at: ChildLayout.extraBase + word(at + 8).pointee + off, rights: Rights.all) { return false }
+                    if !give(image.vaddr + off, to: c.name, at: ChildLayout.extraBase + word(at + 8).pointee + off, rights: Rights.all, tablesFrom: &pages) { return false }
                     off += AddressSpace.pageSize
                 }
                 i += 1
@@ -340,7 +358,7 @@ enum Init {
         children[k].name = c.name
         children[k].vidt = c.vidt
         children[k].resumeAt = VIDTIndex.main
-        if !give(children[k].stamps, to: c.name, at: ChannelLayout.stampPage) { return false }
+        if !give(children[k].stamps, to: c.name, at: ChannelLayout.stampPage, tablesFrom: &pages) { return false }
         // Channel pages of ends in its subtree, at the same address all the way down; a page
         // handed over is the reader's read-only, its ack page read/write.
         var i = 0
@@ -350,10 +368,10 @@ enum Init {
             // A channel carried inside the child's subtree is its carrier's to give.
             let carrier = meeting(Int(ch.writer), Int(ch.reader))
             if carrier != me && !below(me, carrier) { i += 1; continue }
-            if childHolding(Int(ch.writer)) == k && !give(writerPage(i), to: c.name, at: ChannelLayout.writer(UInt64(i))) { return false }
+            if childHolding(Int(ch.writer)) == k && !give(writerPage(i), to: c.name, at: ChannelLayout.writer(UInt64(i)), tablesFrom: &pages) { return false }
             if childHolding(Int(ch.reader)) == k {
-                if !give(readerPage(i), to: c.name, at: ChannelLayout.reader(UInt64(i)), rights: handover ? Rights.read : Rights.read | Rights.write) { return false }
-                if handover && !give(ackPage(i), to: c.name, at: ChannelLayout.ack(UInt64(i))) { return false }
+                if !give(readerPage(i), to: c.name, at: ChannelLayout.reader(UInt64(i)), rights: handover ? Rights.read : Rights.read | Rights.write, tablesFrom: &pages) { return false }
+                if handover && !give(ackPage(i), to: c.name, at: ChannelLayout.ack(UInt64(i)), tablesFrom: &pages) { return false }
             }
             i += 1
         }
@@ -395,10 +413,10 @@ enum Init {
 
     /// The extra region of nested child `p`: a header and the plan (copies, read/write), then
     /// (mapped by `build`) the images of `p`'s descendants, as the header lists them.
-    static func nestedRegion(for p: Int) -> (start: UInt64, bytes: UInt64) {
+    static func nestedRegion(for p: Int, _ pages: inout PageSource) -> (start: UInt64, bytes: UInt64) {
         let header = pages.takeZeroed()
         let planAt = header + AddressSpace.pageSize
-        precondition(copy(UInt64(UInt(bitPattern: plan.base)), plan.bytes) == planAt, "init: the nested region must be contiguous")
+        precondition(copy(UInt64(UInt(bitPattern: plan.base)), plan.bytes, into: &pages) == planAt, "init: the nested region must be contiguous")
         word(header + NestedHeader.magicWord).pointee = NestedHeader.magic
         word(header + NestedHeader.indexWord).pointee = UInt64(p)
         word(header + NestedHeader.planOffset).pointee = planAt - header
@@ -842,6 +860,8 @@ func initMain(_ argument: UInt64) {
         Init.plan = PlanView(base: UnsafeRawPointer(bitPattern: UInt(module.vaddr))!, bytes: module.bytes)
         if let refusal = Init.plan.check() { refuse(refusal, moduleBytes: module.bytes) }
         Init.pages = PageSource(largestRangeOf: info)
+        // Root takes what its description gives it, no more (children, restarts included).
+        Init.pages.limit(toPages: Init.plan.partition(0).memoryPages)
         let handlerStack = Init.pages.take()
         _ = Init.pages.take()
         stackTop = handlerStack + 2 * AddressSpace.pageSize
@@ -911,7 +931,7 @@ func initMain(_ argument: UInt64) {
             if let image = Init.imageOf(p) {
                 Init.children[k].image = image.vaddr
                 Init.children[k].imageBytes = image.bytes
-                Init.children[k].pristine = Init.copy(image.vaddr, image.bytes)
+                Init.children[k].pristine = Init.copy(image.vaddr, image.bytes, into: &Init.pages)
                 Init.childCount += 1
                 ok = Init.build(k)
             }
