@@ -224,7 +224,9 @@ enum Init {
         let nested = plan.partition(children[k].plan).flags & PlanLayout.generic != 0
         if tick && nested && word(children[k].vidt + 8 * ChannelLayout.parentTick).pointee != 0 {
             if children[k].header != 0 { word(children[k].header + NestedHeader.tickInstant).pointee = instant }
-            enter(k, at: ChannelLayout.parentTick)
+            // Refused while the instance has interrupts masked (it is restarting a child of its
+            // own): it goes on where it was, and counts this tick's time without the tick.
+            _ = Sprig.yield(children[k].name, target: ChannelLayout.parentTick, save: Sprig.noSave)
         }
         let at = children[k].resumeAt
         children[k].resumeAt = VIDTIndex.stiSave
@@ -393,11 +395,10 @@ enum Init {
         return x
     }
 
-    /// Whether this instance carries channel `i` (is its ends' nearest common ancestor).
-    static func carries(_ i: Int) -> Bool {
-        let ch = plan.channel(i)
-        return meeting(Int(ch.writer), Int(ch.reader)) == me
-    }
+    /// Whether this instance carries channel `i` (is its ends' nearest common ancestor), as
+    /// found once at setup (`carried`: the tick path asks for every channel).
+    static func carries(_ i: Int) -> Bool { carried & (1 << UInt64(i)) != 0 }
+    nonisolated(unsafe) static var carried: UInt64 = 0
 
     /// Whether this instance routes event `e` (is its source's and target's nearest common ancestor).
     static func routes(_ e: Int) -> Bool {
@@ -772,12 +773,25 @@ func initFault(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultA
     out.byte(10)
     let restart = Init.plan.partition(Init.children[k].plan).flags & PlanLayout.restart != 0
     if restart {
+        // A nested instance's handlers run with interrupts enabled; a tick in the middle of a
+        // restart would leave the child half built, so it masks them until the child is whole.
+        if !Init.isRoot { _ = Sprig.call(.setIntState, InterruptFlags.masked) }
         let d = Sprig.call(.deletePartition, Init.children[k].name)
         if !d.succeeded || !Init.build(k) { Init.stop("restart", k, d.raw) }
         Init.prefix(&out)
         out.write("restarted ")
         Init.name(&out, Init.children[k].plan)
         out.line(" from its image")
+        if !Init.isRoot {
+            _ = Sprig.call(.setIntState, InterruptFlags.enabled)
+            // A tick its parent could not pass on meanwhile (it wrote the tick's instant in the
+            // header all the same) is counted now.
+            if word(ChildLayout.extraBase + NestedHeader.tickInstant).pointee != Init.instant {
+                Init.instant = word(ChildLayout.extraBase + NestedHeader.tickInstant).pointee
+                Init.count()
+                if Init.current != k { Init.resume(Init.current, tick: true) }
+            }
+        }
     } else {
         Init.failures += 1
         SharedConsole.countFailure()
@@ -874,9 +888,15 @@ func initMain(_ argument: UInt64) {
         while true {}
     }
     do {
+        var i = 0
+        while i < Init.plan.channelCount {
+            let ch = Init.plan.channel(i)
+            if Init.meeting(Int(ch.writer), Int(ch.reader)) == Init.me { Init.carried |= 1 << UInt64(i) }
+            i += 1
+        }
         // The ends of every channel this instance carries: one page per end, never the same
         // page for both.
-        var i = 0
+        i = 0
         while i < Init.plan.channelCount && i < 64 {
             if !Init.carries(i) { i += 1; continue }
             Init.writerPages[i] = Init.pages.takeZeroed()
