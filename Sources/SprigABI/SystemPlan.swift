@@ -46,6 +46,8 @@ public enum PlanLayout {
 
     public static let handover: UInt64 = 0, interrupt: UInt64 = 1
     public static let copy: UInt64 = 0, pageHandover: UInt64 = 1
+    /// The longest message: a channel page less its 24-byte header (full, length, sequence).
+    public static let maxMessageBytes: UInt64 = 4096 - 24
 
     /// Total bytes of a plan with these counts.
     @inlinable public static func bytes(partitions: UInt64, frames: UInt64, events: UInt64, channels: UInt64) -> UInt64 {
@@ -114,7 +116,7 @@ public struct PlanView {
         i = 0
         while i < channelCount {
             let ch = channel(i)
-            if ch.writer >= p || ch.reader >= p || ch.size == 0 || ch.size > 4096 { return .badIndex }
+            if ch.writer >= p || ch.reader >= p || ch.size == 0 || ch.size > PlanLayout.maxMessageBytes || ch.transfer > PlanLayout.pageHandover { return .badIndex }
             i += 1
         }
         return nil

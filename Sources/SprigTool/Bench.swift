@@ -78,16 +78,35 @@ public enum Bench {
 
     /// Boots `scheduleSystem` with instruction counting and returns its scheduling measurements.
     public static func runSchedule(_ products: BuildProducts, variant: Variant, timeout: Double = 120) throws -> [BenchMeasurement] {
+        try runGenericRoot(products, system: scheduleSystem, keys: scheduleKeys, variant: variant, timeout: timeout)
+    }
+
+    /// The system whose generic root reports what its channels and events cost, and the keys:
+    /// the carrier's instructions per message of each size by copy and by hand-over, and each
+    /// event kind's latency (the sender's `raiseEvent` to the target handler's first statement).
+    public static let carrierSystem = "channel-bench"
+    public static let carrierKeys = ["channel.copy.64", "channel.copy.1024", "channel.copy.4072",
+                                     "channel.handover.64", "channel.handover.1024", "channel.handover.4072",
+                                     "event.handover", "event.interrupt"]
+
+    /// Boots `carrierSystem` with instruction counting and returns its channel and event measurements.
+    public static func runCarrier(_ products: BuildProducts, variant: Variant, timeout: Double = 120) throws -> [BenchMeasurement] {
+        try runGenericRoot(products, system: carrierSystem, keys: carrierKeys, variant: variant, timeout: timeout)
+    }
+
+    /// One boot of a generic-root system with instruction counting: the `keys` it reports.
+    static func runGenericRoot(_ products: BuildProducts, system name: String, keys: [String], variant: Variant,
+                               timeout: Double) throws -> [BenchMeasurement] {
         var o = RunOptions()
-        o.system = scheduleSystem; o.variant = variant; o.icount = true; o.timeout = timeout
+        o.system = name; o.variant = variant; o.icount = true; o.timeout = timeout
         let result = try QEMU.run(products, options: o)
         guard result.ending == .status(0) else {
-            throw ToolError("the \(scheduleSystem) system did not finish: \(result.summary)\n\(result.output)")
+            throw ToolError("the \(name) system did not finish: \(result.summary)\n\(result.output)")
         }
-        let measurements = parse(result.output).filter { scheduleKeys.contains($0.key) }
-        let missing = scheduleKeys.filter { k in !measurements.contains { $0.key == k } }
+        let measurements = parse(result.output).filter { keys.contains($0.key) }
+        let missing = keys.filter { k in !measurements.contains { $0.key == k } }
         guard missing.isEmpty else {
-            throw ToolError("the \(scheduleSystem) system did not report \(missing.joined(separator: ", "))\n\(result.output)")
+            throw ToolError("the \(name) system did not report \(missing.joined(separator: ", "))\n\(result.output)")
         }
         return measurements
     }

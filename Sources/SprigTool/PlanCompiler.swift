@@ -42,13 +42,31 @@ public enum PlanCompiler {
         }
         for n in file.channels.keys.sorted() {
             let c = file.channels[n]!
-            // The generic root carries by copy (validator transfer-supported); the plan keeps the
-            // description's choice for a root that hands pages over.
-            let handover = c.transfer == .handover
+            let handover = transfersByHandover(c, in: file)
             plan.channels.append((index[c.writer!]!, index[c.reader!]!, UInt64(c.size!),
                                   handover ? PlanLayout.pageHandover : PlanLayout.copy, UInt64(c.vector ?? 0), n))
         }
         return plan
+    }
+
+    /// The smallest message that `auto` hands over rather than copies. `sprig bench` measured
+    /// (docs/bench.md, "Events and channels") the carrier's copy at 160 instructions for 64
+    /// bytes, 2080 for 1024 and 8176 for 4072 (about 2 a byte), and a hand-over at 2717
+    /// whatever the size (two removeVAddr, two addVAddr): they meet near 1340 bytes.
+    public static let handoverFromBytes = 1344
+
+    /// Whether channel `c` is carried by hand-over: as its description says, or for `auto`
+    /// when its messages are at least `handoverFromBytes` and both ends are children of the
+    /// carrier (the one shape init hands pages over in; validator handover-between-children).
+    public static func transfersByHandover(_ c: ChannelDecl, in file: SystemFile) -> Bool {
+        switch c.transfer {
+        case .handover?: return true
+        case .auto?:
+            guard let w = c.writer, let r = c.reader, let size = c.size, size >= handoverFromBytes,
+                  let carrier = file.carrier(w, r) else { return false }
+            return file.parents[w] == carrier && file.parents[r] == carrier
+        default: return false
+        }
     }
 
     /// Writes the plan module of `system` to `directory/<system>/plan.bin`.

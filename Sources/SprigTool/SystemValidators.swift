@@ -409,10 +409,11 @@ public enum SystemValidators {
                 if c.writer != nil && c.writer == c.reader { r.fail(["channels", n, "reader"], "a channel goes to another partition") }
             }
         },
-        SystemValidator(name: "channel-size", rule: "a message is 1-4096 bytes (at most the one page a hand-over moves)") { f, r in
+        SystemValidator(name: "channel-size", rule: "a message is 1-4072 bytes (one page, the one a hand-over moves, less its 24-byte header)") { f, r in
             for n in f.channels.keys.sorted() {
                 guard let size = f.channels[n]?.size else { r.fail(["channels", n], "channel '\(n)' has no 'size'"); continue }
-                if !(1...Int(pageSize)).contains(size) { r.fail(["channels", n, "size"], "\(size) bytes; a message is 1-\(pageSize)") }
+                let most = Int(PlanLayout.maxMessageBytes)
+                if !(1...most).contains(size) { r.fail(["channels", n, "size"], "\(size) bytes; a message is 1-\(most)") }
             }
         },
         SystemValidator(name: "channel-transfer", rule: "a channel's transfer is 'copy', 'handover' or 'auto'") { f, r in
@@ -440,21 +441,22 @@ public enum SystemValidators {
                 if !generic(f, carrier) { r.fail(["events", n], "the events' router '\(carrier)' runs '\(f.partitions[carrier]?.program ?? "?")', which routes no events") }
             }
         },
-        SystemValidator(name: "routed-by-root", rule: "under a generic root, events go from a child of root and channels have root as their carrier (init routes and carries at root)") { f, r in
+        SystemValidator(name: "event-ends-are-children", rule: "under a generic root, an event's source and target are both children of its router (their nearest common ancestor), which enters the target itself") { f, r in
             guard let root = f.root, generic(f, root) else { return }
             for n in f.events.keys.sorted() {
-                guard let s = f.events[n]?.source, f.partitions[s] != nil else { continue }
-                if f.parents[s] != root { r.fail(["events", n, "source"], "'\(s)' is not a child of root '\(root)': its event would go to '\(f.parents[s] ?? "?")', which routes none") }
-            }
-            for n in f.channels.keys.sorted() {
-                guard let c = f.channels[n], let w = c.writer, let rd = c.reader, let carrier = f.carrier(w, rd) else { continue }
-                if carrier != root { r.fail(["channels", n], "its carrier would be '\(carrier)'; init carries channels at root only") }
+                guard let e = f.events[n], let s = e.source, let t = e.target, f.partitions[s] != nil, f.partitions[t] != nil,
+                      let router = f.carrier(s, t) else { continue }
+                for (key, end) in [("source", s), ("target", t)] where f.parents[end] != router {
+                    r.fail(["events", n, key], "'\(end)' is not a child of the event's router '\(router)' (its parent is '\(f.parents[end] ?? "none")'); init routes an event between its own children only")
+                }
             }
         },
-        SystemValidator(name: "transfer-supported", rule: "under a generic root, channels are carried by copy ('copy' or 'auto'); init does not hand pages over yet") { f, r in
-            guard let root = f.root, generic(f, root) else { return }
+        SystemValidator(name: "handover-between-children", rule: "a channel carried by hand-over ('handover') joins two children of its carrier: the carrier moves only pages it gave itself") { f, r in
             for n in f.channels.keys.sorted() where f.channels[n]?.transfer == .handover {
-                r.fail(["channels", n, "transfer"], "'handover' is not carried by init yet; use 'copy'")
+                guard let c = f.channels[n], let w = c.writer, let rd = c.reader, let carrier = f.carrier(w, rd) else { continue }
+                for end in [w, rd] where f.parents[end] != carrier {
+                    r.fail(["channels", n, "transfer"], "'\(end)' is not a child of the carrier '\(carrier)', whose page it would hold through '\(f.parents[end] ?? "?")'; use 'copy'")
+                }
             }
         },
         SystemValidator(name: "serial-handler", rule: "interrupts.serial names a partition with a VIDT entry at 36 (IRQ 4)") { f, r in

@@ -7,8 +7,10 @@ public struct Samples {
     public init() {}
     public mutating func add(_ v: UInt64) { if count < 16 { values[count] = v; count += 1 } }
 
-    /// Prints `bench: <key> <median> <min> <max>`, each minus `baseline`.
-    public func report(_ key: StaticString, baseline: UInt64) {
+    /// Prints `bench: <key><suffix> <median> <min> <max>`, each minus `baseline`; nothing
+    /// without samples.
+    public func report(_ key: StaticString, suffix: UInt64? = nil, baseline: UInt64) {
+        guard count > 0 else { return }
         var sorted = values
         var i = 1
         while i < count {
@@ -19,6 +21,7 @@ public struct Samples {
         var out = Output()
         out.write("bench: ")
         out.write(key)
+        if let suffix { out.decimal(suffix) }
         for v in [sorted[count / 2], sorted[0], sorted[count - 1]] {
             out.write(" ")
             out.decimal(v >= baseline ? v - baseline : 0)

@@ -13,7 +13,7 @@ import SprigABI
 /// excluded ranges (boot modules, in root's window).
 public struct PageSource {
     public var next: UInt64
-    public let end: UInt64
+    public private(set) var end: UInt64
     public private(set) var taken: UInt64 = 0
     private var excluded: InlineArray<8, (start: UInt64, end: UInt64)> = .init(repeating: (0, 0))
     private var excludedCount = 0
@@ -71,6 +71,25 @@ public struct PageSource {
             k += 1
         }
         return head
+    }
+
+    /// Takes no page past `pages` pages from where it stands now (root: the memory its
+    /// description gives it, out of the largest range it owns).
+    public mutating func limit(toPages pages: UInt64) {
+        end = min(end, next + pages * AddressSpace.pageSize)
+    }
+
+    /// The pages of this source from `start` to `end` (the same boot modules skipped), zeroed:
+    /// what a parent builds a restarted child from, the pages the child's first build took,
+    /// which every page came back from when it deleted the child.
+    public func reused(from start: UInt64, to end: UInt64) -> PageSource {
+        var s = self
+        s.next = start
+        s.end = end
+        while s.next < end { _ = s.takeZeroed() }
+        s.next = start
+        s.taken = 0
+        return s
     }
 
     /// The next page, zeroed.

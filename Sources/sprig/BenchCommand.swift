@@ -6,7 +6,7 @@ import SprigTool
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Count guest instructions of yield, interrupt delivery, every memory service and thread switches.",
+        abstract: "Count guest instructions of yield, interrupt delivery, every memory service, thread switches, and the generic root's frames, channels and events.",
         discussion: """
             Builds, then boots the `bench` system (and `threads-bench`, for a thread switch inside a \
             partition and a tick to its timer handler) under QEMU TCG with -icount shift=0,align=off: the \
@@ -15,7 +15,10 @@ struct BenchCommand: ParsableCommand {
             reading the counter subtracted; a second boot with the kernel's entry window off, skim=off, \
             gives the column of that name) and writes the same numbers as JSON to \
             .build/sprig/<variant>/bench.json (or prints only the JSON with --json). With --check, exits \
-            with status 1 when a measurement misses its target (one-way yield ≤ 400 instructions).
+            with status 1 when a measurement misses its target (one-way yield ≤ 400 instructions). \
+            Then boots muen-demo (the generic root's frame-start delays, sched.*) and channel-bench \
+            (the carrier's cost per message by copy and by hand-over, channel.*, and event latency, \
+            event.*) the same way.
 
             With --peer linux, also boots Debian's Linux kernel (fetched once with apt-get download into \
             .build/peer/linux; its init, tools/peer/init.c, built with gcc -static) under the same QEMU \
@@ -70,6 +73,8 @@ struct BenchCommand: ParsableCommand {
         var ms = try Bench.run(products, variant: options.variant, timeout: timeout)
         if !json { say("sprig: booting \(Bench.scheduleSystem) the same way for the scheduling accuracy of the generic root") }
         ms += try Bench.runSchedule(products, variant: options.variant, timeout: timeout)
+        if !json { say("sprig: booting \(Bench.carrierSystem) the same way for the generic root's channel cost and event latency") }
+        ms += try Bench.runCarrier(products, variant: options.variant, timeout: timeout)
         var peerReport: PeerReport?
         if let peerKernel {
             let measured = try LinuxPeer.measure(peerKernel, timeout: timeout, progress: progress)

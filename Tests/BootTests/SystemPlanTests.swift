@@ -85,4 +85,37 @@ import Testing
         // root's frames past the end of the frame table.
         #expect(Self.view(Self.patched(bytes, PlanLayout.headerBytes + 40, 5)) { $0.check() } == .badIndex)
     }
+
+    /// The transfer the plan gives a channel added to the fixture: from `writer` to `reader`
+    /// with `size` bytes and `transfer`.
+    static func transfer(_ writer: String, _ reader: String, _ size: Int, _ transfer: String = "auto") throws -> UInt64 {
+        let text = DescriptionFixture.valid.replacingOccurrences(of: "[interrupts]", with: """
+            [channels.extra]
+            writer = "\(writer)"
+            reader = "\(reader)"
+            size = \(size)
+            transfer = "\(transfer)"
+
+            [interrupts]
+            """)
+        let demo = try DescriptionFixture.folder(text)
+        defer { try? FileManager.default.removeItem(at: demo.deletingLastPathComponent()) }
+        let file = SystemFile(text: text, path: "demo/system.toml", folder: demo)
+        #expect(SystemValidators.validate(file).isEmpty, "\(SystemValidators.validate(file))")
+        let plan = PlanCompiler.compile(file)
+        return try #require(plan.channels.first { $0.name == "extra" }).transfer
+    }
+
+    @Test func autoHandsOverFromTheMeasuredCrossoverBetweenTheCarriersChildrenOnly() throws {
+        let from = PlanCompiler.handoverFromBytes
+        #expect(try Self.transfer("producer", "console", from) == PlanLayout.pageHandover)
+        #expect(try Self.transfer("producer", "console", Int(PlanLayout.maxMessageBytes)) == PlanLayout.pageHandover)
+        #expect(try Self.transfer("producer", "console", from - 8) == PlanLayout.copy)
+        #expect(try Self.transfer("producer", "console", 64) == PlanLayout.copy)
+        // The reader is nest's child: root could not take the page back from it alone.
+        #expect(try Self.transfer("producer", "logger", Int(PlanLayout.maxMessageBytes)) == PlanLayout.copy)
+        // What the description says goes.
+        #expect(try Self.transfer("producer", "console", 64, "handover") == PlanLayout.pageHandover)
+        #expect(try Self.transfer("producer", "console", 4000, "copy") == PlanLayout.copy)
+    }
 }

@@ -37,6 +37,13 @@ struct Running {
     var resumeAt: UInt64 = VIDTIndex.main
     /// Interrupt events waiting for its next frame, by event index.
     var pending: UInt64 = 0
+    /// Its stamp page (`ChannelLayout.stampPage`): when it last raised an event, when its last
+    /// event handler began.
+    var stamps: UInt64 = 0
+    /// The pages its first build took from this instance ([from, to)); a restart builds it
+    /// again in the same pages, so restarts never use more memory than the first start.
+    var pagesFrom: UInt64 = 0
+    var pagesTo: UInt64 = 0
 }
 
 /// The first page of a nested instance's extra region: what its parent hands it.
@@ -48,6 +55,9 @@ enum NestedHeader {
     static let images: UInt64 = 40
     /// The last word: when (time-stamp counter) the tick its parent passes on was due.
     static let tickInstant: UInt64 = 4088
+    /// Non-zero while its parent enters it at an event's vector as that event's target (the
+    /// same vector may be one it routes for its own children).
+    static let enteredAsTarget: UInt64 = 4080
 }
 
 enum Init {
@@ -77,9 +87,31 @@ enum Init {
     nonisolated(unsafe) static var delayCount = 0
     nonisolated(unsafe) static var delaysReported = false
 
-    /// Root: its vaddr of channel `i`'s writer and reader pages.
+    /// The carrier of channel `i` (this instance or another): its vaddr of the writer's and
+    /// reader's pages (swapped by each hand-over), the reader's ack page of a channel carried by
+    /// hand-over, and the channel's message count (a hand-over's sequence number).
     nonisolated(unsafe) static var writerPages: InlineArray<64, UInt64> = .init(repeating: 0)
     nonisolated(unsafe) static var readerPages: InlineArray<64, UInt64> = .init(repeating: 0)
+    nonisolated(unsafe) static var ackPages: InlineArray<64, UInt64> = .init(repeating: 0)
+    nonisolated(unsafe) static var sequence: InlineArray<64, UInt64> = .init(repeating: 0)
+
+    /// The bench's samples, in guest instructions under -icount (docs/bench.md): the carrier's
+    /// cost of each message of the first `sampledChannels` channels, and each event's latency
+    /// (its source's `raiseEvent` to its target handler's `handlerEntered`) by kind. An event's
+    /// first `eventLinesPerEvent` occurrences are printed and not sampled (the lines are not
+    /// part of routing); later ones are only counted.
+    static let sampledChannels = 8, eventLinesPerEvent: UInt64 = 2
+    nonisolated(unsafe) static var carryCost: InlineArray<8, Samples> = .init(repeating: Samples())
+    /// By kind: handover, interrupt.
+    nonisolated(unsafe) static var latency: InlineArray<2, Samples> = .init(repeating: Samples())
+    nonisolated(unsafe) static var raised: InlineArray<64, UInt64> = .init(repeating: 0)
+    /// The event whose handler runs now (-1: none), and whether it is sampled.
+    nonisolated(unsafe) static var inFlight = -1
+    nonisolated(unsafe) static var inFlightSampled = false
+    /// Two back-to-back counter reads: subtracted from each sample, as the bench does.
+    nonisolated(unsafe) static var counterCost: UInt64 = 0
+    /// Whether some channel with an end below this instance is carried above it.
+    nonisolated(unsafe) static var forwardsSends = false
 
     static var level: PlanView.Partition { plan.partition(me) }
 
@@ -173,22 +205,28 @@ enum Init {
             && word(children[k].vidt + 8 * plan.event(e).vector).pointee != 0 {
             children[k].pending &= ~(1 << UInt64(e))
             let ev = plan.event(e)
-            var out = Output()
-            prefix(&out)
-            out.write("event ")
-            let n = plan.eventName(e)
-            words(&out, n.0, n.1)
-            out.write(" delivered to ")
-            name(&out, children[k].plan)
-            out.write(" at its frame, vector ")
-            out.hex(ev.vector)
-            out.byte(10)
-            enter(k, at: ev.vector)
+            inFlight = e
+            inFlightSampled = raised[e] > eventLinesPerEvent
+            if !inFlightSampled {
+                var out = Output()
+                prefix(&out)
+                out.write("event ")
+                let n = plan.eventName(e)
+                words(&out, n.0, n.1)
+                out.write(" delivered to ")
+                name(&out, children[k].plan)
+                out.write(" at its frame, vector ")
+                out.hex(ev.vector)
+                out.byte(10)
+            }
+            enterForEvent(k, at: ev.vector)
         }
         let nested = plan.partition(children[k].plan).flags & PlanLayout.generic != 0
         if tick && nested && word(children[k].vidt + 8 * ChannelLayout.parentTick).pointee != 0 {
             if children[k].header != 0 { word(children[k].header + NestedHeader.tickInstant).pointee = instant }
-            enter(k, at: ChannelLayout.parentTick)
+            // Refused while the instance has interrupts masked (it is restarting a child of its
+            // own): it goes on where it was, and counts this tick's time without the tick.
+            _ = Sprig.yield(children[k].name, target: ChannelLayout.parentTick, save: Sprig.noSave)
         }
         let at = children[k].resumeAt
         children[k].resumeAt = VIDTIndex.stiSave
@@ -206,6 +244,13 @@ enum Init {
         }
         children[k].resumeAt = savedAt
         resume(k)
+    }
+
+    /// Enters child `k` at its VIDT `vector` as the target of an event; a nested instance is
+    /// told so in its header (it may route events of its own at the same vector).
+    static func enterForEvent(_ k: Int, at vector: UInt64) -> Never {
+        if children[k].header != 0 { word(children[k].header + NestedHeader.enteredAsTarget).pointee = 1 }
+        enter(k, at: vector)
     }
 
     /// Enters child `k` at its VIDT `vector` (its saved context stays where it is).
@@ -229,7 +274,8 @@ enum Init {
     }
 
     /// Gives this instance's page `page` to child `c` at `va` (read/write unless `rights` says).
-    static func give(_ page: UInt64, to c: UInt64, at va: UInt64, rights: UInt64 = Rights.read | Rights.write) -> Bool {
+    static func give(_ page: UInt64, to c: UInt64, at va: UInt64, rights: UInt64 = Rights.read | Rights.write,
+                     tablesFrom pages: inout PageSource) -> Bool {
         let need = Sprig.call(.countToMap, c, va)
         guard need.succeeded else { return false }
         if need.value > 0 {
@@ -239,7 +285,7 @@ enum Init {
     }
 
     /// Copies `bytes` from `from` into fresh pages; returns the first.
-    static func copy(_ from: UInt64, _ bytes: UInt64) -> UInt64 {
+    static func copy(_ from: UInt64, _ bytes: UInt64, into pages: inout PageSource) -> UInt64 {
         let count = (bytes + AddressSpace.pageSize - 1) / AddressSpace.pageSize
         var first: UInt64 = 0
         var i: UInt64 = 0
@@ -267,6 +313,19 @@ enum Init {
     /// Builds child `k` from its image as it was first (again, after a restart) (again, after a restart): its memory,
     /// console page, channel pages, and for a nested instance the plan and its children's images.
     static func build(_ k: Int) -> Bool {
+        if children[k].pagesTo == 0 {
+            let from = pages.next
+            let ok = construct(k, &pages)
+            children[k].pagesFrom = from
+            children[k].pagesTo = pages.next
+            return ok
+        }
+        var again = pages.reused(from: children[k].pagesFrom, to: children[k].pagesTo)
+        return construct(k, &again)
+    }
+
+    /// Builds child `k` with pages from `pages`.
+    static func construct(_ k: Int, _ pages: inout PageSource) -> Bool {
         let p = children[k].plan
         let record = plan.partition(p)
         copy(children[k].pristine, over: children[k].image, children[k].imageBytes)
@@ -275,7 +334,7 @@ enum Init {
         b.console = children[k].console
         b.poolPages = record.memoryPages
         if record.flags & PlanLayout.generic != 0 {
-            let region = nestedRegion(for: p)
+            let region = nestedRegion(for: p, &pages)
             b.extra = region.start
             b.extraBytes = region.bytes
             children[k].header = region.start
@@ -292,7 +351,7 @@ enum Init {
                 guard let image = imageOf(Int(word(at).pointee)) else { return false }
                 var off: UInt64 = 0
                 while off < word(at + 16).pointee {
-                    if !give(image.vaddr + off, to: c.name, at: ChildLayout.extraBase + word(at + 8).pointee + off, rights: Rights.all) { return false }
+                    if !give(image.vaddr + off, to: c.name, at: ChildLayout.extraBase + word(at + 8).pointee + off, rights: Rights.all, tablesFrom: &pages) { return false }
                     off += AddressSpace.pageSize
                 }
                 i += 1
@@ -301,26 +360,64 @@ enum Init {
         children[k].name = c.name
         children[k].vidt = c.vidt
         children[k].resumeAt = VIDTIndex.main
-        // Channel pages of ends in its subtree, at the same address all the way down.
+        if !give(children[k].stamps, to: c.name, at: ChannelLayout.stampPage, tablesFrom: &pages) { return false }
+        // Channel pages of ends in its subtree, at the same address all the way down; a page
+        // handed over is the reader's read-only, its ack page read/write.
         var i = 0
         while i < plan.channelCount {
             let ch = plan.channel(i)
-            if childHolding(Int(ch.writer)) == k && !give(writerPage(i), to: c.name, at: ChannelLayout.writer(UInt64(i))) { return false }
-            if childHolding(Int(ch.reader)) == k && !give(readerPage(i), to: c.name, at: ChannelLayout.reader(UInt64(i))) { return false }
+            let handover = ackPage(i) != 0
+            // A channel carried inside the child's subtree is its carrier's to give.
+            let carrier = meeting(Int(ch.writer), Int(ch.reader))
+            if carrier != me && !below(me, carrier) { i += 1; continue }
+            if childHolding(Int(ch.writer)) == k && !give(writerPage(i), to: c.name, at: ChannelLayout.writer(UInt64(i)), tablesFrom: &pages) { return false }
+            if childHolding(Int(ch.reader)) == k {
+                if !give(readerPage(i), to: c.name, at: ChannelLayout.reader(UInt64(i)), rights: handover ? Rights.read : Rights.read | Rights.write, tablesFrom: &pages) { return false }
+                if handover && !give(ackPage(i), to: c.name, at: ChannelLayout.ack(UInt64(i)), tablesFrom: &pages) { return false }
+            }
             i += 1
         }
         return true
     }
 
-    static func writerPage(_ i: Int) -> UInt64 { isRoot ? writerPages[i] : ChannelLayout.writer(UInt64(i)) }
-    static func readerPage(_ i: Int) -> UInt64 { isRoot ? readerPages[i] : ChannelLayout.reader(UInt64(i)) }
+    /// Channel `i`'s pages as this instance gives them to its children: its own when it carries
+    /// the channel, else the ones its parent gave it (at the same addresses all the way down).
+    static func writerPage(_ i: Int) -> UInt64 { carries(i) ? writerPages[i] : ChannelLayout.writer(UInt64(i)) }
+    static func readerPage(_ i: Int) -> UInt64 { carries(i) ? readerPages[i] : ChannelLayout.reader(UInt64(i)) }
+    /// This instance's ack page of channel `i` when it hands the channel's pages over, else 0.
+    static func ackPage(_ i: Int) -> UInt64 { carries(i) ? ackPages[i] : 0 }
+
+    /// The nearest common ancestor of plan partitions `a` and `b` (the carrier of a channel,
+    /// the router of an event, between them).
+    static func meeting(_ a: Int, _ b: Int) -> Int {
+        var x = a
+        while x != 0 && !(x == b || below(b, x)) { x = Int(plan.partition(x).parent) }
+        return x
+    }
+
+    /// Whether this instance carries channel `i` (is its ends' nearest common ancestor), as
+    /// found once at setup (`carried`: the tick path asks for every channel).
+    static func carries(_ i: Int) -> Bool { carried & (1 << UInt64(i)) != 0 }
+    nonisolated(unsafe) static var carried: UInt64 = 0
+
+    /// Whether this instance routes event `e` (is its source's and target's nearest common ancestor).
+    static func routes(_ e: Int) -> Bool {
+        let ev = plan.event(e)
+        return meeting(Int(ev.source), Int(ev.target)) == me
+    }
+
+    /// Child index of plan partition `p` when it is one of this instance's own children.
+    static func ownChild(_ p: UInt64) -> Int? {
+        guard p < UInt64(plan.partitionCount), Int(plan.partition(Int(p)).parent) == me else { return nil }
+        return child(plan: Int(p))
+    }
 
     /// The extra region of nested child `p`: a header and the plan (copies, read/write), then
     /// (mapped by `build`) the images of `p`'s descendants, as the header lists them.
-    static func nestedRegion(for p: Int) -> (start: UInt64, bytes: UInt64) {
+    static func nestedRegion(for p: Int, _ pages: inout PageSource) -> (start: UInt64, bytes: UInt64) {
         let header = pages.takeZeroed()
         let planAt = header + AddressSpace.pageSize
-        precondition(copy(UInt64(UInt(bitPattern: plan.base)), plan.bytes) == planAt, "init: the nested region must be contiguous")
+        precondition(copy(UInt64(UInt(bitPattern: plan.base)), plan.bytes, into: &pages) == planAt, "init: the nested region must be contiguous")
         word(header + NestedHeader.magicWord).pointee = NestedHeader.magic
         word(header + NestedHeader.indexWord).pointee = UInt64(p)
         word(header + NestedHeader.planOffset).pointee = planAt - header
@@ -369,35 +466,108 @@ enum Init {
         return nil
     }
 
-    /// Root: moves every message waiting in a writer page to its reader page when that is empty.
+    /// The carrier: moves every message waiting in a writer page to its reader when the reader has
+    /// taken the one before: by copy into the reader's page, or by hand-over (the writer's page
+    /// becomes the reader's, read-only, and the reader's page, which it could not write, the
+    /// writer's). Never one page in both.
     static func carry() {
         var i = 0
         while i < plan.channelCount {
+            if !carries(i) { i += 1; continue }
             let w = writerPages[i], r = readerPages[i]
-            if word(w + ChannelLayout.fullWord).pointee != 0 && word(r + ChannelLayout.fullWord).pointee == 0 {
+            let handover = ackPages[i] != 0
+            // A handed-over page is taken when its number is in the reader's ack page.
+            let readerFree = word(r + ChannelLayout.fullWord).pointee == 0
+                || (handover && word(ackPages[i]).pointee == word(r + ChannelLayout.sequenceWord).pointee)
+            if word(w + ChannelLayout.fullWord).pointee != 0 && readerFree {
                 let ch = plan.channel(i)
+                let start = readTSC()
                 let length = min(word(w + ChannelLayout.lengthWord).pointee, ch.size)
-                var off: UInt64 = 0
-                while off < length { word(r + ChannelLayout.data + off).pointee = word(w + ChannelLayout.data + off).pointee; off += 8 }
-                word(r + ChannelLayout.lengthWord).pointee = length
-                word(r + ChannelLayout.fullWord).pointee = 1
-                word(w + ChannelLayout.fullWord).pointee = 0
+                if handover {
+                    if !handOver(i, length) { i += 1; continue }
+                } else {
+                    var off: UInt64 = 0
+                    while off < length { word(r + ChannelLayout.data + off).pointee = word(w + ChannelLayout.data + off).pointee; off += 8 }
+                    word(r + ChannelLayout.lengthWord).pointee = length
+                    word(r + ChannelLayout.sequenceWord).pointee = 0
+                    word(r + ChannelLayout.fullWord).pointee = 1
+                    word(w + ChannelLayout.fullWord).pointee = 0
+                }
+                let end = readTSC()
+                if !handover { sequence[i] += 1 }
+                if i < sampledChannels { carryCost[i].add(end &- start) }
                 messages += 1
-                var out = Output()
-                out.write("init: channel ")
-                let n = plan.channelName(i)
-                words(&out, n.0, n.1)
-                out.write(": ")
-                out.decimal(length)
-                out.write(" bytes from ")
-                name(&out, Int(ch.writer))
-                out.write(" to ")
-                name(&out, Int(ch.reader))
-                out.write(" (copy)")
-                out.byte(10)
+                // The first few messages of each channel are printed; the rest only counted.
+                if sequence[i] <= 3 {
+                    var out = Output()
+                    prefix(&out)
+                    out.write("channel ")
+                    let n = plan.channelName(i)
+                    words(&out, n.0, n.1)
+                    out.write(": ")
+                    out.decimal(length)
+                    out.write(" bytes from ")
+                    name(&out, Int(ch.writer))
+                    out.write(" to ")
+                    name(&out, Int(ch.reader))
+                    out.write(handover ? " (hand-over)" : " (copy)")
+                    out.byte(10)
+                }
             }
             i += 1
         }
+    }
+
+    /// Channel `i` by hand-over: takes the writer's full page and the reader's taken one from
+    /// both, numbers the message, and gives each page to the other end. False (and nothing
+    /// moved) when an end is not one of this instance's children or a service refuses.
+    static func handOver(_ i: Int, _ length: UInt64) -> Bool {
+        let ch = plan.channel(i)
+        guard let wk = ownChild(ch.writer), let rk = ownChild(ch.reader) else { return false }
+        let w = writerPages[i], r = readerPages[i]
+        let wva = ChannelLayout.writer(UInt64(i)), rva = ChannelLayout.reader(UInt64(i))
+        guard Sprig.call(.removeVAddr, children[wk].name, wva).succeeded else { return false }
+        guard Sprig.call(.removeVAddr, children[rk].name, rva).succeeded else {
+            _ = Sprig.call(.addVAddr, w, children[wk].name, wva, Rights.read | Rights.write)
+            return false
+        }
+        sequence[i] += 1
+        word(w + ChannelLayout.lengthWord).pointee = length
+        word(w + ChannelLayout.sequenceWord).pointee = sequence[i]
+        word(r + ChannelLayout.fullWord).pointee = 0
+        let toReader = Sprig.call(.addVAddr, w, children[rk].name, rva, Rights.read)
+        let toWriter = Sprig.call(.addVAddr, r, children[wk].name, wva, Rights.read | Rights.write)
+        if !toReader.succeeded || !toWriter.succeeded { stop("hand a channel page to", toReader.succeeded ? wk : rk, toReader.succeeded ? toWriter.raw : toReader.raw) }
+        writerPages[i] = r
+        readerPages[i] = w
+        return true
+    }
+
+    /// After event `inFlight`'s handler ended (its `Channel.handled()` is a yield, which names
+    /// no source): its latency, from the source's stamp before its raise to the target's at its
+    /// handler's start, when both are children of this instance (their stamp pages are its own)
+    /// and the occurrence was not printed.
+    static func sampleLatency() {
+        let e = inFlight
+        inFlight = -1
+        guard e >= 0, inFlightSampled else { return }
+        let ev = plan.event(e)
+        guard let t = ownChild(ev.target), let s = ownChild(ev.source) else { return }
+        let kind = ev.kind == PlanLayout.handover ? 0 : 1
+        let from = word(children[s].stamps + ChannelLayout.raisedWord).pointee
+        let to = word(children[t].stamps + ChannelLayout.enteredWord).pointee
+        if to > from { latency[kind].add(to - from) }
+    }
+
+    /// Root, at the end: the channels' costs per message and the events' latencies.
+    static func reportCarrierBench() {
+        var i = 0
+        while i < plan.channelCount && i < sampledChannels {
+            carryCost[i].report(ackPages[i] != 0 ? "channel.handover." : "channel.copy.", suffix: plan.channel(i).size, baseline: counterCost)
+            i += 1
+        }
+        latency[0].report("event.handover", baseline: counterCost)
+        latency[1].report("event.interrupt", baseline: counterCost)
     }
 
     /// Prints `bench: sched.depthN <median> <min> <max>` of the frame-start delays so far.
@@ -428,6 +598,7 @@ enum Init {
 
     static func finish() -> Never {
         reportDelays()
+        reportCarrierBench()
         var out = Output()
         out.write("init: ")
         out.decimal(majorFrames)
@@ -473,6 +644,7 @@ func initTick(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAd
     } else {
         Init.instant = word(ChildLayout.extraBase + NestedHeader.tickInstant).pointee
         if Init.majorFrames >= 2 { Init.reportDelays() }
+        Init.carry()
     }
     Init.count()
     Init.resume(Init.current, tick: true)
@@ -494,12 +666,14 @@ func initConsole(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faul
     Init.back(k, savedAt)
 }
 
-/// VIDT[ChannelLayout.send]: a message waits in a writer page below. The carrier (root) carries
-/// it; a nested instance passes the request up.
+/// VIDT[ChannelLayout.send]: a message waits in a writer page below. This instance carries its
+/// own channels; a nested instance also passes the request up when a channel with an end below
+/// it is carried above it.
 @_cdecl("init_send")
 func initSend(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
     guard let k = Init.child(named: source) else { Init.resume(Init.current) }
-    if Init.isRoot { Init.carry() } else { Channel.raise(ChannelLayout.send) }
+    Init.carry()
+    if !Init.isRoot && Init.forwardsSends { Channel.raise(ChannelLayout.send) }
     Init.back(k, savedAt)
 }
 
@@ -508,10 +682,11 @@ func initSend(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAd
 @_cdecl("init_event")
 func initEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
     var out = Output()
-    if !Init.isRoot {
+    if !Init.isRoot && word(ChildLayout.extraBase + NestedHeader.enteredAsTarget).pointee != 0 {
         // A nested instance is the target of the event (its parent entered it here): it took
         // it; back to the frame that runs.
         // Entered by a yield, it has no vector in its registers: the plan names its events.
+        word(ChildLayout.extraBase + NestedHeader.enteredAsTarget).pointee = 0
         Init.prefix(&out)
         out.write("event")
         var e = 0
@@ -531,26 +706,35 @@ func initEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultA
     var e = 0
     while e < Init.plan.eventCount {
         let ev = Init.plan.event(e)
-        if ev.vector == vector && Init.childHolding(Int(ev.source)) == k, let t = Init.childHolding(Int(ev.target)) {
-            out.write("init: event ")
-            let n = Init.plan.eventName(e)
-            Init.words(&out, n.0, n.1)
-            out.write(" from ")
-            Init.name(&out, Int(ev.source))
-            out.write(" to ")
-            Init.name(&out, Int(ev.target))
+        if ev.vector == vector && Init.routes(e) && Init.childHolding(Int(ev.source)) == k, let t = Init.childHolding(Int(ev.target)) {
+            // The first occurrences are printed; later ones are routed without a line, and sampled.
+            Init.raised[e] += 1
+            let printed = Init.raised[e] <= Init.eventLinesPerEvent
+            if printed {
+                Init.prefix(&out)
+                out.write("event ")
+                let n = Init.plan.eventName(e)
+                Init.words(&out, n.0, n.1)
+                out.write(" from ")
+                Init.name(&out, Int(ev.source))
+                out.write(" to ")
+                Init.name(&out, Int(ev.target))
+            }
             let ready = word(Init.children[t].vidt + 8 * vector).pointee != 0 && Init.children[t].resumeAt != VIDTIndex.main
             if ev.kind == PlanLayout.handover && ready {
-                out.line(": handover, it runs now")
-                Init.enter(t, at: vector)
+                if printed { out.line(": handover, it runs now") }
+                Init.inFlight = e
+                Init.inFlightSampled = !printed
+                Init.enterForEvent(t, at: vector)
             }
-            out.line(ev.kind == PlanLayout.handover ? ": handover to a partition not yet started, at its first frame" : ": interrupt, at its next frame")
+            if printed { out.line(ev.kind == PlanLayout.handover ? ": handover to a partition not yet started, at its first frame" : ": interrupt, at its next frame") }
             Init.children[t].pending |= 1 << UInt64(e)
             Init.resume(k)
         }
         e += 1
     }
-    out.write("init: an event at vector ")
+    Init.prefix(&out)
+    out.write("an event at vector ")
     out.hex(vector)
     out.line(" that the plan does not route")
     Init.failures += 1
@@ -560,6 +744,7 @@ func initEvent(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultA
 /// VIDT[ChannelLayout.handled]: an event's handler is done; the frame's partition goes on.
 @_cdecl("init_handled")
 func initHandled(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultAddress: UInt64, _ savedAt: UInt64) {
+    Init.sampleLatency()
     // A nested instance that took a pending event at its frame's start gets that frame's tick.
     Init.resume(Init.current, tick: true)
 }
@@ -588,12 +773,25 @@ func initFault(_ source: UInt64, _ vector: UInt64, _ errorCode: UInt64, _ faultA
     out.byte(10)
     let restart = Init.plan.partition(Init.children[k].plan).flags & PlanLayout.restart != 0
     if restart {
+        // A nested instance's handlers run with interrupts enabled; a tick in the middle of a
+        // restart would leave the child half built, so it masks them until the child is whole.
+        if !Init.isRoot { _ = Sprig.call(.setIntState, InterruptFlags.masked) }
         let d = Sprig.call(.deletePartition, Init.children[k].name)
         if !d.succeeded || !Init.build(k) { Init.stop("restart", k, d.raw) }
         Init.prefix(&out)
         out.write("restarted ")
         Init.name(&out, Init.children[k].plan)
         out.line(" from its image")
+        if !Init.isRoot {
+            _ = Sprig.call(.setIntState, InterruptFlags.enabled)
+            // A tick its parent could not pass on meanwhile (it wrote the tick's instant in the
+            // header all the same) is counted now.
+            if word(ChildLayout.extraBase + NestedHeader.tickInstant).pointee != Init.instant {
+                Init.instant = word(ChildLayout.extraBase + NestedHeader.tickInstant).pointee
+                Init.count()
+                if Init.current != k { Init.resume(Init.current, tick: true) }
+            }
+        }
     } else {
         Init.failures += 1
         SharedConsole.countFailure()
@@ -676,6 +874,8 @@ func initMain(_ argument: UInt64) {
         Init.plan = PlanView(base: UnsafeRawPointer(bitPattern: UInt(module.vaddr))!, bytes: module.bytes)
         if let refusal = Init.plan.check() { refuse(refusal, moduleBytes: module.bytes) }
         Init.pages = PageSource(largestRangeOf: info)
+        // Root takes what its description gives it, no more (children, restarts included).
+        Init.pages.limit(toPages: Init.plan.partition(0).memoryPages)
         let handlerStack = Init.pages.take()
         _ = Init.pages.take()
         stackTop = handlerStack + 2 * AddressSpace.pageSize
@@ -687,12 +887,30 @@ func initMain(_ argument: UInt64) {
         if Init.isRoot { Sprig.powerOff(2) }
         while true {}
     }
-    if Init.isRoot {
-        // Root's ends of every channel: one page per end, never the same page for both.
+    do {
         var i = 0
+        while i < Init.plan.channelCount {
+            let ch = Init.plan.channel(i)
+            if Init.meeting(Int(ch.writer), Int(ch.reader)) == Init.me { Init.carried |= 1 << UInt64(i) }
+            i += 1
+        }
+        // The ends of every channel this instance carries: one page per end, never the same
+        // page for both.
+        i = 0
         while i < Init.plan.channelCount && i < 64 {
+            if !Init.carries(i) { i += 1; continue }
             Init.writerPages[i] = Init.pages.takeZeroed()
             Init.readerPages[i] = Init.pages.takeZeroed()
+            if Init.plan.channel(i).transfer == PlanLayout.pageHandover { Init.ackPages[i] = Init.pages.takeZeroed() }
+            i += 1
+        }
+        Init.counterCost = Samples.counterBaseline()
+        i = 0
+        while i < Init.plan.channelCount {
+            let ch = Init.plan.channel(i)
+            if !Init.isRoot && !Init.carries(i) && (Init.below(Int(ch.writer), Init.me) || Init.below(Int(ch.reader), Init.me)) {
+                Init.forwardsSends = true
+            }
             i += 1
         }
     }
@@ -712,9 +930,10 @@ func initMain(_ argument: UInt64) {
     Contexts.setHandler(ChannelLayout.handled, initHandled, slot: slot(4), stackTop: stackTop, flags: masked)
     var e = 0
     while e < Init.plan.eventCount {
-        // Root routes the events its children raise; a nested instance takes the ones for it.
+        // Each instance routes the events it is the router of; a nested instance also takes
+        // the ones for it.
         let ev = Init.plan.event(e)
-        let mine = Init.isRoot ? Init.below(Int(ev.source), Init.me) : Int(ev.target) == Init.me
+        let mine = Init.routes(e) || Int(ev.target) == Init.me
         if mine {
             Contexts.setHandler(ev.vector, initEvent, slot: slot(5), stackTop: stackTop, flags: masked)
         }
@@ -727,11 +946,12 @@ func initMain(_ argument: UInt64) {
             let k = Init.childCount
             Init.children[k].plan = p
             Init.children[k].console = Init.pages.takeZeroed()
+            Init.children[k].stamps = Init.pages.takeZeroed()
             var ok = false
             if let image = Init.imageOf(p) {
                 Init.children[k].image = image.vaddr
                 Init.children[k].imageBytes = image.bytes
-                Init.children[k].pristine = Init.copy(image.vaddr, image.bytes)
+                Init.children[k].pristine = Init.copy(image.vaddr, image.bytes, into: &Init.pages)
                 Init.childCount += 1
                 ok = Init.build(k)
             }

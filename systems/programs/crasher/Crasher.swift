@@ -1,4 +1,4 @@
-/// The `cyclic` system's faulting partition: says it starts and writes to an address it does
+/// The faulting partition of `cyclic` and `restarts`: says it starts and writes to an address it does
 /// not have (a page fault). Its description has `restart = true`, so init builds it again from
 /// its image and it starts over.
 import SprigABI
