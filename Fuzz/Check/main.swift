@@ -10,6 +10,12 @@
 /// driver's: the oracle runs that one check alone — properties, registerHygiene, refusals,
 /// refinement, tlb or dereference — to show which check catches a mutant).
 ///
+///     sprig-check --boot
+///
+/// instead checks the boot state against its independent description and the boot allocator
+/// against a set of pages (Sources/SprigModel/Oracles: `BootStateCheck`, `BootAllocatorCheck`):
+/// `sprig mutate`'s first stage, since the exploration starts after boot.
+///
 /// Exit status: 0 no violation, 1 a counterexample, 2 bad arguments.
 import SprigModel
 #if canImport(Glibc)
@@ -20,6 +26,21 @@ var configuration = Explorer.Configuration()
 var random: Int?
 var seed: UInt64 = 1
 var arguments = CommandLine.arguments.dropFirst()
+if arguments.first == "--boot" {
+    guard arguments.count == 1 else {
+        print("sprig-check: --boot takes no other argument")
+        exit(2)
+    }
+    let findings = BootStateCheck.run() + BootAllocatorCheck.run()
+    print("boot: \(BootStateCheck.layouts.count) boot layouts and the boot allocator checked")
+    guard findings.isEmpty else {
+        print("VIOLATION at boot:")
+        for f in findings { print("  ! boot: \(f)") }
+        exit(1)
+    }
+    print("no violation")
+    exit(0)
+}
 func fail(_ message: String) -> Never {
     print("sprig-check: \(message)")
     exit(2)
