@@ -12,8 +12,9 @@
 ///
 ///     sprig-check --boot
 ///
-/// instead checks the boot state against its independent description and the boot allocator
-/// against a set of pages (Sources/SprigModel/Oracles: `BootStateCheck`, `BootAllocatorCheck`):
+/// instead checks what is fixed before the first partition runs, each against an independent
+/// description (Sources/SprigModel/Oracles): the boot state (`BootStateCheck`), the boot
+/// allocator (`BootAllocatorCheck`) and the kernel's hardware constants (`HardwarePictureCheck`):
 /// `sprig mutate`'s first stage, since the exploration starts after boot.
 ///
 /// Exit status: 0 no violation, 1 a counterexample, 2 bad arguments.
@@ -31,8 +32,8 @@ if arguments.first == "--boot" {
         print("sprig-check: --boot takes no other argument")
         exit(2)
     }
-    let findings = BootStateCheck.run() + BootAllocatorCheck.run()
-    print("boot: \(BootStateCheck.layouts.count) boot layouts and the boot allocator checked")
+    let findings = BootStateCheck.run() + BootAllocatorCheck.run() + HardwarePictureCheck.run()
+    print("boot: \(BootStateCheck.layouts.count) boot layouts, the boot allocator and the hardware constants checked")
     guard findings.isEmpty else {
         print("VIOLATION at boot:")
         for f in findings { print("  ! boot: \(f)") }

@@ -14,7 +14,7 @@ import Testing
         try MutationRun.prepare(project: FuzzBuilds.project, progress: { _ in })
     }
 
-    static let cheapStages: [[String]] = [["--random", "300", "--seed", "1"], ["--depth", "1"]]
+    static let cheapStages: [[String]] = [["--boot"], ["--random", "300", "--seed", "1"], ["--depth", "1"]]
 
     @Test func generatorCoversEveryOperator() throws {
         let p = try Self.prepared.get()
@@ -47,6 +47,26 @@ import Testing
         let outcome = MutationRun.runOne(checker: p.checker, mutant: m, options: options)
         #expect(outcome.verdict == .killed, "\(m.diff)")
         #expect(outcome.reason?.contains("rightsExceedCaller") == true, "\(outcome.reason ?? "")")
+    }
+
+    /// Mutants no exploration can see, each killed by the `--boot` stage (Sources/SprigModel/Oracles):
+    /// root's boot context without its argument register, the boot allocator's insertion sort
+    /// without its shift, and the FXSAVE padding bytes the kernel believes the CPU writes.
+    @Test(arguments: [
+        ("UserRegisters.swift", "p.store(context.adding(UInt64(ContextLayout.rdi)), argument)", ""),
+        ("BootAllocator.swift", "ranges[i] = ranges[i - 1]", ""),
+        ("UserRegisters.swift", "w >= 5 && w <= 19 && w & 1 == 1", "w & 0 == 1"),
+    ])
+    func bootStageKills(file: String, original: String, mutated: String) throws {
+        let p = try Self.prepared.get()
+        let m = try #require(p.mutants.first {
+            $0.file.hasSuffix(file) && $0.original.joined().contains(original)
+                && (mutated.isEmpty ? $0.mutated.isEmpty : $0.mutated.joined().contains(mutated))
+        })
+        var options = MutateOptions()
+        options.stages = [["--boot"]]
+        let outcome = MutationRun.runOne(checker: p.checker, mutant: m, options: options)
+        #expect(outcome.verdict != .survived, "\(m.diff)")
     }
 
     @Test func boundedSampleScores() throws {
