@@ -4,11 +4,12 @@
 /// same search `sprig check` runs, and prints the first counterexample.
 ///
 ///     sprig-check [--depth N] [--random STEPS --seed S] [--pages P] [--partitions N]
-///                 [--vidt-slots N] [--start S] [--max-states N] [--only CHECK]
+///                 [--vidt-slots N] [--start S | --scenario S] [--max-states N] [--only CHECK]
 ///
 /// (the options of `sprig check`, which passes its own command line through; `--only` is this
 /// driver's: the oracle runs that one check alone — properties, registerHygiene, refusals,
-/// refinement, tlb or dereference — to show which check catches a mutant).
+/// refinement, tlb or dereference — to show which check catches a mutant; so is `--scenario`, a
+/// start state of Sources/SprigModel/Oracles/Scenarios.swift).
 ///
 ///     sprig-check --boot
 ///
@@ -72,6 +73,10 @@ while let flag = arguments.popFirst() {
         o.properties = name == "properties"; o.registerHygiene = name == "registerHygiene"; o.refusals = name == "refusals"
         o.refinement = name == "refinement"; o.tlb = name == "tlb"; o.dereference = name == "dereference"
         configuration.oracle = o
+    case "--scenario":
+        guard let s = Scenario(rawValue: value(flag)) else { fail("--scenario: one of \(Scenario.allCases.map(\.rawValue))") }
+        configuration.startSystem = { s.makeSystem() }
+        configuration.pages = s.pages
     case "--start":
         guard let s = ExplorationStart(rawValue: value(flag)) else { fail("--start: one of \(ExplorationStart.allCases.map(\.rawValue))") }
         configuration.start = s

@@ -97,11 +97,14 @@ public struct MutateOptions: Sendable {
     /// outcomes.jsonl, so an interrupted run keeps what it found).
     public var outcome: @Sendable (MutantOutcome) -> Void = { _ in }
 
-    /// The boot state and allocator against their independent description (`--boot`: the
-    /// exploration starts after boot), random walks (two seeds), the exhaustive search to depth 2.
+    /// The boot state, allocator and hardware constants against their independent description
+    /// (`--boot`: the exploration starts after boot), a random walk, the exhaustive search to
+    /// depth 1 from the `reclaim` scenario (two configuration pages, tables' edge entries),
+    /// then from the tree start, another walk and the exhaustive search to depth 2.
     public static let defaultStages: [[String]] = [
         ["--boot"],
         ["--random", "300", "--seed", "1"],
+        ["--scenario", "reclaim", "--depth", "1"],
         ["--depth", "1"],
         ["--random", "1500", "--seed", "2"],
         ["--depth", "2"],

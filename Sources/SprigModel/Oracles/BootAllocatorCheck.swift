@@ -65,9 +65,12 @@ public enum BootAllocatorCheck {
             switch r(3) {
             case 0:
                 let start = r(64 * ps), end = start + r(8 * ps) + 1
+                let emptyBefore = emptyRanges(allocator)
                 allocator.reserve(start: start, end: end)
                 log.append("reserve(\(start), \(end))")
                 free = free.filter { $0 + ps <= start || $0 >= end }
+                // A reservation removes pages; it leaves no empty range behind to take a slot.
+                if emptyRanges(allocator) > emptyBefore { return ["after \(log.joined(separator: "; ")): an empty range takes a slot"] }
             case 1:
                 let got = allocator.allocatePage()
                 log.append("allocatePage() = \(got.map { String($0.raw) } ?? "nil")")
@@ -97,6 +100,8 @@ public enum BootAllocatorCheck {
         if !free.isEmpty { return ["after \(log.joined(separator: "; ")): the allocator ran dry with \(free.count) pages still free"] }
         return []
     }
+
+    static func emptyRanges(_ a: BootAllocator) -> Int { (0..<a.count).filter { a.range($0).pages == 0 }.count }
 
     /// The allocator keeps `BootAllocator.capacity` ranges; the next one is refused and the ones
     /// it has are all still there.

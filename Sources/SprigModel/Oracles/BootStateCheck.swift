@@ -34,6 +34,8 @@
 ///   (cut at `maxCommandLine`, NUL-padded).
 /// * **The initial context** (`ContextLayout`, FXSAVE from the SDM): rip the image base, rsp the
 ///   stack top, rdi the boot info, rflags IF and bit 1, valid, FCW 0x37F, MXCSR 0x1F80, zeros.
+/// * **The reference walk** (`PageTableWalk.walk`) gives what the tables say, and refuses
+///   unmapped, kernel-half and non-canonical addresses with their errors.
 /// * **Refusals**: a layout without enough memory, with too many modules or an empty image is
 ///   refused with its error, not built.
 ///
@@ -175,6 +177,7 @@ public enum BootStateCheck {
             expect(word(pml4 + UInt64(i) * 8) == k, "root table entry \(i) is \(hex(word(pml4 + UInt64(i) * 8))), the kernel's is \(hex(k))")
         }
         let structures = [descriptor] + walk.tables + walk.shadow1 + walk.shadow2
+        out += referenceWalk(m, rootTable: built.rootTable, walk.leaves, unmapped: AddressSpace.rootWindowBase + m.bytes)
         expect(Set(structures).count == structures.count, "a structure page is used twice")
 
         // Root's own pages at their fixed addresses.
@@ -283,6 +286,39 @@ public enum BootStateCheck {
         expect(covered.count == window.count && Set(covered) == window,
                "the boot info's ranges cover \(covered.count) pages (\(Set(covered).count) distinct), the window has \(window.count)")
         zeroed(except: Dictionary(uniqueKeysWithValues: info.map { ($0.key / 8, $0.value) }), "boot info")(infoPage)
+        return out
+    }
+
+    /// `PageTableWalk.walk`, the kernel's reference walk (the model's helpers and the tests
+    /// read partitions' tables with it; the kernel's hot paths use its unrolled form), agrees
+    /// with this file's walk on every page root maps, and refuses an address in a table with no
+    /// entry for it, one under an absent root-table entry, a kernel-half and a non-canonical one
+    /// with their own errors.
+    static func referenceWalk(_ m: SimulatedMemory, rootTable: PhysicalAddress, _ leaves: [UInt64: Walk.Mapping],
+                              unmapped: UInt64) -> [String] {
+        var out: [String] = []
+        for (va, leaf) in leaves.sorted(by: { $0.key < $1.key }) where out.count < 4 {
+            guard let w = try? PageTableWalk.walk(m, rootTable: rootTable, va: VirtualAddress(va)) else {
+                out.append("PageTableWalk.walk refuses 0x\(String(va, radix: 16)), which root maps"); continue
+            }
+            let rights = (w.walk.userAccessible ? "r" : "-") + (w.walk.userWritable ? "w" : "-")
+            if w.walk.frame != leaf.frame || rights != String(leaf.rights.prefix(2)) {
+                out.append("PageTableWalk.walk gives 0x\(String(va, radix: 16)) → 0x\(String(w.walk.frame, radix: 16)) \(rights), "
+                           + "the tables say 0x\(String(leaf.frame, radix: 16)) \(leaf.rights.prefix(2))")
+            }
+        }
+        let refused: [(UInt64, Status)] = [
+            (unmapped, .addressNotMapped), (0x0000_7000_0000_0000, .addressNotMapped),
+            (AddressSpace.upperHalfStart, .kernelHalfAddress), (AddressSpace.lowerHalfEnd, .nonCanonicalAddress),
+        ]
+        for (va, status) in refused {
+            do throws(Status) {
+                _ = try PageTableWalk.walk(m, rootTable: rootTable, va: VirtualAddress(va))
+                out.append("PageTableWalk.walk maps 0x\(String(va, radix: 16)), which root does not map")
+            } catch {
+                if error != status { out.append("PageTableWalk.walk refuses 0x\(String(va, radix: 16)) as \(error), not \(status)") }
+            }
+        }
         return out
     }
 
