@@ -4,11 +4,19 @@
 /// same search `sprig check` runs, and prints the first counterexample.
 ///
 ///     sprig-check [--depth N] [--random STEPS --seed S] [--pages P] [--partitions N]
-///                 [--vidt-slots N] [--start S] [--max-states N] [--only CHECK]
+///                 [--vidt-slots N] [--start S | --scenario S] [--max-states N] [--only CHECK]
 ///
 /// (the options of `sprig check`, which passes its own command line through; `--only` is this
 /// driver's: the oracle runs that one check alone — properties, registerHygiene, refusals,
-/// refinement, tlb or dereference — to show which check catches a mutant).
+/// refinement, tlb or dereference — to show which check catches a mutant; so is `--scenario`, a
+/// start state of Sources/SprigModel/Oracles/Scenarios.swift).
+///
+///     sprig-check --boot
+///
+/// instead checks what is fixed before the first partition runs, each against an independent
+/// description (Sources/SprigModel/Oracles): the boot state (`BootStateCheck`), the boot
+/// allocator (`BootAllocatorCheck`) and the kernel's hardware constants (`HardwarePictureCheck`):
+/// `sprig mutate`'s first stage, since the exploration starts after boot.
 ///
 /// Exit status: 0 no violation, 1 a counterexample, 2 bad arguments.
 import SprigModel
@@ -20,6 +28,21 @@ var configuration = Explorer.Configuration()
 var random: Int?
 var seed: UInt64 = 1
 var arguments = CommandLine.arguments.dropFirst()
+if arguments.first == "--boot" {
+    guard arguments.count == 1 else {
+        print("sprig-check: --boot takes no other argument")
+        exit(2)
+    }
+    let findings = BootStateCheck.run() + BootAllocatorCheck.run() + HardwarePictureCheck.run()
+    print("boot: \(BootStateCheck.layouts.count) boot layouts, the boot allocator and the hardware constants checked")
+    guard findings.isEmpty else {
+        print("VIOLATION at boot:")
+        for f in findings { print("  ! boot: \(f)") }
+        exit(1)
+    }
+    print("no violation")
+    exit(0)
+}
 func fail(_ message: String) -> Never {
     print("sprig-check: \(message)")
     exit(2)
@@ -50,6 +73,10 @@ while let flag = arguments.popFirst() {
         o.properties = name == "properties"; o.registerHygiene = name == "registerHygiene"; o.refusals = name == "refusals"
         o.refinement = name == "refinement"; o.tlb = name == "tlb"; o.dereference = name == "dereference"
         configuration.oracle = o
+    case "--scenario":
+        guard let s = Scenario(rawValue: value(flag)) else { fail("--scenario: one of \(Scenario.allCases.map(\.rawValue))") }
+        configuration.startSystem = { s.makeSystem() }
+        configuration.pages = s.pages
     case "--start":
         guard let s = ExplorationStart(rawValue: value(flag)) else { fail("--start: one of \(ExplorationStart.allCases.map(\.rawValue))") }
         configuration.start = s

@@ -3,7 +3,12 @@
 ///
 /// Layout of the simulated physical memory (pages):
 ///
-///     0                      unused (like the real first megabyte, never given to root)
+///     0                      never given to root (like the real first megabyte), and not zero:
+///                            every word looks like a present, user, writable table entry
+///                            pointing at page 0 itself (`pageZeroWord`), as the real first
+///                            megabyte holds BIOS data; a kernel walk that follows an absent
+///                            entry (frame 0) finds a mapping of page 0 there instead of
+///                            another absent entry, and what it does with it shows
 ///     1 … kernelImagePages   the fake kernel image; its first half (at least one page) is the
 ///                            entry window, the only kernel pages partitions' PML4s map, as on
 ///                            the machine (docs/yield.md, "The kernel's own mappings"): its first
@@ -34,6 +39,8 @@ public final class ModelMachine {
     /// image, stack, VIDT, boot-info or context pages.
     public let rootWindow: [UInt64]
     public static let kernelBase: UInt64 = KernelLayout.base
+    /// Every word of physical page 0: present, writable, user, frame 0 (see the layout above).
+    public static let pageZeroWord: UInt64 = 0x7
 
     /// Pages a partition may still hand out, as vaddrs in its own space, per descriptor: kept
     /// by the helpers (`takePage`, `makeChild`) so tests can build trees quickly.
@@ -45,6 +52,7 @@ public final class ModelMachine {
         precondition(pages >= 64 && kernelImagePages >= 1)
         let m = SimulatedMemory(pages: pages)
         let ps = AddressSpace.pageSize
+        for w in 0..<UInt64(512) { m.store(PhysicalAddress(w * 8), Self.pageZeroWord) }
         let kernelImage = (1...kernelImagePages).map { PhysicalAddress(UInt64($0) * ps) }
         for (k, page) in kernelImage.enumerated() { m.store(page, 0x4B45_524E_0000_0000 | UInt64(k)) }
         var nextKernelTable = UInt64(kernelImagePages + 1)

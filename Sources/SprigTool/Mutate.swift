@@ -76,8 +76,11 @@ public struct MutationReport: Codable, Sendable {
 public struct MutateOptions: Sendable {
     /// The oracle's stages, each a `sprig-check` argument list, cheapest first.
     public var stages: [[String]] = MutateOptions.defaultStages
-    /// Run every k-th mutant only (1: all). Deterministic: ids 1, 1+k, ...
+    /// Run every k-th mutant only (1: all). Deterministic: ids 1+offset, 1+offset+k, ...
     public var every = 1
+    /// Which of the k residues `every` runs (0..<every): samples with different offsets are
+    /// disjoint, so several bounded runs together cover different mutants.
+    public var offset = 0
     /// Run only these ids (empty: all).
     public var ids: Set<Int> = []
     /// Run only mutants of files whose path contains this.
@@ -94,15 +97,27 @@ public struct MutateOptions: Sendable {
     /// outcomes.jsonl, so an interrupted run keeps what it found).
     public var outcome: @Sendable (MutantOutcome) -> Void = { _ in }
 
-    /// Random walks (two seeds), then the exhaustive search to depth 2.
+    /// The boot state, allocator and hardware constants against their independent description
+    /// (`--boot`: the exploration starts after boot), a random walk, the exhaustive search to
+    /// depth 1 from the `reclaim` scenario (two configuration pages, tables' edge entries),
+    /// then from the tree start, another walk and the exhaustive search to depth 2.
     public static let defaultStages: [[String]] = [
+        ["--boot"],
         ["--random", "300", "--seed", "1"],
+        ["--scenario", "reclaim", "--depth", "1"],
         ["--depth", "1"],
         ["--random", "1500", "--seed", "2"],
         ["--depth", "2"],
     ]
 
     public init() {}
+
+    /// Whether `mutant` is in the selection (ids, file, every and offset).
+    public func selects(_ mutant: GeneratedMutant) -> Bool {
+        (ids.isEmpty || ids.contains(mutant.id))
+            && (file.map { mutant.file.contains($0) } ?? true)
+            && (mutant.id - 1) % max(1, every) == offset % max(1, every)
+    }
 }
 
 /// See the file overview.
@@ -172,11 +187,7 @@ public enum MutationRun {
 
     /// Runs `mutants` (after the options' selection) through the stages.
     public static func runAll(checker: URL, mutants: [GeneratedMutant], uncompilable: [Int], options: MutateOptions) -> MutationReport {
-        let chosen = mutants.filter { m in
-            (options.ids.isEmpty || options.ids.contains(m.id))
-                && (options.file.map { m.file.contains($0) } ?? true)
-                && (m.id - 1) % max(1, options.every) == 0
-        }
+        let chosen = mutants.filter(options.selects)
         let clock = ContinuousClock()
         let started = clock.now
         let lock = NSLock()

@@ -23,11 +23,12 @@ struct Mutate: ParsableCommand {
             """)
 
     @Option(parsing: .unconditional, help: "Run every k-th mutant only (ids 1, 1+k, ...): a bounded, deterministic sample.") var every = 1
+    @Option(parsing: .unconditional, help: "With --every k: start at id 1+offset (0 <= offset < k), a sample disjoint from the others.") var offset = 0
     @Option(help: "Run only these mutant ids (comma-separated).") var ids: String?
     @Option(help: "Run only mutants of files whose path contains this (e.g. Yield.swift).") var file: String?
     @Option(parsing: .unconditional, help: "Mutant processes run at once.") var jobs = 2
     @Option(parsing: .unconditional, help: "CPU-time limit of one stage in seconds; a stage past it counts as a hang (caught).") var stageTimeout = 30.0
-    @Option(help: "The oracle's stages, ';'-separated sprig check argument lists, cheapest first (default: '--random 300 --seed 1; --depth 1; --random 1500 --seed 2; --depth 2').")
+    @Option(parsing: .unconditional, help: "The oracle's stages, ';'-separated sprig check argument lists, cheapest first (default: '--boot; --random 300 --seed 1; --scenario reclaim --depth 1; --depth 1; --random 1500 --seed 2; --depth 2').")
     var stages: String?
     @Option(parsing: .unconditional, help: "Score (percent) below which the exit status is 1.") var target = 95.0
     @Flag(help: "Print the report as JSON on standard output.") var json = false
@@ -35,6 +36,7 @@ struct Mutate: ParsableCommand {
 
     func validate() throws {
         guard every >= 1 else { throw ValidationError("--every must be at least 1 (got \(every))") }
+        guard (0..<every).contains(offset) else { throw ValidationError("--offset must be between 0 and --every minus 1 (got \(offset))") }
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64 (got \(jobs))") }
         guard stageTimeout > 0 else { throw ValidationError("--stage-timeout must be positive (got \(stageTimeout))") }
         if let ids, ids.split(separator: ",").contains(where: { Int($0.trimmingCharacters(in: .whitespaces)) == nil }) {
@@ -60,6 +62,7 @@ struct Mutate: ParsableCommand {
         }
         var options = MutateOptions()
         options.every = every
+        options.offset = offset
         options.ids = Set((ids ?? "").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
         options.file = file
         options.jobs = jobs
@@ -72,9 +75,7 @@ struct Mutate: ParsableCommand {
         options.outcome = { o in
             if let line = try? JSONEncoder().encode(o) { sink.write(line + Data("\n".utf8)) }
         }
-        let selected = prepared.mutants.filter {
-            (options.ids.isEmpty || options.ids.contains($0.id)) && (file.map($0.file.contains) ?? true) && ($0.id - 1) % every == 0
-        }.count
+        let selected = prepared.mutants.filter(options.selects).count
         log("sprig mutate: running \(selected) mutants, \(jobs) at a time; stages: \(options.stages.map { $0.joined(separator: " ") }.joined(separator: " | "))")
         let report = MutationRun.runAll(checker: prepared.checker, mutants: prepared.mutants, uncompilable: prepared.uncompilable, options: options)
         let encoder = JSONEncoder()

@@ -1,0 +1,124 @@
+/// The boot allocator checked against a set of free pages: random sequences of `addFree`,
+/// `reserve`, `allocatePage` and `takeLowestPage` run on `BootAllocator` and on a plain
+/// `Set<UInt64>` that says what each operation means (BootAllocator.swift's overview): a range
+/// adds its whole pages (shrunk inward), a reservation removes every page it touches (widened
+/// outward), `allocatePage` hands out the highest free page and `takeLowestPage` the lowest,
+/// each page once, and both answer nil exactly when the set is empty.
+///
+/// After every operation the allocator's own accounts agree with the set: `freePages` is the
+/// set's size, `allocated` the number of pages `allocatePage` handed out, and an empty range
+/// added changes nothing. The sequences keep under the allocator's capacity of ranges (at most
+/// 6 additions and 6 reservations, so at most 12 ranges), where the allocator promises to lose
+/// nothing; the capacity itself, 32 ranges (the size of its range array), is checked once: the
+/// range past it is refused and the others kept.
+import SprigABI
+import SprigCore
+
+/// See the file overview.
+public enum BootAllocatorCheck {
+    /// Findings of `sequences` random sequences from `seed`; empty when the allocator and the
+    /// set agree everywhere.
+    public static func run(sequences: Int = 300, seed: UInt64 = 1) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var out: [String] = []
+        for n in 0..<sequences where out.isEmpty {
+            out += sequence(&rng).map { "sequence \(n): \($0)" }
+        }
+        if out.isEmpty { out += capacity() }
+        return out
+    }
+
+    static func sequence(_ rng: inout SplitMix64) -> [String] {
+        let ps = AddressSpace.pageSize
+        var allocator = BootAllocator()
+        var free: Set<UInt64> = []
+        var log: [String] = []
+        func r(_ n: UInt64) -> UInt64 { rng.next() % n }
+        // Disjoint RAM ranges on a line of 64 pages, in a random order, with unaligned ends.
+        var cuts = Set((0..<6).map { _ in r(63) + 1 }).sorted()
+        cuts = [0] + cuts + [64]
+        var ranges: [(UInt64, UInt64)] = []
+        for k in 0..<(cuts.count - 1) where r(3) != 0 {
+            let start = cuts[k] * ps + (r(2) == 0 ? 0 : r(ps)), end = cuts[k + 1] * ps - (r(2) == 0 ? 0 : r(ps))
+            ranges.append((start, end))
+        }
+        for k in stride(from: ranges.count - 1, to: 0, by: -1) { ranges.swapAt(k, Int(r(UInt64(k) + 1))) }
+        var handedOut: UInt64 = 0
+        func accounts() -> String? {
+            if allocator.freePages != UInt64(free.count) { return "freePages is \(allocator.freePages), \(free.count) pages are free" }
+            if allocator.allocated != handedOut { return "allocated is \(allocator.allocated), \(handedOut) pages were handed out" }
+            return nil
+        }
+        for (start, end) in ranges {
+            allocator.addFree(start: start, end: end)
+            log.append("addFree(\(start), \(end))")
+            var p = (start + ps - 1) / ps * ps
+            while p + ps <= end { free.insert(p); p += ps }
+            // An empty range (aligned or not) adds nothing and takes no slot.
+            let count = allocator.count
+            allocator.addFree(start: end + ps, end: end + ps)
+            allocator.addFree(start: end + 1, end: end + 2)
+            if allocator.count != count { return ["after \(log.joined(separator: "; ")): an empty range took a slot"] }
+        }
+        if let wrong = accounts() { return ["after \(log.joined(separator: "; ")): \(wrong)"] }
+        for _ in 0..<Int(r(7)) {
+            switch r(3) {
+            case 0:
+                let start = r(64 * ps), end = start + r(8 * ps) + 1
+                let emptyBefore = emptyRanges(allocator)
+                allocator.reserve(start: start, end: end)
+                log.append("reserve(\(start), \(end))")
+                free = free.filter { $0 + ps <= start || $0 >= end }
+                // A reservation removes pages; it leaves no empty range behind to take a slot.
+                if emptyRanges(allocator) > emptyBefore { return ["after \(log.joined(separator: "; ")): an empty range takes a slot"] }
+            case 1:
+                let got = allocator.allocatePage()
+                log.append("allocatePage() = \(got.map { String($0.raw) } ?? "nil")")
+                if got?.raw != free.max() { return ["after \(log.joined(separator: "; ")): the highest free page is \(free.max().map(String.init) ?? "none")"] }
+                if let g = got { free.remove(g.raw); handedOut += 1 }
+            default:
+                let got = allocator.takeLowestPage()
+                log.append("takeLowestPage() = \(got.map { String($0.raw) } ?? "nil")")
+                if got?.raw != free.min() { return ["after \(log.joined(separator: "; ")): the lowest free page is \(free.min().map(String.init) ?? "none")"] }
+                if let g = got { free.remove(g.raw) }
+            }
+            if let wrong = accounts() { return ["after \(log.joined(separator: "; ")): \(wrong)"] }
+        }
+        // Drain it from both ends: each page once, then nil.
+        var taken: [UInt64] = []
+        var fromTop = true
+        while let page = fromTop ? allocator.allocatePage() : allocator.takeLowestPage() {
+            let want = fromTop ? free.max() : free.min()
+            if page.raw != want { return ["after \(log.joined(separator: "; ")): drained \(page.raw), expected \(want.map(String.init) ?? "nothing")"] }
+            free.remove(page.raw)
+            if fromTop { handedOut += 1 }
+            if let wrong = accounts() { return ["after \(log.joined(separator: "; ")) and draining \(taken.count + 1) pages: \(wrong)"] }
+            taken.append(page.raw)
+            fromTop.toggle()
+            if taken.count > 64 { return ["after \(log.joined(separator: "; ")): more than 64 pages drained"] }
+        }
+        if !free.isEmpty { return ["after \(log.joined(separator: "; ")): the allocator ran dry with \(free.count) pages still free"] }
+        return []
+    }
+
+    static func emptyRanges(_ a: BootAllocator) -> Int { (0..<a.count).filter { a.range($0).pages == 0 }.count }
+
+    /// The allocator keeps `BootAllocator.capacity` ranges; the next one is refused and the ones
+    /// it has are all still there.
+    static func capacity() -> [String] {
+        let ps = AddressSpace.pageSize
+        let capacity: UInt64 = 32
+        var allocator = BootAllocator()
+        for k in 0..<capacity {
+            guard allocator.addFree(start: (2 * k + 1) * ps, end: (2 * k + 2) * ps) else { return ["range \(k) of \(capacity) refused"] }
+        }
+        if allocator.addFree(start: 1000 * ps, end: 1001 * ps) { return ["a range past the capacity of \(capacity) was taken"] }
+        if !allocator.addFree(start: 2000 * ps + 1, end: 2001 * ps - 1) || !allocator.addFree(start: 3000 * ps, end: 3000 * ps) {
+            return ["an empty range past the capacity was refused"]
+        }
+        var pages: [UInt64] = []
+        while let p = allocator.takeLowestPage() { pages.append(p.raw) }
+        let want = (0..<capacity).map { (2 * $0 + 1) * ps }
+        return pages == want ? [] : ["a full allocator gives \(pages.count) pages, not the \(want.count) added"]
+    }
+}

@@ -1,0 +1,48 @@
+/// The kernel's picture of the hardware checked against the Intel SDM, word for word: the
+/// page-table entry bits (Vol. 3A §4.5, Table 4-19 "Format of a 4-Level Page-Table Entry that
+/// Maps a 4-KByte Page"), the bytes of the FXSAVE image the CPU writes (`SpecFXSAVE`, Vol. 1
+/// §10.5.1) and the rip and MXCSR sanitizers (a non-canonical rip faults `iretq`; FXRSTOR
+/// refuses MXCSR bits outside MXCSR_MASK).
+///
+/// The model CPU and the kernel's save paths read these from SprigCore, and the model walks with
+/// its own MMU (`SpecMMU`) only for what partitions reach: a wrong bit position or byte range
+/// that the kernel and the model CPU share passes every exploration. Here each is compared with
+/// the manual's number.
+import SprigABI
+import SprigCore
+
+/// See the file overview.
+public enum HardwarePictureCheck {
+    /// What disagrees with the manual; empty when nothing does.
+    public static func run() -> [String] {
+        var out: [String] = []
+        // Table 4-19: P 0, R/W 1, U/S 2, A 5, PS 7 (in a PDE/PDPTE), G 8, XD 63, the frame in
+        // bits 12 up to MAXPHYADDR (at most 52).
+        let bits: [(String, UInt64, UInt64)] = [
+            ("present", PageTableEntry.present, 1 << 0), ("writable", PageTableEntry.writable, 1 << 1),
+            ("user", PageTableEntry.user, 1 << 2), ("accessed", PageTableEntry.accessed, 1 << 5),
+            ("largePage", PageTableEntry.largePage, 1 << 7), ("global", PageTableEntry.global, 1 << 8),
+            ("noExecute", PageTableEntry.noExecute, 1 << 63),
+            ("addressMask", PageTableEntry.addressMask, ((1 << 52) - 1) & ~0xFFF),
+            ("tableFlags", PageTableEntry.tableFlags, 0x7),
+        ]
+        for (name, kernel, manual) in bits where kernel != manual {
+            out.append("PageTableEntry.\(name) is 0x\(String(kernel, radix: 16)), the SDM's is 0x\(String(manual, radix: 16))")
+        }
+        for w in 0..<(ContextLayout.fpuSize / 8) {
+            let kernel = UserRegisters.fxsaveWrittenBytes(word: w), manual = SpecFXSAVE.writtenMask(word: w)
+            if kernel != manual {
+                out.append("FXSAVE word \(w): the kernel says the CPU writes 0x\(String(kernel, radix: 16)), the SDM 0x\(String(manual, radix: 16))")
+            }
+        }
+        for rip: UInt64 in [0, 0x40_0000, AddressSpace.lowerHalfEnd - 1, AddressSpace.lowerHalfEnd, AddressSpace.upperHalfStart, ~0] {
+            let want = rip < AddressSpace.lowerHalfEnd ? rip : 0
+            if UserRegisters.rip(rip) != want { out.append("UserRegisters.rip(0x\(String(rip, radix: 16))) is not 0x\(String(want, radix: 16))") }
+        }
+        for (raw, mask) in [(UInt32(0xFFFF_FFFF), UInt32(0xFFBF)), (0x1F80, 0xFFFF), (0x40, 0xFFBF)] where UserRegisters.mxcsr(raw, mask: mask) != raw & mask {
+            out.append("UserRegisters.mxcsr(0x\(String(raw, radix: 16)), mask: 0x\(String(mask, radix: 16))) keeps bits outside the mask")
+        }
+        if UserRegisters.defaultMXCSRMask != 0xFFBF { out.append("the default MXCSR_MASK is not 0xFFBF (SDM Vol. 1 §11.6.6)") }
+        return out
+    }
+}
