@@ -16,7 +16,7 @@ package enum Prepare {
     package static let maxPages = 10
 
     /// Number of missing table levels for `va` in `child` (0…3).
-    static func missingLevels<P: Platform>(_ p: P, _ child: PhysicalAddress, _ va: VirtualAddress) -> UInt64 {
+    static func missingLevels<P: Platform>(_ p: P, _ child: Descriptor, _ va: VirtualAddress) -> UInt64 {
         var missing: UInt64 = 0
         var level = 1
         while level <= 3 {
@@ -26,18 +26,16 @@ package enum Prepare {
         return missing
     }
 
-    static func pagesNeeded<P: Platform>(_ p: P, _ child: PhysicalAddress, _ va: VirtualAddress) -> UInt64 {
+    static func pagesNeeded<P: Platform>(_ p: P, _ child: Descriptor, _ va: VirtualAddress) -> UInt64 {
         let entries = 3 * missingLevels(p, child, va)
         return entries + (entries > ConfigList.headRoom(p, child) ? 1 : 0)
     }
 
     /// The pages `prepare` still needs before `vaChild` can be mapped in the child named `child`.
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: nothing changed; on success the count is at most `maxPages`.
+        /// - Postcondition: nothing changed; on success the count is at most `maxPages`.
     package static func countToMap<P: Platform>(
-        _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
+        _ p: P, caller: Descriptor, child name: UserAddress, vaChild: UserAddress
     ) -> (status: Status, count: UInt64) {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         do throws(Status) {
             let (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild)
             let n = pagesNeeded(p, child, va)
@@ -50,16 +48,14 @@ package enum Prepare {
 
     /// Builds the missing levels for `vaChild` in the child named `child`, taking pages from the
     /// caller's free list starting at `freeList`.
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: on success `countToMap` is 0 for `vaChild`, the pages taken are
+        /// - Postcondition: on success `countToMap` is 0 for `vaChild`, the pages taken are
     ///   structures recorded in the child's configuration list, and `next` is the link found in
     ///   the last page taken (the rest of the list; `freeList` itself when nothing was needed).
     ///   On failure nothing changed.
     package static func prepare<P: Platform>(
-        _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress, freeList: UserAddress
+        _ p: P, caller: Descriptor, child name: UserAddress, vaChild: UserAddress, freeList: UserAddress
     ) -> (status: Status, next: UInt64) {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
-        let child: PhysicalAddress, va: VirtualAddress
+        let child: Descriptor, va: VirtualAddress
         do throws(Status) { (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild) } catch { return (error, 0) }
         let needed = Int(pagesNeeded(p, child, va))
         guard needed > 0 else { return (.success, freeList.raw) }

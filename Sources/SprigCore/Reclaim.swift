@@ -12,21 +12,19 @@ import SprigABI
 
 package enum Reclaim {
     /// Deletes the child named `child` and its whole subtree.
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: on success the name no longer names a child; every page the caller gave
+        /// - Postcondition: on success the name no longer names a child; every page the caller gave
     ///   the child (mapped or as a structure) is the caller's again, not given, accessible to it
     ///   (and its ancestors) as before it was given; structure pages are zeroed. On failure
     ///   nothing changed.
-    package static func deletePartition<P: Platform>(_ p: P, caller: PhysicalAddress, child name: UserAddress) -> Status {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
+    package static func deletePartition<P: Platform>(_ p: P, caller: Descriptor, child name: UserAddress) -> Status {
         guard let child = Partition.child(p, caller: caller, named: name),
               let nameSlots = Shadow.leafSlots(p, descriptor: caller, va: VirtualAddress(name.raw))
         else { return .invalidChild }
 
         p.store(nameSlots.sh1At, 0)
         // Every page mapped in the child goes back to the caller.
-        let rootTable = Partition.rootTable(p, child)
-        let sh2Root = Descriptor(child).shadow2(p)
+        let rootTable = child.rootTable(p)
+        let sh2Root = child.shadow2(p)
         var i4: UInt64 = 0
         while i4 < 256 {
             let e4 = PageTableEntry(raw: p.load(rootTable.adding(i4 * 8)))
@@ -73,27 +71,25 @@ package enum Reclaim {
     /// One page mapped in a child being deleted goes back to the caller: no longer given, and
     /// accessible again (zeroed first) if it was a structure somewhere in the child's subtree.
     private static func returnPage<P: Platform>(
-        _ p: P, caller: PhysicalAddress, child: PhysicalAddress, leaf: PageTableEntry, vaParent: VirtualAddress
+        _ p: P, caller: Descriptor, child: Descriptor, leaf: PageTableEntry, vaParent: VirtualAddress
     ) {
         guard let slots = Shadow.leafSlots(p, descriptor: caller, va: vaParent) else {
             assertionFailure("child's shadow 2 names a vaddr the caller does not map")
             return
         }
-        if p.load(slots.sh1At) == child.raw { p.store(slots.sh1At, 0) }
+        if p.load(slots.sh1At) == child.paddr.raw { p.store(slots.sh1At, 0) }
         if !leaf.isUser { PageOwnership.giveBack(p, owner: caller, page: leaf.frame, va: vaParent) }
     }
 
     /// Gives back the empty table pages (with their shadow pages) on the path of `vaChild` in the
     /// child named `child`, from the page table up to the PDPT; the root table stays.
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: `count` pages (tables, shadows, emptied configuration pages) are the
+        /// - Postcondition: `count` pages (tables, shadows, emptied configuration pages) are the
     ///   caller's again, zeroed and accessible; the child maps exactly what it mapped before.
     ///   On failure nothing changed. Nothing to collect is a success with count 0.
     package static func collect<P: Platform>(
-        _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
+        _ p: P, caller: Descriptor, child name: UserAddress, vaChild: UserAddress
     ) -> (status: Status, count: UInt64) {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
-        let child: PhysicalAddress, va: VirtualAddress
+        let child: Descriptor, va: VirtualAddress
         do throws(Status) { (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild) } catch { return (error, 0) }
         var given: UInt64 = 0
         var level = 1

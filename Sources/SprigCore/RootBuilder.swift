@@ -99,13 +99,13 @@ public enum RootBuilder {
         platform.zeroPage(shadow1)
         platform.zeroPage(shadow2)
         KernelHalf.share(platform, from: kernelRootTable, to: rootTable)
-        Descriptor.initializeRoot(platform, descriptor, rootTable: rootTable, shadow1: shadow1, shadow2: shadow2)
+        let root = Descriptor.initializeRoot(platform, descriptor, rootTable: rootTable, shadow1: shadow1, shadow2: shadow2)
 
         // Maps one root page, building each missing level with its two shadow pages.
         func map(_ va: VirtualAddress, _ frame: PhysicalAddress, _ flags: UInt64) -> Bool {
             var level = 4
             while level > 1 {
-                guard let s = Shadow.slots(platform, descriptor: descriptor, va: va, level: level) else { return false }
+                guard let s = Shadow.slots(platform, descriptor: root, va: va, level: level) else { return false }
                 if !PageTableEntry(raw: platform.load(s.entryAt)).isPresent {
                     guard let t = table(), let s1 = table(), let s2 = table() else { return false }
                     platform.zeroPage(t)
@@ -117,7 +117,7 @@ public enum RootBuilder {
                 }
                 level -= 1
             }
-            guard let s = Shadow.leafSlots(platform, descriptor: descriptor, va: va),
+            guard let s = Shadow.leafSlots(platform, descriptor: root, va: va),
                   !PageTableEntry(raw: platform.load(s.entryAt)).isPresent
             else { return false }
             platform.store(s.entryAt, PageTableEntry(frame: frame, flags: flags).raw)

@@ -13,7 +13,7 @@ public enum Kernel {
     ///   (`Service.changesTables`, the service table's column), the translation and yield
     ///   caches are empty (`KernelCache`).
     package static func dispatch<P: Platform>(
-        _ p: P, caller: PhysicalAddress, service: UInt64,
+        _ p: P, caller: Descriptor, service: UInt64,
         _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
     ) -> (status: Status, value: UInt64) {
         guard let s = Service(rawValue: Speculation.clamp(service, below: Service.numberLimit)) else { return (.unknownService, 0) }
@@ -23,7 +23,7 @@ public enum Kernel {
     }
 
     private static func run<P: Platform>(
-        _ p: P, caller: PhysicalAddress, service s: Service,
+        _ p: P, caller: Descriptor, service s: Service,
         _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64
     ) -> (status: Status, value: UInt64) {
         let u = UserAddress.init

@@ -33,10 +33,9 @@ package enum Shadow {
     /// above `level` is present (level 4 always is). Nil when some level above is missing.
     @inline(__always)
     public static func slots<P: Platform>(
-        _ p: P, descriptor: PhysicalAddress, va: VirtualAddress, level: Int
+        _ p: P, descriptor d: Descriptor, va: VirtualAddress, level: Int
     ) -> LeafSlots? {
         guard va.isCanonical, va.isLowerHalf, level >= 1, level <= 4 else { return nil }
-        let d = Descriptor(descriptor)
         var table = d.rootTable(p).raw
         var sh1 = d.shadow1(p).raw
         var sh2 = d.shadow2(p).raw
@@ -63,7 +62,7 @@ package enum Shadow {
 
     /// The leaf slots for `va` (all three upper levels present); the leaf itself may be absent.
     @inline(__always)
-    package static func leafSlots<P: Platform>(_ p: P, descriptor: PhysicalAddress, va: VirtualAddress) -> LeafSlots? {
+    package static func leafSlots<P: Platform>(_ p: P, descriptor: Descriptor, va: VirtualAddress) -> LeafSlots? {
         slots(p, descriptor: descriptor, va: va, level: 1)
     }
 }

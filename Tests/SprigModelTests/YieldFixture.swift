@@ -51,7 +51,7 @@ final class YieldMachine {
         let s = parent.take(5)
         let u = UserAddress.init
         let status = CreatePartition.createPartition(
-            memory, caller: parent.descriptor, descriptor: u(s[0].va), rootTable: u(s[1].va),
+            memory, caller: machine.descriptor(parent.descriptor), descriptor: u(s[0].va), rootTable: u(s[1].va),
             shadow1: u(s[2].va), shadow2: u(s[3].va), configList: u(s[4].va))
         precondition(status == .success, "fixture: createPartition \(status)")
         let child = Part(descriptor: s[0].pa, name: s[0].va, parent: parent, pool: [])
@@ -67,16 +67,16 @@ final class YieldMachine {
     @discardableResult
     func give(_ parent: Part, to child: Part, at vaChild: UInt64, rights: UInt64 = Rights.read | Rights.write) -> PhysicalAddress {
         let u = UserAddress.init
-        let (st, count) = Prepare.countToMap(memory, caller: parent.descriptor, child: u(child.name), vaChild: u(vaChild))
+        let (st, count) = Prepare.countToMap(memory, caller: machine.descriptor(parent.descriptor), child: u(child.name), vaChild: u(vaChild))
         precondition(st == .success, "fixture: countToMap \(st)")
         if count > 0 {
             let free = parent.take(Int(count))
             for (i, f) in free.enumerated() { memory.store(f.pa, i + 1 < free.count ? free[i + 1].va : 0) }
-            let r = Prepare.prepare(memory, caller: parent.descriptor, child: u(child.name), vaChild: u(vaChild), freeList: u(free[0].va))
+            let r = Prepare.prepare(memory, caller: machine.descriptor(parent.descriptor), child: u(child.name), vaChild: u(vaChild), freeList: u(free[0].va))
             precondition(r.status == .success, "fixture: prepare \(r.status)")
         }
         let page = parent.take(1)[0]
-        let st2 = Sharing.addVAddr(memory, caller: parent.descriptor, vaParent: u(page.va), child: u(child.name), vaChild: u(vaChild), rights: UncheckedRights(rights))
+        let st2 = Sharing.addVAddr(memory, caller: machine.descriptor(parent.descriptor), vaParent: u(page.va), child: u(child.name), vaChild: u(vaChild), rights: UncheckedRights(rights))
         precondition(st2 == .success, "fixture: addVAddr \(st2)")
         return page.pa
     }
