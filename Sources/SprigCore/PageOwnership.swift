@@ -60,7 +60,7 @@ package enum PageOwnership {
             guard let s = Shadow.leafSlots(p, descriptor: d, va: v) else { return }
             var e = PageTableEntry(raw: p.load(s.entryAt))
             guard e.isPresent else { return }
-            if accessible { e.raw |= PageTableEntry.user } else { e.raw &= ~PageTableEntry.user }
+            e.setUserAccessible(accessible)
             p.store(s.entryAt, e.raw)
             guard let parent = d.parent(p) else { return }
             v = VirtualAddress(p.load(s.sh2At))

@@ -28,9 +28,7 @@ package enum Partition {
         else { return nil }
         let entry = PageTableEntry(raw: p.load(slots.entryAt))
         let sh1 = p.load(slots.sh1At)
-        guard entry.isPresent, sh1 & Shadow.descriptorFlag != 0,
-              sh1 & PageTableEntry.addressMask == entry.frame.raw
-        else { return nil }
+        guard entry.isPresent, sh1 == entry.frame.raw | Shadow.descriptorFlag else { return nil }
         let child = Descriptor(entry.frame)
         assert(child.parent(p) == caller)
         return child

@@ -1,9 +1,9 @@
 /// `countToMap` and `prepare`: building the missing levels of a child's tables (DESIGN.md §4).
 ///
-/// Each missing level below the root table (PDPT, PD, PT) takes three pages from the caller: the table
-/// page and its shadow-1 and shadow-2 pages. When the child's head configuration page has no room
-/// for the new entries, one more page becomes a configuration page. So `countToMap` is
-/// `3 × missing levels (+ 1)`, at most 10.
+/// Each missing level below the root table (three on x86-64) takes three pages from the caller:
+/// the table page and its shadow-1 and shadow-2 pages. When the child's head configuration page
+/// has no room for the new entries, one more page becomes a configuration page. So `countToMap`
+/// is `3 × missing levels (+ 1)`, at most 10.
 ///
 /// `prepare`'s pages come from a free list in the caller's memory: the caller names the first
 /// page; the first word of each page is the vaddr of the next (0 ends the list). Every link is a
@@ -15,11 +15,11 @@ package enum Prepare {
     /// The most pages one `prepare` can take.
     package static let maxPages = 10
 
-    /// Number of missing table levels for `va` in `child` (0…3).
+    /// Number of missing table levels below the root table for `va` in `child` (0…3 on x86-64).
     static func missingLevels<P: Platform>(_ p: P, _ child: Descriptor, _ va: VirtualAddress) -> UInt64 {
         var missing: UInt64 = 0
         var level = 1
-        while level <= 3 {
+        while level < PageTableFormat.rootLevel {
             if Shadow.slots(p, descriptor: child, va: va, level: level) == nil { missing += 1 }
             level += 1
         }
@@ -89,12 +89,12 @@ package enum Prepare {
         if needed % 3 == 1, let cfg = pages[needed - 1] {
             ConfigList.pushPage(p, child, page: cfg.paddr, va: cfg.va)
         }
-        var level = 4
+        var level = PageTableFormat.rootLevel
         while level > 1 {
             guard let s = Shadow.slots(p, descriptor: child, va: va, level: level) else { break }
             if !PageTableEntry(raw: p.load(s.entryAt)).isPresent,
                let t = pages[used], let s1 = pages[used + 1], let s2 = pages[used + 2] {
-                p.store(s.entryAt, PageTableEntry(frame: t.paddr, flags: PageTableEntry.tableFlags).raw)
+                p.store(s.entryAt, PageTableEntry.table(t.paddr).raw)
                 p.store(s.sh1At, s1.paddr.raw)
                 p.store(s.sh2At, s2.paddr.raw)
                 ConfigList.append(p, child, page: t.paddr, va: t.va)

@@ -4,7 +4,7 @@
 /// (`SprigModel`), so the model starts from exactly the state the kernel boots into. It takes
 /// every page it needs from the `BootAllocator` and gives root all that is left:
 ///
-/// * a descriptor and a root table whose upper half (entries 256–511) is the kernel's, supervisor-only,
+/// * a descriptor and a root table whose upper half (`KernelHalf`) is the kernel's, supervisor-only,
 ///   with shadow 1 and shadow 2 mirroring every lower-half table page (see `Shadow`); root has no
 ///   configuration list: its structure pages are the kernel's and are never given back;
 /// * its image copied to fresh pages at `AddressSpace.imageBase` (read, write, execute);
@@ -38,7 +38,7 @@ public struct BootCommandLine: Sendable {
 
     /// Appends `byte`; false (nothing appended) when the line is full.
     public mutating func append(_ byte: UInt8) -> Bool {
-        guard count < BootInfoLayout.maxCommandLine, count < 256 else { return false }
+        guard count < BootInfoLayout.maxCommandLine, count < bytes.count else { return false }
         bytes[count] = byte
         count += 1
         return true
@@ -102,8 +102,8 @@ public enum RootBuilder {
         let root = Descriptor.initializeRoot(platform, descriptor, rootTable: rootTable, shadow1: shadow1, shadow2: shadow2)
 
         // Maps one root page, building each missing level with its two shadow pages.
-        func map(_ va: VirtualAddress, _ frame: PhysicalAddress, _ flags: UInt64) -> Bool {
-            var level = 4
+        func map(_ va: VirtualAddress, _ entry: PageTableEntry) -> Bool {
+            var level = PageTableFormat.rootLevel
             while level > 1 {
                 guard let s = Shadow.slots(platform, descriptor: root, va: va, level: level) else { return false }
                 if !PageTableEntry(raw: platform.load(s.entryAt)).isPresent {
@@ -111,7 +111,7 @@ public enum RootBuilder {
                     platform.zeroPage(t)
                     platform.zeroPage(s1)
                     platform.zeroPage(s2)
-                    platform.store(s.entryAt, PageTableEntry(frame: t, flags: PageTableEntry.tableFlags).raw)
+                    platform.store(s.entryAt, PageTableEntry.table(t).raw)
                     platform.store(s.sh1At, s1.raw)
                     platform.store(s.sh2At, s2.raw)
                 }
@@ -120,14 +120,14 @@ public enum RootBuilder {
             guard let s = Shadow.leafSlots(platform, descriptor: root, va: va),
                   !PageTableEntry(raw: platform.load(s.entryAt)).isPresent
             else { return false }
-            platform.store(s.entryAt, PageTableEntry(frame: frame, flags: flags).raw)
+            platform.store(s.entryAt, entry.raw)
             return true
         }
 
         func mapFresh(_ va: UInt64, rights: UInt64) -> PhysicalAddress? {
             guard let page = allocator.allocatePage() else { return nil }
             platform.zeroPage(page)
-            guard map(VirtualAddress(va), page, PageTableEntry.leafFlags(rights: PageRights(kernel: rights))) else { return nil }
+            guard map(VirtualAddress(va), PageTableEntry.leaf(page, rights: PageRights(kernel: rights))) else { return nil }
             return page
         }
 
@@ -162,7 +162,7 @@ public enum RootBuilder {
         var rangeCount: UInt64 = 0
         var runEnd: UInt64 = ~0  // physical end of the current run, to merge adjacent pages
         func mapWindowPage(_ page: PhysicalAddress, rights: UInt64 = rw) -> Bool {
-            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), page, PageTableEntry.leafFlags(rights: PageRights(kernel: rights)))
+            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), PageTableEntry.leaf(page, rights: PageRights(kernel: rights)))
             else { return false }
             windowPages += 1
             if page.raw == runEnd, rangeCount > 0 {

@@ -1,9 +1,10 @@
 /// Shadow 1 and shadow 2: the kernel's bookkeeping beside a partition's page tables (DESIGN.md §3).
 ///
-/// Both shadows mirror **all four levels** of the partition's lower-half tables, Pip style: for
-/// every table page (root table, PDPT, PD, PT) there is one shadow-1 page and one shadow-2 page, built
-/// together with it (by `RootBuilder` at boot, by `createPartition` for the root table, by `prepare`
-/// for the three lower levels — which is why `prepare` takes three pages per missing level).
+/// Both shadows mirror **every level** of the partition's lower-half tables, Pip style: for
+/// every table page (the root table down to the page tables) there is one shadow-1 page and
+/// one shadow-2 page, built together with it (by `RootBuilder` at boot, by `createPartition`
+/// for the root table, by `prepare` for the lower levels — which is why `prepare` takes three
+/// pages per missing level).
 ///
 /// * A non-leaf shadow entry (levels 4…2) holds the paddr of the shadow page one level down,
 ///   and is nonzero exactly when the table entry beside it is present.
@@ -35,27 +36,28 @@ package enum Shadow {
     public static func slots<P: Platform>(
         _ p: P, descriptor d: Descriptor, va: VirtualAddress, level: Int
     ) -> LeafSlots? {
-        guard va.isCanonical, va.isLowerHalf, level >= 1, level <= 4 else { return nil }
+        guard va.isCanonical, va.isLowerHalf, level >= 1, level <= PageTableFormat.rootLevel else { return nil }
         var table = d.rootTable(p).raw
         var sh1 = d.shadow1(p).raw
         var sh2 = d.shadow2(p).raw
-        // `(va >> (9 * level)) & 0xFF8` is the byte offset of va's entry at `level` in any of
-        // the three pages (yield's child lookup runs this walk: shifts, not `index(level:)`).
-        var shift = UInt64(9 * 4)
-        let last = UInt64(9 * level)
+        // The byte offset of va's entry at a level is the same in all three pages (yield's
+        // child lookup runs this walk: shifts, not `index(level:)`).
+        let mask = PageTableFormat.entryOffsetMask
+        var shift = PageTableFormat.entryShift(level: PageTableFormat.rootLevel)
+        let last = PageTableFormat.entryShift(level: level)
         while shift > last {
-            let offset = (va.raw &>> shift) & 0xFF8
+            let offset = (va.raw &>> shift) & mask
             let e = PageTableEntry(raw: p.load(PhysicalAddress(table &+ offset)))
-            guard e.isPresent, !e.isLargePage else { return nil }
+            guard e.isNextTable else { return nil }
             let s1 = p.load(PhysicalAddress(sh1 &+ offset))
             let s2 = p.load(PhysicalAddress(sh2 &+ offset))
             guard s1 != 0, s2 != 0 else { return nil }
             table = e.frame.raw
             sh1 = s1
             sh2 = s2
-            shift &-= 9
+            shift &-= PageTableFormat.bitsPerLevel
         }
-        let offset = (va.raw &>> last) & 0xFF8
+        let offset = (va.raw &>> last) & mask
         return LeafSlots(entryAt: PhysicalAddress(table &+ offset), sh1At: PhysicalAddress(sh1 &+ offset),
                          sh2At: PhysicalAddress(sh2 &+ offset))
     }

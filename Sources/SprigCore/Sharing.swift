@@ -5,8 +5,8 @@
 /// the page's vaddr, the child's shadow 2 records the page's vaddr in the caller. Rights are
 /// monotonic: the child's leaf never grants write or execute the caller lacks on that page.
 /// (Pip's x86 code does not check this; Sprig does.) The caller's rights are what its own leaf
-/// grants: every non-leaf entry of a partition's lower half is built by the kernel with
-/// `PageTableEntry.tableFlags` (present, writable, user, executable), so the leaf decides.
+/// grants: every non-leaf entry of a partition's lower half is built by the kernel as
+/// `PageTableEntry.table` (granting every right), so the leaf decides.
 import SprigABI
 
 package enum Sharing {
@@ -38,7 +38,7 @@ package enum Sharing {
         guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .notPrepared }
         guard !PageTableEntry(raw: p.load(slots.entryAt)).isPresent else { return .childAddressInUse }
 
-        p.store(slots.entryAt, PageTableEntry(frame: page.paddr, flags: PageTableEntry.leafFlags(rights: rights)).raw)
+        p.store(slots.entryAt, PageTableEntry.leaf(page.paddr, rights: rights).raw)
         p.store(slots.sh1At, 0)
         p.store(slots.sh2At, page.va.raw)
         p.store(page.slots.sh1At, child.paddr.raw)

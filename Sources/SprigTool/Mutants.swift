@@ -163,7 +163,7 @@ public enum Mutants {
             summary: "the translation yield and delivery use for VIDTs and contexts no longer requires the user bit, so a context on a kernel structure page is loaded and saved",
             file: "Sources/SprigCore/TranslationCache.swift",
             original: """
-                                  w.rights & PageTableEntry.user != 0
+                                  w.userAccessible
                 """,
             replacement: """
                                   w.rights & PageTableEntry.present != 0
