@@ -103,23 +103,14 @@ public enum RootBuilder {
 
         // Maps one root page, building each missing level with its two shadow pages.
         func map(_ va: VirtualAddress, _ entry: PageTableEntry) -> Bool {
-            var level = PageTableFormat.rootLevel
-            while level > 1 {
-                guard let s = Shadow.slots(platform, descriptor: root, va: va, level: level) else { return false }
-                if !PageTableEntry(raw: platform.load(s.entryAt)).isPresent {
-                    guard let t = table(), let s1 = table(), let s2 = table() else { return false }
-                    platform.zeroPage(t)
-                    platform.zeroPage(s1)
-                    platform.zeroPage(s2)
-                    platform.store(s.entryAt, PageTableEntry.table(t).raw)
-                    platform.store(s.sh1At, s1.raw)
-                    platform.store(s.sh2At, s2.raw)
-                }
-                level -= 1
+            let slots = Shadow.buildLevels(platform, descriptor: root, va: va) {
+                guard let t = table(), let s1 = table(), let s2 = table() else { return nil }
+                platform.zeroPage(t)
+                platform.zeroPage(s1)
+                platform.zeroPage(s2)
+                return Shadow.LevelPages(table: t, shadow1: s1, shadow2: s2)
             }
-            guard let s = Shadow.leafSlots(platform, descriptor: root, va: va),
-                  !PageTableEntry(raw: platform.load(s.entryAt)).isPresent
-            else { return false }
+            guard let s = slots, !PageTableEntry(raw: platform.load(s.entryAt)).isPresent else { return false }
             platform.store(s.entryAt, entry.raw)
             return true
         }

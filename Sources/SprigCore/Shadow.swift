@@ -62,6 +62,36 @@ package enum Shadow {
                          sh2At: PhysicalAddress(sh2 &+ offset))
     }
 
+    /// The three pages of one new level: the table page and its shadow-1 and shadow-2 pages,
+    /// all zeroed.
+    package struct LevelPages {
+        package var table: PhysicalAddress
+        package var shadow1: PhysicalAddress
+        package var shadow2: PhysicalAddress
+    }
+
+    /// Builds every missing level above the leaf on the path of `va` in `descriptor`'s tables,
+    /// from the root table down, linking in the pages `newLevel` gives for each (nil: stop).
+    /// The one way tables grow: `prepare` for a child, `RootBuilder` for root at boot.
+    /// - Returns: the leaf slots for `va`, or nil when `newLevel` ran out.
+    @inline(__always)
+    package static func buildLevels<P: Platform>(
+        _ p: P, descriptor: Descriptor, va: VirtualAddress, _ newLevel: () -> LevelPages?
+    ) -> LeafSlots? {
+        var level = PageTableFormat.rootLevel
+        while level > 1 {
+            guard let s = slots(p, descriptor: descriptor, va: va, level: level) else { return nil }
+            if !PageTableEntry(raw: p.load(s.entryAt)).isPresent {
+                guard let pages = newLevel() else { return nil }
+                p.store(s.entryAt, PageTableEntry.table(pages.table).raw)
+                p.store(s.sh1At, pages.shadow1.raw)
+                p.store(s.sh2At, pages.shadow2.raw)
+            }
+            level -= 1
+        }
+        return leafSlots(p, descriptor: descriptor, va: va)
+    }
+
     /// The leaf slots for `va` (all three upper levels present); the leaf itself may be absent.
     @inline(__always)
     package static func leafSlots<P: Platform>(_ p: P, descriptor: Descriptor, va: VirtualAddress) -> LeafSlots? {
