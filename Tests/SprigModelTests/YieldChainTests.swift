@@ -1,5 +1,5 @@
 /// yield's check chain (DESIGN.md §5): every code 1–9, in chain order, each refusal changing
-/// nothing (whole memory and CPU compared), and the attacks of the paper and the issue.
+/// nothing (whole memory and CPU compared), and the attacks of the paper.
 import SprigABI
 import SprigCore
 import SprigModel

@@ -96,16 +96,16 @@ final class YieldMachine {
     func setVIDT(_ part: Part, _ index: UInt64, _ va: UInt64) { poke(part, AddressSpace.vidt + 8 * index, va) }
 
     /// Writes a context at `va` in `part` whose every word is `tag << 32 | offset`, then `rip`,
-    /// `rsp`, rflags 0x202 and `flags`.
+    /// `rsp`, the initial rflags (`InitialRegisters.flags`) and `flags`.
     func writeContext(_ part: Part, at va: UInt64, tag: UInt64, rip: UInt64 = 0x40_0000, flags: UInt64 = 0) {
         var o = 0
         while o < ContextLayout.size { poke(part, va + UInt64(o), tag << 32 | UInt64(o)); o += 8 }
         poke(part, va + UInt64(ContextLayout.rip), rip)
         poke(part, va + UInt64(ContextLayout.rsp), 0x7000_0000 + tag)
-        poke(part, va + UInt64(ContextLayout.rflags), 0x202)
+        poke(part, va + UInt64(ContextLayout.rflags), InitialRegisters.flags)
         poke(part, va + UInt64(ContextLayout.flags), flags)
         poke(part, va + UInt64(ContextLayout.valid), 0)
-        poke(part, va + UInt64(ContextLayout.fpu + 24), UInt64(0x1F80))  // default MXCSR
+        poke(part, va + UInt64(ContextLayout.fpu + 24), InitialRegisters.mxcsr)
     }
 
     /// The register file a context written by `writeContext` loads as (sanitized).
@@ -126,10 +126,10 @@ final class YieldMachine {
         var r = RegisterFile()
         r.rip = 0x40_1000 + tag
         r.rsp = 0x6000_0000 + tag
-        r.rflags = 0x202
+        r.rflags = InitialRegisters.flags
         for i in 0..<ContextLayout.gprCount { r.gprs[i] = tag << 32 | UInt64(0x100 + i) }
         for w in 0..<r.fpu.count { r.fpu[w] = (tag << 32 | UInt64(0x200 + w)) & ModelCPU.heldBytes(word: w) }
-        r.fpu[3] = 0x1F80 | UInt64(UserRegisters.defaultMXCSRMask) << 32
+        r.fpu[3] = InitialRegisters.mxcsr | UInt64(UserRegisters.defaultMXCSRMask) << 32
         return r
     }
 
