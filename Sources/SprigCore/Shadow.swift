@@ -71,8 +71,9 @@ package enum Shadow {
     }
 
     /// Builds every missing level above the leaf on the path of `va` in `descriptor`'s tables,
-    /// from the root table down, linking in the pages `newLevel` gives for each (nil: stop).
-    /// The one way tables grow: `prepare` for a child, `RootBuilder` for root at boot.
+    /// from the root table down, linking in the pages `newLevel` gives for each (nil: stop):
+    /// how `RootBuilder` grows root's tables at boot; `prepare` runs the same walk written out,
+    /// with the same `link`.
     /// - Returns: the leaf slots for `va`, or nil when `newLevel` ran out.
     @inline(__always)
     package static func buildLevels<P: Platform>(
@@ -83,13 +84,20 @@ package enum Shadow {
             guard let s = slots(p, descriptor: descriptor, va: va, level: level) else { return nil }
             if !PageTableEntry(raw: p.load(s.entryAt)).isPresent {
                 guard let pages = newLevel() else { return nil }
-                p.store(s.entryAt, PageTableEntry.table(pages.table).raw)
-                p.store(s.sh1At, pages.shadow1.raw)
-                p.store(s.sh2At, pages.shadow2.raw)
+                link(p, s, pages)
             }
             level -= 1
         }
         return leafSlots(p, descriptor: descriptor, va: va)
+    }
+
+    /// Links a new level in at `slots` (whose table entry is not present): the table entry
+    /// points at `pages.table`, the shadow entries at the level's shadow pages.
+    @inline(__always)
+    package static func link<P: Platform>(_ p: P, _ slots: LeafSlots, _ pages: LevelPages) {
+        p.store(slots.entryAt, PageTableEntry.table(pages.table).raw)
+        p.store(slots.sh1At, pages.shadow1.raw)
+        p.store(slots.sh2At, pages.shadow2.raw)
     }
 
     /// The leaf slots for `va` (all three upper levels present); the leaf itself may be absent.
