@@ -55,8 +55,10 @@ public enum Service: UInt64, CaseIterable, Sendable {
     case setConsoleInterrupt = 0x104
 
     /// True for the services only root may call (`Status.rootOnly` for anyone else): the
-    /// table's `.machine` route, which is numbered from `rootOnlyBase` (one compare on the
-    /// kernel's path; `ServiceTableTests` holds every row to it).
+    /// table's `.machine` route, in the form the kernel's path can afford — one compare, since
+    /// those rows are numbered from `rootOnlyBase` (reading a row costs far more, docs/DESIGN.md
+    /// §4). `ServiceTableTests` holds every row's route to its number, and no other switch lists
+    /// the root-only services.
     @inlinable public var isRootOnly: Bool { rawValue >= Service.rootOnlyBase }
     /// Every service number is below this; 0 is none (the kernel clamps a number to this range
     /// before it looks the service up, `Speculation.clamp`).

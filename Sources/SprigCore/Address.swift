@@ -26,17 +26,7 @@ public struct VirtualAddress: Hashable, Comparable, Sendable {
     @inlinable package var pageBase: VirtualAddress { VirtualAddress(raw & ~(AddressSpace.pageSize - 1)) }
     @inlinable package var pageOffset: UInt64 { raw & (AddressSpace.pageSize - 1) }
     @inlinable public func adding(_ bytes: UInt64) -> VirtualAddress { VirtualAddress(raw &+ bytes) }
-
-    /// The page-table index of this address at `level` (4 = root table … 1 = page table).
-    @inlinable public func index(level: Int) -> Int {
-        Int(truncatingIfNeeded: (raw >> (12 + 9 * UInt64(level - 1))) & 0x1FF)
-    }
-
-    /// Canonical: bits 63…47 all equal.
-    @inlinable package var isCanonical: Bool {
-        let top = raw >> 47
-        return top == 0 || top == 0x1_FFFF
-    }
+    // `isCanonical` and `index(level:)` are the architecture's (Arch/…/PageTableFormat.swift).
     @inlinable package var isLowerHalf: Bool { raw < AddressSpace.lowerHalfEnd }
 }
 

@@ -27,8 +27,8 @@ package enum ConfigList {
     /// Entries per configuration page.
     package static let capacity: UInt64 = 254
 
-    @inlinable static func head<P: Platform>(_ p: P, _ d: PhysicalAddress) -> PhysicalAddress {
-        Descriptor(d).configList(p)
+    @inlinable static func head<P: Platform>(_ p: P, _ d: Descriptor) -> PhysicalAddress {
+        d.configList(p)
     }
 
     @inlinable static func entryAt(_ page: PhysicalAddress, _ k: UInt64) -> PhysicalAddress {
@@ -36,23 +36,23 @@ package enum ConfigList {
     }
 
     /// Free entry slots in the head page.
-    package static func headRoom<P: Platform>(_ p: P, _ d: PhysicalAddress) -> UInt64 {
+    package static func headRoom<P: Platform>(_ p: P, _ d: Descriptor) -> UInt64 {
         capacity - p.load(head(p, d).adding(UInt64(count)))
     }
 
     /// Makes the zeroed page `page` (vaddr `va` in the parent) the new head.
-    static func pushPage<P: Platform>(_ p: P, _ d: PhysicalAddress, page: PhysicalAddress, va: VirtualAddress) {
+    static func pushPage<P: Platform>(_ p: P, _ d: Descriptor, page: PhysicalAddress, va: VirtualAddress) {
         let oldHead = head(p, d)
         Structures.write(p) { store in
             store(page.adding(UInt64(next)), oldHead.raw)
             store(page.adding(UInt64(ownVAddr)), va.raw)
             store(page.adding(UInt64(count)), 0)
         }
-        Descriptor(d).pushConfigPage(p, page)
+        d.pushConfigPage(p, page)
     }
 
     /// Records a structure page. - Precondition: `headRoom > 0`.
-    static func append<P: Platform>(_ p: P, _ d: PhysicalAddress, page: PhysicalAddress, va: VirtualAddress) {
+    static func append<P: Platform>(_ p: P, _ d: Descriptor, page: PhysicalAddress, va: VirtualAddress) {
         let h = head(p, d)
         let n = p.load(h.adding(UInt64(count)))
         precondition(n < capacity)
@@ -68,11 +68,11 @@ package enum ConfigList {
     /// - Returns: the entry's vaddr in the parent (nil when not found), and the emptied
     ///   configuration page if any.
     static func remove<P: Platform>(
-        _ p: P, _ d: PhysicalAddress, page: PhysicalAddress
+        _ p: P, _ d: Descriptor, page: PhysicalAddress
     ) -> (va: VirtualAddress?, emptied: (page: PhysicalAddress, va: VirtualAddress)?) {
         let h = head(p, d)
         var cfg = h
-        var pagesLeft = Descriptor(d).configPages(p)
+        var pagesLeft = d.configPages(p)
         while pagesLeft > 0, cfg.raw != 0 {
             let n = min(p.load(cfg.adding(UInt64(count))), capacity)
             var k: UInt64 = 0
@@ -90,7 +90,7 @@ package enum ConfigList {
                     }
                     let nextPage = p.load(h.adding(UInt64(next)))
                     guard hn == 1, nextPage != 0 else { return (va, nil) }
-                    Descriptor(d).popConfigPage(p, next: PhysicalAddress(nextPage))
+                    d.popConfigPage(p, next: PhysicalAddress(nextPage))
                     return (va, (h, VirtualAddress(p.load(h.adding(UInt64(ownVAddr))))))
                 }
                 k += 1
@@ -104,10 +104,10 @@ package enum ConfigList {
     /// Calls `body` with every structure page of `d` and its vaddr in the parent: every entry,
     /// then every configuration page (after its entries were visited, so `body` may clear it).
     static func forEachStructurePage<P: Platform>(
-        _ p: P, _ d: PhysicalAddress, _ body: (PhysicalAddress, VirtualAddress) -> Void
+        _ p: P, _ d: Descriptor, _ body: (PhysicalAddress, VirtualAddress) -> Void
     ) {
         var cfg = head(p, d)
-        var pagesLeft = Descriptor(d).configPages(p)
+        var pagesLeft = d.configPages(p)
         while pagesLeft > 0, cfg.raw != 0 {
             let n = min(p.load(cfg.adding(UInt64(count))), capacity)
             var k: UInt64 = 0

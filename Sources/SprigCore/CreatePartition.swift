@@ -5,16 +5,14 @@ package enum CreatePartition {
     /// Makes a new child of `caller` out of five of its pages: descriptor, root table, shadow 1 root,
     /// shadow 2 root, first configuration page. The child is named by `descriptor`'s vaddr.
     ///
-    /// - Precondition: `caller` is a live partition descriptor (the kernel's, not a hostile value).
     /// - Postcondition: on success the five pages are zeroed structures, inaccessible to the
     ///   caller and its ancestors; the root table's upper half is the caller's (the kernel's,
     ///   supervisor-only); `Partition.child(caller, descriptor)` is the new descriptor, whose
     ///   configuration list records the four other pages. On failure nothing changed.
     package static func createPartition<P: Platform>(
-        _ p: P, caller: PhysicalAddress,
+        _ p: P, caller: Descriptor,
         descriptor: UserAddress, rootTable: UserAddress, shadow1: UserAddress, shadow2: UserAddress, configList: UserAddress
     ) -> Status {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         // Check everything first.
         var pages = InlineArray<5, PageOwnership.OwnedPage?>(repeating: nil)
         let names = [descriptor, rootTable, shadow1, shadow2, configList] as InlineArray<5, UserAddress>
@@ -42,19 +40,19 @@ package enum CreatePartition {
             if let page = pages[i] { PageOwnership.takeAsStructure(p, caller: caller, page) }
             i += 1
         }
-        KernelHalf.share(p, from: Partition.rootTable(p, caller), to: t.paddr)
-        Descriptor.initializeChild(
+        KernelHalf.share(p, from: caller.rootTable(p), to: t.paddr)
+        let child = Descriptor.initializeChild(
             p, d.paddr, name: d.va, parent: caller,
             rootTable: (t.paddr, t.va), shadow1: (s1.paddr, s1.va), shadow2: (s2.paddr, s2.va), configListVAddr: cfg.va)
-        ConfigList.pushPage(p, d.paddr, page: cfg.paddr, va: cfg.va)
+        ConfigList.pushPage(p, child, page: cfg.paddr, va: cfg.va)
         i = 0
         while i < 4 {
-            if let page = pages[i] { ConfigList.append(p, d.paddr, page: page.paddr, va: page.va) }
+            if let page = pages[i] { ConfigList.append(p, child, page: page.paddr, va: page.va) }
             i += 1
         }
         Structures.write(p, d.slots.sh1At, d.paddr.raw | Shadow.descriptorFlag)
 
-        assert(Partition.child(p, caller: caller, named: descriptor) == d.paddr)
+        assert(Partition.child(p, caller: caller, named: descriptor)?.paddr == d.paddr)
         return .success
     }
 }

@@ -58,10 +58,37 @@ package enum DescriptorLayout {
     }
 }
 
-/// A partition's descriptor page, by its physical address.
+/// A live partition's descriptor page, by its physical address.
+///
+/// Holding a `Descriptor` is the proof that the page is one: SprigCore makes one only from
+/// what the kernel itself wrote or keeps — root's and a child's at creation (`initializeRoot`,
+/// `initializeChild`), a parent from a descriptor's own field, a child only through
+/// `Partition.child`'s shadow-1 check, the running and the root partition from the platform
+/// (which holds only descriptors the kernel gave it). The initializer is internal, so no other
+/// module can make one from a bare address; the model and tests go through `checked`, which
+/// verifies the page is in the tree. A service's caller is a `Descriptor`, so "the caller is a
+/// live descriptor" is a fact of the type, not an assertion.
 package struct Descriptor: Hashable, Sendable {
     public let paddr: PhysicalAddress
-    @usableFromInline package init(_ paddr: PhysicalAddress) { self.paddr = paddr }
+    @usableFromInline init(_ paddr: PhysicalAddress) { self.paddr = paddr }
+
+    /// `paddr` as a descriptor if it is one of the tree rooted at the descriptor `root`: root
+    /// itself, or a page whose parent chain reaches root with each parent's shadow 1 flagging
+    /// it, at its name, as that parent's child. For the model and tests, which name partitions
+    /// by address; no kernel path needs it.
+    package static func checked<P: Platform>(_ p: P, _ paddr: PhysicalAddress, root: PhysicalAddress) -> Descriptor? {
+        var d = Descriptor(paddr)
+        // A tree is at most as deep as the memory has pages; the chain is cut well before.
+        var steps = 1 << 20
+        while d.paddr != root {
+            guard steps > 0, let parent = d.parent(p),
+                  Partition.child(p, caller: parent, named: UserAddress(d.vaddrInParent(p))) == d
+            else { return nil }
+            d = parent
+            steps -= 1
+        }
+        return Descriptor(paddr)
+    }
 
     @inline(__always) func word<P: Platform>(_ p: P, _ field: Int) -> UInt64 {
         p.load(paddr.adding(UInt64(field)))
@@ -80,9 +107,9 @@ package struct Descriptor: Hashable, Sendable {
     @inline(__always) package func shadow1<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow1)) }
     @inline(__always) package func shadow2<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow2)) }
     /// The parent's descriptor; nil for root.
-    @inline(__always) public func parent<P: Platform>(_ p: P) -> PhysicalAddress? {
+    @inline(__always) public func parent<P: Platform>(_ p: P) -> Descriptor? {
         let raw = word(p, DescriptorLayout.parent)
-        return raw == 0 ? nil : PhysicalAddress(raw)
+        return raw == 0 ? nil : Descriptor(PhysicalAddress(raw))
     }
     /// This descriptor's vaddr in the parent (0 for root): the parent's name for the partition.
     @inline(__always) package func vaddrInParent<P: Platform>(_ p: P) -> UInt64 { word(p, DescriptorLayout.vaddrInParent) }
@@ -116,18 +143,18 @@ package struct Descriptor: Hashable, Sendable {
     /// and vaddr in the parent), its parent and its name there, its depth (the parent's + 1). The configuration
     /// list is still empty (`pushConfigPage` adds the first page).
     @discardableResult @inline(__always) static func initializeChild<P: Platform>(
-        _ p: P, _ page: PhysicalAddress, name: VirtualAddress, parent: PhysicalAddress,
+        _ p: P, _ page: PhysicalAddress, name: VirtualAddress, parent: Descriptor,
         rootTable: (PhysicalAddress, VirtualAddress), shadow1: (PhysicalAddress, VirtualAddress),
         shadow2: (PhysicalAddress, VirtualAddress), configListVAddr: VirtualAddress
     ) -> Descriptor {
         let d = Descriptor(page)
-        let depth = Descriptor(parent).depth(p) + 1
+        let depth = parent.depth(p) + 1
         Structures.write(p) { store in
             func set(_ field: Int, _ value: UInt64) { store(page.adding(UInt64(field)), value) }
             set(DescriptorLayout.rootTable, rootTable.0.raw)
             set(DescriptorLayout.shadow1, shadow1.0.raw)
             set(DescriptorLayout.shadow2, shadow2.0.raw)
-            set(DescriptorLayout.parent, parent.raw)
+            set(DescriptorLayout.parent, parent.paddr.raw)
             set(DescriptorLayout.vaddrInParent, name.raw)
             set(DescriptorLayout.depth, depth)
             set(DescriptorLayout.rootTableVAddr, rootTable.1.raw)

@@ -169,7 +169,7 @@ public enum InterruptRouting {
         var steps = Partition.depth(p, partition)
         while holder != ancestor, steps > 0 {
             // The page at `vaddr` in `holder` is a page of holder's parent too, at sh2's vaddr.
-            guard let slots = Shadow.leafSlots(p, descriptor: holder, va: VirtualAddress(vaddr)),
+            guard let slots = Shadow.leafSlots(p, descriptor: Descriptor(holder), va: VirtualAddress(vaddr)),
                   let up = Partition.parent(p, holder)
             else { break }
             vaddr = p.load(slots.sh2At)

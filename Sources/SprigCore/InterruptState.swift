@@ -6,24 +6,20 @@ import SprigABI
 
 package enum InterruptState {
     /// The interrupt state of the child named `child`.
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: nothing changed; on success the state is 0 or 1.
+        /// - Postcondition: nothing changed; on success the state is 0 or 1.
     package static func getIntState<P: Platform>(
-        _ p: P, caller: PhysicalAddress, child name: UserAddress
+        _ p: P, caller: Descriptor, child name: UserAddress
     ) -> (status: Status, state: UInt64) {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         guard let child = Partition.child(p, caller: caller, named: name) else { return (.invalidChild, 0) }
-        return (.success, Partition.interruptState(p, child).raw)
+        return (.success, child.interruptState(p).raw)
     }
 
     /// Sets the caller's own interrupt state to `state` (`InterruptFlags.enabled` or `.masked`).
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: on success the caller's state is `state`; on failure nothing changed.
-    package static func setIntState<P: Platform>(_ p: P, caller: PhysicalAddress, state unchecked: UncheckedInterruptState) -> Status {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
+        /// - Postcondition: on success the caller's state is `state`; on failure nothing changed.
+    package static func setIntState<P: Platform>(_ p: P, caller: Descriptor, state unchecked: UncheckedInterruptState) -> Status {
         guard let state = unchecked.checked() else { return .invalidArgument }
-        Partition.setInterruptState(p, caller, state)
-        assert(Partition.interruptState(p, caller) == state)
+        caller.setInterruptState(p, state)
+        assert(caller.interruptState(p) == state)
         return .success
     }
 }

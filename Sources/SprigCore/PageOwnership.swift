@@ -22,13 +22,13 @@ package enum PageOwnership {
     /// The page at the hostile `name` in `caller`'s space, if the caller may give it away.
     /// - Parameter structure: also require write access (the kernel will write the page).
     package static func checkGivable<P: Platform>(
-        _ p: P, caller: PhysicalAddress, _ name: UserAddress, structure: Bool
+        _ p: P, caller: Descriptor, _ name: UserAddress, structure: Bool
     ) throws(Status) -> OwnedPage {
         let va = try name.checkedPage()
         guard let slots = Shadow.leafSlots(p, descriptor: caller, va: va),
               PageTableEntry(raw: p.load(slots.entryAt)).isPresent
         else { throw .addressNotMapped }
-        let rootTable = Partition.rootTable(p, caller)
+        let rootTable = caller.rootTable(p)
         // One walk answers both: readable by the caller, and writable when the kernel will
         // write the page (`userTranslate`'s rule).
         let walk = try PageTableWalk.userWalk(p, rootTable: rootTable, va: va)
@@ -50,19 +50,19 @@ package enum PageOwnership {
     ///   translation would make the partition's first access a spurious page fault (SDM
     ///   §4.10.4.3), which its parent would be told about.
     package static func setAccessible<P: Platform>(
-        _ p: P, owner: PhysicalAddress, va: VirtualAddress, _ accessible: Bool
+        _ p: P, owner: Descriptor, va: VirtualAddress, _ accessible: Bool
     ) {
         defer { p.invalidateTranslation(va) }
         var d = owner
         var v = va
-        var bound = Partition.depth(p, owner) + 1
+        var bound = owner.depth(p) + 1
         while bound > 0 {
             guard let s = Shadow.leafSlots(p, descriptor: d, va: v) else { return }
             var e = PageTableEntry(raw: p.load(s.entryAt))
             guard e.isPresent else { return }
-            if accessible { e.raw |= PageTableEntry.user } else { e.raw &= ~PageTableEntry.user }
+            e.setUserAccessible(accessible)
             Structures.write(p, s.entryAt, e.raw)
-            guard let parent = Partition.parent(p, d) else { return }
+            guard let parent = d.parent(p) else { return }
             v = VirtualAddress(p.load(s.sh2At))
             d = parent
             bound -= 1
@@ -71,14 +71,14 @@ package enum PageOwnership {
 
     /// Takes a checked page of `caller` as a structure page: zeroed, out of reach of the caller
     /// and its ancestors.
-    static func takeAsStructure<P: Platform>(_ p: P, caller: PhysicalAddress, _ page: OwnedPage) {
+    static func takeAsStructure<P: Platform>(_ p: P, caller: Descriptor, _ page: OwnedPage) {
         Structures.zero(p, page.paddr)
         setAccessible(p, owner: caller, va: page.va, false)
     }
 
     /// Gives a structure page back to `owner` (which gave it): zeroed, so no kernel data (such as
     /// the kernel-half root table entries) reaches the partition, and accessible again up the tree.
-    static func giveBack<P: Platform>(_ p: P, owner: PhysicalAddress, page: PhysicalAddress, va: VirtualAddress) {
+    static func giveBack<P: Platform>(_ p: P, owner: Descriptor, page: PhysicalAddress, va: VirtualAddress) {
         Structures.zero(p, page)
         setAccessible(p, owner: owner, va: va, true)
     }

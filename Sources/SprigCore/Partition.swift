@@ -15,31 +15,30 @@ package enum Partition {
 
     /// The parent's descriptor; nil for root.
     public static func parent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress? {
-        Descriptor(descriptor).parent(p)
+        Descriptor(descriptor).parent(p)?.paddr
     }
 
     /// The descriptor of the child of `caller` named by `name` (its descriptor's vaddr in
     /// caller's space), or nil if `name` does not name a live child of caller.
     /// - Postcondition: a non-nil result is a descriptor whose parent is `caller`.
     @inline(__always)
-    public static func child<P: Platform>(_ p: P, caller: PhysicalAddress, named name: UserAddress) -> PhysicalAddress? {
+    public static func child<P: Platform>(_ p: P, caller: Descriptor, named name: UserAddress) -> Descriptor? {
         guard let va = try? name.checkedPage(),
               let slots = Shadow.leafSlots(p, descriptor: caller, va: va)
         else { return nil }
         let entry = PageTableEntry(raw: p.load(slots.entryAt))
         let sh1 = p.load(slots.sh1At)
-        guard entry.isPresent, sh1 & Shadow.descriptorFlag != 0,
-              sh1 & PageTableEntry.addressMask == entry.frame.raw
-        else { return nil }
-        assert(Descriptor(entry.frame).parent(p) == caller)
-        return entry.frame
+        guard entry.isPresent, sh1 == entry.frame.raw | Shadow.descriptorFlag else { return nil }
+        let child = Descriptor(entry.frame)
+        assert(child.parent(p) == caller)
+        return child
     }
 
     /// The child named `name` and the checked page-aligned vaddr `va` in it; throws the status
     /// that says which of the two is wrong (the child first, as every service checks it).
     public static func child<P: Platform>(
-        _ p: P, caller: PhysicalAddress, named name: UserAddress, page va: UserAddress
-    ) throws(Status) -> (descriptor: PhysicalAddress, va: VirtualAddress) {
+        _ p: P, caller: Descriptor, named name: UserAddress, page va: UserAddress
+    ) throws(Status) -> (descriptor: Descriptor, va: VirtualAddress) {
         guard let child = child(p, caller: caller, named: name) else { throw .invalidChild }
         return (child, try va.checkedPage())
     }

@@ -1,9 +1,9 @@
 /// `countToMap` and `prepare`: building the missing levels of a child's tables (DESIGN.md §4).
 ///
-/// Each missing level below the root table (PDPT, PD, PT) takes three pages from the caller: the table
-/// page and its shadow-1 and shadow-2 pages. When the child's head configuration page has no room
-/// for the new entries, one more page becomes a configuration page. So `countToMap` is
-/// `3 × missing levels (+ 1)`, at most 10.
+/// Each missing level below the root table (three on x86-64) takes three pages from the caller:
+/// the table page and its shadow-1 and shadow-2 pages. When the child's head configuration page
+/// has no room for the new entries, one more page becomes a configuration page. So `countToMap`
+/// is `3 × missing levels (+ 1)`, at most 10.
 ///
 /// `prepare`'s pages come from a free list in the caller's memory: the caller names the first
 /// page; the first word of each page is the vaddr of the next (0 ends the list). Every link is a
@@ -15,29 +15,27 @@ package enum Prepare {
     /// The most pages one `prepare` can take.
     package static let maxPages = 10
 
-    /// Number of missing table levels for `va` in `child` (0…3).
-    static func missingLevels<P: Platform>(_ p: P, _ child: PhysicalAddress, _ va: VirtualAddress) -> UInt64 {
+    /// Number of missing table levels below the root table for `va` in `child` (0…3 on x86-64).
+    static func missingLevels<P: Platform>(_ p: P, _ child: Descriptor, _ va: VirtualAddress) -> UInt64 {
         var missing: UInt64 = 0
         var level = 1
-        while level <= 3 {
+        while level < PageTableFormat.rootLevel {
             if Shadow.slots(p, descriptor: child, va: va, level: level) == nil { missing += 1 }
             level += 1
         }
         return missing
     }
 
-    static func pagesNeeded<P: Platform>(_ p: P, _ child: PhysicalAddress, _ va: VirtualAddress) -> UInt64 {
+    static func pagesNeeded<P: Platform>(_ p: P, _ child: Descriptor, _ va: VirtualAddress) -> UInt64 {
         let entries = 3 * missingLevels(p, child, va)
         return entries + (entries > ConfigList.headRoom(p, child) ? 1 : 0)
     }
 
     /// The pages `prepare` still needs before `vaChild` can be mapped in the child named `child`.
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: nothing changed; on success the count is at most `maxPages`.
+        /// - Postcondition: nothing changed; on success the count is at most `maxPages`.
     package static func countToMap<P: Platform>(
-        _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
+        _ p: P, caller: Descriptor, child name: UserAddress, vaChild: UserAddress
     ) -> (status: Status, count: UInt64) {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         do throws(Status) {
             let (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild)
             let n = pagesNeeded(p, child, va)
@@ -50,16 +48,14 @@ package enum Prepare {
 
     /// Builds the missing levels for `vaChild` in the child named `child`, taking pages from the
     /// caller's free list starting at `freeList`.
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: on success `countToMap` is 0 for `vaChild`, the pages taken are
+        /// - Postcondition: on success `countToMap` is 0 for `vaChild`, the pages taken are
     ///   structures recorded in the child's configuration list, and `next` is the link found in
     ///   the last page taken (the rest of the list; `freeList` itself when nothing was needed).
     ///   On failure nothing changed.
     package static func prepare<P: Platform>(
-        _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress, freeList: UserAddress
+        _ p: P, caller: Descriptor, child name: UserAddress, vaChild: UserAddress, freeList: UserAddress
     ) -> (status: Status, next: UInt64) {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
-        let child: PhysicalAddress, va: VirtualAddress
+        let child: Descriptor, va: VirtualAddress
         do throws(Status) { (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild) } catch { return (error, 0) }
         let needed = Int(pagesNeeded(p, child, va))
         guard needed > 0 else { return (.success, freeList.raw) }
@@ -93,14 +89,14 @@ package enum Prepare {
         if needed % 3 == 1, let cfg = pages[needed - 1] {
             ConfigList.pushPage(p, child, page: cfg.paddr, va: cfg.va)
         }
-        var level = 4
+        // `Shadow.buildLevels`'s walk, written out: a closure here cost 39 guest instructions
+        // per prepare (`sprig bench`).
+        var level = PageTableFormat.rootLevel
         while level > 1 {
             guard let s = Shadow.slots(p, descriptor: child, va: va, level: level) else { break }
             if !PageTableEntry(raw: p.load(s.entryAt)).isPresent,
                let t = pages[used], let s1 = pages[used + 1], let s2 = pages[used + 2] {
-                Structures.write(p, s.entryAt, PageTableEntry(frame: t.paddr, flags: PageTableEntry.tableFlags).raw)
-                Structures.write(p, s.sh1At, s1.paddr.raw)
-                Structures.write(p, s.sh2At, s2.paddr.raw)
+                Shadow.link(p, s, Shadow.LevelPages(table: t.paddr, shadow1: s1.paddr, shadow2: s2.paddr))
                 ConfigList.append(p, child, page: t.paddr, va: t.va)
                 ConfigList.append(p, child, page: s1.paddr, va: s1.va)
                 ConfigList.append(p, child, page: s2.paddr, va: s2.va)

@@ -6,60 +6,28 @@
 /// vaddr), each configuration entry a structure page the caller gave. The grandchildren's
 /// structures are leaves of the child that are inaccessible to it; they are zeroed on the way
 /// back, like the child's own structures, so no kernel data (table entries, the kernel-half root table
-/// entries) reaches the caller. Every walk is bounded by the table shape (512 entries per level,
-/// 256 in the root table's lower half), by the configuration-page count or by the tree depth.
+/// entries) reaches the caller. Every walk is bounded by the table shape (`PageTableFormat`: the
+/// entries of a table, the lower half's of a root table), by the configuration-page count or by
+/// the tree depth.
 import SprigABI
 
 package enum Reclaim {
     /// Deletes the child named `child` and its whole subtree.
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: on success the name no longer names a child; every page the caller gave
+        /// - Postcondition: on success the name no longer names a child; every page the caller gave
     ///   the child (mapped or as a structure) is the caller's again, not given, accessible to it
     ///   (and its ancestors) as before it was given; structure pages are zeroed. On failure
     ///   nothing changed.
-    package static func deletePartition<P: Platform>(_ p: P, caller: PhysicalAddress, child name: UserAddress) -> Status {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
+    package static func deletePartition<P: Platform>(_ p: P, caller: Descriptor, child name: UserAddress) -> Status {
         guard let child = Partition.child(p, caller: caller, named: name),
               let nameSlots = Shadow.leafSlots(p, descriptor: caller, va: VirtualAddress(name.raw))
         else { return .invalidChild }
 
         Structures.write(p, nameSlots.sh1At, 0)
         // Every page mapped in the child goes back to the caller.
-        let rootTable = Partition.rootTable(p, child)
-        let sh2Root = Descriptor(child).shadow2(p)
-        var i4: UInt64 = 0
-        while i4 < 256 {
-            let e4 = PageTableEntry(raw: p.load(rootTable.adding(i4 * 8)))
-            let s4 = PhysicalAddress(p.load(sh2Root.adding(i4 * 8)))
-            if e4.isPresent, s4.raw != 0 {
-                var i3: UInt64 = 0
-                while i3 < 512 {
-                    let e3 = PageTableEntry(raw: p.load(e4.frame.adding(i3 * 8)))
-                    let s3 = PhysicalAddress(p.load(s4.adding(i3 * 8)))
-                    if e3.isPresent, s3.raw != 0 {
-                        var i2: UInt64 = 0
-                        while i2 < 512 {
-                            let e2 = PageTableEntry(raw: p.load(e3.frame.adding(i2 * 8)))
-                            let s2 = PhysicalAddress(p.load(s3.adding(i2 * 8)))
-                            if e2.isPresent, s2.raw != 0 {
-                                var i1: UInt64 = 0
-                                while i1 < 512 {
-                                    let leaf = PageTableEntry(raw: p.load(e2.frame.adding(i1 * 8)))
-                                    if leaf.isPresent {
-                                        returnPage(p, caller: caller, child: child, leaf: leaf,
-                                                   vaParent: VirtualAddress(p.load(s2.adding(i1 * 8))))
-                                    }
-                                    i1 += 1
-                                }
-                            }
-                            i2 += 1
-                        }
-                    }
-                    i3 += 1
-                }
-            }
-            i4 += 1
-        }
+        let rootTable = child.rootTable(p)
+        let sh2Root = child.shadow2(p)
+        returnPages(p, caller: caller, child: child, table: rootTable, shadow2: sh2Root,
+                    level: PageTableFormat.rootLevel, entries: PageTableFormat.userRootEntries)
         // Then every structure page of the child (this zeroes the descriptor last-but-not-least:
         // the list walk read what it needs from it first).
         ConfigList.forEachStructurePage(p, child) { page, vaParent in
@@ -70,41 +38,70 @@ package enum Reclaim {
         return .success
     }
 
+    /// Every page mapped through the first `entries` entries of the child's table page `table`
+    /// at `level` (its shadow-2 page `shadow2` beside it) goes back to the caller: the walk of
+    /// the child's whole lower half, one level per call.
+    private static func returnPages<P: Platform>(
+        _ p: P, caller: Descriptor, child: Descriptor, table: PhysicalAddress, shadow2: PhysicalAddress,
+        level: Int, entries: UInt64
+    ) {
+        let size = PageTableFormat.entryBytes
+        var i: UInt64 = 0
+        if level == 1 {
+            while i < entries {
+                let leaf = PageTableEntry(raw: p.load(table.adding(i &* size)))
+                if leaf.isPresent {
+                    returnPage(p, caller: caller, child: child, leaf: leaf, vaParent: VirtualAddress(p.load(shadow2.adding(i &* size))))
+                }
+                i += 1
+            }
+            return
+        }
+        while i < entries {
+            let e = PageTableEntry(raw: p.load(table.adding(i &* size)))
+            let s = PhysicalAddress(p.load(shadow2.adding(i &* size)))
+            if e.isPresent, s.raw != 0 {
+                returnPages(p, caller: caller, child: child, table: e.frame, shadow2: s, level: level - 1,
+                            entries: PageTableFormat.entriesPerTable)
+            }
+            i += 1
+        }
+    }
+
     /// One page mapped in a child being deleted goes back to the caller: no longer given, and
     /// accessible again (zeroed first) if it was a structure somewhere in the child's subtree.
     private static func returnPage<P: Platform>(
-        _ p: P, caller: PhysicalAddress, child: PhysicalAddress, leaf: PageTableEntry, vaParent: VirtualAddress
+        _ p: P, caller: Descriptor, child: Descriptor, leaf: PageTableEntry, vaParent: VirtualAddress
     ) {
         guard let slots = Shadow.leafSlots(p, descriptor: caller, va: vaParent) else {
             assertionFailure("child's shadow 2 names a vaddr the caller does not map")
             return
         }
-        if p.load(slots.sh1At) == child.raw { Structures.write(p, slots.sh1At, 0) }
+        if p.load(slots.sh1At) == child.paddr.raw { Structures.write(p, slots.sh1At, 0) }
         if !leaf.isUser { PageOwnership.giveBack(p, owner: caller, page: leaf.frame, va: vaParent) }
     }
 
     /// Gives back the empty table pages (with their shadow pages) on the path of `vaChild` in the
-    /// child named `child`, from the page table up to the PDPT; the root table stays.
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: `count` pages (tables, shadows, emptied configuration pages) are the
+    /// child named `child`, from the page table up to the level below the root table, which stays.
+        /// - Postcondition: `count` pages (tables, shadows, emptied configuration pages) are the
     ///   caller's again, zeroed and accessible; the child maps exactly what it mapped before.
     ///   On failure nothing changed. Nothing to collect is a success with count 0.
     package static func collect<P: Platform>(
-        _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
+        _ p: P, caller: Descriptor, child name: UserAddress, vaChild: UserAddress
     ) -> (status: Status, count: UInt64) {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
-        let child: PhysicalAddress, va: VirtualAddress
+        let child: Descriptor, va: VirtualAddress
         do throws(Status) { (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild) } catch { return (error, 0) }
         var given: UInt64 = 0
         var level = 1
-        while level <= 3 {
+        while level < PageTableFormat.rootLevel {
             // The entry one level up points at the table page of this level.
             guard let up = Shadow.slots(p, descriptor: child, va: va, level: level + 1) else { level += 1; continue }
             let pointer = PageTableEntry(raw: p.load(up.entryAt))
             guard pointer.isPresent else { level += 1; continue }
+            let entries = PageTableFormat.entriesPerTable
             var k: UInt64 = 0
-            while k < 512, p.load(pointer.frame.adding(k * 8)) & PageTableEntry.present == 0 { k += 1 }
-            guard k == 512 else { break }
+            while k < entries, !PageTableEntry(raw: p.load(pointer.frame.adding(k &* PageTableFormat.entryBytes))).isPresent { k += 1 }
+            guard k == entries else { break }
             let pages = [pointer.frame, PhysicalAddress(p.load(up.sh1At)), PhysicalAddress(p.load(up.sh2At))]
                 as InlineArray<3, PhysicalAddress>
             Structures.write(p, up.entryAt, 0)

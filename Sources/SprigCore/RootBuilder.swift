@@ -4,7 +4,7 @@
 /// (`SprigModel`), so the model starts from exactly the state the kernel boots into. It takes
 /// every page it needs from the `BootAllocator` and gives root all that is left:
 ///
-/// * a descriptor and a root table whose upper half (entries 256–511) is the kernel's, supervisor-only,
+/// * a descriptor and a root table whose upper half (`KernelHalf`) is the kernel's, supervisor-only,
 ///   with shadow 1 and shadow 2 mirroring every lower-half table page (see `Shadow`); root has no
 ///   configuration list: its structure pages are the kernel's and are never given back;
 /// * its image copied to fresh pages at `AddressSpace.imageBase` (read, write, execute);
@@ -38,7 +38,7 @@ public struct BootCommandLine: Sendable {
 
     /// Appends `byte`; false (nothing appended) when the line is full.
     public mutating func append(_ byte: UInt8) -> Bool {
-        guard count < BootInfoLayout.maxCommandLine, count < 256 else { return false }
+        guard count < BootInfoLayout.maxCommandLine, count < bytes.count else { return false }
         bytes[count] = byte
         count += 1
         return true
@@ -99,35 +99,26 @@ public enum RootBuilder {
         Structures.zero(platform, shadow1)
         Structures.zero(platform, shadow2)
         KernelHalf.share(platform, from: kernelRootTable, to: rootTable)
-        Descriptor.initializeRoot(platform, descriptor, rootTable: rootTable, shadow1: shadow1, shadow2: shadow2)
+        let root = Descriptor.initializeRoot(platform, descriptor, rootTable: rootTable, shadow1: shadow1, shadow2: shadow2)
 
         // Maps one root page, building each missing level with its two shadow pages.
-        func map(_ va: VirtualAddress, _ frame: PhysicalAddress, _ flags: UInt64) -> Bool {
-            var level = 4
-            while level > 1 {
-                guard let s = Shadow.slots(platform, descriptor: descriptor, va: va, level: level) else { return false }
-                if !PageTableEntry(raw: platform.load(s.entryAt)).isPresent {
-                    guard let t = table(), let s1 = table(), let s2 = table() else { return false }
-                    Structures.zero(platform, t)
-                    Structures.zero(platform, s1)
-                    Structures.zero(platform, s2)
-                    Structures.write(platform, s.entryAt, PageTableEntry(frame: t, flags: PageTableEntry.tableFlags).raw)
-                    Structures.write(platform, s.sh1At, s1.raw)
-                    Structures.write(platform, s.sh2At, s2.raw)
-                }
-                level -= 1
+        func map(_ va: VirtualAddress, _ entry: PageTableEntry) -> Bool {
+            let slots = Shadow.buildLevels(platform, descriptor: root, va: va) {
+                guard let t = table(), let s1 = table(), let s2 = table() else { return nil }
+                Structures.zero(platform, t)
+                Structures.zero(platform, s1)
+                Structures.zero(platform, s2)
+                return Shadow.LevelPages(table: t, shadow1: s1, shadow2: s2)
             }
-            guard let s = Shadow.leafSlots(platform, descriptor: descriptor, va: va),
-                  !PageTableEntry(raw: platform.load(s.entryAt)).isPresent
-            else { return false }
-            Structures.write(platform, s.entryAt, PageTableEntry(frame: frame, flags: flags).raw)
+            guard let s = slots, !PageTableEntry(raw: platform.load(s.entryAt)).isPresent else { return false }
+            Structures.write(platform, s.entryAt, entry.raw)
             return true
         }
 
         func mapFresh(_ va: UInt64, rights: UInt64) -> PhysicalAddress? {
             guard let page = allocator.allocatePage() else { return nil }
             PartitionMemory.zero(platform, page)
-            guard map(VirtualAddress(va), page, PageTableEntry.leafFlags(rights: PageRights(kernel: rights))) else { return nil }
+            guard map(VirtualAddress(va), PageTableEntry.leaf(page, rights: PageRights(kernel: rights))) else { return nil }
             return page
         }
 
@@ -162,7 +153,7 @@ public enum RootBuilder {
         var rangeCount: UInt64 = 0
         var runEnd: UInt64 = ~0  // physical end of the current run, to merge adjacent pages
         func mapWindowPage(_ page: PhysicalAddress, rights: UInt64 = rw) -> Bool {
-            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), page, PageTableEntry.leafFlags(rights: PageRights(kernel: rights)))
+            guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), PageTableEntry.leaf(page, rights: PageRights(kernel: rights)))
             else { return false }
             windowPages += 1
             if page.raw == runEnd, rangeCount > 0 {

@@ -1,9 +1,10 @@
 /// Shadow 1 and shadow 2: the kernel's bookkeeping beside a partition's page tables (DESIGN.md §3).
 ///
-/// Both shadows mirror **all four levels** of the partition's lower-half tables, Pip style: for
-/// every table page (root table, PDPT, PD, PT) there is one shadow-1 page and one shadow-2 page, built
-/// together with it (by `RootBuilder` at boot, by `createPartition` for the root table, by `prepare`
-/// for the three lower levels — which is why `prepare` takes three pages per missing level).
+/// Both shadows mirror **every level** of the partition's lower-half tables, Pip style: for
+/// every table page (the root table down to the page tables) there is one shadow-1 page and
+/// one shadow-2 page, built together with it (by `RootBuilder` at boot, by `createPartition`
+/// for the root table, by `prepare` for the lower levels — which is why `prepare` takes three
+/// pages per missing level).
 ///
 /// * A non-leaf shadow entry (levels 4…2) holds the paddr of the shadow page one level down,
 ///   and is nonzero exactly when the table entry beside it is present.
@@ -33,37 +34,77 @@ package enum Shadow {
     /// above `level` is present (level 4 always is). Nil when some level above is missing.
     @inline(__always)
     public static func slots<P: Platform>(
-        _ p: P, descriptor: PhysicalAddress, va: VirtualAddress, level: Int
+        _ p: P, descriptor d: Descriptor, va: VirtualAddress, level: Int
     ) -> LeafSlots? {
-        guard va.isCanonical, va.isLowerHalf, level >= 1, level <= 4 else { return nil }
-        let d = Descriptor(descriptor)
+        guard va.isCanonical, va.isLowerHalf, level >= 1, level <= PageTableFormat.rootLevel else { return nil }
         var table = d.rootTable(p).raw
         var sh1 = d.shadow1(p).raw
         var sh2 = d.shadow2(p).raw
-        // `(va >> (9 * level)) & 0xFF8` is the byte offset of va's entry at `level` in any of
-        // the three pages (yield's child lookup runs this walk: shifts, not `index(level:)`).
-        var shift = UInt64(9 * 4)
-        let last = UInt64(9 * level)
+        // The byte offset of va's entry at a level is the same in all three pages (yield's
+        // child lookup runs this walk: shifts, not `index(level:)`).
+        let mask = PageTableFormat.entryOffsetMask
+        var shift = PageTableFormat.entryShift(level: PageTableFormat.rootLevel)
+        let last = PageTableFormat.entryShift(level: level)
         while shift > last {
-            let offset = (va.raw &>> shift) & 0xFF8
+            let offset = (va.raw &>> shift) & mask
             let e = PageTableEntry(raw: p.load(PhysicalAddress(table &+ offset)))
-            guard e.isPresent, !e.isLargePage else { return nil }
+            guard e.isNextTable else { return nil }
             let s1 = p.load(PhysicalAddress(sh1 &+ offset))
             let s2 = p.load(PhysicalAddress(sh2 &+ offset))
             guard s1 != 0, s2 != 0 else { return nil }
             table = e.frame.raw
             sh1 = s1
             sh2 = s2
-            shift &-= 9
+            shift &-= PageTableFormat.bitsPerLevel
         }
-        let offset = (va.raw &>> last) & 0xFF8
+        let offset = (va.raw &>> last) & mask
         return LeafSlots(entryAt: PhysicalAddress(table &+ offset), sh1At: PhysicalAddress(sh1 &+ offset),
                          sh2At: PhysicalAddress(sh2 &+ offset))
     }
 
+    /// The three pages of one new level: the table page and its shadow-1 and shadow-2 pages,
+    /// all zeroed.
+    package struct LevelPages {
+        package var table: PhysicalAddress
+        package var shadow1: PhysicalAddress
+        package var shadow2: PhysicalAddress
+    }
+
+    /// Builds every missing level above the leaf on the path of `va` in `descriptor`'s tables,
+    /// from the root table down, linking in the pages `newLevel` gives for each (nil: stop):
+    /// how `RootBuilder` grows root's tables at boot; `prepare` runs the same walk written out,
+    /// with the same `link`.
+    /// - Returns: the leaf slots for `va`, or nil when `newLevel` ran out.
+    @inline(__always)
+    package static func buildLevels<P: Platform>(
+        _ p: P, descriptor: Descriptor, va: VirtualAddress, _ newLevel: () -> LevelPages?
+    ) -> LeafSlots? {
+        var level = PageTableFormat.rootLevel
+        while level > 1 {
+            guard let s = slots(p, descriptor: descriptor, va: va, level: level) else { return nil }
+            if !PageTableEntry(raw: p.load(s.entryAt)).isPresent {
+                guard let pages = newLevel() else { return nil }
+                link(p, s, pages)
+            }
+            level -= 1
+        }
+        return leafSlots(p, descriptor: descriptor, va: va)
+    }
+
+    /// Links a new level in at `slots` (whose table entry is not present): the table entry
+    /// points at `pages.table`, the shadow entries at the level's shadow pages.
+    @inline(__always)
+    package static func link<P: Platform>(_ p: P, _ slots: LeafSlots, _ pages: LevelPages) {
+        Structures.write(p) { store in
+            store(slots.entryAt, PageTableEntry.table(pages.table).raw)
+            store(slots.sh1At, pages.shadow1.raw)
+            store(slots.sh2At, pages.shadow2.raw)
+        }
+    }
+
     /// The leaf slots for `va` (all three upper levels present); the leaf itself may be absent.
     @inline(__always)
-    package static func leafSlots<P: Platform>(_ p: P, descriptor: PhysicalAddress, va: VirtualAddress) -> LeafSlots? {
+    package static func leafSlots<P: Platform>(_ p: P, descriptor: Descriptor, va: VirtualAddress) -> LeafSlots? {
         slots(p, descriptor: descriptor, va: va, level: 1)
     }
 }

@@ -5,22 +5,20 @@
 /// the page's vaddr, the child's shadow 2 records the page's vaddr in the caller. Rights are
 /// monotonic: the child's leaf never grants write or execute the caller lacks on that page.
 /// (Pip's x86 code does not check this; Sprig does.) The caller's rights are what its own leaf
-/// grants: every non-leaf entry of a partition's lower half is built by the kernel with
-/// `PageTableEntry.tableFlags` (present, writable, user, executable), so the leaf decides.
+/// grants: every non-leaf entry of a partition's lower half is built by the kernel as
+/// `PageTableEntry.table` (granting every right), so the leaf decides.
 import SprigABI
 
 package enum Sharing {
     /// Maps the caller's page at `vaParent` into the child named `child` at `vaChild` with
     /// `rights` (`Rights.read` required, plus `write`/`execute`; no other bit).
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: on success the child maps the page at `vaChild` with exactly `rights`,
+        /// - Postcondition: on success the child maps the page at `vaChild` with exactly `rights`,
     ///   `mappedInChild(vaParent)` names the child, and the caller still maps it. On failure
     ///   nothing changed.
     package static func addVAddr<P: Platform>(
-        _ p: P, caller: PhysicalAddress, vaParent: UserAddress, child name: UserAddress,
+        _ p: P, caller: Descriptor, vaParent: UserAddress, child name: UserAddress,
         vaChild: UserAddress, rights unchecked: UncheckedRights
     ) -> Status {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         guard let rights = unchecked.checked() else { return .invalidArgument }
         guard let child = Partition.child(p, caller: caller, named: name) else { return .invalidChild }
         let page: PageOwnership.OwnedPage
@@ -28,7 +26,7 @@ package enum Sharing {
         let callerLeaf = PageTableEntry(raw: p.load(page.slots.entryAt))
         if rights.write {
             guard (try? PageTableWalk.userTranslate(
-                p, rootTable: Partition.rootTable(p, caller), va: page.va, write: true)) != nil
+                p, rootTable: caller.rootTable(p), va: page.va, write: true)) != nil
             else { return .rightsExceedCaller }
         }
         if rights.execute, !callerLeaf.isExecutable { return .rightsExceedCaller }
@@ -40,10 +38,12 @@ package enum Sharing {
         guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .notPrepared }
         guard !PageTableEntry(raw: p.load(slots.entryAt)).isPresent else { return .childAddressInUse }
 
-        Structures.write(p, slots.entryAt, PageTableEntry(frame: page.paddr, flags: PageTableEntry.leafFlags(rights: rights)).raw)
-        Structures.write(p, slots.sh1At, 0)
-        Structures.write(p, slots.sh2At, page.va.raw)
-        Structures.write(p, page.slots.sh1At, child.raw)
+        Structures.write(p) { store in
+            store(slots.entryAt, PageTableEntry.leaf(page.paddr, rights: rights).raw)
+            store(slots.sh1At, 0)
+            store(slots.sh2At, page.va.raw)
+            store(page.slots.sh1At, child.paddr.raw)
+        }
 
         assert(mappedInChild(p, caller: caller, vaParent: vaParent).child == name.raw)
         return .success
@@ -51,14 +51,12 @@ package enum Sharing {
 
     /// Takes back the page mapped at `vaChild` in the child named `child`, if the child has not
     /// given it on (to a grandchild, or as a structure).
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: on success nothing is mapped at `vaChild` in the child and the caller's
+        /// - Postcondition: on success nothing is mapped at `vaChild` in the child and the caller's
     ///   page is no longer given (`mappedInChild` is 0). On failure nothing changed.
     package static func removeVAddr<P: Platform>(
-        _ p: P, caller: PhysicalAddress, child name: UserAddress, vaChild: UserAddress
+        _ p: P, caller: Descriptor, child name: UserAddress, vaChild: UserAddress
     ) -> Status {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
-        let child: PhysicalAddress, va: VirtualAddress
+        let child: Descriptor, va: VirtualAddress
         do throws(Status) { (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild) } catch { return error }
         guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .addressNotMapped }
         let leaf = PageTableEntry(raw: p.load(slots.entryAt))
@@ -66,7 +64,7 @@ package enum Sharing {
         guard leaf.isUser, p.load(slots.sh1At) == 0 else { return .pageGivenFurther }
         let vaParent = VirtualAddress(p.load(slots.sh2At))
         guard let parentSlots = Shadow.leafSlots(p, descriptor: caller, va: vaParent),
-              p.load(parentSlots.sh1At) == child.raw
+              p.load(parentSlots.sh1At) == child.paddr.raw
         else {
             assertionFailure("child's shadow 2 disagrees with the caller's shadow 1")
             return .invalidChild
@@ -82,12 +80,10 @@ package enum Sharing {
 
     /// Which child the caller's page at `vaParent` was given to: the child's name (its descriptor's
     /// vaddr in the caller), or 0 when it was not given (or is a child's structure page).
-    /// - Precondition: `caller` is a live partition descriptor.
-    /// - Postcondition: nothing changed.
+        /// - Postcondition: nothing changed.
     package static func mappedInChild<P: Platform>(
-        _ p: P, caller: PhysicalAddress, vaParent: UserAddress
+        _ p: P, caller: Descriptor, vaParent: UserAddress
     ) -> (status: Status, child: UInt64) {
-        assert(Partition.rootTable(p, caller).raw != 0, "caller is not a descriptor")
         let va: VirtualAddress
         do throws(Status) { va = try vaParent.checkedPage() } catch { return (error, 0) }
         guard let slots = Shadow.leafSlots(p, descriptor: caller, va: va),
@@ -95,6 +91,6 @@ package enum Sharing {
         else { return (.addressNotMapped, 0) }
         let sh1 = p.load(slots.sh1At)
         guard sh1 != 0, sh1 & Shadow.descriptorFlag == 0 else { return (.success, 0) }
-        return (.success, Partition.descriptorVAddrInParent(p, PhysicalAddress(sh1)))
+        return (.success, Descriptor(PhysicalAddress(sh1)).vaddrInParent(p))
     }
 }

@@ -60,15 +60,15 @@ package enum TranslationCache {
             answer = p.translationCacheLoad(i &+ 5)
         } else {
             guard let w = try? PageTableWalk.userWalk(p, rootTable: rootTable, va: VirtualAddress(va)),
-                  w.rights & PageTableEntry.user != 0
+                  w.userAccessible
             else { return nil }
-            answer = w.frame | (w.rights & PageTableEntry.writable)
+            answer = w.packed
             KernelCache.demoteNewer(p, set: i, entryWords: 3)
             p.translationCacheStore(i, descriptor.raw)
             p.translationCacheStore(i &+ 1, page | KernelCache.stamp(p))
             p.translationCacheStore(i &+ 2, answer)
         }
-        guard !write || answer & PageTableEntry.writable != 0 else { return nil }
-        return PhysicalAddress((answer & PageTableEntry.addressMask) | offset)
+        guard !write || PageTableWalk.Walk.packedWritable(answer) else { return nil }
+        return PhysicalAddress(PageTableWalk.Walk.packedFrame(answer) | offset)
     }
 }

@@ -132,8 +132,8 @@ package enum Yield {
             calleeDescriptor = parent
         } else {
             // 4. Any other name must be a live child's descriptor in the caller's space.
-            guard let child = Partition.child(p, caller: caller, named: callee) else { throw .invalidChild }
-            calleeDescriptor = child
+            guard let child = Partition.child(p, caller: Descriptor(caller), named: callee) else { throw .invalidChild }
+            calleeDescriptor = child.paddr
         }
         let callerRootTable = Partition.rootTable(p, caller)
         let calleeRootTable = Partition.rootTable(p, calleeDescriptor)

@@ -110,7 +110,15 @@ public final class ModelMachine {
     @discardableResult
     public func call(_ caller: PhysicalAddress, _ service: Service, _ a0: UInt64 = 0, _ a1: UInt64 = 0,
                      _ a2: UInt64 = 0, _ a3: UInt64 = 0, _ a4: UInt64 = 0) -> (status: Status, value: UInt64) {
-        Kernel.dispatch(memory, caller: caller, service: service.rawValue, a0, a1, a2, a3, a4)
+        Kernel.dispatch(memory, caller: descriptor(caller), service: service.rawValue, a0, a1, a2, a3, a4)
+    }
+
+    /// The partition whose descriptor page is `paddr`, as the kernel's `Descriptor` type: only
+    /// when it is in the tree (`Descriptor.checked`); a test naming any other page as a caller
+    /// is a bug of the test.
+    package func descriptor(_ paddr: PhysicalAddress) -> Descriptor {
+        guard let d = Descriptor.checked(memory, paddr, root: root) else { fatalError("model: \(paddr.raw) is not a descriptor of the tree") }
+        return d
     }
 
     // MARK: Properties

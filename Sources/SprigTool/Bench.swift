@@ -24,7 +24,7 @@ public struct BenchMeasurement: Codable, Equatable, Sendable {
 
 public enum Bench {
     public static let system = "bench"
-    /// DESIGN/issue targets, in guest instructions: a one-way yield, kernel entry to ring-3 return.
+    /// DESIGN.md's targets, in guest instructions: a one-way yield, kernel entry to ring-3 return.
     public static let targets: [String: UInt64] = ["yield.parent_to_child": 400, "yield.child_to_parent": 400]
     /// Every key the bench system must report.
     public static let expectedKeys = [

@@ -70,7 +70,7 @@ public enum Mutants {
             original: """
                         if rights.write {
                             guard (try? PageTableWalk.userTranslate(
-                                p, rootTable: Partition.rootTable(p, caller), va: page.va, write: true)) != nil
+                                p, rootTable: caller.rootTable(p), va: page.va, write: true)) != nil
                             else { return .rightsExceedCaller }
                         }
                         if rights.execute, !callerLeaf.isExecutable { return .rightsExceedCaller }
@@ -188,7 +188,7 @@ public enum Mutants {
             summary: "the translation yield and delivery use for VIDTs and contexts no longer requires the user bit, so a context on a kernel structure page is loaded and saved",
             file: "Sources/SprigCore/TranslationCache.swift",
             original: """
-                                  w.rights & PageTableEntry.user != 0
+                                  w.userAccessible
                 """,
             replacement: """
                                   w.rights & PageTableEntry.present != 0

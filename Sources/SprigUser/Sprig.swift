@@ -1,6 +1,6 @@
 /// What a partition links to talk to the kernel: service wrappers and the console.
 ///
-/// Every wrapper issues one `syscall` with the convention of `SprigABI.Service` and returns the
+/// Every wrapper makes one `syscall` with the convention of `SprigABI.Service` and returns the
 /// kernel's `Status` (nil for a raw value this build does not know) and second result.
 import SprigABI
 

@@ -45,7 +45,7 @@ struct AliceEveLabTests {
             _ = try Yield.resolve(m.memory, caller: eve.descriptor, callee: UserAddress(alice.name),
                                   targetInterrupt: VIDTSlot(kernel: 0), saveIndex: VIDTSlot(kernel: 511))
         }
-        #expect(try Boot.sourceLine(of: "guard let child = Partition.child(p, caller: caller, named: callee) else { throw .invalidChild }",
+        #expect(try Boot.sourceLine(of: "guard let child = Partition.child(p, caller: Descriptor(caller), named: callee) else { throw .invalidChild }",
                                     in: "Sources/SprigCore/Yield.swift") > 0)
         #expect(m.checkAllProperties().isEmpty)
     }

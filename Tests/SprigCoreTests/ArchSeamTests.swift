@@ -1,6 +1,6 @@
 /// The architecture seam: outside `Sources/SprigCore/Arch/`, SprigCore names no x86-64 page-table
-/// level or register (it speaks of root tables, levels, entries and rights), and indexes no root
-/// table's kernel half itself.
+/// level or register (it speaks of root tables, levels, entries and rights), no entry bit, no
+/// index mask or table size, and indexes no root table's kernel half itself.
 import Foundation
 import Testing
 
@@ -16,7 +16,10 @@ struct ArchSeamTests {
         #expect((FileManager.default.subpaths(atPath: core.path) ?? []).contains("Arch/X86_64/PageTableWalk.swift"))
         for file in files {
             let text = try String(contentsOf: core.appendingPathComponent(file), encoding: .utf8)
-            for word in ["pml4", "PML4", "rflags", "RFLAGS", "UInt64 = 256"] {
+            for word in ["pml4", "PML4", "pdpt", "PDPT", "rflags", "RFLAGS", "UInt64 = 256", "< 256", "< 512", "0x1FF", "0xFF8",
+                         "PageTableEntry.present", "PageTableEntry.user", "PageTableEntry.writable",
+                         "PageTableEntry.noExecute", "PageTableEntry.largePage", "PageTableEntry.addressMask",
+                         "PageTableEntry.tableFlags", "leafFlags(", "PageTableEntry(frame:"] {
                 #expect(!text.contains(word), "\(file) says \(word): that belongs behind the arch seam")
             }
         }

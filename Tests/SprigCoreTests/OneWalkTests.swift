@@ -1,6 +1,8 @@
 /// The one page-table walk: `PageTableWalk.userWalk`, unrolled for yield and delivery, gives
 /// exactly what the level-by-level reference walk (`PageTableWalk.walk`) gives, on tables with
-/// every combination of present, user, writable, large-page and no-execute bits.
+/// every combination of present, user, writable, large-page and no-execute bits; and the one
+/// shadow walk (`Shadow.slots`), over the tables `Shadow.buildLevels` grew for root at boot
+/// (`RootBuilder`) and for a child (`prepare`), reaches the very leaf entry the MMU's walk does.
 import SprigABI
 import SprigCore
 import SprigModel
@@ -57,5 +59,33 @@ struct OneWalkTests {
         }
         // Both kinds of outcome were exercised.
         #expect(reached > 100 && reached < compared - 100, "reached \(reached) of \(compared)")
+    }
+
+    @Test("root as RootBuilder built it and a prepared child: the shadow walk finds the MMU walk's leaf, for every page")
+    func shadowWalkMeetsTheMMUWalk() throws {
+        let m = ModelMachine(pages: 256)
+        let c = m.makeChild(of: m.root, pages: 3)
+        let tree = m.tree()
+        #expect(tree.violations.isEmpty)
+        var checked = 0
+        for view in tree.partitions {
+            let d = m.descriptor(PhysicalAddress(view.descriptor))
+            let rootTable = d.rootTable(m.memory)
+            for leaf in view.leaves {
+                let va = VirtualAddress(leaf.va)
+                let mmu = try PageTableWalk.walk(m.memory, rootTable: rootTable, va: va)
+                let shadow = try #require(Shadow.leafSlots(m.memory, descriptor: d, va: va), "va \(leaf.va)")
+                #expect(shadow.entryAt == mmu.leafAt && mmu.walk.frame == leaf.paddr, "va \(leaf.va)")
+                // One page further in a level nobody built: both walks stop.
+                let past = VirtualAddress(leaf.va | (1 << 38))
+                if (try? PageTableWalk.walk(m.memory, rootTable: rootTable, va: past)) == nil {
+                    #expect(Shadow.leafSlots(m.memory, descriptor: d, va: past) == nil
+                            || !PageTableEntry(raw: m.memory.load(Shadow.leafSlots(m.memory, descriptor: d, va: past)!.entryAt)).isPresent)
+                }
+                checked += 1
+            }
+        }
+        // Root's whole window and the child's pages were compared.
+        #expect(checked > 200 && tree.partitions.count == 2 && c.name != 0)
     }
 }

@@ -19,7 +19,7 @@ import Testing
 
     /// Where the child's handler page is mapped in the child (its leaf table entry).
     static func handlerLeaf(_ s: PingPong) -> PhysicalAddress {
-        Shadow.leafSlots(s.m.memory, descriptor: s.c.descriptor, va: VirtualAddress(s.handler))!.entryAt
+        Shadow.leafSlots(s.m.memory, descriptor: s.m.machine.descriptor(s.c.descriptor), va: VirtualAddress(s.handler))!.entryAt
     }
 
     @Test func anyStructureWriteEndsEveryEntry() {
@@ -50,7 +50,7 @@ import Testing
         // handler page taken back.
         s.m.memory.translationCacheStore(KernelCache.generation, KernelCache.stampMask)
         s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
-        let r = Kernel.dispatch(s.m.cpu, caller: s.m.root.descriptor, service: Service.removeVAddr.rawValue,
+        let r = Kernel.dispatch(s.m.cpu, caller: s.m.machine.descriptor(s.m.root.descriptor), service: Service.removeVAddr.rawValue,
                                 s.c.name, s.handler, 0, 0, 0)
         #expect(r.status == .success)
         let wrapped = KernelCache.stamp(s.m.memory)

@@ -304,7 +304,7 @@ import SprigCore
         expectRefused(s.m, .invalidArgument, "state 2") { s.m.call(s.a.descriptor, .setIntState, 2) }
         for n: UInt64 in [0, 11, 12, 0x100, 0x101, 0xFFFF_FFFF_FFFF_FFFF] {
             let before = s.m.memory.snapshot()
-            let r = Kernel.dispatch(s.m.memory, caller: s.root, service: n, 1, 2, 3, 4, 5)
+            let r = Kernel.dispatch(s.m.memory, caller: s.m.descriptor(s.root), service: n, 1, 2, 3, 4, 5)
             #expect(r.status == .unknownService && r.value == 0)
             #expect(s.m.memory.snapshot() == before)
         }

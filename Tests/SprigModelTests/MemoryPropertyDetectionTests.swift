@@ -7,7 +7,7 @@ import SprigCore
 
 @Suite struct MemoryPropertyDetectionTests {
     func leafAt(_ m: ModelMachine, _ d: PhysicalAddress, _ va: UInt64) -> Shadow.LeafSlots {
-        Shadow.leafSlots(m.memory, descriptor: d, va: VirtualAddress(va))!
+        Shadow.leafSlots(m.memory, descriptor: m.descriptor(d), va: VirtualAddress(va))!
     }
 
     @Test func kernelPageMappedInAChild() {

@@ -65,8 +65,8 @@ import SprigModel
         #expect(r.system.trap(event) == .returned(.rightsExceedCaller, value: 0))
         // What the broken kernel would have done instead: map it read/write and record it.
         let page = r.machine.translate(kid.descriptor, readOnly)!
-        let slots = Shadow.leafSlots(r.memory, descriptor: grandchild.descriptor, va: VirtualAddress(va))!
-        let parentSlots = Shadow.leafSlots(r.memory, descriptor: kid.descriptor, va: VirtualAddress(readOnly))!
+        let slots = Shadow.leafSlots(r.memory, descriptor: r.machine.descriptor(grandchild.descriptor), va: VirtualAddress(va))!
+        let parentSlots = Shadow.leafSlots(r.memory, descriptor: r.machine.descriptor(kid.descriptor), va: VirtualAddress(readOnly))!
         r.memory.store(slots.entryAt, PageTableEntry(frame: page, flags: PageTableEntry.leafFlags(rights: PageRights(kernel: Rights.read | Rights.write))).raw)
         r.memory.store(slots.sh2At, readOnly)
         r.memory.store(parentSlots.sh1At, grandchild.descriptor.raw)

@@ -56,14 +56,14 @@ final class Refined {
     }
 
     /// A context at `va` in `partition`: every word `tag << 32 | offset`, then a rip, an rsp,
-    /// rflags 0x202, `flags` and the default MXCSR.
+    /// the initial rflags, `flags` and the default MXCSR (`InitialRegisters`).
     func writeContext(_ partition: PhysicalAddress, at va: UInt64, tag: UInt64, flags: UInt64 = 0, resync: Bool = true) {
         for o in stride(from: 0, to: ContextLayout.size, by: 8) { poke(partition, va + UInt64(o), tag << 32 | UInt64(o), resync: false) }
         poke(partition, va + UInt64(ContextLayout.rip), 0x40_0000 + tag, resync: false)
         poke(partition, va + UInt64(ContextLayout.rsp), 0x7000_0000 + tag, resync: false)
-        poke(partition, va + UInt64(ContextLayout.rflags), 0x202, resync: false)
+        poke(partition, va + UInt64(ContextLayout.rflags), InitialRegisters.flags, resync: false)
         poke(partition, va + UInt64(ContextLayout.flags), flags, resync: false)
-        poke(partition, va + UInt64(ContextLayout.fpu + 24), 0x1F80, resync: resync)
+        poke(partition, va + UInt64(ContextLayout.fpu + 24), InitialRegisters.mxcsr, resync: resync)
     }
 
     // MARK: Kernel entries, checked

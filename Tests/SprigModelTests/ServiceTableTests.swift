@@ -3,6 +3,7 @@
 /// the explorer's table-derived steps reach a service no hand-tuned list names.
 /// (The generated files and the builds that compile the Embedded-only Swift: BootTests'
 /// ServiceTableGenerationTests.)
+import Foundation
 import SprigABI
 import SprigCore
 @testable import SprigModel
@@ -22,6 +23,27 @@ struct ServiceTableTests {
         #expect(Service.allCases.filter { $0.route == .control } == [.yield])
     }
 
+    @Test("the root-only rule is the table's route, and no switch outside the table lists the root-only services")
+    func rootOnlyRuleIsTheTables() throws {
+        for s in Service.allCases { #expect(s.isRootOnly == (s.route == .machine), "\(s)") }
+        // Two or more of the root-only services in one `case` pattern would be a second copy of
+        // the rule (a switch that must learn every new root-only service by hand). The one
+        // exception is the dispatcher's exhaustive "not a memory service" case, kept for its
+        // cost; the `dispatch` test holds it to the table.
+        let names = Service.allCases.filter { $0.route == .machine }.map { ".\($0.name)" }
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources").standardized
+        let files = (FileManager.default.subpaths(atPath: sources.path) ?? []).filter { $0.hasSuffix(".swift") }
+        #expect(files.contains("SprigCore/ServiceDispatch.swift"))
+        let allowed: Set = ["SprigABI/Service.swift", "SprigUser/Generated.swift", "SprigCore/ServiceDispatch.swift"]
+        for file in files where !allowed.contains(file) {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+            for line in text.split(separator: "\n") where line.contains("case ") {
+                let listed = names.filter { line.contains($0 + ",") || line.contains($0 + ":") }
+                #expect(listed.count < 2, "\(file) lists the root-only services itself: \(line)")
+            }
+        }
+    }
+
     @Test("the kernel and the specification route every service as its row says, from root and from a child")
     func routes() {
         let r = Refined(pages: 192)
@@ -33,7 +55,7 @@ struct ServiceTableTests {
             // reaches its service (whatever the service then answers to zeros).
             r.become(kid.descriptor)
             let fromChild = r.trap(.systemCall(number: s.rawValue, a))
-            if s.isRootOnly {
+            if s.route == .machine {
                 #expect(fromChild == .returned(.rootOnly, value: 0), "\(s) from a child")
             } else {
                 #expect(fromChild != .returned(.unknownService, value: 0) && fromChild != .returned(.rootOnly, value: 0),
@@ -42,7 +64,7 @@ struct ServiceTableTests {
             // From root: a root-only service goes to the platform, which serves it.
             r.become(r.root)
             let fromRoot = r.trap(.systemCall(number: s.rawValue, a))
-            if s.isRootOnly {
+            if s.route == .machine {
                 #expect(fromRoot == .machineService(s), "\(s) from root")
                 #expect(r.system.cpu.registers[ContextLayout.rax] != Status.unknownService.rawValue,
                         "\(s): the model's platform does not serve it")

@@ -152,7 +152,7 @@ private final class LoadCounter: PlatformTap {
         #expect(s.liveEntries == 2)
         // Root takes the child's handler page back (removeVAddr through the dispatcher).
         s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
-        let r = Kernel.dispatch(s.m.cpu, caller: s.m.root.descriptor, service: Service.removeVAddr.rawValue,
+        let r = Kernel.dispatch(s.m.cpu, caller: s.m.machine.descriptor(s.m.root.descriptor), service: Service.removeVAddr.rawValue,
                                 s.c.name, s.handler, 0, 0, 0)
         #expect(r.status == .success)
         #expect(s.liveEntries == 0)

@@ -1,5 +1,5 @@
 /// yield's check chain (DESIGN.md §5): every code 1–9, in chain order, each refusal changing
-/// nothing (whole memory and CPU compared), and the attacks of the paper and the issue.
+/// nothing (whole memory and CPU compared), and the attacks of the paper.
 import SprigABI
 import SprigCore
 import SprigModel
@@ -84,7 +84,7 @@ import Testing
         // Give C's VIDT page to C's new child as a structure through C's own service call.
         let s = c.take(4)
         let st = CreatePartition.createPartition(
-            m.memory, caller: c.descriptor, descriptor: UserAddress(s[0].va), rootTable: UserAddress(AddressSpace.vidt),
+            m.memory, caller: m.machine.descriptor(c.descriptor), descriptor: UserAddress(s[0].va), rootTable: UserAddress(AddressSpace.vidt),
             shadow1: UserAddress(s[1].va), shadow2: UserAddress(s[2].va), configList: UserAddress(s[3].va))
         #expect(st == .success)
         m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
@@ -182,7 +182,7 @@ import Testing
         let desc = c2.pool[5]
         let s = c2.pool[0...3].map(\.va)
         let st = CreatePartition.createPartition(
-            m.memory, caller: c2.descriptor, descriptor: UserAddress(desc.va), rootTable: UserAddress(s[0]),
+            m.memory, caller: m.machine.descriptor(c2.descriptor), descriptor: UserAddress(desc.va), rootTable: UserAddress(s[0]),
             shadow1: UserAddress(s[1]), shadow2: UserAddress(s[2]), configList: UserAddress(s[3]))
         #expect(st == .success)
         m.setVIDT(c2, 0x40, last.va + 4096 - 256)
@@ -208,7 +208,7 @@ import Testing
         // a child once. (ContextCheck compares physical pages, so an alias would be caught too.)
         let vidtPA = m.paddr(c, AddressSpace.vidt)
         let alias: UInt64 = 0x40_0000_0000
-        let st = Sharing.addVAddr(m.memory, caller: m.root.descriptor, vaParent: UserAddress(AddressSpace.rootWindowBase + vidtPA.raw),
+        let st = Sharing.addVAddr(m.memory, caller: m.machine.descriptor(m.root.descriptor), vaParent: UserAddress(AddressSpace.rootWindowBase + vidtPA.raw),
                                   child: UserAddress(c.name), vaChild: UserAddress(alias), rights: UncheckedRights(Rights.read | Rights.write))
         #expect(st == .pageAlreadyGiven)
     }
@@ -226,7 +226,7 @@ import Testing
 
     @Test func yieldToDeletedChild() {
         let (m, c) = Self.setUp()
-        #expect(Reclaim.deletePartition(m.memory, caller: m.root.descriptor, child: UserAddress(c.name)) == .success)
+        #expect(Reclaim.deletePartition(m.memory, caller: m.machine.descriptor(m.root.descriptor), child: UserAddress(c.name)) == .success)
         m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
         m.expectRefused(.invalidChild) { m.yield(to: c.name, target: 0x40, save: 300) }
         m.checkProperties()

@@ -51,7 +51,7 @@ final class YieldMachine {
         let s = parent.take(5)
         let u = UserAddress.init
         let status = CreatePartition.createPartition(
-            memory, caller: parent.descriptor, descriptor: u(s[0].va), rootTable: u(s[1].va),
+            memory, caller: machine.descriptor(parent.descriptor), descriptor: u(s[0].va), rootTable: u(s[1].va),
             shadow1: u(s[2].va), shadow2: u(s[3].va), configList: u(s[4].va))
         precondition(status == .success, "fixture: createPartition \(status)")
         let child = Part(descriptor: s[0].pa, name: s[0].va, parent: parent, pool: [])
@@ -67,16 +67,16 @@ final class YieldMachine {
     @discardableResult
     func give(_ parent: Part, to child: Part, at vaChild: UInt64, rights: UInt64 = Rights.read | Rights.write) -> PhysicalAddress {
         let u = UserAddress.init
-        let (st, count) = Prepare.countToMap(memory, caller: parent.descriptor, child: u(child.name), vaChild: u(vaChild))
+        let (st, count) = Prepare.countToMap(memory, caller: machine.descriptor(parent.descriptor), child: u(child.name), vaChild: u(vaChild))
         precondition(st == .success, "fixture: countToMap \(st)")
         if count > 0 {
             let free = parent.take(Int(count))
             for (i, f) in free.enumerated() { memory.store(f.pa, i + 1 < free.count ? free[i + 1].va : 0) }
-            let r = Prepare.prepare(memory, caller: parent.descriptor, child: u(child.name), vaChild: u(vaChild), freeList: u(free[0].va))
+            let r = Prepare.prepare(memory, caller: machine.descriptor(parent.descriptor), child: u(child.name), vaChild: u(vaChild), freeList: u(free[0].va))
             precondition(r.status == .success, "fixture: prepare \(r.status)")
         }
         let page = parent.take(1)[0]
-        let st2 = Sharing.addVAddr(memory, caller: parent.descriptor, vaParent: u(page.va), child: u(child.name), vaChild: u(vaChild), rights: UncheckedRights(rights))
+        let st2 = Sharing.addVAddr(memory, caller: machine.descriptor(parent.descriptor), vaParent: u(page.va), child: u(child.name), vaChild: u(vaChild), rights: UncheckedRights(rights))
         precondition(st2 == .success, "fixture: addVAddr \(st2)")
         return page.pa
     }
@@ -96,16 +96,16 @@ final class YieldMachine {
     func setVIDT(_ part: Part, _ index: UInt64, _ va: UInt64) { poke(part, AddressSpace.vidt + 8 * index, va) }
 
     /// Writes a context at `va` in `part` whose every word is `tag << 32 | offset`, then `rip`,
-    /// `rsp`, rflags 0x202 and `flags`.
+    /// `rsp`, the initial rflags (`InitialRegisters.flags`) and `flags`.
     func writeContext(_ part: Part, at va: UInt64, tag: UInt64, rip: UInt64 = 0x40_0000, flags: UInt64 = 0) {
         var o = 0
         while o < ContextLayout.size { poke(part, va + UInt64(o), tag << 32 | UInt64(o)); o += 8 }
         poke(part, va + UInt64(ContextLayout.rip), rip)
         poke(part, va + UInt64(ContextLayout.rsp), 0x7000_0000 + tag)
-        poke(part, va + UInt64(ContextLayout.rflags), 0x202)
+        poke(part, va + UInt64(ContextLayout.rflags), InitialRegisters.flags)
         poke(part, va + UInt64(ContextLayout.flags), flags)
         poke(part, va + UInt64(ContextLayout.valid), 0)
-        poke(part, va + UInt64(ContextLayout.fpu + 24), UInt64(0x1F80))  // default MXCSR
+        poke(part, va + UInt64(ContextLayout.fpu + 24), InitialRegisters.mxcsr)
     }
 
     /// The register file a context written by `writeContext` loads as (sanitized).
@@ -126,10 +126,10 @@ final class YieldMachine {
         var r = RegisterFile()
         r.rip = 0x40_1000 + tag
         r.rsp = 0x6000_0000 + tag
-        r.rflags = 0x202
+        r.rflags = InitialRegisters.flags
         for i in 0..<ContextLayout.gprCount { r.gprs[i] = tag << 32 | UInt64(0x100 + i) }
         for w in 0..<r.fpu.count { r.fpu[w] = (tag << 32 | UInt64(0x200 + w)) & ModelCPU.heldBytes(word: w) }
-        r.fpu[3] = 0x1F80 | UInt64(UserRegisters.defaultMXCSRMask) << 32
+        r.fpu[3] = InitialRegisters.mxcsr | UInt64(UserRegisters.defaultMXCSRMask) << 32
         return r
     }
 

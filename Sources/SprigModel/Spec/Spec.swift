@@ -108,8 +108,6 @@ public enum Spec {
         if service.isRootOnly { return caller == s.root ? .machineService(service) : .returned(.rootOnly, value: 0) }
         let r: (Status, UInt64)
         switch service {
-        case .consoleWrite, .powerOff, .setTimer, .consoleRead, .setConsoleInterrupt:
-            preconditionFailure("root-only, answered above")
         case .yield:
             let status = yield(&s, callee: a.a0, target: a.a1, saveIndex: a.a2, flagsOnYield: a.a3, flagsOnWake: a.a4)
             // A successful yield resumes the callee with its own rax/rdx.
@@ -124,6 +122,7 @@ public enum Spec {
         case .collect: r = collect(&s, caller, child: a.a0, va: a.a1, observed: observed)
         case .getIntState: r = getIntState(s, caller, child: a.a0)
         case .setIntState: r = (setIntState(&s, caller, state: a.a0), 0)
+        default: preconditionFailure("\(service) is root-only: the table's rule answered above")
         }
         return .returned(r.0, value: r.1)
     }

@@ -58,7 +58,7 @@ enum Hygiene {
         var bad: UInt64 = 0
         func expect(_ got: UInt64, _ want: UInt64) { if got != want { bad += 1 } }
         expect(word(capture + UInt64(ContextLayout.rsp)).pointee, word(context + UInt64(ContextLayout.rsp)).pointee)
-        expect(word(capture + UInt64(ContextLayout.rflags)).pointee, interruptsEnabled ? 0x202 : 0x2)
+        expect(word(capture + UInt64(ContextLayout.rflags)).pointee, interruptsEnabled ? InitialRegisters.flags : 0x2)
         var o = ContextLayout.gprs
         while o < ContextLayout.gprs + 8 * ContextLayout.gprCount {
             var want = word(context + UInt64(o)).pointee
@@ -206,10 +206,10 @@ extension Hygiene {
         let head = v.mailbox + AddressSpace.pageSize - 256
         word(head + UInt64(ContextLayout.rip)).pointee = word(v.mailbox + Attacker.probeEntryWord).pointee
         word(head + UInt64(ContextLayout.rsp)).pointee = ChildLayout.handlerStackTop - 8
-        word(head + UInt64(ContextLayout.rflags)).pointee = 0x202
+        word(head + UInt64(ContextLayout.rflags)).pointee = InitialRegisters.flags
         word(head + UInt64(ContextLayout.flags)).pointee = InterruptFlags.enabled
-        word(page).pointee = 0x037F           // FCW
-        word(page + 24).pointee = 0x1F80      // MXCSR
+        word(page).pointee = InitialRegisters.fcw
+        word(page + 24).pointee = InitialRegisters.mxcsr
         var o: UInt64 = 416
         while o < 464 { word(page + o).pointee = stagingMarker ^ o; o += 8 }
         let index: UInt64 = 305

@@ -659,7 +659,7 @@ enum Operations {
             let rsps: InlineArray<8, UInt64> = [ChildLayout.handlerStackTop - 8, ChildLayout.handlerStackTop - 8, 0, 0x0000_8000_0000_1000,
                                                 0xFFFF_8000_0000_0000, ChildLayout.stackTop - 8, 0x0000_6000_0000_0000, r.next() | 0x0000_8000_0000_0000]
             word(at + UInt64(ContextLayout.rsp)).pointee = r.pick(rsps, count: 8)
-            if r.chance(50) { word(at + UInt64(ContextLayout.fpu)).pointee = 0x037F; word(at + UInt64(ContextLayout.fpu + 24)).pointee = 0x1F80 }
+            if r.chance(50) { word(at + UInt64(ContextLayout.fpu)).pointee = InitialRegisters.fcw; word(at + UInt64(ContextLayout.fpu + 24)).pointee = InitialRegisters.mxcsr }
             Stats.contextsWritten += 1
             postCommand(slot, FuzzMailbox.report)
         }

@@ -26,7 +26,23 @@ package struct PageTableEntry: Equatable, Sendable {
     @inlinable package var isUser: Bool { raw & Self.user != 0 }
     @inlinable package var isExecutable: Bool { raw & Self.noExecute == 0 }
     @inlinable package var isLargePage: Bool { raw & Self.largePage != 0 }
+    /// Present and pointing at the next level's table (not a large page): what a walk follows.
+    @inlinable package var isNextTable: Bool { raw & (Self.present | Self.largePage) == Self.present }
     @inlinable public var frame: PhysicalAddress { PhysicalAddress(raw & Self.addressMask) }
+
+    /// Gives or takes ring 3's access to the page (the U bit).
+    @inlinable package mutating func setUserAccessible(_ accessible: Bool) {
+        if accessible { raw |= Self.user } else { raw &= ~Self.user }
+    }
+
+    /// A non-leaf entry of a partition's tables pointing at the table page `frame`.
+    @inlinable package static func table(_ frame: PhysicalAddress) -> PageTableEntry {
+        PageTableEntry(frame: frame, flags: tableFlags)
+    }
+    /// A leaf mapping `frame` with `rights` (user-accessible unless `accessible` is false).
+    @inlinable package static func leaf(_ frame: PhysicalAddress, rights: PageRights, accessible: Bool = true) -> PageTableEntry {
+        PageTableEntry(frame: frame, flags: leafFlags(rights: rights, accessible: accessible))
+    }
 
     /// Flags of a non-leaf entry in a partition's tables: the leaf decides the rights.
     package static let tableFlags: UInt64 = present | writable | user
