@@ -50,7 +50,7 @@ public final class Builder {
     /// Where the partitions go: the trace variant's are the release ones (same flags), so they
     /// are built once for both.
     public var partitionOutputDirectory: URL {
-        variant == .trace ? project.buildDirectory.appendingPathComponent(Variant.release.rawValue) : outputDirectory
+        project.buildDirectory.appendingPathComponent(partitionVariant.rawValue)
     }
 
     static let embedded = [
@@ -68,7 +68,9 @@ public final class Builder {
         ] + variantFlags
     }
 
-    var variantFlags: [String] {
+    var variantFlags: [String] { Builder.variantFlags(variant) }
+
+    static func variantFlags(_ variant: Variant) -> [String] {
         switch variant {
         case .release: return Builder.lineTables
         case .debug: return ["-assert-config", "Debug", "-D", "SPRIG_DEBUG"] + Builder.swiftDebugInfo
@@ -85,7 +87,17 @@ public final class Builder {
     /// DWARF for gdb in the debug variant (assembly and C too: their source lines and frames);
     /// line tables only in the release variant, for `sprig bench --profile` and crash reports to
     /// name file:line (debug sections are not loaded: the flat images are the same bytes).
-    var debugInfo: [String] { variant == .debug ? ["-g"] : variant == .release ? ["-gline-tables-only"] : [] }
+    var debugInfo: [String] { Builder.debugInfo(variant) }
+
+    static func debugInfo(_ variant: Variant) -> [String] {
+        variant == .debug ? ["-g"] : variant == .release ? ["-gline-tables-only"] : []
+    }
+
+    /// The variant whose flags the partitions are built with: the trace variant's partitions are
+    /// release's, in release's folder, so they are built with release's flags exactly (another
+    /// command line there would rebuild them on every switch between the two, and two builds
+    /// running at once would overwrite each other's objects).
+    var partitionVariant: Variant { variant == .trace ? .release : variant }
 
     static let lineTables = ["-gline-tables-only", "-Xfrontend", "-no-clang-module-breadcrumbs"]
 
@@ -94,9 +106,10 @@ public final class Builder {
     static let swiftDebugInfo = ["-g", "-Xfrontend", "-no-clang-module-breadcrumbs", "-Xllvm", "-accel-tables=Disable"]
 
     /// Partitions are ordinary ring-3 code: SSE allowed, small code model at 0x400000.
-    public var userSwiftFlags: [String] { Builder.embedded + ["-Osize"] + (variant == .trace ? [] : variantFlags) }
+    public var userSwiftFlags: [String] { Builder.embedded + ["-Osize"] + Builder.variantFlags(partitionVariant) }
     var userCFlags: [String] {
-        ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-O2"] + debugInfo
+        ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-O2"]
+            + Builder.debugInfo(partitionVariant)
     }
 
     /// The files of `dir` ending in `.ext`, and with `recursive` those of its subfolders too
@@ -208,6 +221,29 @@ public final class Builder {
     /// Builds the kernel and the given partitions (default: every partition some system uses).
     @discardableResult
     public func build(partitions: [String] = Systems.allPartitions) throws -> BuildProducts {
+        try withBuildLock { try buildLocked(partitions: partitions) }
+    }
+
+    /// Runs `body` holding an exclusive lock on the checkout's build folder, so that two builds
+    /// of one checkout at once (a test and the `sprig` it starts, two terminals) take turns, the
+    /// second finding the first's outputs up to date, instead of writing the same files together.
+    /// When the lock file cannot be made, the build goes on unlocked and reports the unwritable
+    /// folder itself, in its own words.
+    func withBuildLock<T>(_ body: () throws -> T) throws -> T {
+        let dir = project.buildDirectory
+        guard (try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)) != nil else { return try body() }
+        let fd = open(dir.appendingPathComponent("build.lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return try body() }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            progress("waiting for another build of this checkout to finish")
+            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    func buildLocked(partitions: [String]) throws -> BuildProducts {
         let out = outputDirectory
         let kdir = out.appendingPathComponent("kernel")
         let uout = partitionOutputDirectory

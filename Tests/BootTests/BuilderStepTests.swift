@@ -2,6 +2,7 @@
 /// it began.
 import Foundation
 @testable import SprigTool
+import Synchronization
 import Testing
 
 @Suite struct BuilderStepTests {
@@ -33,5 +34,45 @@ import Testing
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-60)], ofItemAtPath: input.path)
         try build()
         #expect(ran == 2, "an up-to-date step ran again")
+    }
+
+    /// The trace variant's partitions live in release's folder: built with release's command
+    /// lines exactly, or each switch between the two variants rebuilds them (and two builds at
+    /// once overwrite each other's objects).
+    @Test func traceAndReleaseBuildThePartitionsAlike() throws {
+        let release = try Builder(project: Boot.project, variant: .release)
+        let trace = try Builder(project: Boot.project, variant: .trace)
+        #expect(trace.partitionOutputDirectory == release.partitionOutputDirectory)
+        #expect(trace.userSwiftFlags == release.userSwiftFlags)
+        #expect(trace.userCFlags == release.userCFlags)
+    }
+
+    /// A second build of one checkout waits for the first instead of writing the same files.
+    @Test func aSecondBuildWaitsForTheFirst() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sprig-lock-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let project = Project(root: dir)
+        try FileManager.default.createDirectory(at: project.buildDirectory, withIntermediateDirectories: true)
+        // The first build: this test, holding the lock.
+        let fd = open(project.buildDirectory.appendingPathComponent("build.lock").path, O_RDWR | O_CREAT, 0o644)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        try #require(flock(fd, LOCK_EX) == 0)
+        let builder = try Builder(project: project)
+        let state = Mutex<(waiting: Bool, done: Bool)>((false, false))
+        builder.progress = { line in if line.contains("waiting for another build") { state.withLock { $0.waiting = true } } }
+        nonisolated(unsafe) let waiter = builder
+        let second = Thread {
+            _ = try? waiter.withBuildLock { () throws -> Int in state.withLock { $0.done = true }; return 0 }
+        }
+        second.start()
+        let deadline = Date().addingTimeInterval(60)
+        while !state.withLock({ $0.waiting }) && Date() < deadline { usleep(10_000) }
+        #expect(state.withLock { $0.waiting }, "the second build did not say it waits")
+        #expect(!state.withLock { $0.done }, "the second build ran while the first held the lock")
+        flock(fd, LOCK_UN)
+        while !state.withLock({ $0.done }) && Date() < deadline { usleep(10_000) }
+        #expect(state.withLock { $0.done }, "the second build never ran after the first ended")
     }
 }
