@@ -4,7 +4,8 @@
 /// same search `sprig check` runs, and prints the first counterexample.
 ///
 ///     sprig-check [--depth N] [--random STEPS --seed S] [--pages P] [--partitions N]
-///                 [--vidt-slots N] [--start S] [--max-states N] [--only CHECK]
+///                 [--vidt-slots N] [--start S] [--shape SHAPE] [--menu GROUPS] [--max-states N]
+///                 [--only CHECK]
 ///
 /// (the options of `sprig check`, which passes its own command line through; `--only` is this
 /// driver's: the oracle runs that one check alone — properties, registerHygiene, refusals,
@@ -50,6 +51,14 @@ while let flag = arguments.popFirst() {
         o.properties = name == "properties"; o.registerHygiene = name == "registerHygiene"; o.refusals = name == "refusals"
         o.refinement = name == "refinement"; o.tlb = name == "tlb"; o.dereference = name == "dereference"
         configuration.oracle = o
+    case "--menu":
+        let list = value(flag)
+        guard let groups = StepGroup.parse(list).groups else { fail("--menu: groups among \(StepGroup.allCases.map(\.rawValue).joined(separator: ","))") }
+        configuration.domain.menu = groups
+    case "--shape":
+        guard let shape = TreeShape(value(flag)) else { fail("--shape: a parents list such as 0,0,1 (optionally +config)") }
+        configuration.shape = shape
+        configuration.domain.maxPartitions = max(configuration.domain.maxPartitions, shape.partitions)
     case "--start":
         guard let s = ExplorationStart(rawValue: value(flag)) else { fail("--start: one of \(ExplorationStart.allCases.map(\.rawValue))") }
         configuration.start = s
