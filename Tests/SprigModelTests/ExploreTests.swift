@@ -27,6 +27,24 @@ import Testing
         }
     }
 
+    /// The bounded depth-3 run of `make test`: every sequence of three steps from the tree
+    /// start over yields, VIDT writes, one table change and the events, one VIDT index of the
+    /// tree (32) beside the unused classes, at most 3 live partitions; every check on.
+    @Test func boundedDepthThreeRunFindsNoViolation() {
+        var c = Explorer.Configuration()
+        c.depth = 3
+        c.domain = DomainConfiguration(vidtSlots: 1, maxPartitions: 3, menu: [.yields, .vidtWrites, .tableChange, .events])
+        let report = Explorer(c).run()
+        print("explore depth 3 (bounded): \(report.states) states, \(report.transitions) transitions, "
+              + "\(String(format: "%.1f", report.elapsed)) s, \(Int(report.statesPerSecond)) states/s")
+        #expect(report.counterexample == nil, "\(report.counterexample.map { ($0.lines + $0.findings.map(\.description)).joined(separator: "\n") } ?? "")")
+        #expect(report.depthReached == 3)
+        for key in ["yield → resume", "removeVAddr → success", "addVAddr → success", "write → written",
+                    "yield → invalidInterruptIndex", "yield → invalidSaveIndex", "hardware interrupt → resume"] {
+            #expect(report.outcomes[key, default: 0] > 0, "never: \(key)")
+        }
+    }
+
     /// A planted violation ("the grandchild never runs") is found, with the shortest sequence:
     /// root yields to A, A yields to B.
     @Test func plantedViolationHasTheShortestSequence() {
