@@ -168,12 +168,13 @@ public struct TreeShape: Hashable, Sendable, CustomStringConvertible {
         (parents.isEmpty ? "root" : parents.map(String.init).joined(separator: ",")) + (fillConfiguration ? "+config" : "")
     }
 
-    /// Reads `0,0,1` (or `root`, and an optional `+config`); nil when it is no tree in preorder.
+    /// Reads `0,0,1` (or `root`, and an optional `+config` when there is a child to fill); nil
+    /// when it is no tree in preorder.
     public init?(_ text: String) {
         var t = Substring(text)
         var fill = false
         if t.hasSuffix("+config") { fill = true; t = t.dropLast("+config".count) }
-        if t == "root" { self.init(parents: [], fillConfiguration: fill); return }
+        if t == "root" && !fill { self.init(parents: []); return }
         var parents: [Int] = []
         for part in t.split(separator: ",", omittingEmptySubsequences: false) {
             guard let p = Int(part), p >= 0, p <= parents.count else { return nil }
