@@ -4,7 +4,8 @@
 /// same search `sprig check` runs, and prints the first counterexample.
 ///
 ///     sprig-check [--depth N] [--random STEPS --seed S] [--pages P] [--partitions N]
-///                 [--vidt-slots N] [--start S | --scenario S] [--max-states N] [--only CHECK]
+///                 [--vidt-slots N] [--start S | --scenario S] [--shape SHAPE] [--menu GROUPS]
+///                 [--max-states N] [--only CHECK]
 ///
 /// (the options of `sprig check`, which passes its own command line through; `--only` is this
 /// driver's: the oracle runs that one check alone — properties, registerHygiene, refusals,
@@ -77,6 +78,14 @@ while let flag = arguments.popFirst() {
         guard let s = Scenario(rawValue: value(flag)) else { fail("--scenario: one of \(Scenario.allCases.map(\.rawValue))") }
         configuration.startSystem = { s.makeSystem() }
         configuration.pages = s.pages
+    case "--menu":
+        let list = value(flag)
+        guard let groups = StepGroup.parse(list).groups else { fail("--menu: groups among \(StepGroup.allCases.map(\.rawValue).joined(separator: ","))") }
+        configuration.domain.menu = groups
+    case "--shape":
+        guard let shape = TreeShape(value(flag)) else { fail("--shape: a parents list such as 0,0,1 (optionally +config)") }
+        configuration.shape = shape
+        configuration.domain.maxPartitions = max(configuration.domain.maxPartitions, shape.partitions)
     case "--start":
         guard let s = ExplorationStart(rawValue: value(flag)) else { fail("--start: one of \(ExplorationStart.allCases.map(\.rawValue))") }
         configuration.start = s

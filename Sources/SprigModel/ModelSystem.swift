@@ -78,6 +78,18 @@ public final class ModelSystem {
         return outcome
     }
 
+    /// Makes a stopped system (powered off, crashed) runnable again and forgets what the machine
+    /// services recorded, for the explorer, which then loads a stored state into memory and the
+    /// CPU (`StateStore.restore`): cheaper than booting a fresh machine after every stop.
+    public func restartAfterStop() {
+        poweredOff = nil
+        crashed = false
+        console = []
+        timerHz = 0
+        consoleInput = []
+        consoleInterruptEnabled = false
+    }
+
     /// A system call as the current partition; the status and value it returns in rax/rdx
     /// (for a successful yield, what the callee's context holds there).
     @discardableResult

@@ -33,6 +33,12 @@ struct Check: ParsableCommand {
     @Option(parsing: .unconditional, help: "Bound on live partitions, root included: no createPartition beyond it (1-16).") var partitions = 4
     @Option(parsing: .unconditional, help: "How many VIDT indices are in the domain, from 32, 257, 0, 255, 256, 258 (1-6).") var vidtSlots = 3
     @Option(help: "Start state: tree (root, a child, a grandchild, VIDT entries set), vidt-code (the tree, root having asked for code on the child's VIDT page) or boot (root alone).") var start = ExplorationStart.tree
+    @Option(help: "Start from a generated tree instead of --start: the parents of partitions 1, 2, … in preorder (0 is root), e.g. 0,0,1 (root with two children, the first with a child); +config pre-fills the first child's configuration list to two pages (0,1+config).")
+    var shape: String?
+    @Option(parsing: .unconditional, help: "Explore from every generated start tree of up to N partitions (1-6), depth at most 3, each shape once up to the order of siblings, then the tree with a pre-filled configuration list; --depth from each.")
+    var shapes: Int?
+    @Option(help: "Which steps the menu offers: all, or a comma-separated list of \(StepGroup.allCases.map(\.rawValue).joined(separator: ", ")) (a focused menu goes deeper).")
+    var menu = "all"
     @Option(parsing: .unconditional, help: "Stop the exhaustive search after this many distinct states.") var maxStates: Int?
     @Option(parsing: .unconditional, help: "Take a random walk of this many steps instead of the exhaustive search.") var random: Int?
     @Option(name: .customLong("seed"), parsing: .unconditional, help: "Seed of the random walk (with --random; default 1).") var seedOption: UInt64?
@@ -61,9 +67,20 @@ struct Check: ParsableCommand {
         guard (1...Domain.vidtIndexOrder.count).contains(vidtSlots) else {
             throw ValidationError("--vidt-slots must be between 1 and \(Domain.vidtIndexOrder.count) (got \(vidtSlots))")
         }
+        if StepGroup.parse(menu).groups == nil {
+            throw ValidationError("--menu: unknown group '\(StepGroup.parse(menu).unknown ?? menu)'; use all or a comma-separated list of \(StepGroup.allCases.map(\.rawValue).joined(separator: ","))")
+        }
+        if let shape, TreeShape(shape) == nil {
+            throw ValidationError("--shape must list each partition's parent in preorder, e.g. 0,0,1 or 0,1+config (got \(shape))")
+        }
+        if let shapes, !(1...6).contains(shapes) { throw ValidationError("--shapes must be between 1 and 6 (got \(shapes))") }
+        if shapes != nil && (shape != nil || random != nil || system != nil) {
+            throw ValidationError("--shapes explores every generated tree exhaustively: leave out --shape, --random and --system")
+        }
         if let maxStates, maxStates < 1 { throw ValidationError("--max-states must be positive (got \(maxStates))") }
         if let random, random < 1 { throw ValidationError("--random must be a positive number of steps (got \(random))") }
         if random == nil && seedGiven { throw ValidationError("--seed applies to the random walk: give --random STEPS too (e.g. --random 100000 --seed \(seed))") }
+        if mutant != nil && shapes != nil { throw ValidationError("--shapes is not available with --mutant; give one tree with --shape") }
         if mutant != nil && json { throw ValidationError("--json is not available with --mutant (the mutant's explorer prints its own report)") }
     }
 
@@ -81,8 +98,17 @@ struct Check: ParsableCommand {
         c.depth = depth
         c.maxStates = maxStates
         c.oracle.refinement = !noRefinement
-        c.domain = DomainConfiguration(vidtSlots: vidtSlots, maxPartitions: partitions)
+        c.domain = DomainConfiguration(vidtSlots: vidtSlots, maxPartitions: partitions, menu: StepGroup.parse(menu).groups ?? [])
         var startLine = "start \(start.rawValue) (\(start.summary)); \(pages) pages"
+        if let shape, let s = TreeShape(shape) {
+            c.shape = s
+            c.domain.maxPartitions = max(partitions, s.partitions)
+            startLine = "start tree \(s) (\(s.partitions) partitions, built through the services); \(s.fillConfiguration ? TreeShape.pagesFilled : TreeShape.pages) pages"
+        }
+        if let shapes {
+            try runShapes(TreeShape.generated(maxPartitions: shapes), c)
+            return
+        }
         if let system {
             note("sprig check: booting \(system) on the trace kernel (\(memory) MiB) and replaying it until its setup is done")
             let s = try SystemCheck.start(system: system, project: try Project.current(), memoryMiB: memory) { note("  \($0)") }
@@ -95,7 +121,8 @@ struct Check: ParsableCommand {
         let explorer = Explorer(c)
         let what = random.map { "random walk of \($0) steps, seed \(seed)" } ?? "every sequence up to depth \(depth)"
         note("sprig check: \(what); \(startLine), "
-             + "at most \(partitions) partitions, VIDT indices \(c.domain.vidtIndices.map(String.init).joined(separator: ","))")
+             + "at most \(c.domain.maxPartitions) partitions, VIDT indices \(c.domain.vidtIndices.map(String.init).joined(separator: ",")) "
+            + "(and \(Domain.unusedVIDTIndices.map(String.init).joined(separator: ",")) as yield arguments), menu \(menu)")
         let progress: (ExplorationProgress) -> Void = { p in
             let r = p.report
             let where_ = random == nil ? "depth \(p.depth)/\(depth), frontier \(p.frontier), next \(p.next)" : "walk length \(p.depth)"
@@ -106,6 +133,34 @@ struct Check: ParsableCommand {
             ?? explorer.run(progress: progress)
         if json { printJSON(report) } else { printSummary(report) }
         if report.counterexample != nil { throw ExitCode(1) }
+    }
+
+    /// Every generated start tree in turn, a line per tree and the totals.
+    private func runShapes(_ trees: [TreeShape], _ c: Explorer.Configuration) throws {
+        note("sprig check: every sequence up to depth \(depth) from each of \(trees.count) generated start trees "
+             + "(up to \(shapes ?? 0) partitions, depth at most 3, and 0,1+config), menu \(menu), VIDT indices "
+             + c.domain.vidtIndices.map(String.init).joined(separator: ","))
+        var last = ContinuousClock.now
+        let results = Explorer.run(shapes: trees, c) { shape, p in
+            guard ContinuousClock.now - last >= .seconds(5) else { return }
+            last = ContinuousClock.now
+            note("  tree \(shape): \(Int(p.report.elapsed)) s, depth \(p.depth)/\(depth), \(p.report.states) states, \(Int(p.report.statesPerSecond)) states/s")
+        }
+        var states = 0, transitions = 0, elapsed = 0.0
+        for (shape, r) in results {
+            states += r.states; transitions += r.transitions; elapsed += r.elapsed
+            print("tree \(shape): depth \(r.depthReached), \(r.states) states, \(r.transitions) transitions, "
+                  + "\(Double(Int(r.elapsed * 10)) / 10) s, \(Int(r.statesPerSecond)) states/s")
+        }
+        print("\(results.count) of \(trees.count) trees: \(states) states, \(transitions) transitions, \(Double(Int(elapsed * 10)) / 10) s, "
+              + "\(Int(elapsed > 0 ? Double(states) / elapsed : 0)) states/s")
+        if let (shape, r) = results.last, let cex = r.counterexample {
+            print("VIOLATION after \(cex.steps.count) steps from the tree \(shape):")
+            for (k, line) in cex.lines.enumerated() { print("  \(k + 1). \(line)") }
+            for f in cex.findings { print("  ✗ \(f)") }
+            throw ExitCode(1)
+        }
+        print("no violation")
     }
 
     private func printSummary(_ r: ExplorationReport) {

@@ -84,6 +84,21 @@ import Testing
         #expect(!report.contains("! refinement") && !report.contains("! property"), "only the dereference check ran:\n\(report)")
     }
 
+    /// The yield cache's mutant (a kept plan not dropped when ring 3 rewrites a VIDT entry) by
+    /// exhaustive search: its shortest counterexample is four steps (root yields to A, keeping
+    /// the plan; A yields back; root rewrites A's entry; the same yield), which the focused menu
+    /// of yields and VIDT writes reaches at depth 4 after about 2,600 states.
+    @Test("the yield-cache mutant is found by the exhaustive search over a focused menu at depth 4")
+    func yieldCacheMutantFoundExhaustively() throws {
+        let r = try Self.explore("yield-cache-vidt", ["--menu", "yields,vidt-writes", "--vidt-slots", "1", "--depth", "4"])
+        #expect(r.status == 1, "not caught (exit \(r.status)):\n\(r.output.suffix(4000))")
+        let violation = try #require(r.output.range(of: "VIOLATION after "), "no counterexample printed:\n\(r.output.suffix(4000))")
+        let report = String(r.output[violation.lowerBound...])
+        #expect(report.hasPrefix("VIOLATION after 4 steps"), "\(report.prefix(2000))")
+        #expect(report.contains("write ["), "the VIDT entry is rewritten:\n\(report.prefix(2000))")
+        #expect(report.contains("refinement: outcome: spec returned(SprigABI.Status.calleeContextUnavailable"), "\(report.prefix(2000))")
+    }
+
     /// A mutant whose shortest counterexample is longer than the exhaustive search goes: the
     /// yield cache must first keep a plan (a yield), ring 3 must then rewrite the VIDT entry, and
     /// the same yield must come again, at least four steps; the staging area must be loaded from

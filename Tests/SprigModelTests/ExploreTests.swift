@@ -27,6 +27,24 @@ import Testing
         }
     }
 
+    /// The bounded depth-3 run of `make test`: every sequence of three steps from the tree
+    /// start over yields, VIDT writes, one table change and the events, one VIDT index of the
+    /// tree (32) beside the unused classes, at most 3 live partitions; every check on.
+    @Test func boundedDepthThreeRunFindsNoViolation() {
+        var c = Explorer.Configuration()
+        c.depth = 3
+        c.domain = DomainConfiguration(vidtSlots: 1, maxPartitions: 3, menu: [.yields, .vidtWrites, .tableChange, .events])
+        let report = Explorer(c).run()
+        print("explore depth 3 (bounded): \(report.states) states, \(report.transitions) transitions, "
+              + "\(String(format: "%.1f", report.elapsed)) s, \(Int(report.statesPerSecond)) states/s")
+        #expect(report.counterexample == nil, "\(report.counterexample.map { ($0.lines + $0.findings.map(\.description)).joined(separator: "\n") } ?? "")")
+        #expect(report.depthReached == 3)
+        for key in ["yield → resume", "removeVAddr → success", "addVAddr → success", "write → written",
+                    "yield → invalidInterruptIndex", "yield → invalidSaveIndex", "hardware interrupt → resume"] {
+            #expect(report.outcomes[key, default: 0] > 0, "never: \(key)")
+        }
+    }
+
     /// A planted violation ("the grandchild never runs") is found, with the shortest sequence:
     /// root yields to A, A yields to B.
     @Test func plantedViolationHasTheShortestSequence() {
@@ -48,6 +66,86 @@ import Testing
         #expect(cex.lines.allSatisfy { $0.contains("yield(callee: ") }, "\(cex.lines)")
         #expect(cex.lines[0].hasPrefix("root: "))
         #expect(report.depthReached == 1)
+    }
+
+    /// Every class of VIDT index is a yield target and a save slot in the menu: the indices
+    /// the tree uses, an unused interrupt vector, an unused free slot, the last index, the first
+    /// out of range and the one whose byte offset wraps to 32's. The kernel refuses the last two
+    /// and takes 511 for an index (its entry is empty).
+    @Test func everyClassOfVIDTIndexIsOffered() {
+        let system = ExplorationStart.tree.makeSystem(pages: 160)
+        let domain = Domain(DomainConfiguration(vidtSlots: 3, maxPartitions: 4, menu: [.yields]))
+        let calls: [SystemCallArguments] = domain.steps(for: system).compactMap {
+            guard case .trap(.systemCall(Service.yield.rawValue, let a)) = $0 else { return nil }
+            return a
+        }
+        let classes = domain.configuration.vidtIndices + Domain.unusedVIDTIndices
+        #expect(Set(Domain.unusedVIDTIndices).isSuperset(of: [100, 300, 511, 512, 1 << 61 | 32]))
+        for index in classes {
+            #expect(calls.contains { $0.a1 == index }, "no yield with target \(index)")
+            #expect(calls.contains { $0.a2 == index }, "no yield with save slot \(index)")
+        }
+        let child = calls[0].a0
+        let wrap: UInt64 = 1 << 61 | 32
+        #expect(system.call(.yield, child, wrap, 0) == .returned(.invalidInterruptIndex, value: 0))
+        #expect(system.call(.yield, child, 32, wrap) == .returned(.invalidSaveIndex, value: 0))
+        #expect(system.call(.yield, child, 511, 0) == .returned(.calleeContextUnavailable, value: 0))
+    }
+
+    /// A focused menu offers only its groups: `yields` is yields alone, and fewer steps.
+    @Test func focusedMenuOffersOnlyItsGroups() {
+        let system = ExplorationStart.tree.makeSystem(pages: 160)
+        let full = Domain(DomainConfiguration(vidtSlots: 3, maxPartitions: 4)).steps(for: system)
+        let yields = Domain(DomainConfiguration(vidtSlots: 3, maxPartitions: 4, menu: [.yields])).steps(for: system)
+        #expect(!yields.isEmpty && yields.count < full.count)
+        #expect(yields.allSatisfy { if case .trap(.systemCall(Service.yield.rawValue, _)) = $0 { return true } else { return false } })
+        let writes = Domain(DomainConfiguration(vidtSlots: 3, maxPartitions: 4, menu: [.vidtWrites])).steps(for: system)
+        #expect(!writes.isEmpty && writes.allSatisfy { if case .write = $0 { return true } else { return false } })
+        #expect(StepGroup.parse("yields,vidt-writes").groups == [.yields, .vidtWrites])
+        #expect(StepGroup.parse("yields,bogus").unknown == "bogus")
+    }
+
+    /// The generated start trees: every rooted tree of up to 6 partitions and depth at most 3
+    /// once up to the order of siblings (1, 1, 2, 4, 8, 15 of 1…6 partitions), each built
+    /// through the services with the shape it says.
+    @Test func generatedStartTreesAreEveryShapeOnce() {
+        let shapes = TreeShape.all(maxPartitions: 6)
+        #expect((1...6).map { n in shapes.filter { $0.partitions == n }.count } == [1, 1, 2, 4, 8, 15])
+        #expect(Set(shapes).count == shapes.count)
+        #expect(shapes.allSatisfy { $0.depths.max()! <= 3 })
+        #expect(TreeShape("0,0,1") == TreeShape(parents: [0, 0, 1]) && TreeShape("0,2") == nil)
+        for shape in shapes {
+            let system = shape.makeSystem()
+            let tree = system.machine.tree()
+            #expect(tree.partitions.count == shape.partitions, "\(shape)")
+            let depths = tree.partitions.map { Partition.depth(system.memory, PhysicalAddress($0.descriptor)) }.sorted()
+            #expect(depths == shape.depths.map(UInt64.init).sorted(), "\(shape)")
+            #expect(system.machine.checkAllProperties().isEmpty, "\(shape)")
+        }
+    }
+
+    /// The start with a pre-filled configuration list: A holds two configuration pages; root's
+    /// `collect` of the newest page table gives the second back, and a `prepare` there (a
+    /// four-page free list) takes one again. Depth 1 from it: no violation.
+    @Test func preFilledConfigurationListHasTwoPages() {
+        let shape = TreeShape(parents: [0, 1], fillConfiguration: true)
+        let system = shape.makeSystem()
+        let m = system.machine
+        let tree = m.tree()
+        let a = tree.partitions.first { $0.parent == 0 }!
+        let name = AddressSpace.rootWindowBase + a.descriptor
+        func configPages() -> UInt64 { m.descriptor(PhysicalAddress(a.descriptor)).configPages(m.memory) }
+        #expect(configPages() == 2)
+        #expect(m.call(m.root, .collect, name, DomainAddress.newRegion).status == .success)
+        #expect(configPages() == 1)
+        let need = m.call(m.root, .countToMap, name, DomainAddress.newRegion)
+        #expect(need.status == .success && need.value == 4, "a page table and a configuration page: \(need)")
+        var c = Explorer.Configuration()
+        c.shape = shape
+        c.depth = 1
+        let report = Explorer(c).run()
+        #expect(report.counterexample == nil, "\(report.counterexample.map { $0.lines + $0.findings.map(\.description) } ?? [])")
+        #expect(report.outcomes["collect → success", default: 0] > 0)
     }
 
     /// Same seed, same walk; another seed, another walk.

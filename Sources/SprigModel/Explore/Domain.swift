@@ -35,14 +35,64 @@ public struct DomainConfiguration: Equatable, Sendable {
     /// No `createPartition` is offered once this many partitions are alive (root included).
     public var maxPartitions: Int = 3
 
-    /// The default domain: 3 VIDT indices, at most 3 live partitions.
-    public init(vidtSlots: Int = 3, maxPartitions: Int = 3) {
+    /// Which groups of steps the menu offers (`StepGroup`); every group by default.
+    public var menu: Set<StepGroup> = Set(StepGroup.allCases)
+
+    /// The default domain: 3 VIDT indices, at most 3 live partitions, the full menu.
+    public init(vidtSlots: Int = 3, maxPartitions: Int = 3, menu: Set<StepGroup> = Set(StepGroup.allCases)) {
         self.vidtSlots = vidtSlots
         self.maxPartitions = maxPartitions
+        self.menu = menu
     }
 
     /// The VIDT indices in the domain: the first `vidtSlots` of `Domain.vidtIndexOrder`.
     public var vidtIndices: [UInt64] { Array(Domain.vidtIndexOrder.prefix(max(1, vidtSlots))) }
+}
+
+/// A group of steps of the menu. A focused menu (a few groups) branches less, so the search
+/// goes deeper over what the groups exercise: `--menu yields,vidt-writes` reaches the yield
+/// cache's four-step sequences.
+public enum StepGroup: String, CaseIterable, Comparable, Sendable {
+    /// `createPartition` and its hostile variants.
+    case create
+    /// The memory services: countToMap, prepare, addVAddr, removeVAddr, collect, mappedInChild,
+    /// deletePartition, getIntState, setIntState, an unknown number.
+    case memory
+    /// `yield` to the parent and each child, over every class of VIDT index.
+    case yields
+    /// The root-only machine services.
+    case machine
+    /// Exceptions, interrupts, `int n`, the last bytes of the lower half.
+    case events
+    /// Ring-3 writes of VIDT entries (own and children's) and the straddling context.
+    case vidtWrites = "vidt-writes"
+    /// Ring-3 writes of free lists.
+    case freeLists = "free-lists"
+    /// One table change: for each child, removeVAddr and addVAddr (read/write) of its first page
+    /// and nothing else of the memory services.
+    case tableChange = "table-change"
+    /// The calls built from the service table's rows for services no list above calls.
+    case table
+
+    public static func < (a: Self, b: Self) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    /// `"yields,vidt-writes"`, `"all"`: the groups named, or nil and the first unknown name.
+    public static func parse(_ list: String) -> (groups: Set<StepGroup>?, unknown: String?) {
+        if list == "all" { return (Set(allCases), nil) }
+        var out: Set<StepGroup> = []
+        for name in list.split(separator: ",").map({ String($0).filter { $0 != " " } }) {
+            guard let g = StepGroup(rawValue: name) else { return (nil, name) }
+            out.insert(g)
+        }
+        return out.isEmpty ? (nil, list) : (out, nil)
+    }
+
+    /// `"yields,vidt-writes"`, or `"all"`.
+    public static func name(_ groups: Set<StepGroup>) -> String {
+        groups == Set(allCases) ? "all" : groups.sorted().map(\.rawValue).joined(separator: ",")
+    }
 }
 
 /// One word a partition writes at one of its own vaddrs.
@@ -100,6 +150,9 @@ public enum DomainAddress {
     public static let topOfAddressSpace: UInt64 = 0xFFFF_FFFF_FFFF_FF00
     /// An unknown service number.
     public static let unknownService: UInt64 = 0x42
+    /// A child vaddr in a 2 MiB region of its own with no page table in the tree start: a
+    /// `prepare` there takes three pages (four when the child's head configuration page is full).
+    public static let newRegion: UInt64 = childBase + 0x20_0000
     /// A VIDT index out of range (yield checks 1 and 2).
     public static let badIndex: UInt64 = VIDTIndex.count
 }
@@ -112,6 +165,16 @@ public struct Domain: Sendable {
     /// STI save slot, index 0 (#DE, root's boot context), the last maskable vector (also the
     /// `int n` vector), the CLI save slot, the first free slot.
     public static let vidtIndexOrder: [UInt64] = [32, VIDTIndex.stiSave, 0, 255, VIDTIndex.cliSave, 258]
+
+    /// One representative of every class of VIDT index the tree leaves unused, offered as yield
+    /// target and save slot: an interrupt vector nobody set (100: maskable, entry 0), a free
+    /// slot above the save slots (300), the last index (511: its entry ends the page), the
+    /// first index out of range (512) and the index whose byte offset wraps to that of 32
+    /// (2^61 + 32: 8 × it is 256 modulo 2^64), which a check on the offset instead of the index
+    /// would take for 32. The kernel treats two indices of one class alike (it compares an
+    /// index with 256 and 512, tells 32…255 from the rest for masking, and reads the entry),
+    /// so one stands for all; docs/check.md gives the classes.
+    public static let unusedVIDTIndices: [UInt64] = [100, 300, VIDTIndex.count - 1, VIDTIndex.count, 1 << 61 | 32]
 
     /// A domain of the given size.
     public init(_ configuration: DomainConfiguration = DomainConfiguration()) { self.configuration = configuration }
@@ -127,13 +190,16 @@ public struct Domain: Sendable {
         guard let me = t.partitions.firstIndex(where: { $0.descriptor == system.current.raw }) else { return [] }
         let v = CallerView(t, me, system.machine)
         var out: [ExplorationStep] = []
-        if t.partitions.count < configuration.maxPartitions { out += createPartition(v) }
-        out += memoryServices(v)
-        out += yields(v)
-        out += machineServices(v)
-        out += events(v, system)
-        out += writes(v, t)
-        out += tableSteps(v, excluding: Self.tunedServices)
+        let menu = configuration.menu
+        if menu.contains(.create), t.partitions.count < configuration.maxPartitions { out += createPartition(v) }
+        if menu.contains(.memory) { out += memoryServices(v) }
+        if menu.contains(.tableChange) { out += tableChange(v) }
+        if menu.contains(.yields) { out += yields(v) }
+        if menu.contains(.machine) { out += machineServices(v) }
+        if menu.contains(.events) { out += events(v, system) }
+        if menu.contains(.vidtWrites) { out += vidtWrites(v, t) }
+        if menu.contains(.freeLists) { out += freeLists(v) }
+        if menu.contains(.table) { out += tableSteps(v, excluding: Self.tunedServices) }
         var seen: [ExplorationStep] = []
         for s in out where !seen.contains(s) { seen.append(s) }
         return seen
@@ -196,7 +262,8 @@ public struct Domain: Sendable {
 
     private func memoryServices(_ v: CallerView) -> [ExplorationStep] {
         var out: [ExplorationStep] = []
-        let vas = [DomainAddress.childBase, DomainAddress.childBase + AddressSpace.pageSize, AddressSpace.vidt]
+        let vas = [DomainAddress.childBase, DomainAddress.childBase + AddressSpace.pageSize, AddressSpace.vidt,
+                   DomainAddress.newRegion]
         let hostileVAs = [DomainAddress.childBase | 8, DomainAddress.kernelHalf, DomainAddress.nonCanonical]
         let f0 = v.fresh.first ?? 0
         for child in v.children + [v.notAChild] {
@@ -233,13 +300,17 @@ public struct Domain: Sendable {
         return out
     }
 
+    /// For the parent (not from root) and each child: the base (first index of the domain as
+    /// target, the last as save slot) varied one argument at a time through every index the
+    /// tree uses and one representative of every class of index it does not
+    /// (`unusedVIDTIndices`), for target and save; flags 1.
     private func yields(_ v: CallerView) -> [ExplorationStep] {
         let slots = configuration.vidtIndices
+        let indices = slots + Self.unusedVIDTIndices
         var out: [ExplorationStep] = []
         let callees: [UInt64] = (v.isRoot ? [] : [0]) + v.children
         for callee in callees {
-            out += Self.variations([callee, slots[0], slots.last!, 0, 0],
-                              [[], slots + [DomainAddress.badIndex], slots + [DomainAddress.badIndex], [1], [1]])
+            out += Self.variations([callee, slots[0], slots.last!, 0, 0], [[], indices, indices, [1], [1]])
                 .map { .call(.yield, $0[0], $0[1], $0[2], $0[3], $0[4]) }
         }
         // Refusals that need no callee: root asking its parent, a name that is no child.
@@ -283,12 +354,22 @@ public struct Domain: Sendable {
         return out
     }
 
+    /// One change of a child's tables and nothing else of the memory services: for each child,
+    /// removeVAddr of its first page and addVAddr (read/write, a fresh page) there again.
+    private func tableChange(_ v: CallerView) -> [ExplorationStep] {
+        let f0 = v.fresh.first ?? 0
+        return v.children.flatMap { child in
+            [.call(.removeVAddr, child, DomainAddress.childBase),
+             .call(.addVAddr, f0, child, DomainAddress.childBase, Rights.read | Rights.write)] as [ExplorationStep]
+        }
+    }
+
     // MARK: Ring-3 writes
 
     /// VIDT entries of the caller and of its children (through the caller's own mapping of the
-    /// child's VIDT page), a straddling context of its own with a word in the FXSAVE bytes the
-    /// CPU does not write, and free lists over the caller's fresh pages.
-    private func writes(_ v: CallerView, _ t: PartitionTree) -> [ExplorationStep] {
+    /// child's VIDT page), and a straddling context of its own with a word in the FXSAVE bytes
+    /// the CPU does not write.
+    private func vidtWrites(_ v: CallerView, _ t: PartitionTree) -> [ExplorationStep] {
         var out: [ExplorationStep] = []
         let slots = configuration.vidtIndices
         // (where the VIDT page is in the caller, the partition whose VIDT it is)
@@ -313,9 +394,16 @@ public struct Domain: Sendable {
                 }
             }
         }
+        return out
+    }
+
+    /// Free lists over the caller's fresh pages: four pages (enough for a page table and one
+    /// more configuration page), a loop, a link to a structure page.
+    private func freeLists(_ v: CallerView) -> [ExplorationStep] {
+        var out: [ExplorationStep] = []
         let f = v.fresh
-        if f.count >= 3 {
-            out.append(.write(Self.freeList(Array(f.prefix(3)), end: 0)))
+        if f.count >= 4 {
+            out.append(.write(Self.freeList(Array(f.prefix(4)), end: 0)))
             out.append(.write(Self.freeList(Array(f.prefix(2)), end: f[0])))
             out.append(.write(Self.freeList(Array(f.prefix(2)), end: v.structure)))
         }

@@ -51,8 +51,16 @@ public struct Explorer {
         /// machine and to replay a counterexample. `pages` must be its page count.
         public var startSystem: (@Sendable () -> ModelSystem)?
 
+        /// A generated start tree (`TreeShape`) instead of `start`; its own page count.
+        public var shape: TreeShape?
+
         /// The defaults: the tree start, 160 pages, 3 VIDT indices, at most 4 partitions, depth 2.
         public init() {}
+
+        /// A fresh system in the start state: `startSystem`, else `shape`, else `start`.
+        func makeStart() -> ModelSystem {
+            startSystem?() ?? shape?.makeSystem() ?? start.makeSystem(pages: pages)
+        }
     }
 
     public var configuration: Configuration
@@ -142,6 +150,25 @@ public struct Explorer {
         return steps.reversed()
     }
 
+    // MARK: Several start trees
+
+    /// `run` from each of `shapes` in turn (the configuration's depth, domain and checks; at
+    /// least as many live partitions allowed as the shape has), stopping at the first
+    /// violation. `progress` gets the shape with each line.
+    public static func run(shapes: [TreeShape], _ configuration: Configuration,
+                           progress: ((TreeShape, ExplorationProgress) -> Void)? = nil) -> [(shape: TreeShape, report: ExplorationReport)] {
+        var out: [(shape: TreeShape, report: ExplorationReport)] = []
+        for shape in shapes {
+            var c = configuration
+            c.shape = shape
+            c.domain.maxPartitions = max(c.domain.maxPartitions, shape.partitions)
+            let report = Explorer(c).run(progress: progress.map { p in { p(shape, $0) } })
+            out.append((shape, report))
+            if report.counterexample != nil { break }
+        }
+        return out
+    }
+
     // MARK: Random walk
 
     /// `steps` random steps from `seed`; stops at the first violation.
@@ -153,9 +180,10 @@ public struct Explorer {
         var report = ExplorationReport(mode: .random(seed: seed))
         var rng = SplitMix64(seed: seed)
         var image = session.store.capture(session.system)
-        var visited: Set<StateHash> = [image.key]
+        var recent = RecentStates()
+        recent.insert(image.key)
         var sinceStart: [ExplorationStep] = []
-        var digest = StateImage()
+        var digest = StreamingHash()
         report.states = 1
         if let f = session.propertyFindings(), !f.isEmpty { report.counterexample = session.counterexample([], f) }
         var taken = 0
@@ -170,24 +198,24 @@ public struct Explorer {
             report.depthReached = max(report.depthReached, sinceStart.count)
             let line = "\(Self.name(PhysicalAddress(image.current), session.system)): \(step) → \(result.outcome)"
             if configuration.recordTrace { report.trace.append(line) }
-            digest.indices.append(UInt32(truncatingIfNeeded: digest.indices.count))
-            digest.values.append(line.hashValueStable &+ result.image.hash.low)
+            digest.add(line.hashValueStable &+ result.image.hash.low)
             var findings = result.findings
             let changed = result.image.key != image.key
             if !findings.isEmpty {
                 report.counterexample = session.counterexample(sinceStart, findings)
                 break
             }
-            if session.stopped {
-                report.terminalTransitions += 1
+            // A walk that never stops the machine starts over after `longestWalk` steps, so the
+            // steps kept for a counterexample stay bounded.
+            if session.stopped || sinceStart.count >= Self.longestWalk {
+                if session.stopped { report.terminalTransitions += 1 }
                 session.replaceStoppedSystem()
-                image = session.store.capture(session.system)
+                image = session.start
                 sinceStart = []
                 report.restarts += 1
                 continue
             }
-            if changed, !visited.contains(result.image.key) {
-                visited.insert(result.image.key)
+            if changed, recent.insert(result.image.key) {
                 report.states += 1
                 if result.outcome != .wrote { findings += session.propertyFindings() ?? [] }
             }
@@ -202,12 +230,15 @@ public struct Explorer {
                 progress(ExplorationProgress(report: report, depth: sinceStart.count, frontier: 0, next: 0))
             }
         }
-        digest.seal()
         report.traceDigest = digest.hash
         report.finalState = image.hash
         report.elapsed = Self.seconds(clock.now - started)
         return report
     }
+
+    /// The longest walk without a restart (`randomWalk`): the steps since the start are kept
+    /// to print a counterexample, and this bounds them.
+    public static let longestWalk = 100_000
 
     // MARK: Names
 
@@ -228,13 +259,16 @@ private struct Session {
     let oracle: Oracle
     private(set) var system: ModelSystem
     let store: StateStore
+    /// The start state, loaded again after a step stops the machine.
+    let start: StateImage
 
     init(_ configuration: Explorer.Configuration) {
         self.configuration = configuration
         domain = Domain(configuration.domain)
         oracle = Oracle(configuration: configuration.oracle, extra: configuration.extraCheck)
-        system = configuration.startSystem?() ?? configuration.start.makeSystem(pages: configuration.pages)
+        system = configuration.makeStart()
         store = StateStore(system)
+        start = store.loaded
     }
 
     var stopped: Bool { system.crashed || system.poweredOff != nil }
@@ -255,29 +289,19 @@ private struct Session {
         configuration.oracle.properties ? oracle.properties(system.machine.tree(), system) : nil
     }
 
-    /// A stopped system cannot take another step: a freshly booted one replaces it, brought to
-    /// the start state by writing the start's memory over it (cheaper than building the start
-    /// again through the services; the result is the same memory, which the store checks).
+    /// A stopped system cannot take another step as it is: it is made runnable again
+    /// (`ModelSystem.restartAfterStop`) and the start state is loaded into it, memory, CPU, TLB
+    /// and caches (cheaper than booting a fresh machine: the result is the same state, which the
+    /// store checks).
     mutating func replaceStoppedSystem() {
-        if let make = configuration.startSystem {
-            system = make()
-            store.reset(to: system)
-            return
-        }
-        let fresh = ModelSystem(pages: configuration.pages, kernelImagePages: 1)
-        let booted = fresh.memory.words
-        for (i, word) in store.base.enumerated() where booted[i] != word {
-            fresh.memory.store(PhysicalAddress(UInt64(i) * 8), word)
-        }
-        fresh.cpu.registers = system.cpu.registers
-        system = fresh
-        store.reset(to: system)
-        precondition(store.loaded.indices.isEmpty, "explorer: the start state is not reproducible")
+        system.restartAfterStop()
+        store.restore(start, into: system)
+        precondition(store.capture(system).key == start.key, "explorer: the start state is not reproducible")
     }
 
     /// Replays `steps` on a fresh system, rendering each with its outcome.
     func counterexample(_ steps: [ExplorationStep], _ findings: [Finding]) -> Counterexample {
-        let fresh = configuration.startSystem?() ?? configuration.start.makeSystem(pages: configuration.pages)
+        let fresh = configuration.makeStart()
         var lines: [String] = []
         for step in steps {
             let who = Explorer.name(fresh.current, fresh)
@@ -379,6 +403,42 @@ public struct ExplorationReport: Sendable {
         }
         outcomes[key, default: 0] += 1
     }
+}
+
+/// The states a random walk saw lately: a direct-mapped table of a fixed number of hashes, so
+/// that a walk of 10^8 steps runs in constant memory. A state is new when its hash is not in
+/// its slot; a state seen again after another took its slot counts (and is checked) again, so
+/// `ExplorationReport.states` of a walk counts property checks of distinct-looking states,
+/// not distinct states.
+struct RecentStates {
+    /// 2^20 slots (16 MiB).
+    static let slots = 1 << 20
+    private var table = [StateHash](repeating: StateHash(high: 0, low: 0), count: slots)
+
+    /// Records `key`; whether it was not there.
+    mutating func insert(_ key: StateHash) -> Bool {
+        let i = Int(truncatingIfNeeded: key.low) & (Self.slots - 1)
+        if table[i] == key { return false }
+        table[i] = key
+        return true
+    }
+}
+
+/// A 128-bit hash of a stream of words, in constant memory: the two lanes of `StateImage`'s
+/// hash, each word folded in as it comes.
+struct StreamingHash {
+    private var a: UInt64 = 0x243F_6A88_85A3_08D3, b: UInt64 = 0x1319_8A2E_0370_7344
+    private var count: UInt64 = 0
+
+    mutating func add(_ x: UInt64) {
+        a = StateImage.fmix(a ^ count &+ 0x9E37_79B9_7F4A_7C15)
+        b = StateImage.mum(b ^ count, 0xA076_1D64_78BD_642F)
+        a = StateImage.fmix(a ^ x &+ 0x9E37_79B9_7F4A_7C15)
+        b = StateImage.mum(b ^ x, 0xA076_1D64_78BD_642F)
+        count += 1
+    }
+
+    var hash: StateHash { StateHash(high: StateImage.fmix(a ^ count), low: StateImage.mum(b ^ count, 0xA076_1D64_78BD_642F)) }
 }
 
 /// SplitMix64: a small seeded generator, so a walk replays exactly from its seed.

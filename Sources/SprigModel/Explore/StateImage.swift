@@ -43,8 +43,11 @@ struct StateImage {
     var current: UInt64 = 0
     var cr3: UInt64 = 0
     var interruptsEnabled = false
-    /// The kernel caches' storage (`KernelCache`): kernel state outside memory.
-    var cache: [UInt64] = []
+    /// The kernel caches' storage (`KernelCache`), kernel state outside memory: its live
+    /// entries (`KernelCache.live`, emptied entries zeroed) as the nonzero words, index and
+    /// value, so that a stored state costs a few words instead of the whole storage.
+    var cacheIndices: [UInt16] = []
+    var cacheValues: [UInt64] = []
     /// The CPU's TLB (`ModelTLB.words`): what ring 3 may still reach through cached translations.
     var tlb: [UInt64] = []
     /// Memory and CPU: what a refused step must leave unchanged (filling the translation cache
@@ -69,7 +72,8 @@ struct StateImage {
         // change a refusal could be blamed for; stale entries are the `staleTLB` check's.
         for w in tlb { add(w) }
         add(UInt64(tlb.count))
-        for w in KernelCache.live(cache) { add(w) }
+        for (i, v) in zip(cacheIndices, cacheValues) { add(UInt64(i)); add(v) }
+        add(UInt64(cacheIndices.count))
         key = StateHash(high: a, low: b)
     }
 
@@ -131,7 +135,10 @@ final class StateStore {
         image.current = system.cpu.currentPartition.raw
         image.cr3 = system.cpu.cr3.raw
         image.interruptsEnabled = system.cpu.interruptsEnabled
-        image.cache = system.memory.translationCache
+        for (i, v) in KernelCache.live(system.memory.translationCache).enumerated() where v != 0 {
+            image.cacheIndices.append(UInt16(i))
+            image.cacheValues.append(v)
+        }
         image.tlb = system.cpu.tlb.words
         image.seal()
         loaded = image
@@ -144,7 +151,11 @@ final class StateStore {
         let m = system.memory
         for i in loaded.indices { m.store(PhysicalAddress(UInt64(i) * 8), base[Int(i)]) }
         for (i, v) in zip(image.indices, image.values) { m.store(PhysicalAddress(UInt64(i) * 8), v) }
-        for (i, v) in image.cache.enumerated() { m.translationCacheStore(i, v) }
+        // The caches hold exactly the image's live entries: every other word zero (an emptied
+        // entry's old words are not part of the state; the key leaves them out too).
+        var cache = [UInt64](repeating: 0, count: KernelCache.words)
+        for (i, v) in zip(image.cacheIndices, image.cacheValues) { cache[Int(i)] = v }
+        for (i, v) in cache.enumerated() where m.translationCacheLoad(i) != v { m.translationCacheStore(i, v) }
         var r = system.cpu.registers
         r.rflags = UserRegisters.rflags(0, interruptsEnabled: image.interruptsEnabled)
         system.cpu.trap(as: PhysicalAddress(image.current), pml4: PhysicalAddress(image.cr3), registers: r)
