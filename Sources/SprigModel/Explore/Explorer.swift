@@ -293,7 +293,14 @@ private struct Session {
     /// (`ModelSystem.restartAfterStop`) and the start state is loaded into it, memory, CPU, TLB
     /// and caches (cheaper than booting a fresh machine: the result is the same state, which the
     /// store checks).
+    /// A start built by a function (a system's own init, a scenario) may hold machine state the
+    /// store does not carry (a timer rate, console input), so it is built again instead.
     mutating func replaceStoppedSystem() {
+        if let make = configuration.startSystem {
+            system = make()
+            store.reset(to: system)
+            return
+        }
         system.restartAfterStop()
         store.restore(start, into: system)
         precondition(store.capture(system).key == start.key, "explorer: the start state is not reproducible")
