@@ -155,6 +155,7 @@ final class StateStore {
         // entry's old words are not part of the state; the key leaves them out too).
         var cache = [UInt64](repeating: 0, count: KernelCache.words)
         for (i, v) in zip(image.cacheIndices, image.cacheValues) { cache[Int(i)] = v }
+        KernelCache.restamp(&cache)
         for (i, v) in cache.enumerated() where m.translationCacheLoad(i) != v { m.translationCacheStore(i, v) }
         var r = system.cpu.registers
         r.rflags = UserRegisters.rflags(0, interruptsEnabled: image.interruptsEnabled)
@@ -193,5 +194,23 @@ extension KernelCache {
         }
         s[generation] = 0
         return s
+    }
+
+    /// `live`'s storage made to hit again: the generation word set to the first live stamp and
+    /// every kept entry's tag stamped with it (states are equal up to the generation's value,
+    /// so any one stamp will do). Without it a restored state's caches would be empty and the
+    /// explorer blind to every stale-cache bug past its first step.
+    static func restamp(_ s: inout [UInt64]) {
+        guard s.count == words else { return }
+        let stamp: UInt64 = KernelCache.live
+        s[generation] = stamp
+        for e in stride(from: 0, to: TranslationCache.words, by: 3) where s[e] | s[e + 1] | s[e + 2] != 0 {
+            s[e + 1] |= stamp
+        }
+        let n = YieldCache.entryWords
+        for e in stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: n)
+        where s[e..<(e + n)].contains(where: { $0 != 0 }) {
+            s[e + YieldCache.tag] |= stamp
+        }
     }
 }
