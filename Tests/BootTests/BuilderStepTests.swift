@@ -2,7 +2,6 @@
 /// it began.
 import Foundation
 @testable import SprigTool
-import Synchronization
 import Testing
 
 @Suite struct BuilderStepTests {
@@ -60,19 +59,32 @@ import Testing
         defer { close(fd) }
         try #require(flock(fd, LOCK_EX) == 0)
         let builder = try Builder(project: project)
-        let state = Mutex<(waiting: Bool, done: Bool)>((false, false))
-        builder.progress = { line in if line.contains("waiting for another build") { state.withLock { $0.waiting = true } } }
+        let state = BuildLockProbe()
+        builder.progress = { line in if line.contains("waiting for another build") { state.set(waiting: true) } }
         nonisolated(unsafe) let waiter = builder
+        let finished = DispatchSemaphore(value: 0)
         let second = Thread {
-            _ = try? waiter.withBuildLock { () throws -> Int in state.withLock { $0.done = true }; return 0 }
+            _ = try? waiter.withBuildLock { () throws -> Int in state.set(done: true); return 0 }
+            finished.signal()
         }
         second.start()
         let deadline = Date().addingTimeInterval(60)
-        while !state.withLock({ $0.waiting }) && Date() < deadline { usleep(10_000) }
-        #expect(state.withLock { $0.waiting }, "the second build did not say it waits")
-        #expect(!state.withLock { $0.done }, "the second build ran while the first held the lock")
+        while !state.waiting && Date() < deadline { usleep(10_000) }
+        #expect(state.waiting, "the second build did not say it waits")
+        #expect(!state.done, "the second build ran while the first held the lock")
         flock(fd, LOCK_UN)
-        while !state.withLock({ $0.done }) && Date() < deadline { usleep(10_000) }
-        #expect(state.withLock { $0.done }, "the second build never ran after the first ended")
+        // The second build's thread has ended before anything it uses goes away.
+        #expect(finished.wait(timeout: .now() + 60) == .success, "the second build never ran after the first ended")
+        #expect(state.done)
     }
+}
+
+/// What the second build of `aSecondBuildWaitsForTheFirst` did, shared with its thread.
+private final class BuildLockProbe: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _waiting = false, _done = false
+    var waiting: Bool { lock.withLock { _waiting } }
+    var done: Bool { lock.withLock { _done } }
+    func set(waiting: Bool) { lock.withLock { _waiting = waiting } }
+    func set(done: Bool) { lock.withLock { _done = done } }
 }

@@ -30,7 +30,7 @@ struct ThreadsBootTests {
 extension ThreadsBootTests {
     @Test("threads-demo: Mesa and Hoare bounded buffers, readers/writers and philosophers for 10,000 ticks; every invariant holds; each preempted inside its critical sections")
     func threadsDemo() throws {
-        let r = try Boot.run("threads-demo", timeout: 120)
+        let r = try Boot.run("threads-demo", timeout: Boot.hangGuard)
         #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
         #expect(!r.output.contains("FAIL"), "\(r.output)")
         for program in ["bounded buffer (Mesa)", "bounded buffer (Hoare)", "readers/writers", "dining philosophers"] {
