@@ -9,20 +9,22 @@
 ///
 ///     header      64 bytes: magic, version, total bytes, partition/frame/event/channel
 ///                 counts, tick rate
-///     partitions  80 bytes each, parents before children (root is 0): name (16 bytes), parent,
-///                 memory pages, flags, first frame, frame count, quantum, program (16 bytes)
+///     partitions  88 bytes each, parents before children (root is 0): name (16 bytes), parent,
+///                 memory pages, flags, first frame, frame count, quantum, program (16 bytes),
+///                 the pages init takes from its memory to build its children (0 for one that
+///                 builds none; `InitMemory` on the host)
 ///     frames      16 bytes each: partition, ticks (a plan's frames are consecutive)
 ///     events      48 bytes each: source, target, vector, kind, name (16 bytes)
 ///     channels    48 bytes each: writer, reader, size, transfer | vector << 8, name (16 bytes)
 public enum PlanLayout {
     public static let magicValue: UInt64 = 0x4E4C_5047_4952_5053  // "SPRIGPLN" little-endian
-    public static let version: UInt64 = 1
+    public static let version: UInt64 = 2
 
     public static let magic = 0, versionOffset = 8, totalBytes = 16
     public static let partitionCount = 24, frameCount = 32, eventCount = 40, channelCount = 48, tickHz = 56
     public static let headerBytes = 64
 
-    public static let partitionBytes = 80
+    public static let partitionBytes = 88
     public static let frameBytes = 16
     public static let eventBytes = 48
     public static let channelBytes = 48
@@ -130,6 +132,8 @@ public struct PlanView {
         public var firstFrame: UInt64, frameCount: UInt64
         public var quantum: UInt64
         public var program0: UInt64, program1: UInt64
+        /// The pages init takes from this partition's memory to build its children.
+        public var needPages: UInt64
         public var schedule: UInt64 { (flags >> PlanLayout.scheduleShift) & 0xFF }
     }
 
@@ -137,7 +141,7 @@ public struct PlanView {
         let o = partitionsOffset + i * PlanLayout.partitionBytes
         return Partition(name0: word(o), name1: word(o + 8), parent: word(o + 16), memoryPages: word(o + 24),
                          flags: word(o + 32), firstFrame: word(o + 40), frameCount: word(o + 48), quantum: word(o + 56),
-                         program0: word(o + 64), program1: word(o + 72))
+                         program0: word(o + 64), program1: word(o + 72), needPages: word(o + 80))
     }
 
     public func frame(_ i: Int) -> (partition: UInt64, ticks: UInt64) {
@@ -179,6 +183,7 @@ public struct PlanImage: Equatable, Sendable {
         public var memoryPages: UInt64
         public var flags: UInt64
         public var firstFrame: UInt64 = 0, frameCount: UInt64 = 0, quantum: UInt64 = 0
+        public var needPages: UInt64 = 0
         public init(name: String, program: String, parent: UInt64, memoryPages: UInt64, flags: UInt64) {
             self.name = name; self.program = program; self.parent = parent; self.memoryPages = memoryPages; self.flags = flags
         }
@@ -210,7 +215,7 @@ public struct PlanImage: Equatable, Sendable {
                   UInt64(events.count), UInt64(channels.count), tickHz]
         for p in partitions {
             let n = Self.nameWords(p.name), g = Self.nameWords(p.program)
-            words += [n.0, n.1, p.parent, p.memoryPages, p.flags, p.firstFrame, p.frameCount, p.quantum, g.0, g.1]
+            words += [n.0, n.1, p.parent, p.memoryPages, p.flags, p.firstFrame, p.frameCount, p.quantum, g.0, g.1, p.needPages]
         }
         for f in frames { words += [f.partition, f.ticks] }
         for e in events { let n = Self.nameWords(e.name); words += [e.source, e.target, e.vector, e.kind, n.0, n.1] }

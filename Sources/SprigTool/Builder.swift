@@ -309,9 +309,11 @@ public final class Builder {
                      elf: elf, flat: flat)
             images[name] = flat
         }
-        // The compiled plan of every system whose root reads one (validated when read).
+        // The compiled plan of every system whose root reads one, validated again with the
+        // images just built (plan-fits counts their sizes).
         for system in try Systems.catalog(project: project) where system.usesPlan {
-            images[system.planKey] = try PlanCompiler.write(system, to: outputDirectory)
+            guard let file = system.file else { continue }
+            images[system.planKey] = try PlanCompiler.write(system, to: outputDirectory, images: .built(in: uout, for: file))
         }
         return BuildProducts(directory: out, kernelELF: kernelELF, kernelImage: kernelImage, partitions: images)
     }

@@ -4,8 +4,9 @@ import Foundation
 import SprigABI
 
 public enum PlanCompiler {
-    /// The plan of `file`, which must have passed every validator.
-    public static func compile(_ file: SystemFile) -> PlanImage {
+    /// The plan of `file`, which must have passed every validator, with the pages each instance
+    /// of init takes counted with `images` (root checks its memory holds them at boot).
+    public static func compile(_ file: SystemFile, images: ProgramImages) -> PlanImage {
         let order = file.preorder
         var index: [String: UInt64] = [:]
         for (i, n) in order.enumerated() { index[n] = UInt64(i) }
@@ -21,6 +22,9 @@ public enum PlanCompiler {
             if p.program == SystemFile.genericProgram { flags |= PlanLayout.generic }
             var record = PlanImage.Partition(name: n, program: p.program ?? "", parent: up[n].flatMap { index[$0] } ?? PlanLayout.none,
                                              memoryPages: (p.memory ?? 0) / SystemValidators.pageSize, flags: flags)
+            if p.program == SystemFile.genericProgram && !p.children.isEmpty {
+                record.needPages = InitMemory.need(of: n, in: file, imageBytes: images.bytes(of:)).total
+            }
             if let s = file.schedules[n] {
                 record.firstFrame = UInt64(plan.frames.count)
                 switch s.kind {
@@ -69,14 +73,18 @@ public enum PlanCompiler {
         }
     }
 
-    /// Writes the plan module of `system` to `directory/<system>/plan.bin`.
+    /// Writes the plan module of `system` to `directory/<system>/plan.bin`, once every validator
+    /// has passed it counting `images` (the built programs': plan-fits counts their sizes).
+    /// - Throws: `ToolError` with every finding, one a line, and writes nothing.
     @discardableResult
-    public static func write(_ system: SystemDescription, to directory: URL) throws -> URL {
+    public static func write(_ system: SystemDescription, to directory: URL, images: ProgramImages) throws -> URL {
         guard let file = system.file else { throw ToolError("\(system.name) has no description to compile") }
+        let findings = SystemValidators.validate(file, images: images)
+        guard findings.isEmpty else { throw ToolError(findings.map(\.description).joined(separator: "\n")) }
         let dir = directory.appendingPathComponent(system.name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let url = dir.appendingPathComponent(planModuleName)
-        try Data(compile(file).encoded()).write(to: url)
+        try Data(compile(file, images: images).encoded()).write(to: url)
         return url
     }
 

@@ -24,6 +24,8 @@ public struct SystemValidator: Sendable {
     public struct Report {
         let file: SystemFile
         let validator: String
+        /// The programs' images, for the validators that count them.
+        let images: ProgramImages
         var findings: [Finding] = []
         mutating func fail(_ key: [String], _ message: String) {
             findings.append(Finding(validator: validator, file: file.path, line: file.lines.line(key),
@@ -219,20 +221,31 @@ public enum SystemValidators {
                 r.fail(["partitions", n], "'\(n)' has no 'memory': the generic root gives each partition what its description says")
             }
         },
-        SystemValidator(name: "memory-fits-machine", rule: "root's partitions fit in the machine's memory less the kernel's") { f, r in
+        SystemValidator(name: "memory-fits-machine", rule: "root's memory (a generic root's holds its whole tree; a hand-written root's children are counted beside it) fits in the machine's memory less the kernel's") { f, r in
             let machine = f.machineMemory ?? defaultMachineMemory
             guard machine > kernelReserve, let root = f.root, let p = f.partitions[root] else { return }
-            let need = (p.memory ?? 0) + p.children.compactMap { f.partitions[$0]?.memory }.reduce(0, +)
+            let children = generic(f, root) ? [] : p.children.compactMap { f.partitions[$0]?.memory }
+            let need = (p.memory ?? 0) + children.reduce(0, +)
             if need > machine - kernelReserve {
-                r.fail(["partitions", root, "memory"], "root and its children need \(need >> 10) KiB; the machine leaves \((machine - kernelReserve) >> 10) KiB (machine.memory less \(kernelReserve >> 20) MiB for the kernel)")
+                r.fail(["partitions", root, "memory"], "\(children.isEmpty ? "root needs" : "root and its children need") \(need >> 10) KiB; the machine leaves \((machine - kernelReserve) >> 10) KiB (machine.memory less \(kernelReserve >> 20) MiB for the kernel)")
             }
         },
-        SystemValidator(name: "child-fits-parent", rule: "a partition's children fit in its memory, with a page left per child for its kernel structures") { f, r in
+        SystemValidator(name: "child-fits-parent", rule: "a partition that does not run init fits its children in its memory, with 8 pages each for their kernel structures (init's own need is plan-fits')") { f, r in
             for n in f.preorder {
-                guard let p = f.partitions[n], let own = p.memory, n != f.root else { continue }
+                guard let p = f.partitions[n], let own = p.memory, n != f.root, !generic(f, n) else { continue }
                 let kids = p.children.compactMap { f.partitions[$0]?.memory }
                 let need = kids.reduce(0, +) + UInt64(kids.count) * 8 * pageSize
                 if need > own { r.fail(["partitions", n, "memory"], "its children need \(need >> 10) KiB with their structures; '\(n)' has \(own >> 10) KiB") }
+            }
+        },
+        SystemValidator(name: "plan-fits", rule: "every partition that runs init has the pages init takes to build its children: their memory, copies of their images, their kernel structures and page tables, stacks, VIDT, context, console, stamp and channel pages (counted as init takes them, with the built images' sizes)") { f, r in
+            guard let root = f.root, generic(f, root) else { return }
+            for n in f.preorder where generic(f, n) && !(f.partitions[n]?.children.isEmpty ?? true) {
+                guard let have = f.partitions[n]?.memory else { continue }
+                let need = InitMemory.need(of: n, in: f, imageBytes: r.images.bytes(of:))
+                guard need.total * pageSize > have else { continue }
+                func kib(_ pages: UInt64) -> String { "\(pages * pageSize >> 10) KiB" }
+                r.fail(["partitions", n, "memory"], "init in '\(n)' takes \(kib(need.total)) to build its children (\(kib(need.pools)) of their memory, \(kib(need.copies)) of image and plan copies, \(kib(need.structures)) of kernel structures and page tables, \(kib(need.pages)) of stacks, VIDT, context, console, stamp and channel pages\(r.images.built ? "" : "; images not built yet, counted as a page each")); '\(n)' has \(have >> 10) KiB: give it memory = \"\(kib(need.total))\"")
             }
         },
         SystemValidator(name: "vidt-vector", rule: "VIDT keys are indices 0-511 of the partition's VIDT (decimal or 0x hex)") { f, r in
@@ -492,15 +505,52 @@ public enum SystemValidators {
         return "\(vector)"
     }
 
-    /// Every finding of every validator on `file`, in validator order.
-    public static func validate(_ file: SystemFile) -> [Finding] {
+    /// Every finding of every validator on `file`, in validator order, counting `images` where
+    /// a validator counts the programs' images.
+    public static func validate(_ file: SystemFile, images: ProgramImages = .notBuilt) -> [Finding] {
         var out: [Finding] = []
         for v in all {
             if file.syntaxError != nil && v.name != "toml-syntax" { continue }
-            var r = SystemValidator.Report(file: file, validator: v.name)
+            var r = SystemValidator.Report(file: file, validator: v.name, images: images)
             v.check(file, &r)
             out += r.findings
         }
         return out
     }
+}
+
+/// The sizes of the programs' flat images, which validator `plan-fits` counts: the built ones,
+/// or, before a build, each counted as one page (the least an image takes), so that a
+/// description is refused before its build when it cannot fit whatever its images are, and by
+/// the build (which counts the real sizes) when it does not fit with them.
+public struct ProgramImages: Sendable {
+    let sizes: [String: UInt64]
+    /// Whether `sizes` holds every program's built image.
+    public let built: Bool
+
+    public static let notBuilt = ProgramImages(sizes: [:], built: false)
+
+    public init(sizes: [String: UInt64]) {
+        self.sizes = sizes
+        built = true
+    }
+
+    init(sizes: [String: UInt64], built: Bool) {
+        self.sizes = sizes
+        self.built = built
+    }
+
+    /// The images of `file`'s programs in `directory` (`<program>.bin`, as `sprig build` writes
+    /// them); `notBuilt` unless every one is there.
+    public static func built(in directory: URL, for file: SystemFile) -> ProgramImages {
+        var sizes: [String: UInt64] = [:]
+        for p in Set(file.partitions.values.compactMap(\.program)) {
+            let url = directory.appendingPathComponent("\(p).bin")
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber else { return .notBuilt }
+            sizes[p] = size.uint64Value
+        }
+        return ProgramImages(sizes: sizes)
+    }
+
+    func bytes(of program: String) -> UInt64 { sizes[program] ?? SystemValidators.pageSize }
 }

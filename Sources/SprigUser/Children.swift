@@ -41,6 +41,36 @@ public struct PageSource {
         }
     }
 
+    /// The longest run of root's window that holds no boot module: pages that are all root's to
+    /// give, one after the other (a copy taken from it is contiguous).
+    public init(largestFreeRunOf info: BootInfo) {
+        var best = (start: UInt64(0), pages: UInt64(0))
+        var i = 0
+        while i < info.rangeCount {
+            let range = info.range(i)
+            let end = range.vaddr + range.pages * AddressSpace.pageSize
+            var at = range.vaddr
+            while at < end {
+                // The run from `at` ends at the first module at or after it, or at the range's end.
+                var stop = end, resume = end
+                var m = 0
+                while m < info.moduleCount {
+                    let mod = info.module(m)
+                    let from = mod.vaddr & ~0xFFF, to = (mod.vaddr + mod.bytes + 0xFFF) & ~0xFFF
+                    if to > at && from < stop { stop = max(from, at); resume = to }
+                    m += 1
+                }
+                if (stop - at) / AddressSpace.pageSize > best.pages { best = (at, (stop - at) / AddressSpace.pageSize) }
+                at = max(resume, stop == at ? at + AddressSpace.pageSize : stop)
+            }
+            i += 1
+        }
+        self.init(start: best.start, pages: best.pages)
+    }
+
+    /// Pages left to take (exact for a source that excludes nothing).
+    public var pagesLeft: UInt64 { next < end ? (end - next) / AddressSpace.pageSize : 0 }
+
     /// The next page (a vaddr in this partition); stops the partition with a fault when empty.
     public mutating func take() -> UInt64 {
         var moved = true
@@ -97,28 +127,6 @@ public struct PageSource {
         let p = take()
         UnsafeMutablePointer<UInt64>(bitPattern: UInt(p))!.initialize(repeating: 0, count: 512)
         return p
-    }
-}
-
-/// Where things are in every child `ChildBuilder` makes.
-public enum ChildLayout {
-    public static let stackTop = AddressSpace.rootStackTop
-    public static let stackPages: UInt64 = 4
-    /// The handler stack: handlers are entered with rsp = `handlerStackTop - 8`.
-    public static let handlerStackTop: UInt64 = 0x0000_7FFF_FFF8_0000
-    public static let handlerStackPages: UInt64 = 2
-    /// Two pages of context slots (`contextSlot`), five 768-byte contexts each.
-    public static let contextPages: UInt64 = 0x0000_7FFF_FFFF_D000
-    public static let consolePage: UInt64 = 0x0000_7FFF_FFFF_C000
-    /// The child's pool: pages for its own use (its children, its data).
-    public static let poolBase: UInt64 = 0x0000_0000_1000_0000
-    /// Where a parent maps an extra region (an image for the child to start a child of its own).
-    public static let extraBase: UInt64 = 0x0000_0000_2000_0000
-
-    /// Context slot `k` (0…9) in the context pages; slot 0 is the main context (`VIDT[0]`),
-    /// slot 1 the STI/CLI save area the parent sets up.
-    @inlinable public static func contextSlot(_ k: UInt64) -> UInt64 {
-        contextPages + (k / 5) * AddressSpace.pageSize + (k % 5) * UInt64(ContextLayout.size)
     }
 }
 

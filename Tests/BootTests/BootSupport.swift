@@ -1,7 +1,7 @@
 /// Shared by the boot tests: one build per variant per test process, and a boot helper.
 import Foundation
 import SprigABI
-import SprigTool
+@testable import SprigTool
 import Testing
 
 enum Boot {
@@ -52,6 +52,28 @@ enum Boot {
         o.stop = stop
         o.icount = icount
         return try QEMU.run(products, options: o)
+    }
+
+    /// Boots `system` (release, under -icount, on `memoryMiB`) with its plan module replaced by
+    /// `bytes`: the same programs, another plan.
+    static func run(_ system: String, plan bytes: [UInt8], memoryMiB: Int = RunOptions().memoryMiB) throws -> RunResult {
+        let (_, products) = try products(.release)
+        let description = try Systems.named(system)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sprig-plan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plan = dir.appendingPathComponent(PlanCompiler.planModuleName)
+        try Data(bytes).write(to: plan)
+        var modules = products.partitions
+        modules[description.planKey] = plan
+        let changed = BuildProducts(directory: products.directory, kernelELF: products.kernelELF, kernelImage: products.kernelImage,
+                                    partitions: modules)
+        var o = RunOptions()
+        o.system = system
+        o.timeout = hangGuard
+        o.icount = true
+        o.memoryMiB = memoryMiB
+        return try QEMU.run(changed, options: o)
     }
 }
 

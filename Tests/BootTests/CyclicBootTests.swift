@@ -54,26 +54,11 @@ struct CyclicBootTests {
 
     /// Boots `cyclic` with its plan module replaced by `bytes`.
     static func runWithPlan(_ bytes: [UInt8]) throws -> RunResult {
-        let (_, products) = try Boot.products(.release)
-        let system = try Systems.named("cyclic")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sprig-plan-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let plan = dir.appendingPathComponent(PlanCompiler.planModuleName)
-        try Data(bytes).write(to: plan)
-        var modules = products.partitions
-        modules[system.planKey] = plan
-        let changed = BuildProducts(directory: products.directory, kernelELF: products.kernelELF, kernelImage: products.kernelImage,
-                                    partitions: modules)
-        var o = RunOptions()
-        o.system = "cyclic"
-        o.timeout = Boot.hangGuard
-        o.icount = true
-        return try QEMU.run(changed, options: o)
+        try Boot.run("cyclic", plan: bytes)
     }
 
     static func compiledPlan() throws -> [UInt8] {
-        try PlanCompiler.compile(#require(Systems.named("cyclic").file)).encoded()
+        try PlanCompiler.compile(#require(Systems.named("cyclic").file), images: .notBuilt).encoded()
     }
 
     @Test("root refuses a plan of another version with one console line")

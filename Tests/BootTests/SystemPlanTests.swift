@@ -12,7 +12,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: demo.deletingLastPathComponent()) }
         let file = SystemFile(text: DescriptionFixture.valid, path: "demo/system.toml", folder: demo)
         #expect(SystemValidators.validate(file).isEmpty)
-        return PlanCompiler.compile(file)
+        return PlanCompiler.compile(file, images: .notBuilt)
     }
 
     /// Runs `body` on a PlanView of `bytes`.
@@ -38,6 +38,10 @@ import Testing
             #expect(v.partition(0).parent == PlanLayout.none)
             #expect(v.partition(3).parent == 2)
             #expect(v.partition(2).memoryPages == 256)
+            // What init in each instance takes (validator plan-fits), 0 for the partitions without children.
+            #expect(v.partition(2).needPages == 143)
+            #expect(v.partition(0).needPages > 256 && v.partition(0).needPages < 2048)
+            #expect(v.partition(1).needPages == 0 && v.partition(3).needPages == 0)
             #expect(v.partition(0).schedule == PlanLayout.cyclic)
             #expect(v.partition(2).schedule == PlanLayout.roundRobin && v.partition(2).quantum == 1)
             #expect(v.partition(3).flags & PlanLayout.restart != 0)
@@ -102,7 +106,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: demo.deletingLastPathComponent()) }
         let file = SystemFile(text: text, path: "demo/system.toml", folder: demo)
         #expect(SystemValidators.validate(file).isEmpty, "\(SystemValidators.validate(file))")
-        let plan = PlanCompiler.compile(file)
+        let plan = PlanCompiler.compile(file, images: .notBuilt)
         return try #require(plan.channels.first { $0.name == "extra" }).transfer
     }
 

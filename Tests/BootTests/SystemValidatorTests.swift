@@ -139,7 +139,8 @@ struct Breakage: Sendable, CustomTestStringConvertible {
         Breakage(validator: "memory-form", old: "memory = \"256 KiB\"", new: "memory = \"256 KB\"", at: "memory = \"256 KB\""),
         Breakage(validator: "memory-given", old: "memory = \"96 KiB\"\n", new: "", at: "[partitions.logger]"),
         Breakage(validator: "memory-fits-machine", old: "memory = \"64 MiB\"", new: "memory = \"12 MiB\"", at: "memory = \"8 MiB\""),
-        Breakage(validator: "child-fits-parent", old: "memory = \"1 MiB\"", new: "memory = \"200 KiB\"", at: "memory = \"200 KiB\""),
+        Breakage(validator: "child-fits-parent", old: "vidt = { 36 = \"on_serial\", 0xB1 = \"on_line\" }", new: "vidt = { 36 = \"on_serial\", 0xB1 = \"on_line\" }\nchildren = [\"leaf\"]\n[partitions.leaf]\nprogram = \"producer\"\nmemory = \"500 KiB\"", at: "memory = \"512 KiB\""),
+        Breakage(validator: "plan-fits", old: "memory = \"1 MiB\"", new: "memory = \"568 KiB\"", at: "memory = \"568 KiB\""),
         Breakage(validator: "vidt-vector", old: "vidt = { 0xA0 = \"on_event\" }", new: "vidt = { 0xA0 = \"on_event\", 512 = \"on_event\" }", at: "512 ="),
         Breakage(validator: "vidt-entry", old: "program = \"producer\"", new: "program = \"producer\"\nvidt = { 0xC0 = \"missing_entry\" }", at: "missing_entry"),
         Breakage(validator: "schedule-owner", old: "[events.ready]", new: "[schedule.producer]\nmajor-frame = [{ partition = \"nest\", ticks = 1 }]\n[events.ready]", at: "[schedule.producer]"),
@@ -198,6 +199,30 @@ struct Breakage: Sendable, CustomTestStringConvertible {
             #expect(!f.description.contains("\n"))
             #expect(f.description.hasPrefix("demo/system.toml:\(f.line): \(f.key): "))
         }
+    }
+
+    /// `nest` of the fixture, counted by hand with every image one page. Its children, service
+    /// (128 KiB) and logger (96 KiB), each take a console and a stamp page, an image copy, their
+    /// pool, a 4-page stack, a 2-page handler stack, a VIDT and two context pages, and five
+    /// structure pages. Tables (three pages a level): the image at 4 MiB lacks PDPT, PD and PT;
+    /// the stacks at the top of the lower half lack all three (the handler stack, console, VIDT
+    /// and contexts share their PT); the pool at 256 MiB, the stamp page (0x3030_0000) and, for
+    /// service only, its channel pages (writer of `lines`, reader of `samples`, one PT at
+    /// 0x3000_0000) lack a PT each. Then nest's two handler-context pages.
+    @Test func planFitsCountsWhatInitTakes() throws {
+        let demo = try DescriptionFixture.folder(DescriptionFixture.valid)
+        defer { try? FileManager.default.removeItem(at: demo.deletingLastPathComponent()) }
+        let file = SystemFile(text: DescriptionFixture.valid, path: "demo/system.toml", folder: demo)
+        let need = InitMemory.need(of: "nest", in: file) { _ in 4096 }
+        let serviceTables: UInt64 = 5 + 9 + 9 + 3 + 3 + 3, loggerTables: UInt64 = 5 + 9 + 9 + 3 + 3
+        let perChild: UInt64 = 2 + 4 + 2 + 3
+        #expect(need.pools == 32 + 24)
+        #expect(need.copies == 2)
+        #expect(need.structures == serviceTables + loggerTables)
+        #expect(need.pages == 2 + 2 * perChild)
+        #expect(need.total == 143)
+        // A bigger image is copied and mapped: 40 pages more per child, no table more (it stays in its PT).
+        #expect(InitMemory.need(of: "nest", in: file) { _ in 41 * 4096 }.total == 143 + 2 * 40)
     }
 
     @Test func everyShippedDescriptionIsValid() throws {

@@ -259,6 +259,31 @@ enum Init {
         stop("enter", k, r.raw)
     }
 
+    /// Stops with one console line saying what to do (`remedy`), before building anything, when
+    /// `pages` (`what` holds them) are fewer than the plan says this instance takes to build its
+    /// children.
+    static func checkMemory(has pages: UInt64, _ what: StaticString, _ remedy: StaticString) {
+        let need = level.needPages
+        guard pages < need else { return }
+        var out = Output()
+        prefix(&out)
+        out.write("cannot build the children of ")
+        name(&out, me)
+        out.write(": init takes ")
+        out.decimal(need * 4)
+        out.write(" KiB, ")
+        out.write(what)
+        out.write(" holds ")
+        out.decimal(pages * 4)
+        out.write(" KiB (")
+        out.decimal((need - pages) * 4)
+        out.write(" KiB short); ")
+        out.line(remedy)
+        SharedConsole.countFailure()
+        if isRoot { Sprig.powerOff(7) }
+        while true {}
+    }
+
     static func stop(_ what: StaticString, _ k: Int, _ raw: UInt64) -> Never {
         var out = Output()
         prefix(&out)
@@ -864,6 +889,7 @@ func initMain(_ argument: UInt64) {
         Init.me = Int(word(header + NestedHeader.indexWord).pointee)
         guard Init.me > 0 && Init.me < Init.plan.partitionCount else { refuse(.badIndex, moduleBytes: Init.plan.bytes) }
         Init.pages = PageSource(start: ChildLayout.poolBase, pages: Init.plan.partition(Init.me).memoryPages)
+        Init.checkMemory(has: Init.pages.pagesLeft, "its memory", "rebuild the plan with `sprig build` (validator plan-fits)")
     } else {
         Init.bootInfo = argument
         let info = BootInfo(address: argument)
@@ -873,7 +899,11 @@ func initMain(_ argument: UInt64) {
         }
         Init.plan = PlanView(base: UnsafeRawPointer(bitPattern: UInt(module.vaddr))!, bytes: module.bytes)
         if let refusal = Init.plan.check() { refuse(refusal, moduleBytes: module.bytes) }
-        Init.pages = PageSource(largestRangeOf: info)
+        // Root's pages are one run free of boot modules, so every copy it makes is contiguous.
+        // Where the machine's memory and the modules lie is known only now: the run must hold
+        // what init takes to build the tree (the plan says how much; sprig build counted it).
+        Init.pages = PageSource(largestFreeRunOf: info)
+        Init.checkMemory(has: Init.pages.pagesLeft, "the largest run of free memory", "give the machine more memory")
         // Root takes what its description gives it, no more (children, restarts included).
         Init.pages.limit(toPages: Init.plan.partition(0).memoryPages)
         let handlerStack = Init.pages.take()
