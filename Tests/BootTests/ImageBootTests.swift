@@ -1,6 +1,6 @@
 /// The GRUB image (`sprig iso`): its grub.cfg, and the `hello` system booted from it in QEMU's
 /// CD-ROM under SeaBIOS and under OVMF (UEFI), held to the same console and exit as a `-kernel`
-/// boot (HelloConsole).
+/// boot (HelloConsole); `signal` and `muen-demo` (the generic root) from it under SeaBIOS.
 import Foundation
 import SprigABI
 import SprigTool
@@ -9,7 +9,7 @@ import Testing
 @Suite("GRUB image", .serialized)
 struct ImageBootTests {
     /// Builds `system`'s image (release) and boots it from the CD-ROM under `firmware`.
-    static func boot(_ system: String, _ firmware: BootImage.Firmware) throws -> RunResult {
+    static func boot(_ system: String, _ firmware: BootImage.Firmware, icount: Bool = false) throws -> RunResult {
         let (_, products) = try Boot.products(.release)
         let url = products.directory.appendingPathComponent("\(system)-test.iso")
         try BootImage.build(products, system: try Systems.named(system), output: url)
@@ -18,6 +18,7 @@ struct ImageBootTests {
         // OVMF alone takes about 10 s under TCG on a shared core; room for a loaded machine.
         o.timeout = 300
         o.image = try ImageBoot(image: url, firmware: firmware)
+        o.icount = icount
         return try QEMU.run(products, options: o)
     }
 
@@ -42,6 +43,17 @@ struct ImageBootTests {
         #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
         #expect(!r.output.contains("needs the minios and server modules"))
         r.output.expectInOrder(["server: SIGINT received", "minios: server deleted", "root: signal scenario done, 0 failures"])
+    }
+
+    @Test("muen-demo boots from the image under SeaBIOS: GRUB puts the modules inside root's largest range, init takes its pages beside them")
+    func genericRootBesideModules() throws {
+        let r = try Self.boot("muen-demo", .bios, icount: true)
+        #expect(r.ending == .status(0), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("window pages in 1 ranges"), "GRUB's modules no longer lie in root's one range\n\(r.output)")
+        r.output.expectInOrder([
+            "init: 3 partitions, 3 minor frames at 1000 Hz\n", "nest: 2 partitions, 2 round-robin slots\n",
+            "init: 3 major frames, 15 ticks, 6 messages carried, 0 failures; powering off\n",
+        ])
     }
 
     @Test("the QEMU arguments boot the CD-ROM, not -kernel, with the CPU model the kernel needs")
