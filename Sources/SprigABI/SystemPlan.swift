@@ -132,8 +132,6 @@ public struct PlanView {
         public var firstFrame: UInt64, frameCount: UInt64
         public var quantum: UInt64
         public var program0: UInt64, program1: UInt64
-        /// The pages init takes from this partition's memory to build its children.
-        public var needPages: UInt64
         public var schedule: UInt64 { (flags >> PlanLayout.scheduleShift) & 0xFF }
     }
 
@@ -141,7 +139,13 @@ public struct PlanView {
         let o = partitionsOffset + i * PlanLayout.partitionBytes
         return Partition(name0: word(o), name1: word(o + 8), parent: word(o + 16), memoryPages: word(o + 24),
                          flags: word(o + 32), firstFrame: word(o + 40), frameCount: word(o + 48), quantum: word(o + 56),
-                         program0: word(o + 64), program1: word(o + 72), needPages: word(o + 80))
+                         program0: word(o + 64), program1: word(o + 72))
+    }
+
+    /// The pages init takes from partition `i`'s memory to build its children (apart from
+    /// `partition(i)`, which the tick and channel paths read: one word less to copy there).
+    public func needPages(_ i: Int) -> UInt64 {
+        word(partitionsOffset + i * PlanLayout.partitionBytes + 80)
     }
 
     public func frame(_ i: Int) -> (partition: UInt64, ticks: UInt64) {

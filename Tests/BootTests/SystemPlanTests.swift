@@ -39,9 +39,9 @@ import Testing
             #expect(v.partition(3).parent == 2)
             #expect(v.partition(2).memoryPages == 256)
             // What init in each instance takes (validator plan-fits), 0 for the partitions without children.
-            #expect(v.partition(2).needPages == 143)
-            #expect(v.partition(0).needPages > 256 && v.partition(0).needPages < 2048)
-            #expect(v.partition(1).needPages == 0 && v.partition(3).needPages == 0)
+            #expect(v.needPages(2) == 143)
+            #expect(v.needPages(0) > 256 && v.needPages(0) < 2048)
+            #expect(v.needPages(1) == 0 && v.needPages(3) == 0)
             #expect(v.partition(0).schedule == PlanLayout.cyclic)
             #expect(v.partition(2).schedule == PlanLayout.roundRobin && v.partition(2).quantum == 1)
             #expect(v.partition(3).flags & PlanLayout.restart != 0)

@@ -263,7 +263,7 @@ enum Init {
     /// `pages` (`what` holds them) are fewer than the plan says this instance takes to build its
     /// children.
     static func checkMemory(has pages: UInt64, _ what: StaticString, _ remedy: StaticString) {
-        let need = level.needPages
+        let need = plan.needPages(me)
         guard pages < need else { return }
         var out = Output()
         prefix(&out)
