@@ -2,7 +2,8 @@
 /// three children, one of them `nest`, a nested init that builds two of its own; two channels,
 /// two events): given exactly the pages `InitMemory` counts, root and `nest` build the whole
 /// tree and the plan runs; a page less in either is refused by the validators `sprig build`
-/// runs before it writes a plan, in one line, and, forced past them, does not run. A machine
+/// runs before it writes a plan, in one line, and, forced past them, is refused by init before
+/// it builds anything (without that check, root runs out at its last page). A machine
 /// whose memory cannot hold root's tree is refused by init at boot, in one console line.
 import Foundation
 import SprigABI
@@ -80,16 +81,24 @@ struct PlanFitBootTests {
         return f
     }
 
-    @Test("a page less in root is refused when the plan is built; forced past the validators, root runs out of pages")
+    @Test("a page less in root is refused when the plan is built; forced past the validators, init says so at boot")
     func rootOnePageShortRefused() throws {
         let need = try Self.exactNeeds()
         let images = try Self.images()
         let file = try Self.description(["init": Self.kib(need.root - 1), "nest": Self.kib(need.nest)])
         _ = try Self.refusal(file, images, partition: "init", needs: need.root, has: need.root - 1)
-        // What such a description did before plan-fits: it booted and root crashed at its last page.
-        let r = try Boot.run(Self.system, plan: PlanCompiler.compile(file, images: images).encoded())
-        #expect(r.ending == .status(ExitStatus.kernelCrash), "\(r.summary)\n\(r.output)")
+        var plan = PlanCompiler.compile(file, images: images)
+        let r = try Boot.run(Self.system, plan: plan.encoded())
+        #expect(r.ending == .status(7), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("init: cannot build the children of init: init takes \(Self.kib(need.root)), its memory holds \(Self.kib(need.root - 1)) (4 KiB short); rebuild the plan with `sprig build` (validator plan-fits)\n"), "\(r.output)")
         #expect(!r.output.contains("init: 3 partitions"))
+        // The count is exact: with init's check out of the way (what every such description met
+        // before plan-fits), root runs out of pages and crashes (0x70) as it builds the last child.
+        plan.partitions[0].needPages = 0
+        let unchecked = try Boot.run(Self.system, plan: plan.encoded())
+        #expect(unchecked.ending == .status(ExitStatus.kernelCrash), "\(unchecked.summary)\n\(unchecked.output)")
+        #expect(unchecked.output.contains("PageSource.take()"), "\(unchecked.output)")
+        #expect(!unchecked.output.contains("init: 3 partitions"))
     }
 
     @Test("a page less in nest is refused when the plan is built; forced past the validators, nest says so and builds nothing")

@@ -284,6 +284,12 @@ enum Init {
         while true {}
     }
 
+    /// The same for the memory the plan gives this instance, which plan-fits held to what it
+    /// takes: only a plan that skipped the validators is short.
+    static func checkGivenMemory() {
+        checkMemory(has: pages.pagesLeft, "its memory", "rebuild the plan with `sprig build` (validator plan-fits)")
+    }
+
     static func stop(_ what: StaticString, _ k: Int, _ raw: UInt64) -> Never {
         var out = Output()
         prefix(&out)
@@ -889,7 +895,7 @@ func initMain(_ argument: UInt64) {
         Init.me = Int(word(header + NestedHeader.indexWord).pointee)
         guard Init.me > 0 && Init.me < Init.plan.partitionCount else { refuse(.badIndex, moduleBytes: Init.plan.bytes) }
         Init.pages = PageSource(start: ChildLayout.poolBase, pages: Init.plan.partition(Init.me).memoryPages)
-        Init.checkMemory(has: Init.pages.pagesLeft, "its memory", "rebuild the plan with `sprig build` (validator plan-fits)")
+        Init.checkGivenMemory()
     } else {
         Init.bootInfo = argument
         let info = BootInfo(address: argument)
@@ -906,6 +912,7 @@ func initMain(_ argument: UInt64) {
         Init.checkMemory(has: Init.pages.pagesLeft, "the largest run of free memory", "give the machine more memory")
         // Root takes what its description gives it, no more (children, restarts included).
         Init.pages.limit(toPages: Init.plan.partition(0).memoryPages)
+        Init.checkGivenMemory()
         let handlerStack = Init.pages.take()
         _ = Init.pages.take()
         stackTop = handlerStack + 2 * AddressSpace.pageSize
