@@ -204,6 +204,20 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
      * iretq words go there; cs and ss are always the user selectors, whatever the frame says
      * (sprig_cpu_init writes them once: the CPU can only ever push the same two from ring 3, the
      * one DPL-3 code and the one DPL-3 data selector, and nothing else writes those words). */
+    /* The general registers no delivery sets, from the context at 2 * %rax (ContextLayout
+     * offsets; ExitPathTests holds them to it). */
+    .macro LOAD_KEPT_REGISTERS
+    movq 32(%rax,%rax), %rbx
+    movq 72(%rax,%rax), %rbp
+    movq 88(%rax,%rax), %r9
+    movq 96(%rax,%rax), %r10
+    movq 104(%rax,%rax), %r11
+    movq 112(%rax,%rax), %r12
+    movq 120(%rax,%rax), %r13
+    movq 128(%rax,%rax), %r14
+    movq 136(%rax,%rax), %r15
+    .endm
+
     .macro EXIT_PATH mode
     cmpq $0, sprig_nmi_pending(%rip)   /* an NMI came while the kernel ran: root gets it first */
     jne sprig_nmi_deliver
@@ -215,9 +229,12 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     movl %eax, %es
     movl %eax, %fs
     movl %eax, %gs
+    /* sprig_exit_context halved: CF its bit 0 (a delivery), ZF set when there is no context; the
+     * context's direct-map address is then %rax + %rax. */
     movq sprig_exit_context(%rip), %rax
-    testq %rax, %rax
-    jnz 94f
+    shrq $1, %rax
+    ja 94f
+    jc 95f
     movq 136(%rsp), %rax
     movq %rax, ENTRY_TOP - 40(%rip)    /* rip */
     movq 152(%rsp), %rax
@@ -228,27 +245,32 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     movq %rax, EXIT_RAX(%rip)
     POP_RBX_TO_R15
     EXIT_TAIL \mode
-    /* The general registers from the context at %rax (direct-map address, ContextLayout
+    /* The general registers from the context at 2 * %rax (direct-map address, ContextLayout
      * offsets: rax 24, rbx 32 ... r15 136, checked by the core; ExitPathTests holds these
      * loads to ContextLayout). The context load wrote rip, rflags and rsp to the iretq words
      * itself (X86Platform.loadCPUState, ExitWords). */
 94:
     movq $0, sprig_exit_context(%rip)
-    movq 32(%rax), %rbx
-    movq 40(%rax), %rcx
-    movq 48(%rax), %rdx
-    movq 56(%rax), %rsi
-    movq 64(%rax), %rdi
-    movq 72(%rax), %rbp
-    movq 80(%rax), %r8
-    movq 88(%rax), %r9
-    movq 96(%rax), %r10
-    movq 104(%rax), %r11
-    movq 112(%rax), %r12
-    movq 120(%rax), %r13
-    movq 128(%rax), %r14
-    movq 136(%rax), %r15
-    movq 24(%rax), %rax
+    LOAD_KEPT_REGISTERS
+    movq 40(%rax,%rax), %rcx
+    movq 48(%rax,%rax), %rdx
+    movq 56(%rax,%rax), %rsi
+    movq 64(%rax,%rax), %rdi
+    movq 80(%rax,%rax), %r8
+    movq 24(%rax,%rax), %rax
+    movq %rax, EXIT_RAX(%rip)
+    EXIT_TAIL \mode
+    /* A delivery: rdi, rsi, rdx, rcx and r8 from the frame (TrapFrame offsets), the others
+     * from the context. */
+95:
+    movq $0, sprig_exit_context(%rip)
+    LOAD_KEPT_REGISTERS
+    movq 16(%rsp), %rcx
+    movq 24(%rsp), %rdx
+    movq 32(%rsp), %rsi
+    movq 40(%rsp), %rdi
+    movq 56(%rsp), %r8
+    movq 24(%rax,%rax), %rax
     movq %rax, EXIT_RAX(%rip)
     EXIT_TAIL \mode
     .endm

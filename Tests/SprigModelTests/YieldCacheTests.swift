@@ -115,6 +115,39 @@ private final class LoadCounter: PlatformTap {
         s.m.checkProperties()
     }
 
+    /// A tick in a child of root takes the plan of `yield(0, 32, STI slot)` from the cache: the
+    /// second reads no table, and delivers and saves as the first (which ran the checks).
+    @Test func repeatedTickInAChildOfRootReadsNoPageTable() {
+        let s = PingPong()
+        let rootHandler = s.m.root.take(1)[0].va
+        s.m.writeContext(s.m.root, at: rootHandler, tag: 0xB)
+        s.m.setVIDT(s.m.root, VIDTIndex.timer, rootHandler)
+        s.m.setVIDT(s.c, VIDTIndex.stiSave, s.childSlot)
+        let counter = LoadCounter()
+        counter.pages = s.tablePages
+        s.m.cpu.tap = counter
+        let childRegisters = YieldMachine.markedRegisters(tag: 0xC)
+        s.m.run(s.c, childRegisters)
+        #expect(InterruptRouting.hardwareInterrupt(s.m.cpu, vector: VIDTIndex.timer) == .delivered)
+        let delivered = s.m.cpu.registers
+        #expect(delivered[ContextLayout.rdi] == s.c.name)
+        #expect(delivered[ContextLayout.r8] == VIDTIndex.stiSave)
+        #expect(s.liveEntries == 1)
+        s.m.checkProperties()
+        counter.tableLoads = 0
+        s.m.run(s.c, childRegisters)
+        #expect(InterruptRouting.hardwareInterrupt(s.m.cpu, vector: VIDTIndex.timer) == .delivered)
+        // The child's interrupt state (its save slot), root's (the mask), the child's
+        // descriptor vaddr in root (its name): descriptor words only.
+        #expect(counter.tableLoads == 3, "descriptor and table reads: \(counter.tableLoads)")
+        #expect(s.m.cpu.registers == delivered)
+        #expect(s.m.cpu.currentPartition == s.m.root.descriptor)
+        // The child resumes from its slot with every register it had.
+        #expect(s.m.yield(to: s.c.name, target: VIDTIndex.stiSave, save: 0) == .success)
+        #expect(s.m.cpu.registers == childRegisters)
+        s.m.checkProperties()
+    }
+
     @Test func rewrittenVIDTEntriesAreFollowed() {
         let s = PingPong()
         s.roundTrip()
