@@ -45,6 +45,7 @@ public enum InterruptRouting {
     /// - Postcondition: `.delivered` — root's handler for `vector` loaded with the delivery
     ///   registers, the interrupted context saved in its own VIDT or dropped (r8 says which);
     ///   `.resumed` — nothing changed.
+    @inline(__always)
     public static func hardwareInterrupt<P: CPUPlatform>(_ p: P, vector: UInt64) -> Outcome {
         assert(vector == VIDTIndex.nmi || vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts)
         let interrupted = p.currentPartition

@@ -150,7 +150,12 @@ sprig_isr_\vector:
     pushq $0
     .endif
     pushq $\vector
+    /* The legacy PICs' IRQs (32-47) have an entry of their own into Swift, with no decode. */
+    .if \vector >= 32 && \vector < 48
+    jmp sprig_irq_common
+    .else
     jmp sprig_trap_common
+    .endif
     .endm
 
     .altmacro
@@ -167,7 +172,9 @@ sprig_isr_\vector:
  * pushed on (the entry stack, or NMI/#DF's IST stack) is read and zeroed on entry; the way back
  * writes only the resumed partition's five iretq words and its rax to the top of the entry stack.
  * So while a partition runs, the only partition values in window memory are its own. */
-sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, cs 24, … ss 48 */
+    /* rsp: vector 0, error code 8, rip 16, cs 24, … ss 48; calls `handler` with rsp =
+     * sprig_kernel_frame, which the TrapFrame starts at (also in rdi, for sprig_trap). */
+    .macro TRAP_ENTRY handler
     OUTERMOST_FRAME_BEGIN
     cld
     clac                               /* ring 3 may have set AC: SMAP stays on in the kernel */
@@ -195,9 +202,10 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     movq $0, 40(%rax)
     movq $0, 48(%rax)                  /* rsp; ss stays the user data selector */
     movq %rsp, %rdi                    /* = sprig_kernel_frame */
-    call sprig_trap
+    call \handler
     OUTERMOST_FRAME_END
-    /* rsp is sprig_kernel_frame again: fall through to sprig_trap_return */
+    .endm
+
 
     /* The way back to ring 3, rsp = sprig_kernel_frame (every entry from ring 3 and
      * sprig_enter_user end here). Only the entry stack is mapped after SWITCH_TO_USER_CR3, so the
@@ -275,6 +283,13 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     EXIT_TAIL \mode
     .endm
 
+    /* Every entry from ring 3 but syscall: rsp is sprig_kernel_frame again after the call, and
+     * the way back follows. */
+sprig_trap_common:
+    TRAP_ENTRY sprig_trap
+    EXIT_PATH TEST
+sprig_irq_common:
+    TRAP_ENTRY sprig_trap_irq
     .global sprig_trap_return
 sprig_trap_return:
     EXIT_PATH TEST
