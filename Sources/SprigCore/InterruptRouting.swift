@@ -8,6 +8,8 @@
 ///   told who was interrupted, named as root names it (see `Delivery`). Only root's interrupt
 ///   state masks hardware interrupts: if root masked the vector, or has no usable handler for
 ///   it, the interrupt is dropped and the interrupted partition resumes untouched (`.resumed`).
+///   For a child of root this is exactly `yield(0, vector, its CLI/STI slot)`'s plan, which the
+///   yield cache keeps (`childOfRootPlan`): a repeated tick walks nothing.
 /// * `exception` — the faulting partition's parent at `VIDT[vector]`, the faulting context saved
 ///   at the faulting partition's CLI/STI slot (its memory, so its parent can read it), the
 ///   parent told which child, the error code and CR2. A parent that cannot take it (no VIDT, no
