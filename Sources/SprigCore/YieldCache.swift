@@ -20,7 +20,9 @@
 /// So a hit gives the plan checks 3–8 would give now, and yield still runs checks 1–2 before
 /// and check 9 (the callee's interrupt state, which `setIntState` changes without touching any
 /// table) after: the statuses and their order are the chain's. A miss runs the chain and, when
-/// checks 3–8 pass, fills the entry.
+/// checks 3–8 pass, fills the entry. A hardware interrupt in a child of root looks up and fills
+/// the same entries, under the key of the child's `yield(0, vector, CLI/STI slot)`
+/// (`InterruptRouting.childOfRootPlan`).
 ///
 /// Storage: `entryCount` entries of 16 words (two-way set associative) in `KernelCache` storage, outside
 /// physical memory, so filling one changes no partition's memory and no kernel structure (a
