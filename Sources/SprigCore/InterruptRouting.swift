@@ -158,6 +158,15 @@ public enum InterruptRouting {
         if let kept = YieldCache.lookup(p, caller: interrupted, calleeName: 0, targetInterrupt: vector, saveIndex: slot) {
             return kept.callee == root ? kept : nil
         }
+        return resolveChildOfRootPlan(p, interrupted, root: root, vector: vector, slot: slot)
+    }
+
+    /// `childOfRootPlan`'s miss: checks 3–8, and the plan kept when they pass. Out of line: the
+    /// first tick after a table change takes it, and inlined it made every tick's hit dearer.
+    @inline(never)
+    static func resolveChildOfRootPlan<P: CPUPlatform>(
+        _ p: P, _ interrupted: PhysicalAddress, root: PhysicalAddress, vector: VIDTSlot, slot: VIDTSlot
+    ) -> Yield.Plan? {
         guard interrupted != root,
               let plan = try? Yield.resolve(p, caller: interrupted, callee: UserAddress(0), targetInterrupt: vector, saveIndex: slot),
               plan.callee == root
