@@ -8,6 +8,8 @@
 ///   told who was interrupted, named as root names it (see `Delivery`). Only root's interrupt
 ///   state masks hardware interrupts: if root masked the vector, or has no usable handler for
 ///   it, the interrupt is dropped and the interrupted partition resumes untouched (`.resumed`).
+///   For a child of root this is exactly `yield(0, vector, its CLI/STI slot)`'s plan, which the
+///   yield cache keeps (`childOfRootPlan`): a repeated tick walks nothing.
 /// * `exception` — the faulting partition's parent at `VIDT[vector]`, the faulting context saved
 ///   at the faulting partition's CLI/STI slot (its memory, so its parent can read it), the
 ///   parent told which child, the error code and CR2. A parent that cannot take it (no VIDT, no
@@ -45,10 +47,28 @@ public enum InterruptRouting {
     /// - Postcondition: `.delivered` — root's handler for `vector` loaded with the delivery
     ///   registers, the interrupted context saved in its own VIDT or dropped (r8 says which);
     ///   `.resumed` — nothing changed.
+    @inline(__always)
     public static func hardwareInterrupt<P: CPUPlatform>(_ p: P, vector: UInt64) -> Outcome {
         assert(vector == VIDTIndex.nmi || vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts)
         let interrupted = p.currentPartition
         let root = p.rootPartition
+        let state = Partition.interruptState(p, interrupted)
+        let slot = VIDTSlot(kernel: VIDTIndex.saveSlot(state: state.raw))
+        if let plan = childOfRootPlan(p, interrupted, root: root, vector: VIDTSlot(kernel: vector), slot: slot) {
+            // The fastpath: the plan's target is what `handler` would find at root's
+            // VIDT[vector], its save slot what `saveInterrupted` would use (and nil exactly
+            // when that would save nothing); root names its child by the descriptor's vaddr.
+            guard !VIDTIndex.isMasked(vector, state: Partition.interruptState(p, root).raw) else { return .resumed }
+            var savedAt = Delivery.notSaved
+            if let location = plan.save {
+                p.saveCPUState(to: location, flags: state.raw, returnValue: nil)
+                savedAt = slot.index
+            }
+            Yield.enter(p, root, rootTable: plan.calleeRootTable, at: plan.target, delivery: DeliveryInfo(
+                source: Partition.descriptorVAddrInParent(p, interrupted), vector: vector, errorCode: 0, faultAddress: 0,
+                savedAt: savedAt))
+            return .delivered
+        }
         let rootsTable = Partition.rootTable(p, root)
         // Root must have a handler it can read, and not have masked the vector.
         guard let target = handler(p, root, rootTable: rootsTable, index: VIDTSlot(kernel: vector)) else { return .resumed }
@@ -125,6 +145,35 @@ public enum InterruptRouting {
     }
 
     // MARK: Shared steps
+
+    /// For a child of root, the plan of `yield(0, vector, slot)` from `interrupted` (its CLI/STI
+    /// slot): from the yield cache, else from yield's checks 3–8, then kept there. Checks 6 and 7
+    /// on root's VIDT[vector] are `handler`'s, checks 5 and 8 on the slot `saveInterrupted`'s
+    /// (off the target too), and a save entry of 0 gives no save slot, as there. nil for root
+    /// itself, a deeper partition, or any refusal: the general path decides those.
+    @inline(__always)
+    static func childOfRootPlan<P: CPUPlatform>(
+        _ p: P, _ interrupted: PhysicalAddress, root: PhysicalAddress, vector: VIDTSlot, slot: VIDTSlot
+    ) -> Yield.Plan? {
+        if let kept = YieldCache.lookup(p, caller: interrupted, calleeName: 0, targetInterrupt: vector, saveIndex: slot) {
+            return kept.callee == root ? kept : nil
+        }
+        return resolveChildOfRootPlan(p, interrupted, root: root, vector: vector, slot: slot)
+    }
+
+    /// `childOfRootPlan`'s miss: checks 3–8, and the plan kept when they pass. Out of line: the
+    /// first tick after a table change takes it, and inlined it made every tick's hit dearer.
+    @inline(never)
+    static func resolveChildOfRootPlan<P: CPUPlatform>(
+        _ p: P, _ interrupted: PhysicalAddress, root: PhysicalAddress, vector: VIDTSlot, slot: VIDTSlot
+    ) -> Yield.Plan? {
+        guard interrupted != root,
+              let plan = try? Yield.resolve(p, caller: interrupted, callee: UserAddress(0), targetInterrupt: vector, saveIndex: slot),
+              plan.callee == root
+        else { return nil }
+        YieldCache.fill(p, plan, calleeName: 0, targetInterrupt: vector, saveIndex: slot)
+        return plan
+    }
 
     /// `receiver`'s handler context at `index`, if its VIDT and that context pass yield's
     /// checks 6 and 7 and the index is not masked (check 9).

@@ -123,8 +123,9 @@ extension KernelCache {
     @inline(__always)
     package static func stamp<P: Platform>(_ p: P) -> UInt64 { p.translationCacheLoad(generation) }
 
-    /// Whether an entry with tag word `tag` can hit while the stamp is `stamp` (a model and
-    /// test reader: the kernel compares whole tags).
+    /// Whether an entry with tag word `tag` can hit while the stamp is `stamp` (lookups compare
+    /// whole tags; the yield cache's fill asks this of the entry it would move).
+    @inline(__always)
     package static func isLive(tag: UInt64, stamp: UInt64) -> Bool {
         stamp & live != 0 && tag & stampMask == stamp
     }

@@ -20,7 +20,9 @@
 /// So a hit gives the plan checks 3–8 would give now, and yield still runs checks 1–2 before
 /// and check 9 (the callee's interrupt state, which `setIntState` changes without touching any
 /// table) after: the statuses and their order are the chain's. A miss runs the chain and, when
-/// checks 3–8 pass, fills the entry.
+/// checks 3–8 pass, fills the entry. A hardware interrupt in a child of root looks up and fills
+/// the same entries, under the key of the child's `yield(0, vector, CLI/STI slot)`
+/// (`InterruptRouting.childOfRootPlan`).
 ///
 /// Storage: `entryCount` entries of 16 words (two-way set associative) in `KernelCache` storage, outside
 /// physical memory, so filling one changes no partition's memory and no kernel structure (a
@@ -31,7 +33,8 @@ import SprigABI
 
 package enum YieldCache {
     /// Two-way set associative, the newer entry of a set first (a fill moves the first entry to
-    /// the second place): the two directions of a parent–child pair always both stay.
+    /// the second place when it can still hit): the two directions of a parent–child pair
+    /// always both stay.
     public static let sets = 8
     package static let ways = 2
     package static let entryCount = sets * ways
@@ -102,13 +105,17 @@ package enum YieldCache {
     }
 
     /// Keeps `plan` (checks 3–8 passed) under its key as the newer entry of its set; the newer
-    /// entry that was there becomes the older one, the older one is dropped.
+    /// entry that was there becomes the older one, the older one is dropped. A newer entry
+    /// that can no longer hit (of an older generation, or empty: the first fill after any
+    /// structure write) is overwritten where it is, and the older one stays.
     @inline(__always)
     static func fill<P: Platform>(
         _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) {
         let e = set(caller: plan.caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
-        KernelCache.demoteNewer(p, set: e, entryWords: entryWords)
+        if KernelCache.isLive(tag: p.translationCacheLoad(e &+ tag), stamp: KernelCache.stamp(p)) {
+            KernelCache.demoteNewer(p, set: e, entryWords: entryWords)
+        }
         func put(_ o: Int, _ v: UInt64) { p.translationCacheStore(e &+ o, v) }
         put(Self.caller, plan.caller.raw)
         put(Self.calleeName, calleeName)

@@ -22,6 +22,22 @@ enum ExitWords {
     }
 }
 
+/// `sprig_exit_context`: nonzero when the last context load left the general registers to the
+/// exit path (entry.S `EXIT_PATH`), which loads them from the context at that direct-map
+/// address. Bit 0 set (contexts are 16-aligned): the load was a delivery, whose five registers
+/// (`SprigABI.Delivery`: rdi, rsi, rdx, rcx, r8) the exit takes from the frame instead.
+enum ExitContext {
+    static let deliveryInFrame: UInt64 = 1
+
+    /// The value general register `r` (frame order) resumes with, while `exitContext` is set.
+    static func register(_ r: Int, _ f: TrapFrame) -> UInt64 {
+        let delivered = r == TrapFrame.rdi || r == TrapFrame.rsi || r == TrapFrame.rdx || r == TrapFrame.rcx || r == TrapFrame.r8
+        if delivered && exitContext & deliveryInFrame != 0 { return f[r] }
+        let c = UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext & ~deliveryInFrame)).unsafelyUnwrapped
+        return c[ContextLayout.gprs / 8 + r]
+    }
+}
+
 /// MXCSR bits FXRSTOR accepts (from FXSAVE's MXCSR_MASK at boot).
 nonisolated(unsafe) var mxcsrMask: UInt64 = 0xFFBF
 
@@ -159,16 +175,11 @@ extension X86Platform: CPUPlatform {
         let f = TrapFrame(words: trappedFrame)
         if location.firstBytes == UInt64(ContextLayout.size) {
             let c = X86Platform.pointer(location.first)
-            // The general registers: `sprig_trap_return` loads them from the context itself, and
-            // rip, rflags and rsp go straight to the iretq words, unless a delivery overrides some
-            // registers (then all of them go through the frame, as below).
-            loadOnePage(c, delivery == nil ? ExitWords.words : f.words + TrapFrame.rip, interruptsEnabled: interruptsEnabled)
-            if delivery == nil {
-                exitContext = UInt64(UInt(bitPattern: c))
-            } else {
-                X86Platform.copyGeneralRegisters(from: c, to: f)
-                exitContext = 0
-            }
+            // The general registers: `sprig_trap_return` loads them from the context itself (but
+            // the five a delivery sets, from the frame: `ExitContext`), and rip, rflags and rsp
+            // go straight to the iretq words.
+            loadOnePage(c, ExitWords.words, interruptsEnabled: interruptsEnabled)
+            exitContext = UInt64(UInt(bitPattern: c)) | (delivery == nil ? 0 : ExitContext.deliveryInFrame)
         } else {
             exitContext = 0
             loadStraddling(location, f, interruptsEnabled: interruptsEnabled)
@@ -193,15 +204,9 @@ extension X86Platform: CPUPlatform {
         f[TrapFrame.rip] = iret[ExitWords.rip]
         f[TrapFrame.rflags] = iret[ExitWords.rflags]
         f[TrapFrame.rsp] = iret[ExitWords.rsp]
-        copyGeneralRegisters(from: UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext)).unsafelyUnwrapped, to: f)
-        exitContext = 0
-    }
-
-    /// The context's 15 general registers into the frame (they keep the same order).
-    @inline(__always)
-    static func copyGeneralRegisters(from c: UnsafeMutablePointer<UInt64>, to f: TrapFrame) {
         var r = 0
-        while r < ContextLayout.gprCount { f[r] = c[ContextLayout.gprs / 8 + r]; r += 1 }
+        while r < ContextLayout.gprCount { f[r] = ExitContext.register(r, f); r += 1 }
+        exitContext = 0
     }
 
     /// The common case: plain loads through the direct map, and FXRSTOR straight from the

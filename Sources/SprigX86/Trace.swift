@@ -59,13 +59,13 @@ enum TraceOut {
     /// from when a load left them there (`exitContext`), as in the release build: the recorder
     /// does not change the exit path.
     static func registers(_ f: TrapFrame) {
-        let c = UnsafeMutablePointer<UInt64>(bitPattern: UInt(exitContext))
+        let fromContext = exitContext != 0
         // rip, rflags and rsp: in the iretq words when a context load left the registers to the
         // exit path, else in the frame (the same five words in the same order).
-        let iret = c == nil ? f.words + TrapFrame.rip : ExitWords.words
+        let iret = fromContext ? ExitWords.words : f.words + TrapFrame.rip
         number(iret[ExitWords.rip]); number(iret[ExitWords.rsp]); number(iret[ExitWords.rflags])
         var r = 0
-        while r < ContextLayout.gprCount { number(c.map { $0[ContextLayout.gprs / 8 + r] } ?? f[r]); r += 1 }
+        while r < ContextLayout.gprCount { number(fromContext ? ExitContext.register(r, f) : f[r]); r += 1 }
         // The recorder's own area (not the kernel's staging area, which must hold what it holds
         // in the release build), zeroed first so that bytes FXSAVE leaves unwritten read as 0.
         let a = withUnsafeMutablePointer(to: &traceFPUSymbol) { $0 }

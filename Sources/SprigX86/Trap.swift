@@ -35,6 +35,17 @@ func sprigSyscall() {
     finish(Kernel.trap(KernelPlatform(), event), frame)
 }
 
+/// `sprig_trap_irq`: a hardware interrupt of the legacy PICs (vectors 32…47) taken in ring 3,
+/// its frame at `sprig_kernel_frame` as for every interrupt (entry.S `sprig_irq_common`). The
+/// same `Kernel.trap` as `sprig_trap`'s, without the decode of the vector's kind.
+@_silgen_name("sprig_trap_irq")
+func sprigIRQ() {
+    let frame = TrapFrame(words: trappedFrame)
+    let event = acknowledge(frame[TrapFrame.vector])
+    Trace.entered(event, frame)
+    finish(Kernel.trap(KernelPlatform(), event), frame)
+}
+
 /// Applies what `Kernel.trap` decided to the frame ring 3 resumes with.
 @inline(__always)
 func finish(_ outcome: TrapOutcome, _ frame: TrapFrame) {
@@ -90,13 +101,18 @@ func decode(_ frame: TrapFrame) -> TrapEvent {
                           errorCode: Delivery.hasErrorCode(vector: vector) ? frame[TrapFrame.errorCode] : 0,
                           faultAddress: vector == Delivery.pageFaultVector ? readCR2() : 0)
     }
-    if vector < 48 {
-        // The legacy PICs: acknowledge before routing (the handler may run a long time).
-        if vector >= 40 { outb(0xA0, 0x20) }
-        outb(0x20, 0x20)
-        return .hardwareInterrupt(vector: vector)
-    }
+    if vector < 48 { return acknowledge(vector) }
     return .softwareInterrupt(vector: vector)
+}
+
+/// IRQ `vector` (32…47) of the legacy PICs, acknowledged before routing (the handler may run a
+/// long time).
+@inline(__always)
+func acknowledge(_ vector: UInt64) -> TrapEvent {
+    assert(vector >= VIDTIndex.firstInterrupt && vector < 48)
+    if vector >= 40 { outb(0xA0, 0x20) }
+    outb(0x20, 0x20)
+    return .hardwareInterrupt(vector: vector)
 }
 
 /// The root-only services `Kernel.trap` hands back (it has checked that root asked).

@@ -150,7 +150,12 @@ sprig_isr_\vector:
     pushq $0
     .endif
     pushq $\vector
+    /* The legacy PICs' IRQs (32-47) have an entry of their own into Swift, with no decode. */
+    .if \vector >= 32 && \vector < 48
+    jmp sprig_irq_common
+    .else
     jmp sprig_trap_common
+    .endif
     .endm
 
     .altmacro
@@ -167,7 +172,9 @@ sprig_isr_\vector:
  * pushed on (the entry stack, or NMI/#DF's IST stack) is read and zeroed on entry; the way back
  * writes only the resumed partition's five iretq words and its rax to the top of the entry stack.
  * So while a partition runs, the only partition values in window memory are its own. */
-sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, cs 24, … ss 48 */
+    /* rsp: vector 0, error code 8, rip 16, cs 24, … ss 48; calls `handler` with rsp =
+     * sprig_kernel_frame, which the TrapFrame starts at (also in rdi, for sprig_trap). */
+    .macro TRAP_ENTRY handler
     OUTERMOST_FRAME_BEGIN
     cld
     clac                               /* ring 3 may have set AC: SMAP stays on in the kernel */
@@ -195,15 +202,30 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     movq $0, 40(%rax)
     movq $0, 48(%rax)                  /* rsp; ss stays the user data selector */
     movq %rsp, %rdi                    /* = sprig_kernel_frame */
-    call sprig_trap
+    call \handler
     OUTERMOST_FRAME_END
-    /* rsp is sprig_kernel_frame again: fall through to sprig_trap_return */
+    .endm
+
 
     /* The way back to ring 3, rsp = sprig_kernel_frame (every entry from ring 3 and
      * sprig_enter_user end here). Only the entry stack is mapped after SWITCH_TO_USER_CR3, so the
      * iretq words go there; cs and ss are always the user selectors, whatever the frame says
      * (sprig_cpu_init writes them once: the CPU can only ever push the same two from ring 3, the
      * one DPL-3 code and the one DPL-3 data selector, and nothing else writes those words). */
+    /* The general registers no delivery sets, from the context at 2 * %rax (ContextLayout
+     * offsets; ExitPathTests holds them to it). */
+    .macro LOAD_KEPT_REGISTERS
+    movq 32(%rax,%rax), %rbx
+    movq 72(%rax,%rax), %rbp
+    movq 88(%rax,%rax), %r9
+    movq 96(%rax,%rax), %r10
+    movq 104(%rax,%rax), %r11
+    movq 112(%rax,%rax), %r12
+    movq 120(%rax,%rax), %r13
+    movq 128(%rax,%rax), %r14
+    movq 136(%rax,%rax), %r15
+    .endm
+
     .macro EXIT_PATH mode
     cmpq $0, sprig_nmi_pending(%rip)   /* an NMI came while the kernel ran: root gets it first */
     jne sprig_nmi_deliver
@@ -215,9 +237,12 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     movl %eax, %es
     movl %eax, %fs
     movl %eax, %gs
+    /* sprig_exit_context halved: CF its bit 0 (a delivery), ZF set when there is no context; the
+     * context's direct-map address is then %rax + %rax. */
     movq sprig_exit_context(%rip), %rax
-    testq %rax, %rax
-    jnz 94f
+    shrq $1, %rax
+    ja 94f
+    jc 95f
     movq 136(%rsp), %rax
     movq %rax, ENTRY_TOP - 40(%rip)    /* rip */
     movq 152(%rsp), %rax
@@ -228,31 +253,43 @@ sprig_trap_common:                     /* rsp: vector 0, error code 8, rip 16, c
     movq %rax, EXIT_RAX(%rip)
     POP_RBX_TO_R15
     EXIT_TAIL \mode
-    /* The general registers from the context at %rax (direct-map address, ContextLayout
+    /* The general registers from the context at 2 * %rax (direct-map address, ContextLayout
      * offsets: rax 24, rbx 32 ... r15 136, checked by the core; ExitPathTests holds these
      * loads to ContextLayout). The context load wrote rip, rflags and rsp to the iretq words
      * itself (X86Platform.loadCPUState, ExitWords). */
 94:
     movq $0, sprig_exit_context(%rip)
-    movq 32(%rax), %rbx
-    movq 40(%rax), %rcx
-    movq 48(%rax), %rdx
-    movq 56(%rax), %rsi
-    movq 64(%rax), %rdi
-    movq 72(%rax), %rbp
-    movq 80(%rax), %r8
-    movq 88(%rax), %r9
-    movq 96(%rax), %r10
-    movq 104(%rax), %r11
-    movq 112(%rax), %r12
-    movq 120(%rax), %r13
-    movq 128(%rax), %r14
-    movq 136(%rax), %r15
-    movq 24(%rax), %rax
+    LOAD_KEPT_REGISTERS
+    movq 40(%rax,%rax), %rcx
+    movq 48(%rax,%rax), %rdx
+    movq 56(%rax,%rax), %rsi
+    movq 64(%rax,%rax), %rdi
+    movq 80(%rax,%rax), %r8
+    movq 24(%rax,%rax), %rax
+    movq %rax, EXIT_RAX(%rip)
+    EXIT_TAIL \mode
+    /* A delivery: rdi, rsi, rdx, rcx and r8 from the frame (TrapFrame offsets), the others
+     * from the context. */
+95:
+    movq $0, sprig_exit_context(%rip)
+    LOAD_KEPT_REGISTERS
+    movq 16(%rsp), %rcx
+    movq 24(%rsp), %rdx
+    movq 32(%rsp), %rsi
+    movq 40(%rsp), %rdi
+    movq 56(%rsp), %r8
+    movq 24(%rax,%rax), %rax
     movq %rax, EXIT_RAX(%rip)
     EXIT_TAIL \mode
     .endm
 
+    /* Every entry from ring 3 but syscall: rsp is sprig_kernel_frame again after the call, and
+     * the way back follows. */
+sprig_trap_common:
+    TRAP_ENTRY sprig_trap
+    EXIT_PATH TEST
+sprig_irq_common:
+    TRAP_ENTRY sprig_trap_irq
     .global sprig_trap_return
 sprig_trap_return:
     EXIT_PATH TEST

@@ -10,11 +10,14 @@ import Testing
     static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Sources").standardized
 
-    /// `register → offset` of every `movq OFFSET(%rax), %REG` after `label` and then each of
-    /// `after` in turn, up to the routine's `last` instruction.
-    static func loads(in file: String, from label: String, after: [String] = [], to last: String) throws -> [String: Int] {
+    /// `register → offset` of every `movq OFFSET(BASE), %REG` (BASE `%rax` unless given) after
+    /// `label` and then each of `after` in turn, up to the routine's `last` instruction.
+    static func loads(
+        in file: String, from label: String, after: [String] = [], to last: String, base: String = "%rax"
+    ) throws -> [String: Int] {
         let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
-        var start = try #require(text.range(of: label + ":\n"), "\(label) not in \(file)").upperBound
+        let opening = label.hasPrefix(".macro") ? label + "\n" : label + ":\n"
+        var start = try #require(text.range(of: opening), "\(label) not in \(file)").upperBound
         for marker in after {
             start = try #require(text[start...].range(of: marker), "\(label) has no \(marker)").upperBound
         }
@@ -22,11 +25,15 @@ import Testing
         let end = try #require(rest.range(of: last), "\(label) has no \(last)")
         var loaded: [String: Int] = [:]
         for line in rest[..<end.lowerBound].split(separator: "\n") {
-            let parts = line.trimmingCharacters(in: .whitespaces).split(whereSeparator: { $0 == " " || $0 == "," })
-            guard parts.count == 3, parts[0] == "movq", parts[1].hasSuffix("(%rax)"), let offset = Int(parts[1].dropLast(6)),
-                  parts[2].hasPrefix("%")
+            // `movq OFFSET(BASE), %REG`; the base may hold a comma (`%rax,%rax`).
+            let text = line.trimmingCharacters(in: .whitespaces)
+            guard text.hasPrefix("movq "), let comma = text.lastIndex(of: ",") else { continue }
+            let source = text[text.index(text.startIndex, offsetBy: 5)..<comma].trimmingCharacters(in: .whitespaces)
+            let target = text[text.index(after: comma)...].trimmingCharacters(in: .whitespaces)
+            let suffix = "(\(base))"
+            guard source.hasSuffix(suffix), let offset = Int(source.dropLast(suffix.count)), target.hasPrefix("%")
             else { continue }
-            let register = String(parts[2].dropFirst())
+            let register = String(target.dropFirst())
             #expect(loaded[register] == nil, "\(label): \(register) loaded twice")
             loaded[register] = offset
         }
@@ -39,8 +46,46 @@ import Testing
         "r8": ContextLayout.r8, "r9": ContextLayout.r9, "r10": ContextLayout.r10, "r11": ContextLayout.r11,
         "r12": ContextLayout.r12, "r13": ContextLayout.r13, "r14": ContextLayout.r14, "r15": ContextLayout.r15]
 
+    static let delivered = [Delivery.sourceRegister, Delivery.vectorRegister, Delivery.errorCodeRegister,
+                            Delivery.faultAddressRegister, Delivery.savedAtRegister]
+
+    /// The exit from a context (label 94) and from a delivery (95) share the loads of the
+    /// registers no delivery sets (`LOAD_KEPT_REGISTERS`), from the context at `2 * %rax`.
+    static func kept() throws -> [String: Int] {
+        try loads(in: "SprigX86/entry.S", from: ".macro LOAD_KEPT_REGISTERS", to: ".endm", base: "%rax,%rax")
+    }
+
+    static func block(_ label: String, base: String) throws -> [String: Int] {
+        try loads(in: "SprigX86/entry.S", from: label, to: "EXIT_TAIL", base: base)
+    }
+
+    /// Whether the block at `label` runs `LOAD_KEPT_REGISTERS` before its `EXIT_TAIL`.
+    static func loadsKept(_ label: String) throws -> Bool {
+        let text = try String(contentsOf: sources.appendingPathComponent("SprigX86/entry.S"), encoding: .utf8)
+        let start = try #require(text.range(of: "\n" + label + ":\n")).upperBound
+        let end = try #require(text[start...].range(of: "EXIT_TAIL")).lowerBound
+        return text[start..<end].contains("LOAD_KEPT_REGISTERS")
+    }
+
     @Test func kernelExitLoadsEveryRegisterAtItsContextOffset() throws {
-        #expect(try Self.loads(in: "SprigX86/entry.S", from: "94", to: "EXIT_TAIL") == Self.generalRegisters)
+        let kept = try Self.kept()
+        #expect(kept.count == 9 && kept["rax"] == nil && Set(kept.values).isDisjoint(with: Self.delivered))
+        #expect(try Self.loadsKept("94"))
+        let rest = try Self.block("94", base: "%rax,%rax")
+        #expect(Set(rest.keys).isDisjoint(with: kept.keys))
+        #expect(kept.merging(rest) { a, _ in a } == Self.generalRegisters)
+    }
+
+    /// A delivery's exit (label 95): the five delivery registers from the frame, which keeps
+    /// the general registers in the context's order from word 0 (rsp is the frame then), the
+    /// others from the context.
+    @Test func kernelExitAfterADeliveryTakesTheDeliveryRegistersFromTheFrame() throws {
+        let fromContext = Self.generalRegisters.filter { !Self.delivered.contains($0.value) }
+        let fromFrame = Self.generalRegisters.filter { Self.delivered.contains($0.value) }.mapValues { $0 - ContextLayout.gprs }
+        #expect(fromFrame.count == 5)
+        #expect(try Self.loadsKept("95"))
+        #expect(try Self.kept().merging(Self.block("95", base: "%rax,%rax")) { a, _ in a } == fromContext)
+        #expect(try Self.block("95", base: "%rsp") == fromFrame)
     }
 
     @Test func ringThreeResumeLoadsEveryRegisterAtItsContextOffset() throws {

@@ -26,7 +26,11 @@ private final class LoadCounter: PlatformTap {
         if index >= YieldCache.base, index < YieldCache.base + YieldCache.words,
            (index - YieldCache.base) % YieldCache.entryWords == YieldCache.tag { tagLoads += 1 }
     }
-    func didStoreTranslationCache(_ index: Int, _ value: UInt64) {}
+    /// Stores into yield-cache entries (a fill: the entry's words, and the newer entry moved).
+    var entryStores = 0
+    func didStoreTranslationCache(_ index: Int, _ value: UInt64) {
+        if index >= YieldCache.base, index < YieldCache.base + YieldCache.words { entryStores += 1 }
+    }
     func didSetCurrentPartition(_ descriptor: PhysicalAddress) {}
     func didSwitchAddressSpace(_ pml4: PhysicalAddress) {}
     func didInvalidateTranslation(_ va: VirtualAddress) {}
@@ -115,6 +119,39 @@ private final class LoadCounter: PlatformTap {
         s.m.checkProperties()
     }
 
+    /// A tick in a child of root takes the plan of `yield(0, 32, STI slot)` from the cache: the
+    /// second reads no table, and delivers and saves as the first (which ran the checks).
+    @Test func repeatedTickInAChildOfRootReadsNoPageTable() {
+        let s = PingPong()
+        let rootHandler = s.m.root.take(1)[0].va
+        s.m.writeContext(s.m.root, at: rootHandler, tag: 0xB)
+        s.m.setVIDT(s.m.root, VIDTIndex.timer, rootHandler)
+        s.m.setVIDT(s.c, VIDTIndex.stiSave, s.childSlot)
+        let counter = LoadCounter()
+        counter.pages = s.tablePages
+        s.m.cpu.tap = counter
+        let childRegisters = YieldMachine.markedRegisters(tag: 0xC)
+        s.m.run(s.c, childRegisters)
+        #expect(InterruptRouting.hardwareInterrupt(s.m.cpu, vector: VIDTIndex.timer) == .delivered)
+        let delivered = s.m.cpu.registers
+        #expect(delivered[ContextLayout.rdi] == s.c.name)
+        #expect(delivered[ContextLayout.r8] == VIDTIndex.stiSave)
+        #expect(s.liveEntries == 1)
+        s.m.checkProperties()
+        counter.tableLoads = 0
+        s.m.run(s.c, childRegisters)
+        #expect(InterruptRouting.hardwareInterrupt(s.m.cpu, vector: VIDTIndex.timer) == .delivered)
+        // The child's interrupt state (its save slot), root's (the mask), the child's
+        // descriptor vaddr in root (its name): descriptor words only.
+        #expect(counter.tableLoads == 3, "descriptor and table reads: \(counter.tableLoads)")
+        #expect(s.m.cpu.registers == delivered)
+        #expect(s.m.cpu.currentPartition == s.m.root.descriptor)
+        // The child resumes from its slot with every register it had.
+        #expect(s.m.yield(to: s.c.name, target: VIDTIndex.stiSave, save: 0) == .success)
+        #expect(s.m.cpu.registers == childRegisters)
+        s.m.checkProperties()
+    }
+
     @Test func rewrittenVIDTEntriesAreFollowed() {
         let s = PingPong()
         s.roundTrip()
@@ -157,6 +194,30 @@ private final class LoadCounter: PlatformTap {
         #expect(r.status == .success)
         #expect(s.liveEntries == 0)
         s.m.expectRefused(.calleeContextUnavailable) { s.m.yield(to: s.c.name, target: 0x40, save: 300) }
+        s.m.checkProperties()
+    }
+
+    /// After a table change no entry can hit: the first fill writes its entry over the newer
+    /// one where it is instead of moving it to the older place.
+    @Test func theFirstFillAfterATableChangeMovesNothing() {
+        let s = PingPong()
+        s.roundTrip()
+        // Root takes back a page of the child that neither yield uses.
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        let r = Kernel.dispatch(s.m.cpu, caller: s.m.machine.descriptor(s.m.root.descriptor), service: Service.removeVAddr.rawValue,
+                                s.c.name, YieldMachine.poolBase + 0x2000, 0, 0, 0)
+        #expect(r.status == .success)
+        #expect(s.liveEntries == 0)
+        let counter = LoadCounter()
+        s.m.cpu.tap = counter
+        #expect(s.m.yield(to: s.c.name, target: 0x40, save: 300) == .success)
+        // The plan's words (the tag through the save location's three), and no entry moved.
+        #expect(counter.entryStores == YieldCache.save + 3, "yield-cache stores: \(counter.entryStores)")
+        #expect(s.liveEntries == 1)
+        // The way back keeps its own entry beside it: both directions stay.
+        #expect(s.m.yield(to: 0, target: 300, save: 301) == .success)
+        #expect(s.liveEntries == 2)
+        s.roundTrip()
         s.m.checkProperties()
     }
 
