@@ -120,7 +120,7 @@ extension Kernel {
             guard p.currentPartition == p.rootPartition else { return .returned(.rootOnly, value: 0) }
             return .machineService(service)
         }
-        let r = dispatch(p, caller: Descriptor(p.currentPartition), service: number, a.a0, a.a1, a.a2, a.a3, a.a4)
+        let r = dispatch(p, caller: p.currentPartition, service: number, a.a0, a.a1, a.a2, a.a3, a.a4)
         // Root's virtual flag is its real IF (`InterruptFlags`): VCLI in root masks hardware
         // interrupts from the next instruction on.
         if service == .setIntState, r.status == .success, p.currentPartition == p.rootPartition {
@@ -173,7 +173,7 @@ extension Kernel {
     private static func userPieces<P: CPUPlatform>(
         _ p: P, start: UInt64, length: UInt64, write: Bool, _ body: (PhysicalAddress, UInt64) -> Bool
     ) -> Status {
-        let rootTable = Partition.rootTable(p, p.currentPartition)
+        let rootTable = p.currentPartition.rootTable(p).paddr
         let check = PageTableWalk.checkUserRange(p, rootTable: rootTable, start: UserAddress(start), length: length, write: write)
         guard check == .success else { return check }
         var va = start

@@ -36,12 +36,11 @@ public final class ModelSystem {
     /// The system of `machine`, root current with CR3 on its tables.
     public init(machine: ModelMachine) {
         self.machine = machine
-        cpu = ModelCPU(memory: machine.memory, root: machine.root,
-                       rootPML4: Partition.rootTable(machine.memory, machine.root))
+        cpu = ModelCPU(memory: machine.memory, root: machine.descriptor(machine.root))
     }
 
     public var memory: SimulatedMemory { machine.memory }
-    public var current: PhysicalAddress { cpu.currentPartition }
+    public var current: PhysicalAddress { cpu.currentPartition.paddr }
 
     /// Runs one entry into the kernel for the current partition and applies its outcome.
     /// - Precondition: the system has not powered off or crashed.

@@ -53,7 +53,7 @@ func finish(_ outcome: TrapOutcome, _ frame: TrapFrame) {
         MachineServices.serve(service, frame)
     case .kernelCrash:
         CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)",
-                           partition: PhysicalAddress(currentDescriptor))
+                           partition: X86Platform().currentPartition)
     }
     Trace.resuming(frame)
 }

@@ -58,9 +58,9 @@ private final class LoadCounter: PlatformTap {
         func roundTrip(sourceLocation: SourceLocation = #_sourceLocation) {
             m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
             #expect(m.yield(to: c.name, target: 0x40, save: 300) == .success, sourceLocation: sourceLocation)
-            #expect(m.cpu.currentPartition == c.descriptor, sourceLocation: sourceLocation)
+            #expect(m.cpu.currentPartition.paddr == c.descriptor, sourceLocation: sourceLocation)
             #expect(m.yield(to: 0, target: 300, save: 301) == .success, sourceLocation: sourceLocation)
-            #expect(m.cpu.currentPartition == m.root.descriptor, sourceLocation: sourceLocation)
+            #expect(m.cpu.currentPartition.paddr == m.root.descriptor, sourceLocation: sourceLocation)
         }
 
         var liveEntries: Int {
