@@ -79,19 +79,19 @@ package enum Yield {
     /// A checked yield: everything the switch needs, computed by checks 3–8 (`resolve`) or kept
     /// from them by `YieldCache`, and by nothing else.
     package struct Plan: Equatable, Sendable {
-        public var caller: Descriptor
-        package var callee: Descriptor
-        package var calleeRootTable: RootTable
+        package let caller: Descriptor
+        package let callee: Descriptor
+        package let calleeRootTable: RootTable
         /// The VIDT pages of caller and callee (checks 5 and 6).
-        package var callerVIDT: PhysicalAddress
-        package var calleeVIDT: PhysicalAddress
+        package let callerVIDT: PhysicalAddress
+        package let calleeVIDT: PhysicalAddress
         /// The VIDT entries the checks ran on: the callee's at the target index, the caller's at
         /// the save index.
-        package var targetVA: UInt64
-        package var saveVA: UInt64
-        public var target: ContextLocation
+        package let targetVA: UInt64
+        package let saveVA: UInt64
+        package let target: ContextLocation
         /// nil: the caller's context is dropped (`saveVA` is 0).
-        public var save: ContextLocation?
+        package let save: ContextLocation?
     }
 
     /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing but the caches.

@@ -185,7 +185,7 @@ enum Trace {
             TraceOut.byte(TraceFormat.OutcomeKind.machineService.rawValue)
             TraceOut.number(0); TraceOut.number(0); TraceOut.number(service.rawValue)
             if service == .consoleWrite {
-                _ = Kernel.consoleBytes(X86Platform(), start: f[TrapFrame.rdi], length: f[TrapFrame.rsi]) { pa, bytes in
+                _ = Kernel.consoleBytes(X86Platform(), start: UserAddress(f[TrapFrame.rdi]), length: f[TrapFrame.rsi]) { pa, bytes in
                     TraceOut.tag(.console)
                     TraceOut.number(pa.raw)
                     TraceOut.bytes(pa, bytes)
