@@ -121,8 +121,12 @@ public final class ModelMachine {
         return d
     }
 
-    /// The root table of the partition whose descriptor page is `partition` (`descriptor(_:)`).
-    public func rootTable(_ partition: PhysicalAddress) -> PhysicalAddress { descriptor(partition).rootTable(memory).paddr }
+    /// The root table word of the descriptor page `partition`, read as the model pictures the
+    /// tree (`DescriptorLayout`): no check that the page is a descriptor, so the explorer and the
+    /// detection tests may ask it of a tree a mutant or a test corrupted.
+    public func rootTable(_ partition: PhysicalAddress) -> PhysicalAddress {
+        PhysicalAddress(DescriptorLayout.read(memory, partition, DescriptorLayout.rootTable))
+    }
 
     // MARK: Properties
 
