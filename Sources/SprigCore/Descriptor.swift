@@ -67,11 +67,11 @@ package enum DescriptorLayout {
 ///
 /// Holding a `Descriptor` is the proof that the page is one: SprigCore makes one only from
 /// what the kernel itself wrote or keeps — root's and a child's at creation (`initializeRoot`,
-/// `initializeChild`), a parent from a descriptor's own field, a child only through
-/// `Partition.child`'s shadow-1 check, the running and the root partition from the platform
-/// (which holds only descriptors the kernel gave it). The initializer is internal, so no other
-/// module can make one from a bare address; the model and tests go through `checked`, which
-/// verifies the page is in the tree. A service's caller is a `Descriptor`, so "the caller is a
+/// `initializeChild`), a parent from a descriptor's own field, a child from a shadow-1 word
+/// (`flagged`, `given`), a yield-cache entry (`kept`), the running and the root partition from
+/// the platform (`keptByPlatform`: it holds only descriptors the kernel gave it). The
+/// initializer is private, so no other file can make one from a bare address; the model and
+/// tests go through `checked`, which verifies the page is in the tree. A service's caller is a `Descriptor`, so "the caller is a
 /// live descriptor" is a fact of the type, not an assertion; so is the callee of a yield, its
 /// plan's caller and every partition a delivery walks through.
 public struct Descriptor: Hashable, Sendable {
@@ -100,7 +100,8 @@ public struct Descriptor: Hashable, Sendable {
 
     /// A descriptor a platform kept as a word between kernel entries (SprigX86's running and
     /// root partition): the word it stored from the one `RootBuilder` or `setCurrentPartition`
-    /// gave it. `DescriptorTests` checks that only SprigX86 calls it.
+    /// gave it; the explorer's saved states keep it the same way. `DescriptorTests` checks that
+    /// nothing else calls it.
     @inline(__always) package static func keptByPlatform(_ raw: UInt64) -> Descriptor { Descriptor(PhysicalAddress(raw)) }
 
     /// `paddr` as a descriptor if it is one of the tree rooted at the descriptor `root`: root
