@@ -115,7 +115,7 @@ final class Session {
                 s.memory.store(PhysicalAddress(UInt64(i) * 8), bootWords[i])
             }
         }
-        s.cpu.trap(as: s.machine.root, pml4: Partition.rootTable(s.memory, s.machine.root), registers: RegisterFile())
+        s.cpu.trap(as: s.machine.descriptor(s.machine.root), pml4: s.machine.rootTable(s.machine.root), registers: RegisterFile())
         return s
     }
 
@@ -205,7 +205,7 @@ final class Session {
     /// is the page fault the CPU would raise (#PF, CR2 = the vaddr), delivered by the kernel.
     private func store(_ va: UInt64, _ value: UInt64) throws {
         guard running else { return }
-        let pml4 = Partition.rootTable(system.memory, system.current)
+        let pml4 = system.cpu.currentPartition.rootTable(system.memory).paddr
         let aligned = va & ~7
         // Through the CPU's TLB, as ring 3's stores go (`ModelTLB`).
         guard case .success(let pa) = system.cpu.userAccess(aligned, write: true) else {

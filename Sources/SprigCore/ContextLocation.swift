@@ -61,7 +61,7 @@ public enum ContextCheck {
     /// The physical page of the VIDT of the partition `descriptor` (tables `rootTable`), if it is
     /// mapped and user-accessible there (yield checks 5 and 6).
     @inline(__always)
-    public static func vidtPage<P: Platform>(_ platform: P, descriptor: PhysicalAddress, rootTable: PhysicalAddress) -> PhysicalAddress? {
+    public static func vidtPage<P: Platform>(_ platform: P, descriptor: Descriptor, rootTable: RootTable) -> PhysicalAddress? {
         TranslationCache.translate(platform, descriptor: descriptor, rootTable: rootTable, va: AddressSpace.vidt, write: false)
     }
 
@@ -78,7 +78,7 @@ public enum ContextCheck {
     /// - Returns: its location, or nil (the caller turns nil into its own status).
     @inline(__always)
     public static func locate<P: Platform>(
-        _ platform: P, descriptor: PhysicalAddress, rootTable: PhysicalAddress, va entry: UncheckedContextAddress, write: Bool,
+        _ platform: P, descriptor: Descriptor, rootTable: RootTable, va entry: UncheckedContextAddress, write: Bool,
         vidt: PhysicalAddress
     ) -> ContextLocation? {
         let va = entry.raw

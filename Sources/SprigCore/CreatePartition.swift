@@ -40,7 +40,7 @@ package enum CreatePartition {
             if let page = pages[i] { PageOwnership.takeAsStructure(p, caller: caller, page) }
             i += 1
         }
-        KernelHalf.share(p, from: caller.rootTable(p), to: t.paddr)
+        KernelHalf.share(p, from: caller.rootTable(p).paddr, to: t.paddr)
         let child = Descriptor.initializeChild(
             p, d.paddr, name: d.va, parent: caller,
             rootTable: (t.paddr, t.va), shadow1: (s1.paddr, s1.va), shadow2: (s2.paddr, s2.va), configListVAddr: cfg.va)

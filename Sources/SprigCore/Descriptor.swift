@@ -27,6 +27,11 @@
 /// the rest of the kernel reads fields through `Descriptor`'s accessors, never by offset. The
 /// model reads the offsets (`DescriptorLayout`, package access) to picture the tree, and its
 /// detection tests corrupt a field through `overwriteForTesting`, which no kernel code calls.
+///
+/// It is also the only code that makes a `Descriptor` or a `RootTable` out of an address: each
+/// promotion below is named after the kernel structure the word was read from, so none of them
+/// can be handed a ring-3 value by mistake (`DescriptorTests` checks that no other file calls
+/// an initializer).
 import SprigABI
 
 /// Byte offsets of the descriptor's words (the table above): for the model's readers.
@@ -62,15 +67,42 @@ package enum DescriptorLayout {
 ///
 /// Holding a `Descriptor` is the proof that the page is one: SprigCore makes one only from
 /// what the kernel itself wrote or keeps — root's and a child's at creation (`initializeRoot`,
-/// `initializeChild`), a parent from a descriptor's own field, a child only through
-/// `Partition.child`'s shadow-1 check, the running and the root partition from the platform
-/// (which holds only descriptors the kernel gave it). The initializer is internal, so no other
-/// module can make one from a bare address; the model and tests go through `checked`, which
-/// verifies the page is in the tree. A service's caller is a `Descriptor`, so "the caller is a
-/// live descriptor" is a fact of the type, not an assertion.
-package struct Descriptor: Hashable, Sendable {
+/// `initializeChild`), a parent from a descriptor's own field, a child from a shadow-1 word
+/// (`flagged`, `given`), a yield-cache entry (`kept`), the running and the root partition from
+/// the platform (`keptByPlatform`: it holds only descriptors the kernel gave it). The
+/// initializer is private, so no other file can make one from a bare address; the model and
+/// tests go through `checked`, which verifies the page is in the tree. A service's caller is a `Descriptor`, so "the caller is a
+/// live descriptor" is a fact of the type, not an assertion; so is the callee of a yield, its
+/// plan's caller and every partition a delivery walks through.
+public struct Descriptor: Hashable, Sendable {
     public let paddr: PhysicalAddress
-    @usableFromInline init(_ paddr: PhysicalAddress) { self.paddr = paddr }
+    private init(_ paddr: PhysicalAddress) { self.paddr = paddr }
+
+    // MARK: Promotions (the only ones)
+
+    // Shadow 1 (written by the kernel only, with child descriptors) says of each page of a
+    // partition: 0 kept, `D` given to the child `D`, `D | Shadow.descriptorFlag` the child `D`'s
+    // descriptor page itself.
+
+    /// The child whose descriptor page is `frame`, if the shadow-1 word beside it flags it so.
+    @inline(__always) static func flagged(_ frame: PhysicalAddress, shadow1 word: UInt64) -> Descriptor? {
+        word == frame.raw | Shadow.descriptorFlag ? Descriptor(frame) : nil
+    }
+
+    /// The child a page was given to, by the page's shadow-1 word; nil for a page kept or a
+    /// descriptor page.
+    @inline(__always) static func given(shadow1 word: UInt64) -> Descriptor? {
+        word == 0 || word & Shadow.descriptorFlag != 0 ? nil : Descriptor(PhysicalAddress(word))
+    }
+
+    /// A descriptor the kernel's caches keep (`YieldCache`): the word a fill stored from one.
+    @inline(__always) static func kept(_ raw: UInt64) -> Descriptor { Descriptor(PhysicalAddress(raw)) }
+
+    /// A descriptor a platform kept as a word between kernel entries (SprigX86's running and
+    /// root partition): the word it stored from the one `RootBuilder` or `setCurrentPartition`
+    /// gave it; the explorer's saved states keep it the same way. `DescriptorTests` checks that
+    /// nothing else calls it.
+    @inline(__always) package static func keptByPlatform(_ raw: UInt64) -> Descriptor { Descriptor(PhysicalAddress(raw)) }
 
     /// `paddr` as a descriptor if it is one of the tree rooted at the descriptor `root`: root
     /// itself, or a page whose parent chain reaches root with each parent's shadow 1 flagging
@@ -102,7 +134,7 @@ package struct Descriptor: Hashable, Sendable {
     // MARK: Fields (reads)
 
     /// The partition's root table page.
-    @inline(__always) public func rootTable<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.rootTable)) }
+    @inline(__always) public func rootTable<P: Platform>(_ p: P) -> RootTable { RootTable(PhysicalAddress(word(p, DescriptorLayout.rootTable))) }
     /// The roots of shadow 1 and shadow 2 (root-table-shaped).
     @inline(__always) package func shadow1<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow1)) }
     @inline(__always) package func shadow2<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow2)) }
@@ -167,8 +199,9 @@ package struct Descriptor: Hashable, Sendable {
 
     /// setIntState, yield and delivery: the virtual interrupt state. No cache keeps it (yield's
     /// check 9 reads it after the cache), so it leaves the cache generation as it is: yield
-    /// writes it twice on every switch.
-    @inline(__always) func setInterruptState<P: Platform>(_ p: P, _ state: VirtualInterruptState) {
+    /// writes it twice on every switch. Package access: the model's tests set it as a partition
+    /// would.
+    @inline(__always) package func setInterruptState<P: Platform>(_ p: P, _ state: VirtualInterruptState) {
         Structures.writeUnsummarized(p, paddr.adding(UInt64(DescriptorLayout.interruptState)), state.raw)
     }
 
@@ -189,4 +222,18 @@ package struct Descriptor: Hashable, Sendable {
             store(paddr.adding(UInt64(DescriptorLayout.configPages)), pages)
         }
     }
+}
+
+/// A partition's root table page: the top of the tables the MMU walks for it (CR3 on x86-64).
+///
+/// Made only from a descriptor's root-table field (`Descriptor.rootTable`) or from the yield
+/// cache's copy of one, so holding one is the proof that the page is a live partition's root
+/// table, never a page ring 3 named. The arch layer's walks take any table page
+/// (`rootTable.paddr`), the kernel's own and the tests' hand-built ones too.
+public struct RootTable: Hashable, Sendable {
+    public let paddr: PhysicalAddress
+    fileprivate init(_ paddr: PhysicalAddress) { self.paddr = paddr }
+
+    /// A root table the kernel's caches keep (`YieldCache`): the word a fill stored from one.
+    @inline(__always) static func kept(_ raw: UInt64) -> RootTable { RootTable(PhysicalAddress(raw)) }
 }

@@ -52,24 +52,24 @@ public enum InterruptRouting {
         assert(vector == VIDTIndex.nmi || vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts)
         let interrupted = p.currentPartition
         let root = p.rootPartition
-        let state = Partition.interruptState(p, interrupted)
+        let state = interrupted.interruptState(p)
         let slot = VIDTSlot(kernel: VIDTIndex.saveSlot(state: state.raw))
         if let plan = childOfRootPlan(p, interrupted, root: root, vector: VIDTSlot(kernel: vector), slot: slot) {
             // The fastpath: the plan's target is what `handler` would find at root's
             // VIDT[vector], its save slot what `saveInterrupted` would use (and nil exactly
             // when that would save nothing); root names its child by the descriptor's vaddr.
-            guard !VIDTIndex.isMasked(vector, state: Partition.interruptState(p, root).raw) else { return .resumed }
+            guard !VIDTIndex.isMasked(vector, state: root.interruptState(p).raw) else { return .resumed }
             var savedAt = Delivery.notSaved
             if let location = plan.save {
                 p.saveCPUState(to: location, flags: state.raw, returnValue: nil)
                 savedAt = slot.index
             }
             Yield.enter(p, root, rootTable: plan.calleeRootTable, at: plan.target, delivery: DeliveryInfo(
-                source: Partition.descriptorVAddrInParent(p, interrupted), vector: vector, errorCode: 0, faultAddress: 0,
+                source: interrupted.vaddrInParent(p), vector: vector, errorCode: 0, faultAddress: 0,
                 savedAt: savedAt))
             return .delivered
         }
-        let rootsTable = Partition.rootTable(p, root)
+        let rootsTable = root.rootTable(p)
         // Root must have a handler it can read, and not have masked the vector.
         guard let target = handler(p, root, rootTable: rootsTable, index: VIDTSlot(kernel: vector)) else { return .resumed }
         let savedAt = saveInterrupted(p, interrupted, avoiding: target)
@@ -91,13 +91,13 @@ public enum InterruptRouting {
         assert(vector < VIDTIndex.firstInterrupt)
         let faulting = p.currentPartition
         // A fault in root: nobody above to tell.
-        guard var receiver = Partition.parent(p, faulting) else { return .kernelCrash }
+        guard var receiver = faulting.parent(p) else { return .kernelCrash }
         var source = faulting
         var index = vector
         // One step per ancestor, and one more for root's own VIDT[8].
-        var steps = Partition.depth(p, faulting) + 1
+        var steps = faulting.depth(p) + 1
         while steps > 0 {
-            let rootTable = Partition.rootTable(p, receiver)
+            let rootTable = receiver.rootTable(p)
             if let target = handler(p, receiver, rootTable: rootTable, index: VIDTSlot(kernel: index)) {
                 // The faulting context is saved only when the faulting partition is the one
                 // named (a double fault's source higher up was not running); the error code
@@ -106,11 +106,11 @@ public enum InterruptRouting {
                 let first = saved && index == vector
                 let savedAt = saved ? saveInterrupted(p, faulting, avoiding: target) : Delivery.notSaved
                 Yield.enter(p, receiver, rootTable: rootTable, at: target, delivery: DeliveryInfo(
-                    source: Partition.descriptorVAddrInParent(p, source), vector: index,
+                    source: source.vaddrInParent(p), vector: index,
                     errorCode: first ? errorCode : 0, faultAddress: first ? faultAddress : 0, savedAt: savedAt))
                 return .delivered
             }
-            if let up = Partition.parent(p, receiver) {
+            if let up = receiver.parent(p) {
                 // The receiver cannot take it: a double fault about it goes to its parent.
                 source = receiver
                 receiver = up
@@ -131,12 +131,12 @@ public enum InterruptRouting {
     ///   for `yield(0, vector, slot, state, state)` and nothing changed.
     public static func softwareInterrupt<P: CPUPlatform>(_ p: P, vector: UncheckedVIDTIndex) -> Status {
         let caller = p.currentPartition
-        let state = Partition.interruptState(p, caller)
+        let state = caller.interruptState(p)
         let slot = VIDTIndex.saveSlot(state: state.raw)
         do throws(Status) {
             let plan = try Yield.check(p, callee: UserAddress(0), targetInterrupt: vector, saveIndex: UncheckedVIDTIndex(slot))
             Yield.commit(p, plan, callerFlags: state, wakeFlags: state, delivery: DeliveryInfo(
-                source: Partition.descriptorVAddrInParent(p, caller), vector: vector.raw, errorCode: 0,
+                source: caller.vaddrInParent(p), vector: vector.raw, errorCode: 0,
                 faultAddress: 0, savedAt: plan.save == nil ? Delivery.notSaved : slot))
             return .success
         } catch {
@@ -153,7 +153,7 @@ public enum InterruptRouting {
     /// itself, a deeper partition, or any refusal: the general path decides those.
     @inline(__always)
     static func childOfRootPlan<P: CPUPlatform>(
-        _ p: P, _ interrupted: PhysicalAddress, root: PhysicalAddress, vector: VIDTSlot, slot: VIDTSlot
+        _ p: P, _ interrupted: Descriptor, root: Descriptor, vector: VIDTSlot, slot: VIDTSlot
     ) -> Yield.Plan? {
         if let kept = YieldCache.lookup(p, caller: interrupted, calleeName: 0, targetInterrupt: vector, saveIndex: slot) {
             return kept.callee == root ? kept : nil
@@ -165,7 +165,7 @@ public enum InterruptRouting {
     /// first tick after a table change takes it, and inlined it made every tick's hit dearer.
     @inline(never)
     static func resolveChildOfRootPlan<P: CPUPlatform>(
-        _ p: P, _ interrupted: PhysicalAddress, root: PhysicalAddress, vector: VIDTSlot, slot: VIDTSlot
+        _ p: P, _ interrupted: Descriptor, root: Descriptor, vector: VIDTSlot, slot: VIDTSlot
     ) -> Yield.Plan? {
         guard interrupted != root,
               let plan = try? Yield.resolve(p, caller: interrupted, callee: UserAddress(0), targetInterrupt: vector, saveIndex: slot),
@@ -178,13 +178,13 @@ public enum InterruptRouting {
     /// `receiver`'s handler context at `index`, if its VIDT and that context pass yield's
     /// checks 6 and 7 and the index is not masked (check 9).
     static func handler<P: CPUPlatform>(
-        _ p: P, _ receiver: PhysicalAddress, rootTable: PhysicalAddress, index: VIDTSlot
+        _ p: P, _ receiver: Descriptor, rootTable: RootTable, index: VIDTSlot
     ) -> ContextLocation? {
         guard let vidt = ContextCheck.vidtPage(p, descriptor: receiver, rootTable: rootTable),
               let target = ContextCheck.locate(
                 p, descriptor: receiver, rootTable: rootTable, va: ContextCheck.entry(p, vidt: vidt, index: index),
                 write: false, vidt: vidt),
-              !VIDTIndex.isMasked(index.index, state: Partition.interruptState(p, receiver).raw)
+              !VIDTIndex.isMasked(index.index, state: receiver.interruptState(p).raw)
         else { return nil }
         return target
     }
@@ -193,10 +193,10 @@ public enum InterruptRouting {
     /// check 8 would accept it and not over `target`, keeping its rax and interrupt state.
     /// - Returns: the slot, or `Delivery.notSaved` (then nothing was written).
     static func saveInterrupted<P: CPUPlatform>(
-        _ p: P, _ partition: PhysicalAddress, avoiding target: ContextLocation
+        _ p: P, _ partition: Descriptor, avoiding target: ContextLocation
     ) -> UInt64 {
-        let rootTable = Partition.rootTable(p, partition)
-        let state = Partition.interruptState(p, partition)
+        let rootTable = partition.rootTable(p)
+        let state = partition.interruptState(p)
         let slot = VIDTIndex.saveSlot(state: state.raw)
         guard let vidt = ContextCheck.vidtPage(p, descriptor: partition, rootTable: rootTable),
               let location = ContextCheck.locate(
@@ -212,14 +212,14 @@ public enum InterruptRouting {
     /// following each intermediate partition's shadow 2 (vaddr in parent) up the tree; 0 when
     /// `partition` is `ancestor`.
     /// - Precondition: `ancestor` is `partition` or one of its ancestors.
-    public static func name<P: Platform>(_ p: P, _ partition: PhysicalAddress, in ancestor: PhysicalAddress) -> UInt64 {
-        guard partition != ancestor, var holder = Partition.parent(p, partition) else { return 0 }
-        var vaddr = Partition.descriptorVAddrInParent(p, partition)
-        var steps = Partition.depth(p, partition)
+    public static func name<P: Platform>(_ p: P, _ partition: Descriptor, in ancestor: Descriptor) -> UInt64 {
+        guard partition != ancestor, var holder = partition.parent(p) else { return 0 }
+        var vaddr = partition.vaddrInParent(p)
+        var steps = partition.depth(p)
         while holder != ancestor, steps > 0 {
             // The page at `vaddr` in `holder` is a page of holder's parent too, at sh2's vaddr.
-            guard let slots = Shadow.leafSlots(p, descriptor: Descriptor(holder), va: VirtualAddress(vaddr)),
-                  let up = Partition.parent(p, holder)
+            guard let slots = Shadow.leafSlots(p, descriptor: holder, va: VirtualAddress(vaddr)),
+                  let up = holder.parent(p)
             else { break }
             vaddr = p.load(slots.sh2At)
             holder = up

@@ -120,7 +120,7 @@ extension Kernel {
             guard p.currentPartition == p.rootPartition else { return .returned(.rootOnly, value: 0) }
             return .machineService(service)
         }
-        let r = dispatch(p, caller: Descriptor(p.currentPartition), service: number, a.a0, a.a1, a.a2, a.a3, a.a4)
+        let r = dispatch(p, caller: p.currentPartition, service: number, a.a0, a.a1, a.a2, a.a3, a.a4)
         // Root's virtual flag is its real IF (`InterruptFlags`): VCLI in root masks hardware
         // interrupts from the next instruction on.
         if service == .setIntState, r.status == .success, p.currentPartition == p.rootPartition {
@@ -135,8 +135,8 @@ extension Kernel {
     /// then every byte of `[start, start + length)` readable by the current partition, then
     /// `emit(paddr, bytes)` for each piece of the range that lies on one page, in order.
     /// - Postcondition: on a refusal nothing was emitted.
-    public static func consoleBytes<P: CPUPlatform>(
-        _ p: P, start: UInt64, length: UInt64, _ emit: (PhysicalAddress, UInt64) -> Void
+    package static func consoleBytes<P: CPUPlatform>(
+        _ p: P, start: UserAddress, length: UInt64, _ emit: (PhysicalAddress, UInt64) -> Void
     ) -> Status {
         guard length <= Limits.consoleWriteMax else { return .invalidArgument }
         return userPieces(p, start: start, length: length, write: false) { pa, bytes in
@@ -153,8 +153,8 @@ extension Kernel {
     /// many it wrote.
     /// - Returns: the status and the bytes written in all (0 on a refusal).
     /// - Postcondition: on a refusal `fill` was never called (nothing read, nothing written).
-    public static func consoleReadBytes<P: CPUPlatform>(
-        _ p: P, start: UInt64, maxLength: UInt64, _ fill: (PhysicalAddress, UInt64) -> UInt64
+    package static func consoleReadBytes<P: CPUPlatform>(
+        _ p: P, start: UserAddress, maxLength: UInt64, _ fill: (PhysicalAddress, UInt64) -> UInt64
     ) -> (status: Status, count: UInt64) {
         guard maxLength <= Limits.consoleReadMax else { return (.invalidArgument, 0) }
         var count: UInt64 = 0
@@ -171,13 +171,14 @@ extension Kernel {
     /// (writable too when `write`; `length` 0 is `invalidArgument`), then calls `body(paddr,
     /// bytes)` for each piece of the range that lies on one page, in order, while it returns true.
     private static func userPieces<P: CPUPlatform>(
-        _ p: P, start: UInt64, length: UInt64, write: Bool, _ body: (PhysicalAddress, UInt64) -> Bool
+        _ p: P, start: UserAddress, length: UInt64, write: Bool, _ body: (PhysicalAddress, UInt64) -> Bool
     ) -> Status {
-        let rootTable = Partition.rootTable(p, p.currentPartition)
-        let check = PageTableWalk.checkUserRange(p, rootTable: rootTable, start: UserAddress(start), length: length, write: write)
+        let rootTable = p.currentPartition.rootTable(p).paddr
+        let check = PageTableWalk.checkUserRange(p, rootTable: rootTable, start: start, length: length, write: write)
         guard check == .success else { return check }
-        var va = start
-        let end = start + length
+        // The whole range checked: canonical, lower half, no wrap.
+        var va = start.raw
+        let end = va + length
         while va < end {
             guard let pa = try? PageTableWalk.userTranslate(p, rootTable: rootTable, va: VirtualAddress(va), write: write)
             else { return .rangeNotAccessible }

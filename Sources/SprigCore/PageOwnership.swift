@@ -28,7 +28,7 @@ package enum PageOwnership {
         guard let slots = Shadow.leafSlots(p, descriptor: caller, va: va),
               PageTableEntry(raw: p.load(slots.entryAt)).isPresent
         else { throw .addressNotMapped }
-        let rootTable = caller.rootTable(p)
+        let rootTable = caller.rootTable(p).paddr
         // One walk answers both: readable by the caller, and writable when the kernel will
         // write the page (`userTranslate`'s rule).
         let walk = try PageTableWalk.userWalk(p, rootTable: rootTable, va: va)

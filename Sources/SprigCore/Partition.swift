@@ -1,23 +1,13 @@
 /// The partition tree, read through descriptors (DESIGN.md §3).
 ///
-/// These accessors are what every service and `yield` use to find a partition's tables, its
-/// parent and its children. A child is named by the vaddr of its descriptor in its parent's space;
-/// the name is hostile, and `child(_:caller:named:)` is the one place that promotes it to a
-/// descriptor paddr: only a page that is mapped in the caller at that vaddr *and* flagged in the
-/// caller's shadow 1 as a child's descriptor names a child. A deleted child's flag is gone, so
-/// its old name names nothing.
+/// A partition's tables and parent are `Descriptor`'s accessors; its children are found here. A
+/// child is named by the vaddr of its descriptor in its parent's space; the name is hostile, and
+/// `child(_:caller:named:)` is the one place that promotes it to a `Descriptor`: only a page that
+/// is mapped in the caller at that vaddr *and* flagged in the caller's shadow 1 as a child's
+/// descriptor names a child. A deleted child's flag is gone, so its old name names nothing.
 import SprigABI
 
 package enum Partition {
-    public static func rootTable<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress {
-        Descriptor(descriptor).rootTable(p)
-    }
-
-    /// The parent's descriptor; nil for root.
-    public static func parent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> PhysicalAddress? {
-        Descriptor(descriptor).parent(p)?.paddr
-    }
-
     /// The descriptor of the child of `caller` named by `name` (its descriptor's vaddr in
     /// caller's space), or nil if `name` does not name a live child of caller.
     /// - Postcondition: a non-nil result is a descriptor whose parent is `caller`.
@@ -28,8 +18,7 @@ package enum Partition {
         else { return nil }
         let entry = PageTableEntry(raw: p.load(slots.entryAt))
         let sh1 = p.load(slots.sh1At)
-        guard entry.isPresent, sh1 == entry.frame.raw | Shadow.descriptorFlag else { return nil }
-        let child = Descriptor(entry.frame)
+        guard entry.isPresent, let child = Descriptor.flagged(entry.frame, shadow1: sh1) else { return nil }
         assert(child.parent(p) == caller)
         return child
     }
@@ -41,25 +30,5 @@ package enum Partition {
     ) throws(Status) -> (descriptor: Descriptor, va: VirtualAddress) {
         guard let child = child(p, caller: caller, named: name) else { throw .invalidChild }
         return (child, try va.checkedPage())
-    }
-
-    /// The vaddr, in the parent's address space, of this partition's descriptor (0 for root).
-    package static func descriptorVAddrInParent<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
-        Descriptor(descriptor).vaddrInParent(p)
-    }
-
-    /// Depth in the tree: 0 for root. Bounds every walk up the tree.
-    package static func depth<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> UInt64 {
-        Descriptor(descriptor).depth(p)
-    }
-
-    /// Pip's VCLI interrupt state (DESIGN.md §4 getIntState/setIntState): 0 = interrupts
-    /// enabled, 1 = disabled.
-    package static func interruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress) -> VirtualInterruptState {
-        Descriptor(descriptor).interruptState(p)
-    }
-
-    package static func setInterruptState<P: Platform>(_ p: P, _ descriptor: PhysicalAddress, _ state: VirtualInterruptState) {
-        Descriptor(descriptor).setInterruptState(p, state)
     }
 }

@@ -56,14 +56,15 @@ public protocol Platform {
 
 /// A `Platform` that also holds the trapped CPU state: what yield and event delivery need.
 public protocol CPUPlatform: Platform {
-    /// The descriptor of the root partition (fixed at boot).
-    var rootPartition: PhysicalAddress { get }
-    /// The descriptor of the partition whose state is trapped (the one running in ring 3).
-    var currentPartition: PhysicalAddress { get }
+    /// The root partition (fixed at boot: `RootBuilder`'s descriptor).
+    var rootPartition: Descriptor { get }
+    /// The partition whose state is trapped (the one running in ring 3): root at boot, then
+    /// whatever `setCurrentPartition` last gave.
+    var currentPartition: Descriptor { get }
     /// Makes `descriptor` the current partition; called with the `switchAddressSpace` of its root table.
-    func setCurrentPartition(_ descriptor: PhysicalAddress)
-    /// Loads CR3 with `rootTable` (a partition's root table page, from its descriptor).
-    func switchAddressSpace(_ rootTable: PhysicalAddress)
+    func setCurrentPartition(_ descriptor: Descriptor)
+    /// Makes `rootTable` the tables ring 3 runs on (CR3 on x86-64).
+    func switchAddressSpace(_ rootTable: RootTable)
     /// Writes the trapped state as a context at `location` (see the hygiene notes above), with
     /// `flags` in `ContextLayout.flags`, 1 in `valid`, and `returnValue` instead of the trapped
     /// `rax` when not nil (a yield caller resumes with status 0 in rax).

@@ -62,12 +62,13 @@ package enum Prepare {
 
         // Walk the free list, checking each page; read nothing else, write nothing.
         var pages = InlineArray<10, PageOwnership.OwnedPage?>(repeating: nil)
-        var link = freeList.raw
+        // Each link is a word of the caller's memory: an allegation, like the head.
+        var link = freeList
         var i = 0
         while i < needed {
-            guard link != 0 else { return (.freeListTooShort, 0) }
+            guard link.raw != 0 else { return (.freeListTooShort, 0) }
             let page: PageOwnership.OwnedPage
-            do throws(Status) { page = try PageOwnership.checkGivable(p, caller: caller, UserAddress(link), structure: true) }
+            do throws(Status) { page = try PageOwnership.checkGivable(p, caller: caller, link, structure: true) }
             catch { return (error, 0) }
             var j = 0
             while j < i {
@@ -75,7 +76,7 @@ package enum Prepare {
                 j += 1
             }
             pages[i] = page
-            link = p.load(page.paddr)
+            link = UserAddress(p.load(page.paddr))
             i += 1
         }
 
@@ -105,6 +106,6 @@ package enum Prepare {
             level -= 1
         }
         assert(pagesNeeded(p, child, va) == 0)
-        return (.success, link)
+        return (.success, link.raw)
     }
 }

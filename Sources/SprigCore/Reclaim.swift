@@ -24,7 +24,7 @@ package enum Reclaim {
 
         Structures.write(p, nameSlots.sh1At, 0)
         // Every page mapped in the child goes back to the caller.
-        let rootTable = child.rootTable(p)
+        let rootTable = child.rootTable(p).paddr
         let sh2Root = child.shadow2(p)
         returnPages(p, caller: caller, child: child, table: rootTable, shadow2: sh2Root,
                     level: PageTableFormat.rootLevel, entries: PageTableFormat.userRootEntries)

@@ -46,8 +46,8 @@ public struct BootCommandLine: Sendable {
 }
 
 public struct RootBuildResult: Sendable {
-    public var descriptor: PhysicalAddress
-    public var rootTable: PhysicalAddress
+    public var descriptor: Descriptor
+    public var rootTable: RootTable
     /// Roots of root's shadow 1 and shadow 2.
     package var shadow1: PhysicalAddress
     package var shadow2: PhysicalAddress
@@ -225,7 +225,7 @@ public enum RootBuilder {
         }
 
         return .success(RootBuildResult(
-            descriptor: descriptor, rootTable: rootTable, shadow1: shadow1, shadow2: shadow2, structurePages: structurePages,
+            descriptor: root, rootTable: root.rootTable(platform), shadow1: shadow1, shadow2: shadow2, structurePages: structurePages,
             imagePages: imagePages, windowPages: windowPages, rangeCount: rangeCount))
     }
 }

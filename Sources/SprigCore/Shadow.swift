@@ -37,7 +37,7 @@ package enum Shadow {
         _ p: P, descriptor d: Descriptor, va: VirtualAddress, level: Int
     ) -> LeafSlots? {
         guard va.isCanonical, va.isLowerHalf, level >= 1, level <= PageTableFormat.rootLevel else { return nil }
-        var table = d.rootTable(p).raw
+        var table = d.rootTable(p).paddr.raw
         var sh1 = d.shadow1(p).raw
         var sh2 = d.shadow2(p).raw
         // The byte offset of va's entry at a level is the same in all three pages (yield's

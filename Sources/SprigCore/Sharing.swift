@@ -26,7 +26,7 @@ package enum Sharing {
         let callerLeaf = PageTableEntry(raw: p.load(page.slots.entryAt))
         if rights.write {
             guard (try? PageTableWalk.userTranslate(
-                p, rootTable: caller.rootTable(p), va: page.va, write: true)) != nil
+                p, rootTable: caller.rootTable(p).paddr, va: page.va, write: true)) != nil
             else { return .rightsExceedCaller }
         }
         if rights.execute, !callerLeaf.isExecutable { return .rightsExceedCaller }
@@ -90,7 +90,7 @@ package enum Sharing {
               PageTableEntry(raw: p.load(slots.entryAt)).isPresent
         else { return (.addressNotMapped, 0) }
         let sh1 = p.load(slots.sh1At)
-        guard sh1 != 0, sh1 & Shadow.descriptorFlag == 0 else { return (.success, 0) }
-        return (.success, Descriptor(PhysicalAddress(sh1)).vaddrInParent(p))
+        guard let child = Descriptor.given(shadow1: sh1) else { return (.success, 0) }
+        return (.success, child.vaddrInParent(p))
     }
 }

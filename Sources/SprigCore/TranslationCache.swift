@@ -44,27 +44,27 @@ package enum TranslationCache {
     /// exactly `PageTableWalk.userTranslate`'s answer, nil for any failure.
     @inline(__always)
     package static func translate<P: Platform>(
-        _ p: P, descriptor: PhysicalAddress, rootTable: PhysicalAddress, va: UInt64, write: Bool
+        _ p: P, descriptor: Descriptor, rootTable: RootTable, va: UInt64, write: Bool
     ) -> PhysicalAddress? {
         let offset = va & (AddressSpace.pageSize - 1)
         let page = va &- offset
-        let i = set(descriptor: descriptor.raw, page: page)
+        let i = set(descriptor: descriptor.paddr.raw, page: page)
         // A lower-half page is below 2^47, clear of the stamp's bits, so `tag ^ page` is the
         // stamp an entry was filled with: compared with the generation word in memory, which
         // keeps no register busy across the lookup.
         assert(page & KernelCache.stampMask == 0)
         let answer: UInt64
-        if p.translationCacheLoad(i &+ 1) ^ page == KernelCache.stamp(p), p.translationCacheLoad(i) == descriptor.raw {
+        if p.translationCacheLoad(i &+ 1) ^ page == KernelCache.stamp(p), p.translationCacheLoad(i) == descriptor.paddr.raw {
             answer = p.translationCacheLoad(i &+ 2)
-        } else if p.translationCacheLoad(i &+ 4) ^ page == KernelCache.stamp(p), p.translationCacheLoad(i &+ 3) == descriptor.raw {
+        } else if p.translationCacheLoad(i &+ 4) ^ page == KernelCache.stamp(p), p.translationCacheLoad(i &+ 3) == descriptor.paddr.raw {
             answer = p.translationCacheLoad(i &+ 5)
         } else {
-            guard let w = try? PageTableWalk.userWalk(p, rootTable: rootTable, va: VirtualAddress(va)),
+            guard let w = try? PageTableWalk.userWalk(p, rootTable: rootTable.paddr, va: VirtualAddress(va)),
                   w.userAccessible
             else { return nil }
             answer = w.packed
             KernelCache.demoteNewer(p, set: i, entryWords: 3)
-            p.translationCacheStore(i, descriptor.raw)
+            p.translationCacheStore(i, descriptor.paddr.raw)
             p.translationCacheStore(i &+ 1, page | KernelCache.stamp(p))
             p.translationCacheStore(i &+ 2, answer)
         }

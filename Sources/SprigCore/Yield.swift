@@ -49,7 +49,7 @@ package enum Yield {
            let plan = YieldCache.lookup(p, caller: p.currentPartition, calleeName: callee.raw,
                                         targetInterrupt: targetSlot, saveIndex: saveSlot) {
             // 9. The callee must not have masked the target.
-            guard !VIDTIndex.isMasked(targetSlot.index, state: Partition.interruptState(p, plan.callee).raw)
+            guard !VIDTIndex.isMasked(targetSlot.index, state: plan.callee.interruptState(p).raw)
             else { return .interruptMasked }
             commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
             return .success
@@ -79,19 +79,19 @@ package enum Yield {
     /// A checked yield: everything the switch needs, computed by checks 3–8 (`resolve`) or kept
     /// from them by `YieldCache`, and by nothing else.
     package struct Plan: Equatable, Sendable {
-        public var caller: PhysicalAddress
-        package var callee: PhysicalAddress
-        package var calleeRootTable: PhysicalAddress
+        package let caller: Descriptor
+        package let callee: Descriptor
+        package let calleeRootTable: RootTable
         /// The VIDT pages of caller and callee (checks 5 and 6).
-        package var callerVIDT: PhysicalAddress
-        package var calleeVIDT: PhysicalAddress
+        package let callerVIDT: PhysicalAddress
+        package let calleeVIDT: PhysicalAddress
         /// The VIDT entries the checks ran on: the callee's at the target index, the caller's at
         /// the save index.
-        package var targetVA: UInt64
-        package var saveVA: UInt64
-        public var target: ContextLocation
+        package let targetVA: UInt64
+        package let saveVA: UInt64
+        package let target: ContextLocation
         /// nil: the caller's context is dropped (`saveVA` is 0).
-        public var save: ContextLocation?
+        package let save: ContextLocation?
     }
 
     /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing but the caches.
@@ -114,7 +114,7 @@ package enum Yield {
             YieldCache.fill(p, plan, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
         }
         // 9. The callee must not have masked the target.
-        guard !VIDTIndex.isMasked(targetInterrupt.index, state: Partition.interruptState(p, plan.callee).raw)
+        guard !VIDTIndex.isMasked(targetInterrupt.index, state: plan.callee.interruptState(p).raw)
         else { throw .interruptMasked }
         return plan
     }
@@ -123,20 +123,20 @@ package enum Yield {
     /// `YieldCache` keeps what it returns; the model checks each kept plan against it.
     @inline(__always)
     package static func resolve<P: Platform>(
-        _ p: P, caller: PhysicalAddress, callee: UserAddress, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
+        _ p: P, caller: Descriptor, callee: UserAddress, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) throws(Status) -> Plan {
-        let calleeDescriptor: PhysicalAddress
+        let calleeDescriptor: Descriptor
         if callee.raw == 0 {
             // 3. The default address names the parent; root has none.
-            guard let parent = Partition.parent(p, caller) else { throw .rootHasNoParent }
+            guard let parent = caller.parent(p) else { throw .rootHasNoParent }
             calleeDescriptor = parent
         } else {
             // 4. Any other name must be a live child's descriptor in the caller's space.
-            guard let child = Partition.child(p, caller: Descriptor(caller), named: callee) else { throw .invalidChild }
-            calleeDescriptor = child.paddr
+            guard let child = Partition.child(p, caller: caller, named: callee) else { throw .invalidChild }
+            calleeDescriptor = child
         }
-        let callerRootTable = Partition.rootTable(p, caller)
-        let calleeRootTable = Partition.rootTable(p, calleeDescriptor)
+        let callerRootTable = caller.rootTable(p)
+        let calleeRootTable = calleeDescriptor.rootTable(p)
         // 5. The caller's VIDT page, mapped and accessible in the caller.
         guard let callerVIDT = ContextCheck.vidtPage(p, descriptor: caller, rootTable: callerRootTable)
         else { throw .callerVIDTUnavailable }
@@ -168,7 +168,7 @@ package enum Yield {
         _ p: P, _ plan: Plan, callerFlags: VirtualInterruptState, wakeFlags: VirtualInterruptState, delivery: DeliveryInfo?
     ) {
         if let slot = plan.save { p.saveCPUState(to: slot, flags: wakeFlags.raw, returnValue: Status.success.rawValue) }
-        Partition.setInterruptState(p, plan.caller, callerFlags)
+        plan.caller.setInterruptState(p, callerFlags)
         enter(p, plan.callee, rootTable: plan.calleeRootTable, at: plan.target, delivery: delivery)
     }
 
@@ -177,12 +177,12 @@ package enum Yield {
     /// - Precondition: `location` was made by `ContextCheck.locate` in `descriptor`'s tables.
     @inline(__always)
     static func enter<P: CPUPlatform>(
-        _ p: P, _ descriptor: PhysicalAddress, rootTable: PhysicalAddress, at location: ContextLocation,
+        _ p: P, _ descriptor: Descriptor, rootTable: RootTable, at location: ContextLocation,
         delivery: DeliveryInfo?
     ) {
         // A context's flags word is the partition's: any nonzero value means masked.
         let state = UncheckedInterruptState(p.load(location.word(at: ContextLayout.flags))).normalized
-        Partition.setInterruptState(p, descriptor, state)
+        descriptor.setInterruptState(p, state)
         p.switchAddressSpace(rootTable)
         p.setCurrentPartition(descriptor)
         // Only root's IF follows its virtual flag; every other partition runs interruptible.

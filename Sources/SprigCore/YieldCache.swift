@@ -66,13 +66,13 @@ package enum YieldCache {
     /// current cache generation, and the two VIDT entries still hold the values it was checked on.
     @inline(__always)
     package static func lookup<P: Platform>(
-        _ p: P, caller: PhysicalAddress, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
+        _ p: P, caller: Descriptor, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) -> Yield.Plan? {
-        let s = set(caller: caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
+        let s = set(caller: caller.paddr.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         let t = tagValue(stamp: KernelCache.stamp(p), targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         var e = s
         while e < s &+ ways &* entryWords {
-            if p.translationCacheLoad(e &+ tag) == t, p.translationCacheLoad(e &+ Self.caller) == caller.raw,
+            if p.translationCacheLoad(e &+ tag) == t, p.translationCacheLoad(e &+ Self.caller) == caller.paddr.raw,
                p.translationCacheLoad(e &+ Self.calleeName) == calleeName {
                 // Partition memory: read again every time.
                 let targetEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)), index: targetInterrupt).raw
@@ -86,7 +86,8 @@ package enum YieldCache {
         return nil
     }
 
-    /// The plan the entry at storage index `entry` holds (whether or not it is valid).
+    /// The plan the entry at storage index `entry` holds (whether or not it is valid). Its
+    /// caller, callee and root table are what `fill` stored from a plan's: kept, not named.
     @inline(__always)
     package static func plan<P: Platform>(_ p: P, entry e: Int) -> Yield.Plan {
         func location(_ o: Int) -> ContextLocation {
@@ -96,8 +97,8 @@ package enum YieldCache {
         }
         let saveEntry = p.translationCacheLoad(e &+ saveVA)
         return Yield.Plan(
-            caller: PhysicalAddress(p.translationCacheLoad(e &+ caller)), callee: PhysicalAddress(p.translationCacheLoad(e &+ callee)),
-            calleeRootTable: PhysicalAddress(p.translationCacheLoad(e &+ calleeRootTable)),
+            caller: .kept(p.translationCacheLoad(e &+ caller)), callee: .kept(p.translationCacheLoad(e &+ callee)),
+            calleeRootTable: .kept(p.translationCacheLoad(e &+ calleeRootTable)),
             callerVIDT: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)),
             calleeVIDT: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)),
             targetVA: p.translationCacheLoad(e &+ targetVA), saveVA: saveEntry,
@@ -112,15 +113,15 @@ package enum YieldCache {
     static func fill<P: Platform>(
         _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) {
-        let e = set(caller: plan.caller.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
+        let e = set(caller: plan.caller.paddr.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         if KernelCache.isLive(tag: p.translationCacheLoad(e &+ tag), stamp: KernelCache.stamp(p)) {
             KernelCache.demoteNewer(p, set: e, entryWords: entryWords)
         }
         func put(_ o: Int, _ v: UInt64) { p.translationCacheStore(e &+ o, v) }
-        put(Self.caller, plan.caller.raw)
+        put(Self.caller, plan.caller.paddr.raw)
         put(Self.calleeName, calleeName)
-        put(callee, plan.callee.raw)
-        put(calleeRootTable, plan.calleeRootTable.raw)
+        put(callee, plan.callee.paddr.raw)
+        put(calleeRootTable, plan.calleeRootTable.paddr.raw)
         put(callerVIDT, plan.callerVIDT.raw)
         put(calleeVIDT, plan.calleeVIDT.raw)
         put(targetVA, plan.targetVA)

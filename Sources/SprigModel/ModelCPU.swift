@@ -45,8 +45,8 @@ public struct RegisterFile: Equatable, Sendable {
 
 public final class ModelCPU: CPUPlatform {
     public let memory: SimulatedMemory
-    public let rootPartition: PhysicalAddress
-    public private(set) var currentPartition: PhysicalAddress
+    public let rootPartition: Descriptor
+    public private(set) var currentPartition: Descriptor
     public private(set) var cr3: PhysicalAddress
     /// The trapped state; a test writes it to play ring 3.
     public var registers = RegisterFile()
@@ -74,11 +74,12 @@ public final class ModelCPU: CPUPlatform {
     public private(set) var saves = 0
     public private(set) var loads = 0
 
-    public init(memory: SimulatedMemory, root: PhysicalAddress, rootPML4: PhysicalAddress) {
+    /// A CPU running `root` on its own tables, as the kernel enters it at boot.
+    public init(memory: SimulatedMemory, root: Descriptor) {
         self.memory = memory
         rootPartition = root
         currentPartition = root
-        cr3 = rootPML4
+        cr3 = root.rootTable(memory).paddr
     }
 
     /// Everything this CPU holds, for before/after comparisons of a refused call.
@@ -87,14 +88,14 @@ public final class ModelCPU: CPUPlatform {
         public var currentPartition: PhysicalAddress
         public var cr3: PhysicalAddress
     }
-    public var state: State { State(registers: registers, currentPartition: currentPartition, cr3: cr3) }
+    public var state: State { State(registers: registers, currentPartition: currentPartition.paddr, cr3: cr3) }
 
     /// `rflags.IF` of the trapped state.
     public var interruptsEnabled: Bool { registers.rflags & UserRegisters.interruptFlag != 0 }
 
     /// Test harness, not a kernel path: makes `descriptor` (with tables `pml4`) the partition
     /// trapped in the kernel with `registers`, as if it had been running in ring 3.
-    public func trap(as descriptor: PhysicalAddress, pml4: PhysicalAddress, registers: RegisterFile) {
+    public func trap(as descriptor: Descriptor, pml4: PhysicalAddress, registers: RegisterFile) {
         currentPartition = descriptor
         cr3 = pml4
         tlb.flush()
@@ -140,17 +141,17 @@ public final class ModelCPU: CPUPlatform {
     // MARK: Platform (memory)
 
     public func load(_ paddr: PhysicalAddress) -> UInt64 {
-        accesses?.note(.load, paddr.raw, by: currentPartition.raw)
+        accesses?.note(.load, paddr.raw, by: currentPartition.paddr.raw)
         tap?.willLoad(paddr)
         return memory.load(paddr)
     }
     public func store(_ paddr: PhysicalAddress, _ value: UInt64) {
-        accesses?.note(.store, paddr.raw, by: currentPartition.raw)
+        accesses?.note(.store, paddr.raw, by: currentPartition.paddr.raw)
         memory.store(paddr, value)
         tap?.didStore(paddr, value)
     }
     public func zeroPage(_ page: PhysicalAddress) {
-        accesses?.note(.store, page.raw, by: currentPartition.raw)
+        accesses?.note(.store, page.raw, by: currentPartition.paddr.raw)
         memory.zeroPage(page)
         tap?.didZeroPage(page)
     }
@@ -164,8 +165,8 @@ public final class ModelCPU: CPUPlatform {
         tap?.didStoreTranslationCache(index, value)
     }
     public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
-        accesses?.note(.load, range: source.raw, bytes: bytes, by: currentPartition.raw)
-        accesses?.note(.store, range: destination.raw, bytes: bytes, by: currentPartition.raw)
+        accesses?.note(.load, range: source.raw, bytes: bytes, by: currentPartition.paddr.raw)
+        accesses?.note(.store, range: destination.raw, bytes: bytes, by: currentPartition.paddr.raw)
         memory.copy(from: source, to: destination, bytes: bytes)
         tap?.didCopy(from: source, to: destination, bytes: bytes)
     }
@@ -183,14 +184,14 @@ public final class ModelCPU: CPUPlatform {
 
     // MARK: CPUPlatform
 
-    public func setCurrentPartition(_ descriptor: PhysicalAddress) {
+    public func setCurrentPartition(_ descriptor: Descriptor) {
         currentPartition = descriptor
-        tap?.didSetCurrentPartition(descriptor)
+        tap?.didSetCurrentPartition(descriptor.paddr)
     }
-    public func switchAddressSpace(_ pml4: PhysicalAddress) {
-        cr3 = pml4
+    public func switchAddressSpace(_ rootTable: RootTable) {
+        cr3 = rootTable.paddr
         tlb.flush()
-        tap?.didSwitchAddressSpace(pml4)
+        tap?.didSwitchAddressSpace(rootTable.paddr)
     }
 
     // MARK: FXSAVE and FXRSTOR, as the CPU does them
@@ -240,7 +241,7 @@ public final class ModelCPU: CPUPlatform {
     /// pages, FXSAVE into the staging area, the bytes it does not write zeroed there, then copied.
     public func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         saves += 1
-        accesses?.note(.contextSave, location, by: currentPartition.raw)
+        accesses?.note(.contextSave, location, by: currentPartition.paddr.raw)
         savedSinceEntry.append(location)
         let fpuWords = ContextLayout.fpuSize / 8
         var image: [UInt64]
@@ -285,7 +286,7 @@ public final class ModelCPU: CPUPlatform {
 
     public func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
         loads += 1
-        accesses?.note(.contextLoad, location, by: currentPartition.raw)
+        accesses?.note(.contextLoad, location, by: currentPartition.paddr.raw)
         tap?.willLoadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)
         var r = RegisterFile()
         // The data selectors are the exit path's business (`returnToUser`), as on the machine.

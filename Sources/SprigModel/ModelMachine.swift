@@ -81,7 +81,7 @@ public final class ModelMachine {
             modules: .init(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0)), moduleCount: 0,
             totalPages: UInt64(pages), kernelImagePages: UInt64(kernelImagePages))
         guard case .success(let built) = result else { fatalError("model: RootBuilder failed: \(result)") }
-        self.init(memory: m, root: built.descriptor, kernelPML4: pml4, kernelImage: kernelImage,
+        self.init(memory: m, root: built.descriptor.paddr, kernelPML4: pml4, kernelImage: kernelImage,
                   kernelWindow: Set(window.map(\.raw)))
     }
 
@@ -121,6 +121,13 @@ public final class ModelMachine {
         return d
     }
 
+    /// The root table word of the descriptor page `partition`, read as the model pictures the
+    /// tree (`DescriptorLayout`): no check that the page is a descriptor, so the explorer and the
+    /// detection tests may ask it of a tree a mutant or a test corrupted.
+    public func rootTable(_ partition: PhysicalAddress) -> PhysicalAddress {
+        PhysicalAddress(DescriptorLayout.read(memory, partition, DescriptorLayout.rootTable))
+    }
+
     // MARK: Properties
 
     public func tree() -> PartitionTree { PartitionTree(memory: memory, root: root) }
@@ -134,7 +141,7 @@ public final class ModelMachine {
 
     /// The physical page a partition reaches at `va` (ring-3 view), or nil.
     public func translate(_ partition: PhysicalAddress, _ va: UInt64, write: Bool = false) -> PhysicalAddress? {
-        SpecMMU.user(write ? .write : .read, cr3: Partition.rootTable(memory, partition).raw, linear: va,
+        SpecMMU.user(write ? .write : .read, cr3: rootTable(partition).raw, linear: va,
                      load: memory.specLoad).map(PhysicalAddress.init)
     }
 
@@ -198,7 +205,7 @@ public final class ModelMachine {
 
     /// The physical page mapped at `va` in `partition`, accessible or not.
     public func translateStructure(_ partition: PhysicalAddress, _ va: UInt64) -> PhysicalAddress? {
-        PageTableWalk.leaf(memory, rootTable: Partition.rootTable(memory, partition), va: VirtualAddress(va))?.entry.frame
+        PageTableWalk.leaf(memory, rootTable: rootTable(partition), va: VirtualAddress(va))?.entry.frame
     }
 
     /// Number of pages accessible to `partition` (ring-3 view).

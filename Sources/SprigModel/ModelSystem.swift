@@ -36,12 +36,11 @@ public final class ModelSystem {
     /// The system of `machine`, root current with CR3 on its tables.
     public init(machine: ModelMachine) {
         self.machine = machine
-        cpu = ModelCPU(memory: machine.memory, root: machine.root,
-                       rootPML4: Partition.rootTable(machine.memory, machine.root))
+        cpu = ModelCPU(memory: machine.memory, root: machine.descriptor(machine.root))
     }
 
     public var memory: SimulatedMemory { machine.memory }
-    public var current: PhysicalAddress { cpu.currentPartition }
+    public var current: PhysicalAddress { cpu.currentPartition.paddr }
 
     /// Runs one entry into the kernel for the current partition and applies its outcome.
     /// - Precondition: the system has not powered off or crashed.
@@ -101,7 +100,7 @@ public final class ModelSystem {
     private func serve(_ service: Service, _ a: SystemCallArguments) -> (status: Status, value: UInt64) {
         switch service {
         case .consoleWrite:
-            return (Kernel.consoleBytes(cpu, start: a.a0, length: a.a1) { pa, bytes in
+            return (Kernel.consoleBytes(cpu, start: UserAddress(a.a0), length: a.a1) { pa, bytes in
                 cpu.accesses?.note(.load, range: pa.raw, bytes: bytes, by: current.raw)
                 for k in 0..<bytes { console.append(memory.readByte(pa.adding(k))) }
             }, 0)
@@ -114,7 +113,7 @@ public final class ModelSystem {
             timerHz = a.a0
             return (.success, 0)
         case .consoleRead:
-            let r = Kernel.consoleReadBytes(cpu, start: a.a0, maxLength: a.a1) { pa, room in
+            let r = Kernel.consoleReadBytes(cpu, start: UserAddress(a.a0), maxLength: a.a1) { pa, room in
                 let n = min(room, UInt64(consoleInput.count))
                 cpu.accesses?.note(.store, range: pa.raw, bytes: n, by: current.raw)
                 for k in 0..<n { memory.writeByte(pa.adding(k), consoleInput[Int(k)]) }

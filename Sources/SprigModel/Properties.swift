@@ -39,7 +39,7 @@ public enum Properties {
     /// lower half.
     public static func resumedState(_ cpu: ModelCPU) -> [Violation] {
         var out: [Violation] = []
-        let who = cpu.currentPartition.raw
+        let who = cpu.currentPartition.paddr.raw
         if let fault = cpu.exitFault { out.append(Violation(.kernelFault, partition: who, fault)) }
         for (name, selector) in zip(["DS", "ES", "FS", "GS"], cpu.registers.dataSelectors) where selector != 0 {
             out.append(Violation(.registerHygiene, partition: who,
@@ -62,7 +62,7 @@ public enum Properties {
             for w in 0..<(ContextLayout.fpuSize / 8) {
                 let value = cpu.memory.specLoad(words[(ContextLayout.fpu + 8 * w) / 8]) ?? 0
                 guard value & ~SpecFXSAVE.writtenMask(word: w) != 0 else { continue }
-                out.append(Violation(.registerHygiene, partition: cpu.currentPartition.raw,
+                out.append(Violation(.registerHygiene, partition: cpu.currentPartition.paddr.raw,
                                      page: location.first.raw & ~(AddressSpace.pageSize - 1),
                                      "a straddling save left FXSAVE word \(w) = 0x\(String(value, radix: 16)), bytes FXSAVE does not write not zero"))
                 break

@@ -70,7 +70,7 @@ public enum Mutants {
             original: """
                         if rights.write {
                             guard (try? PageTableWalk.userTranslate(
-                                p, rootTable: caller.rootTable(p), va: page.va, write: true)) != nil
+                                p, rootTable: caller.rootTable(p).paddr, va: page.va, write: true)) != nil
                             else { return .rightsExceedCaller }
                         }
                         if rights.execute, !callerLeaf.isExecutable { return .rightsExceedCaller }

@@ -86,13 +86,13 @@ enum FPU {
 }
 
 extension X86Platform: CPUPlatform {
-    var rootPartition: PhysicalAddress { PhysicalAddress(rootDescriptor) }
-    var currentPartition: PhysicalAddress { PhysicalAddress(currentDescriptor) }
-    func setCurrentPartition(_ descriptor: PhysicalAddress) { currentDescriptor = descriptor.raw }
+    var rootPartition: Descriptor { .keptByPlatform(rootDescriptor) }
+    var currentPartition: Descriptor { .keptByPlatform(currentDescriptor) }
+    func setCurrentPartition(_ descriptor: Descriptor) { currentDescriptor = descriptor.paddr.raw }
     /// With the entry window on, the kernel runs on its own tables and the exit path loads the
     /// partition's (`userCR3`); with it off, the partition's tables are the kernel's too.
-    func switchAddressSpace(_ pml4: PhysicalAddress) {
-        if kernelCR3 != 0 { userCR3 = pml4.raw } else { writeCR3(pml4.raw) }
+    func switchAddressSpace(_ rootTable: RootTable) {
+        if kernelCR3 != 0 { userCR3 = rootTable.paddr.raw } else { writeCR3(rootTable.paddr.raw) }
     }
 
     /// Inlined into every path that saves (the yield's fastpath among them); a context over two

@@ -55,25 +55,25 @@ enum CrashReport {
         }
     }
 
-    static func partitionLine(_ partition: PhysicalAddress) {
-        let root = PhysicalAddress(rootDescriptor)
+    static func partitionLine(_ partition: Descriptor) {
+        let root = X86Platform().rootPartition
         Console.write("partition: ")
         if partition == root {
             Console.write("root, program ")
             if rootName0 == 0 { Console.write("(unnamed)") } else { nameWord(rootName0); nameWord(rootName1) }
             Console.write(" (descriptor ")
-            Console.hex(partition.raw)
+            Console.hex(partition.paddr.raw)
             Console.line(")")
         } else {
             Console.write("root's child ")
             Console.hex(InterruptRouting.name(X86Platform(), partition, in: root))
             Console.write(" (descriptor ")
-            Console.hex(partition.raw)
+            Console.hex(partition.paddr.raw)
             Console.line("); its program: unknown, root gives the kernel no name for it")
         }
     }
 
-    static func lastServiceCall(_ partition: PhysicalAddress?) {
+    static func lastServiceCall(_ partition: Descriptor?) {
         Console.write("last service call: ")
         guard LastServiceCall.caller != 0 else {
             Console.line("none recorded (a successful yield is not recorded)")
@@ -87,7 +87,7 @@ enum CrashReport {
         Console.hex(LastServiceCall.a1); Console.write(", ")
         Console.hex(LastServiceCall.a2)
         Console.write(") by ")
-        if let partition, partition.raw == LastServiceCall.caller {
+        if let partition, partition.paddr.raw == LastServiceCall.caller {
             Console.line("this partition")
         } else if LastServiceCall.caller == rootDescriptor {
             Console.line("root")
@@ -188,14 +188,14 @@ enum CrashReport {
 
     /// Prints the report for `frame` and stops the machine. `reason` says who faulted;
     /// `partition`, when the fault was a partition's, is its descriptor (named as root names it).
-    static func report(_ frame: TrapFrame, reason: StaticString, partition: PhysicalAddress? = nil) -> Never {
+    static func report(_ frame: TrapFrame, reason: StaticString, partition: Descriptor? = nil) -> Never {
         let vector = frame[TrapFrame.vector]
         Console.newline()
         Console.line("*** SPRIG KERNEL CRASH ***")
         Console.write("reason: ")
         Console.line(reason)
         // A kernel fault names the partition it was serving, if root was running yet.
-        if let running = partition ?? (currentDescriptor != 0 ? PhysicalAddress(currentDescriptor) : nil) {
+        if let running = partition ?? (currentDescriptor != 0 ? X86Platform().currentPartition : nil) {
             partitionLine(running)
         } else {
             Console.line("partition: none yet (the kernel was booting)")

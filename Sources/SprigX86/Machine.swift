@@ -14,5 +14,7 @@ enum Machine {
 
 /// The kernel's global state. The kernel runs on one CPU with interrupts off, so these are
 /// touched only from `sprig_kmain` (before ring 3 starts) and `sprig_trap` (never re-entered).
+/// The two descriptors are kept as words (0 before boot) and given to the core as `Descriptor`s
+/// (`X86Platform.currentPartition`): only ever words of descriptors the core gave.
 nonisolated(unsafe) var rootDescriptor: UInt64 = 0
 nonisolated(unsafe) var currentDescriptor: UInt64 = 0

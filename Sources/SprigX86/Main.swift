@@ -56,7 +56,7 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
         totalPages: boot.totalPages, kernelImagePages: kernelPages, commandLine: boot.commandLine)
     guard case .success(let root) = result else { bootFailure("not enough memory to build the root partition") }
     CPUProtection.report()
-    KernelTables.verify(rootPML4: root.rootTable.raw, window: window)
+    KernelTables.verify(rootPML4: root.rootTable.paddr.raw, window: window)
     Trace.built(root, before: allocatorBefore, after: boot.allocator)
 
     Console.write("Sprig: memory ")
@@ -75,12 +75,12 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     Console.decimal(boot.lowPages)
     Console.line(" pages below 1 MiB unused")
 
-    debugCrashTest(boot, rootPML4: root.rootTable)
+    debugCrashTest(boot, rootPML4: root.rootTable.paddr)
 
-    rootDescriptor = root.descriptor.raw
+    rootDescriptor = root.descriptor.paddr.raw
     CrashReport.rootName0 = boot.modules[0].name0
     CrashReport.rootName1 = boot.modules[0].name1
-    currentDescriptor = root.descriptor.raw
+    currentDescriptor = root.descriptor.paddr.raw
     platform.switchAddressSpace(root.rootTable)
     Console.line("Sprig: entering the root partition")
     enterRoot(platform, pml4: root.rootTable)
@@ -88,10 +88,10 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
 
 /// Loads root's first context (the one `VIDT[0]` names) into the initial frame, with the same
 /// checks and the same sanitizing load as any yield target, and leaves for ring 3.
-func enterRoot(_ platform: X86Platform, pml4: PhysicalAddress) -> Never {
-    guard let vidt = ContextCheck.vidtPage(platform, descriptor: PhysicalAddress(rootDescriptor), rootTable: pml4),
+func enterRoot(_ platform: X86Platform, pml4: RootTable) -> Never {
+    guard let vidt = ContextCheck.vidtPage(platform, descriptor: platform.rootPartition, rootTable: pml4),
           let context = ContextCheck.locate(
-            platform, descriptor: PhysicalAddress(rootDescriptor), rootTable: pml4,
+            platform, descriptor: platform.rootPartition, rootTable: pml4,
             va: ContextCheck.entry(platform, vidt: vidt, index: .main),
             write: false, vidt: vidt)
     else { bootFailure("root's VIDT[0] names no usable context") }

@@ -127,8 +127,8 @@ enum Trace {
     /// allocator handed out (taken again, in the same order, from a copy of `before`).
     static func built(_ root: RootBuildResult, before: BootAllocator, after: BootAllocator) {
         TraceOut.tag(.built)
-        TraceOut.number(root.descriptor.raw)
-        TraceOut.number(root.rootTable.raw)
+        TraceOut.number(root.descriptor.paddr.raw)
+        TraceOut.number(root.rootTable.paddr.raw)
         let count = after.allocated - before.allocated
         TraceOut.number(count)
         var probe = before
@@ -185,7 +185,7 @@ enum Trace {
             TraceOut.byte(TraceFormat.OutcomeKind.machineService.rawValue)
             TraceOut.number(0); TraceOut.number(0); TraceOut.number(service.rawValue)
             if service == .consoleWrite {
-                _ = Kernel.consoleBytes(X86Platform(), start: f[TrapFrame.rdi], length: f[TrapFrame.rsi]) { pa, bytes in
+                _ = Kernel.consoleBytes(X86Platform(), start: UserAddress(f[TrapFrame.rdi]), length: f[TrapFrame.rsi]) { pa, bytes in
                     TraceOut.tag(.console)
                     TraceOut.number(pa.raw)
                     TraceOut.bytes(pa, bytes)
@@ -256,17 +256,17 @@ struct TracingPlatform: CPUPlatform {
         TraceOut.tag(.invalidateTranslation); TraceOut.number(va.raw)
     }
 
-    var rootPartition: PhysicalAddress { machine.rootPartition }
-    var currentPartition: PhysicalAddress { machine.currentPartition }
+    var rootPartition: Descriptor { machine.rootPartition }
+    var currentPartition: Descriptor { machine.currentPartition }
 
-    func setCurrentPartition(_ descriptor: PhysicalAddress) {
+    func setCurrentPartition(_ descriptor: Descriptor) {
         machine.setCurrentPartition(descriptor)
-        TraceOut.tag(.setCurrentPartition); TraceOut.number(descriptor.raw)
+        TraceOut.tag(.setCurrentPartition); TraceOut.number(descriptor.paddr.raw)
     }
 
-    func switchAddressSpace(_ pml4: PhysicalAddress) {
-        machine.switchAddressSpace(pml4)
-        TraceOut.tag(.switchAddressSpace); TraceOut.number(pml4.raw)
+    func switchAddressSpace(_ rootTable: RootTable) {
+        machine.switchAddressSpace(rootTable)
+        TraceOut.tag(.switchAddressSpace); TraceOut.number(rootTable.paddr.raw)
     }
 
     /// The words written, read back after the save.

@@ -64,7 +64,7 @@ func finish(_ outcome: TrapOutcome, _ frame: TrapFrame) {
         MachineServices.serve(service, frame)
     case .kernelCrash:
         CrashReport.report(frame, reason: "a partition fault no ancestor could take (root's own fault ends here)",
-                           partition: PhysicalAddress(currentDescriptor))
+                           partition: X86Platform().currentPartition)
     }
     Trace.resuming(frame)
 }
@@ -123,7 +123,7 @@ enum MachineServices {
         var value: UInt64 = 0
         switch service {
         case .consoleWrite:
-            status = Kernel.consoleBytes(KernelPlatform(), start: a0, length: a1) { pa, bytes in
+            status = Kernel.consoleBytes(KernelPlatform(), start: UserAddress(a0), length: a1) { pa, bytes in
                 let p = X86Platform.bytePointer(pa)
                 var i = 0
                 while i < Int(bytes) { serialPutC(p[i]); i += 1 }
@@ -135,7 +135,7 @@ enum MachineServices {
             status = Timer.set(hz: a0)
         case .consoleRead:
             // The range was checked writable in root's tables; each piece lies on one page.
-            (status, value) = Kernel.consoleReadBytes(KernelPlatform(), start: a0, maxLength: a1) { pa, room in
+            (status, value) = Kernel.consoleReadBytes(KernelPlatform(), start: UserAddress(a0), maxLength: a1) { pa, room in
                 let p = X86Platform.bytePointer(pa)
                 var n: UInt64 = 0
                 while n < room, let b = Serial.receive() { p[Int(n)] = b; n += 1 }

@@ -215,7 +215,7 @@ struct MemoryMapModelTests {
         #expect(letter(clean, eve.descriptor) == "S" && letter(clean, m.kernelImage[0]) == "K")
 
         // Eve's leaf for her first page now names Alice's page: two incomparable holders.
-        let leaf = try #require(PageTableWalk.leaf(m.memory, rootTable: Partition.rootTable(m.memory, eve.descriptor), va: VirtualAddress(eve.pages[1])))
+        let leaf = try #require(PageTableWalk.leaf(m.memory, rootTable: m.rootTable(eve.descriptor), va: VirtualAddress(eve.pages[1])))
         m.memory.store(leaf.at, PageTableEntry(frame: a, flags: leaf.entry.raw & 0xFFF | leaf.entry.raw & PageTableEntry.noExecute).raw)
         let shared = MemoryMap(machine: m, childLetters: letters)
         #expect(shared.errors.contains { $0.hasPrefix("PAGE TABLE ERROR: horizontalIsolation") }, "\(shared.errors)")

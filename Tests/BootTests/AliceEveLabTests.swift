@@ -42,10 +42,10 @@ struct AliceEveLabTests {
         #expect(try Boot.sourceLine(of: "guard va.isLowerHalf else { throw .kernelHalfAddress }", in: "Sources/SprigCore/Address.swift") > 0)
         // Attack 9: a yield to Alice by her name in root; the answer: check 4 of the chain.
         #expect(throws: Status.invalidChild) {
-            _ = try Yield.resolve(m.memory, caller: eve.descriptor, callee: UserAddress(alice.name),
+            _ = try Yield.resolve(m.memory, caller: m.descriptor(eve.descriptor), callee: UserAddress(alice.name),
                                   targetInterrupt: VIDTSlot(kernel: 0), saveIndex: VIDTSlot(kernel: 511))
         }
-        #expect(try Boot.sourceLine(of: "guard let child = Partition.child(p, caller: Descriptor(caller), named: callee) else { throw .invalidChild }",
+        #expect(try Boot.sourceLine(of: "guard let child = Partition.child(p, caller: caller, named: callee) else { throw .invalidChild }",
                                     in: "Sources/SprigCore/Yield.swift") > 0)
         #expect(m.checkAllProperties().isEmpty)
     }

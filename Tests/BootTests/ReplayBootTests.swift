@@ -219,7 +219,7 @@ struct ReplayBootTests {
         // overwrites before reading it, such as a descriptor's interrupt state that a yield
         // records, changes nothing observable, and the replay rightly says nothing.)
         var d = divergence(trace) { system in
-            let pml4 = Partition.rootTable(system.memory, system.machine.root)
+            let pml4 = system.machine.rootTable(system.machine.root)
             let at = pml4.adding(UInt64(VirtualAddress(AddressSpace.vidt).index(level: 4)) * 8)
             system.memory.store(at, system.memory.load(at) ^ (1 << 9))
         }

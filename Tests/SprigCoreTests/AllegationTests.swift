@@ -48,7 +48,8 @@ struct AllegationTests {
         let core = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Sources/SprigCore").standardized
         let files = (FileManager.default.subpaths(atPath: core.path) ?? []).filter { $0.hasSuffix(".swift") }
-        let checked = ["VirtualAddress", "VIDTSlot", "VirtualInterruptState", "PageRights", "ContextLocation"]
+        let checked = ["VirtualAddress", "VIDTSlot", "VirtualInterruptState", "PageRights", "ContextLocation", "Descriptor",
+                       "RootTable"]
         var found = Set<String>()
         for file in files {
             let text = try String(contentsOf: core.appendingPathComponent(file), encoding: .utf8)

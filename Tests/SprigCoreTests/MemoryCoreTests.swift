@@ -7,18 +7,19 @@ import SprigModel
 @Suite struct MemoryCoreTests {
     @Test func rootAccessors() {
         let m = ModelMachine()
-        #expect(Partition.parent(m.memory, m.root) == nil)
-        #expect(Partition.descriptorVAddrInParent(m.memory, m.root) == 0)
-        #expect(Partition.depth(m.memory, m.root) == 0)
-        #expect(Partition.rootTable(m.memory, m.root).raw != 0)
+        let root = m.descriptor(m.root)
+        #expect(root.parent(m.memory) == nil)
+        #expect(root.vaddrInParent(m.memory) == 0)
+        #expect(root.depth(m.memory) == 0)
+        #expect(root.rootTable(m.memory).paddr.raw != 0)
         let c = m.makeChild(of: m.root, pages: 1)
-        #expect(Partition.parent(m.memory, c.descriptor) == m.root)
-        #expect(Partition.descriptorVAddrInParent(m.memory, c.descriptor) == c.name)
+        #expect(m.descriptor(c.descriptor).parent(m.memory) == root)
+        #expect(m.descriptor(c.descriptor).vaddrInParent(m.memory) == c.name)
         #expect(Partition.child(m.memory, caller: m.descriptor(m.root), named: UserAddress(c.name))?.paddr == c.descriptor)
         #expect(Partition.child(m.memory, caller: m.descriptor(m.root), named: UserAddress(c.name + 8)) == nil)
         #expect(Partition.child(m.memory, caller: m.descriptor(c.descriptor), named: UserAddress(c.name)) == nil)
-        Partition.setInterruptState(m.memory, c.descriptor, .masked)
-        #expect(Partition.interruptState(m.memory, c.descriptor) == .masked)
+        m.descriptor(c.descriptor).setInterruptState(m.memory, .masked)
+        #expect(m.descriptor(c.descriptor).interruptState(m.memory) == .masked)
     }
 
     @Test func dispatcherRefusesWhatItDoesNotServe() {

@@ -70,7 +70,7 @@ struct OneWalkTests {
         var checked = 0
         for view in tree.partitions {
             let d = m.descriptor(PhysicalAddress(view.descriptor))
-            let rootTable = d.rootTable(m.memory)
+            let rootTable = d.rootTable(m.memory).paddr
             for leaf in view.leaves {
                 let va = VirtualAddress(leaf.va)
                 let mmu = try PageTableWalk.walk(m.memory, rootTable: rootTable, va: va)

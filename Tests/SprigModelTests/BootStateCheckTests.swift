@@ -21,7 +21,7 @@ import Testing
     func plantedFaultIsFound(_ fault: String) {
         let ps = AddressSpace.pageSize
         let findings = BootStateCheck.check(Self.layout) { m, built in
-            let pml4 = built.rootTable.raw
+            let pml4 = built.rootTable.paddr.raw
             func leafEntry(_ va: UInt64) -> UInt64 {
                 var table = pml4
                 for level in stride(from: 4, to: 1, by: -1) {
@@ -41,8 +41,8 @@ import Testing
                 // The VIDT's page table maps one more page: root's own context page, twice.
                 let at = leafEntry(AddressSpace.vidt)
                 m.store(PhysicalAddress(at - 8 * 9), m.load(PhysicalAddress(leafEntry(AddressSpace.rootInitialContext))))
-            case "descriptor word": m.store(built.descriptor.adding(8 * 6), 1)
-            case "kernel half": m.store(built.rootTable.adding(8 * 300), 0)
+            case "descriptor word": m.store(built.descriptor.paddr.adding(8 * 6), 1)
+            case "kernel half": m.store(built.rootTable.paddr.adding(8 * 300), 0)
             case "image byte": m.writeByte(PhysicalAddress(frame(AddressSpace.imageBase) + 5), 0)
             case "range split":
                 // The last range one page shorter, that page a range of its own after it.

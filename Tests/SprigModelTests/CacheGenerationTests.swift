@@ -29,7 +29,7 @@ import Testing
         #expect(Self.liveTranslations(s.m.memory) > 0)
         // The same value written back into a root table word: nothing changed, and yet no
         // entry from before may hit (the generation says "written", not "what changed").
-        let word = Partition.rootTable(s.m.memory, s.m.root.descriptor)
+        let word = s.m.machine.rootTable(s.m.root.descriptor)
         let stamp = KernelCache.stamp(s.m.memory)
         Structures.write(s.m.memory, word, s.m.memory.load(word))
         #expect(KernelCache.stamp(s.m.memory) != stamp)

@@ -18,7 +18,7 @@ struct ConsoleReadTests {
 
     /// Root's bytes at `va` (mapped in root).
     static func bytes(_ s: ModelSystem, _ va: UInt64, _ n: Int) -> [UInt8] {
-        let pml4 = Partition.rootTable(s.memory, s.machine.root)
+        let pml4 = s.machine.rootTable(s.machine.root)
         return (0..<n).map { k in
             guard let pa = try? PageTableWalk.userTranslate(s.memory, rootTable: pml4, va: VirtualAddress(va + UInt64(k)), write: false)
             else { return 0xEE }
@@ -103,7 +103,7 @@ struct ConsoleReadTests {
     func readOnlyPage() {
         let s = Self.system()
         let page = s.machine.rootWindow[5]
-        let pml4 = Partition.rootTable(s.memory, s.machine.root)
+        let pml4 = s.machine.rootTable(s.machine.root)
         // Root's own pages are all writable; make one read-only as a loader could have mapped it.
         let leaf = PageTableWalk.leaf(s.memory, rootTable: pml4, va: VirtualAddress(page))!
         s.memory.store(leaf.at, leaf.entry.raw & ~PageTableEntry.writable)
@@ -119,7 +119,7 @@ struct ConsoleReadTests {
     func rootOnly() {
         let s = Self.system()
         let child = s.machine.makeChild(of: s.machine.root, pages: 1)
-        s.cpu.trap(as: child.descriptor, pml4: Partition.rootTable(s.memory, child.descriptor), registers: RegisterFile())
+        s.cpu.trap(as: s.machine.descriptor(child.descriptor), pml4: s.machine.rootTable(child.descriptor), registers: RegisterFile())
         expectRefused(s, child.pages[0], 8, .rootOnly)
         let before = s.consoleInterruptEnabled
         #expect(s.call(.setConsoleInterrupt, 1) == .returned(.rootOnly, value: 0))

@@ -20,7 +20,7 @@ import Testing
     /// Every leaf PTE of `partition` mapping `va`, made executable as a kernel without
     /// `executeAtVIDT` would let a parent map it.
     static func makeExecutable(_ s: ModelSystem, _ partition: PhysicalAddress, _ va: UInt64) {
-        let leaf = PageTableWalk.leaf(s.memory, rootTable: Partition.rootTable(s.memory, partition), va: VirtualAddress(va))!
+        let leaf = PageTableWalk.leaf(s.memory, rootTable: s.machine.rootTable(partition), va: VirtualAddress(va))!
         s.memory.store(leaf.at, leaf.entry.raw & ~PageTableEntry.noExecute)
     }
 

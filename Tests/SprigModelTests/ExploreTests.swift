@@ -52,7 +52,7 @@ import Testing
         c.depth = 3
         c.oracle.properties = false
         c.extraCheck = { _, _, system in
-            Partition.depth(system.memory, system.current) == 2 ? ["the grandchild runs"] : []
+            system.cpu.currentPartition.depth(system.memory) == 2 ? ["the grandchild runs"] : []
         }
         let report = Explorer(c).run()
         guard let cex = report.counterexample else {
@@ -118,7 +118,7 @@ import Testing
             let system = shape.makeSystem()
             let tree = system.machine.tree()
             #expect(tree.partitions.count == shape.partitions, "\(shape)")
-            let depths = tree.partitions.map { Partition.depth(system.memory, PhysicalAddress($0.descriptor)) }.sorted()
+            let depths = tree.partitions.map { system.machine.descriptor(PhysicalAddress($0.descriptor)).depth(system.memory) }.sorted()
             #expect(depths == shape.depths.map(UInt64.init).sorted(), "\(shape)")
             #expect(system.machine.checkAllProperties().isEmpty, "\(shape)")
         }

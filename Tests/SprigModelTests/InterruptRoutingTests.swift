@@ -26,7 +26,7 @@ import Testing
         let gRegs = YieldMachine.markedRegisters(tag: 0x6)
         m.run(g, gRegs)
         #expect(InterruptRouting.hardwareInterrupt(m.cpu, vector: vector) == .delivered)
-        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.currentPartition.paddr == m.root.descriptor)
         #expect(m.cpu.cr3 == m.pml4(m.root))
         // Root names G by G's descriptor's vaddr in root's own space (its window address).
         let gInRoot = AddressSpace.rootWindowBase + g.descriptor.raw
@@ -55,7 +55,7 @@ import Testing
         #expect(m.yield(to: c.name, target: slot, save: 0) == .success)
         #expect(m.cpu.registers == cRegs)   // every register, rax included
         // Masked (VCLI) partitions are saved at the CLI slot.
-        Partition.setInterruptState(m.memory, c.descriptor, .masked)
+        m.machine.descriptor(c.descriptor).setInterruptState(m.memory, .masked)
         m.run(c, cRegs)
         #expect(InterruptRouting.hardwareInterrupt(m.cpu, vector: 32) == .delivered)
         #expect(m.cpu.registers[ContextLayout.r8] == VIDTIndex.cliSave)
@@ -66,11 +66,11 @@ import Testing
         let (m, c, _, _, cSlot) = Self.setUp()
         m.setVIDT(c, VIDTIndex.stiSave, cSlot)
         m.run(c, YieldMachine.markedRegisters(tag: 0xC))
-        Partition.setInterruptState(m.memory, m.root.descriptor, .masked)
+        m.machine.descriptor(m.root.descriptor).setInterruptState(m.memory, .masked)
         var before = m.snapshot
         #expect(InterruptRouting.hardwareInterrupt(m.cpu, vector: 32) == .resumed)
         #expect(m.snapshot == before ? true : false, "the machine changed")
-        Partition.setInterruptState(m.memory, m.root.descriptor, .enabled)
+        m.machine.descriptor(m.root.descriptor).setInterruptState(m.memory, .enabled)
         before = m.snapshot
         #expect(InterruptRouting.hardwareInterrupt(m.cpu, vector: 33) == .resumed)  // VIDT[33] = 0
         #expect(m.snapshot == before ? true : false, "the machine changed")
@@ -92,7 +92,7 @@ import Testing
         let cRegs = YieldMachine.markedRegisters(tag: 0xC)
         m.run(c, cRegs)
         #expect(InterruptRouting.exception(m.cpu, vector: 14, errorCode: 7, faultAddress: 0xDEAD_B000) == .delivered)
-        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.currentPartition.paddr == m.root.descriptor)
         #expect(m.cpu.registers[ContextLayout.rdi] == c.name)
         #expect(m.cpu.registers[ContextLayout.rsi] == 14)
         #expect(m.cpu.registers[ContextLayout.rdx] == 7)
@@ -128,7 +128,7 @@ import Testing
         m.setVIDT(g, VIDTIndex.stiSave, YieldMachine.poolBase)
         m.run(g, YieldMachine.markedRegisters(tag: 0x6))
         #expect(InterruptRouting.exception(m.cpu, vector: 14, errorCode: 4, faultAddress: 0x1000) == .delivered)
-        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.currentPartition.paddr == m.root.descriptor)
         #expect(m.cpu.registers[ContextLayout.rsi] == VIDTIndex.doubleFault)
         #expect(m.cpu.registers[ContextLayout.rdi] == c.name)
         #expect(m.cpu.registers[ContextLayout.rdx] == 0)
@@ -145,7 +145,7 @@ import Testing
         m.setVIDT(c, 14, h)
         m.run(g, YieldMachine.markedRegisters(tag: 0x6))
         #expect(InterruptRouting.exception(m.cpu, vector: 14, errorCode: 4, faultAddress: 0x1000) == .delivered)
-        #expect(m.cpu.currentPartition == c.descriptor)
+        #expect(m.cpu.currentPartition.paddr == c.descriptor)
         #expect(m.cpu.registers[ContextLayout.rdi] == g.name)
         m.checkProperties()
     }
@@ -158,7 +158,7 @@ import Testing
         let cRegs = YieldMachine.markedRegisters(tag: 0xC)
         m.run(c, cRegs)
         #expect(InterruptRouting.exception(m.cpu, vector: 6, errorCode: 0x55, faultAddress: 0x1000) == .delivered)
-        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.currentPartition.paddr == m.root.descriptor)
         #expect(m.cpu.registers[ContextLayout.rdi] == c.name)
         #expect(m.cpu.registers[ContextLayout.rsi] == VIDTIndex.doubleFault)
         #expect(m.cpu.registers[ContextLayout.rdx] == 0 && m.cpu.registers[ContextLayout.rcx] == 0)
@@ -181,9 +181,9 @@ import Testing
         DescriptorLayout.overwriteForTesting(m.memory, m.root.descriptor, DescriptorLayout.interruptState, InterruptFlags.masked)
         m.run(g, YieldMachine.markedRegisters(tag: 0x6))
         #expect(Kernel.trap(m.cpu, .hardwareInterrupt(vector: VIDTIndex.nmi)) == .resume)
-        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.currentPartition.paddr == m.root.descriptor)
         #expect(m.cpu.registers[ContextLayout.rsi] == VIDTIndex.nmi)
-        #expect(m.cpu.registers[ContextLayout.rdi] == InterruptRouting.name(m.memory, g.descriptor, in: m.root.descriptor))
+        #expect(m.cpu.registers[ContextLayout.rdi] == InterruptRouting.name(m.memory, m.machine.descriptor(g.descriptor), in: m.machine.descriptor(m.root.descriptor)))
         #expect(m.cpu.registers[ContextLayout.r8] == VIDTIndex.stiSave)
         m.checkProperties()
         m.setVIDT(m.root, VIDTIndex.nmi, 0)
@@ -213,7 +213,7 @@ import Testing
         let cRegs = YieldMachine.markedRegisters(tag: 0xC)
         m.run(c, cRegs)
         #expect(InterruptRouting.softwareInterrupt(m.cpu, vector: UncheckedVIDTIndex(0x80)) == .success)
-        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.currentPartition.paddr == m.root.descriptor)
         #expect(m.cpu.registers[ContextLayout.rdi] == c.name)
         #expect(m.cpu.registers[ContextLayout.rsi] == 0x80)
         #expect(m.cpu.registers[ContextLayout.r8] == VIDTIndex.stiSave)
@@ -224,10 +224,10 @@ import Testing
         #expect(m.cpu.registers == expected)
         m.checkProperties()
         // Refusals are yield's, and change nothing: root masked, no handler, root itself.
-        Partition.setInterruptState(m.memory, m.root.descriptor, .masked)
+        m.machine.descriptor(m.root.descriptor).setInterruptState(m.memory, .masked)
         m.run(c, cRegs)
         m.expectRefused(.interruptMasked) { InterruptRouting.softwareInterrupt(m.cpu, vector: UncheckedVIDTIndex(0x80)) }
-        Partition.setInterruptState(m.memory, m.root.descriptor, .enabled)
+        m.machine.descriptor(m.root.descriptor).setInterruptState(m.memory, .enabled)
         m.expectRefused(.calleeContextUnavailable) { InterruptRouting.softwareInterrupt(m.cpu, vector: UncheckedVIDTIndex(0x81)) }
         m.run(m.root, cRegs)
         m.expectRefused(.rootHasNoParent) { InterruptRouting.softwareInterrupt(m.cpu, vector: UncheckedVIDTIndex(0x80)) }

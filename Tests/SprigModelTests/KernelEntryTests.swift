@@ -16,7 +16,7 @@ struct KernelEntryTests {
         let m = YieldMachine(pages: 256)
         var r = RegisterFile()
         r.rflags = UserRegisters.rflags(0, interruptsEnabled: true)
-        m.cpu.trap(as: m.root.descriptor, pml4: m.pml4(m.root), registers: r)
+        m.cpu.trap(as: m.machine.descriptor(m.root.descriptor), pml4: m.pml4(m.root), registers: r)
         #expect(call(m, .setIntState, InterruptFlags.masked) == .returned(.success, value: 0))
         #expect(!m.cpu.interruptsEnabled)
         #expect(call(m, .setIntState, 7) == .returned(.invalidArgument, value: 0))
@@ -25,10 +25,10 @@ struct KernelEntryTests {
         #expect(m.cpu.interruptsEnabled)
 
         let child = m.makeChild(of: m.root, poolPages: 2)
-        m.cpu.trap(as: child.descriptor, pml4: m.pml4(child), registers: r)
+        m.cpu.trap(as: m.machine.descriptor(child.descriptor), pml4: m.pml4(child), registers: r)
         #expect(call(m, .setIntState, InterruptFlags.masked) == .returned(.success, value: 0))
         #expect(m.cpu.interruptsEnabled, "only root's IF follows its virtual flag")
-        #expect(Partition.interruptState(m.memory, child.descriptor) == .masked)
+        #expect(m.machine.descriptor(child.descriptor).interruptState(m.memory) == .masked)
     }
 
     @Test("root-only services: handed to the platform for root, rootOnly for anyone else; unknown numbers refused")
@@ -39,7 +39,7 @@ struct KernelEntryTests {
         for s in rootOnly { #expect(call(m, s) == .machineService(s)) }
         #expect(Kernel.trap(m.cpu, .systemCall(number: 0x999, SystemCallArguments())) == .returned(.unknownService, value: 0))
         let child = m.makeChild(of: m.root, poolPages: 1)
-        m.cpu.trap(as: child.descriptor, pml4: m.pml4(child), registers: RegisterFile())
+        m.cpu.trap(as: m.machine.descriptor(child.descriptor), pml4: m.pml4(child), registers: RegisterFile())
         for s in rootOnly { #expect(call(m, s) == .returned(.rootOnly, value: 0)) }
     }
 

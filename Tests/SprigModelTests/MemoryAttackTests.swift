@@ -33,7 +33,7 @@ import SprigCore
             s.m.call(s.root, .createPartition, p[0], p[1], p[2], p[3], p[4])
         }
         // a page of g's tables, mapped in a and in root, inaccessible to both
-        let gTable = Partition.rootTable(s.m.memory, s.g.descriptor)
+        let gTable = s.m.rootTable(s.g.descriptor)
         p[2] = s.window(gTable)
         expectRefused(s.m, .pageNotAccessible, "grandchild PML4 as structure") {
             s.m.call(s.root, .createPartition, p[0], p[1], p[2], p[3], p[4])
@@ -241,7 +241,7 @@ import SprigCore
         for (link, status) in [(ModelMachine.kernelBase, Status.kernelHalfAddress),
                                (s.window(s.m.kernelImage[1]), .addressNotMapped),
                                (s.a.name, .pageNotAccessible),
-                               (s.window(Partition.rootTable(s.m.memory, s.g.descriptor)), .pageNotAccessible),
+                               (s.window(s.m.rootTable(s.g.descriptor)), .pageNotAccessible),
                                (0x0000_8000_0000_1000, .nonCanonicalAddress)] {
             s.m.writeFreeList(s.root, Array(f[0..<4]))
             s.m.memory.store(s.m.translate(s.root, f[3])!, link)

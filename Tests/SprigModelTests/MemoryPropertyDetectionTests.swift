@@ -117,7 +117,7 @@ import SprigCore
     @Test func theAccessedBitInACopiedUpperHalfEntryIsTheCPUs() {
         let m = ModelMachine()
         let c = m.makeChild(of: m.root, pages: 2)
-        let table = Partition.rootTable(m.memory, c.descriptor)
+        let table = m.rootTable(c.descriptor)
         var i: UInt64 = 511
         while m.memory.load(table.adding(i * 8)) & PageTableEntry.present == 0 { i -= 1 }
         let slot = table.adding(i * 8)

@@ -51,7 +51,7 @@ struct RandomRun {
     /// A child name for `caller`: mostly a real child, sometimes anything.
     mutating func childName(_ t: PartitionTree, _ ci: Int) -> UInt64 {
         let kids = t.partitions[ci].children.map {
-            Partition.descriptorVAddrInParent(m.memory, PhysicalAddress(t.partitions[$0].descriptor))
+            m.descriptor(PhysicalAddress(t.partitions[$0].descriptor)).vaddrInParent(m.memory)
         }
         if !kids.isEmpty && rng.below(4) != 0 { return rng.pick(kids) }
         return address(t, ci)

@@ -16,7 +16,7 @@ import SprigModel
     }
 
     private func leaf(_ r: Refined, _ partition: PhysicalAddress, _ va: UInt64) -> (entry: PageTableEntry, at: PhysicalAddress) {
-        PageTableWalk.leaf(r.memory, rootTable: Partition.rootTable(r.memory, partition), va: VirtualAddress(va))!
+        PageTableWalk.leaf(r.memory, rootTable: r.machine.rootTable(partition), va: VirtualAddress(va))!
     }
 
     @Test func aRightsBitFlippedInAChildsTableIsReported() {

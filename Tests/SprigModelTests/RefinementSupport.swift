@@ -39,13 +39,13 @@ final class Refined {
 
     /// Makes `partition` the trapped one (fresh registers), as a test harness may.
     func become(_ partition: PhysicalAddress, registers: RegisterFile = RegisterFile()) {
-        system.cpu.trap(as: partition, pml4: Partition.rootTable(memory, partition), registers: registers)
+        system.cpu.trap(as: machine.descriptor(partition), pml4: machine.rootTable(partition), registers: registers)
         checker.resynchronize(system)
     }
 
     /// `partition` writes `value` at `va` in its own memory (whatever the rights: a test set-up).
     func poke(_ partition: PhysicalAddress, _ va: UInt64, _ value: UInt64, resync: Bool = true) {
-        guard let leaf = PageTableWalk.leaf(memory, rootTable: Partition.rootTable(memory, partition), va: VirtualAddress(va & ~0xFFF))
+        guard let leaf = PageTableWalk.leaf(memory, rootTable: machine.rootTable(partition), va: VirtualAddress(va & ~0xFFF))
         else { fatalError("refined: 0x\(String(va, radix: 16)) not mapped") }
         memory.store(leaf.entry.frame.adding(va & 0xFFF), value)
         if resync { checker.resynchronize(system) }

@@ -96,7 +96,7 @@ struct ServiceTableTests {
             #expect(called == Set(Service.allCases), "never offered: \(Set(Service.allCases).subtracting(called))")
             // Then as a child of root.
             let kid = system.machine.makeChild(of: system.machine.root, pages: 8)
-            system.cpu.trap(as: kid.descriptor, pml4: Partition.rootTable(system.memory, kid.descriptor), registers: RegisterFile())
+            system.cpu.trap(as: system.machine.descriptor(kid.descriptor), pml4: system.machine.rootTable(kid.descriptor), registers: RegisterFile())
         }
     }
 

@@ -26,7 +26,7 @@ import SprigModel
         return (r, kid, event, outcome, pd)
     }
 
-    private func rootTable(_ r: Refined, _ partition: PhysicalAddress) -> UInt64 { Partition.rootTable(r.memory, partition).raw }
+    private func rootTable(_ r: Refined, _ partition: PhysicalAddress) -> UInt64 { r.machine.rootTable(partition).raw }
 
     @Test func aLargePageInAChildsDirectoryIsCaught() throws {
         let (r, kid, event, outcome, pd) = try childWithDirectory()

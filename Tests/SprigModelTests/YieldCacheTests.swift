@@ -62,9 +62,9 @@ private final class LoadCounter: PlatformTap {
         func roundTrip(sourceLocation: SourceLocation = #_sourceLocation) {
             m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
             #expect(m.yield(to: c.name, target: 0x40, save: 300) == .success, sourceLocation: sourceLocation)
-            #expect(m.cpu.currentPartition == c.descriptor, sourceLocation: sourceLocation)
+            #expect(m.cpu.currentPartition.paddr == c.descriptor, sourceLocation: sourceLocation)
             #expect(m.yield(to: 0, target: 300, save: 301) == .success, sourceLocation: sourceLocation)
-            #expect(m.cpu.currentPartition == m.root.descriptor, sourceLocation: sourceLocation)
+            #expect(m.cpu.currentPartition.paddr == m.root.descriptor, sourceLocation: sourceLocation)
         }
 
         var liveEntries: Int {
@@ -145,7 +145,7 @@ private final class LoadCounter: PlatformTap {
         // descriptor vaddr in root (its name): descriptor words only.
         #expect(counter.tableLoads == 3, "descriptor and table reads: \(counter.tableLoads)")
         #expect(s.m.cpu.registers == delivered)
-        #expect(s.m.cpu.currentPartition == s.m.root.descriptor)
+        #expect(s.m.cpu.currentPartition.paddr == s.m.root.descriptor)
         // The child resumes from its slot with every register it had.
         #expect(s.m.yield(to: s.c.name, target: VIDTIndex.stiSave, save: 0) == .success)
         #expect(s.m.cpu.registers == childRegisters)

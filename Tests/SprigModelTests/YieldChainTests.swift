@@ -108,7 +108,7 @@ import Testing
 
     @Test func code8_badSaveSlot_beforeCode9() {
         let (m, c) = Self.setUp()
-        Partition.setInterruptState(m.memory, c.descriptor, .masked)
+        m.machine.descriptor(c.descriptor).setInterruptState(m.memory, .masked)
         for bad: UInt64 in [0xFFFF_8000_0000_0000, 0x7000_0000, m.root.pool[0].va + 8, AddressSpace.lowerHalfEnd - 512] {
             m.setVIDT(m.root, 301, bad)
             m.expectRefused(.callerContextUnavailable) { m.yield(to: c.name, target: 0x40, save: 301) }
@@ -129,7 +129,7 @@ import Testing
 
     @Test func code9_interruptMasked() {
         let (m, c) = Self.setUp()
-        Partition.setInterruptState(m.memory, c.descriptor, .masked)
+        m.machine.descriptor(c.descriptor).setInterruptState(m.memory, .masked)
         m.expectRefused(.interruptMasked) { m.yield(to: c.name, target: 0x40, save: 300) }
         // Exception indices and resume slots are never masked.
         m.setVIDT(c, 14, YieldMachine.poolBase)
@@ -243,7 +243,7 @@ import Testing
         m.expectRefused(.callerContextUnavailable) { m.yield(to: c.name, target: 0x40, save: 301) }
         m.setVIDT(m.root, 301, rootVA + 1024)   // same page, bytes 1024…1791: disjoint
         #expect(m.yield(to: c.name, target: 0x40, save: 301) == .success)
-        #expect(m.cpu.currentPartition == c.descriptor)
+        #expect(m.cpu.currentPartition.paddr == c.descriptor)
         m.checkProperties()
     }
 }

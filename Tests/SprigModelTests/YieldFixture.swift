@@ -37,13 +37,13 @@ final class YieldMachine {
     init(pages: Int = 1024) {
         machine = ModelMachine(pages: pages)
         memory = machine.memory
-        cpu = ModelCPU(memory: memory, root: machine.root, rootPML4: Partition.rootTable(memory, machine.root))
+        cpu = ModelCPU(memory: memory, root: machine.descriptor(machine.root))
         // The fixture keeps root's pool itself; the machine's own helpers are not used here.
         root = Part(descriptor: machine.root, name: 0, parent: nil,
                     pool: machine.rootWindow.map { ($0, PhysicalAddress($0 - AddressSpace.rootWindowBase)) })
     }
 
-    func pml4(_ p: Part) -> PhysicalAddress { Partition.rootTable(memory, p.descriptor) }
+    func pml4(_ p: Part) -> PhysicalAddress { machine.rootTable(p.descriptor) }
 
     /// Makes a child of `parent` with its VIDT mapped (unless `vidt` is false) and `poolPages`
     /// read/write pages at `poolBase` in the child.
@@ -135,7 +135,7 @@ final class YieldMachine {
 
     /// Makes `part` the partition trapped in the kernel with `registers`.
     func run(_ part: Part, _ registers: RegisterFile) {
-        cpu.trap(as: part.descriptor, pml4: pml4(part), registers: registers)
+        cpu.trap(as: machine.descriptor(part.descriptor), pml4: pml4(part), registers: registers)
     }
 
     // MARK: Checks

@@ -22,7 +22,7 @@ import Testing
 
         #expect(m.yield(to: c.name, target: 0x40, save: 300, onYield: 0, onWake: 0) == .success)
         // The CPU now holds exactly C's handler context, C is current, C's tables loaded.
-        #expect(m.cpu.currentPartition == c.descriptor)
+        #expect(m.cpu.currentPartition.paddr == c.descriptor)
         #expect(m.cpu.cr3 == m.pml4(c))
         #expect(m.cpu.registers == m.expectedRegisters(c, at: handler))
         // Root's context was saved whole, with rax = 0, valid = 1, flags = flagsOnWake.
@@ -48,10 +48,10 @@ import Testing
         var expected = rootRegs
         expected[ContextLayout.rax] = 0
         #expect(m.cpu.registers == expected)
-        #expect(m.cpu.currentPartition == m.root.descriptor)
+        #expect(m.cpu.currentPartition.paddr == m.root.descriptor)
         #expect(m.cpu.cr3 == m.pml4(m.root))
         // C is away with interrupts masked (flagsOnYield = 1): a signal to it is refused.
-        #expect(Partition.interruptState(m.memory, c.descriptor) == .masked)
+        #expect(m.machine.descriptor(c.descriptor).interruptState(m.memory) == .masked)
         m.setVIDT(m.root, 302, 0)
         m.expectRefused(.interruptMasked) { m.yield(to: c.name, target: 0x40, save: 302) }
         // ... but its saved context can be resumed, and it comes back exactly, rax = 0, with
@@ -60,7 +60,7 @@ import Testing
         var expectedChild = childRegs
         expectedChild[ContextLayout.rax] = 0
         #expect(m.cpu.registers == expectedChild)
-        #expect(Partition.interruptState(m.memory, c.descriptor) == .enabled)
+        #expect(m.machine.descriptor(c.descriptor).interruptState(m.memory) == .enabled)
         m.checkProperties()
     }
 
@@ -91,11 +91,11 @@ import Testing
         m.setVIDT(m.root, 0x50, rootCtx)
         m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
         #expect(m.yield(to: c.name, target: 0x40, save: 0) == .success)
-        #expect(Partition.interruptState(m.memory, c.descriptor) == .masked)
+        #expect(m.machine.descriptor(c.descriptor).interruptState(m.memory) == .masked)
         #expect(m.cpu.interruptsEnabled)
         // Root entered with a masked context runs with IF clear.
         #expect(m.yield(to: 0, target: 0x50, save: 0) == .success)
-        #expect(Partition.interruptState(m.memory, m.root.descriptor) == .masked)
+        #expect(m.machine.descriptor(m.root.descriptor).interruptState(m.memory) == .masked)
         #expect(!m.cpu.interruptsEnabled)
     }
 }

@@ -526,7 +526,7 @@ extension ExplorationStep {
             let e = Self.lastBytes(event, on: system)
             return .trapped(e, system.trap(e))
         case .write(let words):
-            let pml4 = Partition.rootTable(system.memory, system.current)
+            let pml4 = system.cpu.currentPartition.rootTable(system.memory).paddr
             var targets: [PhysicalAddress] = []
             for w in words {
                 precondition(w.vaddr & 7 == 0, "explorer: a misaligned word write")
@@ -561,7 +561,7 @@ extension ExplorationStep {
     /// the partition cannot execute there (no user page, or no-execute), it is the instruction
     /// fetch's page fault (error code U|I, plus P when a page is mapped), rip the instruction.
     public static func lastBytes(_ event: TrapEvent, on system: ModelSystem) -> TrapEvent {
-        let pml4 = Partition.rootTable(system.memory, system.current)
+        let pml4 = system.cpu.currentPartition.rootTable(system.memory).paddr
         let leaf = PageTableWalk.leaf(system.memory, rootTable: pml4, va: VirtualAddress(lastInstruction & ~0xFFF))?.entry
         guard let e = leaf, e.isPresent, e.isUser, e.isExecutable else {
             system.cpu.registers.rip = lastInstruction

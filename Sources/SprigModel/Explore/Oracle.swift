@@ -138,7 +138,7 @@ struct Oracle {
         let a = before.partition, b = system.current
         let r = system.cpu.registers
         var out: [Finding] = []
-        if b != system.cpu.rootPartition && !system.cpu.interruptsEnabled && !system.crashed {
+        if b != system.cpu.rootPartition.paddr && !system.cpu.interruptsEnabled && !system.crashed {
             out.append(Finding(.registerHygiene, "non-root partition \(Explorer.name(b, system)) runs with IF clear"))
         }
         // After a return to ring 3 (not the crash report, unless the return itself faulted).

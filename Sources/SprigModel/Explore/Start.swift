@@ -42,7 +42,7 @@ public enum ExplorationStart: String, CaseIterable, Sendable {
         let system = ModelSystem(pages: pages, kernelImagePages: 1)
         if self != .boot { Self.buildTree(system, vidtCode: self == .vidtCode) }
         system.cpu.registers = RegisterMarks.registers(of: system.current, interruptsEnabled:
-            Partition.interruptState(system.memory, system.current).isEnabled)
+            system.cpu.currentPartition.interruptState(system.memory).isEnabled)
         return system
     }
 
@@ -262,7 +262,7 @@ public struct TreeShape: Hashable, Sendable, CustomStringConvertible {
         if fillConfiguration, partitions > 1 { Self.fill(m, child: descriptors[1], name: Self.childName(m, descriptors[1]), free: &free[0]) }
         for d in descriptors { ExplorationStart.setVIDT(system, d) }
         system.cpu.registers = RegisterMarks.registers(of: system.current, interruptsEnabled:
-            Partition.interruptState(system.memory, system.current).isEnabled)
+            system.cpu.currentPartition.interruptState(system.memory).isEnabled)
         return system
     }
 

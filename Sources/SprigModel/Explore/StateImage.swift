@@ -132,7 +132,7 @@ final class StateStore {
                 }
             }
         }
-        image.current = system.cpu.currentPartition.raw
+        image.current = system.cpu.currentPartition.paddr.raw
         image.cr3 = system.cpu.cr3.raw
         image.interruptsEnabled = system.cpu.interruptsEnabled
         for (i, v) in KernelCache.live(system.memory.translationCache).enumerated() where v != 0 {
@@ -159,7 +159,8 @@ final class StateStore {
         for (i, v) in cache.enumerated() where m.translationCacheLoad(i) != v { m.translationCacheStore(i, v) }
         var r = system.cpu.registers
         r.rflags = UserRegisters.rflags(0, interruptsEnabled: image.interruptsEnabled)
-        system.cpu.trap(as: PhysicalAddress(image.current), pml4: PhysicalAddress(image.cr3), registers: r)
+        // The image keeps the CPU's current partition as a word, as the machine keeps it.
+        system.cpu.trap(as: .keptByPlatform(image.current), pml4: PhysicalAddress(image.cr3), registers: r)
         system.cpu.tlb.load(ModelTLB.entries(fromWords: image.tlb))
         loaded = image
     }

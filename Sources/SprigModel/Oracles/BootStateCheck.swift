@@ -164,9 +164,9 @@ public enum BootStateCheck {
         expect(probe.allocatePage() == nil && probe.takeLowestPage() == nil, "the allocator still holds pages after root is built")
 
         // Root's structures, read by the documented offsets.
-        let descriptor = built.descriptor.raw
+        let descriptor = built.descriptor.paddr.raw
         let pml4 = word(descriptor), sh1Root = word(descriptor + 8), sh2Root = word(descriptor + 16)
-        expect(pml4 == built.rootTable.raw, "descriptor word 0 \(hex(pml4)) is not the root table \(hex(built.rootTable.raw))")
+        expect(pml4 == built.rootTable.paddr.raw, "descriptor word 0 \(hex(pml4)) is not the root table \(hex(built.rootTable.paddr.raw))")
         for w in 3..<512 {
             expect(word(descriptor + UInt64(w) * 8) == 0, "root's descriptor word \(w) is \(hex(word(descriptor + UInt64(w) * 8))), not 0")
         }
@@ -177,7 +177,7 @@ public enum BootStateCheck {
             expect(word(pml4 + UInt64(i) * 8) == k, "root table entry \(i) is \(hex(word(pml4 + UInt64(i) * 8))), the kernel's is \(hex(k))")
         }
         let structures = [descriptor] + walk.tables + walk.shadow1 + walk.shadow2
-        out += referenceWalk(m, rootTable: built.rootTable, walk.leaves, unmapped: AddressSpace.rootWindowBase + m.bytes)
+        out += referenceWalk(m, rootTable: built.rootTable.paddr, walk.leaves, unmapped: AddressSpace.rootWindowBase + m.bytes)
         expect(Set(structures).count == structures.count, "a structure page is used twice")
 
         // Root's own pages at their fixed addresses.
@@ -240,7 +240,7 @@ public enum BootStateCheck {
         }
 
         // The isolation properties hold from the first state on.
-        let machine = ModelMachine(memory: m, root: built.descriptor, kernelPML4: PhysicalAddress(kernelPML4Page * ps),
+        let machine = ModelMachine(memory: m, root: built.descriptor.paddr, kernelPML4: PhysicalAddress(kernelPML4Page * ps),
                                    kernelImage: (1...kernelImagePages).map { PhysicalAddress($0 * ps) })
         out += machine.checkAllProperties().prefix(4).map { "property: \($0)" }
 

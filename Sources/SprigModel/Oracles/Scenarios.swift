@@ -27,7 +27,7 @@ public enum Scenario: String, CaseIterable, Sendable {
         case .reclaim: Self.buildReclaim(system.machine)
         }
         system.cpu.registers = RegisterMarks.registers(of: system.current, interruptsEnabled:
-            Partition.interruptState(system.memory, system.current).isEnabled)
+            system.cpu.currentPartition.interruptState(system.memory).isEnabled)
         return system
     }
 

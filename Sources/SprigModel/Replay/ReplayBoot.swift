@@ -65,10 +65,10 @@ public enum ReplayBoot {
         guard case .success(let root) = result else {
             return differs("RootBuilder", machine: "built root", model: "failed: \(result)")
         }
-        guard root.descriptor.raw == built.descriptor, root.rootTable.raw == built.pml4 else {
+        guard root.descriptor.paddr.raw == built.descriptor, root.rootTable.paddr.raw == built.pml4 else {
             return differs("root's descriptor and PML4",
                            machine: "\(Domain.hex(built.descriptor)), \(Domain.hex(built.pml4))",
-                           model: "\(Domain.hex(root.descriptor.raw)), \(Domain.hex(root.rootTable.raw))")
+                           model: "\(Domain.hex(root.descriptor.paddr.raw)), \(Domain.hex(root.rootTable.paddr.raw))")
         }
         let count = allocator.allocated - before.allocated
         guard count == UInt64(built.pages.count) else {
@@ -85,7 +85,7 @@ public enum ReplayBoot {
             }
         }
         let kernelImage = stride(from: boot.kernelStart, to: boot.kernelEnd, by: Int(AddressSpace.pageSize)).map { PhysicalAddress($0) }
-        let system = ModelSystem(machine: ModelMachine(memory: memory, root: root.descriptor, kernelPML4: PhysicalAddress(boot.kernelPML4),
+        let system = ModelSystem(machine: ModelMachine(memory: memory, root: root.descriptor.paddr, kernelPML4: PhysicalAddress(boot.kernelPML4),
                                                        kernelImage: kernelImage))
         system.cpu.mxcsrMask = UInt32(truncatingIfNeeded: boot.mxcsrMask)
         // enterRoot: the context VIDT[0] names, checked and loaded like any yield target.

@@ -166,9 +166,9 @@ public final class Replayer {
             return diverged("the machine entered the kernel again", machine: "an entry from ring 3",
                             model: system.crashed ? "stopped in the kernel crash report" : "powered off")
         }
-        guard cpu.currentPartition.raw == e.trapped.current, cpu.cr3.raw == e.trapped.cr3 else {
+        guard cpu.currentPartition.paddr.raw == e.trapped.current, cpu.cr3.raw == e.trapped.cr3 else {
             return diverged("which partition is running", machine: "partition \(Domain.hex(e.trapped.current)), CR3 \(Domain.hex(e.trapped.cr3))",
-                            model: "partition \(Domain.hex(cpu.currentPartition.raw)), CR3 \(Domain.hex(cpu.cr3.raw))")
+                            model: "partition \(Domain.hex(cpu.currentPartition.paddr.raw)), CR3 \(Domain.hex(cpu.cr3.raw))")
         }
         if let d = adoptInputs(e, system, &report, diverged) { return d }
         cpu.registers = e.trapped.registers
@@ -301,9 +301,9 @@ public final class Replayer {
 
     /// How the model CPU's running state differs from the machine's, or nil.
     static func stateDifference(machine s: RunningState, cpu: ModelCPU) -> (what: String, machine: String, model: String)? {
-        if s.current != cpu.currentPartition.raw || s.cr3 != cpu.cr3.raw {
+        if s.current != cpu.currentPartition.paddr.raw || s.cr3 != cpu.cr3.raw {
             return ("partition and CR3", "\(Domain.hex(s.current)), CR3 \(Domain.hex(s.cr3))",
-                    "\(Domain.hex(cpu.currentPartition.raw)), CR3 \(Domain.hex(cpu.cr3.raw))")
+                    "\(Domain.hex(cpu.currentPartition.paddr.raw)), CR3 \(Domain.hex(cpu.cr3.raw))")
         }
         let m = s.registers, r = cpu.registers
         let named: [(String, UInt64, UInt64)] = [("rip", m.rip, r.rip), ("rsp", m.rsp, r.rsp), ("rflags", m.rflags, r.rflags)]

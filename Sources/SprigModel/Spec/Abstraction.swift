@@ -64,7 +64,7 @@ public enum Abstraction {
                 if memoryPages[m.page] == nil { memoryPages[m.page] = PageWords(words, start: Int(m.page >> 3)) }
             }
         }
-        let current = cpu.currentPartition.raw
+        let current = cpu.currentPartition.paddr.raw
         return AbstractState(
             root: root.raw, partitions: partitions, current: current, registers: cpu.registers,
             addressSpaceIsCurrent: cpu.cr3.raw == reader.word(current + SpecLayout.Descriptor.rootTable),
