@@ -168,6 +168,7 @@ import Testing
 
         var planted = Explorer.Configuration()
         planted.depth = 3
+        planted.domain.menu = [.yields]
         planted.oracle.properties = false
         planted.extraCheck = { _, _, system in
             Partition.depth(system.memory, system.current) == 2 ? ["the grandchild runs"] : []
