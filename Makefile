@@ -115,9 +115,9 @@ clean:
 	rm -rf .build/sprig
 
 # Exhaustive exploration in the model (docs/check.md). Built optimized: the explorer is CPU-bound.
-# Without DEPTH or SEED: the schedule CHECKRUNS (focused menus at depth 6 and 5, every generated
-# start tree, the full menu at depth 4 at a bounded size; docs/check.md has their sizes);
-# DEPTH=n: one search; SEED=s: one walk.
+# Without DEPTH or SEED: the schedule CHECKRUNS (focused menus at depth 6 and 4, every generated
+# start tree, the full menu at depth 5 at a bounded size; docs/check.md has their sizes and
+# times); DEPTH=n: one search; SEED=s: one walk. The search runs on every core (--threads).
 DEPTH ?=
 STEPS ?= 100000
 SEED  ?=
@@ -126,7 +126,7 @@ CHECKRUNS ?= "--menu yields --vidt-slots 1 --depth 6" \
 	"--menu yields,vidt-writes --vidt-slots 1 --depth 5" \
 	"--menu yields,vidt-writes,table-change --vidt-slots 1 --depth 4" \
 	"--shapes 6 --depth 2" \
-	"--depth 4 --vidt-slots 1 --partitions 3"
+	"--depth 5 --vidt-slots 1 --partitions 3"
 check:
 	@echo "make: building the optimized sprig for the explorer (swift build -c release; about 2 minutes the first time)"
 	@$(SWIFT) build -c release --product sprig 2>&1 | grep -E "error|warning: unre|Build complete" | sed -u "s/^/  /" || true

@@ -12,12 +12,13 @@
 /// to a page the partition can write — the oracle's TLB check says no cached translation grants
 /// more than the tables — and the previous state's properties (kernel data isolation above all)
 /// say no such page is a table, shadow, descriptor or configuration page, so the write cannot
-/// change anything the properties read.
+/// change anything the properties read. Nor is a state reached by a step that stored no word:
+/// the properties read memory alone.
 ///
 /// `run` is a breadth-first search: every sequence of up to `depth` steps, states deduplicated
 /// by a 128-bit hash (`StateImage`). Breadth first, so the first violation found has a shortest
-/// sequence of steps reaching it. The frontier is kept as memory diffs against the start; one
-/// system is restored into each state in turn.
+/// sequence of steps reaching it. The frontier is kept as memory diffs against the start; each
+/// of `threads` workers restores its own system into each state it expands (`run`).
 ///
 /// `randomWalk` takes `steps` random steps (SplitMix64 from `seed`, so the same seed gives the
 /// same walk), starting over from the start state when the system stops (a kernel crash report,
