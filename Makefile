@@ -115,7 +115,7 @@ clean:
 	rm -rf .build/sprig
 
 # Exhaustive exploration in the model (docs/check.md). Built optimized: the explorer is CPU-bound.
-# Without DEPTH or SEED: the schedule CHECKRUNS (focused menus at depth 6 and 4, every generated
+# Without DEPTH or SEED: the schedule CHECKRUNS (focused menus at depth 6, 6 and 4, every generated
 # start tree, the full menu at depth 5 at a bounded size; docs/check.md has their sizes and
 # times); DEPTH=n: one search; SEED=s: one walk. The search runs on every core (--threads).
 DEPTH ?=
@@ -123,7 +123,7 @@ STEPS ?= 100000
 SEED  ?=
 CHECKFLAGS ?=
 CHECKRUNS ?= "--menu yields --vidt-slots 1 --depth 6" \
-	"--menu yields,vidt-writes --vidt-slots 1 --depth 5" \
+	"--menu yields,vidt-writes --vidt-slots 1 --depth 6" \
 	"--menu yields,vidt-writes,table-change --vidt-slots 1 --depth 4" \
 	"--shapes 6 --depth 2" \
 	"--depth 5 --vidt-slots 1 --partitions 3"
