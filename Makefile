@@ -23,7 +23,7 @@ help:
 	@echo "make systems  list the bootable systems"
 	@echo "make validate run every validator on every system description (sprig validate)"
 	@echo "make generate write the files derived from the service table (sprig_abi.h, SprigUser/Generated.swift)"
-	@echo "make check    sprig check: the exhaustive schedule (focused menus depth 6/5, every start tree, full menu depth 4)"
+	@echo "make check    sprig check: the exhaustive schedule (focused menus depth 6/6/4, every start tree, full menu depth 5)"
 	@echo "              options: DEPTH=n (one search), SEED=s (random walk of STEPS steps, default 100000), CHECKFLAGS=... (sprig check --help)"
 	@echo "make mutate   sprig mutate: generated mutants of SprigCore (swift-syntax), the model's checks on each, the score and every survivor's diff"
 	@echo "              options: EVERY=k (every k-th mutant only), JOBS=n, MUTATEFLAGS=... (sprig mutate --help)"
