@@ -23,7 +23,7 @@ help:
 	@echo "make systems  list the bootable systems"
 	@echo "make validate run every validator on every system description (sprig validate)"
 	@echo "make generate write the files derived from the service table (sprig_abi.h, SprigUser/Generated.swift)"
-	@echo "make check    sprig check: the exhaustive schedule (focused menus depth 6/5, every start tree, full menu depth 4)"
+	@echo "make check    sprig check: the exhaustive schedule (focused menus depth 6/6/4, every start tree, full menu depth 5)"
 	@echo "              options: DEPTH=n (one search), SEED=s (random walk of STEPS steps, default 100000), CHECKFLAGS=... (sprig check --help)"
 	@echo "make mutate   sprig mutate: generated mutants of SprigCore (swift-syntax), the model's checks on each, the score and every survivor's diff"
 	@echo "              options: EVERY=k (every k-th mutant only), JOBS=n, MUTATEFLAGS=... (sprig mutate --help)"
@@ -115,18 +115,18 @@ clean:
 	rm -rf .build/sprig
 
 # Exhaustive exploration in the model (docs/check.md). Built optimized: the explorer is CPU-bound.
-# Without DEPTH or SEED: the schedule CHECKRUNS (focused menus at depth 6 and 5, every generated
-# start tree, the full menu at depth 4 at a bounded size; docs/check.md has their sizes);
-# DEPTH=n: one search; SEED=s: one walk.
+# Without DEPTH or SEED: the schedule CHECKRUNS (focused menus at depth 6, 6 and 4, every generated
+# start tree, the full menu at depth 5 at a bounded size; docs/check.md has their sizes and
+# times); DEPTH=n: one search; SEED=s: one walk. The search runs on every core (--threads).
 DEPTH ?=
 STEPS ?= 100000
 SEED  ?=
 CHECKFLAGS ?=
 CHECKRUNS ?= "--menu yields --vidt-slots 1 --depth 6" \
-	"--menu yields,vidt-writes --vidt-slots 1 --depth 5" \
+	"--menu yields,vidt-writes --vidt-slots 1 --depth 6" \
 	"--menu yields,vidt-writes,table-change --vidt-slots 1 --depth 4" \
 	"--shapes 6 --depth 2" \
-	"--depth 4 --vidt-slots 1 --partitions 3"
+	"--depth 5 --vidt-slots 1 --partitions 3"
 check:
 	@echo "make: building the optimized sprig for the explorer (swift build -c release; about 2 minutes the first time)"
 	@$(SWIFT) build -c release --product sprig 2>&1 | grep -E "error|warning: unre|Build complete" | sed -u "s/^/  /" || true

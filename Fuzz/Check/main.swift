@@ -5,7 +5,7 @@
 ///
 ///     sprig-check [--depth N] [--random STEPS --seed S] [--pages P] [--partitions N]
 ///                 [--vidt-slots N] [--start S | --scenario S] [--shape SHAPE] [--menu GROUPS]
-///                 [--max-states N] [--only CHECK]
+///                 [--max-states N] [--threads N] [--only CHECK]
 ///
 /// (the options of `sprig check`, which passes its own command line through; `--only` is this
 /// driver's: the oracle runs that one check alone — properties, registerHygiene, refusals,
@@ -61,6 +61,7 @@ while let flag = arguments.popFirst() {
     case "--depth": configuration.depth = number(flag)
     case "--pages": configuration.pages = number(flag)
     case "--max-states": configuration.maxStates = number(flag)
+    case "--threads": configuration.threads = max(1, number(flag))
     case "--partitions": configuration.domain.maxPartitions = number(flag)
     case "--vidt-slots": configuration.domain.vidtSlots = number(flag)
     case "--random": random = number(flag)

@@ -14,9 +14,27 @@ public final class SimulatedMemory: Platform {
     /// so not part of `words`, of snapshots or of explored states.
     public private(set) var translationCache = [UInt64](repeating: 0, count: KernelCache.words)
 
+    /// One bit per page written since `forgetWritten()`: the explorer's state store compares
+    /// only those pages (and those its stored state already differs in) with its base.
+    public private(set) var writtenPages: [UInt64]
+
     public init(pages: Int) {
         bytes = UInt64(pages) * AddressSpace.pageSize
         words = [UInt64](repeating: 0, count: pages * 512)
+        writtenPages = [UInt64](repeating: 0, count: (pages + 63) / 64)
+    }
+
+    /// No page written since now.
+    public func forgetWritten() {
+        for i in writtenPages.indices where writtenPages[i] != 0 { writtenPages[i] = 0 }
+    }
+
+    /// Whether any page was written since `forgetWritten()`.
+    public var wroteAnyPage: Bool { writtenPages.contains { $0 != 0 } }
+
+    private func noteWritten(_ wordIndex: Int) {
+        let page = wordIndex >> 9
+        writtenPages[page >> 6] |= 1 << UInt64(page & 63)
     }
 
     public func translationCacheLoad(_ index: Int) -> UInt64 { translationCache[index] }
@@ -33,7 +51,11 @@ public final class SimulatedMemory: Platform {
     }
 
     public func load(_ paddr: PhysicalAddress) -> UInt64 { words[index(paddr)] }
-    public func store(_ paddr: PhysicalAddress, _ value: UInt64) { words[index(paddr)] = value }
+    public func store(_ paddr: PhysicalAddress, _ value: UInt64) {
+        let i = index(paddr)
+        words[i] = value
+        noteWritten(i)
+    }
 
     // The writers SprigCore calls (with the `WriteAccess` only its KernelWrites.swift makes);
     // the model's own code and the tests write through the ones beside them.
@@ -47,6 +69,7 @@ public final class SimulatedMemory: Platform {
         precondition(page.isPageAligned)
         let i = index(page)
         for k in i..<(i + 512) { words[k] = 0 }
+        noteWritten(i)
     }
 
     public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes n: UInt64) {
@@ -67,6 +90,7 @@ public final class SimulatedMemory: Platform {
         let i = index(PhysicalAddress(p.raw & ~7))
         let shift = (p.raw & 7) * 8
         words[i] = (words[i] & ~(0xFF << shift)) | (UInt64(b) << shift)
+        noteWritten(i)
     }
 
     /// A copy of the whole memory, to compare states before and after a refused call.

@@ -40,6 +40,8 @@ struct Check: ParsableCommand {
     @Option(help: "Which steps the menu offers: all, or a comma-separated list of \(StepGroup.allCases.map(\.rawValue).joined(separator: ", ")) (a focused menu goes deeper).")
     var menu = "all"
     @Option(parsing: .unconditional, help: "Stop the exhaustive search after this many distinct states.") var maxStates: Int?
+    @Option(parsing: .unconditional, help: "Threads of the exhaustive search (1-64; default: the processors available); the states and the result are the same for every count.")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(parsing: .unconditional, help: "Take a random walk of this many steps instead of the exhaustive search.") var random: Int?
     @Option(name: .customLong("seed"), parsing: .unconditional, help: "Seed of the random walk (with --random; default 1).") var seedOption: UInt64?
     var seed: UInt64 { seedOption ?? 1 }
@@ -77,6 +79,7 @@ struct Check: ParsableCommand {
         if shapes != nil && (shape != nil || random != nil || system != nil) {
             throw ValidationError("--shapes explores every generated tree exhaustively: leave out --shape, --random and --system")
         }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64 (got \(threads))") }
         if let maxStates, maxStates < 1 { throw ValidationError("--max-states must be positive (got \(maxStates))") }
         if let random, random < 1 { throw ValidationError("--random must be a positive number of steps (got \(random))") }
         if random == nil && seedGiven { throw ValidationError("--seed applies to the random walk: give --random STEPS too (e.g. --random 100000 --seed \(seed))") }
@@ -97,6 +100,7 @@ struct Check: ParsableCommand {
         c.pages = pages
         c.depth = depth
         c.maxStates = maxStates
+        c.threads = threads
         c.oracle.refinement = !noRefinement
         c.domain = DomainConfiguration(vidtSlots: vidtSlots, maxPartitions: partitions, menu: StepGroup.parse(menu).groups ?? [])
         var startLine = "start \(start.rawValue) (\(start.summary)); \(pages) pages"
@@ -119,7 +123,7 @@ struct Check: ParsableCommand {
             startLine = "start: \(system) as its root built it (\(s.partitions) partitions after \(s.events) kernel entries); \(s.pages) pages"
         }
         let explorer = Explorer(c)
-        let what = random.map { "random walk of \($0) steps, seed \(seed)" } ?? "every sequence up to depth \(depth)"
+        let what = random.map { "random walk of \($0) steps, seed \(seed)" } ?? "every sequence up to depth \(depth) on \(threads) thread\(threads == 1 ? "" : "s")"
         note("sprig check: \(what); \(startLine), "
              + "at most \(c.domain.maxPartitions) partitions, VIDT indices \(c.domain.vidtIndices.map(String.init).joined(separator: ",")) "
             + "(and \(Domain.unusedVIDTIndices.map(String.init).joined(separator: ",")) as yield arguments), menu \(menu)")

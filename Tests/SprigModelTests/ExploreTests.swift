@@ -148,6 +148,39 @@ import Testing
         #expect(report.outcomes["collect → success", default: 0] > 0)
     }
 
+    /// The search on several threads is the search on one: the same states, transitions,
+    /// outcomes and frontier (a depth of several batches, with states reached from more than
+    /// one batch), and the same shortest counterexample.
+    @Test func searchIsTheSameOnEveryThreadCount() {
+        var c = Explorer.Configuration()
+        c.depth = 3
+        c.domain = DomainConfiguration(vidtSlots: 1, maxPartitions: 3, menu: [.yields, .vidtWrites])
+        let one = Explorer(c).run()
+        c.threads = 3
+        let three = Explorer(c).run()
+        print("explore on 1 and 3 threads: \(one.states) states, \(one.transitions) transitions; "
+              + "\(String(format: "%.1f", one.elapsed)) s and \(String(format: "%.1f", three.elapsed)) s")
+        #expect(one.counterexample == nil && three.counterexample == nil)
+        #expect(one.depthReached == 3 && three.depthReached == 3)
+        #expect(three.states == one.states && three.transitions == one.transitions)
+        #expect(three.terminalTransitions == one.terminalTransitions && three.frontier == one.frontier)
+        #expect(three.outcomes == one.outcomes)
+
+        var planted = Explorer.Configuration()
+        planted.depth = 3
+        planted.domain.menu = [.yields]
+        planted.oracle.properties = false
+        planted.extraCheck = { _, _, system in
+            system.cpu.currentPartition.depth(system.memory) == 2 ? ["the grandchild runs"] : []
+        }
+        let alone = Explorer(planted).run()
+        planted.threads = 2
+        let paired = Explorer(planted).run()
+        #expect(alone.counterexample != nil)
+        #expect(paired.counterexample?.steps == alone.counterexample?.steps)
+        #expect(paired.states == alone.states && paired.transitions == alone.transitions)
+    }
+
     /// Same seed, same walk; another seed, another walk.
     @Test func randomWalkIsDeterminedByItsSeed() {
         var c = Explorer.Configuration()

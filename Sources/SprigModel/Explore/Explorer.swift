@@ -12,18 +12,20 @@
 /// to a page the partition can write — the oracle's TLB check says no cached translation grants
 /// more than the tables — and the previous state's properties (kernel data isolation above all)
 /// say no such page is a table, shadow, descriptor or configuration page, so the write cannot
-/// change anything the properties read.
+/// change anything the properties read. Nor is a state reached by a step that stored no word:
+/// the properties read memory alone.
 ///
 /// `run` is a breadth-first search: every sequence of up to `depth` steps, states deduplicated
 /// by a 128-bit hash (`StateImage`). Breadth first, so the first violation found has a shortest
-/// sequence of steps reaching it. The frontier is kept as memory diffs against the start; one
-/// system is restored into each state in turn.
+/// sequence of steps reaching it. The frontier is kept as memory diffs against the start; each
+/// of `threads` workers restores its own system into each state it expands (`run`).
 ///
 /// `randomWalk` takes `steps` random steps (SplitMix64 from `seed`, so the same seed gives the
 /// same walk), starting over from the start state when the system stops (a kernel crash report,
 /// a power-off).
 ///
 /// Nothing here depends on the CLI: `sprig check` and the tests call this API.
+import Dispatch
 import SprigABI
 import SprigCore
 
@@ -54,6 +56,10 @@ public struct Explorer {
         /// A generated start tree (`TreeShape`) instead of `start`; its own page count.
         public var shape: TreeShape?
 
+        /// Threads of the exhaustive search, each with its own model machine (`run`); the
+        /// result is the same for every count.
+        public var threads = 1
+
         /// The defaults: the tree start, 160 pages, 3 VIDT indices, at most 4 partitions, depth 2.
         public init() {}
 
@@ -75,69 +81,123 @@ public struct Explorer {
         var step: ExplorationStep?
     }
 
+    /// One step from a frontier state, as a worker took it.
+    struct Transition {
+        var step: ExplorationStep
+        var outcome: StepOutcome
+        var key: StateHash
+        var terminal: Bool
+        /// The step's own findings (register hygiene, refusals, refinement, TLB, dereference, extra).
+        var findings: [Finding]
+        /// The new state's properties' findings, when the state was new to the worker and not
+        /// reached by a ring-3 write.
+        var properties: [Finding]
+        /// The new state, when it was new to the worker and the next depth expands it.
+        var image: StateImage?
+    }
+
     /// Explores every step sequence up to `configuration.depth`, calling `progress` about once a
     /// second, and stops at the first violation.
+    ///
+    /// Each depth's frontier is taken in batches: the `threads` workers (each with its own
+    /// system) expand the states of a batch (worker k every k-th state), then the batch's
+    /// transitions are merged in frontier order, as the one-thread search takes them. A worker
+    /// checks the properties of each state new to it (not seen at an earlier depth or batch,
+    /// nor by itself), which includes every state that is new in the merged order: a worker
+    /// takes its states in frontier order, so a state it saw earlier comes earlier in the merge
+    /// too. So the states, transitions, outcomes and the counterexample are the same for every
+    /// number of threads; only which duplicates get their properties checked twice differs.
+    /// States at the last depth are counted and checked but not stored: nothing expands them.
     public func run(progress: ((ExplorationProgress) -> Void)? = nil) -> ExplorationReport {
-        var session = Session(configuration)
+        let threads = max(1, configuration.threads)
+        var sessions = (0..<threads).map { _ in Session(configuration) }
         let clock = ContinuousClock()
         let started = clock.now
         var lastReport = started
         var report = ExplorationReport(mode: .exhaustive)
         var nodes = [Node(parent: -1, step: nil)]
-        let first = session.store.capture(session.system)
+        let first = sessions[0].store.capture(sessions[0].system)
         var visited: Set<StateHash> = [first.key]
         var frontier: [(node: Int, image: StateImage)] = [(0, first)]
+        var frontierCount = 1
         report.states = 1
-        if let f = session.propertyFindings(), !f.isEmpty {
-            report.counterexample = session.counterexample([], f)
+        if let f = sessions[0].propertyFindings(), !f.isEmpty {
+            report.counterexample = sessions[0].counterexample([], f)
         }
+        let batchSize = 64 * threads
         var depth = 0
         search: while depth < configuration.depth, !frontier.isEmpty, report.counterexample == nil {
+            let keep = depth + 1 < configuration.depth
             var next: [(node: Int, image: StateImage)] = []
-            for (node, image) in frontier {
-                session.restore(image)
-                let tree = session.system.machine.tree()
-                let steps = session.domain.steps(for: session.system, tree: tree)
-                for step in steps {
-                    session.restore(image)
-                    let result = session.take(step, before: image, tree: tree)
-                    report.count(step, result.outcome)
-                    var findings = result.findings
-                    let terminal = session.stopped
-                    let isNew = !terminal && !visited.contains(result.image.key)
-                    if isNew && result.outcome != .wrote { findings += session.propertyFindings() ?? [] }
-                    if !findings.isEmpty {
-                        report.counterexample = session.counterexample(path(nodes, node) + [step], findings)
-                        break search
-                    }
-                    if terminal {
-                        report.terminalTransitions += 1
-                        session.replaceStoppedSystem()
-                    } else if isNew {
-                        visited.insert(result.image.key)
-                        nodes.append(Node(parent: node, step: step))
-                        next.append((nodes.count - 1, result.image))
-                        report.states += 1
-                        if let cap = configuration.maxStates, report.states >= cap {
-                            report.stoppedAtStateBound = true
-                            report.depthReached = depth + 1
+            var nextCount = 0
+            var seen = [Set<StateHash>](repeating: [], count: threads)
+            for batchStart in stride(from: 0, to: frontier.count, by: batchSize) {
+                let batch = frontier[batchStart..<min(batchStart + batchSize, frontier.count)]
+                let expanded = Self.expand(batch.map(\.image), &sessions, &seen, visited: visited, keep: keep)
+                for (entry, transitions) in zip(batch, expanded) {
+                    for t in transitions {
+                        report.count(t.step, t.outcome)
+                        let isNew = !t.terminal && !visited.contains(t.key)
+                        let findings = t.findings + (isNew ? t.properties : [])
+                        if !findings.isEmpty {
+                            report.counterexample = sessions[0].counterexample(path(nodes, entry.node) + [t.step], findings)
                             break search
                         }
+                        if t.terminal {
+                            report.terminalTransitions += 1
+                        } else if isNew {
+                            visited.insert(t.key)
+                            nextCount += 1
+                            if keep {
+                                guard let image = t.image else { preconditionFailure("explorer: a new state was not kept") }
+                                nodes.append(Node(parent: entry.node, step: t.step))
+                                next.append((nodes.count - 1, image))
+                            }
+                            report.states += 1
+                            if let cap = configuration.maxStates, report.states >= cap {
+                                report.stoppedAtStateBound = true
+                                report.depthReached = depth + 1
+                                break search
+                            }
+                        }
                     }
-                    if report.transitions & 255 == 0, let progress, clock.now - lastReport >= .seconds(1) {
-                        lastReport = clock.now
-                        report.elapsed = Self.seconds(clock.now - started)
-                        progress(ExplorationProgress(report: report, depth: depth + 1, frontier: frontier.count, next: next.count))
-                    }
+                }
+                if let progress, clock.now - lastReport >= .seconds(1) {
+                    lastReport = clock.now
+                    report.elapsed = Self.seconds(clock.now - started)
+                    progress(ExplorationProgress(report: report, depth: depth + 1, frontier: frontierCount, next: nextCount))
                 }
             }
             depth += 1
             report.depthReached = depth
             frontier = next
+            frontierCount = nextCount
         }
         report.elapsed = Self.seconds(clock.now - started)
-        report.frontier = frontier.count
+        report.frontier = frontierCount
         return report
+    }
+
+    /// Every step from each of `images`, worker k (on `sessions[k]`, remembering the states
+    /// it saw at this depth in `seen[k]`) taking every k-th image; the transitions in the
+    /// order of `images` and of each state's menu.
+    private static func expand(_ images: [StateImage], _ sessions: inout [Session], _ seen: inout [Set<StateHash>],
+                               visited: Set<StateHash>, keep: Bool) -> [[Transition]] {
+        var out = [[Transition]](repeating: [], count: images.count)
+        let threads = sessions.count
+        sessions.withUnsafeMutableBufferPointer { s in
+            seen.withUnsafeMutableBufferPointer { seen in
+                out.withUnsafeMutableBufferPointer { out in
+                    let slots = WorkerSlots(sessions: s.baseAddress!, seen: seen.baseAddress!, out: out.baseAddress!)
+                    DispatchQueue.concurrentPerform(iterations: threads) { k in
+                        for i in stride(from: k, to: images.count, by: threads) {
+                            slots.out[i] = slots.sessions[k].expand(images[i], visited: visited, seen: &slots.seen[k], keep: keep)
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     private func path(_ nodes: [Node], _ node: Int) -> [ExplorationStep] {
@@ -252,6 +312,14 @@ public struct Explorer {
     }
 }
 
+/// What the workers of one batch share: worker k uses session k and its set of seen states,
+/// and writes the transitions of the images it takes; no two workers touch one element.
+private struct WorkerSlots: @unchecked Sendable {
+    let sessions: UnsafeMutablePointer<Session>
+    let seen: UnsafeMutablePointer<Set<StateHash>>
+    let out: UnsafeMutablePointer<[Explorer.Transition]>
+}
+
 /// One system being explored, with its state store and oracle.
 private struct Session {
     let configuration: Explorer.Configuration
@@ -275,13 +343,49 @@ private struct Session {
 
     func restore(_ image: StateImage) { store.restore(image, into: system) }
 
-    /// Runs `step` from the loaded state `before` (whose tree is `tree`) and checks it.
-    func take(_ step: ExplorationStep, before: StateImage, tree: PartitionTree) -> (outcome: StepOutcome, image: StateImage, findings: [Finding]) {
+    /// Runs `step` from the loaded state `before` (whose tree is `tree`, and whose memory's
+    /// abstraction is `abstraction` if given) and checks it; `memoryChanged`: a word was stored.
+    func take(_ step: ExplorationStep, before: StateImage, tree: PartitionTree, abstraction: AbstractState? = nil)
+        -> (outcome: StepOutcome, image: StateImage, memoryChanged: Bool, findings: [Finding]) {
         step.prepare(system)
-        let remembered = oracle.before(system, image: before, tree: tree)
+        let unchanged = !system.memory.wroteAnyPage
+        let remembered = oracle.before(system, image: before, tree: tree, abstraction: unchanged ? abstraction : nil)
         let outcome = step.perform(on: system)
+        let memoryChanged = system.memory.wroteAnyPage
         let after = store.capture(system)
-        return (outcome, after, oracle.after(remembered, step, outcome, system, image: after, store: store))
+        return (outcome, after, memoryChanged,
+                oracle.after(remembered, step, outcome, system, image: after, store: store, memoryChanged: memoryChanged))
+    }
+
+    /// Every step of `image`'s menu, from `image`. A state not in `visited` nor in `seen` is
+    /// new to this worker: it goes into `seen`, its properties are checked and, with `keep`,
+    /// it is kept. The properties read memory alone: a state reached by a step that stored no
+    /// word has those of `image`, which were checked (or are, by the same argument, those of
+    /// a checked state before it); nor does a ring-3 write change them (`Explorer`).
+    mutating func expand(_ image: StateImage, visited: Set<StateHash>, seen: inout Set<StateHash>,
+                         keep: Bool) -> [Explorer.Transition] {
+        restore(image)
+        let tree = system.machine.tree()
+        let steps = domain.steps(for: system, tree: tree)
+        // The memory is the same before every step: its abstraction is taken once.
+        let abstraction = configuration.oracle.refinement ? Abstraction.of(system) : nil
+        var out: [Explorer.Transition] = []
+        out.reserveCapacity(steps.count)
+        for step in steps {
+            restore(image)
+            let result = take(step, before: image, tree: tree, abstraction: abstraction)
+            let terminal = stopped
+            let key = result.image.key
+            let isNew = !terminal && !visited.contains(key) && seen.insert(key).inserted
+            let properties = isNew && result.outcome != .wrote && result.memoryChanged ? propertyFindings() ?? [] : []
+            out.append(Explorer.Transition(step: step, outcome: result.outcome, key: key, terminal: terminal,
+                                           findings: result.findings, properties: properties,
+                                           image: isNew && keep ? result.image : nil))
+            if terminal { replaceStoppedSystem() }
+            // Nothing after a step's own finding is merged.
+            if !result.findings.isEmpty { break }
+        }
+        return out
     }
 
     /// The properties of the loaded state, or nil when they are not checked.

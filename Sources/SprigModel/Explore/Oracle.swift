@@ -74,16 +74,23 @@ struct Oracle {
         var tree: PartitionTree
     }
 
-    func before(_ system: ModelSystem, image: StateImage, tree: PartitionTree) -> Before {
+    /// `abstraction`, when given, is the abstraction of the memory as it is (the state's, taken
+    /// once for all the steps from it): only the CPU's part is taken again.
+    func before(_ system: ModelSystem, image: StateImage, tree: PartitionTree, abstraction: AbstractState? = nil) -> Before {
         // A write step enters the kernel only when it faults; its checker starts from the state
         // as it is, which is the state the fault is taken in (a faulting write writes nothing).
-        Before(partition: system.current, image: image,
-               refinement: configuration.refinement ? RefinementChecker(system) : nil, tree: tree)
+        var checker: RefinementChecker?
+        if configuration.refinement {
+            checker = abstraction.map { RefinementChecker(state: Abstraction.of(system, sameMemoryAs: $0)) } ?? RefinementChecker(system)
+        }
+        return Before(partition: system.current, image: image, refinement: checker, tree: tree)
     }
 
     /// The per-step checks (not the properties, which are per state: `properties`).
+    /// `memoryChanged` false says no word was stored since `before` (the abstraction and the
+    /// tree of memory are then taken from it).
     func after(_ before: Before, _ step: ExplorationStep, _ outcome: StepOutcome, _ system: ModelSystem,
-               image after: StateImage, store: StateStore) -> [Finding] {
+               image after: StateImage, store: StateStore, memoryChanged: Bool = true) -> [Finding] {
         var out: [Finding] = []
         if configuration.refusals, let trap = outcome.trap, Self.isRefusal(trap.outcome, system),
            after.hash != before.image.hash {
@@ -92,12 +99,13 @@ struct Oracle {
                 + Self.difference(before.image, after, store: store)))
         }
         if var checker = before.refinement, let trap = outcome.trap {
-            out += checker.step(trap.event, outcome: trap.outcome, system: system).map { Finding(.refinement, $0.detail) }
+            let concrete = memoryChanged ? Abstraction.of(system) : Abstraction.of(system, sameMemoryAs: checker.state)
+            out += checker.step(trap.event, outcome: trap.outcome, concrete: concrete).map { Finding(.refinement, $0.detail) }
         }
         if configuration.registerHygiene { out += hygiene(before, entered: outcome.trap != nil, system, store: store) }
         if configuration.tlb, outcome.trap != nil, !system.crashed { out += Self.staleTLB(system) }
         if configuration.dereference, outcome.trap != nil, let accesses = system.cpu.accesses {
-            out += Properties.dereference(accesses, before: before.tree, after: { system.machine.tree() },
+            out += Properties.dereference(accesses, before: before.tree, after: { memoryChanged ? system.machine.tree() : before.tree },
                                           kernelPages: system.machine.kernelPages)
                 .map { Finding(.dereference, String($0.description.dropFirst("dereference: ".count))) }
         }

@@ -8,7 +8,7 @@
 ///
 /// Memory is kept as the sorted list of words that differ from a *base* (the memory at the start
 /// of the exploration): a few hundred words where the machine has thousands of pages' worth.
-/// `StateStore` captures a system's state (pages compared with `memcmp`, words only inside the
+/// `StateStore` captures a system's state (the pages written since the last capture or restore compared with `memcmp`, words only inside the
 /// pages that differ) and restores one into the system (only the words that differ between what
 /// is loaded and what is wanted are written).
 ///
@@ -112,26 +112,44 @@ final class StateStore {
     init(_ system: ModelSystem) {
         base = system.memory.snapshot()
         loaded = StateImage()
-        loaded = capture(system)
+        loaded = capture(system, everyPage: true)
     }
 
     /// The state of `system` now. The result is also what the store thinks is loaded.
-    func capture(_ system: ModelSystem) -> StateImage {
+    ///
+    /// Only the pages the loaded state differs in from the base and the pages written since
+    /// it was loaded or captured (`SimulatedMemory.writtenPages`) can differ from the base;
+    /// `everyPage` compares all of them (a system the store has not loaded yet).
+    func capture(_ system: ModelSystem, everyPage: Bool = false) -> StateImage {
         var image = StateImage()
         let wordsPerPage = Int(AddressSpace.pageSize / 8)
+        var candidates = system.memory.writtenPages
+        if everyPage {
+            for i in candidates.indices { candidates[i] = ~0 }
+        } else {
+            for i in loaded.indices { candidates[Int(i) >> 15] |= 1 << UInt64((Int(i) >> 9) & 63) }
+        }
         system.memory.words.withUnsafeBufferPointer { now in
             base.withUnsafeBufferPointer { was in
                 guard let n = now.baseAddress, let w = was.baseAddress else { return }
-                for page in 0..<(now.count / wordsPerPage) {
-                    let start = page * wordsPerPage
-                    guard memcmp(n + start, w + start, Int(AddressSpace.pageSize)) != 0 else { continue }
-                    for i in start..<(start + wordsPerPage) where n[i] != w[i] {
-                        image.indices.append(UInt32(i))
-                        image.values.append(n[i])
+                let pages = now.count / wordsPerPage
+                for (k, bits) in candidates.enumerated() {
+                    var rest = bits
+                    while rest != 0 {
+                        let page = k * 64 + rest.trailingZeroBitCount
+                        rest &= rest - 1
+                        guard page < pages else { break }
+                        let start = page * wordsPerPage
+                        guard memcmp(n + start, w + start, Int(AddressSpace.pageSize)) != 0 else { continue }
+                        for i in start..<(start + wordsPerPage) where n[i] != w[i] {
+                            image.indices.append(UInt32(i))
+                            image.values.append(n[i])
+                        }
                     }
                 }
             }
         }
+        system.memory.forgetWritten()
         image.current = system.cpu.currentPartition.paddr.raw
         image.cr3 = system.cpu.cr3.raw
         image.interruptsEnabled = system.cpu.interruptsEnabled
@@ -162,13 +180,14 @@ final class StateStore {
         // The image keeps the CPU's current partition as a word, as the machine keeps it.
         system.cpu.trap(as: .keptByPlatform(image.current), pml4: PhysicalAddress(image.cr3), registers: r)
         system.cpu.tlb.load(ModelTLB.entries(fromWords: image.tlb))
+        m.forgetWritten()
         loaded = image
     }
 
     /// After `system` was replaced by a fresh one built the same way: its memory is the base.
     func reset(to system: ModelSystem) {
         loaded = StateImage()
-        loaded = capture(system)
+        loaded = capture(system, everyPage: true)
     }
 }
 

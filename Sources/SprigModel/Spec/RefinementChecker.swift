@@ -40,6 +40,11 @@ public struct RefinementChecker {
         state = Abstraction.of(system)
     }
 
+    /// A checker starting from `state`, the abstraction of the system's current state.
+    public init(state: AbstractState) {
+        self.state = state
+    }
+
     /// Takes `system`'s current state as the starting point of the next step, after ring 3 (or a
     /// test playing it) changed memory or registers.
     public mutating func resynchronize(_ system: ModelSystem) {
@@ -52,7 +57,11 @@ public struct RefinementChecker {
     ///   outcome and state and the concrete ones; empty when the step refines the specification.
     /// - Postcondition: `state` is the abstraction of `system` now.
     public mutating func step(_ event: TrapEvent, outcome: TrapOutcome, system: ModelSystem) -> [Violation] {
-        let concrete = Abstraction.of(system)
+        step(event, outcome: outcome, concrete: Abstraction.of(system))
+    }
+
+    /// `step(_:outcome:system:)` given `concrete`, the abstraction of the system after the entry.
+    public mutating func step(_ event: TrapEvent, outcome: TrapOutcome, concrete: AbstractState) -> [Violation] {
         let expected = Spec.step(state, event, observed: Spec.Observed(state: concrete, outcome: outcome))
         var violations: [Violation] = []
         if expected.outcome != outcome {
