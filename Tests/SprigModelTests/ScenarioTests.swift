@@ -43,6 +43,24 @@ import Testing
         #expect(system.machine.checkAllProperties().isEmpty)
     }
 
+    /// D was entered from a context on its read-only page: saving D there is refused although
+    /// the kernel has just read the page; C's misaligned `VIDT[255]` refuses D's `int 255`.
+    @Test func faultsRefusesTheReadOnlySaveSlotAndTheMisalignedContext() {
+        let system = Scenario.faults.makeSystem()
+        let save = ExplorationStep.call(.yield, 0, 0, 32, 0, 0)
+        save.prepare(system)
+        var checker = RefinementChecker(system)
+        let saved = save.perform(on: system)
+        #expect(saved.trap?.outcome == .returned(.callerContextUnavailable, value: 0), "\(saved)")
+        #expect(checker.step(save.event!, outcome: saved.trap!.outcome, system: system).isEmpty)
+        let interrupt = ExplorationStep.trap(.softwareInterrupt(vector: 255))
+        interrupt.prepare(system)
+        checker.resynchronize(system)
+        let refused = interrupt.perform(on: system)
+        #expect(refused.trap?.outcome == .interruptRefused(.calleeContextUnavailable), "\(refused)")
+        #expect(checker.step(interrupt.event!, outcome: refused.trap!.outcome, system: system).isEmpty)
+    }
+
     /// A page fault of D, whose ancestors set no `VIDT[14]` and only root a `VIDT[8]`, goes up as a
     /// double fault through every ancestor to root's `VIDT[8]`.
     @Test func deepFaultReachesRootsDoubleFaultHandler() {

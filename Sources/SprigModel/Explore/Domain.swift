@@ -328,8 +328,10 @@ public struct Domain: Sendable {
         let f0 = v.fresh.first ?? 0
         return [.call(.consoleWrite, f0, 8), .call(.consoleWrite, v.kernelName, 8),
                 .call(.consoleWrite, f0, Limits.consoleWriteMax), .call(.consoleWrite, f0, Limits.consoleWriteMax + 1),
-                // A kernel-half range that would wrap past the top of the address space.
+                // A kernel-half range that would wrap past the top of the address space, and
+                // the last bytes of the lower half (root's VIDT page): a range ending exactly there.
                 .call(.consoleWrite, DomainAddress.topOfAddressSpace, 0x200),
+                .call(.consoleWrite, AddressSpace.lowerHalfEnd - 8, 8),
                 .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70),
                 .call(.consoleRead, f0, 8), .call(.consoleRead, v.structure, 8),
                 .call(.consoleRead, f0, Limits.consoleReadMax), .call(.consoleRead, f0, Limits.consoleReadMax + 1),

@@ -18,7 +18,10 @@
 ///   generated start trees), each with the tree start's VIDT entries, root's `VIDT[8]` (the
 ///   double fault) set as well, and **D running**, reached by yields down the chain. A fault of D
 ///   at a vector nobody above has set goes up as a double fault through C, B and A to root's
-///   `VIDT[8]`: every step of the ancestor walk the routing bounds by the tree depth.
+///   `VIDT[8]`: every step of the ancestor walk the routing bounds by the tree depth. D was
+///   entered from a context on its read-only page (`VIDT[32]`), so the kernel has just read that
+///   page: saving D there must still be refused. C's `VIDT[255]`, where D's `int 255` goes,
+///   names a context one byte past a 16-byte boundary.
 import SprigABI
 import SprigCore
 
@@ -54,19 +57,32 @@ public enum Scenario: String, CaseIterable, Sendable {
     private static func buildFaults(_ system: ModelSystem) {
         let m = system.machine
         let rootView = CallerView(m.tree(), 0, m)
-        guard let pa = m.translate(m.root, AddressSpace.vidt + 8 * VIDTIndex.doubleFault, write: true) else {
-            preconditionFailure("scenario: root's VIDT")
-        }
-        m.memory.store(pa, Domain.vidtValues(rootView, slot: 0)[1])
+        setVIDTEntry(m, m.root, VIDTIndex.doubleFault, Domain.vidtValues(rootView, slot: 0)[1])
         // Down the chain: each partition yields to its one child at VIDT[32], saving itself at
         // its STI slot.
-        for _ in 0..<4 {
+        for level in 0..<4 {
             let t = m.tree()
             guard let me = t.partitions.firstIndex(where: { $0.descriptor == system.current.raw }),
+                  let childIndex = t.partitions[me].children.first,
                   let child = CallerView(t, me, m).children.first else { preconditionFailure("scenario: no child to yield to") }
+            if level == 3 {
+                // D: its VIDT[32] on its read-only page; C: its VIDT[255] misaligned.
+                let d = CallerView(t, childIndex, m)
+                guard let readOnly = d.readOnly else { preconditionFailure("scenario: D has no read-only page") }
+                setVIDTEntry(m, PhysicalAddress(t.partitions[childIndex].descriptor), 32, readOnly)
+                setVIDTEntry(m, system.current, 255, Domain.vidtValues(CallerView(t, me, m), slot: 0)[1] + 1)
+            }
             let outcome = ExplorationStep.call(.yield, child, 32, VIDTIndex.stiSave, 0, 0).apply(to: system)
             guard case .trapped(_, .resume) = outcome else { preconditionFailure("scenario: yield \(outcome)") }
         }
+    }
+
+    /// Writes `partition`'s VIDT entry `index` as ring 3 would.
+    private static func setVIDTEntry(_ m: ModelMachine, _ partition: PhysicalAddress, _ index: UInt64, _ value: UInt64) {
+        guard let pa = m.translate(partition, AddressSpace.vidt + 8 * index, write: true) else {
+            preconditionFailure("scenario: VIDT entry \(index)")
+        }
+        m.memory.store(pa, value)
     }
 
     private static func buildReclaim(_ m: ModelMachine) {
