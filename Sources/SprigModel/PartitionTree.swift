@@ -190,6 +190,22 @@ public struct PartitionTree {
             violations.append(Violation(.configListMismatch, partition: d,
                 "descriptor counts \(declared) configuration pages, the list has \(walked)"))
         }
+        // The descriptor's own record of where its first structures are in the parent agrees
+        // with the list's.
+        let roots = [(SpecLayout.Descriptor.rootTable, SpecLayout.Descriptor.rootTableVAddr, "PML4"),
+                     (SpecLayout.Descriptor.shadow1, SpecLayout.Descriptor.shadow1VAddr, "shadow 1"),
+                     (SpecLayout.Descriptor.shadow2, SpecLayout.Descriptor.shadow2VAddr, "shadow 2")]
+        var recorded = roots.map { field, vaField, name in
+            (name, vaField, view.configEntries.first { $0.page == (word(d + field) ?? 0) }?.va)
+        }
+        recorded.append(("first configuration page", SpecLayout.Descriptor.configListVAddr, view.configPages.last?.va))
+        for (name, vaField, listed) in recorded {
+            let field = word(d + vaField) ?? 0
+            if let listed, field != listed {
+                violations.append(Violation(.configListMismatch, partition: d, vaddr: field,
+                    "the descriptor says the \(name) is at 0x\(String(field, radix: 16)) in the parent, the configuration list 0x\(String(listed, radix: 16))"))
+            }
+        }
     }
 
     /// True when `a` is `b` or one of `b`'s ancestors.

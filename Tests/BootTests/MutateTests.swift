@@ -2,7 +2,7 @@
 /// SprigCore, the schemata compile into one checker, the unmutated kernel passes the oracle's
 /// stages (so a kill means the mutant, not the oracle), a refusal turned into success in
 /// addVAddr's rights check is caught, mutants only the boot oracle sees are caught by it, and a
-/// bounded sample — every 100th mutant, 17, four cheap stages — scores at least 70 %. The whole score is `make mutate`'s (docs/mutate.md).
+/// bounded sample — every 100th mutant, 17, five cheap stages — scores at least 70 %. The whole score is `make mutate`'s (docs/mutate.md).
 /// The generator and the schemata are built once here (swift-syntax the first time: 1–3
 /// minutes; the schemata about 3).
 import Foundation
@@ -15,7 +15,8 @@ import Testing
     }
 
     static let cheapStages: [[String]] = [
-        ["--boot"], ["--random", "300", "--seed", "1"], ["--scenario", "reclaim", "--depth", "1"], ["--depth", "1"],
+        ["--boot"], ["--random", "300", "--seed", "1"], ["--scenario", "reclaim", "--depth", "1"],
+        ["--scenario", "faults", "--depth", "1"], ["--depth", "1"],
     ]
 
     @Test func generatorCoversEveryOperator() throws {
@@ -53,11 +54,13 @@ import Testing
 
     /// Mutants no exploration can see, each killed by the `--boot` stage (Sources/SprigModel/Oracles):
     /// root's boot context without its argument register, the boot allocator's insertion sort
-    /// without its shift, and the FXSAVE padding bytes the kernel believes the CPU writes.
+    /// without its shift, the FXSAVE padding bytes the kernel believes the CPU writes, and the
+    /// reference walk taking a 4 KiB page's PAT bit for a large page.
     @Test(arguments: [
         ("UserRegisters.swift", "PartitionMemory.write(p, context.adding(UInt64(ContextLayout.rdi)), argument)", ""),
         ("BootAllocator.swift", "ranges[i] = ranges[i - 1]", ""),
         ("UserRegisters.swift", "w >= 5 && w <= 19 && w & 1 == 1", "w & 0 == 1"),
+        ("PageTableWalk.swift", "level == 1 || !e.isLargePage", "level == 0 || !e.isLargePage"),
     ])
     func bootStageKills(file: String, original: String, mutated: String) throws {
         let p = try Self.prepared.get()
@@ -81,11 +84,10 @@ import Testing
         print(report.text)
         #expect(report.outcomes.count == p.mutants.filter { ($0.id - 1) % 100 == 0 }.count)
         // A floor under the oracles' strength, not the target (95%): this sample of 17 scores
-        // 11/17 on today's SprigCore with these stages (every 100th mutant of the core with the
-        // cache generation and the typed caller; survivors and their reasons in docs/check.md
-        // "Mutation survivors").
+        // 12/17 on today's SprigCore with these stages; its five survivors and their reasons
+        // are in docs/check.md "Mutation survivors".
         // Raise it as checks are added; a change that weakens an oracle drops below it.
-        #expect(report.score >= 0.64, "score \(report.score) on the sample")
+        #expect(report.score >= 0.70, "score \(report.score) on the sample")
         #expect(report.text.contains("mutation score:"))
         _ = try JSONEncoder().encode(report)
     }

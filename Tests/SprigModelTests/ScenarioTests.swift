@@ -6,26 +6,71 @@ import SprigCore
 import Testing
 
 @Suite struct ScenarioTests {
-    @Test func reclaimHasTwoConfigurationPagesAndEdgeEntries() {
+    @Test func reclaimHasThreeConfigurationPagesAndEdgeEntries() {
         let system = Scenario.reclaim.makeSystem()
         let t = system.machine.tree()
         #expect(t.violations.isEmpty)
         let a = try! #require(t.partitions.first { $0.parent == 0 })
-        #expect(a.configPages.count == 2, "\(a.configPages.count) configuration pages")
+        #expect(a.configPages.count == 3, "\(a.configPages.count) configuration pages")
+        // The second page as full as page tables fill it: 252 of its 254 entries.
+        #expect(system.memory.load(PhysicalAddress(a.configPages[1].page + 16)) == 252)
         #expect(a.byVA[0] != nil && a.byVA[AddressSpace.vidt] != nil)
-        // The head page records the three pages of childBase's page table only.
+        // The head page records the three pages of newRegion's page table only.
         let head = DescriptorLayout.read(system.memory, PhysicalAddress(a.descriptor), DescriptorLayout.configList)
         #expect(system.memory.load(PhysicalAddress(head + 16)) == 3)
         #expect(system.machine.checkAllProperties().isEmpty)
     }
 
-    @Test func kernelPassesFromTheReclaimStart() {
+    @Test(arguments: Scenario.allCases) func kernelPassesFromTheScenario(_ scenario: Scenario) {
         var c = Explorer.Configuration()
-        c.startSystem = { Scenario.reclaim.makeSystem() }
-        c.pages = Scenario.reclaim.pages
+        c.startSystem = { scenario.makeSystem() }
+        c.pages = scenario.pages
         c.depth = 1
         let report = Explorer(c).run()
         #expect(report.counterexample == nil, "\(report.counterexample?.lines ?? []) \(report.counterexample?.findings ?? [])")
         #expect(report.transitions > 50)
+    }
+
+    @Test func faultsRunsTheFifthPartitionOfAChain() {
+        let system = Scenario.faults.makeSystem()
+        let t = system.machine.tree()
+        #expect(t.violations.isEmpty)
+        #expect(t.partitions.count == 5)
+        let running = try! #require(t.partitions.firstIndex { $0.descriptor == system.current.raw })
+        var depth = 0, p = running
+        while let up = t.partitions[p].parent { depth += 1; p = up }
+        #expect(depth == 4)
+        #expect(system.machine.checkAllProperties().isEmpty)
+    }
+
+    /// D was entered from a context on its read-only page: saving D there is refused although
+    /// the kernel has just read the page; C's misaligned `VIDT[255]` refuses D's `int 255`.
+    @Test func faultsRefusesTheReadOnlySaveSlotAndTheMisalignedContext() {
+        let system = Scenario.faults.makeSystem()
+        let save = ExplorationStep.call(.yield, 0, 0, 32, 0, 0)
+        save.prepare(system)
+        var checker = RefinementChecker(system)
+        let saved = save.perform(on: system)
+        #expect(saved.trap?.outcome == .returned(.callerContextUnavailable, value: 0), "\(saved)")
+        #expect(checker.step(save.event!, outcome: saved.trap!.outcome, system: system).isEmpty)
+        let interrupt = ExplorationStep.trap(.softwareInterrupt(vector: 255))
+        interrupt.prepare(system)
+        checker.resynchronize(system)
+        let refused = interrupt.perform(on: system)
+        #expect(refused.trap?.outcome == .interruptRefused(.calleeContextUnavailable), "\(refused)")
+        #expect(checker.step(interrupt.event!, outcome: refused.trap!.outcome, system: system).isEmpty)
+    }
+
+    /// A page fault of D, whose ancestors set no `VIDT[14]` and only root a `VIDT[8]`, goes up as a
+    /// double fault through every ancestor to root's `VIDT[8]`.
+    @Test func deepFaultReachesRootsDoubleFaultHandler() {
+        let system = Scenario.faults.makeSystem()
+        var checker = RefinementChecker(system)
+        let fault = TrapEvent.exception(vector: 14, errorCode: 6, faultAddress: DomainAddress.unmapped)
+        let outcome = system.trap(fault)
+        #expect(outcome == .resume)
+        #expect(system.current == system.machine.root)
+        #expect(system.cpu.registers[Delivery.vectorRegister] == VIDTIndex.doubleFault)
+        #expect(checker.step(fault, outcome: outcome, system: system).isEmpty)
     }
 }

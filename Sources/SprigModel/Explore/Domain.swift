@@ -322,14 +322,16 @@ public struct Domain: Sendable {
     /// The root-only services, each once with arguments it accepts and once with ones it must
     /// refuse (and from any other partition, `rootOnly`). `consoleRead` finds nothing waiting in
     /// the explorer (the model's serial port is empty), so a success writes nothing; its
-    /// refusals — a structure page (not writable), too long — are what the explorer adds; the
-    /// longest accepted length and one more sit on either side of the bound.
+    /// refusals — a structure page (not writable), too long — are what the explorer adds. For
+    /// both, the longest accepted length and one more sit on either side of the bound.
     private func machineServices(_ v: CallerView) -> [ExplorationStep] {
         let f0 = v.fresh.first ?? 0
         return [.call(.consoleWrite, f0, 8), .call(.consoleWrite, v.kernelName, 8),
-                .call(.consoleWrite, f0, Limits.consoleWriteMax + 1),
-                // A kernel-half range that would wrap past the top of the address space.
+                .call(.consoleWrite, f0, Limits.consoleWriteMax), .call(.consoleWrite, f0, Limits.consoleWriteMax + 1),
+                // A kernel-half range that would wrap past the top of the address space, and
+                // the last bytes of the lower half (root's VIDT page): a range ending exactly there.
                 .call(.consoleWrite, DomainAddress.topOfAddressSpace, 0x200),
+                .call(.consoleWrite, AddressSpace.lowerHalfEnd - 8, 8),
                 .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70),
                 .call(.consoleRead, f0, 8), .call(.consoleRead, v.structure, 8),
                 .call(.consoleRead, f0, Limits.consoleReadMax), .call(.consoleRead, f0, Limits.consoleReadMax + 1),

@@ -23,6 +23,12 @@ public enum SpecLayout {
         public static let interruptState: UInt64 = 48
         /// How many configuration pages the list has: bounds the walk of it.
         public static let configPages: UInt64 = 64
+        /// The vaddrs in the parent of the PML4, shadow 1, shadow 2 and the first configuration
+        /// page (0 for root).
+        public static let rootTableVAddr: UInt64 = 72
+        public static let shadow1VAddr: UInt64 = 80
+        public static let shadow2VAddr: UInt64 = 88
+        public static let configListVAddr: UInt64 = 96
     }
 
     /// A configuration page (docs/structures.md "Configuration list"): a header, then entries of

@@ -22,7 +22,6 @@ package struct PageTableEntry: Equatable, Sendable {
         raw = (frame.raw & Self.addressMask) | flags
     }
     @inlinable package var isPresent: Bool { raw & Self.present != 0 }
-    @inlinable package var isWritable: Bool { raw & Self.writable != 0 }
     @inlinable package var isUser: Bool { raw & Self.user != 0 }
     @inlinable package var isExecutable: Bool { raw & Self.noExecute == 0 }
     @inlinable package var isLargePage: Bool { raw & Self.largePage != 0 }
