@@ -176,9 +176,9 @@ import Testing
         let report = MutationRun.runAll(checker: p.checker, mutants: p.mutants, uncompilable: p.uncompilable, options: options)
         print(report.text)
         #expect(report.outcomes.count == p.mutants.filter { ($0.id - 1) % 100 == 0 }.count)
-        // A floor under the oracles' strength, not the target (95%): this sample of 17 scores
-        // 12/17 on today's SprigCore with these stages; its five survivors and their reasons
-        // are in docs/check.md "Mutation survivors".
+        // A floor under the oracles' strength, not the target (95%): this sample of 17 scored
+        // 12/17 on an older SprigCore and 13/17 on the current one with these stages (the
+        // current four survivors are not all analysed in docs/check.md yet).
         // Raise it as checks are added; a change that weakens an oracle drops below it.
         #expect(report.score >= 0.70, "score \(report.score) on the sample")
         #expect(report.text.contains("mutation score:"))
