@@ -13,20 +13,37 @@
 ///    (a violation), a crash (a trap in the kernel's logic or in the model) or a stage running
 ///    past its time limit (the mutant hangs) kill it; a mutant that passes every stage survives.
 ///
+/// 4. The registry of equivalent mutants (tools/mutate/equivalent.json) names mutants by
+///    fingerprint, each with why no execution the specification constrains tells it from the
+///    kernel. Registered mutants still run: one that is caught is a registry error, and the
+///    score leaves out only the registered mutants that survive.
+///
 /// The checkout's sources are never edited; everything generated stays in .build.
 import Foundation
 
 /// One generated mutant, as mutants.json has it.
 public struct GeneratedMutant: Codable, Sendable {
     public var id: Int
+    /// Stable across edits elsewhere in SprigCore (the generator's overview says what it hashes);
+    /// the id is not.
+    public var fingerprint: String
     public var file: String
+    /// The enclosing declarations, e.g. `ConfigList.remove(_:from:)`.
+    public var function: String
     public var line: Int
     public var `operator`: String
     public var original: [String]
     public var mutated: [String]
 
-    public init(id: Int, file: String, line: Int, operator op: String, original: [String], mutated: [String]) {
-        self.id = id; self.file = file; self.line = line; self.operator = op; self.original = original; self.mutated = mutated
+    public init(id: Int, fingerprint: String = "", file: String, function: String = "", line: Int, operator op: String,
+                original: [String], mutated: [String]) {
+        self.id = id; self.fingerprint = fingerprint; self.file = file; self.function = function; self.line = line
+        self.operator = op; self.original = original; self.mutated = mutated
+    }
+
+    /// `#id fingerprint operator file:line function`.
+    public var title: String {
+        "#\(id) \(fingerprint) \(self.operator) \(file.replacingOccurrences(of: "Sources/SprigCore/", with: "")):\(line) \(function)"
     }
 
     /// The change as diff lines.
@@ -55,6 +72,23 @@ public struct MutantOutcome: Codable, Sendable {
     /// The first finding (a `!` line of the explorer), or how it crashed.
     public var reason: String?
     public var seconds: Double
+
+    public init(mutant: GeneratedMutant, verdict: Verdict, stage: String?, reason: String?, seconds: Double) {
+        self.mutant = mutant; self.verdict = verdict; self.stage = stage; self.reason = reason; self.seconds = seconds
+    }
+}
+
+/// A mutant registered as equivalent: no execution of the kernel the specification constrains
+/// tells it from the original.
+public struct EquivalentMutant: Codable, Sendable, Equatable {
+    public var fingerprint: String
+    /// Where and what, for the reader (`file function: the change`); the fingerprint decides.
+    public var mutant: String
+    public var reason: String
+
+    public init(fingerprint: String, mutant: String, reason: String) {
+        self.fingerprint = fingerprint; self.mutant = mutant; self.reason = reason
+    }
 }
 
 /// The score of a run.
@@ -65,11 +99,34 @@ public struct MutationReport: Codable, Sendable {
     public var uncompilable: [Int]
     public var stages: [String]
     public var seconds: Double
+    /// The registry of equivalent mutants the run was scored with.
+    public var registry: [EquivalentMutant]
+    /// Registry entries whose fingerprint no generated mutant has (the code changed there).
+    public var stale: [EquivalentMutant]
 
+    public init(outcomes: [MutantOutcome], generated: Int, uncompilable: [Int], stages: [String], seconds: Double,
+                registry: [EquivalentMutant] = [], generatedFingerprints: Set<String> = []) {
+        self.outcomes = outcomes; self.generated = generated; self.uncompilable = uncompilable
+        self.stages = stages; self.seconds = seconds; self.registry = registry
+        self.stale = registry.filter { !generatedFingerprints.contains($0.fingerprint) }
+    }
+
+    func isRegistered(_ o: MutantOutcome) -> Bool { registry.contains { $0.fingerprint == o.mutant.fingerprint } }
+
+    /// Caught: killed, crashed or timed out.
     public var caught: Int { outcomes.filter { $0.verdict != .survived }.count }
-    public var survivors: [MutantOutcome] { outcomes.filter { $0.verdict == .survived } }
-    /// Killed (crashes and time-outs included) over run.
-    public var score: Double { outcomes.isEmpty ? 0 : Double(caught) / Double(outcomes.count) }
+    /// Survivors the registry explains.
+    public var equivalent: [MutantOutcome] { outcomes.filter { $0.verdict == .survived && isRegistered($0) } }
+    /// Survivors it does not.
+    public var survivors: [MutantOutcome] { outcomes.filter { $0.verdict == .survived && !isRegistered($0) } }
+    /// Registered as equivalent, yet caught: the registry is wrong about them.
+    public var registryErrors: [MutantOutcome] { outcomes.filter { $0.verdict != .survived && isRegistered($0) } }
+    /// The mutation score: caught / (run − equivalent), equivalent being the registered mutants
+    /// that survive (a registered mutant that is caught counts as caught).
+    public var score: Double {
+        let scored = outcomes.count - equivalent.count
+        return scored == 0 ? 0 : Double(caught) / Double(scored)
+    }
 }
 
 /// Options of `sprig mutate`.
@@ -81,8 +138,9 @@ public struct MutateOptions: Sendable {
     /// Which of the k residues `every` runs (0..<every): samples with different offsets are
     /// disjoint, so several bounded runs together cover different mutants.
     public var offset = 0
-    /// Run only these ids (empty: all).
+    /// Run only these ids and fingerprints (both empty: all).
     public var ids: Set<Int> = []
+    public var fingerprints: Set<String> = []
     /// Run only mutants of files whose path contains this.
     public var file: String?
     /// Parallel mutant processes.
@@ -118,7 +176,7 @@ public struct MutateOptions: Sendable {
 
     /// Whether `mutant` is in the selection (ids, file, every and offset).
     public func selects(_ mutant: GeneratedMutant) -> Bool {
-        (ids.isEmpty || ids.contains(mutant.id))
+        (ids.isEmpty && fingerprints.isEmpty || ids.contains(mutant.id) || fingerprints.contains(mutant.fingerprint))
             && (file.map { mutant.file.contains($0) } ?? true)
             && (mutant.id - 1) % max(1, every) == offset % max(1, every)
     }
@@ -129,6 +187,30 @@ public enum MutationRun {
     /// Where `sprig mutate` works.
     public static func directory(_ project: Project) -> URL { project.buildDirectory.appendingPathComponent("mutate") }
 
+    /// The registry of equivalent mutants, checked in.
+    public static func registryFile(_ project: Project) -> URL { project.path("tools/mutate/equivalent.json") }
+
+    /// The registry at `url`: a JSON array of `EquivalentMutant`, each fingerprint once.
+    public static func loadRegistry(_ url: URL) throws -> [EquivalentMutant] {
+        guard FileManager.default.fileExists(atPath: url.path) else { return [] }
+        let entries: [EquivalentMutant]
+        do {
+            entries = try JSONDecoder().decode([EquivalentMutant].self, from: Data(contentsOf: url))
+        } catch {
+            throw ToolError("\(url.path): not a list of {fingerprint, mutant, reason} (\(error)); fix the JSON")
+        }
+        var seen: Set<String> = []
+        for e in entries {
+            guard !e.reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ToolError("\(url.path): \(e.fingerprint) has no reason; say why it is equivalent")
+            }
+            guard seen.insert(e.fingerprint).inserted else {
+                throw ToolError("\(url.path): \(e.fingerprint) is registered twice; keep one entry")
+            }
+        }
+        return entries
+    }
+
     /// Builds the generator, generates the schemata, compiles them (leaving out what does not
     /// compile) and returns the checker and the mutants.
     public static func prepare(project: Project, progress: @escaping (String) -> Void) throws
@@ -137,12 +219,8 @@ public enum MutationRun {
         let fm = FileManager.default
         let work = directory(project)
         try fm.createDirectory(at: work, withIntermediateDirectories: true)
-        let toolchain = try Toolchain.find()
         progress("sprig mutate: building the generator (tools/mutate, swift-syntax; a few minutes the first time)")
-        let scratch = project.path(".build/mutagen")
-        try run(toolchain.tool("swift"), ["build", "--package-path", project.path("tools/mutate").path,
-                                          "--scratch-path", scratch.path])
-        let generator = scratch.appendingPathComponent("debug/sprig-mutagen")
+        let generator = try buildGenerator(project: project)
         let excludeFile = work.appendingPathComponent("uncompilable.txt")
         var uncompilable: [Int] = []
         try "".write(to: excludeFile, atomically: true, encoding: .utf8)
@@ -170,6 +248,14 @@ public enum MutationRun {
         throw ToolError("sprig mutate: the schemata do not compile")
     }
 
+    /// Builds the generator (a no-op when built) and returns it.
+    public static func buildGenerator(project: Project) throws -> URL {
+        let scratch = project.path(".build/mutagen")
+        try run(Toolchain.find().tool("swift"), ["build", "--package-path", project.path("tools/mutate").path,
+                                                 "--scratch-path", scratch.path])
+        return scratch.appendingPathComponent("debug/sprig-mutagen")
+    }
+
     /// The ids `__sprigMutant(N)` on each line of the generated sources the compiler's output
     /// names with an error.
     static func rejectedMutants(_ output: String, sources: URL) -> [Int] {
@@ -190,7 +276,9 @@ public enum MutationRun {
     }
 
     /// Runs `mutants` (after the options' selection) through the stages.
-    public static func runAll(checker: URL, mutants: [GeneratedMutant], uncompilable: [Int], options: MutateOptions) -> MutationReport {
+    /// `registry` scores it (registered mutants run too: see `MutationReport`).
+    public static func runAll(checker: URL, mutants: [GeneratedMutant], uncompilable: [Int], options: MutateOptions,
+                              registry: [EquivalentMutant] = []) -> MutationReport {
         let chosen = mutants.filter(options.selects)
         let clock = ContinuousClock()
         let started = clock.now
@@ -225,7 +313,8 @@ public enum MutationRun {
         let d = clock.now - started
         return MutationReport(outcomes: outcomes.sorted { $0.mutant.id < $1.mutant.id }, generated: mutants.count + uncompilable.count,
                               uncompilable: uncompilable, stages: options.stages.map { $0.joined(separator: " ") },
-                              seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+                              seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18,
+                              registry: registry, generatedFingerprints: Set(mutants.map(\.fingerprint)))
     }
 
     /// One mutant through the stages.
@@ -325,17 +414,28 @@ extension MutationReport {
         let stageCounts = Dictionary(grouping: outcomes.compactMap(\.stage), by: { $0 }).mapValues(\.count)
         lines.append("")
         lines.append("caught by stage: " + stages.map { "\($0): \(stageCounts[$0] ?? 0)" }.joined(separator: ", "))
-        if !survivors.isEmpty {
+        func list(_ title: String, _ items: [MutantOutcome]) {
+            guard !items.isEmpty else { return }
             lines.append("")
-            lines.append("survivors:")
-            for s in survivors {
-                lines.append("  #\(s.mutant.id) \(s.mutant.operator) \(s.mutant.file):\(s.mutant.line)")
+            lines.append(title)
+            for s in items {
+                lines.append("  " + s.mutant.title + (s.stage.map { "  [caught by \($0): \(s.reason ?? s.verdict.rawValue)]" } ?? ""))
                 for d in s.mutant.diff { lines.append("      " + d) }
             }
         }
+        list("survivors:", survivors)
+        list("equivalent (registered in tools/mutate/equivalent.json, survived):", equivalent)
+        list("registry errors (registered as equivalent, but caught: remove them from tools/mutate/equivalent.json):", registryErrors)
         lines.append("")
-        lines.append("mutation score: \(caught)/\(outcomes.count) caught (\(pct(caught, outcomes.count))), \(survivors.count) survived; "
-                     + "\(generated) generated, \(uncompilable.count) left out as uncompilable; \(Int(seconds)) s")
+        for e in stale {
+            lines.append("warning: stale registry entry \(e.fingerprint) (\(e.mutant)): no generated mutant has this fingerprint; "
+                         + "re-register the mutant under its new fingerprint or remove the entry")
+        }
+        let scored = outcomes.count - equivalent.count
+        lines.append("mutation score: \(caught)/\(scored) (\(pct(caught, scored))) = caught / (run - equivalent); "
+                     + "\(outcomes.count) run: \(caught) caught, \(survivors.count) survived, \(equivalent.count) equivalent (registered), "
+                     + "\(registryErrors.count) registry errors; \(generated) generated, \(uncompilable.count) left out as uncompilable; "
+                     + "\(stale.count) stale registry entries; \(Int(seconds)) s")
         return lines.joined(separator: "\n")
     }
 }

@@ -19,12 +19,16 @@ struct Mutate: ParsableCommand {
             Prints a table by operator and by file, each survivor with its diff, and the score; --json \
             prints the whole report instead. The report is also written to .build/sprig/mutate/report.json, \
             and each outcome as it is decided to .build/sprig/mutate/outcomes.jsonl. \
-            Exit status: 0 when the score reaches --target, 1 below it, 64 on a bad option.
+            The score is caught / (run - equivalent): the registered equivalent mutants \
+            (tools/mutate/equivalent.json, by fingerprint) still run; one that survives is left out of the \
+            score, one that is caught is a registry error, and an entry no mutant matches is stale (a warning). \
+            Exit status: 0 when the score reaches --target and the registry has no error, 1 otherwise, 64 on a bad option.
             """)
 
     @Option(parsing: .unconditional, help: "Run every k-th mutant only (ids 1, 1+k, ...): a bounded, deterministic sample.") var every = 1
     @Option(parsing: .unconditional, help: "With --every k: start at id 1+offset (0 <= offset < k), a sample disjoint from the others.") var offset = 0
-    @Option(help: "Run only these mutant ids (comma-separated).") var ids: String?
+    @Option(help: "Run only these mutants: ids or fingerprints, comma-separated (e.g. 12,40,3fa9c01b22de).") var ids: String?
+    @Flag(help: "Run only the mutants registered as equivalent (tools/mutate/equivalent.json): checks the registry.") var registered = false
     @Option(help: "Run only mutants of files whose path contains this (e.g. Yield.swift).") var file: String?
     @Option(parsing: .unconditional, help: "Mutant processes run at once.") var jobs = 2
     @Option(parsing: .unconditional, help: "CPU-time limit of one stage in seconds; a stage past it counts as a hang (caught).") var stageTimeout = 30.0
@@ -39,11 +43,20 @@ struct Mutate: ParsableCommand {
         guard (0..<every).contains(offset) else { throw ValidationError("--offset must be between 0 and --every minus 1 (got \(offset))") }
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64 (got \(jobs))") }
         guard stageTimeout > 0 else { throw ValidationError("--stage-timeout must be positive (got \(stageTimeout))") }
-        if let ids, ids.split(separator: ",").contains(where: { Int($0.trimmingCharacters(in: .whitespaces)) == nil }) {
-            throw ValidationError("--ids takes comma-separated numbers, e.g. --ids 12,40 (got \(ids))")
+        if let ids, ids.split(separator: ",").contains(where: { Self.selector($0) == nil }) {
+            throw ValidationError("--ids takes comma-separated ids or 12-digit fingerprints, e.g. --ids 12,40,3fa9c01b22de (got \(ids))")
         }
         if let stages, parsedStages(stages).isEmpty { throw ValidationError("--stages has no stage (e.g. --stages '--depth 1; --depth 2')") }
     }
+
+    /// An id (a number) or a fingerprint (12 hex digits).
+    static func selector(_ text: Substring) -> Either? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if t.count == 12, t.allSatisfy(\.isHexDigit) { return .fingerprint(t) }
+        return Int(t).map { .id($0) }
+    }
+
+    enum Either { case id(Int), fingerprint(String) }
 
     func parsedStages(_ text: String) -> [[String]] {
         text.split(separator: ";").map { $0.split(separator: " ").map(String.init) }.filter { !$0.isEmpty }
@@ -52,10 +65,11 @@ struct Mutate: ParsableCommand {
     func run() throws {
         let project = try Project.current()
         let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let registry = try MutationRun.loadRegistry(MutationRun.registryFile(project))
         let prepared = try MutationRun.prepare(project: project, progress: log)
         if list {
             for m in prepared.mutants {
-                print("#\(m.id) \(m.operator) \(m.file):\(m.line)")
+                print(m.title)
                 for d in m.diff { print("    " + d) }
             }
             return
@@ -63,7 +77,16 @@ struct Mutate: ParsableCommand {
         var options = MutateOptions()
         options.every = every
         options.offset = offset
-        options.ids = Set((ids ?? "").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+        for s in (ids ?? "").split(separator: ",").compactMap(Self.selector) {
+            switch s {
+            case .id(let n): options.ids.insert(n)
+            case .fingerprint(let f): options.fingerprints.insert(f)
+            }
+        }
+        if registered {
+            guard !registry.isEmpty else { throw ToolError("--registered: tools/mutate/equivalent.json registers no mutant; drop --registered") }
+            options.fingerprints.formUnion(registry.map(\.fingerprint))
+        }
         options.file = file
         options.jobs = jobs
         options.stageTimeout = stageTimeout
@@ -77,7 +100,8 @@ struct Mutate: ParsableCommand {
         }
         let selected = prepared.mutants.filter(options.selects).count
         log("sprig mutate: running \(selected) mutants, \(jobs) at a time; stages: \(options.stages.map { $0.joined(separator: " ") }.joined(separator: " | "))")
-        let report = MutationRun.runAll(checker: prepared.checker, mutants: prepared.mutants, uncompilable: prepared.uncompilable, options: options)
+        let report = MutationRun.runAll(checker: prepared.checker, mutants: prepared.mutants, uncompilable: prepared.uncompilable,
+                                        options: options, registry: registry)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(report)
@@ -88,6 +112,8 @@ struct Mutate: ParsableCommand {
             print(report.text)
             print("report: \(MutationRun.directory(project).appendingPathComponent("report.json").path)")
         }
-        if report.score * 100 < target { throw ExitCode(1) }
+        // With nothing scored (every mutant run is a registered survivor) only the registry decides.
+        let scored = report.outcomes.count - report.equivalent.count
+        if scored > 0 && report.score * 100 < target || !report.registryErrors.isEmpty { throw ExitCode(1) }
     }
 }

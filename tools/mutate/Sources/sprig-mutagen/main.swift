@@ -6,10 +6,17 @@
 ///     sprig-mutagen SOURCE_DIR OUT_DIR [--exclude FILE]
 ///
 /// writes OUT_DIR/SprigCore/*.swift (the schemata) and OUT_DIR/mutants.json (each mutant's id,
-/// file, line, operator, and the lines it changes: original and mutated). FILE lists ids (one a
+/// fingerprint, file, enclosing function, line, operator, and the lines it changes: original and
+/// mutated). FILE lists ids (one a
 /// line) to leave out: `sprig mutate` puts there the mutants the compiler rejects (a mutant that
 /// does not type-check, e.g. a dropped assignment to a `let` that is read later). Ids are stable:
 /// an excluded mutant keeps its number and the others keep theirs.
+///
+/// Ids move whenever SprigCore changes; a fingerprint does not move with edits elsewhere. It is
+/// a hash of the file's name, the enclosing declarations (types and function with its labels),
+/// the operator, the tokens of the statement or condition mutated, the mutated node's tokens and
+/// its replacement, and how many earlier mutants of the same file had all of these (0 mostly).
+/// Whitespace and comments do not enter it.
 ///
 /// The operators (DESIGN of `sprig mutate`, docs/mutate.md):
 ///   guard-true      a `guard` condition removed (the guard always passes)
@@ -33,7 +40,9 @@ import SwiftSyntax
 
 struct MutantRecord: Codable {
     var id: Int
+    var fingerprint: String
     var file: String
+    var function: String
     var line: Int
     var `operator`: String
     var original: [String]
@@ -51,6 +60,8 @@ final class Mutator: SyntaxRewriter {
     var nextID: Int
     let excluded: Set<Int>
     var records: [MutantRecord] = []
+    /// How many mutants of this file had each fingerprint key so far.
+    var keyCounts: [String: Int] = [:]
     /// The return type of each enclosing function, innermost last ("" for closures).
     var returnTypes: [String] = []
 
@@ -84,8 +95,78 @@ final class Mutator: SyntaxRewriter {
         let after = String(decoding: utf8[end.utf8Offset..<lineEnd], as: UTF8.self)
         let mutated = (before + mutatedText + after).split(separator: "\n", omittingEmptySubsequences: false)
             .map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        records.append(MutantRecord(id: id, file: file, line: s.line, operator: op, original: original, mutated: mutated))
+        let function = Self.enclosingDeclarations(of: node)
+        let key = [(file as NSString).lastPathComponent, function, op, Self.tokens(of: Self.statement(around: node)),
+                   Self.tokens(of: node), mutatedText.split(whereSeparator: \.isWhitespace).joined(separator: " ")].joined(separator: "\u{1F}")
+        let occurrence = keyCounts[key, default: 0]
+        keyCounts[key] = occurrence + 1
+        records.append(MutantRecord(id: id, fingerprint: Self.fingerprint(key + "\u{1F}\(occurrence)"), file: file, function: function,
+                                    line: s.line, operator: op, original: original, mutated: mutated))
         return id
+    }
+
+    /// The node's tokens separated by one space: no whitespace or comment of the source.
+    static func tokens(of node: some SyntaxProtocol) -> String {
+        node.tokens(viewMode: .sourceAccurate).map(\.text).joined(separator: " ")
+    }
+
+    /// The smallest statement-like node around `node` whose text does not include a body: a
+    /// condition, a plain statement, a member, a `for` loop's sequence, a `switch`'s subject.
+    static func statement(around node: some SyntaxProtocol) -> Syntax {
+        var n: Syntax? = Syntax(node)
+        while let cur = n {
+            if cur.is(ConditionElementSyntax.self) || cur.is(MemberBlockItemSyntax.self) { return cur }
+            if let parent = cur.parent {
+                if let loop = parent.as(ForStmtSyntax.self), cur.id == loop.sequence.id { return cur }
+                if let sw = parent.as(SwitchExprSyntax.self), cur.id == sw.subject.id { return cur }
+            }
+            if let item = cur.as(CodeBlockItemSyntax.self) {
+                let s = item.item
+                if !(s.is(GuardStmtSyntax.self) || s.is(ForStmtSyntax.self) || s.is(WhileStmtSyntax.self)
+                    || s.is(RepeatStmtSyntax.self) || s.is(DoStmtSyntax.self)
+                    || s.as(ExpressionStmtSyntax.self).map({ $0.expression.is(IfExprSyntax.self) || $0.expression.is(SwitchExprSyntax.self) }) == true
+                    || s.is(IfExprSyntax.self) || s.is(SwitchExprSyntax.self)) {
+                    return cur
+                }
+            }
+            n = cur.parent
+        }
+        return Syntax(node)
+    }
+
+    /// The declarations around `node`, outermost first: types and extensions by name, functions
+    /// and initializers with their argument labels, properties by name (`ConfigList.remove(_:from:)`).
+    static func enclosingDeclarations(of node: some SyntaxProtocol) -> String {
+        var names: [String] = []
+        var n = node.parent
+        while let cur = n {
+            if let d = cur.as(FunctionDeclSyntax.self) {
+                names.append(d.name.text + "(" + d.signature.parameterClause.parameters.map { $0.firstName.text + ":" }.joined() + ")")
+            } else if let d = cur.as(InitializerDeclSyntax.self) {
+                names.append("init(" + d.signature.parameterClause.parameters.map { $0.firstName.text + ":" }.joined() + ")")
+            } else if let d = cur.as(VariableDeclSyntax.self) {
+                names.append(d.bindings.map { $0.pattern.trimmedDescription }.joined(separator: ","))
+            } else if let d = cur.as(AccessorDeclSyntax.self) {
+                names.append(d.accessorSpecifier.text)
+            } else if let d = cur.as(SubscriptDeclSyntax.self) {
+                names.append("subscript(" + d.parameterClause.parameters.map { $0.firstName.text + ":" }.joined() + ")")
+            } else if let d = cur.as(StructDeclSyntax.self) { names.append(d.name.text)
+            } else if let d = cur.as(EnumDeclSyntax.self) { names.append(d.name.text)
+            } else if let d = cur.as(ClassDeclSyntax.self) { names.append(d.name.text)
+            } else if let d = cur.as(ProtocolDeclSyntax.self) { names.append(d.name.text)
+            } else if let d = cur.as(ExtensionDeclSyntax.self) { names.append(d.extendedType.trimmedDescription)
+            }
+            n = cur.parent
+        }
+        return names.reversed().joined(separator: ".")
+    }
+
+    /// 12 hex digits of the 64-bit FNV-1a hash of `key`.
+    static func fingerprint(_ key: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let hex = String(h >> 16, radix: 16)
+        return String(repeating: "0", count: 12 - hex.count) + hex
     }
 
     /// Whether `node` sits where a mutation must not go.
