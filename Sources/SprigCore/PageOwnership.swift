@@ -14,9 +14,9 @@ import SprigABI
 package enum PageOwnership {
     /// A page of the caller, checked.
     package struct OwnedPage {
-        public var va: VirtualAddress
-        public var paddr: PhysicalAddress
-        public var slots: Shadow.LeafSlots
+        package var va: VirtualAddress
+        package var paddr: PhysicalAddress
+        package var slots: Shadow.LeafSlots
     }
 
     /// The page at the hostile `name` in `caller`'s space, if the caller may give it away.

@@ -33,7 +33,7 @@ package enum Shadow {
     /// The table, shadow-1 and shadow-2 entry addresses at `level` for `va`, when every level
     /// above `level` is present (level 4 always is). Nil when some level above is missing.
     @inline(__always)
-    public static func slots<P: Platform>(
+    package static func slots<P: Platform>(
         _ p: P, descriptor d: Descriptor, va: VirtualAddress, level: Int
     ) -> LeafSlots? {
         guard va.isCanonical, va.isLowerHalf, level >= 1, level <= PageTableFormat.rootLevel else { return nil }

@@ -26,7 +26,7 @@ package enum PageTableFormat {
 
 extension VirtualAddress {
     /// The page-table index of this address at `level` (4 = root table … 1 = page table).
-    @inlinable public func index(level: Int) -> Int {
+    @inlinable package func index(level: Int) -> Int {
         Int(truncatingIfNeeded: (raw >> (12 + 9 * UInt64(level - 1))) & 0x1FF)
     }
 

@@ -15,7 +15,7 @@ package enum PageTableWalk {
 
     /// The leaf (level-1) entry mapping `va` and its physical address, if every level is present
     /// and none above the leaf is a large page (`walk`'s rule). Lower-half addresses only.
-    public static func leaf<P: Platform>(
+    package static func leaf<P: Platform>(
         _ platform: P, rootTable: PhysicalAddress, va: VirtualAddress
     ) -> (entry: PageTableEntry, at: PhysicalAddress)? {
         guard let w = try? walk(platform, rootTable: rootTable, va: va) else { return nil }
@@ -29,7 +29,7 @@ package enum PageTableWalk {
     /// same walk unrolled for the hot path; `OneWalkTests` checks the two agree.
     /// - Returns: the walk and the physical address of the leaf entry.
     /// - Throws: `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
-    public static func walk<P: Platform>(
+    package static func walk<P: Platform>(
         _ platform: P, rootTable: PhysicalAddress, va: VirtualAddress
     ) throws(Status) -> (walk: Walk, leafAt: PhysicalAddress) {
         guard va.isCanonical else { throw .nonCanonicalAddress }
@@ -65,8 +65,8 @@ package enum PageTableWalk {
     /// A completed walk: the leaf's frame and the AND of the entries of all four levels (whose
     /// U and W bits are what ring 3 may do with the page).
     package struct Walk: Equatable, Sendable {
-        public var frame: UInt64
-        public var rights: UInt64
+        package var frame: UInt64
+        package var rights: UInt64
         /// Ring 3 may read the page (U at every level), and write it (U and W at every level).
         @inlinable package var userAccessible: Bool { rights & PageTableEntry.user != 0 }
         @inlinable package var userWritable: Bool { userAccessible && rights & PageTableEntry.writable != 0 }
