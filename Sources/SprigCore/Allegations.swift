@@ -96,5 +96,5 @@ package struct UncheckedContextAddress: Equatable, Sendable {
     package let raw: UInt64
     @inlinable package init(_ raw: UInt64) { self.raw = raw }
     /// 0: no context there (a target refused by check 7; a save slot that drops the context).
-    @inlinable package var isNone: Bool { raw == 0 }
+    @inlinable var isNone: Bool { raw == 0 }
 }

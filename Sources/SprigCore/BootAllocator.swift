@@ -8,8 +8,8 @@ import SprigABI
 
 package struct PageRange: Equatable, Sendable {
     /// First page (page-aligned physical address) and one past the last.
-    package var start: UInt64
-    package var end: UInt64
+    package fileprivate(set) var start: UInt64
+    package fileprivate(set) var end: UInt64
     @inlinable package init(start: UInt64, end: UInt64) { self.start = start; self.end = end }
     @inlinable package var pages: UInt64 { end > start ? (end - start) / AddressSpace.pageSize : 0 }
 }

@@ -24,7 +24,7 @@ package enum TrapEvent: Equatable, Sendable {
 
 /// The five argument registers of a system call: rdi, rsi, rdx, r10, r8.
 package struct SystemCallArguments: Equatable, Sendable {
-    package var a0, a1, a2, a3, a4: UInt64
+    package private(set) var a0, a1, a2, a3, a4: UInt64
     @inlinable package init(_ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0, _ a4: UInt64 = 0) {
         self.a0 = a0; self.a1 = a1; self.a2 = a2; self.a3 = a3; self.a4 = a4
     }

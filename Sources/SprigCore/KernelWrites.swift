@@ -75,7 +75,7 @@ package enum Structures {
     }
 
     /// Copies `count` words from `source` to `destination` (a fresh root table's kernel half).
-    package static func copyWords<P: Platform>(_ p: P, from source: PhysicalAddress, to destination: PhysicalAddress, count: UInt64) {
+    static func copyWords<P: Platform>(_ p: P, from source: PhysicalAddress, to destination: PhysicalAddress, count: UInt64) {
         var k: UInt64 = 0
         while k < count {
             p.store(destination.adding(k &* 8), p.load(source.adding(k &* 8)), WriteAccess())

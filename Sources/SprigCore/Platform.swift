@@ -83,11 +83,11 @@ package protocol CPUPlatform: Platform {
 
 /// What a handler is told about the event it is entered for (`SprigABI.Delivery`).
 package struct DeliveryInfo: Sendable {
-    package var source: UInt64
-    package var vector: UInt64
-    package var errorCode: UInt64
-    package var faultAddress: UInt64
-    package var savedAt: UInt64
+    package private(set) var source: UInt64
+    package private(set) var vector: UInt64
+    package private(set) var errorCode: UInt64
+    package private(set) var faultAddress: UInt64
+    package private(set) var savedAt: UInt64
     @inlinable package init(source: UInt64, vector: UInt64, errorCode: UInt64, faultAddress: UInt64, savedAt: UInt64) {
         self.source = source; self.vector = vector; self.errorCode = errorCode
         self.faultAddress = faultAddress; self.savedAt = savedAt

@@ -19,11 +19,11 @@ import SprigABI
 
 /// A boot module (a partition image the firmware loaded) as the kernel found it.
 package struct BootModule: Sendable {
-    package var start: PhysicalAddress
-    package var bytes: UInt64
+    package private(set) var start: PhysicalAddress
+    package private(set) var bytes: UInt64
     /// Up to 16 bytes of name, NUL-padded, as two little-endian words.
-    package var name0: UInt64
-    package var name1: UInt64
+    package private(set) var name0: UInt64
+    package private(set) var name1: UInt64
     package init(start: PhysicalAddress, bytes: UInt64, name0: UInt64, name1: UInt64) {
         self.start = start; self.bytes = bytes; self.name0 = name0; self.name1 = name1
     }
@@ -32,7 +32,7 @@ package struct BootModule: Sendable {
 /// The kernel command line as the loader gave it, cut at `BootInfoLayout.maxCommandLine` bytes;
 /// `RootBuilder` copies it to root's boot-info page.
 package struct BootCommandLine: Sendable {
-    package var bytes: InlineArray<256, UInt8> = .init(repeating: 0)
+    package private(set) var bytes: InlineArray<256, UInt8> = .init(repeating: 0)
     package private(set) var count = 0
     package init() {}
 
@@ -46,16 +46,16 @@ package struct BootCommandLine: Sendable {
 }
 
 package struct RootBuildResult: Sendable {
-    package var descriptor: Descriptor
-    package var rootTable: RootTable
+    package private(set) var descriptor: Descriptor
+    package private(set) var rootTable: RootTable
     /// Roots of root's shadow 1 and shadow 2.
-    package var shadow1: PhysicalAddress
-    package var shadow2: PhysicalAddress
+    package private(set) var shadow1: PhysicalAddress
+    package private(set) var shadow2: PhysicalAddress
     /// Kernel structure pages allocated to build root (descriptor, tables and shadows).
-    package var structurePages: UInt64
-    package var imagePages: UInt64
-    package var windowPages: UInt64
-    package var rangeCount: UInt64
+    package private(set) var structurePages: UInt64
+    package private(set) var imagePages: UInt64
+    package private(set) var windowPages: UInt64
+    package private(set) var rangeCount: UInt64
 }
 
 package enum RootBuildError: Error, Sendable {

@@ -27,7 +27,7 @@ package enum TranslationCache {
     /// turn, both stay.
     package static let sets = 16
     package static let ways = 2
-    package static let entryCount = sets * ways
+    static let entryCount = sets * ways
     /// Words of `KernelCache` storage: (descriptor, page | stamp, frame | writable) per entry
     /// (`KernelCache.stamp`: the generation it was filled in); a tag word of 0 is an empty entry.
     package static let words = entryCount * 3

@@ -37,7 +37,7 @@ package enum YieldCache {
     /// always both stay.
     package static let sets = 8
     package static let ways = 2
-    package static let entryCount = sets * ways
+    static let entryCount = sets * ways
     package static let entryWords = 16
     package static let words = entryCount * entryWords
     /// First word in `KernelCache` storage.
@@ -51,7 +51,7 @@ package enum YieldCache {
     /// The tag of an entry filled while the stamp is `stamp` (`KernelCache.stamp`: bit 63 and
     /// the generation, bits 47–62), for both indices (each below 2^16).
     @inline(__always)
-    package static func tagValue(stamp: UInt64, targetInterrupt: UInt64, saveIndex: UInt64) -> UInt64 {
+    static func tagValue(stamp: UInt64, targetInterrupt: UInt64, saveIndex: UInt64) -> UInt64 {
         stamp | saveIndex &<< 16 | targetInterrupt
     }
 

@@ -5,7 +5,7 @@
 import SprigABI
 
 package struct PageTableEntry: Equatable, Sendable {
-    package var raw: UInt64
+    package private(set) var raw: UInt64
     @inlinable package init(raw: UInt64) { self.raw = raw }
 
     package static let present: UInt64 = 1 << 0
@@ -26,11 +26,11 @@ package struct PageTableEntry: Equatable, Sendable {
     @inlinable package var isExecutable: Bool { raw & Self.noExecute == 0 }
     @inlinable package var isLargePage: Bool { raw & Self.largePage != 0 }
     /// Present and pointing at the next level's table (not a large page): what a walk follows.
-    @inlinable package var isNextTable: Bool { raw & (Self.present | Self.largePage) == Self.present }
+    @inlinable var isNextTable: Bool { raw & (Self.present | Self.largePage) == Self.present }
     @inlinable package var frame: PhysicalAddress { PhysicalAddress(raw & Self.addressMask) }
 
     /// Gives or takes ring 3's access to the page (the U bit).
-    @inlinable package mutating func setUserAccessible(_ accessible: Bool) {
+    @inlinable mutating func setUserAccessible(_ accessible: Bool) {
         if accessible { raw |= Self.user } else { raw &= ~Self.user }
     }
 

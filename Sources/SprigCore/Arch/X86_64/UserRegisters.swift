@@ -7,7 +7,7 @@ import SprigABI
 package enum UserRegisters {
     /// rflags bits a partition may hold: CF, PF, AF, ZF, SF, TF, DF, OF, AC, ID. Not IF (the core
     /// decides), IOPL (no port I/O from ring 3), NT, RF, VM, VIF, VIP.
-    package static let userFlagsMask: UInt64 = 0x0000_0000_0024_0DD5
+    static let userFlagsMask: UInt64 = 0x0000_0000_0024_0DD5
     package static let interruptFlag: UInt64 = 0x200
     /// Bit 1 of rflags always reads 1.
     package static let reservedOne: UInt64 = 0x2
