@@ -6,34 +6,34 @@
 /// `VirtualAddress` in the lower half (after Hubris's `USlice`).
 import SprigABI
 
-public struct PhysicalAddress: Hashable, Comparable, Sendable {
-    public let raw: UInt64
-    @inlinable public init(_ raw: UInt64) { self.raw = raw }
-    @inlinable public static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
+package struct PhysicalAddress: Hashable, Comparable, Sendable {
+    package let raw: UInt64
+    @inlinable package init(_ raw: UInt64) { self.raw = raw }
+    @inlinable package static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
     @inlinable package var isPageAligned: Bool { raw & (AddressSpace.pageSize - 1) == 0 }
     @inlinable package var pageBase: PhysicalAddress { PhysicalAddress(raw & ~(AddressSpace.pageSize - 1)) }
-    @inlinable public func adding(_ bytes: UInt64) -> PhysicalAddress { PhysicalAddress(raw &+ bytes) }
-    public static let null = PhysicalAddress(0)
+    @inlinable package func adding(_ bytes: UInt64) -> PhysicalAddress { PhysicalAddress(raw &+ bytes) }
+    package static let null = PhysicalAddress(0)
 }
 
 /// A virtual address the kernel computed or checked: made by `UserAddress.checkedCanonical()` /
 /// `checkedPage()` from a partition's value, or by the kernel from its own (no public initializer).
-public struct VirtualAddress: Hashable, Comparable, Sendable {
-    public let raw: UInt64
+package struct VirtualAddress: Hashable, Comparable, Sendable {
+    package let raw: UInt64
     @inlinable package init(_ raw: UInt64) { self.raw = raw }
-    @inlinable public static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
+    @inlinable package static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
     @inlinable package var isPageAligned: Bool { raw & (AddressSpace.pageSize - 1) == 0 }
     @inlinable package var pageBase: VirtualAddress { VirtualAddress(raw & ~(AddressSpace.pageSize - 1)) }
     @inlinable package var pageOffset: UInt64 { raw & (AddressSpace.pageSize - 1) }
-    @inlinable public func adding(_ bytes: UInt64) -> VirtualAddress { VirtualAddress(raw &+ bytes) }
+    @inlinable package func adding(_ bytes: UInt64) -> VirtualAddress { VirtualAddress(raw &+ bytes) }
     // `isCanonical` and `index(level:)` are the architecture's (Arch/…/PageTableFormat.swift).
     @inlinable package var isLowerHalf: Bool { raw < AddressSpace.lowerHalfEnd }
 }
 
 /// A virtual address a partition passed to the kernel. Hostile until checked.
 package struct UserAddress: Sendable {
-    public let raw: UInt64
-    @inlinable public init(_ raw: UInt64) { self.raw = raw }
+    package let raw: UInt64
+    @inlinable package init(_ raw: UInt64) { self.raw = raw }
 
     /// Canonical and in the lower half; else throws the status saying which it is not.
     @inlinable package func checkedCanonical() throws(Status) -> VirtualAddress {

@@ -11,21 +11,21 @@
 import SprigABI
 
 /// A VIDT index a partition passed: yield's target or save index, or an `int n` vector.
-public struct UncheckedVIDTIndex: Equatable, Sendable {
-    public let raw: UInt64
-    @inlinable public init(_ raw: UInt64) { self.raw = raw }
+package struct UncheckedVIDTIndex: Equatable, Sendable {
+    package let raw: UInt64
+    @inlinable package init(_ raw: UInt64) { self.raw = raw }
 
     /// Below `VIDTIndex.count` (yield checks 1 and 2), and in range on every path the CPU may
     /// speculate down too (Spectre v1: the VIDT has a power-of-two number of entries).
-    @inline(__always) public func checked() -> VIDTSlot? {
+    @inline(__always) package func checked() -> VIDTSlot? {
         guard raw < VIDTIndex.count else { return nil }
         return VIDTSlot(checked: Speculation.wrap(raw, belowPowerOfTwo: VIDTIndex.count))
     }
 }
 
 /// An index into a VIDT, below `VIDTIndex.count`.
-public struct VIDTSlot: Equatable, Sendable {
-    public let index: UInt64
+package struct VIDTSlot: Equatable, Sendable {
+    package let index: UInt64
     @usableFromInline init(checked index: UInt64) { self.index = index }
     /// An index the kernel chose (a fault's vector, a CLI/STI save slot, `VIDTIndex.main`).
     @inlinable package init(kernel index: UInt64) {
@@ -33,14 +33,14 @@ public struct VIDTSlot: Equatable, Sendable {
         self.index = index
     }
     /// The context root boots from (`VIDTIndex.main`).
-    public static let main = VIDTSlot(checked: VIDTIndex.main)
+    package static let main = VIDTSlot(checked: VIDTIndex.main)
 }
 
 /// A virtual interrupt state a partition passed (yield's `flagsOnYield`/`flagsOnWake`,
 /// `setIntState`'s argument) or left in a context's `ContextLayout.flags` word.
 package struct UncheckedInterruptState: Equatable, Sendable {
-    public let raw: UInt64
-    @inlinable public init(_ raw: UInt64) { self.raw = raw }
+    package let raw: UInt64
+    @inlinable package init(_ raw: UInt64) { self.raw = raw }
 
     /// yield's and a context's rule: 0 is enabled, any other value masked.
     @inlinable package var normalized: VirtualInterruptState {
@@ -49,7 +49,7 @@ package struct UncheckedInterruptState: Equatable, Sendable {
 
     /// setIntState's rule: exactly `InterruptFlags.enabled` or `InterruptFlags.masked`, else nil
     /// (`Status.invalidArgument`).
-    @inlinable public func checked() -> VirtualInterruptState? {
+    @inlinable package func checked() -> VirtualInterruptState? {
         raw <= InterruptFlags.masked ? VirtualInterruptState(checked: raw) : nil
     }
 }
@@ -57,20 +57,20 @@ package struct UncheckedInterruptState: Equatable, Sendable {
 /// A partition's virtual interrupt state as the kernel stores it: `InterruptFlags.enabled` (0)
 /// or `InterruptFlags.masked` (1), nothing else.
 package struct VirtualInterruptState: Equatable, Sendable {
-    public let raw: UInt64
+    package let raw: UInt64
     @usableFromInline init(checked raw: UInt64) { self.raw = raw }
-    public static let enabled = VirtualInterruptState(checked: InterruptFlags.enabled)
-    public static let masked = VirtualInterruptState(checked: InterruptFlags.masked)
+    package static let enabled = VirtualInterruptState(checked: InterruptFlags.enabled)
+    package static let masked = VirtualInterruptState(checked: InterruptFlags.masked)
     @inlinable package var isEnabled: Bool { raw == InterruptFlags.enabled }
 }
 
 /// The rights argument of `addVAddr`.
 package struct UncheckedRights: Equatable, Sendable {
-    public let raw: UInt64
-    @inlinable public init(_ raw: UInt64) { self.raw = raw }
+    package let raw: UInt64
+    @inlinable package init(_ raw: UInt64) { self.raw = raw }
 
     /// Only `Rights` bits, and `Rights.read` among them; else nil (`Status.invalidArgument`).
-    @inlinable public func checked() -> PageRights? {
+    @inlinable package func checked() -> PageRights? {
         guard raw & ~Rights.all == 0, raw & Rights.read != 0 else { return nil }
         return PageRights(checked: raw)
     }
@@ -78,23 +78,23 @@ package struct UncheckedRights: Equatable, Sendable {
 
 /// Rights of a page mapping: `Rights.read` plus any of `write` and `execute`.
 package struct PageRights: Equatable, Sendable {
-    public let raw: UInt64
+    package let raw: UInt64
     @usableFromInline init(checked raw: UInt64) { self.raw = raw }
     /// Rights the kernel chose (the pages of root at boot, a test's mapping).
     @inlinable package init(kernel raw: UInt64) {
         assert(raw & ~Rights.all == 0 && raw & Rights.read != 0)
         self.raw = raw
     }
-    @inlinable public var write: Bool { raw & Rights.write != 0 }
-    @inlinable public var execute: Bool { raw & Rights.execute != 0 }
-    public static let all = PageRights(checked: Rights.all)
+    @inlinable package var write: Bool { raw & Rights.write != 0 }
+    @inlinable package var execute: Bool { raw & Rights.execute != 0 }
+    package static let all = PageRights(checked: Rights.all)
 }
 
 /// A VIDT entry as read from a partition's VIDT page: the vaddr, in that partition, of a
 /// context, or 0. `ContextCheck.locate` is the one check that turns it into a `ContextLocation`.
-public struct UncheckedContextAddress: Equatable, Sendable {
-    public let raw: UInt64
-    @inlinable public init(_ raw: UInt64) { self.raw = raw }
+package struct UncheckedContextAddress: Equatable, Sendable {
+    package let raw: UInt64
+    @inlinable package init(_ raw: UInt64) { self.raw = raw }
     /// 0: no context there (a target refused by check 7; a save slot that drops the context).
-    @inlinable package var isNone: Bool { raw == 0 }
+    @inlinable var isNone: Bool { raw == 0 }
 }

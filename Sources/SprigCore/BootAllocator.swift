@@ -6,27 +6,27 @@
 /// never used again: from then on, every structure page is given by a parent.
 import SprigABI
 
-public struct PageRange: Equatable, Sendable {
+package struct PageRange: Equatable, Sendable {
     /// First page (page-aligned physical address) and one past the last.
-    public var start: UInt64
-    public var end: UInt64
-    @inlinable public init(start: UInt64, end: UInt64) { self.start = start; self.end = end }
-    @inlinable public var pages: UInt64 { end > start ? (end - start) / AddressSpace.pageSize : 0 }
+    package fileprivate(set) var start: UInt64
+    package fileprivate(set) var end: UInt64
+    @inlinable package init(start: UInt64, end: UInt64) { self.start = start; self.end = end }
+    @inlinable package var pages: UInt64 { end > start ? (end - start) / AddressSpace.pageSize : 0 }
 }
 
-public struct BootAllocator {
+package struct BootAllocator {
     package static let capacity = 32
     private var ranges: InlineArray<32, PageRange> = .init(repeating: PageRange(start: 0, end: 0))
-    public private(set) var count = 0
+    package private(set) var count = 0
     /// Pages handed out so far (kernel structure pages and root's own pages).
-    public private(set) var allocated: UInt64 = 0
+    package private(set) var allocated: UInt64 = 0
 
-    public init() {}
+    package init() {}
 
     /// Adds `[start, end)` as free, shrunk inward to whole pages. Ranges beyond the capacity are
     /// dropped (returns false); overlapping ranges are the caller's error.
     @discardableResult
-    public mutating func addFree(start: UInt64, end: UInt64) -> Bool {
+    package mutating func addFree(start: UInt64, end: UInt64) -> Bool {
         let mask = AddressSpace.pageSize - 1
         let s = (start &+ mask) & ~mask
         let e = end & ~mask
@@ -44,7 +44,7 @@ public struct BootAllocator {
     }
 
     /// Removes `[start, end)` (widened to whole pages) from the free ranges.
-    public mutating func reserve(start: UInt64, end: UInt64) {
+    package mutating func reserve(start: UInt64, end: UInt64) {
         let mask = AddressSpace.pageSize - 1
         let s = start & ~mask
         let e = (end &+ mask) & ~mask
@@ -78,7 +78,7 @@ public struct BootAllocator {
     }
 
     /// A free page from the top of the highest range, or nil when memory is exhausted.
-    public mutating func allocatePage() -> PhysicalAddress? {
+    package mutating func allocatePage() -> PhysicalAddress? {
         while count > 0 {
             let top = count - 1
             if ranges[top].end > ranges[top].start {
@@ -112,5 +112,5 @@ public struct BootAllocator {
         return n
     }
 
-    public func range(_ i: Int) -> PageRange { ranges[i] }
+    package func range(_ i: Int) -> PageRange { ranges[i] }
 }

@@ -19,10 +19,10 @@
 import SprigABI
 
 package enum ConfigList {
-    public static let next = 0
+    package static let next = 0
     package static let ownVAddr = 8
-    public static let count = 16
-    public static let entries = 32
+    package static let count = 16
+    package static let entries = 32
     package static let entrySize = 16
     /// Entries per configuration page.
     package static let capacity: UInt64 = 254

@@ -22,11 +22,11 @@ import SprigABI
 /// Where a checked context lies: `firstBytes` bytes at `first`, the rest at the start of the
 /// page `second` (equal to `first`'s page when the context does not straddle).
 /// Only `ContextCheck.locate` makes one, after checking every page.
-public struct ContextLocation: Equatable, Sendable {
-    public let first: PhysicalAddress
+package struct ContextLocation: Equatable, Sendable {
+    package let first: PhysicalAddress
     /// Bytes of the context on the first page: a multiple of 16, 16 … `ContextLayout.size`.
-    public let firstBytes: UInt64
-    public let second: PhysicalAddress
+    package let firstBytes: UInt64
+    package let second: PhysicalAddress
 
     @usableFromInline init(first: PhysicalAddress, firstBytes: UInt64, second: PhysicalAddress) {
         self.first = first; self.firstBytes = firstBytes; self.second = second
@@ -34,7 +34,7 @@ public struct ContextLocation: Equatable, Sendable {
 
     /// Physical address of the 8-byte word at byte `offset` of the context (offset a multiple
     /// of 8, below `ContextLayout.size`).
-    @inlinable public func word(at offset: Int) -> PhysicalAddress {
+    @inlinable package func word(at offset: Int) -> PhysicalAddress {
         let o = UInt64(truncatingIfNeeded: offset)
         return o < firstBytes ? first.adding(o) : second.adding(o &- firstBytes)
     }
@@ -54,20 +54,20 @@ public struct ContextLocation: Equatable, Sendable {
 }
 
 /// The checks yield and delivery share (written once).
-public enum ContextCheck {
+package enum ContextCheck {
     /// Byte alignment a context address must have.
-    public static let alignment: UInt64 = 16
+    package static let alignment: UInt64 = 16
 
     /// The physical page of the VIDT of the partition `descriptor` (tables `rootTable`), if it is
     /// mapped and user-accessible there (yield checks 5 and 6).
     @inline(__always)
-    public static func vidtPage<P: Platform>(_ platform: P, descriptor: Descriptor, rootTable: RootTable) -> PhysicalAddress? {
+    package static func vidtPage<P: Platform>(_ platform: P, descriptor: Descriptor, rootTable: RootTable) -> PhysicalAddress? {
         TranslationCache.translate(platform, descriptor: descriptor, rootTable: rootTable, va: AddressSpace.vidt, write: false)
     }
 
     /// VIDT entry `index` of the VIDT at `vidt`: partition memory, an allegation.
     @inline(__always)
-    public static func entry<P: Platform>(_ platform: P, vidt: PhysicalAddress, index: VIDTSlot) -> UncheckedContextAddress {
+    package static func entry<P: Platform>(_ platform: P, vidt: PhysicalAddress, index: VIDTSlot) -> UncheckedContextAddress {
         UncheckedContextAddress(platform.load(vidt.adding(index.index &* 8)))
     }
 
@@ -77,7 +77,7 @@ public enum ContextCheck {
     /// on the partition's VIDT page `vidt`.
     /// - Returns: its location, or nil (the caller turns nil into its own status).
     @inline(__always)
-    public static func locate<P: Platform>(
+    package static func locate<P: Platform>(
         _ platform: P, descriptor: Descriptor, rootTable: RootTable, va entry: UncheckedContextAddress, write: Bool,
         vidt: PhysicalAddress
     ) -> ContextLocation? {

@@ -74,8 +74,8 @@ package enum DescriptorLayout {
 /// tests go through `checked`, which verifies the page is in the tree. A service's caller is a `Descriptor`, so "the caller is a
 /// live descriptor" is a fact of the type, not an assertion; so is the callee of a yield, its
 /// plan's caller and every partition a delivery walks through.
-public struct Descriptor: Hashable, Sendable {
-    public let paddr: PhysicalAddress
+package struct Descriptor: Hashable, Sendable {
+    package let paddr: PhysicalAddress
     private init(_ paddr: PhysicalAddress) { self.paddr = paddr }
 
     // MARK: Promotions (the only ones)
@@ -134,12 +134,12 @@ public struct Descriptor: Hashable, Sendable {
     // MARK: Fields (reads)
 
     /// The partition's root table page.
-    @inline(__always) public func rootTable<P: Platform>(_ p: P) -> RootTable { RootTable(PhysicalAddress(word(p, DescriptorLayout.rootTable))) }
+    @inline(__always) package func rootTable<P: Platform>(_ p: P) -> RootTable { RootTable(PhysicalAddress(word(p, DescriptorLayout.rootTable))) }
     /// The roots of shadow 1 and shadow 2 (root-table-shaped).
     @inline(__always) package func shadow1<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow1)) }
     @inline(__always) package func shadow2<P: Platform>(_ p: P) -> PhysicalAddress { PhysicalAddress(word(p, DescriptorLayout.shadow2)) }
     /// The parent's descriptor; nil for root.
-    @inline(__always) public func parent<P: Platform>(_ p: P) -> Descriptor? {
+    @inline(__always) package func parent<P: Platform>(_ p: P) -> Descriptor? {
         let raw = word(p, DescriptorLayout.parent)
         return raw == 0 ? nil : Descriptor(PhysicalAddress(raw))
     }
@@ -230,8 +230,8 @@ public struct Descriptor: Hashable, Sendable {
 /// cache's copy of one, so holding one is the proof that the page is a live partition's root
 /// table, never a page ring 3 named. The arch layer's walks take any table page
 /// (`rootTable.paddr`), the kernel's own and the tests' hand-built ones too.
-public struct RootTable: Hashable, Sendable {
-    public let paddr: PhysicalAddress
+package struct RootTable: Hashable, Sendable {
+    package let paddr: PhysicalAddress
     fileprivate init(_ paddr: PhysicalAddress) { self.paddr = paddr }
 
     /// A root table the kernel's caches keep (`YieldCache`): the word a fill stored from one.

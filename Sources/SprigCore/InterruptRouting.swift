@@ -29,9 +29,9 @@
 /// nothing. Every walk up the tree is bounded by the starting partition's depth.
 import SprigABI
 
-public enum InterruptRouting {
+package enum InterruptRouting {
     /// What the trap handler does next.
-    public enum Outcome: Equatable, Sendable {
+    package enum Outcome: Equatable, Sendable {
         /// The receiver's handler is loaded (and the receiver current): return to ring 3.
         case delivered
         /// Nobody took it; nothing changed: return to the interrupted partition as it was.
@@ -48,7 +48,7 @@ public enum InterruptRouting {
     ///   registers, the interrupted context saved in its own VIDT or dropped (r8 says which);
     ///   `.resumed` — nothing changed.
     @inline(__always)
-    public static func hardwareInterrupt<P: CPUPlatform>(_ p: P, vector: UInt64) -> Outcome {
+    package static func hardwareInterrupt<P: CPUPlatform>(_ p: P, vector: UInt64) -> Outcome {
         assert(vector == VIDTIndex.nmi || vector >= VIDTIndex.firstInterrupt && vector < VIDTIndex.endInterrupts)
         let interrupted = p.currentPartition
         let root = p.rootPartition
@@ -85,7 +85,7 @@ public enum InterruptRouting {
     ///   faulting context is saved in the faulting partition's VIDT when the handler entered is
     ///   told about it (the parent's, or root's `VIDT[8]` for a child of root);
     ///   `.kernelCrash` — nothing changed.
-    public static func exception<P: CPUPlatform>(
+    package static func exception<P: CPUPlatform>(
         _ p: P, vector: UInt64, errorCode: UInt64, faultAddress: UInt64
     ) -> Outcome {
         assert(vector < VIDTIndex.firstInterrupt)
@@ -129,7 +129,7 @@ public enum InterruptRouting {
     /// - Returns: `.success` when the parent's handler is loaded (the caller's context saved
     ///   at its CLI/STI slot with rax = 0, or dropped if that entry is 0), else yield's status
     ///   for `yield(0, vector, slot, state, state)` and nothing changed.
-    public static func softwareInterrupt<P: CPUPlatform>(_ p: P, vector: UncheckedVIDTIndex) -> Status {
+    package static func softwareInterrupt<P: CPUPlatform>(_ p: P, vector: UncheckedVIDTIndex) -> Status {
         let caller = p.currentPartition
         let state = caller.interruptState(p)
         let slot = VIDTIndex.saveSlot(state: state.raw)
@@ -212,7 +212,7 @@ public enum InterruptRouting {
     /// following each intermediate partition's shadow 2 (vaddr in parent) up the tree; 0 when
     /// `partition` is `ancestor`.
     /// - Precondition: `ancestor` is `partition` or one of its ancestors.
-    public static func name<P: Platform>(_ p: P, _ partition: Descriptor, in ancestor: Descriptor) -> UInt64 {
+    package static func name<P: Platform>(_ p: P, _ partition: Descriptor, in ancestor: Descriptor) -> UInt64 {
         guard partition != ancestor, var holder = partition.parent(p) else { return 0 }
         var vaddr = partition.vaddrInParent(p)
         var steps = partition.depth(p)

@@ -9,7 +9,7 @@
 import SprigABI
 
 /// What trapped, as the platform decoded it. Arguments are raw ring-3 values.
-public enum TrapEvent: Equatable, Sendable {
+package enum TrapEvent: Equatable, Sendable {
     /// `syscall` with rax = `number` and the five argument registers (`SprigABI.Service`).
     case systemCall(number: UInt64, SystemCallArguments)
     /// CPU exception `vector` (0…31) in ring 3; `errorCode` and `faultAddress` (CR2) are 0 when
@@ -23,15 +23,15 @@ public enum TrapEvent: Equatable, Sendable {
 }
 
 /// The five argument registers of a system call: rdi, rsi, rdx, r10, r8.
-public struct SystemCallArguments: Equatable, Sendable {
-    public var a0, a1, a2, a3, a4: UInt64
-    @inlinable public init(_ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0, _ a4: UInt64 = 0) {
+package struct SystemCallArguments: Equatable, Sendable {
+    package private(set) var a0, a1, a2, a3, a4: UInt64
+    @inlinable package init(_ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0, _ a4: UInt64 = 0) {
         self.a0 = a0; self.a1 = a1; self.a2 = a2; self.a3 = a3; self.a4 = a4
     }
 }
 
 /// What the platform does with the trapped state after `Kernel.trap`.
-public enum TrapOutcome: Equatable, Sendable {
+package enum TrapOutcome: Equatable, Sendable {
     /// A service answered: rax := status, rdx := value; the caller resumes.
     case returned(Status, value: UInt64)
     /// `int n` was refused: rax := status, nothing else; the caller resumes.
@@ -54,7 +54,7 @@ extension Kernel {
     ///   the lower half: a loaded context's is sanitized by the platform, every path that resumes
     ///   the trapped partition itself goes through `returnAddress`.
     @inline(__always)
-    public static func trap<P: CPUPlatform>(_ p: P, _ event: TrapEvent) -> TrapOutcome {
+    package static func trap<P: CPUPlatform>(_ p: P, _ event: TrapEvent) -> TrapOutcome {
         switch event {
         case .systemCall(let number, let a):
             let outcome = systemCall(p, number: number, a)

@@ -46,7 +46,7 @@ import SprigABI
 
 /// Permission to write physical memory: an argument of `Platform`'s writers that only this
 /// file can make (its initializer is file-private).
-public struct WriteAccess: Sendable {
+package struct WriteAccess: Sendable {
     fileprivate init() {}
 }
 
@@ -75,7 +75,7 @@ package enum Structures {
     }
 
     /// Copies `count` words from `source` to `destination` (a fresh root table's kernel half).
-    package static func copyWords<P: Platform>(_ p: P, from source: PhysicalAddress, to destination: PhysicalAddress, count: UInt64) {
+    static func copyWords<P: Platform>(_ p: P, from source: PhysicalAddress, to destination: PhysicalAddress, count: UInt64) {
         var k: UInt64 = 0
         while k < count {
             p.store(destination.adding(k &* 8), p.load(source.adding(k &* 8)), WriteAccess())
@@ -111,11 +111,11 @@ package enum PartitionMemory {
 
 extension KernelCache {
     /// Storage index of the generation word (after both caches' entries).
-    public static let generation = TranslationCache.words + YieldCache.words
+    package static let generation = TranslationCache.words + YieldCache.words
     /// Bit 63 of the stamp: set in every stamp after the first structure write.
-    public static let live: UInt64 = 1 << 63
+    package static let live: UInt64 = 1 << 63
     /// The stamp's bits: `live` and the 16-bit generation above bit 47.
-    public static let stampMask: UInt64 = 0xFFFF_8000_0000_0000
+    package static let stampMask: UInt64 = 0xFFFF_8000_0000_0000
     /// One generation.
     static let step: UInt64 = 1 << 47
 

@@ -13,15 +13,15 @@ import SprigABI
 
 package enum PageOwnership {
     /// A page of the caller, checked.
-    package struct OwnedPage {
-        public var va: VirtualAddress
-        public var paddr: PhysicalAddress
-        public var slots: Shadow.LeafSlots
+    struct OwnedPage {
+        package private(set) var va: VirtualAddress
+        package private(set) var paddr: PhysicalAddress
+        package private(set) var slots: Shadow.LeafSlots
     }
 
     /// The page at the hostile `name` in `caller`'s space, if the caller may give it away.
     /// - Parameter structure: also require write access (the kernel will write the page).
-    package static func checkGivable<P: Platform>(
+    static func checkGivable<P: Platform>(
         _ p: P, caller: Descriptor, _ name: UserAddress, structure: Bool
     ) throws(Status) -> OwnedPage {
         let va = try name.checkedPage()

@@ -12,7 +12,7 @@ package enum Partition {
     /// caller's space), or nil if `name` does not name a live child of caller.
     /// - Postcondition: a non-nil result is a descriptor whose parent is `caller`.
     @inline(__always)
-    public static func child<P: Platform>(_ p: P, caller: Descriptor, named name: UserAddress) -> Descriptor? {
+    package static func child<P: Platform>(_ p: P, caller: Descriptor, named name: UserAddress) -> Descriptor? {
         guard let va = try? name.checkedPage(),
               let slots = Shadow.leafSlots(p, descriptor: caller, va: va)
         else { return nil }
@@ -25,7 +25,7 @@ package enum Partition {
 
     /// The child named `name` and the checked page-aligned vaddr `va` in it; throws the status
     /// that says which of the two is wrong (the child first, as every service checks it).
-    public static func child<P: Platform>(
+    package static func child<P: Platform>(
         _ p: P, caller: Descriptor, named name: UserAddress, page va: UserAddress
     ) throws(Status) -> (descriptor: Descriptor, va: VirtualAddress) {
         guard let child = child(p, caller: caller, named: name) else { throw .invalidChild }

@@ -30,7 +30,7 @@
 /// * Neither may fault: every physical address in a `ContextLocation` was checked by the core.
 import SprigABI
 
-public protocol Platform {
+package protocol Platform {
     /// The 8-byte word at `paddr` (8-byte aligned, inside RAM).
     func load(_ paddr: PhysicalAddress) -> UInt64
     /// Writes the 8-byte word at `paddr` (8-byte aligned, inside RAM). The three writers take a
@@ -55,7 +55,7 @@ public protocol Platform {
 }
 
 /// A `Platform` that also holds the trapped CPU state: what yield and event delivery need.
-public protocol CPUPlatform: Platform {
+package protocol CPUPlatform: Platform {
     /// The root partition (fixed at boot: `RootBuilder`'s descriptor).
     var rootPartition: Descriptor { get }
     /// The partition whose state is trapped (the one running in ring 3): root at boot, then
@@ -82,13 +82,13 @@ public protocol CPUPlatform: Platform {
 }
 
 /// What a handler is told about the event it is entered for (`SprigABI.Delivery`).
-public struct DeliveryInfo: Sendable {
-    public var source: UInt64
-    public var vector: UInt64
-    public var errorCode: UInt64
-    public var faultAddress: UInt64
-    public var savedAt: UInt64
-    @inlinable public init(source: UInt64, vector: UInt64, errorCode: UInt64, faultAddress: UInt64, savedAt: UInt64) {
+package struct DeliveryInfo: Sendable {
+    package private(set) var source: UInt64
+    package private(set) var vector: UInt64
+    package private(set) var errorCode: UInt64
+    package private(set) var faultAddress: UInt64
+    package private(set) var savedAt: UInt64
+    @inlinable package init(source: UInt64, vector: UInt64, errorCode: UInt64, faultAddress: UInt64, savedAt: UInt64) {
         self.source = source; self.vector = vector; self.errorCode = errorCode
         self.faultAddress = faultAddress; self.savedAt = savedAt
     }

@@ -18,26 +18,26 @@
 import SprigABI
 
 /// A boot module (a partition image the firmware loaded) as the kernel found it.
-public struct BootModule: Sendable {
-    public var start: PhysicalAddress
-    public var bytes: UInt64
+package struct BootModule: Sendable {
+    package private(set) var start: PhysicalAddress
+    package private(set) var bytes: UInt64
     /// Up to 16 bytes of name, NUL-padded, as two little-endian words.
-    public var name0: UInt64
-    public var name1: UInt64
-    public init(start: PhysicalAddress, bytes: UInt64, name0: UInt64, name1: UInt64) {
+    package private(set) var name0: UInt64
+    package private(set) var name1: UInt64
+    package init(start: PhysicalAddress, bytes: UInt64, name0: UInt64, name1: UInt64) {
         self.start = start; self.bytes = bytes; self.name0 = name0; self.name1 = name1
     }
 }
 
 /// The kernel command line as the loader gave it, cut at `BootInfoLayout.maxCommandLine` bytes;
 /// `RootBuilder` copies it to root's boot-info page.
-public struct BootCommandLine: Sendable {
-    public var bytes: InlineArray<256, UInt8> = .init(repeating: 0)
-    public private(set) var count = 0
-    public init() {}
+package struct BootCommandLine: Sendable {
+    package private(set) var bytes: InlineArray<256, UInt8> = .init(repeating: 0)
+    package private(set) var count = 0
+    package init() {}
 
     /// Appends `byte`; false (nothing appended) when the line is full.
-    public mutating func append(_ byte: UInt8) -> Bool {
+    package mutating func append(_ byte: UInt8) -> Bool {
         guard count < BootInfoLayout.maxCommandLine, count < bytes.count else { return false }
         bytes[count] = byte
         count += 1
@@ -45,26 +45,26 @@ public struct BootCommandLine: Sendable {
     }
 }
 
-public struct RootBuildResult: Sendable {
-    public var descriptor: Descriptor
-    public var rootTable: RootTable
+package struct RootBuildResult: Sendable {
+    package private(set) var descriptor: Descriptor
+    package private(set) var rootTable: RootTable
     /// Roots of root's shadow 1 and shadow 2.
-    package var shadow1: PhysicalAddress
-    package var shadow2: PhysicalAddress
+    package private(set) var shadow1: PhysicalAddress
+    package private(set) var shadow2: PhysicalAddress
     /// Kernel structure pages allocated to build root (descriptor, tables and shadows).
-    public var structurePages: UInt64
-    package var imagePages: UInt64
-    public var windowPages: UInt64
-    public var rangeCount: UInt64
+    package private(set) var structurePages: UInt64
+    package private(set) var imagePages: UInt64
+    package private(set) var windowPages: UInt64
+    package private(set) var rangeCount: UInt64
 }
 
-public enum RootBuildError: Error, Sendable {
+package enum RootBuildError: Error, Sendable {
     case outOfMemory
     case tooManyModules
     case imageTooLarge
 }
 
-public enum RootBuilder {
+package enum RootBuilder {
     package static let maxModules = 16
 
     /// Builds root. `image` is the root partition's flat image (loaded at `imageBase`, entry at
@@ -74,7 +74,7 @@ public enum RootBuilder {
     /// - Precondition: the allocator no longer contains the image's, the modules' or the
     ///   kernel's pages.
     /// - Postcondition: the allocator is empty; every page it held is root's or a structure.
-    public static func build<P: Platform>(
+    package static func build<P: Platform>(
         _ platform: P,
         allocator: inout BootAllocator,
         kernelRootTable: PhysicalAddress,

@@ -5,7 +5,7 @@
 /// root-only ones — answer `unknownService` here; the kernel's syscall path routes them first.
 import SprigABI
 
-public enum Kernel {
+package enum Kernel {
     /// Runs service `service` for the partition whose descriptor is `caller`.
     /// - Returns: the status and the second result (count, next link, child name, state), 0 when
     ///   the service has none or failed.

@@ -25,15 +25,15 @@ package enum Shadow {
     /// Where the three leaf-level entries for one vaddr live.
     package struct LeafSlots {
         /// Physical address of the level-1 page-table entry.
-        package var entryAt: PhysicalAddress
-        package var sh1At: PhysicalAddress
-        package var sh2At: PhysicalAddress
+        package private(set) var entryAt: PhysicalAddress
+        package private(set) var sh1At: PhysicalAddress
+        package private(set) var sh2At: PhysicalAddress
     }
 
     /// The table, shadow-1 and shadow-2 entry addresses at `level` for `va`, when every level
     /// above `level` is present (level 4 always is). Nil when some level above is missing.
     @inline(__always)
-    public static func slots<P: Platform>(
+    package static func slots<P: Platform>(
         _ p: P, descriptor d: Descriptor, va: VirtualAddress, level: Int
     ) -> LeafSlots? {
         guard va.isCanonical, va.isLowerHalf, level >= 1, level <= PageTableFormat.rootLevel else { return nil }
@@ -65,9 +65,9 @@ package enum Shadow {
     /// The three pages of one new level: the table page and its shadow-1 and shadow-2 pages,
     /// all zeroed.
     package struct LevelPages {
-        package var table: PhysicalAddress
-        package var shadow1: PhysicalAddress
-        package var shadow2: PhysicalAddress
+        package private(set) var table: PhysicalAddress
+        package private(set) var shadow1: PhysicalAddress
+        package private(set) var shadow2: PhysicalAddress
     }
 
     /// Builds every missing level above the leaf on the path of `va` in `descriptor`'s tables,

@@ -39,4 +39,4 @@ package enum Speculation {
 }
 
 /// Always 0; a variable so that no compiler can fold `Speculation.clamp`'s mask away.
-nonisolated(unsafe) public var speculationBarrier: UInt64 = 0
+nonisolated(unsafe) package var speculationBarrier: UInt64 = 0

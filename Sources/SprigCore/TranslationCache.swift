@@ -25,12 +25,12 @@ package enum TranslationCache {
     /// Two-way set associative: `sets` sets of two entries, the newer first (a fill moves the
     /// first entry to the second place), so two translations that map to the same set, used in
     /// turn, both stay.
-    public static let sets = 16
+    package static let sets = 16
     package static let ways = 2
-    package static let entryCount = sets * ways
+    static let entryCount = sets * ways
     /// Words of `KernelCache` storage: (descriptor, page | stamp, frame | writable) per entry
     /// (`KernelCache.stamp`: the generation it was filled in); a tag word of 0 is an empty entry.
-    public static let words = entryCount * 3
+    package static let words = entryCount * 3
 
     /// The first word of the set a translation belongs to (a multiplicative hash, so that the
     /// placement of pages in physical memory does not decide which translations collide).

@@ -39,7 +39,7 @@ package enum Yield {
     ///   nothing changed — memory, descriptors and the trapped state — and the syscall path
     ///   returns that status to the caller as for any service.
     @inline(__always)
-    public static func yield<P: CPUPlatform>(
+    package static func yield<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
         flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
     ) -> Status {

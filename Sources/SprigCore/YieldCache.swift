@@ -35,23 +35,23 @@ package enum YieldCache {
     /// Two-way set associative, the newer entry of a set first (a fill moves the first entry to
     /// the second place when it can still hit): the two directions of a parent–child pair
     /// always both stay.
-    public static let sets = 8
+    package static let sets = 8
     package static let ways = 2
-    package static let entryCount = sets * ways
+    static let entryCount = sets * ways
     package static let entryWords = 16
-    public static let words = entryCount * entryWords
+    package static let words = entryCount * entryWords
     /// First word in `KernelCache` storage.
-    public static let base = TranslationCache.words
+    package static let base = TranslationCache.words
 
     // Word offsets in an entry.
-    public static let tag = 0, caller = 1, calleeName = 2, callee = 3, calleeRootTable = 4
+    package static let tag = 0, caller = 1, calleeName = 2, callee = 3, calleeRootTable = 4
     package static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
-    public static let target = 9, save = 12  // each: first, firstBytes, second
+    package static let target = 9, save = 12  // each: first, firstBytes, second
 
     /// The tag of an entry filled while the stamp is `stamp` (`KernelCache.stamp`: bit 63 and
     /// the generation, bits 47–62), for both indices (each below 2^16).
     @inline(__always)
-    package static func tagValue(stamp: UInt64, targetInterrupt: UInt64, saveIndex: UInt64) -> UInt64 {
+    static func tagValue(stamp: UInt64, targetInterrupt: UInt64, saveIndex: UInt64) -> UInt64 {
         stamp | saveIndex &<< 16 | targetInterrupt
     }
 
@@ -137,8 +137,8 @@ package enum YieldCache {
 /// translation cache's entries, then the yield cache's, then the generation word
 /// (`KernelCache.generation`, KernelWrites.swift). Kernel memory outside the physical memory
 /// partitions are given, zero (every entry empty) at boot.
-public enum KernelCache {
-    public static let words = TranslationCache.words + YieldCache.words + 1
+package enum KernelCache {
+    package static let words = TranslationCache.words + YieldCache.words + 1
 
     /// Makes room for a fill of the two-entry set at storage index `set`: its newer (first)
     /// entry becomes the older (second), the older one is dropped. Both caches' replacement.

@@ -45,9 +45,9 @@ public struct RegisterFile: Equatable, Sendable {
 
 public final class ModelCPU: CPUPlatform {
     public let memory: SimulatedMemory
-    public let rootPartition: Descriptor
-    public private(set) var currentPartition: Descriptor
-    public private(set) var cr3: PhysicalAddress
+    package let rootPartition: Descriptor
+    package private(set) var currentPartition: Descriptor
+    package private(set) var cr3: PhysicalAddress
     /// The trapped state; a test writes it to play ring 3.
     public var registers = RegisterFile()
     /// The CPU's MXCSR_MASK (what FXSAVE reports).
@@ -62,20 +62,20 @@ public final class ModelCPU: CPUPlatform {
 
     /// Watches every platform request the kernel makes (trace replay, `Replay/PlatformTap.swift`);
     /// nil everywhere else.
-    public var tap: (any PlatformTap)?
+    package var tap: (any PlatformTap)?
 
     /// What the last `returnToUser` would have faulted on in the kernel (the CPU's rule it
     /// broke), or nil. A kernel crash on the machine.
     public private(set) var exitFault: String?
     /// Where `saveCPUState` wrote since the last `enterKernel` (`Properties.savedContexts`).
-    public private(set) var savedSinceEntry: [ContextLocation] = []
+    package private(set) var savedSinceEntry: [ContextLocation] = []
 
     /// Number of `saveCPUState` / `loadCPUState` calls, to tell "nothing happened" in tests.
     public private(set) var saves = 0
     public private(set) var loads = 0
 
     /// A CPU running `root` on its own tables, as the kernel enters it at boot.
-    public init(memory: SimulatedMemory, root: Descriptor) {
+    package init(memory: SimulatedMemory, root: Descriptor) {
         self.memory = memory
         rootPartition = root
         currentPartition = root
@@ -85,8 +85,8 @@ public final class ModelCPU: CPUPlatform {
     /// Everything this CPU holds, for before/after comparisons of a refused call.
     public struct State: Equatable {
         public var registers: RegisterFile
-        public var currentPartition: PhysicalAddress
-        public var cr3: PhysicalAddress
+        package var currentPartition: PhysicalAddress
+        package var cr3: PhysicalAddress
     }
     public var state: State { State(registers: registers, currentPartition: currentPartition.paddr, cr3: cr3) }
 
@@ -95,7 +95,7 @@ public final class ModelCPU: CPUPlatform {
 
     /// Test harness, not a kernel path: makes `descriptor` (with tables `pml4`) the partition
     /// trapped in the kernel with `registers`, as if it had been running in ring 3.
-    public func trap(as descriptor: Descriptor, pml4: PhysicalAddress, registers: RegisterFile) {
+    package func trap(as descriptor: Descriptor, pml4: PhysicalAddress, registers: RegisterFile) {
         currentPartition = descriptor
         cr3 = pml4
         tlb.flush()
@@ -107,7 +107,7 @@ public final class ModelCPU: CPUPlatform {
     /// The CPU entering the kernel for `event` from ring 3 (the trapped state is ring 3's as it
     /// executed the instruction): SYSCALL puts the return rip in rcx and rflags in r11, which
     /// the kernel's frame then holds as ring 3's rcx and r11.
-    public func enterKernel(_ event: TrapEvent) {
+    package func enterKernel(_ event: TrapEvent) {
         exitFault = nil
         savedSinceEntry = []
         if case .systemCall = event {
@@ -134,23 +134,23 @@ public final class ModelCPU: CPUPlatform {
 
     /// A ring-3 access by the running partition to `va`, as the MMU makes it: through the TLB,
     /// else a walk of the tables at CR3 (`ModelTLB.access`).
-    public func userAccess(_ va: UInt64, write: Bool) -> Result<PhysicalAddress, Status> {
+    package func userAccess(_ va: UInt64, write: Bool) -> Result<PhysicalAddress, Status> {
         tlb.access(memory, pml4: cr3, va: VirtualAddress(va), write: write)
     }
 
     // MARK: Platform (memory)
 
-    public func load(_ paddr: PhysicalAddress) -> UInt64 {
+    package func load(_ paddr: PhysicalAddress) -> UInt64 {
         accesses?.note(.load, paddr.raw, by: currentPartition.paddr.raw)
         tap?.willLoad(paddr)
         return memory.load(paddr)
     }
-    public func store(_ paddr: PhysicalAddress, _ value: UInt64) {
+    package func store(_ paddr: PhysicalAddress, _ value: UInt64) {
         accesses?.note(.store, paddr.raw, by: currentPartition.paddr.raw)
         memory.store(paddr, value)
         tap?.didStore(paddr, value)
     }
-    public func zeroPage(_ page: PhysicalAddress) {
+    package func zeroPage(_ page: PhysicalAddress) {
         accesses?.note(.store, page.raw, by: currentPartition.paddr.raw)
         memory.zeroPage(page)
         tap?.didZeroPage(page)
@@ -164,7 +164,7 @@ public final class ModelCPU: CPUPlatform {
         memory.translationCacheStore(index, value)
         tap?.didStoreTranslationCache(index, value)
     }
-    public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
+    package func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64) {
         accesses?.note(.load, range: source.raw, bytes: bytes, by: currentPartition.paddr.raw)
         accesses?.note(.store, range: destination.raw, bytes: bytes, by: currentPartition.paddr.raw)
         memory.copy(from: source, to: destination, bytes: bytes)
@@ -172,23 +172,23 @@ public final class ModelCPU: CPUPlatform {
     }
     // The writers SprigCore calls (with the `WriteAccess` only its KernelWrites.swift makes);
     // the model's own code and the tests write through the ones above.
-    public func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess) { store(paddr, value) }
-    public func zeroPage(_ page: PhysicalAddress, _ access: WriteAccess) { zeroPage(page) }
-    public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64, _ access: WriteAccess) {
+    package func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess) { store(paddr, value) }
+    package func zeroPage(_ page: PhysicalAddress, _ access: WriteAccess) { zeroPage(page) }
+    package func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64, _ access: WriteAccess) {
         copy(from: source, to: destination, bytes: bytes)
     }
-    public func invalidateTranslation(_ va: VirtualAddress) {
+    package func invalidateTranslation(_ va: VirtualAddress) {
         tlb.invalidate(va)
         tap?.didInvalidateTranslation(va)
     }
 
     // MARK: CPUPlatform
 
-    public func setCurrentPartition(_ descriptor: Descriptor) {
+    package func setCurrentPartition(_ descriptor: Descriptor) {
         currentPartition = descriptor
         tap?.didSetCurrentPartition(descriptor.paddr)
     }
-    public func switchAddressSpace(_ rootTable: RootTable) {
+    package func switchAddressSpace(_ rootTable: RootTable) {
         cr3 = rootTable.paddr
         tlb.flush()
         tap?.didSwitchAddressSpace(rootTable.paddr)
@@ -239,7 +239,7 @@ public final class ModelCPU: CPUPlatform {
     /// As the machine (`X86Platform.saveCPUState`): on one page, FXSAVE straight into the
     /// context (the bytes it does not write keep the slot's own bytes; 464…511 zeroed); over two
     /// pages, FXSAVE into the staging area, the bytes it does not write zeroed there, then copied.
-    public func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
+    package func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         saves += 1
         accesses?.note(.contextSave, location, by: currentPartition.paddr.raw)
         savedSinceEntry.append(location)
@@ -284,7 +284,7 @@ public final class ModelCPU: CPUPlatform {
         tap?.didSetTrappedInterruptFlag(enabled)
     }
 
-    public func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
+    package func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
         loads += 1
         accesses?.note(.contextLoad, location, by: currentPartition.paddr.raw)
         tap?.willLoadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)

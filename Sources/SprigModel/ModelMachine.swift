@@ -27,9 +27,9 @@ import SprigCore
 
 public final class ModelMachine {
     public let memory: SimulatedMemory
-    public let root: PhysicalAddress
-    public let kernelPML4: PhysicalAddress
-    public let kernelImage: [PhysicalAddress]
+    package let root: PhysicalAddress
+    package let kernelPML4: PhysicalAddress
+    package let kernelImage: [PhysicalAddress]
     /// The kernel pages partitions' upper half may map (the entry window), nil when the model
     /// does not know the kernel's tables (trace replay holds only the PML4's entries).
     public let kernelWindow: Set<UInt64>?
@@ -88,7 +88,7 @@ public final class ModelMachine {
     /// A machine whose root `RootBuilder` has just built in `memory` (trace replay boots the
     /// machine's own layout this way: `Replay/ReplayBoot.swift`). Every page root does not map
     /// is a kernel page.
-    public init(memory m: SimulatedMemory, root: PhysicalAddress, kernelPML4: PhysicalAddress, kernelImage: [PhysicalAddress],
+    package init(memory m: SimulatedMemory, root: PhysicalAddress, kernelPML4: PhysicalAddress, kernelImage: [PhysicalAddress],
                 kernelWindow: Set<UInt64>? = nil) {
         memory = m
         self.root = root
@@ -108,7 +108,7 @@ public final class ModelMachine {
 
     /// Runs `service` as the partition whose descriptor is `caller`, through the real dispatcher.
     @discardableResult
-    public func call(_ caller: PhysicalAddress, _ service: Service, _ a0: UInt64 = 0, _ a1: UInt64 = 0,
+    package func call(_ caller: PhysicalAddress, _ service: Service, _ a0: UInt64 = 0, _ a1: UInt64 = 0,
                      _ a2: UInt64 = 0, _ a3: UInt64 = 0, _ a4: UInt64 = 0) -> (status: Status, value: UInt64) {
         Kernel.dispatch(memory, caller: descriptor(caller), service: service.rawValue, a0, a1, a2, a3, a4)
     }
@@ -124,7 +124,7 @@ public final class ModelMachine {
     /// The root table word of the descriptor page `partition`, read as the model pictures the
     /// tree (`DescriptorLayout`): no check that the page is a descriptor, so the explorer and the
     /// detection tests may ask it of a tree a mutant or a test corrupted.
-    public func rootTable(_ partition: PhysicalAddress) -> PhysicalAddress {
+    package func rootTable(_ partition: PhysicalAddress) -> PhysicalAddress {
         PhysicalAddress(DescriptorLayout.read(memory, partition, DescriptorLayout.rootTable))
     }
 
@@ -140,19 +140,19 @@ public final class ModelMachine {
     // MARK: Helpers for tests (they act as the partitions would)
 
     /// The physical page a partition reaches at `va` (ring-3 view), or nil.
-    public func translate(_ partition: PhysicalAddress, _ va: UInt64, write: Bool = false) -> PhysicalAddress? {
+    package func translate(_ partition: PhysicalAddress, _ va: UInt64, write: Bool = false) -> PhysicalAddress? {
         SpecMMU.user(write ? .write : .read, cr3: rootTable(partition).raw, linear: va,
                      load: memory.specLoad).map(PhysicalAddress.init)
     }
 
     /// A page from the partition's pool (a vaddr in its space).
-    public func takePage(_ partition: PhysicalAddress) -> UInt64 {
+    package func takePage(_ partition: PhysicalAddress) -> UInt64 {
         guard let va = pool[partition.raw]?.popLast() else { fatalError("model: partition pool exhausted") }
         return va
     }
 
     /// Writes a free list through `partition`'s own mappings: each page's first word is the next.
-    public func writeFreeList(_ partition: PhysicalAddress, _ pages: [UInt64]) {
+    package func writeFreeList(_ partition: PhysicalAddress, _ pages: [UInt64]) {
         for (k, va) in pages.enumerated() {
             guard let pa = translate(partition, va, write: true) else { fatalError("model: free-list page not writable") }
             memory.store(pa, k + 1 < pages.count ? pages[k + 1] : 0)
@@ -160,7 +160,7 @@ public final class ModelMachine {
     }
 
     /// Prepares `va` in the child named `name` of `parent` with pages from the parent's pool.
-    public func prepare(_ parent: PhysicalAddress, child name: UInt64, va: UInt64) {
+    package func prepare(_ parent: PhysicalAddress, child name: UInt64, va: UInt64) {
         let need = call(parent, .countToMap, name, va)
         precondition(need.status == .success, "model: countToMap \(need.status)")
         guard need.value > 0 else { return }
@@ -171,10 +171,10 @@ public final class ModelMachine {
     }
 
     public struct ChildHandle: Sendable {
-        public var descriptor: PhysicalAddress
+        package var descriptor: PhysicalAddress
         /// The child's name: its descriptor's vaddr in the parent.
         public var name: UInt64
-        public var parent: PhysicalAddress
+        package var parent: PhysicalAddress
         /// The vaddrs, in the child, of the pages it was given.
         public var pages: [UInt64]
     }
@@ -186,7 +186,7 @@ public final class ModelMachine {
     /// the real services (createPartition, countToMap, prepare, addVAddr) with pages from the
     /// parent's pool; the child's pages become its pool.
     @discardableResult
-    public func makeChild(of parent: PhysicalAddress, pages: Int) -> ChildHandle {
+    package func makeChild(of parent: PhysicalAddress, pages: Int) -> ChildHandle {
         let s = (0..<5).map { _ in takePage(parent) }
         let r = call(parent, .createPartition, s[0], s[1], s[2], s[3], s[4])
         precondition(r.status == .success, "model: createPartition \(r.status)")
@@ -204,12 +204,12 @@ public final class ModelMachine {
     }
 
     /// The physical page mapped at `va` in `partition`, accessible or not.
-    public func translateStructure(_ partition: PhysicalAddress, _ va: UInt64) -> PhysicalAddress? {
+    package func translateStructure(_ partition: PhysicalAddress, _ va: UInt64) -> PhysicalAddress? {
         PageTableWalk.leaf(memory, rootTable: rootTable(partition), va: VirtualAddress(va))?.entry.frame
     }
 
     /// Number of pages accessible to `partition` (ring-3 view).
-    public func accessiblePageCount(_ partition: PhysicalAddress) -> Int {
+    package func accessiblePageCount(_ partition: PhysicalAddress) -> Int {
         let t = tree()
         return t.partitions.first { $0.descriptor == partition.raw }?.leaves.filter(\.accessible).count ?? 0
     }

@@ -40,12 +40,12 @@ public final class ModelSystem {
     }
 
     public var memory: SimulatedMemory { machine.memory }
-    public var current: PhysicalAddress { cpu.currentPartition.paddr }
+    package var current: PhysicalAddress { cpu.currentPartition.paddr }
 
     /// Runs one entry into the kernel for the current partition and applies its outcome.
     /// - Precondition: the system has not powered off or crashed.
     @discardableResult
-    public func trap(_ event: TrapEvent) -> TrapOutcome {
+    package func trap(_ event: TrapEvent) -> TrapOutcome {
         precondition(poweredOff == nil && !crashed, "model: the system has stopped")
         cpu.accesses = KernelAccesses()
         cpu.enterKernel(event)
@@ -92,7 +92,7 @@ public final class ModelSystem {
     /// A system call as the current partition; the status and value it returns in rax/rdx
     /// (for a successful yield, what the callee's context holds there).
     @discardableResult
-    public func call(_ service: Service, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0,
+    package func call(_ service: Service, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0,
                      _ a3: UInt64 = 0, _ a4: UInt64 = 0) -> TrapOutcome {
         trap(.systemCall(number: service.rawValue, SystemCallArguments(a0, a1, a2, a3, a4)))
     }

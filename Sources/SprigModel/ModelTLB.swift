@@ -36,7 +36,7 @@ public struct ModelTLB: Equatable, Sendable {
     /// when one permits it, else through the MMU's walk as the SDM gives it (`SpecMMU`, not the
     /// kernel's own walk), whose success is cached.
     /// - Returns: the physical address of the byte, or `addressNotMapped` where the CPU faults.
-    public mutating func access(_ memory: SimulatedMemory, pml4: PhysicalAddress, va: VirtualAddress, write: Bool)
+    package mutating func access(_ memory: SimulatedMemory, pml4: PhysicalAddress, va: VirtualAddress, write: Bool)
         -> Result<PhysicalAddress, Status> {
         let page = va.pageBase.raw
         if let e = entries[page], !write || e.writable {
@@ -51,7 +51,7 @@ public struct ModelTLB: Equatable, Sendable {
     }
 
     /// `invlpg va`: drops the entry of `va`'s page.
-    public mutating func invalidate(_ va: VirtualAddress) { entries[va.pageBase.raw] = nil }
+    package mutating func invalidate(_ va: VirtualAddress) { entries[va.pageBase.raw] = nil }
 
     /// A CR3 load: drops every entry.
     public mutating func flush() { entries.removeAll() }
@@ -61,7 +61,7 @@ public struct ModelTLB: Equatable, Sendable {
 
     /// The entries that grant more than the tables at `pml4` do now, one line each: empty when
     /// every cached translation is one a walk would give.
-    public func stale(_ memory: SimulatedMemory, pml4: PhysicalAddress) -> [String] {
+    package func stale(_ memory: SimulatedMemory, pml4: PhysicalAddress) -> [String] {
         var out: [String] = []
         for (page, e) in entries.sorted(by: { $0.key < $1.key }) {
             let what = "TLB entry 0x\(String(page, radix: 16)) → 0x\(String(e.frame, radix: 16))\(e.writable ? " writable" : "")"

@@ -50,7 +50,7 @@ public struct PartitionTree {
     /// Problems found while reading (cycles, bad pointers, shadow disagreements).
     public var violations: [Violation] = []
 
-    public init(memory m: SimulatedMemory, root: PhysicalAddress) {
+    package init(memory m: SimulatedMemory, root: PhysicalAddress) {
         let pageLimit = m.bytes
         // The words as they are now, read without going through the memory object on every
         // load (what `SimulatedMemory.specLoad` gives, at a fraction of the cost).

@@ -19,7 +19,7 @@ public enum Properties {
     public static let checksPerformed = Atomic<Int>(0)
 
     /// Every property, plus what reading the tree found.
-    public static func all(_ t: PartitionTree, kernelPages: Set<UInt64>, kernelPML4: PhysicalAddress,
+    package static func all(_ t: PartitionTree, kernelPages: Set<UInt64>, kernelPML4: PhysicalAddress,
                            memory: SimulatedMemory, kernelWindow: Set<UInt64>? = nil) -> [Violation] {
         checksPerformed.add(1, ordering: .relaxed)
         return t.violations
@@ -223,7 +223,7 @@ public enum Properties {
     /// the CPU sets it in the partition's own copy of an entry whenever a translation in that
     /// address space goes through it (the entry window runs on every kernel entry), so a booted
     /// machine's copies carry it where the kernel's table may not (SDM Vol. 3A §4.8).
-    public static func kernelHalf(_ t: PartitionTree, kernelPML4: PhysicalAddress, memory m: SimulatedMemory) -> [Violation] {
+    package static func kernelHalf(_ t: PartitionTree, kernelPML4: PhysicalAddress, memory m: SimulatedMemory) -> [Violation] {
         var out: [Violation] = []
         let compared = ~SpecMMU.Bit.accessed
         for p in t.partitions {
@@ -243,7 +243,7 @@ public enum Properties {
     /// window (docs/yield.md "The kernel's own mappings"): every leaf a page of
     /// `window`, supervisor-only at every level, never both writable and executable. The
     /// machine's kernel half holds the same: its entry/exit code, GDT, IDT, TSS and stacks.
-    public static func entryWindow(kernelPML4: PhysicalAddress, window: Set<UInt64>, memory m: SimulatedMemory) -> [Violation] {
+    package static func entryWindow(kernelPML4: PhysicalAddress, window: Set<UInt64>, memory m: SimulatedMemory) -> [Violation] {
         var out: [Violation] = []
         func bad(_ va: UInt64, _ page: UInt64, _ why: String) {
             out.append(Violation(.kernelMapping, partition: 0, page: page, vaddr: va, "kernel half: \(why)"))
@@ -439,7 +439,7 @@ public struct KernelAccesses: Equatable, Sendable {
     }
 
     /// Every page a context's words lie on, as the CPU platform reads and writes them.
-    public mutating func note(_ kind: Kind, _ location: ContextLocation, by partition: UInt64) {
+    package mutating func note(_ kind: Kind, _ location: ContextLocation, by partition: UInt64) {
         for word in Properties.contextWords(location) { note(kind, word, by: partition) }
     }
 }

@@ -41,7 +41,7 @@ public final class SimulatedMemory: Platform {
     public func translationCacheStore(_ index: Int, _ value: UInt64) { translationCache[index] = value }
 
     /// Memory alone caches no translation (a CPU does: `ModelCPU.tlb`), so there is nothing to drop.
-    public func invalidateTranslation(_ va: VirtualAddress) {}
+    package func invalidateTranslation(_ va: VirtualAddress) {}
 
     public var pageCount: Int { words.count / 512 }
 
@@ -50,8 +50,8 @@ public final class SimulatedMemory: Platform {
         return Int(p.raw >> 3)
     }
 
-    public func load(_ paddr: PhysicalAddress) -> UInt64 { words[index(paddr)] }
-    public func store(_ paddr: PhysicalAddress, _ value: UInt64) {
+    package func load(_ paddr: PhysicalAddress) -> UInt64 { words[index(paddr)] }
+    package func store(_ paddr: PhysicalAddress, _ value: UInt64) {
         let i = index(paddr)
         words[i] = value
         noteWritten(i)
@@ -59,20 +59,20 @@ public final class SimulatedMemory: Platform {
 
     // The writers SprigCore calls (with the `WriteAccess` only its KernelWrites.swift makes);
     // the model's own code and the tests write through the ones beside them.
-    public func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess) { store(paddr, value) }
-    public func zeroPage(_ page: PhysicalAddress, _ access: WriteAccess) { zeroPage(page) }
-    public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64, _ access: WriteAccess) {
+    package func store(_ paddr: PhysicalAddress, _ value: UInt64, _ access: WriteAccess) { store(paddr, value) }
+    package func zeroPage(_ page: PhysicalAddress, _ access: WriteAccess) { zeroPage(page) }
+    package func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64, _ access: WriteAccess) {
         copy(from: source, to: destination, bytes: bytes)
     }
 
-    public func zeroPage(_ page: PhysicalAddress) {
+    package func zeroPage(_ page: PhysicalAddress) {
         precondition(page.isPageAligned)
         let i = index(page)
         for k in i..<(i + 512) { words[k] = 0 }
         noteWritten(i)
     }
 
-    public func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes n: UInt64) {
+    package func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes n: UInt64) {
         // Byte-granular copy over the word array (little-endian).
         var k: UInt64 = 0
         while k < n {
@@ -81,12 +81,12 @@ public final class SimulatedMemory: Platform {
         }
     }
 
-    public func readByte(_ p: PhysicalAddress) -> UInt8 {
+    package func readByte(_ p: PhysicalAddress) -> UInt8 {
         let w = words[index(PhysicalAddress(p.raw & ~7))]
         return UInt8(truncatingIfNeeded: w >> ((p.raw & 7) * 8))
     }
 
-    public func writeByte(_ p: PhysicalAddress, _ b: UInt8) {
+    package func writeByte(_ p: PhysicalAddress, _ b: UInt8) {
         let i = index(PhysicalAddress(p.raw & ~7))
         let shift = (p.raw & 7) * 8
         words[i] = (words[i] & ~(0xFF << shift)) | (UInt64(b) << shift)

@@ -36,10 +36,10 @@ public struct DomainConfiguration: Equatable, Sendable {
     public var maxPartitions: Int = 3
 
     /// Which groups of steps the menu offers (`StepGroup`); every group by default.
-    public var menu: Set<StepGroup> = Set(StepGroup.allCases)
+    package var menu: Set<StepGroup> = Set(StepGroup.allCases)
 
     /// The default domain: 3 VIDT indices, at most 3 live partitions, the full menu.
-    public init(vidtSlots: Int = 3, maxPartitions: Int = 3, menu: Set<StepGroup> = Set(StepGroup.allCases)) {
+    package init(vidtSlots: Int = 3, maxPartitions: Int = 3, menu: Set<StepGroup> = Set(StepGroup.allCases)) {
         self.vidtSlots = vidtSlots
         self.maxPartitions = maxPartitions
         self.menu = menu
@@ -52,7 +52,7 @@ public struct DomainConfiguration: Equatable, Sendable {
 /// A group of steps of the menu. A focused menu (a few groups) branches less, so the search
 /// goes deeper over what the groups exercise: `--menu yields,vidt-writes` reaches the yield
 /// cache's four-step sequences.
-public enum StepGroup: String, CaseIterable, Comparable, Sendable {
+package enum StepGroup: String, CaseIterable, Comparable, Sendable {
     /// `createPartition` and its hostile variants.
     case create
     /// The memory services: countToMap, prepare, addVAddr, removeVAddr, collect, mappedInChild,
@@ -105,7 +105,7 @@ public struct WordWrite: Equatable, Hashable, Sendable {
 }
 
 /// One move of the current partition.
-public enum ExplorationStep: Equatable, Sendable {
+package enum ExplorationStep: Equatable, Sendable {
     /// An entry into the kernel.
     case trap(TrapEvent)
     /// Ring-3 stores, in order; the first the MMU refuses becomes a page fault.
@@ -125,14 +125,14 @@ public enum ExplorationStep: Equatable, Sendable {
 }
 
 /// What a step did.
-public enum StepOutcome: Equatable, Sendable {
+package enum StepOutcome: Equatable, Sendable {
     /// Every word was written; the kernel was not entered.
     case wrote
     /// The kernel ran `event` (the step's own, or the page fault a write raised) and answered.
     case trapped(TrapEvent, TrapOutcome)
 
     /// The kernel entry and its outcome, if the kernel was entered.
-    public var trap: (event: TrapEvent, outcome: TrapOutcome)? {
+    package var trap: (event: TrapEvent, outcome: TrapOutcome)? {
         if case .trapped(let e, let o) = self { return (e, o) }
         return nil
     }
@@ -177,16 +177,16 @@ public struct Domain: Sendable {
     public static let unusedVIDTIndices: [UInt64] = [100, 300, VIDTIndex.count - 1, VIDTIndex.count, 1 << 61 | 32]
 
     /// A domain of the given size.
-    public init(_ configuration: DomainConfiguration = DomainConfiguration()) { self.configuration = configuration }
+    package init(_ configuration: DomainConfiguration = DomainConfiguration()) { self.configuration = configuration }
 
     /// The steps of the current partition of `system`, in a fixed order (the same state always
     /// gives the same list).
-    public func steps(for system: ModelSystem) -> [ExplorationStep] {
+    package func steps(for system: ModelSystem) -> [ExplorationStep] {
         steps(for: system, tree: system.machine.tree())
     }
 
     /// The same, with the tree already read from `system`'s memory.
-    public func steps(for system: ModelSystem, tree t: PartitionTree) -> [ExplorationStep] {
+    package func steps(for system: ModelSystem, tree t: PartitionTree) -> [ExplorationStep] {
         guard let me = t.partitions.firstIndex(where: { $0.descriptor == system.current.raw }) else { return [] }
         let v = CallerView(t, me, system.machine)
         var out: [ExplorationStep] = []
@@ -548,7 +548,7 @@ extension ExplorationStep {
 
 extension ExplorationStep {
     /// The kernel entry, if the step is one.
-    public var event: TrapEvent? {
+    package var event: TrapEvent? {
         switch self {
         case .trap(let e), .fromLastBytes(let e): return e
         case .write: return nil
@@ -562,7 +562,7 @@ extension ExplorationStep {
     /// `system`: sets the trapped rip as the CPU would and returns the entry the CPU makes. If
     /// the partition cannot execute there (no user page, or no-execute), it is the instruction
     /// fetch's page fault (error code U|I, plus P when a page is mapped), rip the instruction.
-    public static func lastBytes(_ event: TrapEvent, on system: ModelSystem) -> TrapEvent {
+    package static func lastBytes(_ event: TrapEvent, on system: ModelSystem) -> TrapEvent {
         let pml4 = system.cpu.currentPartition.rootTable(system.memory).paddr
         let leaf = PageTableWalk.leaf(system.memory, rootTable: pml4, va: VirtualAddress(lastInstruction & ~0xFFF))?.entry
         guard let e = leaf, e.isPresent, e.isUser, e.isExecutable else {
@@ -583,12 +583,12 @@ public enum RegisterMarks {
 
     /// Word `i` (below 256) of the marked register file of the partition whose descriptor is
     /// `descriptor`.
-    public static func mark(_ descriptor: PhysicalAddress, _ i: Int) -> UInt64 {
+    package static func mark(_ descriptor: PhysicalAddress, _ i: Int) -> UInt64 {
         tag | (descriptor.raw >> 12 & 0xF_FFFF) << 16 | UInt64(i & 0xFF)
     }
 
     /// Whether `word` is one of `descriptor`'s marks.
-    public static func isMark(_ word: UInt64, of descriptor: PhysicalAddress) -> Bool {
+    package static func isMark(_ word: UInt64, of descriptor: PhysicalAddress) -> Bool {
         word & ~0xFFFF == tag | (descriptor.raw >> 12 & 0xF_FFFF) << 16
     }
 
@@ -600,7 +600,7 @@ public enum RegisterMarks {
     /// (the bytes the CPU holds: `ModelCPU.heldBytes`), except MXCSR (ring 3 cannot load
     /// reserved bits);
     /// rflags the reserved bit and the interrupt flag the partition runs with; `dataSelectors`.
-    public static func registers(of descriptor: PhysicalAddress, interruptsEnabled: Bool) -> RegisterFile {
+    package static func registers(of descriptor: PhysicalAddress, interruptsEnabled: Bool) -> RegisterFile {
         var r = RegisterFile()
         var i = 0
         func next() -> UInt64 { i += 1; return mark(descriptor, i) }
@@ -628,7 +628,7 @@ extension ExplorationStep: CustomStringConvertible {
     }
 
     /// A kernel entry as one line.
-    public static func render(_ event: TrapEvent) -> String {
+    package static func render(_ event: TrapEvent) -> String {
         switch event {
         case .systemCall(let number, let a):
             guard let s = Service(rawValue: number) else { return "syscall \(Domain.hex(number)) (unknown service)" }

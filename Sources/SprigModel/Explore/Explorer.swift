@@ -45,7 +45,7 @@ public struct Explorer {
         /// Which checks the oracle runs.
         public var oracle = OracleConfiguration()
         /// A predicate run after every step besides the built-in checks.
-        public var extraCheck: ExtraCheck?
+        package var extraCheck: ExtraCheck?
         /// Keep every line of a random walk in the report (`ExplorationReport.trace`).
         public var recordTrace = false
         /// A start state made elsewhere (a system's boot replayed until its setup is done,
@@ -303,7 +303,7 @@ public struct Explorer {
     // MARK: Names
 
     /// "root", or "partition 0x…" (its descriptor's paddr) for the others.
-    public static func name(_ descriptor: PhysicalAddress, _ system: ModelSystem) -> String {
+    package static func name(_ descriptor: PhysicalAddress, _ system: ModelSystem) -> String {
         descriptor == system.machine.root ? "root" : "partition \(Domain.hex(descriptor.raw))"
     }
 
@@ -433,7 +433,7 @@ private struct Session {
 /// A sequence of steps from the start state that ends in a violation.
 public struct Counterexample: Sendable {
     /// The steps, first to last.
-    public var steps: [ExplorationStep]
+    package var steps: [ExplorationStep]
     /// Each step as "who: step → outcome", replayed on a fresh system.
     public var lines: [String]
     /// What the oracle found after the last step.

@@ -58,7 +58,7 @@ public struct OracleConfiguration: Equatable, Sendable {
 
 /// A predicate run after every step, besides the built-in checks: the step, what it did, the
 /// system after it. Returns what it found wrong (empty when fine).
-public typealias ExtraCheck = (ExplorationStep, StepOutcome, ModelSystem) -> [String]
+package typealias ExtraCheck = (ExplorationStep, StepOutcome, ModelSystem) -> [String]
 
 /// The checks around one step, given the state before it.
 struct Oracle {

@@ -7,7 +7,7 @@
 /// to the kernel (the replay does its adopting before an event instead, and only checks here).
 import SprigCore
 
-public protocol PlatformTap: AnyObject {
+package protocol PlatformTap: AnyObject {
     /// Before `load(paddr)` reads memory.
     func willLoad(_ paddr: PhysicalAddress)
     func didStore(_ paddr: PhysicalAddress, _ value: UInt64)

@@ -28,7 +28,7 @@ public struct BootRecord: Sendable {
     public var kernelHalf: [UInt64]
     public var mxcsrMask: UInt64
     /// The boot allocator's free ranges, in its order.
-    public var ranges: [PageRange]
+    package var ranges: [PageRange]
     /// Module 0 is root's image.
     public var modules: [Module]
     /// The kernel command line, as RootBuilder copies it to root's boot-info page.
@@ -79,7 +79,7 @@ public struct ContextPlace: Sendable, Equatable, CustomStringConvertible {
     public init(first: UInt64, firstBytes: UInt64, second: UInt64) {
         self.first = first; self.firstBytes = firstBytes; self.second = second
     }
-    public init(_ l: ContextLocation) { self.init(first: l.first.raw, firstBytes: l.firstBytes, second: l.second.raw) }
+    package init(_ l: ContextLocation) { self.init(first: l.first.raw, firstBytes: l.firstBytes, second: l.second.raw) }
 
     /// Physical address of the context's word at byte `offset` (as `ContextLocation.word(at:)`).
     public func word(at offset: Int) -> UInt64 {
@@ -99,9 +99,9 @@ public struct EventRecord: Sendable {
     public var offset: Int
     /// Partition, CR3 and registers ring 3 trapped with.
     public var trapped: RunningState
-    public var event: TrapEvent
+    package var event: TrapEvent
     public var requests: [PlatformRequest] = []
-    public var outcome: TrapOutcome?
+    package var outcome: TrapOutcome?
     /// The bytes a `consoleWrite` printed, by physical piece.
     public var console: [(paddr: UInt64, bytes: [UInt8])] = []
     /// The bytes a `consoleRead` took from the serial port and wrote, by physical piece.

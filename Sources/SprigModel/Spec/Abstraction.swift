@@ -55,7 +55,7 @@ public enum Abstraction {
 
     /// The abstract state of a machine whose memory is `memory`, root `root`, CPU `cpu`, with
     /// `consoleInput` waiting on its serial port.
-    public static func of(memory: SimulatedMemory, root: PhysicalAddress, cpu: ModelCPU, consoleInput: [UInt8] = []) -> AbstractState {
+    package static func of(memory: SimulatedMemory, root: PhysicalAddress, cpu: ModelCPU, consoleInput: [UInt8] = []) -> AbstractState {
         let words = memory.words
         return words.withUnsafeBufferPointer { of(Reader(words: $0), words, root: root, cpu: cpu, consoleInput: consoleInput) }
     }

@@ -56,12 +56,12 @@ public struct RefinementChecker {
     /// - Returns: one `.refinement` violation per difference between the specification's
     ///   outcome and state and the concrete ones; empty when the step refines the specification.
     /// - Postcondition: `state` is the abstraction of `system` now.
-    public mutating func step(_ event: TrapEvent, outcome: TrapOutcome, system: ModelSystem) -> [Violation] {
+    package mutating func step(_ event: TrapEvent, outcome: TrapOutcome, system: ModelSystem) -> [Violation] {
         step(event, outcome: outcome, concrete: Abstraction.of(system))
     }
 
     /// `step(_:outcome:system:)` given `concrete`, the abstraction of the system after the entry.
-    public mutating func step(_ event: TrapEvent, outcome: TrapOutcome, concrete: AbstractState) -> [Violation] {
+    package mutating func step(_ event: TrapEvent, outcome: TrapOutcome, concrete: AbstractState) -> [Violation] {
         let expected = Spec.step(state, event, observed: Spec.Observed(state: concrete, outcome: outcome))
         var violations: [Violation] = []
         if expected.outcome != outcome {

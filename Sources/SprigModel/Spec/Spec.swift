@@ -25,7 +25,7 @@ import struct SprigCore.SystemCallArguments
 public enum Spec {
     /// The specified effect of `event` trapped by `state.current`, and the outcome the platform
     /// must see. The implementation's free choices are made canonically (see `step(_:_:observed:)`).
-    public static func step(_ state: AbstractState, _ event: TrapEvent) -> (state: AbstractState, outcome: TrapOutcome) {
+    package static func step(_ state: AbstractState, _ event: TrapEvent) -> (state: AbstractState, outcome: TrapOutcome) {
         step(state, event, observed: nil)
     }
 
@@ -34,8 +34,8 @@ public enum Spec {
     /// leaves open, after checking the choice is allowed.
     public struct Observed {
         public var state: AbstractState
-        public var outcome: TrapOutcome
-        public init(state: AbstractState, outcome: TrapOutcome) { self.state = state; self.outcome = outcome }
+        package var outcome: TrapOutcome
+        package init(state: AbstractState, outcome: TrapOutcome) { self.state = state; self.outcome = outcome }
 
         /// The status and value of a service that returned.
         var returned: (status: Status, value: UInt64)? {
@@ -50,7 +50,7 @@ public enum Spec {
     /// the specification states), and which of `prepare`'s pages becomes which table, which
     /// shadow and the configuration page. An observed choice outside its range is not taken:
     /// the canonical one is, and the difference is reported.
-    public static func step(_ state: AbstractState, _ event: TrapEvent, observed: Observed?)
+    package static func step(_ state: AbstractState, _ event: TrapEvent, observed: Observed?)
         -> (state: AbstractState, outcome: TrapOutcome) {
         var r = effect(state, event, observed: observed)
         if r.outcome != .kernelCrash && !(r.outcome == .machineService(.powerOff) && r.state.registers[ContextLayout.rax] == 0) {

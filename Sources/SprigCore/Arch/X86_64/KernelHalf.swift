@@ -8,8 +8,8 @@ import SprigABI
 
 package enum KernelHalf {
     /// The first and one past the last root table index of the kernel half.
-    package static let firstEntry: UInt64 = 256
-    package static let endEntry: UInt64 = 512
+    static let firstEntry: UInt64 = 256
+    static let endEntry: UInt64 = 512
 
     /// Copies the kernel-half entries of the root table `from` into the root table `to`.
     @inline(__always)

@@ -5,20 +5,20 @@
 import SprigABI
 
 package struct PageTableEntry: Equatable, Sendable {
-    public var raw: UInt64
-    @inlinable public init(raw: UInt64) { self.raw = raw }
+    package private(set) var raw: UInt64
+    @inlinable package init(raw: UInt64) { self.raw = raw }
 
-    public static let present: UInt64 = 1 << 0
-    public static let writable: UInt64 = 1 << 1
-    public static let user: UInt64 = 1 << 2
+    package static let present: UInt64 = 1 << 0
+    package static let writable: UInt64 = 1 << 1
+    package static let user: UInt64 = 1 << 2
     /// Set by the CPU in every entry a translation uses (SDM Vol. 3A §4.8), never by the kernel.
-    public static let accessed: UInt64 = 1 << 5
+    package static let accessed: UInt64 = 1 << 5
     package static let largePage: UInt64 = 1 << 7
-    public static let global: UInt64 = 1 << 8
-    public static let noExecute: UInt64 = 1 << 63
+    package static let global: UInt64 = 1 << 8
+    package static let noExecute: UInt64 = 1 << 63
     package static let addressMask: UInt64 = 0x000F_FFFF_FFFF_F000
 
-    @inlinable public init(frame: PhysicalAddress, flags: UInt64) {
+    @inlinable package init(frame: PhysicalAddress, flags: UInt64) {
         raw = (frame.raw & Self.addressMask) | flags
     }
     @inlinable package var isPresent: Bool { raw & Self.present != 0 }
@@ -26,11 +26,11 @@ package struct PageTableEntry: Equatable, Sendable {
     @inlinable package var isExecutable: Bool { raw & Self.noExecute == 0 }
     @inlinable package var isLargePage: Bool { raw & Self.largePage != 0 }
     /// Present and pointing at the next level's table (not a large page): what a walk follows.
-    @inlinable package var isNextTable: Bool { raw & (Self.present | Self.largePage) == Self.present }
-    @inlinable public var frame: PhysicalAddress { PhysicalAddress(raw & Self.addressMask) }
+    @inlinable var isNextTable: Bool { raw & (Self.present | Self.largePage) == Self.present }
+    @inlinable package var frame: PhysicalAddress { PhysicalAddress(raw & Self.addressMask) }
 
     /// Gives or takes ring 3's access to the page (the U bit).
-    @inlinable package mutating func setUserAccessible(_ accessible: Bool) {
+    @inlinable mutating func setUserAccessible(_ accessible: Bool) {
         if accessible { raw |= Self.user } else { raw &= ~Self.user }
     }
 

@@ -8,25 +8,25 @@ import SprigABI
 
 package enum PageTableFormat {
     /// The root table's level; a leaf (page table) is level 1.
-    package static let rootLevel = 4
+    static let rootLevel = 4
     /// Entries in one table page, and bytes in one entry.
-    package static let entriesPerTable: UInt64 = 512
-    package static let entryBytes: UInt64 = 8
+    static let entriesPerTable: UInt64 = 512
+    static let entryBytes: UInt64 = 8
     /// Root table entries `0 ..< userRootEntries` map the partitions' lower half; the others
     /// are the kernel's (`KernelHalf`).
-    package static let userRootEntries: UInt64 = KernelHalf.firstEntry
+    static let userRootEntries: UInt64 = KernelHalf.firstEntry
     /// Vaddr bits each level indexes.
-    package static let bitsPerLevel: UInt64 = 9
+    static let bitsPerLevel: UInt64 = 9
 
     /// `(va >> entryShift(level)) & entryOffsetMask` is the byte offset of `va`'s entry at
     /// `level` in that level's table page: shifts and one mask, the form yield's walks use.
-    @inline(__always) package static func entryShift(level: Int) -> UInt64 { bitsPerLevel &* UInt64(truncatingIfNeeded: level) }
-    package static let entryOffsetMask: UInt64 = (entriesPerTable - 1) &* entryBytes
+    @inline(__always) static func entryShift(level: Int) -> UInt64 { bitsPerLevel &* UInt64(truncatingIfNeeded: level) }
+    static let entryOffsetMask: UInt64 = (entriesPerTable - 1) &* entryBytes
 }
 
 extension VirtualAddress {
     /// The page-table index of this address at `level` (4 = root table … 1 = page table).
-    @inlinable public func index(level: Int) -> Int {
+    @inlinable package func index(level: Int) -> Int {
         Int(truncatingIfNeeded: (raw >> (12 + 9 * UInt64(level - 1))) & 0x1FF)
     }
 

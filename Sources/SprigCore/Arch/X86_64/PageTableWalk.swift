@@ -15,7 +15,7 @@ package enum PageTableWalk {
 
     /// The leaf (level-1) entry mapping `va` and its physical address, if every level is present
     /// and none above the leaf is a large page (`walk`'s rule). Lower-half addresses only.
-    public static func leaf<P: Platform>(
+    package static func leaf<P: Platform>(
         _ platform: P, rootTable: PhysicalAddress, va: VirtualAddress
     ) -> (entry: PageTableEntry, at: PhysicalAddress)? {
         guard let w = try? walk(platform, rootTable: rootTable, va: va) else { return nil }
@@ -29,7 +29,7 @@ package enum PageTableWalk {
     /// same walk unrolled for the hot path; `OneWalkTests` checks the two agree.
     /// - Returns: the walk and the physical address of the leaf entry.
     /// - Throws: `nonCanonicalAddress` / `kernelHalfAddress` / `addressNotMapped`.
-    public static func walk<P: Platform>(
+    package static func walk<P: Platform>(
         _ platform: P, rootTable: PhysicalAddress, va: VirtualAddress
     ) throws(Status) -> (walk: Walk, leafAt: PhysicalAddress) {
         guard va.isCanonical else { throw .nonCanonicalAddress }
@@ -65,8 +65,8 @@ package enum PageTableWalk {
     /// A completed walk: the leaf's frame and the AND of the entries of all four levels (whose
     /// U and W bits are what ring 3 may do with the page).
     package struct Walk: Equatable, Sendable {
-        public var frame: UInt64
-        public var rights: UInt64
+        package private(set) var frame: UInt64
+        package private(set) var rights: UInt64
         /// Ring 3 may read the page (U at every level), and write it (U and W at every level).
         @inlinable package var userAccessible: Bool { rights & PageTableEntry.user != 0 }
         @inlinable package var userWritable: Bool { userAccessible && rights & PageTableEntry.writable != 0 }
@@ -74,10 +74,10 @@ package enum PageTableWalk {
         /// The frame and whether ring 3 may write it, in one word (`TranslationCache`'s
         /// answer): the frame's bits and, below the page offset, a bit set when writable.
         /// - Precondition: `userAccessible`.
-        @inlinable package var packed: UInt64 { frame | (rights & PageTableEntry.writable) }
+        @inlinable var packed: UInt64 { frame | (rights & PageTableEntry.writable) }
         /// The two halves of a `packed` word.
-        @inlinable package static func packedFrame(_ word: UInt64) -> UInt64 { word & PageTableEntry.addressMask }
-        @inlinable package static func packedWritable(_ word: UInt64) -> Bool { word & PageTableEntry.writable != 0 }
+        @inlinable static func packedFrame(_ word: UInt64) -> UInt64 { word & PageTableEntry.addressMask }
+        @inlinable static func packedWritable(_ word: UInt64) -> Bool { word & PageTableEntry.writable != 0 }
     }
 
     /// `walk` unrolled, without the leaf's address: the hottest code of yield and delivery.
