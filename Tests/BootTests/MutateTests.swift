@@ -129,6 +129,17 @@ import Testing
         #expect(unregistered.score == 0.6 && unregistered.stale.isEmpty)
     }
 
+    /// Every registered equivalent names a mutant the generator makes of today's SprigCore: an
+    /// edit that changes a registered mutant's fingerprint fails here, not as a warning only
+    /// `sprig mutate` would print.
+    @Test func registryNamesGeneratedMutants() throws {
+        let p = try Self.prepared.get()
+        let generated = Set(p.mutants.map(\.fingerprint))
+        let stale = try MutationRun.loadRegistry(MutationRun.registryFile(FuzzBuilds.project))
+            .filter { !generated.contains($0.fingerprint) }.map { "\($0.fingerprint): \($0.mutant)" }
+        #expect(stale.isEmpty, "stale registry entries: \(stale.joined(separator: "; "))")
+    }
+
     /// The checked-in registry loads; a repeated fingerprint or an entry without a reason is refused.
     @Test func registryLoadsAndRefusesBadEntries() throws {
         let registry = try MutationRun.loadRegistry(MutationRun.registryFile(FuzzBuilds.project))
