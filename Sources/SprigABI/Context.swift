@@ -17,9 +17,14 @@ public enum ContextLayout {
     public static let flags = 144
     /// Nonzero when the kernel saved this context (set by yield and fault delivery).
     public static let valid = 152
+    /// Bytes `reserved..<fpu` are the context owner's: no save writes them, no load reads them.
+    public static let reserved = 160
     /// 512 bytes of FXSAVE image (x87/SSE state), 16-byte aligned relative to the context start.
     public static let fpu = 256
     public static let fpuSize = 512
+    /// FXSAVE bytes `fpuAvailable..<fpuSize` (of the image, "available to software") are the
+    /// owner's too: no save writes them, no load gives them to a register.
+    public static let fpuAvailable = 464
     /// Total size of a context.
     public static let size = 768
 }

@@ -12,10 +12,11 @@
 /// The platform holds the *trapped state*: the registers of the partition that entered the
 /// kernel (trap frame + FPU/SSE state). The core decides; the platform moves bits:
 ///
-/// * `saveCPUState` writes the whole `ContextLayout.size` bytes: every register, `flags`,
-///   `valid` = 1, the 512-byte FXSAVE image, and zeros in every reserved byte (ContextLayout
-///   bytes 160…255 and FXSAVE bytes 464…511). The other bytes FXSAVE does not write
-///   (`UserRegisters.fxsaveWrittenBytes`) are zero too when the image goes through a staging
+/// * `saveCPUState` writes every register, `flags`, `valid` = 1 and the FXSAVE image, and
+///   never the owner's words: the reserved bytes `ContextLayout.reserved..<fpu` (160…255) and
+///   FXSAVE bytes `ContextLayout.fpuAvailable…` (464…511) keep what the slot's owner wrote
+///   (the slot is in its memory: nothing crosses a partition). The other bytes FXSAVE does not
+///   write (`UserRegisters.fxsaveWrittenBytes`) are zero when the image goes through a staging
 ///   buffer; written in place, they keep the slot's own bytes.
 /// * `loadCPUState` makes the context the state ring 3 resumes with, and nothing else: every
 ///   register the context does not hold (FS/GS base, segment registers, debug registers, any

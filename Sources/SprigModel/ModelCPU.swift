@@ -6,7 +6,7 @@
 /// entry as the current partition; they read back what ring 3 would resume with.
 ///
 /// It implements `saveCPUState`/`loadCPUState` exactly as the core requires of every platform
-/// (see `Platform.swift`): the whole context is written, reserved bytes as zeros; loading
+/// (see `Platform.swift`): every register is written, the owner's reserved words kept; loading
 /// defines every register and sanitizes with `UserRegisters`. Memory requests go to the
 /// `SimulatedMemory` it wraps, so it can serve as the one platform a test passes to SprigCore.
 ///
@@ -237,8 +237,10 @@ public final class ModelCPU: CPUPlatform {
     public private(set) var stagingArea = [UInt64](repeating: 0, count: ContextLayout.fpuSize / 8)
 
     /// As the machine (`X86Platform.saveCPUState`): on one page, FXSAVE straight into the
-    /// context (the bytes it does not write keep the slot's own bytes; 464…511 zeroed); over two
-    /// pages, FXSAVE into the staging area, the bytes it does not write zeroed there, then copied.
+    /// context (the bytes it does not write keep the slot's own bytes); over two pages, FXSAVE
+    /// into the staging area, the bytes it does not write zeroed there, then copied. Either way
+    /// the owner's words (`ContextLayout.reserved..<fpu`, FXSAVE bytes `fpuAvailable…`) are not
+    /// written.
     package func saveCPUState(to location: ContextLocation, flags: UInt64, returnValue: UInt64?) {
         saves += 1
         accesses?.note(.contextSave, location, by: currentPartition.paddr.raw)
@@ -247,7 +249,6 @@ public final class ModelCPU: CPUPlatform {
         var image: [UInt64]
         if location.firstBytes == UInt64(ContextLayout.size) {
             image = fxsave(over: (0..<fpuWords).map { memory.load(location.word(at: ContextLayout.fpu + 8 * $0)) })
-            for w in (464 / 8)..<fpuWords { image[w] = 0 }
         } else {
             stagingArea = fxsave(over: stagingArea)
             for w in 0..<fpuWords { stagingArea[w] &= UserRegisters.fxsaveWrittenBytes(word: w) }
@@ -255,12 +256,19 @@ public final class ModelCPU: CPUPlatform {
         }
         var offset = 0
         while offset < ContextLayout.size {
+            defer { offset += 8 }
+            guard !Self.isOwners(offset) else { continue }
             let value = offset >= ContextLayout.fpu ? image[(offset - ContextLayout.fpu) / 8]
                 : savedWord(at: offset, flags: flags, returnValue: returnValue)
             memory.store(location.word(at: offset), value)
-            offset += 8
         }
         tap?.didSaveCPUState(to: location, flags: flags, returnValue: returnValue)
+    }
+
+    /// Whether the context word at `offset` is the owner's, which no save writes: a reserved
+    /// word, or FXSAVE bytes `ContextLayout.fpuAvailable…`.
+    package static func isOwners(_ offset: Int) -> Bool {
+        (ContextLayout.reserved..<ContextLayout.fpu).contains(offset) || offset >= ContextLayout.fpu + ContextLayout.fpuAvailable
     }
 
     private func savedWord(at offset: Int, flags: UInt64, returnValue: UInt64?) -> UInt64 {
@@ -272,7 +280,7 @@ public final class ModelCPU: CPUPlatform {
         case ContextLayout.gprs..<(ContextLayout.gprs + 8 * ContextLayout.gprCount): return registers[offset]
         case ContextLayout.flags: return flags
         case ContextLayout.valid: return 1
-        default: return 0
+        default: preconditionFailure("no other word is saved")
         }
     }
 

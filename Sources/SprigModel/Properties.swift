@@ -53,13 +53,14 @@ public enum Properties {
 
     /// Every context saved during the last kernel entry that straddles two pages (saved through
     /// the kernel's staging area, which keeps the last image loaded through it) holds zero in
-    /// every FXSAVE byte the CPU does not write: nothing of an earlier image, possibly another
-    /// partition's, crosses into it (which bytes those are: `SpecFXSAVE`, from the SDM).
+    /// every FXSAVE byte below 464 the CPU does not write: nothing of an earlier image, possibly
+    /// another partition's, crosses into it (which bytes those are: `SpecFXSAVE`, from the SDM;
+    /// bytes 464… are the owner's and no save writes them).
     public static func savedContexts(_ cpu: ModelCPU) -> [Violation] {
         var out: [Violation] = []
         for location in cpu.savedSinceEntry where location.firstBytes < UInt64(ContextLayout.size) {
             let words = contextWords(location)
-            for w in 0..<(ContextLayout.fpuSize / 8) {
+            for w in 0..<(ContextLayout.fpuAvailable / 8) {
                 let value = cpu.memory.specLoad(words[(ContextLayout.fpu + 8 * w) / 8]) ?? 0
                 guard value & ~SpecFXSAVE.writtenMask(word: w) != 0 else { continue }
                 out.append(Violation(.registerHygiene, partition: cpu.currentPartition.paddr.raw,

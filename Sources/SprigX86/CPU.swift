@@ -116,15 +116,10 @@ extension X86Platform: CPUPlatform {
             while r < ContextLayout.gprCount { c[ContextLayout.gprs / 8 + r] = f[r]; r += 1 }
             c[ContextLayout.flags / 8] = flags
             c[ContextLayout.valid / 8] = 1
-            var w = ContextLayout.valid / 8 + 1
-            while w < ContextLayout.fpu / 8 { c[w] = 0; w += 1 }
-            let fpu = c + ContextLayout.fpu / 8
-            fxsave(fpu)
-            // Bytes 464…511 zero; the ST slots' padding and bytes 416…463 keep what this
-            // partition's own slot held (nothing of another partition; clearUnwritten here
-            // costs the yield 22 instructions, 365 -> 387, measured).
-            w = 464 / 8
-            while w < FPU.words { fpu[w] = 0; w += 1 }
+            // The reserved words and the bytes FXSAVE does not write (the ST slots' padding,
+            // bytes 416…511) keep what this partition's own slot held: nothing of another
+            // partition (`ContextLayout.reserved`, `fpuAvailable`).
+            fxsave(c + ContextLayout.fpu / 8)
             return
         }
         saveStraddling(to: location, flags: flags, returnValue: returnValue)
@@ -147,15 +142,14 @@ extension X86Platform: CPUPlatform {
         if let rv = returnValue { put(ContextLayout.rax, rv) }
         put(ContextLayout.flags, flags)
         put(ContextLayout.valid, 1)
-        var o = ContextLayout.valid + 8
-        while o < ContextLayout.fpu { put(o, 0); o += 8 }
         // Through the staging area, which holds the last image loaded through it (possibly
-        // another partition's): what FXSAVE does not write is zeroed, not copied.
+        // another partition's): what FXSAVE does not write is zeroed, not copied, and the
+        // owner's words (the reserved words, FXSAVE bytes 464…511) are not written at all.
         let a = FPU.area
         fxsave(a)
         FPU.clearUnwritten(a)
         var w = 0
-        while w < FPU.words {
+        while w < ContextLayout.fpuAvailable / 8 {
             put(ContextLayout.fpu + 8 * w, a[w])
             w += 1
         }

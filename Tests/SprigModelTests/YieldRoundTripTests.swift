@@ -166,3 +166,66 @@ import Testing
         }
     }
 }
+
+/// The owner's words of a context (`ContextLayout.reserved..<fpu`, FXSAVE bytes
+/// `fpuAvailable…`): no save writes them, so what the slot's owner put there stays, and nothing
+/// of another partition (or of the kernel's staging area) reaches them.
+@Suite struct ContextOwnerWordsTests {
+    static let ownerOffsets = (0..<(ContextLayout.size / 8)).map { 8 * $0 }.filter(ModelCPU.isOwners)
+
+    /// Writes `tag << 32 | offset` into every owner word of the slot at `va` in `part`.
+    static func mark(_ m: YieldMachine, _ part: Part, at va: UInt64, tag: UInt64) {
+        for o in ownerOffsets { m.poke(part, va + UInt64(o), tag << 32 | UInt64(o)) }
+    }
+    /// The owner words of the slot at `va` that do not hold `tag << 32 | offset`.
+    static func changed(_ m: YieldMachine, _ part: Part, at va: UInt64, tag: UInt64) -> [Int] {
+        ownerOffsets.filter { m.peek(part, va + UInt64($0)) != tag << 32 | UInt64($0) }
+    }
+
+    @Test("a save on one page leaves the owner's words as the owner wrote them")
+    func onePageSaveKeepsOwnerWords() {
+        let m = YieldMachine()
+        let c = m.makeChild(of: m.root)
+        m.writeContext(c, at: YieldMachine.poolBase, tag: 0xC)
+        m.setVIDT(c, 0x40, YieldMachine.poolBase)
+        let slot = m.root.take(1)[0].va + 256
+        Self.mark(m, m.root, at: slot, tag: 0xA0)
+        m.setVIDT(m.root, 300, slot)
+        m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
+        #expect(m.yield(to: c.name, target: 0x40, save: 300) == .success)
+        #expect(m.peek(m.root, slot + UInt64(ContextLayout.valid)) == 1)
+        #expect(Self.changed(m, m.root, at: slot, tag: 0xA0).isEmpty)
+        m.checkProperties()
+    }
+
+    /// The child's context straddles two pages, so entering it leaves its whole FXSAVE image,
+    /// its owner words with it, in the kernel's staging area; root's later save over two pages
+    /// goes through that area and must keep root's own words, none of the child's.
+    @Test("a save through the staging area keeps the owner's words, none of another partition's")
+    func straddlingSaveKeepsOwnerWords() {
+        let m = YieldMachine()
+        let c = m.makeChild(of: m.root)
+        let target = YieldMachine.poolBase + 4096 - 256
+        m.writeContext(c, at: target, tag: 0xC)
+        Self.mark(m, c, at: target, tag: 0xC0)
+        m.setVIDT(c, 0x40, target)
+        let rootHome = m.root.take(1)[0].va
+        m.writeContext(m.root, at: rootHome, tag: 0xA)
+        m.setVIDT(m.root, 0x50, rootHome)
+        let slot = m.root.take(2)[0].va + 4096 - 256
+        Self.mark(m, m.root, at: slot, tag: 0xA0)
+        m.setVIDT(m.root, 300, slot)
+
+        m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
+        #expect(m.yield(to: c.name, target: 0x40, save: 0) == .success)
+        #expect(m.cpu.stagingArea[ContextLayout.fpuAvailable / 8] == 0xC0 << 32 | UInt64(ContextLayout.fpu + ContextLayout.fpuAvailable))
+        // Back to root on one page (the staging area keeps the child's image), then root saves
+        // itself over two pages.
+        #expect(m.yield(to: 0, target: 0x50, save: 0) == .success)
+        #expect(m.yield(to: c.name, target: 0x40, save: 300) == .success)
+        #expect(Self.changed(m, m.root, at: slot, tag: 0xA0).isEmpty)
+        let childWords = (0..<(ContextLayout.size / 8)).filter { m.peek(m.root, slot + UInt64(8 * $0)) >> 32 == 0xC0 }
+        #expect(childWords.isEmpty, "child words at \(childWords) of root's slot")
+        m.checkProperties()
+    }
+}

@@ -56,10 +56,11 @@ extension Spec {
     }
 
     /// Writes the current registers as a context at `place`: every register, `flags`,
-    /// `valid` = 1, `rax` replaced by `rax` when given, every reserved byte zero. Of the FXSAVE
-    /// image, the bytes FXSAVE does not write (`SpecFXSAVE`, from the SDM) are zero when
-    /// the context straddles two pages (it goes through the kernel's staging area) and keep the
-    /// slot's own bytes when it lies on one page, 464…511 zero either way.
+    /// `valid` = 1, `rax` replaced by `rax` when given; the reserved words (bytes 160…255) keep
+    /// the slot's own bytes. Of the FXSAVE image, the bytes FXSAVE does not write (`SpecFXSAVE`,
+    /// from the SDM) keep the slot's own bytes when it lies on one page; when it straddles two
+    /// pages (it goes through the kernel's staging area) they are zero but 464…511 (available to
+    /// software), which keep the slot's own bytes either way.
     static func save(_ s: inout AbstractState, at place: ContextWords, flags: UInt64, rax: UInt64?) {
         let r = s.registers
         let onePage = pageBase(place[0]) == pageBase(place[place.count - 1])
@@ -77,9 +78,9 @@ extension Spec {
             case ContextLayout.fpu..<ContextLayout.size:
                 let w = (offset - ContextLayout.fpu) / 8
                 let written = SpecFXSAVE.writtenMask(word: w)
-                let kept = onePage && w < 464 / 8 ? read(s, paddr) & ~written : 0
+                let kept = onePage || w >= 464 / 8 ? read(s, paddr) & ~written : 0
                 value = kept | r.fpu[w] & written
-            default: value = 0
+            default: value = read(s, paddr)
             }
             write(&s, paddr, value)
         }

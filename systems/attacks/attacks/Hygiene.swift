@@ -186,14 +186,17 @@ enum Hygiene {
 }
 
 extension Hygiene {
-    /// The child's marker in the FXSAVE bytes the CPU never writes (416…463) of a context that
+    /// The child's marker in the FXSAVE bytes the CPU never writes (416…511) of a context that
     /// straddles two pages: loading it goes through the kernel's staging area.
     static let stagingMarker: UInt64 = 0x5A5A_0000_0000_0000
+    /// Root's own words in its resume slot's owner words (reserved bytes, FXSAVE 464…511).
+    static let ownerMarker: UInt64 = 0x0A0A_0000_0000_0000
 
     /// A context of the child's is loaded through the kernel's FXSAVE staging area (it straddles
-    /// two pages) with the child's marker in FXSAVE bytes 416…463, which FXSAVE never writes;
+    /// two pages) with the child's marker in FXSAVE bytes 416…511, which FXSAVE never writes;
     /// root comes back by a one-page context (the staging area untouched) and then saves over
-    /// two pages (its resume slot): none of the child's bytes may be in root's saved context.
+    /// two pages (its resume slot): none of the child's bytes may be in root's saved context,
+    /// and root's own words in the slot's reserved bytes and FXSAVE bytes 464…511 stay.
     static func stagingArea(_ v: Victim, page: UInt64) {
         let a = v.child.name
         // The page after the mailbox in the child: the context at extraBase + 0xF00 straddles
@@ -211,7 +214,7 @@ extension Hygiene {
         word(page).pointee = InitialRegisters.fcw
         word(page + 24).pointee = InitialRegisters.mxcsr
         var o: UInt64 = 416
-        while o < 464 { word(page + o).pointee = stagingMarker ^ o; o += 8 }
+        while o < 512 { word(page + o).pointee = stagingMarker ^ o; o += 8 }
         let index: UInt64 = 305
         word(v.child.vidt + 8 * index).pointee = ChildLayout.extraBase + AddressSpace.pageSize - 256
         // Root waits in a one-page slot: coming back does not go through the staging area.
@@ -219,15 +222,38 @@ extension Hygiene {
         let r = Root.enter(a, at: index)
         Contexts.setVIDT(resumeSlot, Root.slot(0))
         // The next round trip saves root over two pages (slot 0), through the staging area.
+        let owners = forEachOwnerWord(of: Root.slot(0)) { word($0).pointee = ownerMarker ^ $0 }
         let back = Root.enter(a, at: Attacker.park)
         let saved = Root.slot(0) + UInt64(ContextLayout.fpu)
         var found: UInt64 = 0
         o = 416
-        while o < 464 { if word(saved + o).pointee & ~0xFFF == stagingMarker { found += 1 }; o += 8 }
-        number("a child's context loaded through the FXSAVE staging area, then root saved over two pages: child words in root's FXSAVE bytes 416-463",
+        while o < 512 { if word(saved + o).pointee & ~0xFFF == stagingMarker { found += 1 }; o += 8 }
+        number("a child's context loaded through the FXSAVE staging area, then root saved over two pages: child words in root's FXSAVE bytes 416-511",
                found, r.status == 0 && back.status == 0 && found == 0)
+        var kept: UInt64 = 0
+        forEachOwnerWord(of: Root.slot(0)) { if word($0).pointee == ownerMarker ^ $0 { kept += 1 } }
+        number("root's words in its slot's reserved bytes and FXSAVE bytes 464-511 after a save over two pages, of 18",
+               kept, back.status == 0 && kept == owners)
         word(v.child.vidt + 8 * index).pointee = 0
         require("taking the second page back", Sprig.call(.removeVAddr, a, second).succeeded)
+    }
+}
+
+extension Hygiene {
+    /// `body(address)` for each owner word of the context at `va`: the reserved words
+    /// (`ContextLayout.reserved..<fpu`) and FXSAVE bytes `fpuAvailable…`; returns how many.
+    @discardableResult
+    static func forEachOwnerWord(of va: UInt64, _ body: (UInt64) -> Void) -> UInt64 {
+        var n: UInt64 = 0
+        var o = UInt64(ContextLayout.reserved)
+        while o < UInt64(ContextLayout.size) {
+            if o < UInt64(ContextLayout.fpu) || o >= UInt64(ContextLayout.fpu + ContextLayout.fpuAvailable) {
+                body(va + o)
+                n += 1
+            }
+            o += 8
+        }
+        return n
     }
 }
 

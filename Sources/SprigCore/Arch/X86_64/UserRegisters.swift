@@ -31,7 +31,8 @@ package enum UserRegisters {
     /// padding bytes of each 16-byte ST/MM slot (bytes 42…47, 58…63, …, 154…159) and bytes
     /// 416…511. A save must not leave them to chance (the straddling path goes through a
     /// staging buffer that held another partition's image): these are the bytes of FXSAVE word
-    /// `w` (0…63) the CPU writes; every save path stores zeros in the others.
+    /// `w` (0…63) the CPU writes; a save through a staging buffer stores zeros in the others
+    /// below byte 464 and leaves 464…511, the owner's, unwritten.
     @inlinable package static func fxsaveWrittenBytes(word w: Int) -> UInt64 {
         if w >= fxsaveFirstUnwrittenWord { return 0 }
         // ST/MM slot k is words 4 + 2k (mantissa) and 5 + 2k (exponent and sign, then padding).
