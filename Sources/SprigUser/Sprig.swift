@@ -4,9 +4,12 @@
 /// kernel's `Status` (nil for a raw value this build does not know) and second result.
 import SprigABI
 
-@_extern(c, "sprig_syscall")
-func sprigSyscall(_ n: UInt64, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64,
-                  _ second: UnsafeMutablePointer<UInt64>?) -> UInt64
+/// start.S's `sprig_syscall`, called with the Swift calling convention: the arguments in rdi,
+/// rsi, rdx, rcx, r8, r9 in this order (so that a0, a1, a2 and a4 are already where the kernel
+/// takes them, and the stub moves only the number to rax and a3 to r10), the status and the
+/// second result back in rax and rdx, where the kernel leaves them.
+@_silgen_name("sprig_syscall")
+func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ n: UInt64, _ a4: UInt64, _ a3: UInt64) -> (UInt64, UInt64)
 
 @_extern(c, "sprig_rdtsc")
 func sprigRDTSC() -> UInt64
@@ -22,18 +25,20 @@ public struct CallResult {
 }
 
 public enum Sprig {
-    /// Calls service `service` with up to five arguments.
-    @inline(never)
+    /// Calls service `service` with up to five arguments. Inlined, like `callRaw`: a call site
+    /// loads the arguments and calls the four-instruction stub (the service's number is a
+    /// constant there).
+    @inline(__always)
     public static func call(_ service: Service, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0,
                             _ a3: UInt64 = 0, _ a4: UInt64 = 0) -> CallResult {
         callRaw(service.rawValue, a0, a1, a2, a3, a4)
     }
 
     /// Calls a raw service number (for tests of the kernel's refusal of unknown numbers).
+    @inline(__always)
     public static func callRaw(_ number: UInt64, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0,
                                _ a3: UInt64 = 0, _ a4: UInt64 = 0) -> CallResult {
-        var second: UInt64 = 0
-        let raw = sprigSyscall(number, a0, a1, a2, a3, a4, &second)
+        let (raw, second) = sprigSyscall(a0, a1, a2, number, a4, a3)
         return CallResult(raw: raw, value: second)
     }
 
@@ -47,7 +52,7 @@ public enum Sprig {
     /// that entry is 0), with interrupt state `flagsOnYield` now and `flagsOnWake` when resumed.
     /// Returns only when refused (the status says why) or when someone resumes the saved context
     /// (success).
-    @discardableResult
+    @discardableResult @inline(__always)
     public static func yield(_ callee: UInt64, target: UInt64, save saveIndex: UInt64,
                              flagsOnYield: UInt64 = InterruptFlags.enabled,
                              flagsOnWake: UInt64 = InterruptFlags.enabled) -> CallResult {

@@ -11,24 +11,17 @@ _start:
     call sprig_partition_main
     ud2
 
-/* uint64_t sprig_syscall(n, a0, a1, a2, a3, a4, uint64_t *second)
- * SysV: rdi=n rsi=a0 rdx=a1 rcx=a2 r8=a3 r9=a4 [rsp+8]=second
- * Kernel: rax=n rdi rsi rdx r10 r8 = a0..a4 -> rax status, rdx second. */
+/* (status, second) sprig_syscall(a0, a1, a2, n, a4, a3), called with the Swift calling
+ * convention (Sprig.swift): rdi=a0 rsi=a1 rdx=a2 rcx=n r8=a4 r9=a3; returns rax, rdx.
+ * Kernel: rax=n rdi rsi rdx r10 r8 = a0..a4 -> rax status, rdx second; it keeps every other
+ * register but rcx and r11, which syscall takes (both free in the Swift convention). */
     .text
     .global sprig_syscall
 sprig_syscall:
-    movq %rdi, %rax
-    movq %rsi, %rdi
-    movq %rdx, %rsi
-    movq %rcx, %rdx
-    movq %r8, %r10
-    movq %r9, %r8
+    movq %rcx, %rax
+    movq %r9, %r10
     syscall
-    movq 8(%rsp), %rcx
-    testq %rcx, %rcx
-    jz 1f
-    movq %rdx, (%rcx)
-1:  ret
+    ret
 
 /* uint64_t sprig_console_interrupt(void): `int $0x80`, the partitions' console convention
  * (SprigUser's SharedConsole): the parent's handler prints the shared page and resumes us with
