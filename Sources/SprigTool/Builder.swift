@@ -259,11 +259,14 @@ public final class Builder {
         let abiSources = try sources("Sources/SprigABI", ext: "swift")
         let coreSources = try sources("Sources/SprigCore", ext: "swift", recursive: true)
         let x86Sources = try sources("Sources/SprigX86", ext: "swift")
+        // The clang module of inline FPU instructions that SprigX86 imports.
+        let x86Include = project.path("Sources/SprigX86/include")
+        let x86Headers = try sources("Sources/SprigX86/include", ext: "h") + [x86Include.appendingPathComponent("module.modulemap")]
         let kABI = try swiftModule("SprigABI", sources: abiSources, flags: kernelSwiftFlags, dir: kdir, dependencies: [])
         let kCore = try swiftModule("SprigCore", sources: coreSources, flags: kernelSwiftFlags, dir: kdir,
                                     dependencies: abiSources)
-        let kX86 = try swiftModule("SprigX86", sources: x86Sources, flags: kernelSwiftFlags, dir: kdir,
-                                   dependencies: abiSources + coreSources, emitModule: false)
+        let kX86 = try swiftModule("SprigX86", sources: x86Sources, flags: kernelSwiftFlags + ["-I", x86Include.path], dir: kdir,
+                                   dependencies: abiSources + coreSources + x86Headers, emitModule: false)
         var kObjects = [kABI, kCore, kX86]
         let runtimeC = try sources("Sources/SprigRuntime", ext: "c")
         for s in try sources("Sources/SprigX86", ext: "S") + sources("Sources/SprigX86", ext: "c") + runtimeC {

@@ -1,7 +1,10 @@
-/// The instructions Swift cannot emit, implemented in `support.c`, `boot.S` and `entry.S`.
+/// The instructions Swift cannot emit, implemented in `support.c`, `boot.S` and `entry.S`, and
+/// the FPU instructions of `include/fpu_instructions.h`.
 ///
 /// Everything that touches a port, a control register or a descriptor table goes through one of
 /// these functions, so the Swift kernel code above them reads as plain logic.
+import SprigFPUInstructions
+
 @_extern(c, "sprig_outb") func outb(_ port: UInt16, _ value: UInt8)
 @_extern(c, "sprig_inb") func inb(_ port: UInt16) -> UInt8
 @_extern(c, "sprig_outl") func outl(_ port: UInt16, _ value: UInt32)
@@ -40,9 +43,10 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
     enterUserC(frame)
     while true {}
 }
-@_extern(c, "sprig_fxsave") func fxsave(_ area: UnsafeMutablePointer<UInt64>)
-@_extern(c, "sprig_fxrstor") func fxrstor(_ area: UnsafeMutablePointer<UInt64>)
-@_extern(c, "sprig_fninit") func fninit()
+/// FXSAVE, FXRSTOR, FNINIT: inline assembly in include/fpu_instructions.h, inlined (no call).
+@inline(__always) func fxsave(_ area: UnsafeMutablePointer<UInt64>) { sprig_fxsave(area) }
+@inline(__always) func fxrstor(_ area: UnsafeMutablePointer<UInt64>) { sprig_fxrstor(area) }
+@inline(__always) func fninit() { sprig_fninit() }
 @_extern(c, "sprig_cpu_vendor_is_amd") func cpuVendorIsAMD() -> Bool
 /// 512 bytes, 16-aligned: where FXSAVE/FXRSTOR stage a partition's FPU/SSE image.
 @_extern(c, "sprig_fpu_area") nonisolated(unsafe) var fpuAreaSymbol: UInt64

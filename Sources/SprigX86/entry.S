@@ -312,7 +312,6 @@ sprig_trap_return:
     leaq sprig_kernel_frame + 120(%rip), %rsp
     PUSH_RBX_TO_R15
     pushq EXIT_RAX(%rip)
-    cld
     call sprig_trap_syscall            /* the frame is at sprig_kernel_frame: no argument */
     OUTERMOST_FRAME_END
     EXIT_PATH \mode

@@ -69,9 +69,6 @@ void sprig_halt_forever(void) {
     for (;;) __asm__ volatile("cli; hlt");
 }
 
-/* FPU/SSE state of the partition that trapped: saved and restored, never computed with. */
-void sprig_fninit(void) { __asm__ volatile("fninit"); }
-
 /* CPUID leaf 0's vendor string is "AuthenticAMD" or "HygonGenuine" (ebx, edx, ecx). */
 _Bool sprig_cpu_vendor_is_amd(void) {
     uint32_t a = 0, b, c, d;
@@ -79,9 +76,6 @@ _Bool sprig_cpu_vendor_is_amd(void) {
     return (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163)     /* Auth enti cAMD */
         || (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);    /* Hygo nGen uine */
 }
-
-void sprig_fxsave(void *area) { __asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory"); }
-void sprig_fxrstor(const void *area) { __asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory"); }
 
 /* Debug crash test only (DebugCrashTest.swift; unreferenced, so dropped, in release): the
  * stack pointer at the top of the kernel stack's guard page, then a push. */
