@@ -57,10 +57,8 @@ extension Kernel {
     package static func trap<P: CPUPlatform>(_ p: P, _ event: TrapEvent) -> TrapOutcome {
         switch event {
         case .systemCall(let number, let a):
-            let outcome = systemCall(p, number: number, a)
-            // Only a successful yield loaded a context (.resume).
-            if case .resume = outcome {} else { returnAddress(p) }
-            return outcome
+            if let refusal = unknownNumber(p, number) { return refusal }
+            return knownSystemCall(p, number: number, a)
         case .exception(let vector, let errorCode, let faultAddress):
             // Delivered (a context loaded) or the crash report (the trapped state as it was).
             let outcome = InterruptRouting.exception(p, vector: vector, errorCode: errorCode, faultAddress: faultAddress)
@@ -77,6 +75,27 @@ extension Kernel {
             }
             return .resume
         }
+    }
+
+    /// What `trap` decides for a system call whose number is past the service table, whatever
+    /// the arguments (nil for any other number): the refusal, before anything else is read.
+    /// `trap` runs it, then `knownSystemCall` when it is nil; a platform may run the two apart,
+    /// the refusal on a path of its own (the null service's, which then saves none of the
+    /// registers the rest of the entry needs).
+    @inline(__always)
+    package static func unknownNumber<P: CPUPlatform>(_ p: P, _ number: UInt64) -> TrapOutcome? {
+        guard number >= Service.numberLimit else { return nil }
+        returnAddress(p)
+        return .returned(.unknownService, value: 0)
+    }
+
+    /// What `trap` decides for a system call that `unknownNumber` did not refuse.
+    @inline(__always)
+    package static func knownSystemCall<P: CPUPlatform>(_ p: P, number: UInt64, _ a: SystemCallArguments) -> TrapOutcome {
+        let outcome = systemCall(p, number: number, a)
+        // Only a successful yield loaded a context (.resume).
+        if case .resume = outcome {} else { returnAddress(p) }
+        return outcome
     }
 
     /// The last check on every way back to ring 3: the rip it resumes at is in the lower half.
@@ -108,11 +127,10 @@ extension Kernel {
         return service(p, number: number, a)
     }
 
-    /// Every system call but yield, after yield's test. An unknown number is refused before
-    /// anything else is read (the null service's path).
+    /// Every system call but yield, after yield's test; `number` is below `Service.numberLimit`
+    /// (`unknownNumber`).
     @inline(__always)
     static func service<P: CPUPlatform>(_ p: P, number: UInt64, _ a: SystemCallArguments) -> TrapOutcome {
-        guard number < Service.numberLimit else { return .returned(.unknownService, value: 0) }
         // Numbers past the last service become 0 (no service) without a branch (Spectre v1).
         guard let service = Service(rawValue: Speculation.clamp(number, below: Service.numberLimit))
         else { return .returned(.unknownService, value: 0) }

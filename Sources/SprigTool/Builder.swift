@@ -60,13 +60,17 @@ public final class Builder {
     ]
 
     /// Swift flags of every kernel module: no SSE/MMX/x87 use, no red zone (interrupts arrive
-    /// on the kernel stack), kernel code model (linked in the top 2 GiB), no stack protector.
+    /// on the kernel stack), kernel code model (linked in the top 2 GiB), no stack protector;
+    /// the clang module of inline FPU instructions SprigX86 imports on the import path.
     public var kernelSwiftFlags: [String] {
         Builder.embedded + ["-O",
             "-Xcc", "-mno-red-zone", "-Xcc", "-mcmodel=kernel",
             "-Xcc", "-mno-sse", "-Xcc", "-mno-sse2", "-Xcc", "-mno-mmx",
+            "-I", project.path(Builder.kernelInclude).path,
         ] + variantFlags
     }
+    /// SprigX86's clang module (`module.modulemap`, `fpu_instructions.h`).
+    static let kernelInclude = "Sources/SprigX86/include"
 
     var variantFlags: [String] { Builder.variantFlags(variant) }
 
@@ -259,13 +263,11 @@ public final class Builder {
         let abiSources = try sources("Sources/SprigABI", ext: "swift")
         let coreSources = try sources("Sources/SprigCore", ext: "swift", recursive: true)
         let x86Sources = try sources("Sources/SprigX86", ext: "swift")
-        // The clang module of inline FPU instructions that SprigX86 imports.
-        let x86Include = project.path("Sources/SprigX86/include")
-        let x86Headers = try sources("Sources/SprigX86/include", ext: "h") + [x86Include.appendingPathComponent("module.modulemap")]
+        let x86Headers = try sources(Builder.kernelInclude, ext: "h") + sources(Builder.kernelInclude, ext: "modulemap")
         let kABI = try swiftModule("SprigABI", sources: abiSources, flags: kernelSwiftFlags, dir: kdir, dependencies: [])
         let kCore = try swiftModule("SprigCore", sources: coreSources, flags: kernelSwiftFlags, dir: kdir,
                                     dependencies: abiSources)
-        let kX86 = try swiftModule("SprigX86", sources: x86Sources, flags: kernelSwiftFlags + ["-I", x86Include.path], dir: kdir,
+        let kX86 = try swiftModule("SprigX86", sources: x86Sources, flags: kernelSwiftFlags, dir: kdir,
                                    dependencies: abiSources + coreSources + x86Headers, emitModule: false)
         var kObjects = [kABI, kCore, kX86]
         let runtimeC = try sources("Sources/SprigRuntime", ext: "c")

@@ -26,13 +26,36 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 /// number and arguments are read straight from their registers' words. Named for entry.S
 /// without a C thunk (`@_cdecl` adds one of four instructions): it takes and returns nothing, and
 /// the exit path reloads every register from memory, so the Swift calling convention is the C one here.
+/// The entry passes the number (rax) in rdi as well. `Kernel.trap`'s two steps for a system call
+/// run apart: a number past the service table is refused here (`Kernel.unknownNumber`), in a
+/// function that saves no register, and every other one goes on by a jump (a call in tail
+/// position) to `sprigSyscallKnown`, whose prologue saves the registers the services and the
+/// yield need. (One function with both: its checks' trap blocks keep the compiler from moving
+/// the prologue past the refusal.)
 @_silgen_name("sprig_trap_syscall")
-func sprigSyscall() {
+func sprigSyscall(_ number: UInt64) {
     let frame = TrapFrame(words: trappedFrame)
-    let event = TrapEvent.systemCall(number: frame[TrapFrame.rax], SystemCallArguments(
-        frame[TrapFrame.rdi], frame[TrapFrame.rsi], frame[TrapFrame.rdx], frame[TrapFrame.r10], frame[TrapFrame.r8]))
-    Trace.entered(event, frame)
-    finish(Kernel.trap(KernelPlatform(), event), frame)
+    Trace.entered(systemCallEvent(number, frame), frame)
+    guard let refusal = Kernel.unknownNumber(KernelPlatform(), number) else { return sprigSyscallKnown(number) }
+    finish(refusal, frame)
+}
+
+/// The rest of `Kernel.trap` for a system call `Kernel.unknownNumber` did not refuse.
+@inline(never)
+func sprigSyscallKnown(_ number: UInt64) {
+    let frame = TrapFrame(words: trappedFrame)
+    finish(Kernel.knownSystemCall(KernelPlatform(), number: number, systemCallArguments(frame)), frame)
+}
+
+/// The system call in `frame`: the number (rax) and the five argument registers.
+@inline(__always)
+func systemCallEvent(_ number: UInt64, _ frame: TrapFrame) -> TrapEvent {
+    .systemCall(number: number, systemCallArguments(frame))
+}
+
+@inline(__always)
+func systemCallArguments(_ frame: TrapFrame) -> SystemCallArguments {
+    SystemCallArguments(frame[TrapFrame.rdi], frame[TrapFrame.rsi], frame[TrapFrame.rdx], frame[TrapFrame.r10], frame[TrapFrame.r8])
 }
 
 /// `sprig_trap_irq`: a hardware interrupt of the legacy PICs (vectors 32…47) taken in ring 3,
@@ -90,10 +113,7 @@ func deliverPendingNMI(_ words: UnsafeMutablePointer<UInt64>) {
 @inline(__always)
 func decode(_ frame: TrapFrame) -> TrapEvent {
     let vector = frame[TrapFrame.vector]
-    if vector == TrapFrame.syscallVector {
-        return .systemCall(number: frame[TrapFrame.rax], SystemCallArguments(
-            frame[TrapFrame.rdi], frame[TrapFrame.rsi], frame[TrapFrame.rdx], frame[TrapFrame.r10], frame[TrapFrame.r8]))
-    }
+    if vector == TrapFrame.syscallVector { return systemCallEvent(frame[TrapFrame.rax], frame) }
     // The NMI is a hardware event for root, never the interrupted partition's exception 2.
     if vector == VIDTIndex.nmi { return .hardwareInterrupt(vector: vector) }
     if vector < VIDTIndex.firstInterrupt {

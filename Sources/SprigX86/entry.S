@@ -312,7 +312,8 @@ sprig_trap_return:
     leaq sprig_kernel_frame + 120(%rip), %rsp
     PUSH_RBX_TO_R15
     pushq EXIT_RAX(%rip)
-    call sprig_trap_syscall            /* the frame is at sprig_kernel_frame: no argument */
+    movq (%rsp), %rdi                  /* the number; the frame is at sprig_kernel_frame */
+    call sprig_trap_syscall            /* DF is clear: FMASK masks it (sprig_cpu_init) */
     OUTERMOST_FRAME_END
     EXIT_PATH \mode
     .endm
