@@ -9,7 +9,8 @@
 /// * the bytes a `consoleRead` took from the serial port (the model's `consoleInput` for that
 ///   event, which must take all of them and write them where the machine did);
 /// * memory ring 3 wrote: before the event, each word the machine's kernel read (a `load`, a
-///   context load, console bytes) before writing it itself, and that the model holds differently,
+///   context load, console bytes) before writing it itself, or found in a context it saved
+///   where no save writes (the owner's words, `ModelCPU.isOwners`), and that the model holds differently,
 ///   is adopted **if some partition can write its page from ring 3** (a VIDT entry, a context, a
 ///   free-list link). On any other page — page tables, shadows, descriptors, configuration lists,
 ///   the kernel's own — a difference is a divergence: ring 3 cannot have made it.
@@ -252,8 +253,14 @@ public final class Replayer {
             case .copy(_, let to, let n):
                 var a = to & ~7
                 while a < to + n { written.insert(a); a += 8 }
-            case .saveContext(let place, _, _, _):
-                for k in 0..<TraceFormat.contextWords { written.insert(place.word(at: 8 * k)) }
+            case .saveContext(let place, _, _, let ws):
+                for k in 0..<TraceFormat.contextWords {
+                    let pa = place.word(at: 8 * k)
+                    guard ModelCPU.isOwners(8 * k) else { written.insert(pa); continue }
+                    // No save writes the owner's words: the machine's are what ring 3 left there.
+                    guard inMemory(pa) else { return diverged("a context outside the model's memory", place.description, "\(memory.bytes) bytes of RAM") }
+                    if fresh(pa), memory.load(PhysicalAddress(pa)) != ws[k] { words.append((pa, ws[k], "a context's owner word (offset \(8 * k))")) }
+                }
             case .loadContext(let place, _, _, let ws):
                 for (k, v) in ws.enumerated() {
                     let pa = place.word(at: 8 * k)
