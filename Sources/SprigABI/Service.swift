@@ -6,7 +6,8 @@
 ///     → rax = `Status` raw value, rdx = second result (count, next page, child), 0 when none
 ///
 /// `rcx` and `r11` are clobbered by the instruction itself; every other register a partition can
-/// use is preserved across a service call (the kernel restores them from the saved frame).
+/// use is preserved across a service call (the kernel restores them from the saved frame or
+/// leaves them as they were).
 /// Numbers never change once shipped; a new service takes a new number.
 public enum Service: UInt64, CaseIterable, Sendable {
     // Pip's memory services (DESIGN.md §4).

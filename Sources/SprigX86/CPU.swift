@@ -167,17 +167,18 @@ extension X86Platform: CPUPlatform {
     @inline(__always)
     func loadCPUState(from location: ContextLocation, interruptsEnabled: Bool, delivery: DeliveryInfo?) {
         let f = TrapFrame(words: trappedFrame)
+        // The general registers: `sprig_trap_return` loads them from the context itself, or for
+        // a context over two pages from their copy in kernel memory (but the five a delivery
+        // sets, from the frame: `ExitContext`), and rip, rflags and rsp go straight to the iretq
+        // words. The frame's general registers are never rewritten (the syscall exit relies on it).
+        let registers: UnsafeMutablePointer<UInt64>
         if location.firstBytes == UInt64(ContextLayout.size) {
-            let c = X86Platform.pointer(location.first)
-            // The general registers: `sprig_trap_return` loads them from the context itself (but
-            // the five a delivery sets, from the frame: `ExitContext`), and rip, rflags and rsp
-            // go straight to the iretq words.
-            loadOnePage(c, ExitWords.words, interruptsEnabled: interruptsEnabled)
-            exitContext = UInt64(UInt(bitPattern: c)) | (delivery == nil ? 0 : ExitContext.deliveryInFrame)
+            registers = X86Platform.pointer(location.first)
+            loadOnePage(registers, ExitWords.words, interruptsEnabled: interruptsEnabled)
         } else {
-            exitContext = 0
-            loadStraddling(location, f, interruptsEnabled: interruptsEnabled)
+            registers = loadStraddling(location, ExitWords.words, interruptsEnabled: interruptsEnabled)
         }
+        exitContext = UInt64(UInt(bitPattern: registers)) | (delivery == nil ? 0 : ExitContext.deliveryInFrame)
         // cs and ss are the user selectors for good (entry.S: the exit path never reads them).
         if let d = delivery {
             f[TrapFrame.rdi] = d.source
@@ -225,17 +226,20 @@ extension X86Platform: CPUPlatform {
         FPU.restore(a)
     }
 
-    /// A context over two pages: word by word through `ContextLocation`, FPU via the staging area.
-    private func loadStraddling(_ location: ContextLocation, _ f: TrapFrame, interruptsEnabled: Bool) {
+    /// A context over two pages: word by word through `ContextLocation`, the general registers
+    /// into `sprig_exit_registers` (returned, for `exitContext`), FPU via the staging area.
+    private func loadStraddling(_ location: ContextLocation, _ iret: UnsafeMutablePointer<UInt64>,
+                                interruptsEnabled: Bool) -> UnsafeMutablePointer<UInt64> {
         func get(_ offset: Int) -> UInt64 { load(location.word(at: offset)) }
+        let registers = withUnsafeMutablePointer(to: &exitRegistersSymbol) { $0 }
         var r = 0
         while r < ContextLayout.gprCount {
-            f[r] = get(ContextLayout.gprs + 8 * r)
+            registers[ContextLayout.gprs / 8 + r] = get(ContextLayout.gprs + 8 * r)
             r += 1
         }
-        f[TrapFrame.rip] = UserRegisters.rip(get(ContextLayout.rip))
-        f[TrapFrame.rsp] = get(ContextLayout.rsp)
-        f[TrapFrame.rflags] = UserRegisters.rflags(get(ContextLayout.rflags), interruptsEnabled: interruptsEnabled)
+        iret[ExitWords.rip] = UserRegisters.rip(get(ContextLayout.rip))
+        iret[ExitWords.rsp] = get(ContextLayout.rsp)
+        iret[ExitWords.rflags] = UserRegisters.rflags(get(ContextLayout.rflags), interruptsEnabled: interruptsEnabled)
         let a = FPU.area
         var w = 0
         while w < FPU.words {
@@ -245,5 +249,6 @@ extension X86Platform: CPUPlatform {
         // MXCSR is bytes 24…27 (low half of word 3); MXCSR_MASK (high half) is ignored by FXRSTOR.
         a[3] = UInt64(UserRegisters.mxcsr(UInt32(truncatingIfNeeded: a[3]), mask: UInt32(truncatingIfNeeded: mxcsrMask)))
         FPU.restore(a)
+        return registers
     }
 }

@@ -50,9 +50,12 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
 @_extern(c, "sprig_cpu_vendor_is_amd") func cpuVendorIsAMD() -> Bool
 /// 512 bytes, 16-aligned: where FXSAVE/FXRSTOR stage a partition's FPU/SSE image.
 @_extern(c, "sprig_fpu_area") nonisolated(unsafe) var fpuAreaSymbol: UInt64
-/// When nonzero, the direct-map address of the context whose general registers ring 3 resumes
-/// with (`sprig_trap_return` loads them from there, then zeroes this word); set by
-/// `X86Platform.loadCPUState` for a context on one page.
+/// 144 bytes, 16-aligned: the general registers of a context over two pages, for the exit path.
+@_extern(c, "sprig_exit_registers") nonisolated(unsafe) var exitRegistersSymbol: UInt64
+/// When nonzero, the address of the context whose general registers ring 3 resumes with
+/// (`sprig_trap_return` loads them from there, then zeroes this word): set by every
+/// `X86Platform.loadCPUState`, to the context's direct-map address when it lies on one page,
+/// else to `sprig_exit_registers`, which holds its general registers.
 @_extern(c, "sprig_exit_context") nonisolated(unsafe) var exitContext: UInt64
 /// Nonzero while an NMI that came during a kernel entry waits for the way back to ring 3
 /// (entry.S checks it there and calls `deliverPendingNMI`).

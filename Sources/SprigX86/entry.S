@@ -3,10 +3,10 @@
  *
  * Every entry from ring 3 builds the same TrapFrame at sprig_kernel_frame (the top of the kernel
  * stack) and calls sprig_trap(frame) in Swift; whatever the frame holds when it returns is what
- * ring 3 gets, except that when Swift loaded a context that lies on one page
- * (sprig_exit_context, set by X86Platform.loadCPUState) the general registers come straight from
- * that context instead of from the frame, and the load has written rip, rsp and rflags to the
- * iretq words on the entry stack itself (otherwise they are copied there from the frame; cs and
+ * ring 3 gets, except that when Swift loaded a context (sprig_exit_context, set by
+ * X86Platform.loadCPUState) the general registers come straight from that context (or, for one
+ * over two pages, from their copy at sprig_exit_registers) instead of from the frame, and the
+ * load has written rip, rsp and rflags to the iretq words on the entry stack itself (otherwise they are copied there from the frame; cs and
  * ss are always the user selectors). DS, ES, FS and GS are null on every exit, whatever ring 3
  * had loaded.
  * The kernel runs with interrupts off (interrupt gates; syscall masks IF), so it is never
@@ -226,7 +226,11 @@ sprig_isr_\vector:
     movq 136(%rax,%rax), %r15
     .endm
 
-    .macro EXIT_PATH mode
+    /* kept = 1 (the syscall entry's exit): with no context loaded, rbx, rbp and r12-r15 still
+     * hold what ring 3 entered with (the entry leaves them, the Swift code preserves them, and
+     * nothing writes their frame words but a context load, which always leaves its registers in
+     * sprig_exit_context), so only the other registers come from the frame. */
+    .macro EXIT_PATH mode, kept=0
     cmpq $0, sprig_nmi_pending(%rip)   /* an NMI came while the kernel ran: root gets it first */
     jne sprig_nmi_deliver
     /* Null data selectors on every way back to ring 3: ring 3 can load the user selectors into
@@ -238,7 +242,7 @@ sprig_isr_\vector:
     movl %eax, %fs
     movl %eax, %gs
     /* sprig_exit_context halved: CF its bit 0 (a delivery), ZF set when there is no context; the
-     * context's direct-map address is then %rax + %rax. */
+     * context's address is then %rax + %rax. */
     movq sprig_exit_context(%rip), %rax
     shrq $1, %rax
     ja 94f
@@ -251,9 +255,20 @@ sprig_isr_\vector:
     movq %rax, ENTRY_TOP - 16(%rip)    /* rsp */
     popq %rax
     movq %rax, EXIT_RAX(%rip)
+    .if \kept
+    movq 8(%rsp), %rcx                 /* TrapFrame offsets less the rax word popped */
+    movq 16(%rsp), %rdx
+    movq 24(%rsp), %rsi
+    movq 32(%rsp), %rdi
+    movq 48(%rsp), %r8
+    movq 56(%rsp), %r9
+    movq 64(%rsp), %r10
+    movq 72(%rsp), %r11
+    .else
     POP_RBX_TO_R15
+    .endif
     EXIT_TAIL \mode
-    /* The general registers from the context at 2 * %rax (direct-map address, ContextLayout
+    /* The general registers from the context at 2 * %rax (its address, ContextLayout
      * offsets: rax 24, rbx 32 ... r15 136, checked by the core; ExitPathTests holds these
      * loads to ContextLayout). The context load wrote rip, rflags and rsp to the iretq words
      * itself (X86Platform.loadCPUState, ExitWords). */
@@ -315,7 +330,7 @@ sprig_trap_return:
     movq (%rsp), %rdi                  /* the number; the frame is at sprig_kernel_frame */
     call sprig_trap_syscall            /* DF is clear: FMASK masks it (sprig_cpu_init) */
     OUTERMOST_FRAME_END
-    EXIT_PATH \mode
+    EXIT_PATH \mode, 1
     .endm
 
     .global sprig_syscall_entry
@@ -524,6 +539,10 @@ sprig_nmi_pending:                     /* nonzero: an NMI came while the kernel 
     .align 16
     .global sprig_fpu_area
 sprig_fpu_area: .skip 512
+    /* The general registers of a context over two pages, at their ContextLayout offsets, for the
+     * exit path (CPU.swift loadStraddling, sprig_exit_context). */
+    .global sprig_exit_registers
+sprig_exit_registers: .skip 144
     /* KernelCache storage, zero (every entry empty) at boot: TranslationCache, 32 entries of
      * 3 words, then YieldCache, 16 entries of 16 words, then the generation word (Main.swift
      * checks the size). */
