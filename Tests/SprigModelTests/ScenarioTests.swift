@@ -75,7 +75,7 @@ import Testing
     }
 
     /// A's pages at 512 MiB and at its VIDT address less 2^46 (one translation-cache set with
-    /// its VIDT page) are the targets of its VIDT entries; A's lowest page is B's descriptor;
+    /// its VIDT page) are the targets of its VIDT entries; A's second page is B's descriptor;
     /// bytes wait on the serial port; root's yield to A at 32, 32 is in the yield cache.
     @Test func addressesIsWhatItSays() throws {
         let system = Scenario.addresses.makeSystem()
@@ -95,7 +95,7 @@ import Testing
         }
         #expect(vidtEntry(32) == Scenario.vidtAlias)
         #expect(vidtEntry(VIDTIndex.stiSave) == Scenario.halfGigabyte)
-        let given = try #require(a.byVA[DomainAddress.childBase].map { a.leaves[$0] })
+        let given = try #require(a.byVA[DomainAddress.childBase + AddressSpace.pageSize].map { a.leaves[$0] })
         #expect(given.paddr == b.descriptor)
         #expect(system.consoleInput == Scenario.consoleInput)
         let aName = AddressSpace.rootWindowBase + a.descriptor
@@ -104,7 +104,8 @@ import Testing
     }
 
     /// From `addresses`, root's steps reach what the scenario is for: a read over two pages moves
-    /// bytes into both, and taking back A's page that B's descriptor is is refused.
+    /// bytes into both, taking back A's page that B's descriptor is is refused, and taking back
+    /// A's first page (a table change) is not.
     @Test func addressesReadsOverTwoPagesAndRefusesAGivenPage() throws {
         let system = Scenario.addresses.makeSystem()
         let t = system.machine.tree()
@@ -115,8 +116,11 @@ import Testing
         #expect(system.cpu.registers[ContextLayout.rax] == Status.success.rawValue)
         #expect(system.cpu.registers[ContextLayout.rdx] == 16)
         #expect(system.consoleInput == Array(Scenario.consoleInput.dropFirst(16)))
-        let remove = ExplorationStep.call(.removeVAddr, AddressSpace.rootWindowBase + a.descriptor, DomainAddress.childBase)
-        #expect(remove.apply(to: system).trap?.outcome == .returned(.pageGivenFurther, value: 0))
+        let aName = AddressSpace.rootWindowBase + a.descriptor
+        let removeGiven = ExplorationStep.call(.removeVAddr, aName, DomainAddress.childBase + AddressSpace.pageSize)
+        #expect(removeGiven.apply(to: system).trap?.outcome == .returned(.pageGivenFurther, value: 0))
+        let remove = ExplorationStep.call(.removeVAddr, aName, DomainAddress.childBase)
+        #expect(remove.apply(to: system).trap?.outcome == .returned(.success, value: 0))
     }
 
     /// `wrap`'s last write wrapped the generation, and the wrap emptied both caches.

@@ -27,8 +27,10 @@
 ///   `vidtAlias`, its VIDT address with bit 46 clear (a new PML4 entry); its VIDT entries name
 ///   contexts on those two pages (`VIDT[32]` and the STI slot). A's descriptor page is chosen so
 ///   that A's VIDT page and `vidtAlias` share a set of the translation cache: a yield to A looks
-///   up both, the VIDT page first. A gave its **lowest page** (`childBase`) to B as B's
-///   descriptor, so root's `removeVAddr(A, childBase)` must answer `pageGivenFurther`.
+///   up both, the VIDT page first. A gave its **second page** (`childBase` + 4 KiB) to B as
+///   B's descriptor, so root's `removeVAddr(A, childBase + 4 KiB)` must answer
+///   `pageGivenFurther`, while its first page is A's own: root's table changes take it back
+///   and give it again (each changes the cache generation).
 ///   `consoleInput` bytes **wait on the serial port**, so root's `consoleRead`s move bytes,
 ///   over a page boundary too. The yield cache is **warm**: root yielded to A (`yield(A, 32,
 ///   32)`, the focused menu's base yield) and A back, so a rewrite of A's `VIDT[32]` followed
@@ -60,7 +62,7 @@ public enum Scenario: String, CaseIterable, Sendable {
     public static let vidtAlias: UInt64 = AddressSpace.vidt - (1 << 46)
     /// Bytes waiting on the serial port in `addresses`.
     static let consoleInput: [UInt8] = Array("bytes that arrived on the serial port before the first step".utf8)
-    /// A's pages at `childBase` in `addresses`: B takes the lowest.
+    /// A's pages at `childBase` in `addresses`: B takes the lowest but one.
     static let pagesOfA = 36
 
     /// Physical pages of the scenario's machine.
@@ -131,8 +133,8 @@ public enum Scenario: String, CaseIterable, Sendable {
         let own = (0..<UInt64(pagesOfA)).map { DomainAddress.childBase + $0 * AddressSpace.pageSize }
         let a = ExplorationStart.makeChild(m, parent: m.root, free: &rootFree, take: ExplorationStart.take,
                                            pages: (own + [halfGigabyte, vidtAlias]).map { ($0, rw) })
-        // B's pages are A's lowest, its descriptor first: A's page at childBase.
-        var aFree = own
+        // B's pages are A's lowest but the first, its descriptor first: A's second page.
+        var aFree = Array(own.dropFirst())
         let b = ExplorationStart.makeChild(m, parent: a, free: &aFree, take: { free, n in
             precondition(free.count >= n, "scenario: A has too few pages for B")
             defer { free.removeFirst(n) }
