@@ -35,7 +35,7 @@ package enum TranslationCache {
     /// The first word of the set a translation belongs to (a multiplicative hash, so that the
     /// placement of pages in physical memory does not decide which translations collide).
     @inline(__always)
-    static func set(descriptor: UInt64, page: UInt64) -> Int {
+    package static func set(descriptor: UInt64, page: UInt64) -> Int {
         let h = ((page &>> 12) ^ (descriptor &>> 9)) &* 0x9E37_79B9_7F4A_7C15
         return Int(truncatingIfNeeded: h &>> 60) &* (ways &* 3)
     }

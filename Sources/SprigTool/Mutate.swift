@@ -158,7 +158,12 @@ public struct MutateOptions: Sendable {
     /// The boot state, allocator and hardware constants against their independent description
     /// (`--boot`: the exploration starts after boot), a random walk, the exhaustive search to
     /// depth 1 from the `reclaim` scenario (three configuration pages, tables' edge entries) and
-    /// the `faults` scenario (the fifth partition of a chain running), then from the tree start:
+    /// the `faults` scenario (the fifth partition of a chain running), the `wrap` scenario's
+    /// start (the caches at the generation's wrap; no step can keep its generation), the
+    /// `addresses` scenario (pages at 512 MiB and at the VIDT address less 2^46, a page given
+    /// further, bytes on the serial port, a warm yield cache) at depth 1, over yields and VIDT
+    /// writes to depth 2 and in a walk of yields and table changes (which, unlike the exhaustive
+    /// search, carries the cache generation from step to step), then from the tree start:
     /// depth 1, yields and VIDT writes alone to depth 3 (the yield cache's three-step keys),
     /// another walk and the exhaustive search to depth 2.
     public static let defaultStages: [[String]] = [
@@ -166,6 +171,10 @@ public struct MutateOptions: Sendable {
         ["--random", "300", "--seed", "1"],
         ["--scenario", "reclaim", "--depth", "1"],
         ["--scenario", "faults", "--depth", "1"],
+        ["--scenario", "wrap", "--depth", "0"],
+        ["--scenario", "addresses", "--depth", "1"],
+        ["--scenario", "addresses", "--menu", "yields,vidt-writes", "--vidt-slots", "1", "--depth", "2"],
+        ["--scenario", "addresses", "--menu", "yields,table-change", "--random", "300", "--seed", "1"],
         ["--depth", "1"],
         ["--menu", "yields,vidt-writes", "--vidt-slots", "1", "--depth", "3"],
         ["--random", "1500", "--seed", "2"],

@@ -32,7 +32,8 @@ struct Mutate: ParsableCommand {
     @Option(help: "Run only mutants of files whose path contains this (e.g. Yield.swift).") var file: String?
     @Option(parsing: .unconditional, help: "Mutant processes run at once.") var jobs = 2
     @Option(parsing: .unconditional, help: "CPU-time limit of one stage in seconds; a stage past it counts as a hang (caught).") var stageTimeout = 30.0
-    @Option(parsing: .unconditional, help: "The oracle's stages, ';'-separated sprig check argument lists, cheapest first (default: '--boot; --random 300 --seed 1; --scenario reclaim --depth 1; --scenario faults --depth 1; --depth 1; --menu yields,vidt-writes --vidt-slots 1 --depth 3; --random 1500 --seed 2; --depth 2').")
+    @Option(parsing: .unconditional, help: ArgumentHelp("The oracle's stages, ';'-separated sprig check argument lists, cheapest first (default: '"
+        + MutateOptions.defaultStages.map { $0.joined(separator: " ") }.joined(separator: "; ") + "')."))
     var stages: String?
     @Option(parsing: .unconditional, help: "Score (percent) below which the exit status is 1.") var target = 95.0
     @Flag(help: "Print the report as JSON on standard output.") var json = false

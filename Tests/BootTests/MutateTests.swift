@@ -36,7 +36,8 @@ import Testing
     @Test func unmutatedKernelPassesTheStages() throws {
         let p = try Self.prepared.get()
         var options = MutateOptions()
-        options.stages = Self.cheapStages
+        // The cheap stages and every scenario stage of the default list.
+        options.stages = Self.cheapStages + MutateOptions.defaultStages.filter { $0.contains("--scenario") && !Self.cheapStages.contains($0) }
         let original = GeneratedMutant(id: 0, file: "", line: 0, operator: "none", original: [], mutated: [])
         let outcome = MutationRun.runOne(checker: p.checker, mutant: original, options: options)
         #expect(outcome.verdict == .survived, "the unmutated kernel fails a stage: \(outcome.reason ?? "")")

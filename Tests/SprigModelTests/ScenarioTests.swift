@@ -73,4 +73,64 @@ import Testing
         #expect(system.cpu.registers[Delivery.vectorRegister] == VIDTIndex.doubleFault)
         #expect(checker.step(fault, outcome: outcome, system: system).isEmpty)
     }
+
+    /// A's pages at 512 MiB and at its VIDT address less 2^46 (one translation-cache set with
+    /// its VIDT page) are the targets of its VIDT entries; A's second page is B's descriptor;
+    /// bytes wait on the serial port; root's yield to A at 32, 32 is in the yield cache.
+    @Test func addressesIsWhatItSays() throws {
+        let system = Scenario.addresses.makeSystem()
+        let m = system.machine
+        let t = m.tree()
+        #expect(t.violations.isEmpty)
+        #expect(m.checkAllProperties().isEmpty)
+        #expect(t.partitions.count == 3 && system.current == m.root)
+        let ai = try #require(t.partitions.firstIndex { $0.parent == 0 })
+        let a = t.partitions[ai]
+        let b = try #require(t.partitions.first { $0.parent == ai })
+        #expect(a.byVA[Scenario.halfGigabyte] != nil && a.byVA[Scenario.vidtAlias] != nil)
+        #expect(TranslationCache.set(descriptor: a.descriptor, page: AddressSpace.vidt)
+            == TranslationCache.set(descriptor: a.descriptor, page: Scenario.vidtAlias))
+        func vidtEntry(_ index: UInt64) -> UInt64? {
+            m.translate(PhysicalAddress(a.descriptor), AddressSpace.vidt + 8 * index).map { system.memory.load($0) }
+        }
+        #expect(vidtEntry(32) == Scenario.vidtAlias)
+        #expect(vidtEntry(VIDTIndex.stiSave) == Scenario.halfGigabyte)
+        let given = try #require(a.byVA[DomainAddress.childBase + AddressSpace.pageSize].map { a.leaves[$0] })
+        #expect(given.paddr == b.descriptor)
+        #expect(system.consoleInput == Scenario.consoleInput)
+        let aName = AddressSpace.rootWindowBase + a.descriptor
+        #expect(YieldCache.lookup(system.memory, caller: m.descriptor(m.root), calleeName: aName,
+                                  targetInterrupt: VIDTSlot(kernel: 32), saveIndex: VIDTSlot(kernel: 32)) != nil)
+    }
+
+    /// From `addresses`, root's steps reach what the scenario is for: a read over two pages moves
+    /// bytes into both, taking back A's page that B's descriptor is is refused, and taking back
+    /// A's first page (a table change) is not.
+    @Test func addressesReadsOverTwoPagesAndRefusesAGivenPage() throws {
+        let system = Scenario.addresses.makeSystem()
+        let t = system.machine.tree()
+        let a = try #require(t.partitions.first { $0.parent == 0 })
+        let boundary = try #require(CallerView(t, 0, system.machine).freeBoundary)
+        let read = ExplorationStep.call(.consoleRead, boundary - 7, 16)
+        #expect(read.apply(to: system).trap?.outcome == .machineService(.consoleRead))
+        #expect(system.cpu.registers[ContextLayout.rax] == Status.success.rawValue)
+        #expect(system.cpu.registers[ContextLayout.rdx] == 16)
+        #expect(system.consoleInput == Array(Scenario.consoleInput.dropFirst(16)))
+        let aName = AddressSpace.rootWindowBase + a.descriptor
+        let removeGiven = ExplorationStep.call(.removeVAddr, aName, DomainAddress.childBase + AddressSpace.pageSize)
+        #expect(removeGiven.apply(to: system).trap?.outcome == .returned(.pageGivenFurther, value: 0))
+        let remove = ExplorationStep.call(.removeVAddr, aName, DomainAddress.childBase)
+        #expect(remove.apply(to: system).trap?.outcome == .returned(.success, value: 0))
+    }
+
+    /// `wrap`'s last write wrapped the generation, and the wrap emptied both caches.
+    @Test func wrapEmptiedBothCaches() {
+        let system = Scenario.wrap.makeSystem()
+        let storage = system.memory
+        #expect(storage.translationCacheLoad(KernelCache.generation) == KernelCache.live)
+        let tags = (0..<TranslationCache.words / 3).map { storage.translationCacheLoad($0 * 3 + 1) }
+            + (0..<YieldCache.words / YieldCache.entryWords).map { storage.translationCacheLoad(YieldCache.base + $0 * YieldCache.entryWords) }
+        #expect(tags.allSatisfy { $0 == 0 }, "\(tags)")
+        #expect(system.machine.checkAllProperties().isEmpty)
+    }
 }

@@ -320,10 +320,12 @@ public struct Domain: Sendable {
     }
 
     /// The root-only services, each once with arguments it accepts and once with ones it must
-    /// refuse (and from any other partition, `rootOnly`). `consoleRead` finds nothing waiting in
-    /// the explorer (the model's serial port is empty), so a success writes nothing; its
-    /// refusals — a structure page (not writable), too long — are what the explorer adds. For
-    /// both, the longest accepted length and one more sit on either side of the bound.
+    /// refuse (and from any other partition, `rootOnly`). `consoleRead` finds nothing waiting
+    /// from most starts (the model's serial port is empty), so a success writes nothing; the
+    /// `addresses` scenario puts bytes there. Its accepted short read lies over the boundary of
+    /// two free pages, from an odd address (pieces of 7 and 9 bytes); its refusals — a
+    /// structure page (not writable), too long — are what the explorer adds. For both
+    /// services, the longest accepted length and one more sit on either side of the bound.
     private func machineServices(_ v: CallerView) -> [ExplorationStep] {
         let f0 = v.fresh.first ?? 0
         return [.call(.consoleWrite, f0, 8), .call(.consoleWrite, v.kernelName, 8),
@@ -333,7 +335,7 @@ public struct Domain: Sendable {
                 .call(.consoleWrite, DomainAddress.topOfAddressSpace, 0x200),
                 .call(.consoleWrite, AddressSpace.lowerHalfEnd - 8, 8),
                 .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70),
-                .call(.consoleRead, f0, 8), .call(.consoleRead, v.structure, 8),
+                .call(.consoleRead, (v.freeBoundary ?? f0 + AddressSpace.pageSize) - 7, 16), .call(.consoleRead, v.structure, 8),
                 .call(.consoleRead, f0, Limits.consoleReadMax), .call(.consoleRead, f0, Limits.consoleReadMax + 1),
                 .call(.setConsoleInterrupt, 1), .call(.setConsoleInterrupt, 2)]
     }
@@ -481,6 +483,9 @@ struct CallerView {
 
     /// The first few free pages: what a partition hands to the kernel.
     var fresh: [UInt64] { Array(free.prefix(8)) }
+    /// The lowest vaddr where one free page ends and another begins, if any: a range over it
+    /// lies on two pages.
+    var freeBoundary: UInt64? { zip(free, free.dropFirst()).first { $1 == $0 + AddressSpace.pageSize }?.1 }
     var given: UInt64 { givenOrNil ?? DomainAddress.unmapped }
     var structure: UInt64 { structureOrNil ?? DomainAddress.unmapped }
     /// A name that is no child: a free page, or an unmapped address.

@@ -22,6 +22,30 @@
 ///   entered from a context on its read-only page (`VIDT[32]`), so the kernel has just read that
 ///   page: saving D there must still be refused. C's `VIDT[255]`, where D's `int 255` goes,
 ///   names a context one byte past a 16-byte boundary.
+/// * `addresses` — root → A → B, **root running**, built where the tree start never goes: A
+///   holds pages at `halfGigabyte` (bit 29 set: PD index 256 under PDPT entry 0) and at
+///   `vidtAlias`, its VIDT address with bit 46 clear (a new PML4 entry); its VIDT entries name
+///   contexts on those two pages (`VIDT[32]` and the STI slot). A's descriptor page is chosen so
+///   that A's VIDT page and `vidtAlias` share a set of the translation cache: a yield to A looks
+///   up both, the VIDT page first. A gave its **second page** (`childBase` + 4 KiB) to B as
+///   B's descriptor, so root's `removeVAddr(A, childBase + 4 KiB)` must answer
+///   `pageGivenFurther`, while its first page is A's own: root's table changes take it back
+///   and give it again (each changes the cache generation).
+///   `consoleInput` bytes **wait on the serial port**, so root's `consoleRead`s move bytes,
+///   over a page boundary too. The yield cache is **warm**: root yielded to A (`yield(A, 32,
+///   32)`, the focused menu's base yield) and A back, so a rewrite of A's `VIDT[32]` followed
+///   by the same yield is two steps.
+/// * `wrap` — the tree start at the **wrap of the cache generation**: both caches emptied and
+///   the generation word set to 0 (as right after a wrap); root and A yield to each other,
+///   A's `VIDT[32]` naming a context on one, then another page whose translations fill both
+///   entries of the translation cache's first set, until yields filled both entries of the
+///   yield cache's first set too; root takes back A's VIDT page and those two pages (every
+///   entry involving A is now stale, in both caches); the generation
+///   word is set to the last before the wrap (as the structure writes that touch no entry up
+///   to there would leave it); and root gives A a VIDT page again: that one write wraps the
+///   generation, which must empty both caches, or the stale entries of generation 0 hit again.
+///   The start state's properties see them (they are checked before any step; a restored
+///   state gets the explorer's own generation, so only the start can hold this one).
 import SprigABI
 import SprigCore
 
@@ -29,12 +53,24 @@ import SprigCore
 public enum Scenario: String, CaseIterable, Sendable {
     case reclaim
     case faults
+    case addresses
+    case wrap
+
+    /// A's page at 512 MiB: PDPT index (bits 30–38) 0, PD index (bits 21–29) 256.
+    public static let halfGigabyte: UInt64 = 0x2000_0000
+    /// The VIDT address with bit 46 clear.
+    public static let vidtAlias: UInt64 = AddressSpace.vidt - (1 << 46)
+    /// Bytes waiting on the serial port in `addresses`.
+    static let consoleInput: [UInt8] = Array("bytes that arrived on the serial port before the first step".utf8)
+    /// A's pages at `childBase` in `addresses`: B takes the lowest but one.
+    static let pagesOfA = 36
 
     /// Physical pages of the scenario's machine.
     public var pages: Int {
         switch self {
         case .reclaim: return 800
-        case .faults: return TreeShape.pages
+        case .faults, .addresses: return TreeShape.pages
+        case .wrap: return Explorer.Configuration().pages
         }
     }
 
@@ -48,6 +84,12 @@ public enum Scenario: String, CaseIterable, Sendable {
         case .faults:
             system = TreeShape(parents: [0, 1, 2, 3]).makeSystem(pages: pages)
             Self.buildFaults(system)
+        case .addresses:
+            system = ModelSystem(pages: pages, kernelImagePages: 1)
+            Self.buildAddresses(system)
+        case .wrap:
+            system = ExplorationStart.tree.makeSystem(pages: pages)
+            Self.buildWrap(system)
         }
         system.cpu.registers = RegisterMarks.registers(of: system.current, interruptsEnabled:
             system.cpu.currentPartition.interruptState(system.memory).isEnabled)
@@ -75,6 +117,90 @@ public enum Scenario: String, CaseIterable, Sendable {
             let outcome = ExplorationStep.call(.yield, child, 32, VIDTIndex.stiSave, 0, 0).apply(to: system)
             guard case .trapped(_, .resume) = outcome else { preconditionFailure("scenario: yield \(outcome)") }
         }
+    }
+
+    private static func buildAddresses(_ system: ModelSystem) {
+        let m = system.machine
+        var rootFree = m.rootWindow.sorted()
+        // A's descriptor (the first of the five pages `take` hands out from the end): a page for
+        // which A's VIDT page and vidtAlias fall in one translation-cache set.
+        guard let pick = rootFree.lastIndex(where: { va in
+            let d = va - AddressSpace.rootWindowBase
+            return TranslationCache.set(descriptor: d, page: AddressSpace.vidt) == TranslationCache.set(descriptor: d, page: vidtAlias)
+        }) else { preconditionFailure("scenario: no descriptor page puts vidtAlias in the VIDT page's set") }
+        rootFree.insert(rootFree.remove(at: pick), at: rootFree.count - 4)
+        let rw = Rights.read | Rights.write
+        let own = (0..<UInt64(pagesOfA)).map { DomainAddress.childBase + $0 * AddressSpace.pageSize }
+        let a = ExplorationStart.makeChild(m, parent: m.root, free: &rootFree, take: ExplorationStart.take,
+                                           pages: (own + [halfGigabyte, vidtAlias]).map { ($0, rw) })
+        // B's pages are A's lowest but the first, its descriptor first: A's second page.
+        var aFree = Array(own.dropFirst())
+        let b = ExplorationStart.makeChild(m, parent: a, free: &aFree, take: { free, n in
+            precondition(free.count >= n, "scenario: A has too few pages for B")
+            defer { free.removeFirst(n) }
+            return Array(free.prefix(n))
+        }, pages: [(DomainAddress.childBase, rw)])
+        for partition in [m.root, a, b] { ExplorationStart.setVIDT(system, partition) }
+        system.consoleInput = consoleInput
+        let aName = AddressSpace.rootWindowBase + a.raw
+        for step in [ExplorationStep.call(.yield, aName, 32, 32, 0, 0), .call(.yield, 0, 32, 32, 0, 0)] {
+            let outcome = step.apply(to: system)
+            guard case .trapped(_, .resume) = outcome else { preconditionFailure("scenario: \(step) \(outcome)") }
+        }
+    }
+
+    private static func buildWrap(_ system: ModelSystem) {
+        let m = system.machine
+        let storage = system.memory
+        func run(_ step: ExplorationStep, _ expected: TrapOutcome) {
+            let outcome = step.apply(to: system)
+            precondition(outcome.trap?.outcome == expected, "scenario: \(step) \(outcome)")
+        }
+        var t = m.tree()
+        guard let root = t.partitions.firstIndex(where: { $0.parent == nil }),
+              let aName = CallerView(t, root, m).children.first,
+              let a = t.partitions.firstIndex(where: { $0.parent == root })
+        else { preconditionFailure("scenario: the tree start has no child A") }
+        // Two more pages for A, in its first page table, whose translations go to the
+        // translation cache's first set.
+        let aDescriptor = t.partitions[a].descriptor
+        let pages = (0..<UInt64(512)).map { DomainAddress.childBase + $0 * AddressSpace.pageSize }
+            .filter { t.partitions[a].byVA[$0] == nil && TranslationCache.set(descriptor: aDescriptor, page: $0) == 0 }.prefix(2)
+        precondition(pages.count == 2, "scenario: A's first page table has no two free slots in the first set")
+        for (va, page) in zip(pages, CallerView(t, root, m).fresh) {
+            run(.call(.addVAddr, page, aName, va, Rights.read | Rights.write), .returned(.success, value: 0))
+        }
+        for i in 0..<KernelCache.words { storage.translationCacheStore(i, 0) }
+        storage.translationCacheStore(KernelCache.generation, KernelCache.live)
+        t = m.tree()
+        guard let vidtLeaf = t.partitions[a].byVA[AddressSpace.vidt] else { preconditionFailure("scenario: A has no VIDT") }
+        let oldVIDT = t.partitions[a].leaves[vidtLeaf].sh2
+        // Save slots past the kernel's, whose VIDT entries are 0 (the caller's context is
+        // dropped): each a new key, until two fell in the yield cache's first set.
+        var save = VIDTIndex.stiSave + 1
+        func yieldThereAndBack() {
+            precondition(save < VIDTIndex.count, "scenario: no two yields filled the yield cache's first set")
+            run(.call(.yield, aName, 32, save, 0, 0), .resume)
+            run(.call(.yield, 0, 32, VIDTIndex.stiSave + 1, 0, 0), .resume)
+            save += 1
+        }
+        // A's context for yields to it at 32 on one of the two pages, then on the other.
+        for page in pages {
+            setVIDTEntry(m, PhysicalAddress(aDescriptor), 32, page)
+            yieldThereAndBack()
+        }
+        while storage.translationCacheLoad(YieldCache.base) == 0 || storage.translationCacheLoad(YieldCache.base + YieldCache.entryWords) == 0 {
+            yieldThereAndBack()
+        }
+        let firstSet = (0..<6).map { storage.translationCacheLoad($0) }
+        precondition(firstSet == [aDescriptor, pages[1] | KernelCache.live, firstSet[2], aDescriptor, pages[0] | KernelCache.live, firstSet[5]],
+                     "scenario: the translation cache's first set does not hold A's two context pages")
+        for va in [AddressSpace.vidt] + pages { run(.call(.removeVAddr, aName, va), .returned(.success, value: 0)) }
+        storage.translationCacheStore(KernelCache.generation, KernelCache.live | 0xFFFF << 47)
+        guard let vidt = CallerView(m.tree(), root, m).fresh.first(where: { $0 != oldVIDT }) else {
+            preconditionFailure("scenario: root has no page for A's VIDT")
+        }
+        run(.call(.addVAddr, vidt, aName, AddressSpace.vidt, Rights.read | Rights.write), .returned(.success, value: 0))
     }
 
     /// Writes `partition`'s VIDT entry `index` as ring 3 would.
