@@ -6,11 +6,9 @@
 /// `VirtualAddress` in the lower half (after Hubris's `USlice`).
 import SprigABI
 
-package struct PhysicalAddress: Hashable, Comparable, Sendable {
+package struct PhysicalAddress: Hashable, Sendable {
     package let raw: UInt64
     @inlinable package init(_ raw: UInt64) { self.raw = raw }
-    @inlinable package static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
-    @inlinable package var isPageAligned: Bool { raw & (AddressSpace.pageSize - 1) == 0 }
     @inlinable package var pageBase: PhysicalAddress { PhysicalAddress(raw & ~(AddressSpace.pageSize - 1)) }
     @inlinable package func adding(_ bytes: UInt64) -> PhysicalAddress { PhysicalAddress(raw &+ bytes) }
     package static let null = PhysicalAddress(0)
@@ -18,10 +16,9 @@ package struct PhysicalAddress: Hashable, Comparable, Sendable {
 
 /// A virtual address the kernel computed or checked: made by `UserAddress.checkedCanonical()` /
 /// `checkedPage()` from a partition's value, or by the kernel from its own (no public initializer).
-package struct VirtualAddress: Hashable, Comparable, Sendable {
+package struct VirtualAddress: Hashable, Sendable {
     package let raw: UInt64
     @inlinable package init(_ raw: UInt64) { self.raw = raw }
-    @inlinable package static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
     @inlinable package var isPageAligned: Bool { raw & (AddressSpace.pageSize - 1) == 0 }
     @inlinable package var pageBase: VirtualAddress { VirtualAddress(raw & ~(AddressSpace.pageSize - 1)) }
     @inlinable package var pageOffset: UInt64 { raw & (AddressSpace.pageSize - 1) }

@@ -66,7 +66,7 @@ public final class SimulatedMemory: Platform {
     }
 
     package func zeroPage(_ page: PhysicalAddress) {
-        precondition(page.isPageAligned)
+        precondition(page.raw & (AddressSpace.pageSize - 1) == 0)
         let i = index(page)
         for k in i..<(i + 512) { words[k] = 0 }
         noteWritten(i)

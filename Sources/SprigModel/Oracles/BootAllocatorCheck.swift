@@ -7,7 +7,8 @@
 ///
 /// After every operation the allocator's own accounts agree with the set: `freePages` is the
 /// set's size, `allocated` the number of pages `allocatePage` handed out, and an empty range
-/// added changes nothing. The sequences keep under the allocator's capacity of ranges (at most
+/// added changes nothing. Drained, the allocator is an empty set again: asked once more it
+/// gives nothing, and a range added then gives exactly its pages. The sequences keep under the allocator's capacity of ranges (at most
 /// 6 additions and 6 reservations, so at most 12 ranges), where the allocator promises to lose
 /// nothing; the capacity itself, 32 ranges (the size of its range array), is checked once: the
 /// range past it is refused and the others kept.
@@ -98,6 +99,13 @@ public enum BootAllocatorCheck {
             if taken.count > 64 { return ["after \(log.joined(separator: "; ")): more than 64 pages drained"] }
         }
         if !free.isEmpty { return ["after \(log.joined(separator: "; ")): the allocator ran dry with \(free.count) pages still free"] }
+        // Empty, it stays empty when asked again, and a range added then is all it holds.
+        if allocator.takeLowestPage() != nil || allocator.allocatePage() != nil { return ["after \(log.joined(separator: "; ")): a drained allocator gives a page"] }
+        allocator.addFree(start: 3 * ps, end: 5 * ps)
+        let again = [allocator.takeLowestPage()?.raw, allocator.allocatePage()?.raw, allocator.takeLowestPage()?.raw]
+        if again != [3 * ps, 4 * ps, nil] {
+            return ["after \(log.joined(separator: "; ")), draining it and adding [\(3 * ps), \(5 * ps)): it gives \(again), not [\(3 * ps), \(4 * ps), nil]"]
+        }
         return []
     }
 

@@ -6,9 +6,10 @@
 /// there; a wrong boot state that is still self-consistent (a stack page missing, a window page
 /// mapped twice, boot info counting wrong, a page not zeroed) passes every one of its checks.
 /// This check builds root on several boot layouts — RAM in ranges with holes and unaligned
-/// ends, boot modules inside and at the edges of ranges, root images of whole and partial
-/// pages, command lines empty, short, of a whole word and longer than the limit — on memory
-/// whose every word starts out as a nonzero poison (firmware leaves RAM dirty), and compares:
+/// ends, boot modules inside and at the edges of ranges (one starting mid-page, at an odd
+/// address), root images of whole and partial pages, command lines empty, short, of a whole
+/// word and longer than the limit — on memory whose every word starts out as a nonzero poison
+/// (firmware leaves RAM dirty), and compares:
 ///
 /// * **Root's lower half**, enumerated by its own 4-level walk (present bit, U/W/NX
 ///   accumulated across levels, 4 KiB leaves only): exactly the image at `imageBase` (RWX,
@@ -55,8 +56,9 @@ public enum BootStateCheck {
         /// Root's image module: its first page and its size in bytes.
         public var imagePage: UInt64
         public var imageBytes: UInt64
-        /// Other boot modules: first page, size in bytes.
-        public var modules: [(page: UInt64, bytes: UInt64)]
+        /// Other boot modules: physical address of the first byte (not necessarily page-aligned),
+        /// size in bytes.
+        public var modules: [(start: UInt64, bytes: UInt64)]
         public var commandLine: [UInt8]
     }
 
@@ -77,14 +79,14 @@ public enum BootStateCheck {
             Layout(name: "ranges with a hole, modules inside and at the edges", pages: 260,
                    ram: [(120 * ps + 5, 260 * ps - 3), (firstFreePage * ps, 100 * ps)],
                    imagePage: 20, imageBytes: 2 * ps + 100,
-                   modules: [(40, 3 * ps - 7), (120 + 1, ps), (99, 8)], commandLine: Array(line.prefix(13))),
+                   modules: [(40 * ps, 3 * ps - 7), ((120 + 1) * ps, ps), (99 * ps + 0x801, 8)], commandLine: Array(line.prefix(13))),
             Layout(name: "image at a range start, a command line of whole words", pages: 240,
                    ram: [(firstFreePage * ps, 80 * ps), (80 * ps, 240 * ps)],
-                   imagePage: firstFreePage, imageBytes: 3 * ps - 1, modules: [(230, 2 * ps)],
+                   imagePage: firstFreePage, imageBytes: 3 * ps - 1, modules: [(230 * ps, 2 * ps)],
                    commandLine: Array(line.prefix(16))),
             Layout(name: "a command line past the limit, many ranges", pages: 300,
                    ram: [(firstFreePage * ps, 50 * ps), (60 * ps, 61 * ps), (70 * ps, 72 * ps), (80 * ps, 300 * ps)],
-                   imagePage: 60, imageBytes: 7, modules: [(70, ps + 1), (299, ps)], commandLine: line),
+                   imagePage: 60, imageBytes: 7, modules: [(70 * ps, ps + 1), (299 * ps, ps)], commandLine: line),
         ]
     }()
 
@@ -100,12 +102,14 @@ public enum BootStateCheck {
     /// present table entry (bit 0 clear) so that a walk through it is not mistaken for a table.
     static func poison(_ wordIndex: Int) -> UInt64 { 0xB007_0000_0000_0000 | (UInt64(wordIndex) << 4) | 0xA }
 
-    /// Memory of `pages` pages, poisoned, with the kernel's PML4 (one upper-half entry).
+    /// Memory of `pages` pages, poisoned, with the kernel's PML4 (the first, the last and one
+    /// other upper-half entry).
     static func memory(pages: Int) -> SimulatedMemory {
         let m = SimulatedMemory(pages: pages)
         for i in 0..<(pages * 512) { m.store(PhysicalAddress(UInt64(i) * 8), poison(i)) }
         let ps = AddressSpace.pageSize
         for i in 0..<512 { m.store(PhysicalAddress(kernelPML4Page * ps + UInt64(i) * 8), 0) }
+        m.store(PhysicalAddress(kernelPML4Page * ps + 256 * 8), kernelPDPTPage * ps | 0x3)
         m.store(PhysicalAddress(kernelPML4Page * ps + 511 * 8), kernelPDPTPage * ps | 0x3)
         m.store(PhysicalAddress(kernelPML4Page * ps + 300 * 8), kernelPDPTPage * ps | 0x3 | 1 << 63)
         return m
@@ -130,15 +134,15 @@ public enum BootStateCheck {
         var allocator = BootAllocator()
         for r in layout.ram { allocator.addFree(start: r.start, end: r.end) }
         allocator.reserve(start: layout.imagePage * ps, end: layout.imagePage * ps + layout.imageBytes)
-        for mod in layout.modules { allocator.reserve(start: mod.page * ps, end: mod.page * ps + mod.bytes) }
+        for mod in layout.modules { allocator.reserve(start: mod.start, end: mod.start + mod.bytes) }
         var modules = InlineArray<16, BootModule>(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0))
         for (k, mod) in layout.modules.enumerated() {
-            modules[k] = BootModule(start: PhysicalAddress(mod.page * ps), bytes: mod.bytes, name0: 0x6D6F_6400 + UInt64(k), name1: UInt64(k) << 32)
+            modules[k] = BootModule(start: PhysicalAddress(mod.start), bytes: mod.bytes, name0: 0x6D6F_6400 + UInt64(k), name1: UInt64(k) << 32)
         }
         var commandLine = BootCommandLine()
         for b in layout.commandLine { _ = commandLine.append(b) }
         // Independently: the free pages are whole pages inside RAM, minus every page a module touches.
-        let modulePages = layout.modules.flatMap { pagesOf($0.page, bytes: $0.bytes) }
+        let modulePages = layout.modules.flatMap { pagesOf($0.start / ps, bytes: $0.start % ps + $0.bytes) }
         var free: Set<UInt64> = []
         for r in layout.ram {
             var p = (r.start + ps - 1) / ps * ps
@@ -257,7 +261,7 @@ public enum BootStateCheck {
         ]
         for (k, mod) in layout.modules.enumerated() {
             let at = BootInfoLayout.modules + k * BootInfoLayout.moduleStride
-            info[at] = AddressSpace.rootWindowBase + mod.page * ps
+            info[at] = AddressSpace.rootWindowBase + mod.start
             info[at + 8] = mod.bytes
             info[at + 16] = 0x6D6F_6400 + UInt64(k)
             info[at + 24] = UInt64(k) << 32

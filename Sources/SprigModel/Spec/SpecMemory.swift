@@ -179,6 +179,9 @@ extension Spec {
 
     // MARK: addVAddr, removeVAddr, mappedInChild
 
+    /// The rights argument of `addVAddr`: only `Rights` bits, and `Rights.read` among them.
+    static func rightsAllowed(_ rights: UInt64) -> Bool { rights & ~Rights.all == 0 && rights & Rights.read != 0 }
+
     /// Shares the caller's page at `vaParent` with the child at `vaChild` with exactly `rights`
     /// (read required; write and execute only if the caller has them; never execute at the VIDT
     /// address). Order, the specification's rule (docs/spec.md): the arguments before the
@@ -186,7 +189,7 @@ extension Spec {
     /// execute at the VIDT — then prepared, free.
     static func addVAddr(_ s: inout AbstractState, _ caller: UInt64, vaParent: UInt64, child name: UInt64,
                          vaChild: UInt64, rights: UInt64) -> Status {
-        guard rights & ~Rights.all == 0, rights & Rights.read != 0 else { return .invalidArgument }
+        guard rightsAllowed(rights) else { return .invalidArgument }
         guard let c = child(s, of: caller, named: name) else { return .invalidChild }
         let given: (va: UInt64, page: UInt64)
         switch givable(s, caller, vaParent, structure: false) {
