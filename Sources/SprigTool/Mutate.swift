@@ -158,7 +158,8 @@ public struct MutateOptions: Sendable {
     /// The boot state, allocator and hardware constants against their independent description
     /// (`--boot`: the exploration starts after boot), a random walk, the exhaustive search to
     /// depth 1 from the `reclaim` scenario (three configuration pages, tables' edge entries) and
-    /// the `faults` scenario (the fifth partition of a chain running), then from the tree start:
+    /// the `faults` scenario (the fifth partition of a chain running), yields and events to depth 2
+    /// from the `deliveries` scenario (root's double fault, a warm yield cache), then from the tree start:
     /// depth 1, yields and VIDT writes alone to depth 3 (the yield cache's three-step keys),
     /// another walk and the exhaustive search to depth 2.
     public static let defaultStages: [[String]] = [
@@ -166,6 +167,7 @@ public struct MutateOptions: Sendable {
         ["--random", "300", "--seed", "1"],
         ["--scenario", "reclaim", "--depth", "1"],
         ["--scenario", "faults", "--depth", "1"],
+        ["--scenario", "deliveries", "--menu", "yields,events", "--depth", "2"],
         ["--depth", "1"],
         ["--menu", "yields,vidt-writes", "--vidt-slots", "1", "--depth", "3"],
         ["--random", "1500", "--seed", "2"],

@@ -22,6 +22,13 @@
 ///   entered from a context on its read-only page (`VIDT[32]`), so the kernel has just read that
 ///   page: saving D there must still be refused. C's `VIDT[255]`, where D's `int 255` goes,
 ///   names a context one byte past a 16-byte boundary.
+/// * `deliveries` — the tree start (root → A → B) with root's `VIDT[8]` set as well, and **B
+///   running** with a **warm yield cache**: root yielded to A, A to B, B to its parent at its
+///   own STI slot (`yield(0, 32, stiSave)`, kept by the yield cache for B), and A to B again. A
+///   hardware interrupt while B runs goes to root, though the cache holds B's plan for the same
+///   `yield(0, 32, stiSave)` to A; after B yields to A, a fault of A at a vector root has not set
+///   is root's double fault at `VIDT[8]`, the second chance of a child of root, without the error
+///   code and CR2 of the fault.
 import SprigABI
 import SprigCore
 
@@ -29,16 +36,17 @@ import SprigCore
 public enum Scenario: String, CaseIterable, Sendable {
     case reclaim
     case faults
+    case deliveries
 
     /// Physical pages of the scenario's machine.
     public var pages: Int {
         switch self {
         case .reclaim: return 800
-        case .faults: return TreeShape.pages
+        case .faults, .deliveries: return TreeShape.pages
         }
     }
 
-    /// A fresh system in the scenario's state (root running, but D in `faults`).
+    /// A fresh system in the scenario's state (root running, but D in `faults`, B in `deliveries`).
     public func makeSystem() -> ModelSystem {
         let system: ModelSystem
         switch self {
@@ -48,6 +56,9 @@ public enum Scenario: String, CaseIterable, Sendable {
         case .faults:
             system = TreeShape(parents: [0, 1, 2, 3]).makeSystem(pages: pages)
             Self.buildFaults(system)
+        case .deliveries:
+            system = TreeShape(parents: [0, 1]).makeSystem(pages: pages)
+            Self.buildDeliveries(system)
         }
         system.cpu.registers = RegisterMarks.registers(of: system.current, interruptsEnabled:
             system.cpu.currentPartition.interruptState(system.memory).isEnabled)
@@ -75,6 +86,23 @@ public enum Scenario: String, CaseIterable, Sendable {
             let outcome = ExplorationStep.call(.yield, child, 32, VIDTIndex.stiSave, 0, 0).apply(to: system)
             guard case .trapped(_, .resume) = outcome else { preconditionFailure("scenario: yield \(outcome)") }
         }
+    }
+
+    private static func buildDeliveries(_ system: ModelSystem) {
+        let m = system.machine
+        setVIDTEntry(m, m.root, VIDTIndex.doubleFault, Domain.vidtValues(CallerView(m.tree(), 0, m), slot: 0)[1])
+        func yield(toChild: Bool) {
+            let t = m.tree()
+            guard let me = t.partitions.firstIndex(where: { $0.descriptor == system.current.raw }) else {
+                preconditionFailure("scenario: the current partition is not in the tree")
+            }
+            let callee = toChild ? CallerView(t, me, m).children.first : 0
+            guard let callee else { preconditionFailure("scenario: no child to yield to") }
+            let outcome = ExplorationStep.call(.yield, callee, 32, VIDTIndex.stiSave, 0, 0).apply(to: system)
+            guard case .trapped(_, .resume) = outcome else { preconditionFailure("scenario: yield \(outcome)") }
+        }
+        // root → A → B, B back to A (kept in the yield cache), A → B.
+        for toChild in [true, true, false, true] { yield(toChild: toChild) }
     }
 
     /// Writes `partition`'s VIDT entry `index` as ring 3 would.
