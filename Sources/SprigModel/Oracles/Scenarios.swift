@@ -23,12 +23,14 @@
 ///   page: saving D there must still be refused. C's `VIDT[255]`, where D's `int 255` goes,
 ///   names a context one byte past a 16-byte boundary.
 /// * `deliveries` — the tree start (root → A → B) with root's `VIDT[8]` set as well, and **B
-///   running** with a **warm yield cache**: root yielded to A, A to B, B to its parent at its
-///   own STI slot (`yield(0, 32, stiSave)`, kept by the yield cache for B), and A to B again. A
-///   hardware interrupt while B runs goes to root, though the cache holds B's plan for the same
-///   `yield(0, 32, stiSave)` to A; after B yields to A, a fault of A at a vector root has not set
-///   is root's double fault at `VIDT[8]`, the second chance of a child of root, without the error
-///   code and CR2 of the fault.
+///   running** with a **warm yield cache**: root yielded to A **masking interrupts** while
+///   away, A to B, B to its parent at its own STI slot (`yield(0, 2, stiSave)` to a context at
+///   A's `VIDT[2]`, kept by the yield cache for B), and A to B again. An NMI while B runs goes
+///   to root (which has no `VIDT[2]`: dropped), though the cache holds B's plan for the same
+///   `yield(0, 2, stiSave)` to A; a timer interrupt is dropped, root having masked it; after B
+///   yields to A, a fault of A at a vector root has not set is root's double fault at
+///   `VIDT[8]`, the second chance of a child of root, without the error code and CR2 of the
+///   fault.
 import SprigABI
 import SprigCore
 
@@ -91,18 +93,27 @@ public enum Scenario: String, CaseIterable, Sendable {
     private static func buildDeliveries(_ system: ModelSystem) {
         let m = system.machine
         setVIDTEntry(m, m.root, VIDTIndex.doubleFault, Domain.vidtValues(CallerView(m.tree(), 0, m), slot: 0)[1])
-        func yield(toChild: Bool) {
+        func yield(toChild: Bool, target: UInt64 = 32, masked: Bool = false) {
             let t = m.tree()
             guard let me = t.partitions.firstIndex(where: { $0.descriptor == system.current.raw }) else {
                 preconditionFailure("scenario: the current partition is not in the tree")
             }
             let callee = toChild ? CallerView(t, me, m).children.first : 0
             guard let callee else { preconditionFailure("scenario: no child to yield to") }
-            let outcome = ExplorationStep.call(.yield, callee, 32, VIDTIndex.stiSave, 0, 0).apply(to: system)
-            guard case .trapped(_, .resume) = outcome else { preconditionFailure("scenario: yield \(outcome)") }
+            let step = ExplorationStep.call(.yield, callee, target, VIDTIndex.stiSave, masked ? 1 : 0, 0)
+            guard case .trapped(_, .resume) = step.apply(to: system) else { preconditionFailure("scenario: \(step)") }
         }
-        // root → A → B, B back to A (kept in the yield cache), A → B.
-        for toChild in [true, true, false, true] { yield(toChild: toChild) }
+        // root → A, root masking interrupts while away; A's VIDT[2] a context of A's.
+        yield(toChild: true, masked: true)
+        let t = m.tree()
+        guard let a = t.partitions.firstIndex(where: { $0.descriptor == system.current.raw }) else {
+            preconditionFailure("scenario: A is not in the tree")
+        }
+        setVIDTEntry(m, system.current, VIDTIndex.nmi, Domain.vidtValues(CallerView(t, a, m), slot: 0)[1])
+        // A → B, B back to A at VIDT[2] (kept in the yield cache), A → B.
+        yield(toChild: true)
+        yield(toChild: false, target: VIDTIndex.nmi)
+        yield(toChild: true)
     }
 
     /// Writes `partition`'s VIDT entry `index` as ring 3 would.
