@@ -90,7 +90,7 @@ import Testing
         s.roundTrip()
         #expect(!s.m.machine.checkAllProperties().contains { $0.kind == .staleTranslation })
         KernelCache.empty(s.m.memory)
-        for word in [UInt64(0), 1 << 62 | 1 << 47, KernelCache.live | 1] {
+        for word: UInt64 in [0, 1 << 62 | 1 << 47, KernelCache.live | 1] {
             s.m.memory.translationCacheStore(KernelCache.generation, word)
             #expect(s.m.machine.checkAllProperties().contains { $0.kind == .staleTranslation && $0.detail.contains("generation word") })
         }
