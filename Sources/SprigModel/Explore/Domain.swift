@@ -337,6 +337,8 @@ public struct Domain: Sendable {
                 // the last bytes of the lower half (root's VIDT page): a range ending exactly there.
                 .call(.consoleWrite, DomainAddress.topOfAddressSpace, 0x200),
                 .call(.consoleWrite, AddressSpace.lowerHalfEnd - 8, 8),
+                // A range over two pages: the console gets both pieces, in order.
+                .call(.consoleWrite, f0 + AddressSpace.pageSize - 8, 16),
                 .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70),
                 .call(.consoleRead, f0, 8), .call(.consoleRead, v.structure, 8),
                 .call(.consoleRead, f0, Limits.consoleReadMax), .call(.consoleRead, f0, Limits.consoleReadMax + 1),
