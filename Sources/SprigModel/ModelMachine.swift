@@ -13,7 +13,8 @@
 ///                            entry window, the only kernel pages partitions' PML4s map, as on
 ///                            the machine (docs/yield.md, "The kernel's own mappings"): its first
 ///                            page read+execute (the entry code), the rest read+write, no-exec
-///     next 3                 the upper-half tables partitions copy (PDPT, PD, PT)
+///     next 3                 the upper-half tables partitions copy (PDPT, PD, PT), under PML4
+///                            entries 511 (at kernelBase) and 256 (both ends of the kernel half)
 ///     next 1                 the PML4 holding them (`kernelPML4`, given to RootBuilder)
 ///     next 1                 root's image (a boot module, copied by RootBuilder)
 ///     the rest               free: RootBuilder takes root's structures from the top and maps
@@ -65,6 +66,10 @@ public final class ModelMachine {
         let window = Array(kernelImage.prefix(max(1, kernelImagePages / 2)))
         let kva = VirtualAddress(Self.kernelBase)
         m.store(pml4.adding(UInt64(kva.index(level: 4)) * 8), PageTableEntry(frame: pdpt, flags: kflags).raw)
+        // The same tables at the first kernel-half entry too, where the machine's own tables
+        // keep the direct map (which partitions' root tables copy with `skim=off`): every root
+        // table must copy both ends of the half.
+        m.store(pml4.adding(256 * 8), PageTableEntry(frame: pdpt, flags: kflags).raw)
         m.store(pdpt.adding(UInt64(kva.index(level: 3)) * 8), PageTableEntry(frame: pd, flags: kflags).raw)
         m.store(pd.adding(UInt64(kva.index(level: 2)) * 8), PageTableEntry(frame: pt, flags: kflags).raw)
         for (k, page) in window.enumerated() {

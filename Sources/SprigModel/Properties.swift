@@ -29,6 +29,7 @@ public enum Properties {
             + horizontalIsolation(t)
             + verticalSharing(t)
             + consistency(t)
+            + stampForm(memory)
             + translationCache(t, memory: memory)
             + yieldCache(t, memory: memory)
     }
@@ -99,6 +100,17 @@ public enum Properties {
         m.translationCacheLoad(TranslationCache.words + YieldCache.words)
     }
     static func isLive(tag: UInt64, stamp: UInt64) -> Bool { stamp >> 63 != 0 && tag & stampMask == stamp }
+
+    /// The generation word has the stamp's form, `live | g << 47` (bit 63 set once any structure
+    /// was written, which every state after boot has): without bit 63 an emptied entry, whose
+    /// tag word is 0, matches a lookup's tag (page 0, or target 0 and save 0), and the entry
+    /// checks above, which skip entries while bit 63 is clear, would look at nothing.
+    static func stampForm(_ m: SimulatedMemory) -> [Violation] {
+        let stamp = cacheStamp(m)
+        guard stamp >> 63 == 0 || stamp & ~stampMask != 0 else { return [] }
+        return [Violation(.staleTranslation, partition: 0,
+                          "cache generation word 0x\(String(stamp, radix: 16)) is not bit 63 | g << 47: an emptied entry can hit")]
+    }
 
     /// Every live entry of the kernel's yield cache (of the current generation: one a lookup
     /// can hit) is the plan checks 3–8 give now, computed by

@@ -163,7 +163,9 @@ public struct MutateOptions: Sendable {
     /// `addresses` scenario (pages at 512 MiB and at the VIDT address less 2^46, a page given
     /// further, bytes on the serial port, a warm yield cache) at depth 1, over yields and VIDT
     /// writes to depth 2 and in a walk of yields and table changes (which, unlike the exhaustive
-    /// search, carries the cache generation from step to step), then from the tree start:
+    /// search, carries the cache generation from step to step), yields and events to depth 2
+    /// from the `deliveries` scenario (root's double fault, a warm yield cache), then from the
+    /// tree start:
     /// depth 1, yields and VIDT writes alone to depth 3 (the yield cache's three-step keys),
     /// another walk and the exhaustive search to depth 2.
     public static let defaultStages: [[String]] = [
@@ -175,6 +177,7 @@ public struct MutateOptions: Sendable {
         ["--scenario", "addresses", "--depth", "1"],
         ["--scenario", "addresses", "--menu", "yields,vidt-writes", "--vidt-slots", "1", "--depth", "2"],
         ["--scenario", "addresses", "--menu", "yields,table-change", "--random", "300", "--seed", "1"],
+        ["--scenario", "deliveries", "--menu", "yields,events", "--depth", "2"],
         ["--depth", "1"],
         ["--menu", "yields,vidt-writes", "--vidt-slots", "1", "--depth", "3"],
         ["--random", "1500", "--seed", "2"],

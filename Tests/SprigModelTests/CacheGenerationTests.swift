@@ -81,4 +81,20 @@ import Testing
         Structures.write(s.m.memory, leaf, 0)
         #expect(!s.m.machine.checkAllProperties().contains { $0.kind == .staleTranslation || $0.kind == .staleYieldPlan })
     }
+
+    /// The generation word keeps the documented form, bit 63 set after boot: a word without it
+    /// (what a kernel whose `live` bit is lost would store) is a violation even with the caches
+    /// empty, since an emptied entry's tag of 0 would then match a lookup's.
+    @Test func generationWordWithoutBit63IsNamed() {
+        let s = PingPong()
+        s.roundTrip()
+        #expect(!s.m.machine.checkAllProperties().contains { $0.kind == .staleTranslation })
+        KernelCache.empty(s.m.memory)
+        for word: UInt64 in [0, 1 << 62 | 1 << 47, KernelCache.live | 1] {
+            s.m.memory.translationCacheStore(KernelCache.generation, word)
+            #expect(s.m.machine.checkAllProperties().contains { $0.kind == .staleTranslation && $0.detail.contains("generation word") })
+        }
+        s.m.memory.translationCacheStore(KernelCache.generation, KernelCache.live | 5 << 47)
+        #expect(!s.m.machine.checkAllProperties().contains { $0.kind == .staleTranslation })
+    }
 }

@@ -132,5 +132,39 @@ import Testing
             + (0..<YieldCache.words / YieldCache.entryWords).map { storage.translationCacheLoad(YieldCache.base + $0 * YieldCache.entryWords) }
         #expect(tags.allSatisfy { $0 == 0 }, "\(tags)")
         #expect(system.machine.checkAllProperties().isEmpty)
+    /// B runs with its `yield(0, 2, stiSave)` to A kept: an NMI still goes to root, which has no
+    /// `VIDT[2]` (dropped), and a timer interrupt is dropped, root having masked it. After B
+    /// yields to A, A's page fault (root has no `VIDT[14]`) is root's double fault at `VIDT[8]`,
+    /// without the fault's error code and CR2, A's context saved.
+    @Test func deliveriesTakeRootsPathsFromAWarmCache() {
+        let system = Scenario.deliveries.makeSystem()
+        let t = system.machine.tree()
+        let running = try! #require(t.partitions.firstIndex { $0.descriptor == system.current.raw })
+        let a = try! #require(t.partitions[running].parent)
+        #expect(t.partitions[a].parent != nil)
+        #expect(system.machine.checkAllProperties().isEmpty)
+        #expect(system.cpu.interruptsEnabled)
+        var checker = RefinementChecker(system)
+        for vector in [VIDTIndex.nmi, 32] {
+            let event = TrapEvent.hardwareInterrupt(vector: vector)
+            let outcome = system.trap(event)
+            #expect(outcome == .resume)
+            #expect(system.current.raw == t.partitions[running].descriptor)
+            #expect(checker.step(event, outcome: outcome, system: system).isEmpty)
+        }
+
+        let again = Scenario.deliveries.makeSystem()
+        let back = ExplorationStep.call(.yield, 0, 32, VIDTIndex.stiSave, 0, 0)
+        #expect(back.apply(to: again).trap?.outcome == .resume)
+        #expect(again.current.raw == t.partitions[a].descriptor)
+        checker = RefinementChecker(again)
+        let fault = TrapEvent.exception(vector: 14, errorCode: 6, faultAddress: DomainAddress.unmapped)
+        let outcome = again.trap(fault)
+        #expect(outcome == .resume)
+        #expect(again.current == again.machine.root)
+        #expect(again.cpu.registers[Delivery.vectorRegister] == VIDTIndex.doubleFault)
+        #expect(again.cpu.registers[Delivery.errorCodeRegister] == 0)
+        #expect(again.cpu.registers[Delivery.savedAtRegister] == VIDTIndex.stiSave)
+        #expect(checker.step(fault, outcome: outcome, system: again).isEmpty)
     }
 }

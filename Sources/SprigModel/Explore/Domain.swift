@@ -255,7 +255,10 @@ public struct Domain: Sendable {
         let f = v.fresh
         guard f.count >= 5 else { return [] }
         let base = Array(f.prefix(5))
-        return Self.variations(base, [[], [], [], [], [f[0], v.structure, v.given, v.kernelName, AddressSpace.vidt, f[0] | 8]])
+        // A page the caller may read but not write (root's image) as the configuration page:
+        // the kernel will write it (`pageNotWritable`).
+        let readOnly = v.readOnly.map { [$0] } ?? []
+        return Self.variations(base, [[], [], [], [], [f[0], v.structure, v.given, v.kernelName, AddressSpace.vidt, f[0] | 8] + readOnly])
             .map { .trap(.systemCall(number: Service.createPartition.rawValue, SystemCallArguments($0[0], $0[1], $0[2], $0[3], $0[4]))) }
             + [.call(.createPartition, AddressSpace.vidt, f[1], f[2], f[3], f[4])]
     }
@@ -297,6 +300,8 @@ public struct Domain: Sendable {
         out += [f0, v.given, v.structure, v.children.first ?? 0, v.kernelName, f0 | 8].map { .call(.mappedInChild, $0) }
         out += [0, 1, 2].map { .call(.setIntState, $0) }
         out.append(.trap(.systemCall(number: DomainAddress.unknownService, SystemCallArguments())))
+        // The first number past the service table: refused before the table is read.
+        out.append(.trap(.systemCall(number: Service.numberLimit, SystemCallArguments())))
         return out
     }
 
@@ -334,6 +339,8 @@ public struct Domain: Sendable {
                 // the last bytes of the lower half (root's VIDT page): a range ending exactly there.
                 .call(.consoleWrite, DomainAddress.topOfAddressSpace, 0x200),
                 .call(.consoleWrite, AddressSpace.lowerHalfEnd - 8, 8),
+                // A range over two pages: the console gets both pieces, in order.
+                .call(.consoleWrite, f0 + AddressSpace.pageSize - 8, 16),
                 .call(.setTimer, 100), .call(.setTimer, 5), .call(.powerOff, 0), .call(.powerOff, 0x70),
                 .call(.consoleRead, (v.freeBoundary ?? f0 + AddressSpace.pageSize) - 7, 16), .call(.consoleRead, v.structure, 8),
                 .call(.consoleRead, f0, Limits.consoleReadMax), .call(.consoleRead, f0, Limits.consoleReadMax + 1),

@@ -196,18 +196,20 @@ extension KernelCache {
     /// the stamp taken out of the live entries' tags and the generation word zeroed: equal for
     /// two storages whose lookups hit the same entries (an emptied entry keeps its words, an
     /// entry of an earlier generation all of them; the generation's own value decides nothing
-    /// but which entries are live).
+    /// but which entries are live). Which entries are live is decided by the stamp as the model
+    /// restates it (`Properties.isLive`), not by the kernel's constants: a mutated constant
+    /// must not change what the explorer keeps.
     static func live(_ storage: [UInt64]) -> [UInt64] {
         guard storage.count == words else { return storage }
         var s = storage
         let stamp = s[generation]
         for e in stride(from: 0, to: TranslationCache.words, by: 3) {
-            if isLive(tag: s[e + 1], stamp: stamp) { s[e + 1] &= ~stampMask } else { s[e] = 0; s[e + 1] = 0; s[e + 2] = 0 }
+            if Properties.isLive(tag: s[e + 1], stamp: stamp) { s[e + 1] &= ~Properties.stampMask } else { s[e] = 0; s[e + 1] = 0; s[e + 2] = 0 }
         }
         let n = YieldCache.entryWords
         for e in stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: n) {
-            if isLive(tag: s[e + YieldCache.tag], stamp: stamp) {
-                s[e + YieldCache.tag] &= ~stampMask
+            if Properties.isLive(tag: s[e + YieldCache.tag], stamp: stamp) {
+                s[e + YieldCache.tag] &= ~Properties.stampMask
             } else {
                 for i in e..<(e + n) { s[i] = 0 }
             }
@@ -222,7 +224,7 @@ extension KernelCache {
     /// explorer blind to every stale-cache bug past its first step.
     static func restamp(_ s: inout [UInt64]) {
         guard s.count == words else { return }
-        let stamp: UInt64 = KernelCache.live
+        let stamp: UInt64 = 1 << 63  // bit 63 and generation 0 (`Properties.isLive`)
         s[generation] = stamp
         for e in stride(from: 0, to: TranslationCache.words, by: 3) where s[e] | s[e + 1] | s[e + 2] != 0 {
             s[e + 1] |= stamp

@@ -46,6 +46,15 @@
 ///   generation, which must empty both caches, or the stale entries of generation 0 hit again.
 ///   The start state's properties see them (they are checked before any step; a restored
 ///   state gets the explorer's own generation, so only the start can hold this one).
+/// * `deliveries` — the tree start (root → A → B) with root's `VIDT[8]` set as well, and **B
+///   running** with a **warm yield cache**: root yielded to A **masking interrupts** while
+///   away, A to B, B to its parent at its own STI slot (`yield(0, 2, stiSave)` to a context at
+///   A's `VIDT[2]`, kept by the yield cache for B), and A to B again. An NMI while B runs goes
+///   to root (which has no `VIDT[2]`: dropped), though the cache holds B's plan for the same
+///   `yield(0, 2, stiSave)` to A; a timer interrupt is dropped, root having masked it; after B
+///   yields to A, a fault of A at a vector root has not set is root's double fault at
+///   `VIDT[8]`, the second chance of a child of root, without the error code and CR2 of the
+///   fault.
 import SprigABI
 import SprigCore
 
@@ -64,17 +73,18 @@ public enum Scenario: String, CaseIterable, Sendable {
     static let consoleInput: [UInt8] = Array("bytes that arrived on the serial port before the first step".utf8)
     /// A's pages at `childBase` in `addresses`: B takes the lowest but one.
     static let pagesOfA = 36
+    case deliveries
 
     /// Physical pages of the scenario's machine.
     public var pages: Int {
         switch self {
         case .reclaim: return 800
-        case .faults, .addresses: return TreeShape.pages
+        case .faults, .addresses, .deliveries: return TreeShape.pages
         case .wrap: return Explorer.Configuration().pages
         }
     }
 
-    /// A fresh system in the scenario's state (root running, but D in `faults`).
+    /// A fresh system in the scenario's state (root running, but D in `faults`, B in `deliveries`).
     public func makeSystem() -> ModelSystem {
         let system: ModelSystem
         switch self {
@@ -90,6 +100,9 @@ public enum Scenario: String, CaseIterable, Sendable {
         case .wrap:
             system = ExplorationStart.tree.makeSystem(pages: pages)
             Self.buildWrap(system)
+        case .deliveries:
+            system = TreeShape(parents: [0, 1]).makeSystem(pages: pages)
+            Self.buildDeliveries(system)
         }
         system.cpu.registers = RegisterMarks.registers(of: system.current, interruptsEnabled:
             system.cpu.currentPartition.interruptState(system.memory).isEnabled)
@@ -201,6 +214,30 @@ public enum Scenario: String, CaseIterable, Sendable {
             preconditionFailure("scenario: root has no page for A's VIDT")
         }
         run(.call(.addVAddr, vidt, aName, AddressSpace.vidt, Rights.read | Rights.write), .returned(.success, value: 0))
+    private static func buildDeliveries(_ system: ModelSystem) {
+        let m = system.machine
+        setVIDTEntry(m, m.root, VIDTIndex.doubleFault, Domain.vidtValues(CallerView(m.tree(), 0, m), slot: 0)[1])
+        func yield(toChild: Bool, target: UInt64 = 32, masked: Bool = false) {
+            let t = m.tree()
+            guard let me = t.partitions.firstIndex(where: { $0.descriptor == system.current.raw }) else {
+                preconditionFailure("scenario: the current partition is not in the tree")
+            }
+            let callee = toChild ? CallerView(t, me, m).children.first : 0
+            guard let callee else { preconditionFailure("scenario: no child to yield to") }
+            let step = ExplorationStep.call(.yield, callee, target, VIDTIndex.stiSave, masked ? 1 : 0, 0)
+            guard case .trapped(_, .resume) = step.apply(to: system) else { preconditionFailure("scenario: \(step)") }
+        }
+        // root → A, root masking interrupts while away; A's VIDT[2] a context of A's.
+        yield(toChild: true, masked: true)
+        let t = m.tree()
+        guard let a = t.partitions.firstIndex(where: { $0.descriptor == system.current.raw }) else {
+            preconditionFailure("scenario: A is not in the tree")
+        }
+        setVIDTEntry(m, system.current, VIDTIndex.nmi, Domain.vidtValues(CallerView(t, a, m), slot: 0)[1])
+        // A → B, B back to A at VIDT[2] (kept in the yield cache), A → B.
+        yield(toChild: true)
+        yield(toChild: false, target: VIDTIndex.nmi)
+        yield(toChild: true)
     }
 
     /// Writes `partition`'s VIDT entry `index` as ring 3 would.

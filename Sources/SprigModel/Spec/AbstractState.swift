@@ -47,6 +47,8 @@ public struct AbstractState: Hashable, Sendable {
     public var mxcsrMask: UInt32
     /// Bytes that have arrived on the serial port and not been read, oldest first.
     public var consoleInput: [UInt8]
+    /// Every byte `consoleWrite` has sent to the console, in order.
+    public var consoleOutput: [UInt8] = []
 
     public init(root: UInt64, partitions: [UInt64: AbstractPartition], current: UInt64, registers: RegisterFile,
                 addressSpaceIsCurrent: Bool, memory: [UInt64: PageWords], mxcsrMask: UInt32, consoleInput: [UInt8] = []) {

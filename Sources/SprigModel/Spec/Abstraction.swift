@@ -31,7 +31,9 @@ import struct SprigCore.PhysicalAddress
 public enum Abstraction {
     /// The abstract state of `system` now.
     public static func of(_ system: ModelSystem) -> AbstractState {
-        of(memory: system.memory, root: system.machine.root, cpu: system.cpu, consoleInput: system.consoleInput)
+        var s = of(memory: system.memory, root: system.machine.root, cpu: system.cpu, consoleInput: system.consoleInput)
+        s.consoleOutput = system.console
+        return s
     }
 
     /// The abstract state of `system` now, given `known`, the abstraction of the same memory
@@ -41,6 +43,7 @@ public enum Abstraction {
         var s = known
         let words = system.memory.words
         words.withUnsafeBufferPointer { takeCPU(&s, Reader(words: $0), cpu: system.cpu, consoleInput: system.consoleInput) }
+        s.consoleOutput = system.console
         return s
     }
 

@@ -96,6 +96,9 @@ public enum Refinement {
         if spec.consoleInput != concrete.consoleInput {
             report(0, "consoleInput (bytes waiting on the serial port)", spec.consoleInput.count, concrete.consoleInput.count)
         }
+        if spec.consoleOutput != concrete.consoleOutput {
+            report(0, "consoleOutput (bytes sent to the console)", spec.consoleOutput.count, concrete.consoleOutput.count)
+        }
         for (field, a, b) in registerDifferences(spec.registers, concrete.registers) {
             report(concrete.current, "registers.\(field)", hex(a), hex(b))
         }

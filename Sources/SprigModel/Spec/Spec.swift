@@ -133,13 +133,22 @@ public enum Spec {
     /// a rate in `Limits`, `setConsoleInterrupt(on)` 0 or 1. `consoleRead(va, maxLength)` needs
     /// 1…`Limits.consoleReadMax` bytes all *writable* by root; then the first
     /// min(maxLength, waiting) bytes waiting on the serial port move, in order, to root's memory
-    /// at `va` (and nowhere else), and their count is the value. Nothing else in the abstract
-    /// state changes (console output, power, timer and interrupt switch are the platform's).
+    /// at `va` (and nowhere else), and their count is the value. An accepted `consoleWrite`
+    /// sends the bytes of its range, in order, to the console output. Nothing else in the
+    /// abstract state changes (power, timer and interrupt switch are the platform's).
     static func machineService(_ s: inout AbstractState, _ service: Service, _ a: SystemCallArguments) -> (status: Status, value: UInt64) {
         switch service {
         case .consoleWrite:
             guard a.a1 <= Limits.consoleWriteMax, a.a1 > 0 else { return (.invalidArgument, 0) }
-            return (readableRange(s, s.root, start: a.a0, length: a.a1), 0)
+            let status = readableRange(s, s.root, start: a.a0, length: a.a1)
+            guard status == .success else { return (status, 0) }
+            // The bytes of the range, in order, as root's memory holds them.
+            for va in a.a0..<(a.a0 + a.a1) {
+                let page = s.partitions[s.root]!.pages[pageBase(va)]!.page
+                let word = s.memory[page]![Int((va & (AddressSpace.pageSize - 1)) >> 3)]
+                s.consoleOutput.append(UInt8(truncatingIfNeeded: word >> ((va & 7) * 8)))
+            }
+            return (.success, 0)
         case .powerOff:
             return (a.a0 <= Limits.partitionExitStatusMax ? .success : .invalidArgument, 0)
         case .setTimer:
