@@ -26,7 +26,7 @@
 /// `setInterruptState`, `pushConfigPage`, `popConfigPage`), named after the service step it is;
 /// the rest of the kernel reads fields through `Descriptor`'s accessors, never by offset. The
 /// model reads the offsets (`DescriptorLayout`, package access) to picture the tree, and its
-/// detection tests corrupt a field through `overwriteForTesting`, which no kernel code calls.
+/// detection tests corrupt a field through SprigModel's `overwriteForTesting`, outside the kernel.
 ///
 /// It is also the only code that makes a `Descriptor` or a `RootTable` out of an address: each
 /// promotion below is named after the kernel structure the word was read from, so none of them
@@ -54,12 +54,6 @@ package enum DescriptorLayout {
     @inlinable
     package static func read<P: Platform>(_ platform: P, _ descriptor: PhysicalAddress, _ field: Int) -> UInt64 {
         platform.load(descriptor.adding(UInt64(field)))
-    }
-
-    /// Test hook: overwrites a field, as a kernel bug would, for the detection tests. No kernel
-    /// code calls it (`DescriptorTests` checks that).
-    package static func overwriteForTesting<P: Platform>(_ platform: P, _ descriptor: PhysicalAddress, _ field: Int, _ value: UInt64) {
-        Structures.write(platform, descriptor.adding(UInt64(field)), value)
     }
 }
 

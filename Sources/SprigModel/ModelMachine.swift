@@ -42,6 +42,9 @@ public final class ModelMachine {
     public static let kernelBase: UInt64 = KernelLayout.base
     /// Every word of physical page 0: present, writable, user, frame 0 (see the layout above).
     public static let pageZeroWord: UInt64 = 0x7
+    /// The pages the firmware keeps (page 0): no kernel entry may load or store there
+    /// (`Properties.dereference`).
+    public static let firmwarePages: Set<UInt64> = [0]
 
     /// Pages a partition may still hand out, as vaddrs in its own space, per descriptor: kept
     /// by the helpers (`takePage`, `makeChild`) so tests can build trees quickly.
@@ -217,5 +220,13 @@ public final class ModelMachine {
     package func accessiblePageCount(_ partition: PhysicalAddress) -> Int {
         let t = tree()
         return t.partitions.first { $0.descriptor == partition.raw }?.leaves.filter(\.accessible).count ?? 0
+    }
+}
+
+extension DescriptorLayout {
+    /// Test hook: overwrites a field, as a kernel bug would, for the detection tests (through
+    /// `Structures`, so the kernel's caches see the change as they would see the bug's).
+    package static func overwriteForTesting(_ memory: SimulatedMemory, _ descriptor: PhysicalAddress, _ field: Int, _ value: UInt64) {
+        SprigCore.Structures.write(memory, descriptor.adding(UInt64(field)), value)
     }
 }

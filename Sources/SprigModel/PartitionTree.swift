@@ -59,6 +59,7 @@ public struct PartitionTree {
         func page(_ a: UInt64) -> Bool { a & 0xFFF == 0 && a < pageLimit && a != 0 }
 
         var seen: [UInt64: Int] = [:]
+        var depths: [UInt64] = []
         var queue: [(UInt64, Int?)] = [(root.raw, nil)]
         var qi = 0
         while qi < queue.count, partitions.count <= m.pageCount {
@@ -70,6 +71,12 @@ public struct PartitionTree {
             }
             let index = partitions.count
             seen[d] = index
+            let depth = parent.map { depths[$0] + 1 } ?? 0
+            depths.append(depth)
+            if let field = word(d + SpecLayout.Descriptor.depth), field != depth {
+                violations.append(Violation(.treeCycle, partition: d, page: d,
+                    "descriptor's depth field \(field) is not its depth in the tree, \(depth)"))
+            }
             var view = PartitionView(descriptor: d, parent: parent)
             let pml4 = word(d + SpecLayout.Descriptor.rootTable) ?? 0
             let sh1 = word(d + SpecLayout.Descriptor.shadow1) ?? 0
@@ -178,6 +185,10 @@ public struct PartitionTree {
             let n = word(cfg + SpecLayout.ConfigPage.count) ?? 0
             if n > SpecLayout.ConfigPage.capacity {
                 violations.append(Violation(.configListMismatch, partition: d, page: cfg, "entry count \(n) over capacity"))
+            }
+            if n == 0 {
+                violations.append(Violation(.configListMismatch, partition: d, page: cfg,
+                    "an empty configuration page still on the list (an emptied page is given back at once)"))
             }
             for k in 0..<min(n, SpecLayout.ConfigPage.capacity) {
                 let at = cfg + SpecLayout.ConfigPage.entries + k * SpecLayout.ConfigPage.entrySize

@@ -476,8 +476,10 @@ extension Properties {
     ///   one of them. This is the weakest of the three: root reaches every page any partition
     ///   reaches, so it only excludes pages no partition can read.
     /// Kernel pages are `kernelPages` and every partition's structure pages, before or after.
+    /// A page of `firmwarePages` (the model's page 0, `ModelMachine.firmwarePages`) is neither
+    /// the kernel's nor any partition's: no request may touch it.
     public static func dereference(_ accesses: KernelAccesses, before: PartitionTree, after: () -> PartitionTree,
-                                   kernelPages: Set<UInt64>) -> [Violation] {
+                                   kernelPages: Set<UInt64>, firmwarePages: Set<UInt64> = []) -> [Violation] {
         var out: [Violation] = []
         let early = Reach(before)
         var late: Reach?
@@ -490,6 +492,8 @@ extension Properties {
             let isKernel = { (t: Reach) in kernelPages.contains(r.page) || t.structures.contains(r.page) }
             let what: String
             switch r.kind {
+            case _ where firmwarePages.contains(r.page):
+                what = "touched the firmware's page, which is neither the kernel's nor any partition's"
             case .contextSave:
                 guard !reaches({ $0.reaches(r.partition, r.page, write: true) }) else { continue }
                 what = "saved a context on a page the partition cannot write"

@@ -12,7 +12,7 @@ public struct Violation: Equatable, Hashable, CustomStringConvertible, Sendable 
         case horizontalIsolation
         /// A child uses a page its parent does not map.
         case verticalSharing
-        /// A partition is reached twice in the tree, or a descriptor's parent field is wrong.
+        /// A partition is reached twice in the tree, or a descriptor's parent or depth field is wrong.
         case treeCycle
         /// Shadow 1 or shadow 2 disagrees with the tables (or a parent's records).
         case shadowMismatch

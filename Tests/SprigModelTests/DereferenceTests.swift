@@ -57,6 +57,21 @@ import Testing
         #expect(v.count == 2 && v.allSatisfy { $0.partition == p.a && $0.page == p.writable }, "\(v)")
     }
 
+    @Test("a load or store on the firmware's page 0 is reported, though page 0 is no partition's")
+    func firmwarePage() {
+        let root = system.machine.root.raw
+        let t = system.machine.tree()
+        for kind in [KernelAccesses.Kind.store, .load] {
+            var a = KernelAccesses()
+            a.note(kind, 0, by: root)
+            #expect(Properties.dereference(a, before: t, after: { t }, kernelPages: system.machine.kernelPages).isEmpty,
+                    "page 0 is among the pages not mapped in root")
+            let v = Properties.dereference(a, before: t, after: { t }, kernelPages: system.machine.kernelPages,
+                                           firmwarePages: ModelMachine.firmwarePages)
+            #expect(v.count == 1 && v[0].page == 0 && v[0].detail.contains("firmware"), "\(v)")
+        }
+    }
+
     @Test("every kernel entry of the model records its requests, each with the partition current when it was made")
     func entriesAreRecorded() throws {
         let before = system.machine.tree()

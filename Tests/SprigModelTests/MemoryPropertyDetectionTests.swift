@@ -84,6 +84,26 @@ import SprigCore
         m.memory.store(s.sh1At, c.descriptor.raw | Shadow.descriptorFlag)
         #expect(m.checkAllProperties().contains { $0.kind == .treeCycle && $0.page == c.descriptor.raw })
     }
+
+    @Test func depthFieldNotTheDepthInTheTree() {
+        let m = ModelMachine()
+        let c = m.makeChild(of: m.root, pages: 16)
+        let g = m.makeChild(of: c.descriptor, pages: 1)
+        expectProperties(m, "before")
+        DescriptorLayout.overwriteForTesting(m.memory, g.descriptor, DescriptorLayout.depth, 3)
+        let v = m.checkAllProperties()
+        #expect(v.contains { $0.kind == .treeCycle && $0.partition == g.descriptor.raw && $0.detail.contains("depth field 3") }, "\(v)")
+    }
+
+    @Test func emptyConfigurationPageOnTheList() {
+        let m = ModelMachine()
+        let c = m.makeChild(of: m.root, pages: 2)
+        expectProperties(m, "before")
+        let head = m.descriptor(c.descriptor).configList(m.memory)
+        m.memory.store(head.adding(UInt64(ConfigList.count)), 0)
+        let v = m.checkAllProperties()
+        #expect(v.contains { $0.kind == .configListMismatch && $0.page == head.raw && $0.detail.contains("empty configuration page") }, "\(v)")
+    }
 }
 
 /// The entry window: the upper half every partition copies maps only the

@@ -132,6 +132,8 @@ import Testing
             + (0..<YieldCache.words / YieldCache.entryWords).map { storage.translationCacheLoad(YieldCache.base + $0 * YieldCache.entryWords) }
         #expect(tags.allSatisfy { $0 == 0 }, "\(tags)")
         #expect(system.machine.checkAllProperties().isEmpty)
+    }
+
     /// B runs with its `yield(0, 2, stiSave)` to A kept: an NMI still goes to root, which has no
     /// `VIDT[2]` (dropped), and a timer interrupt is dropped, root having masked it. After B
     /// yields to A, A's page fault (root has no `VIDT[14]`) is root's double fault at `VIDT[8]`,

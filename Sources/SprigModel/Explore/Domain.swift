@@ -258,7 +258,7 @@ public struct Domain: Sendable {
         // A page the caller may read but not write (root's image) as the configuration page:
         // the kernel will write it (`pageNotWritable`).
         let readOnly = v.readOnly.map { [$0] } ?? []
-        return Self.variations(base, [[], [], [], [], [f[0], v.structure, v.given, v.kernelName, AddressSpace.vidt, f[0] | 8] + readOnly])
+        return Self.variations(base, [[], [], [], [], [f[0], f[3], v.structure, v.given, v.kernelName, AddressSpace.vidt, f[0] | 8] + readOnly])
             .map { .trap(.systemCall(number: Service.createPartition.rawValue, SystemCallArguments($0[0], $0[1], $0[2], $0[3], $0[4]))) }
             + [.call(.createPartition, AddressSpace.vidt, f[1], f[2], f[3], f[4])]
     }
@@ -424,13 +424,16 @@ public struct Domain: Sendable {
     /// Values for `owner`'s VIDT entry number `k` of the domain (vaddrs in `owner`): none, a
     /// context on one of its free pages (a different page per slot, from the top), one that
     /// straddles into the next page, its VIDT page itself, and a page given to the kernel (the
-    /// paper's Fig. 4) or else the kernel's own address.
+    /// paper's Fig. 4) or else the kernel's own address; for the first slot also a context
+    /// ending exactly at the end of its page (the next page, not mapped after the highest free
+    /// one, is not part of it).
     static func vidtValues(_ owner: CallerView, slot k: Int) -> [UInt64] {
         let tops = owner.free.reversed() as [UInt64]
         let page = tops.isEmpty ? DomainAddress.unmapped : tops[k % tops.count]
         let straddle = page + AddressSpace.pageSize - UInt64(ContextLayout.size / 2)
         let kernel = owner.structureOrNil ?? ModelMachine.kernelBase
-        return [0, page, straddle, AddressSpace.vidt, kernel]
+        let ending = page + AddressSpace.pageSize - UInt64(ContextLayout.size)
+        return [0, page, straddle, AddressSpace.vidt, kernel] + (k == 0 ? [ending] : [])
     }
 
     /// The writes making `pages` a free list (each page's first word is the next), the last

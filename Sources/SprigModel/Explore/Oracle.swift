@@ -106,7 +106,7 @@ struct Oracle {
         if configuration.tlb, outcome.trap != nil, !system.crashed { out += Self.staleTLB(system) }
         if configuration.dereference, outcome.trap != nil, let accesses = system.cpu.accesses {
             out += Properties.dereference(accesses, before: before.tree, after: { memoryChanged ? system.machine.tree() : before.tree },
-                                          kernelPages: system.machine.kernelPages)
+                                          kernelPages: system.machine.kernelPages, firmwarePages: ModelMachine.firmwarePages)
                 .map { Finding(.dereference, String($0.description.dropFirst("dereference: ".count))) }
         }
         if let extra { out += extra(step, outcome, system).map { Finding(.extra, $0) } }

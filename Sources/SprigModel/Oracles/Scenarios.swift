@@ -64,6 +64,7 @@ public enum Scenario: String, CaseIterable, Sendable {
     case faults
     case addresses
     case wrap
+    case deliveries
 
     /// A's page at 512 MiB: PDPT index (bits 30–38) 0, PD index (bits 21–29) 256.
     public static let halfGigabyte: UInt64 = 0x2000_0000
@@ -73,7 +74,6 @@ public enum Scenario: String, CaseIterable, Sendable {
     static let consoleInput: [UInt8] = Array("bytes that arrived on the serial port before the first step".utf8)
     /// A's pages at `childBase` in `addresses`: B takes the lowest but one.
     static let pagesOfA = 36
-    case deliveries
 
     /// Physical pages of the scenario's machine.
     public var pages: Int {
@@ -214,6 +214,8 @@ public enum Scenario: String, CaseIterable, Sendable {
             preconditionFailure("scenario: root has no page for A's VIDT")
         }
         run(.call(.addVAddr, vidt, aName, AddressSpace.vidt, Rights.read | Rights.write), .returned(.success, value: 0))
+    }
+
     private static func buildDeliveries(_ system: ModelSystem) {
         let m = system.machine
         setVIDTEntry(m, m.root, VIDTIndex.doubleFault, Domain.vidtValues(CallerView(m.tree(), 0, m), slot: 0)[1])

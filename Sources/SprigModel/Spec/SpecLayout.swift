@@ -21,6 +21,8 @@ public enum SpecLayout {
         public static let vaddrInParent: UInt64 = 40
         /// 0 enabled, 1 masked.
         public static let interruptState: UInt64 = 48
+        /// The partition's depth in the tree (root 0).
+        public static let depth: UInt64 = 56
         /// How many configuration pages the list has: bounds the walk of it.
         public static let configPages: UInt64 = 64
         /// The vaddrs in the parent of the PML4, shadow 1, shadow 2 and the first configuration
