@@ -57,13 +57,19 @@ public struct PartitionTree {
         // The words as they are now, read without going through the memory object on every
         // load (what `SimulatedMemory.specLoad` gives, at a fraction of the cost).
         let words = m.words
-        var read = [UInt64](repeating: 0, count: (m.pageCount + 63) / 64)
+        // Marked through a pointer: a captured variable would be checked for exclusive access
+        // on every word read.
+        let read = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: (m.pageCount + 63) / 64)
+        read.initialize(repeating: 0)
+        defer {
+            pagesRead = Array(read)
+            read.deallocate()
+        }
         func word(_ a: UInt64) -> UInt64? {
             guard a & 7 == 0 && a < pageLimit else { return nil }
             read[Int(a >> 18)] |= 1 << ((a >> 12) & 63)
             return words[Int(a >> 3)]
         }
-        defer { pagesRead = read }
         func page(_ a: UInt64) -> Bool { a & 0xFFF == 0 && a < pageLimit && a != 0 }
 
         var seen: [UInt64: Int] = [:]
