@@ -279,7 +279,8 @@ public struct Explorer {
                 report.restarts += 1
                 continue
             }
-            // Nor are the properties checked again after a step that stored no word (`Explorer`).
+            // The properties read memory alone: after a step that stored no word they are those
+            // of the state before (`Explorer`).
             if changed, recent.insert(result.image.key) {
                 report.states += 1
                 if result.outcome != .wrote && result.memoryChanged {
