@@ -49,13 +49,27 @@ public struct PartitionTree {
     public var partitions: [PartitionView] = []
     /// Problems found while reading (cycles, bad pointers, shadow disagreements).
     public var violations: [Violation] = []
+    /// One bit per page the reading read a word of (laid out as `SimulatedMemory.writtenPages`).
+    package var pagesRead: [UInt64] = []
 
     package init(memory m: SimulatedMemory, root: PhysicalAddress) {
         let pageLimit = m.bytes
         // The words as they are now, read without going through the memory object on every
         // load (what `SimulatedMemory.specLoad` gives, at a fraction of the cost).
         let words = m.words
-        func word(_ a: UInt64) -> UInt64? { a & 7 == 0 && a < pageLimit ? words[Int(a >> 3)] : nil }
+        // Marked through a pointer: a captured variable would be checked for exclusive access
+        // on every word read.
+        let read = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: (m.pageCount + 63) / 64)
+        read.initialize(repeating: 0)
+        defer {
+            pagesRead = Array(read)
+            read.deallocate()
+        }
+        func word(_ a: UInt64) -> UInt64? {
+            guard a & 7 == 0 && a < pageLimit else { return nil }
+            read[Int(a >> 18)] |= 1 << ((a >> 12) & 63)
+            return words[Int(a >> 3)]
+        }
         func page(_ a: UInt64) -> Bool { a & 0xFFF == 0 && a < pageLimit && a != 0 }
 
         var seen: [UInt64: Int] = [:]
@@ -113,6 +127,13 @@ public struct PartitionTree {
             partitions.append(view)
             if let parent { partitions[parent].children.append(index) }
         }
+    }
+
+    /// Whether a store to one of the pages of `written` (laid out as
+    /// `SimulatedMemory.writtenPages`) may have changed the tree: the reading is a function of
+    /// the words it read, so a memory no word of which it read was stored to reads the same.
+    package func reads(anyOf written: [UInt64]) -> Bool {
+        zip(pagesRead, written).contains { $0 & $1 != 0 }
     }
 
     private mutating func walk(

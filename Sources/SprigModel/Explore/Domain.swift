@@ -200,9 +200,27 @@ public struct Domain: Sendable {
         if menu.contains(.vidtWrites) { out += vidtWrites(v, t) }
         if menu.contains(.freeLists) { out += freeLists(v) }
         if menu.contains(.table) { out += tableSteps(v, excluding: Self.tunedServices) }
-        var seen: [ExplorationStep] = []
-        for s in out where !seen.contains(s) { seen.append(s) }
-        return seen
+        return Self.unique(out)
+    }
+
+    /// `steps` without the repeats, in the order of their first occurrence. Equal steps have
+    /// equal fingerprints, so a step whose fingerprint is new is new; only a step whose
+    /// fingerprint was seen is compared with the steps kept.
+    static func unique(_ steps: [ExplorationStep]) -> [ExplorationStep] {
+        var kept: [ExplorationStep] = []
+        kept.reserveCapacity(steps.count)
+        var firstWith: [UInt64: Int] = [:]
+        firstWith.reserveCapacity(steps.count)
+        for s in steps {
+            let f = s.fingerprint
+            if let i = firstWith[f] {
+                if kept[i] == s || kept.contains(s) { continue }
+            } else {
+                firstWith[f] = kept.count
+            }
+            kept.append(s)
+        }
+        return kept
     }
 
     // MARK: Services
@@ -630,6 +648,28 @@ public enum RegisterMarks {
 }
 
 // MARK: Readable lines
+
+extension ExplorationStep {
+    /// A word of the step's fields: equal steps have equal fingerprints (`Domain.unique`).
+    var fingerprint: UInt64 {
+        switch self {
+        case .trap(let e): return Self.fingerprint(e)
+        case .fromLastBytes(let e): return Self.mix(Self.fingerprint(e), 5)
+        case .write(let words): return words.reduce(6 as UInt64) { Self.mix(Self.mix($0, $1.vaddr), $1.value) }
+        }
+    }
+
+    private static func fingerprint(_ event: TrapEvent) -> UInt64 {
+        switch event {
+        case .systemCall(let n, let a): return mix(mix(mix(mix(mix(mix(1, n), a.a0), a.a1), a.a2), a.a3), a.a4)
+        case .exception(let v, let code, let address): return mix(mix(mix(2, v), code), address)
+        case .hardwareInterrupt(let v): return mix(3, v)
+        case .softwareInterrupt(let v): return mix(4, v)
+        }
+    }
+
+    private static func mix(_ h: UInt64, _ x: UInt64) -> UInt64 { StateImage.fmix(h ^ x &+ 0x9E37_79B9_7F4A_7C15) }
+}
 
 extension ExplorationStep: CustomStringConvertible {
     /// The step as one line, service names from `Service`: `yield(callee: 0x…, target: 32, …)`.

@@ -231,7 +231,9 @@ public struct Explorer {
 
     // MARK: Random walk
 
-    /// `steps` random steps from `seed`; stops at the first violation.
+    /// `steps` random steps from `seed`; stops at the first violation. What the walk knows of
+    /// the state it is in (tree, menu, the memory's abstraction) is kept from step to step while
+    /// it stays true (`Session.walk`), and the start's is kept for every restart.
     public func randomWalk(steps: Int, seed: UInt64, progress: ((ExplorationProgress) -> Void)? = nil) -> ExplorationReport {
         var session = Session(configuration)
         let clock = ContinuousClock()
@@ -241,17 +243,18 @@ public struct Explorer {
         var rng = SplitMix64(seed: seed)
         var image = session.store.capture(session.system)
         var recent = RecentStates()
-        recent.insert(image.key)
+        _ = recent.insert(image.key)
+        // The start's memory is the same after every restart but of a start built again.
+        let startKnown = session.know()
+        var known = startKnown
         var sinceStart: [ExplorationStep] = []
         var digest = StreamingHash()
         report.states = 1
-        if let f = session.propertyFindings(), !f.isEmpty { report.counterexample = session.counterexample([], f) }
+        if let f = session.propertyFindings(tree: known.tree), !f.isEmpty { report.counterexample = session.counterexample([], f) }
         var taken = 0
         while taken < steps, report.counterexample == nil {
-            let tree = session.system.machine.tree()
-            let menu = session.domain.steps(for: session.system, tree: tree)
-            let step = menu[Int(rng.next() % UInt64(menu.count))]
-            let result = session.take(step, before: image, tree: tree)
+            let step = known.menu[Int(rng.next() % UInt64(known.menu.count))]
+            let result = session.walk(step, before: image, known: &known)
             taken += 1
             sinceStart.append(step)
             report.count(step, result.outcome)
@@ -271,13 +274,18 @@ public struct Explorer {
                 if session.stopped { report.terminalTransitions += 1 }
                 session.replaceStoppedSystem()
                 image = session.start
+                known = configuration.startSystem == nil ? startKnown : session.know()
                 sinceStart = []
                 report.restarts += 1
                 continue
             }
+            // The properties read memory alone: after a step that stored no word they are those
+            // of the state before (`Explorer`).
             if changed, recent.insert(result.image.key) {
                 report.states += 1
-                if result.outcome != .wrote { findings += session.propertyFindings() ?? [] }
+                if result.outcome != .wrote && result.memoryChanged {
+                    findings += session.propertyFindings(tree: known.tree) ?? []
+                }
             }
             if !findings.isEmpty {
                 report.counterexample = session.counterexample(sinceStart, findings)
@@ -321,7 +329,7 @@ private struct WorkerSlots: @unchecked Sendable {
 }
 
 /// One system being explored, with its state store and oracle.
-private struct Session {
+struct Session {
     let configuration: Explorer.Configuration
     let domain: Domain
     let oracle: Oracle
@@ -343,18 +351,87 @@ private struct Session {
 
     func restore(_ image: StateImage) { store.restore(image, into: system) }
 
+    /// What `take` gives.
+    struct Taken {
+        var outcome: StepOutcome
+        var image: StateImage
+        /// A word was stored.
+        var memoryChanged: Bool
+        var findings: [Finding]
+        /// The tree after the step (`take`'s `treeAfter`), and whether it was read again.
+        var tree: PartitionTree?
+        var treeRead = false
+        /// The abstraction of the state after the step, when the refinement check took one.
+        var abstraction: AbstractState?
+    }
+
     /// Runs `step` from the loaded state `before` (whose tree is `tree`, and whose memory's
-    /// abstraction is `abstraction` if given) and checks it; `memoryChanged`: a word was stored.
-    func take(_ step: ExplorationStep, before: StateImage, tree: PartitionTree, abstraction: AbstractState? = nil)
-        -> (outcome: StepOutcome, image: StateImage, memoryChanged: Bool, findings: [Finding]) {
+    /// abstraction is `abstraction` if given) and checks it. With `treeAfter`, the tree after
+    /// the step is taken unless the system stopped: `tree` itself when no page it was read
+    /// from was stored to (`PartitionTree.reads(anyOf:)`), else read again.
+    func take(_ step: ExplorationStep, before: StateImage, tree: PartitionTree, abstraction: AbstractState? = nil,
+              treeAfter: Bool = false) -> Taken {
         step.prepare(system)
         let unchanged = !system.memory.wroteAnyPage
         let remembered = oracle.before(system, image: before, tree: tree, abstraction: unchanged ? abstraction : nil)
         let outcome = step.perform(on: system)
         let memoryChanged = system.memory.wroteAnyPage
+        // The capture forgets which pages were written.
+        let treeRead = treeAfter && !stopped && memoryChanged && tree.reads(anyOf: system.memory.writtenPages)
         let after = store.capture(system)
-        return (outcome, after, memoryChanged,
-                oracle.after(remembered, step, outcome, system, image: after, store: store, memoryChanged: memoryChanged))
+        let newTree = treeAfter && !stopped ? (treeRead ? system.machine.tree() : tree) : nil
+        var newAbstraction: AbstractState?
+        let findings = oracle.after(remembered, step, outcome, system, image: after, store: store, memoryChanged: memoryChanged,
+                                    tree: newTree, abstraction: &newAbstraction)
+        return Taken(outcome: outcome, image: after, memoryChanged: memoryChanged, findings: findings,
+                     tree: newTree, treeRead: treeRead, abstraction: newAbstraction)
+    }
+
+    /// What a walk knows of the loaded state besides its image, taken once and kept from step
+    /// to step while it stays true: the tree of the memory, the running partition's menu, and
+    /// the abstraction of the memory (nil: not taken).
+    struct Known {
+        var tree: PartitionTree
+        var menu: [ExplorationStep]
+        /// The running partition and its interrupt flag the menu is for.
+        var menuFor: (current: UInt64, interruptsEnabled: Bool)
+        var abstraction: AbstractState?
+    }
+
+    /// All of `Known` taken from the loaded state.
+    func know() -> Known {
+        let tree = system.machine.tree()
+        return Known(tree: tree, menu: domain.steps(for: system, tree: tree), menuFor: menuKey,
+                     abstraction: configuration.oracle.refinement ? Abstraction.of(system) : nil)
+    }
+
+    /// What a menu depends on besides the memory (`Domain.steps`: the tree, the running
+    /// partition, its interrupt flag).
+    private var menuKey: (current: UInt64, interruptsEnabled: Bool) {
+        (system.current.raw, system.cpu.interruptsEnabled)
+    }
+
+    /// `take` for a walk: `step` from the loaded state `before`, of which `known` is known; then
+    /// `known` is made that of the state after it. A step that stored no word leaves the
+    /// memory's abstraction as it was; after one that did, the abstraction is the one the
+    /// refinement check took after the step (none after a ring-3 write). The tree is read again
+    /// only when a page it was read from was stored to (`take`), and the menu made again only
+    /// then or when another partition runs or the flag changed (`Domain.steps` reads nothing
+    /// else). Nothing is known of a stopped system.
+    func walk(_ step: ExplorationStep, before: StateImage, known: inout Known) -> Taken {
+        let result = take(step, before: before, tree: known.tree, abstraction: known.abstraction, treeAfter: true)
+        guard let tree = result.tree else { return result }
+        known.tree = tree
+        if result.memoryChanged {
+            known.abstraction = result.abstraction
+        } else if let a = result.abstraction {
+            known.abstraction = a
+        }
+        if result.treeRead || menuKey != known.menuFor {
+            known.menu = domain.steps(for: system, tree: tree)
+            known.menuFor = menuKey
+        }
+        return result
     }
 
     /// Every step of `image`'s menu, from `image`. A state not in `visited` nor in `seen` is
@@ -388,9 +465,10 @@ private struct Session {
         return out
     }
 
-    /// The properties of the loaded state, or nil when they are not checked.
-    func propertyFindings() -> [Finding]? {
-        configuration.oracle.properties ? oracle.properties(system.machine.tree(), system) : nil
+    /// The properties of the loaded state (whose tree is `tree` if given), or nil when they
+    /// are not checked.
+    func propertyFindings(tree: PartitionTree? = nil) -> [Finding]? {
+        configuration.oracle.properties ? oracle.properties(tree ?? system.machine.tree(), system) : nil
     }
 
     /// A stopped system cannot take another step as it is: it is made runnable again

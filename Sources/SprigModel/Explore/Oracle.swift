@@ -88,10 +88,14 @@ struct Oracle {
 
     /// The per-step checks (not the properties, which are per state: `properties`).
     /// `memoryChanged` false says no word was stored since `before` (the abstraction and the
-    /// tree of memory are then taken from it).
+    /// tree of memory are then taken from it); `tree`, when given, is the tree of the memory
+    /// after the step. `abstraction` is set to the abstraction of the state after the step when
+    /// the refinement check took one (nil otherwise).
     func after(_ before: Before, _ step: ExplorationStep, _ outcome: StepOutcome, _ system: ModelSystem,
-               image after: StateImage, store: StateStore, memoryChanged: Bool = true) -> [Finding] {
+               image after: StateImage, store: StateStore, memoryChanged: Bool = true, tree: PartitionTree? = nil,
+               abstraction: inout AbstractState?) -> [Finding] {
         var out: [Finding] = []
+        abstraction = nil
         if configuration.refusals, let trap = outcome.trap, Self.isRefusal(trap.outcome, system),
            after.hash != before.image.hash {
             out.append(Finding(.refusalChangedState,
@@ -100,12 +104,13 @@ struct Oracle {
         }
         if var checker = before.refinement, let trap = outcome.trap {
             let concrete = memoryChanged ? Abstraction.of(system) : Abstraction.of(system, sameMemoryAs: checker.state)
+            abstraction = concrete
             out += checker.step(trap.event, outcome: trap.outcome, concrete: concrete).map { Finding(.refinement, $0.detail) }
         }
         if configuration.registerHygiene { out += hygiene(before, entered: outcome.trap != nil, system, store: store) }
         if configuration.tlb, outcome.trap != nil, !system.crashed { out += Self.staleTLB(system) }
         if configuration.dereference, outcome.trap != nil, let accesses = system.cpu.accesses {
-            out += Properties.dereference(accesses, before: before.tree, after: { memoryChanged ? system.machine.tree() : before.tree },
+            out += Properties.dereference(accesses, before: before.tree, after: { tree ?? (memoryChanged ? system.machine.tree() : before.tree) },
                                           kernelPages: system.machine.kernelPages, firmwarePages: ModelMachine.firmwarePages)
                 .map { Finding(.dereference, String($0.description.dropFirst("dereference: ".count))) }
         }
