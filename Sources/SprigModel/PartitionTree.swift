@@ -88,7 +88,7 @@ public struct PartitionTree {
             let depth = parent.map { depths[$0] + 1 } ?? 0
             depths.append(depth)
             if let field = word(d + SpecLayout.Descriptor.depth), field != depth {
-                violations.append(Violation(.treeCycle, partition: d, page: d,
+                violations.append(Violation(.descriptorFields, partition: d, page: d,
                     "descriptor's depth field \(field) is not its depth in the tree, \(depth)"))
             }
             var view = PartitionView(descriptor: d, parent: parent)
@@ -98,7 +98,7 @@ public struct PartitionTree {
             let parentField = word(d + SpecLayout.Descriptor.parent) ?? 0
             let expectedParent = parent.map { partitions[$0].descriptor } ?? 0
             if parentField != expectedParent {
-                violations.append(Violation(.treeCycle, partition: d, page: d,
+                violations.append(Violation(.descriptorFields, partition: d, page: d,
                     "descriptor's parent field 0x\(String(parentField, radix: 16)) is not the partition that flags it"))
             }
             guard page(pml4), page(sh1), page(sh2) else {

@@ -12,8 +12,10 @@ public struct Violation: Equatable, Hashable, CustomStringConvertible, Sendable 
         case horizontalIsolation
         /// A child uses a page its parent does not map.
         case verticalSharing
-        /// A partition is reached twice in the tree, or a descriptor's parent or depth field is wrong.
+        /// A partition is reached twice in the tree.
         case treeCycle
+        /// A descriptor's parent or depth field is not its parent or depth in the tree.
+        case descriptorFields
         /// Shadow 1 or shadow 2 disagrees with the tables (or a parent's records).
         case shadowMismatch
         /// The configuration list does not record exactly the partition's structure pages.

@@ -8,6 +8,8 @@ import SprigCore
 
 struct MultibootInfo {
     static let magic: UInt64 = 0x2BAD_B002
+    /// Below it, the BIOS data area, the loader's structures and the VGA hole: never used.
+    static let firstUsable: UInt64 = 0x10_0000
 
     var allocator = BootAllocator()
     /// Pages of RAM the map reports (all "available" ranges, below and above 4 GiB).
@@ -80,27 +82,24 @@ struct MultibootInfo {
 
         let mapLength = u32(info.adding(44))
         let mapAddress = u32(info.adding(48))
-        var offset: UInt64 = 0
-        var entries = 0
-        while offset + 24 <= mapLength && entries < 128 {
-            let entry = PhysicalAddress(mapAddress + offset)
-            let size = u32(entry)
-            let base = u64(entry.adding(4))
-            let length = u64(entry.adding(12))
-            let type = u32(entry.adding(20))
-            if type == 1 {
-                result.totalPages += length / AddressSpace.pageSize
-                let end = base &+ length
-                let usableEnd = min(end, X86Platform.directMapLimit)
-                if end > X86Platform.directMapLimit { result.ignoredBytes += end - max(base, X86Platform.directMapLimit) }
-                // The first megabyte holds the BIOS data area, the loader's structures, the VGA hole.
-                let usableStart = max(base, 0x10_0000)
-                if base < 0x10_0000 { result.lowPages += (min(end, 0x10_0000) - base) / AddressSpace.pageSize }
-                if usableEnd > usableStart { result.allocator.addFree(start: usableStart, end: usableEnd) }
+        func forEachEntry(_ body: (FirmwareEntry) -> Void) {
+            var offset: UInt64 = 0
+            var entries = 0
+            while offset + 24 <= mapLength && entries < 128 {
+                let entry = PhysicalAddress(mapAddress + offset)
+                body(FirmwareEntry(base: u64(entry.adding(4)), length: u64(entry.adding(12)), usable: u32(entry.adding(20)) == 1))
+                offset += u32(entry) + 4
+                entries += 1
             }
-            offset += size + 4
-            entries += 1
         }
+        forEachEntry { e in
+            guard e.usable else { return }
+            result.totalPages += e.length / AddressSpace.pageSize
+            let end = e.base &+ e.length
+            if end > X86Platform.directMapLimit { result.ignoredBytes += end - max(e.base, X86Platform.directMapLimit) }
+            if e.base < Self.firstUsable { result.lowPages += (min(end, Self.firstUsable) - e.base) / AddressSpace.pageSize }
+        }
+        result.allocator.addFirmwareMap(low: Self.firstUsable, high: X86Platform.directMapLimit, forEachEntry)
         result.allocator.reserve(start: kernelStart, end: kernelEnd)
 
         if flags & (1 << 3) != 0 {

@@ -94,8 +94,9 @@ struct Mutate: ParsableCommand {
         if let stages { options.stages = parsedStages(stages) }
         options.progress = log
         let jsonl = MutationRun.directory(project).appendingPathComponent("outcomes.jsonl")
-        FileManager.default.createFile(atPath: jsonl.path, contents: nil)
-        let sink = try FileHandle(forWritingTo: jsonl)
+        guard FileManager.default.createFile(atPath: jsonl.path, contents: nil), let sink = try? FileHandle(forWritingTo: jsonl) else {
+            throw ToolError("cannot write \(jsonl.path): make \(MutationRun.directory(project).path) writable (or remove it) and run again")
+        }
         options.outcome = { o in
             if let line = try? JSONEncoder().encode(o) { sink.write(line + Data("\n".utf8)) }
         }
@@ -106,12 +107,15 @@ struct Mutate: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(report)
-        try data.write(to: MutationRun.directory(project).appendingPathComponent("report.json"))
+        let reportFile = MutationRun.directory(project).appendingPathComponent("report.json")
+        guard (try? data.write(to: reportFile)) != nil else {
+            throw ToolError("cannot write \(reportFile.path): make \(MutationRun.directory(project).path) writable (or remove it) and run again")
+        }
         if json {
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         } else {
             print(report.text)
-            print("report: \(MutationRun.directory(project).appendingPathComponent("report.json").path)")
+            print("report: \(reportFile.path)")
         }
         // With nothing scored (every mutant run is a registered survivor) only the registry decides.
         let scored = report.outcomes.count - report.equivalent.count

@@ -76,7 +76,7 @@ import SprigCore
         let g = m.makeChild(of: c.descriptor, pages: 1)
         // g's parent field lies
         DescriptorLayout.overwriteForTesting(m.memory, g.descriptor, DescriptorLayout.parent, m.root.raw)
-        #expect(m.checkAllProperties().contains { $0.kind == .treeCycle && $0.partition == g.descriptor.raw })
+        #expect(m.checkAllProperties().contains { $0.kind == .descriptorFields && $0.partition == g.descriptor.raw })
         DescriptorLayout.overwriteForTesting(m.memory, g.descriptor, DescriptorLayout.parent, c.descriptor.raw)
         // g flags c's descriptor as its own child (c is g's parent): a cycle
         let s = leafAt(m, g.descriptor, g.pages[0])
@@ -92,7 +92,7 @@ import SprigCore
         expectProperties(m, "before")
         DescriptorLayout.overwriteForTesting(m.memory, g.descriptor, DescriptorLayout.depth, 3)
         let v = m.checkAllProperties()
-        #expect(v.contains { $0.kind == .treeCycle && $0.partition == g.descriptor.raw && $0.detail.contains("depth field 3") }, "\(v)")
+        #expect(v.contains { $0.kind == .descriptorFields && $0.partition == g.descriptor.raw && $0.detail.contains("depth field 3") }, "\(v)")
     }
 
     @Test func emptyConfigurationPageOnTheList() {

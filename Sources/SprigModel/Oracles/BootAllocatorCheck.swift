@@ -7,11 +7,12 @@
 ///
 /// After every operation the allocator's own accounts agree with the set: `freePages` is the
 /// set's size, `allocated` the number of pages `allocatePage` handed out, and an empty range
-/// added changes nothing. Drained, the allocator is an empty set again: asked once more it
-/// gives nothing, and a range added then gives exactly its pages. The sequences keep under the allocator's capacity of ranges (at most
-/// 6 additions and 6 reservations, so at most 12 ranges), where the allocator promises to lose
-/// nothing; the capacity itself, 32 ranges (the size of its range array), is checked once: the
-/// range past it is refused and the others kept.
+/// added changes nothing. Ranges may overlap or touch (a firmware map's entries do): a page added
+/// twice is free once, and ranges that meet are one range. Drained, the allocator is an empty set again: asked once more it gives
+/// nothing, and a range added then gives exactly its pages. The sequences keep under the
+/// allocator's capacity of ranges (at most 10 additions and 6 reservations, so at most 16
+/// ranges), where the allocator promises to lose nothing; the capacity itself, 32 ranges (the
+/// size of its range array), is checked once: the range past it is refused and the others kept.
 import SprigABI
 import SprigCore
 
@@ -35,13 +36,18 @@ public enum BootAllocatorCheck {
         var free: Set<UInt64> = []
         var log: [String] = []
         func r(_ n: UInt64) -> UInt64 { rng.next() % n }
-        // Disjoint RAM ranges on a line of 64 pages, in a random order, with unaligned ends.
+        // RAM ranges on a line of 64 pages, in a random order, with unaligned ends.
         var cuts = Set((0..<6).map { _ in r(63) + 1 }).sorted()
         cuts = [0] + cuts + [64]
         var ranges: [(UInt64, UInt64)] = []
         for k in 0..<(cuts.count - 1) where r(3) != 0 {
             let start = cuts[k] * ps + (r(2) == 0 ? 0 : r(ps)), end = cuts[k + 1] * ps - (r(2) == 0 ? 0 : r(ps))
             ranges.append((start, end))
+        }
+        // Up to three more that overlap or touch them, as a firmware map's entries may.
+        for _ in 0..<Int(r(4)) {
+            let start = r(60) * ps + (r(2) == 0 ? 0 : r(ps))
+            ranges.append((start, start + r(12) * ps + (r(2) == 0 ? 0 : r(ps))))
         }
         for k in stride(from: ranges.count - 1, to: 0, by: -1) { ranges.swapAt(k, Int(r(UInt64(k) + 1))) }
         var handedOut: UInt64 = 0
@@ -62,6 +68,9 @@ public enum BootAllocatorCheck {
             if allocator.count != count { return ["after \(log.joined(separator: "; ")): an empty range took a slot"] }
         }
         if let wrong = accounts() { return ["after \(log.joined(separator: "; ")): \(wrong)"] }
+        // Merged as they come, the ranges are the free pages' maximal runs: one slot each.
+        let runs = free.filter { !free.contains($0 &- ps) }.count
+        if allocator.count != runs { return ["after \(log.joined(separator: "; ")): \(allocator.count) ranges hold \(runs) runs of free pages"] }
         for _ in 0..<Int(r(7)) {
             switch r(3) {
             case 0:

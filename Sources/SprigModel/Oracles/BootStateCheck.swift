@@ -6,7 +6,8 @@
 /// there; a wrong boot state that is still self-consistent (a stack page missing, a window page
 /// mapped twice, boot info counting wrong, a page not zeroed) passes every one of its checks.
 /// This check builds root on several boot layouts — RAM in ranges with holes and unaligned
-/// ends, boot modules inside and at the edges of ranges (one starting mid-page, at an odd
+/// ends, ranges that overlap and touch as a firmware map's entries may, entries that are not
+/// RAM over RAM, boot modules inside and at the edges of ranges (one starting mid-page, at an odd
 /// address), root images of whole and partial pages, command lines empty, short, of a whole
 /// word and longer than the limit — on memory whose every word starts out as a nonzero poison
 /// (firmware leaves RAM dirty), and compares:
@@ -53,6 +54,9 @@ public enum BootStateCheck {
         public var pages: Int
         /// RAM as the firmware's map gives it (byte addresses, not necessarily page-aligned).
         public var ram: [(start: UInt64, end: UInt64)]
+        /// The map's other entries (base and length in bytes; base + length may wrap past 2^64),
+        /// listed ahead of the RAM ones: what they touch is not RAM.
+        public var notRAM: [(base: UInt64, length: UInt64)] = []
         /// Root's image module: its first page and its size in bytes.
         public var imagePage: UInt64
         public var imageBytes: UInt64
@@ -87,6 +91,10 @@ public enum BootStateCheck {
             Layout(name: "a command line past the limit, many ranges", pages: 300,
                    ram: [(firstFreePage * ps, 50 * ps), (60 * ps, 61 * ps), (70 * ps, 72 * ps), (80 * ps, 300 * ps)],
                    imagePage: 60, imageBytes: 7, modules: [(70 * ps, ps + 1), (299 * ps, ps)], commandLine: line),
+            Layout(name: "firmware entries that overlap and touch", pages: 260,
+                   ram: [(firstFreePage * ps, 150 * ps), (100 * ps + 7, 220 * ps), (120 * ps, 130 * ps), (220 * ps, 260 * ps)],
+                   notRAM: [(140 * ps + 3, 2 * ps), (250 * ps + 5, UInt64.max)],
+                   imagePage: 30, imageBytes: ps, modules: [(145 * ps, 10 * ps)], commandLine: []),
         ]
     }()
 
@@ -132,7 +140,10 @@ public enum BootStateCheck {
         let imagePages = pagesOf(layout.imagePage, bytes: layout.imageBytes)
         for k in 0..<layout.imageBytes { m.writeByte(PhysicalAddress(layout.imagePage * ps + k), imageByte(k)) }
         var allocator = BootAllocator()
-        for r in layout.ram { allocator.addFree(start: r.start, end: r.end) }
+        allocator.addFirmwareMap(low: 0, high: UInt64(layout.pages) * ps) { entry in
+            for r in layout.notRAM { entry(FirmwareEntry(base: r.base, length: r.length, usable: false)) }
+            for r in layout.ram { entry(FirmwareEntry(base: r.start, length: r.end - r.start, usable: true)) }
+        }
         allocator.reserve(start: layout.imagePage * ps, end: layout.imagePage * ps + layout.imageBytes)
         for mod in layout.modules { allocator.reserve(start: mod.start, end: mod.start + mod.bytes) }
         var modules = InlineArray<16, BootModule>(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0))
@@ -147,6 +158,10 @@ public enum BootStateCheck {
         for r in layout.ram {
             var p = (r.start + ps - 1) / ps * ps
             while p + ps <= r.end { free.insert(p); p += ps }
+        }
+        for r in layout.notRAM {
+            let end = r.base &+ r.length < r.base ? UInt64.max : r.base + r.length
+            free = free.filter { $0 + ps <= r.base || $0 >= end }
         }
         free.subtract(imagePages)
         free.subtract(modulePages)
