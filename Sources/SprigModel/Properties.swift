@@ -118,10 +118,16 @@ public enum Properties {
     /// the values the entry was checked on (a hit compares them with memory). The entry is
     /// decoded here from the cache's word offsets (`YieldCache`'s layout constants, the only
     /// thing of the kernel's cache this reads).
+    ///
+    /// And no two live entries hold the same key (tag, caller, callee name) checked on the same
+    /// two VIDT values: the kernel fills an entry only after a lookup of its key missed, and a
+    /// lookup hits every entry of the key whose VIDT values memory still holds (docs/yield.md),
+    /// so a second such entry is a yield that ran the chain where the cache held its answer.
     public static func yieldCache(_ t: PartitionTree, memory m: SimulatedMemory) -> [Violation] {
         var out: [Violation] = []
         let live = Set(t.partitions.map(\.descriptor))
         let stamp = cacheStamp(m)
+        var kept = Set<[UInt64]>()
         var e = YieldCache.base
         while e < YieldCache.base + YieldCache.words {
             defer { e += YieldCache.entryWords }
@@ -131,6 +137,10 @@ public enum Properties {
             let caller = word(YieldCache.caller), name = word(YieldCache.calleeName)
             let target = tag & 0xFFFF, save = (tag >> 16) & 0xFFFF
             let what = "yield(0x\(String(name, radix: 16)), \(target), \(save))"
+            if !kept.insert([tag, caller, name, word(YieldCache.targetVA), word(YieldCache.saveVA)]).inserted {
+                out.append(Violation(.staleYieldPlan, partition: caller,
+                                     "\(what) is kept twice on the same VIDT entries: a lookup missed the entry it should have hit"))
+            }
             guard live.contains(caller) else {
                 out.append(Violation(.staleYieldPlan, partition: caller, "entry for \(what) of a partition that does not exist"))
                 continue

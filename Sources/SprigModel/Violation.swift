@@ -32,7 +32,8 @@ public struct Violation: Equatable, Hashable, CustomStringConvertible, Sendable 
         /// names no live partition): yield would use a stale translation (`TranslationCache`).
         case staleTranslation
         /// A yield-cache entry is not what checks 3–8 give now on its VIDT entries (or names no
-        /// live partition): yield would switch on a stale plan (`YieldCache`).
+        /// live partition): yield would switch on a stale plan (`YieldCache`); or two entries
+        /// hold one answer: a lookup missed an entry it should have hit.
         case staleYieldPlan
         /// The concrete kernel's outcome or resulting state differs from the abstract specification's.
         case refinement

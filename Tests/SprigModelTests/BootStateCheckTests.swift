@@ -1,6 +1,7 @@
 /// The boot-state oracle (`BootStateCheck`, `BootAllocatorCheck`, `sprig-check --boot`): the
 /// kernel's boot passes it, and each kind of wrong boot state it describes is found when planted
 /// after `RootBuilder` ran; the model's page 0 is not zero.
+import Foundation
 import SprigABI
 import SprigCore
 @testable import SprigModel
@@ -13,6 +14,24 @@ import Testing
         #expect(BootStateCheck.run() == [])
         #expect(BootAllocatorCheck.run() == [])
         #expect(HardwarePictureCheck.run() == [])
+        #expect(KernelCacheStorageCheck.run() == [])
+    }
+
+    /// The cache-storage oracle's reservation is the one entry.S makes: the words of its
+    /// `sprig_translation_cache` `.skip`, a sum of products, times 8.
+    @Test func cacheStorageIsEntrySReservation() throws {
+        let entryS = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Sources/SprigX86/entry.S").standardized
+        let text = try String(contentsOf: entryS, encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("sprig_translation_cache: .skip (") })
+        let sum = try #require(line.split(separator: "(").last?.split(separator: ")").first)
+        let words = try sum.split(separator: "+").map { term in
+            try term.split(separator: "*").reduce(1) { product, factor in
+                try product * #require(Int(factor.trimmingCharacters(in: .whitespaces)))
+            }
+        }.reduce(0, +)
+        #expect(line.hasSuffix(") * 8"))
+        #expect(words == KernelCacheStorageCheck.reservedWords)
     }
 
     /// One planted fault per part of the description; each is found.

@@ -259,4 +259,24 @@ private final class LoadCounter: PlatformTap {
         s.m.memory.translationCacheStore(e + YieldCache.caller, caller ^ 0x10_0000)
         #expect(s.m.machine.checkAllProperties().contains { $0.kind == .staleYieldPlan && $0.detail.contains("does not exist") })
     }
+
+    /// A kept plan copied into a free entry: the same answer held twice, which only a lookup
+    /// that missed its entry leaves.
+    @Test func propertySeesAPlanKeptTwice() {
+        let s = PingPong()
+        s.roundTrip()
+        s.roundTrip()
+        #expect(s.m.machine.checkAllProperties().isEmpty)
+        let mem = s.m.memory
+        let stamp = KernelCache.stamp(mem)
+        let all = Array(stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords))
+        let kept = all.filter { KernelCache.isLive(tag: mem.translationCacheLoad($0 + YieldCache.tag), stamp: stamp) }
+        let e = kept[0]
+        let free = all.first { !kept.contains($0) }!
+        for w in 0..<YieldCache.entryWords { mem.translationCacheStore(free + w, mem.translationCacheLoad(e + w)) }
+        let found = s.m.machine.checkAllProperties()
+        #expect(found.count == 1 && found.allSatisfy { $0.kind == .staleYieldPlan && $0.detail.contains("kept twice") }, "\(found)")
+        mem.translationCacheStore(free + YieldCache.tag, 0)
+        #expect(s.m.machine.checkAllProperties().isEmpty)
+    }
 }

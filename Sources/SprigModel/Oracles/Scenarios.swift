@@ -54,7 +54,8 @@
 ///   `yield(0, 2, stiSave)` to A; a timer interrupt is dropped, root having masked it; after B
 ///   yields to A, a fault of A at a vector root has not set is root's double fault at
 ///   `VIDT[8]`, the second chance of a child of root, without the error code and CR2 of the
-///   fault.
+///   fault. Last, B's `int 3` went to A at `VIDT[3]` (the same context) and A yielded to B
+///   again: the cache keeps B's `int 3` as well, so B's next one must hit it.
 import SprigABI
 import SprigCore
 
@@ -236,10 +237,23 @@ public enum Scenario: String, CaseIterable, Sendable {
             preconditionFailure("scenario: A is not in the tree")
         }
         setVIDTEntry(m, system.current, VIDTIndex.nmi, Domain.vidtValues(CallerView(t, a, m), slot: 0)[1])
+        setVIDTEntry(m, system.current, 3, Domain.vidtValues(CallerView(t, a, m), slot: 0)[1])
         // A → B, B back to A at VIDT[2] (kept in the yield cache), A → B.
         yield(toChild: true)
         yield(toChild: false, target: VIDTIndex.nmi)
         yield(toChild: true)
+        // B's `int 3` to A at VIDT[3] (kept as B's `yield(0, 3, slot)`), A → B: B's next `int 3`
+        // is a hit, which a cache probe skipped turns into a second entry with the same answer.
+        let b = system.current
+        guard case .trapped = ExplorationStep.trap(.softwareInterrupt(vector: 3)).apply(to: system), system.current != b
+        else { preconditionFailure("scenario: B's int 3 was not delivered") }
+        yield(toChild: true)
+        let stamp = Properties.cacheStamp(m.memory)
+        let kept = stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords).filter {
+            Properties.isLive(tag: m.memory.translationCacheLoad($0 + YieldCache.tag), stamp: stamp)
+                && m.memory.translationCacheLoad($0 + YieldCache.caller) == b.raw
+        }
+        precondition(kept.count == 2, "scenario: the yield cache keeps \(kept.count) of B's two plans")
     }
 
     /// Writes `partition`'s VIDT entry `index` as ring 3 would.
