@@ -34,7 +34,8 @@ if arguments.first == "--boot" {
         print("sprig-check: --boot takes no other argument")
         exit(2)
     }
-    let findings = BootStateCheck.run() + BootAllocatorCheck.run() + HardwarePictureCheck.run()
+    let findings = BootStateCheck.run() + BootAllocatorCheck.run() + HardwarePictureCheck.run() + KernelCacheCheck.run()
+        + ContextOverlapCheck.run()
     print("boot: \(BootStateCheck.layouts.count) boot layouts, the boot allocator and the hardware constants checked")
     guard findings.isEmpty else {
         print("VIOLATION at boot:")

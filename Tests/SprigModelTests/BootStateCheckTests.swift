@@ -1,6 +1,7 @@
 /// The boot-state oracle (`BootStateCheck`, `BootAllocatorCheck`, `sprig-check --boot`): the
 /// kernel's boot passes it, and each kind of wrong boot state it describes is found when planted
 /// after `RootBuilder` ran; the model's page 0 is not zero.
+import Foundation
 import SprigABI
 import SprigCore
 @testable import SprigModel
@@ -13,6 +14,22 @@ import Testing
         #expect(BootStateCheck.run() == [])
         #expect(BootAllocatorCheck.run() == [])
         #expect(HardwarePictureCheck.run() == [])
+        #expect(KernelCacheCheck.run() == [])
+        #expect(ContextOverlapCheck.run() == [])
+    }
+
+    /// `KernelCacheCheck` holds the kernel's cache storage to entry.S's reservation: the same
+    /// number of words as the `.skip` there.
+    @Test func cacheCheckReservesWhatEntrySReserves() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+        let text = try String(contentsOf: root.appendingPathComponent("Sources/SprigX86/entry.S"), encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("sprig_translation_cache:") })
+        let sum = try #require(line.split(separator: "(").last?.split(separator: ")").first)
+        let words = sum.split(separator: "+").map { term in
+            term.split(separator: "*").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 }.reduce(1, *)
+        }.reduce(0, +)
+        #expect(line.hasSuffix(") * 8"), "\(line)")
+        #expect(words == KernelCacheCheck.reservedWords, "entry.S: \(line)")
     }
 
     /// One planted fault per part of the description; each is found.
