@@ -35,7 +35,7 @@ if arguments.first == "--boot" {
         exit(2)
     }
     let findings = BootStateCheck.run() + BootAllocatorCheck.run() + HardwarePictureCheck.run() + KernelCacheCheck.run()
-        + ContextOverlapCheck.run()
+        + ContextOverlapCheck.run() + ConsoleRangeCheck.run()
     print("boot: \(BootStateCheck.layouts.count) boot layouts, the boot allocator and the hardware constants checked")
     guard findings.isEmpty else {
         print("VIOLATION at boot:")

@@ -16,6 +16,7 @@ import Testing
         #expect(HardwarePictureCheck.run() == [])
         #expect(KernelCacheCheck.run() == [])
         #expect(ContextOverlapCheck.run() == [])
+        #expect(ConsoleRangeCheck.run() == [])
     }
 
     /// `KernelCacheCheck` holds the kernel's cache storage to entry.S's reservation: the same
