@@ -34,8 +34,9 @@ if arguments.first == "--boot" {
         print("sprig-check: --boot takes no other argument")
         exit(2)
     }
-    let findings = BootStateCheck.run() + BootAllocatorCheck.run() + HardwarePictureCheck.run() + KernelCacheStorageCheck.run()
-    print("boot: \(BootStateCheck.layouts.count) boot layouts, the boot allocator, the hardware constants and the cache storage checked")
+    let findings = BootStateCheck.run() + BootAllocatorCheck.run() + HardwarePictureCheck.run() + KernelCacheCheck.run()
+        + ContextOverlapCheck.run() + ConsoleRangeCheck.run()
+    print("boot: \(BootStateCheck.layouts.count) boot layouts, the boot allocator and the hardware constants checked")
     guard findings.isEmpty else {
         print("VIOLATION at boot:")
         for f in findings { print("  ! boot: \(f)") }

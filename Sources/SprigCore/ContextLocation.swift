@@ -42,7 +42,7 @@ package struct ContextLocation: Equatable, Sendable {
     @inlinable var secondBytes: UInt64 { UInt64(ContextLayout.size) &- firstBytes }
 
     /// Whether any byte of `self` is a byte of `other` (physical byte ranges).
-    @inline(__always) func overlaps(_ other: ContextLocation) -> Bool {
+    @inline(__always) package func overlaps(_ other: ContextLocation) -> Bool {
         func meet(_ a: PhysicalAddress, _ n: UInt64, _ b: PhysicalAddress, _ m: UInt64) -> Bool {
             n != 0 && m != 0 && a.raw < b.raw &+ m && b.raw < a.raw &+ n
         }

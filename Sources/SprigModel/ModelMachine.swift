@@ -16,7 +16,7 @@
 ///     next 3                 the upper-half tables partitions copy (PDPT, PD, PT), under PML4
 ///                            entries 511 (at kernelBase) and 256 (both ends of the kernel half)
 ///     next 1                 the PML4 holding them (`kernelPML4`, given to RootBuilder)
-///     next 1                 root's image (a boot module, copied by RootBuilder)
+///     next rootImagePages    root's image (a boot module, copied by RootBuilder; one page unless asked)
 ///     the rest               free: RootBuilder takes root's structures from the top and maps
 ///                            every remaining page in root's window at rootWindowBase + paddr
 ///
@@ -51,9 +51,9 @@ public final class ModelMachine {
     public var pool: [UInt64: [UInt64]] = [:]
 
     /// The model machine of the header's layout: `pages` pages of memory, a fake kernel image of
-    /// `kernelImagePages` pages, root built by `RootBuilder`.
-    public convenience init(pages: Int = 512, kernelImagePages: Int = 8) {
-        precondition(pages >= 64 && kernelImagePages >= 1)
+    /// `kernelImagePages` pages, root built by `RootBuilder` from an image of `rootImagePages` pages.
+    public convenience init(pages: Int = 512, kernelImagePages: Int = 8, rootImagePages: Int = 1) {
+        precondition(pages >= 64 && kernelImagePages >= 1 && rootImagePages >= 1)
         let m = SimulatedMemory(pages: pages)
         let ps = AddressSpace.pageSize
         for w in 0..<UInt64(512) { m.store(PhysicalAddress(w * 8), Self.pageZeroWord) }
@@ -82,10 +82,11 @@ public final class ModelMachine {
         let imagePage = PhysicalAddress((nextKernelTable + 1) * ps)
         m.store(imagePage, 0x90)  // a nop, for show
         var allocator = BootAllocator()
-        allocator.addFree(start: imagePage.raw + ps, end: UInt64(pages) * ps)
+        let imageBytes = UInt64(rootImagePages) * ps
+        allocator.addFree(start: imagePage.raw + imageBytes, end: UInt64(pages) * ps)
         let result = RootBuilder.build(
             m, allocator: &allocator, kernelRootTable: pml4,
-            image: BootModule(start: imagePage, bytes: ps, name0: 0x746F6F72, name1: 0),
+            image: BootModule(start: imagePage, bytes: imageBytes, name0: 0x746F6F72, name1: 0),
             modules: .init(repeating: BootModule(start: .null, bytes: 0, name0: 0, name1: 0)), moduleCount: 0,
             totalPages: UInt64(pages), kernelImagePages: UInt64(kernelImagePages))
         guard case .success(let built) = result else { fatalError("model: RootBuilder failed: \(result)") }

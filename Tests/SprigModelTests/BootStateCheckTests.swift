@@ -14,24 +14,23 @@ import Testing
         #expect(BootStateCheck.run() == [])
         #expect(BootAllocatorCheck.run() == [])
         #expect(HardwarePictureCheck.run() == [])
-        #expect(KernelCacheStorageCheck.run() == [])
+        #expect(KernelCacheCheck.run() == [])
+        #expect(ContextOverlapCheck.run() == [])
+        #expect(ConsoleRangeCheck.run() == [])
     }
 
-    /// The cache-storage oracle's reservation is the one entry.S makes: the words of its
-    /// `sprig_translation_cache` `.skip`, a sum of products, times 8.
-    @Test func cacheStorageIsEntrySReservation() throws {
-        let entryS = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Sources/SprigX86/entry.S").standardized
-        let text = try String(contentsOf: entryS, encoding: .utf8)
-        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("sprig_translation_cache: .skip (") })
+    /// `KernelCacheCheck` holds the kernel's cache storage to entry.S's reservation: the same
+    /// number of words as the `.skip` there.
+    @Test func cacheCheckReservesWhatEntrySReserves() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+        let text = try String(contentsOf: root.appendingPathComponent("Sources/SprigX86/entry.S"), encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("sprig_translation_cache:") })
         let sum = try #require(line.split(separator: "(").last?.split(separator: ")").first)
-        let words = try sum.split(separator: "+").map { term in
-            try term.split(separator: "*").reduce(1) { product, factor in
-                try product * #require(Int(factor.trimmingCharacters(in: .whitespaces)))
-            }
+        let words = sum.split(separator: "+").map { term in
+            term.split(separator: "*").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 }.reduce(1, *)
         }.reduce(0, +)
-        #expect(line.hasSuffix(") * 8"))
-        #expect(words == KernelCacheStorageCheck.reservedWords)
+        #expect(line.hasSuffix(") * 8"), "\(line)")
+        #expect(words == KernelCacheCheck.reservedWords, "entry.S: \(line)")
     }
 
     /// One planted fault per part of the description; each is found.

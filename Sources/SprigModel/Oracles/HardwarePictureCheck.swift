@@ -3,7 +3,8 @@
 /// Maps a 4-KByte Page"), the bytes of the FXSAVE image the CPU writes (`SpecFXSAVE`, Vol. 1
 /// §10.5.1), the rip, rflags and MXCSR sanitizers (a non-canonical rip faults `iretq`; ring 3
 /// keeps the flags `Spec.RFLAGS` gives it; FXRSTOR refuses MXCSR bits outside MXCSR_MASK), the
-/// checks of ring 3's address and rights arguments against the specification's rules, bit 7
+/// checks of ring 3's address and rights arguments against the specification's rules, the
+/// clamp of a ring-3 table index (Spectre v1: its value off the architectural path), bit 7
 /// in the reference walk (PS above the leaf, PAT in it), and the kernel's walks of a
 /// partition's tables against the independent MMU (`SpecMMU`) on tables built here.
 ///
@@ -49,6 +50,7 @@ public enum HardwarePictureCheck {
         }
         if UserRegisters.defaultMXCSRMask != 0xFFBF { out.append("the default MXCSR_MASK is not 0xFFBF (SDM Vol. 1 §11.6.6)") }
         out += ringThreeValues()
+        out += clamps()
         out += referenceWalk()
         out += userWalks()
         return out
@@ -79,6 +81,22 @@ public enum HardwarePictureCheck {
             for raw in [one, one | Rights.read, one | Rights.all, bit] {
                 let got = UncheckedRights(raw).checked()?.raw, want = Spec.rightsAllowed(raw) ? raw : nil
                 if got != want { out.append("UncheckedRights(\(hex(raw))).checked() is \(got.map(hex) ?? "nil"), not \(want.map(hex) ?? "nil")") }
+            }
+        }
+        return out
+    }
+
+    /// `Speculation.clamp`'s rule, the index when it is below the size, else 0, at both ends of
+    /// every size's range and past it (also with bit 63 or bit 62 alone set): the architectural
+    /// path clamps only numbers the kernel has already refused, so only here is the value the
+    /// CPU may speculate with compared.
+    static func clamps() -> [String] {
+        var out: [String] = []
+        for size: UInt64 in [1, 16, Service.numberLimit, 1 << 62, 1 << 63] {
+            for index: UInt64 in [0, 1, size - 1, size, size + 1, size << 1, 1 << 62, 1 << 62 | 1, 1 << 63, 1 << 63 | 1, ~0] {
+                let want = index < size ? index : 0
+                let got = Speculation.clamp(index, below: size)
+                if got != want { out.append("Speculation.clamp(\(hex(index)), below: \(hex(size))) is \(hex(got)), not \(hex(want))") }
             }
         }
         return out
