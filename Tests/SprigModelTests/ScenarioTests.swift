@@ -76,7 +76,8 @@ import Testing
 
     /// A's pages at 512 MiB and at its VIDT address less 2^46 (one translation-cache set with
     /// its VIDT page) are the targets of its VIDT entries; A's second page is B's descriptor;
-    /// bytes wait on the serial port; root's yield to A at 32, 32 is in the yield cache.
+    /// bytes wait on the serial port; root's yield to A at 32, 32 is in the yield cache; root's
+    /// free list from its first fresh page loops back at its second page.
     @Test func addressesIsWhatItSays() throws {
         let system = Scenario.addresses.makeSystem()
         let m = system.machine
@@ -101,6 +102,9 @@ import Testing
         let aName = AddressSpace.rootWindowBase + a.descriptor
         #expect(YieldCache.lookup(system.memory, caller: m.descriptor(m.root), calleeName: aName,
                                   targetInterrupt: VIDTSlot(kernel: 32), saveIndex: VIDTSlot(kernel: 32)) != nil)
+        let fresh = CallerView(t, 0, m).fresh
+        let prepare = ExplorationStep.call(.prepare, aName, DomainAddress.newRegion, fresh[0])
+        #expect(prepare.apply(to: system).trap?.outcome == .returned(.freeListLoops, value: 0))
     }
 
     /// From `addresses`, root's steps reach what the scenario is for: a read over two pages moves

@@ -34,7 +34,9 @@
 ///   `consoleInput` bytes **wait on the serial port**, so root's `consoleRead`s move bytes,
 ///   over a page boundary too. The yield cache is **warm**: root yielded to A (`yield(A, 32,
 ///   32)`, the focused menu's base yield) and A back, so a rewrite of A's `VIDT[32]` followed
-///   by the same yield is two steps.
+///   by the same yield is two steps. Root's first fresh page starts a **free list whose second
+///   page links to itself**: `prepare(A, newRegion, …)` takes three pages, so the third is the
+///   second again, a repeat the free list's check must find at odd distance.
 /// * `wrap` — the tree start at the **wrap of the cache generation**: both caches emptied and
 ///   the generation word set to 0 (as right after a wrap); root and A yield to each other,
 ///   A's `VIDT[32]` naming a context on one, then another page whose translations fill both
@@ -160,6 +162,10 @@ public enum Scenario: String, CaseIterable, Sendable {
             let outcome = step.apply(to: system)
             guard case .trapped(_, .resume) = outcome else { preconditionFailure("scenario: \(step) \(outcome)") }
         }
+        // Root's free list from its first fresh page: the second page links to itself.
+        let fresh = CallerView(m.tree(), 0, m).fresh
+        let loop = ExplorationStep.write(Domain.freeList(Array(fresh.prefix(2)), end: fresh[1]))
+        guard case .wrote = loop.apply(to: system) else { preconditionFailure("scenario: \(loop)") }
     }
 
     private static func buildWrap(_ system: ModelSystem) {
