@@ -127,6 +127,20 @@ import Testing
         #expect(remove.apply(to: system).trap?.outcome == .returned(.success, value: 0))
     }
 
+    /// In `ten-pages`, root's `prepare(A, childBase, …)` from its first fresh page takes all ten
+    /// pages of its list: A's three levels and a second configuration page.
+    @Test func tenPagesPrepareTakesTen() throws {
+        let system = Scenario.tenPages.makeSystem()
+        let m = system.machine
+        let root = CallerView(m.tree(), 0, m)
+        let a = try #require(root.children.first)
+        #expect(m.call(m.root, .countToMap, a, DomainAddress.childBase) == (.success, 10))
+        let prepare = ExplorationStep.call(.prepare, a, DomainAddress.childBase, root.fresh[0])
+        #expect(prepare.apply(to: system).trap?.outcome == .returned(.success, value: 0))
+        #expect(CallerView(m.tree(), 0, m).free.count == root.free.count - 10)
+        #expect(m.call(m.root, .countToMap, a, DomainAddress.childBase) == (.success, 0))
+    }
+
     /// `wrap`'s last write wrapped the generation, and the wrap emptied both caches.
     @Test func wrapEmptiedBothCaches() {
         let system = Scenario.wrap.makeSystem()
