@@ -20,7 +20,9 @@ public enum AddressSpace {
     /// Root only: top of the initial stack (it grows down `rootStackPages` pages).
     public static let rootStackTop: UInt64 = 0x0000_7FFF_FFF0_0000
     public static let rootStackPages: UInt64 = 16
-    /// Where partition images are linked and loaded; the entry point is the first byte.
+    /// Where partition images are linked and loaded; the entry point is the first byte. Root's
+    /// image is 1 byte to 64 MiB less one page (at most 0x3FFF pages): the kernel refuses to boot
+    /// an empty or a larger one.
     public static let imageBase: UInt64 = 0x0000_0000_0040_0000
     /// Root only: the window through which it sees the physical memory it owns:
     /// a free page at physical address `p` is mapped at `rootWindowBase + p`.

@@ -8,13 +8,10 @@
 /// `prepare`'s pages come from a free list in the caller's memory: the caller names the first
 /// page; the first word of each page is the vaddr of the next (0 ends the list). Every link is a
 /// hostile value read from partition memory and is checked exactly like an argument. At most
-/// `maxPages` pages are read, so a looping list costs a bounded walk and is refused.
+/// 10 pages are read, so a looping list costs a bounded walk and is refused.
 import SprigABI
 
 package enum Prepare {
-    /// The most pages one `prepare` can take.
-    package static let maxPages = 10
-
     /// Number of missing table levels below the root table for `va` in `child` (0…3 on x86-64).
     static func missingLevels<P: Platform>(_ p: P, _ child: Descriptor, _ va: VirtualAddress) -> UInt64 {
         var missing: UInt64 = 0
@@ -32,14 +29,14 @@ package enum Prepare {
     }
 
     /// The pages `prepare` still needs before `vaChild` can be mapped in the child named `child`.
-        /// - Postcondition: nothing changed; on success the count is at most `maxPages`.
+        /// - Postcondition: nothing changed; on success the count is at most 10.
     package static func countToMap<P: Platform>(
         _ p: P, caller: Descriptor, child name: UserAddress, vaChild: UserAddress
     ) -> (status: Status, count: UInt64) {
         do throws(Status) {
             let (child, va) = try Partition.child(p, caller: caller, named: name, page: vaChild)
             let n = pagesNeeded(p, child, va)
-            assert(n <= UInt64(maxPages))
+            assert(n <= 10)
             return (.success, n)
         } catch {
             return (error, 0)

@@ -29,8 +29,8 @@ package struct BootModule: Sendable {
     }
 }
 
-/// The kernel command line as the loader gave it, cut at `BootInfoLayout.maxCommandLine` bytes;
-/// `RootBuilder` copies it to root's boot-info page.
+/// The kernel command line as the loader gave it, cut at `BootInfoLayout.maxCommandLine` bytes
+/// (the size of `bytes`); `RootBuilder` copies it to root's boot-info page.
 package struct BootCommandLine: Sendable {
     package private(set) var bytes: InlineArray<256, UInt8> = .init(repeating: 0)
     package private(set) var count = 0
@@ -38,7 +38,7 @@ package struct BootCommandLine: Sendable {
 
     /// Appends `byte`; false (nothing appended) when the line is full.
     package mutating func append(_ byte: UInt8) -> Bool {
-        guard count < BootInfoLayout.maxCommandLine, count < bytes.count else { return false }
+        guard count < BootInfoLayout.maxCommandLine else { return false }
         bytes[count] = byte
         count += 1
         return true
@@ -122,7 +122,7 @@ package enum RootBuilder {
             return page
         }
 
-        // Image.
+        // Image: 1 to 0x3FFF pages (AddressSpace.imageBase).
         let imagePages = (image.bytes + AddressSpace.pageSize - 1) / AddressSpace.pageSize
         guard imagePages > 0, imagePages < 0x4000 else { return .failure(.imageTooLarge) }
         var n: UInt64 = 0
@@ -148,15 +148,19 @@ package enum RootBuilder {
         else { return .failure(.outOfMemory) }
 
         // The window: modules first, then every free page from the bottom while tables come
-        // from the top, until the two meet.
+        // from the top, until the two meet. Its runs: the image's, one per module, one per free
+        // range of the allocator; boot info has room for them all.
+        assert(1 + maxModules + BootAllocator.capacity <= BootInfoLayout.maxRanges)
         var windowPages: UInt64 = 0
         var rangeCount: UInt64 = 0
-        var runEnd: UInt64 = ~0  // physical end of the current run, to merge adjacent pages
+        // The physical end of the current run, to merge adjacent pages; no page starts at ~0
+        // (it is not page-aligned), so the first page starts a range.
+        var runEnd: UInt64 = ~0
         func mapWindowPage(_ page: PhysicalAddress, rights: UInt64 = rw) -> Bool {
             guard map(VirtualAddress(AddressSpace.rootWindowBase + page.raw), PageTableEntry.leaf(page, rights: PageRights(kernel: rights)))
             else { return false }
             windowPages += 1
-            if page.raw == runEnd, rangeCount > 0 {
+            if page.raw == runEnd {
                 let at = bootInfo.adding(UInt64(BootInfoLayout.ranges) + (rangeCount - 1) * UInt64(BootInfoLayout.rangeStride) + 8)
                 PartitionMemory.write(platform, at, platform.load(at) + 1)
             } else if rangeCount < UInt64(BootInfoLayout.maxRanges) {

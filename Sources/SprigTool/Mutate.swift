@@ -164,8 +164,8 @@ public struct MutateOptions: Sendable {
     /// further, bytes on the serial port, a warm yield cache) at depth 1, over yields and VIDT
     /// writes to depth 2 and in a walk of yields and table changes (which, unlike the exhaustive
     /// search, carries the cache generation from step to step), yields and events to depth 2
-    /// from the `deliveries` scenario (root's double fault, a warm yield cache), then from the
-    /// tree start:
+    /// from the `deliveries` scenario (root's double fault, a warm yield cache), depth 1 from the
+    /// `ten-pages` scenario (a `prepare` of ten pages), then from the tree start:
     /// depth 1, yields and VIDT writes alone to depth 3 (the yield cache's three-step keys),
     /// another walk and the exhaustive search to depth 2.
     public static let defaultStages: [[String]] = [
@@ -178,6 +178,7 @@ public struct MutateOptions: Sendable {
         ["--scenario", "addresses", "--menu", "yields,vidt-writes", "--vidt-slots", "1", "--depth", "2"],
         ["--scenario", "addresses", "--menu", "yields,table-change", "--random", "300", "--seed", "1"],
         ["--scenario", "deliveries", "--menu", "yields,events", "--depth", "2"],
+        ["--scenario", "ten-pages", "--depth", "1"],
         ["--depth", "1"],
         ["--menu", "yields,vidt-writes", "--vidt-slots", "1", "--depth", "3"],
         ["--random", "1500", "--seed", "2"],

@@ -76,7 +76,8 @@ import Testing
 
     /// A's pages at 512 MiB and at its VIDT address less 2^46 (one translation-cache set with
     /// its VIDT page) are the targets of its VIDT entries; A's second page is B's descriptor;
-    /// bytes wait on the serial port; root's yield to A at 32, 32 is in the yield cache.
+    /// bytes wait on the serial port; root's yield to A at 32, 32 is in the yield cache; root's
+    /// free list from its first fresh page loops back at its second page.
     @Test func addressesIsWhatItSays() throws {
         let system = Scenario.addresses.makeSystem()
         let m = system.machine
@@ -101,6 +102,9 @@ import Testing
         let aName = AddressSpace.rootWindowBase + a.descriptor
         #expect(YieldCache.lookup(system.memory, caller: m.descriptor(m.root), calleeName: aName,
                                   targetInterrupt: VIDTSlot(kernel: 32), saveIndex: VIDTSlot(kernel: 32)) != nil)
+        let fresh = CallerView(t, 0, m).fresh
+        let prepare = ExplorationStep.call(.prepare, aName, DomainAddress.newRegion, fresh[0])
+        #expect(prepare.apply(to: system).trap?.outcome == .returned(.freeListLoops, value: 0))
     }
 
     /// From `addresses`, root's steps reach what the scenario is for: a read over two pages moves
@@ -121,6 +125,20 @@ import Testing
         #expect(removeGiven.apply(to: system).trap?.outcome == .returned(.pageGivenFurther, value: 0))
         let remove = ExplorationStep.call(.removeVAddr, aName, DomainAddress.childBase)
         #expect(remove.apply(to: system).trap?.outcome == .returned(.success, value: 0))
+    }
+
+    /// In `ten-pages`, root's `prepare(A, childBase, …)` from its first fresh page takes all ten
+    /// pages of its list: A's three levels and a second configuration page.
+    @Test func tenPagesPrepareTakesTen() throws {
+        let system = Scenario.tenPages.makeSystem()
+        let m = system.machine
+        let root = CallerView(m.tree(), 0, m)
+        let a = try #require(root.children.first)
+        #expect(m.call(m.root, .countToMap, a, DomainAddress.childBase) == (.success, 10))
+        let prepare = ExplorationStep.call(.prepare, a, DomainAddress.childBase, root.fresh[0])
+        #expect(prepare.apply(to: system).trap?.outcome == .returned(.success, value: 0))
+        #expect(CallerView(m.tree(), 0, m).free.count == root.free.count - 10)
+        #expect(m.call(m.root, .countToMap, a, DomainAddress.childBase) == (.success, 0))
     }
 
     /// `wrap`'s last write wrapped the generation, and the wrap emptied both caches.

@@ -38,8 +38,9 @@
 ///   stack top, rdi the boot info, rflags IF and bit 1, valid, FCW 0x37F, MXCSR 0x1F80, zeros.
 /// * **The reference walk** (`PageTableWalk.walk`) gives what the tables say, and refuses
 ///   unmapped, kernel-half and non-canonical addresses with their errors.
-/// * **Refusals**: a layout without enough memory, with too many modules or an empty image is
-///   refused with its error, not built.
+/// * **Refusals**: a layout without enough memory, with too many modules, an empty image or one
+///   of 0x4000 pages (64 MiB; 0x3FFF pages are taken), or two modules sharing a page is refused
+///   with its error, not built.
 ///
 /// `BootAllocatorCheck` (beside this file) checks the allocator alone against a set of pages.
 import SprigABI
@@ -76,13 +77,15 @@ public enum BootStateCheck {
     /// The layouts checked (see the file overview).
     public static let layouts: [Layout] = {
         let ps = AddressSpace.pageSize
-        let line = (0..<300).map { UInt8(0x21 + $0 % 90) }
+        // Printable bytes, those starting a word even: a word assembled from a nonzero start
+        // shows in bit 0.
+        let line = (0..<300).map { UInt8(0x22 + $0 % 90) }
         return [
             Layout(name: "one range, no module", pages: 200, ram: [(firstFreePage * ps, 200 * ps)],
                    imagePage: 10, imageBytes: ps, modules: [], commandLine: []),
             Layout(name: "ranges with a hole, modules inside and at the edges", pages: 260,
                    ram: [(120 * ps + 5, 260 * ps - 3), (firstFreePage * ps, 100 * ps)],
-                   imagePage: 20, imageBytes: 2 * ps + 100,
+                   imagePage: 20, imageBytes: 2 * ps + 1,
                    modules: [(40 * ps, 3 * ps - 7), ((120 + 1) * ps, ps), (99 * ps + 0x801, 8)], commandLine: Array(line.prefix(13))),
             Layout(name: "image at a range start, a command line of whole words", pages: 240,
                    ram: [(firstFreePage * ps, 80 * ps), (80 * ps, 240 * ps)],
@@ -97,6 +100,8 @@ public enum BootStateCheck {
                    imagePage: 30, imageBytes: ps, modules: [(145 * ps, 10 * ps)], commandLine: []),
         ]
     }()
+
+    static let refusedLayout = "RootBuilder refused the layout"
 
     /// Every layout's findings, each prefixed with the layout's name; empty when all agree.
     public static func run() -> [String] {
@@ -172,7 +177,7 @@ public enum BootStateCheck {
             image: BootModule(start: PhysicalAddress(layout.imagePage * ps), bytes: layout.imageBytes, name0: 0x746F6F72, name1: 0),
             modules: modules, moduleCount: layout.modules.count, totalPages: UInt64(layout.pages),
             kernelImagePages: kernelImagePages, commandLine: commandLine)
-        guard case .success(let built) = result else { return ["RootBuilder refused the layout: \(result)"] }
+        guard case .success(let built) = result else { return ["\(refusedLayout): \(result)"] }
         tamper(m, built)
         var out: [String] = []
         func expect(_ ok: Bool, _ what: @autoclosure () -> String) { if !ok, out.count < 8 { out.append(what()) } }
@@ -368,6 +373,21 @@ public enum BootStateCheck {
         }
         if case .success = attempt(200, image: ps, modules: 16) {} else {
             out.append("16 modules were refused")
+        }
+        // Root's image is at most 0x3FFF pages (AddressSpace.imageBase): one page more is
+        // refused before anything is mapped; 0x3FFF pages are taken, and run out of memory here.
+        if case .failure(.imageTooLarge) = attempt(200, image: 0x4000 * ps, modules: 0) {} else {
+            out.append("an image of 0x4000 pages was not refused as imageTooLarge")
+        }
+        if case .failure(.outOfMemory) = attempt(200, image: 0x3FFF * ps, modules: 0) {} else {
+            out.append("an image of 0x3FFF pages on a machine of 200 pages was not refused as outOfMemory")
+        }
+        // Two modules sharing a page: the page would be in root's window twice.
+        let shared = Layout(name: "modules sharing a page", pages: 200, ram: [(firstFreePage * ps, 200 * ps)],
+                            imagePage: 10, imageBytes: ps, modules: [(40 * ps, ps + 16), (41 * ps + 0x100, 8)], commandLine: [])
+        let findings = check(shared)
+        if findings.count != 1 || !findings[0].hasPrefix(refusedLayout) {
+            out.append("two modules sharing a page were not refused: \(findings.prefix(2))")
         }
         var line = BootCommandLine()
         let appended = (0..<(BootInfoLayout.maxCommandLine + 2)).filter { line.append(UInt8($0 & 0x7F | 1)) }.count

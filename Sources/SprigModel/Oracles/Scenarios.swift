@@ -34,7 +34,9 @@
 ///   `consoleInput` bytes **wait on the serial port**, so root's `consoleRead`s move bytes,
 ///   over a page boundary too. The yield cache is **warm**: root yielded to A (`yield(A, 32,
 ///   32)`, the focused menu's base yield) and A back, so a rewrite of A's `VIDT[32]` followed
-///   by the same yield is two steps.
+///   by the same yield is two steps. Root's first fresh page starts a **free list whose second
+///   page links to itself**: `prepare(A, newRegion, …)` takes three pages, so the third is the
+///   second again, a repeat the free list's check must find at odd distance.
 /// * `wrap` — the tree start at the **wrap of the cache generation**: both caches emptied and
 ///   the generation word set to 0 (as right after a wrap); root and A yield to each other,
 ///   A's `VIDT[32]` naming a context on one, then another page whose translations fill both
@@ -56,6 +58,11 @@
 ///   `VIDT[8]`, the second chance of a child of root, without the error code and CR2 of the
 ///   fault. Last, B's `int 3` went to A at `VIDT[3]` (the same context) and A yielded to B
 ///   again: the cache keeps B's `int 3` as well, so B's next one must hit it.
+/// * `ten-pages` — root and one child A whose only configuration page has room for fewer than
+///   nine entries (page tables under root-table entry 1 fill it) and no table under entry 0,
+///   and root's ten lowest free pages written as a free list: `prepare(A, childBase, …)` builds
+///   three levels and a configuration page, **ten pages**, as many as `prepare` ever takes,
+///   which no other start needs.
 import SprigABI
 import SprigCore
 
@@ -66,6 +73,7 @@ public enum Scenario: String, CaseIterable, Sendable {
     case addresses
     case wrap
     case deliveries
+    case tenPages = "ten-pages"
 
     /// A's page at 512 MiB: PDPT index (bits 30–38) 0, PD index (bits 21–29) 256.
     public static let halfGigabyte: UInt64 = 0x2000_0000
@@ -82,6 +90,7 @@ public enum Scenario: String, CaseIterable, Sendable {
         case .reclaim: return 800
         case .faults, .addresses, .deliveries: return TreeShape.pages
         case .wrap: return Explorer.Configuration().pages
+        case .tenPages: return 400
         }
     }
 
@@ -104,6 +113,9 @@ public enum Scenario: String, CaseIterable, Sendable {
         case .deliveries:
             system = TreeShape(parents: [0, 1]).makeSystem(pages: pages)
             Self.buildDeliveries(system)
+        case .tenPages:
+            system = ModelSystem(pages: pages, kernelImagePages: 1)
+            Self.buildTenPages(system)
         }
         system.cpu.registers = RegisterMarks.registers(of: system.current, interruptsEnabled:
             system.cpu.currentPartition.interruptState(system.memory).isEnabled)
@@ -161,6 +173,10 @@ public enum Scenario: String, CaseIterable, Sendable {
             let outcome = step.apply(to: system)
             guard case .trapped(_, .resume) = outcome else { preconditionFailure("scenario: \(step) \(outcome)") }
         }
+        // Root's free list from its first fresh page: the second page links to itself.
+        let fresh = CallerView(m.tree(), 0, m).fresh
+        let loop = ExplorationStep.write(Domain.freeList(Array(fresh.prefix(2)), end: fresh[1]))
+        guard case .wrote = loop.apply(to: system) else { preconditionFailure("scenario: \(loop)") }
     }
 
     private static func buildWrap(_ system: ModelSystem) {
@@ -262,6 +278,26 @@ public enum Scenario: String, CaseIterable, Sendable {
             preconditionFailure("scenario: VIDT entry \(index)")
         }
         m.memory.store(pa, value)
+    }
+
+    private static func buildTenPages(_ system: ModelSystem) {
+        let m = system.machine
+        let s = (0..<5).map { _ in m.takePage(m.root) }
+        let created = m.call(m.root, .createPartition, s[0], s[1], s[2], s[3], s[4])
+        precondition(created.status == .success, "scenario: createPartition \(created.status)")
+        // Page tables under root-table entry 1, until childBase's three levels and their nine
+        // entries no longer fit in A's only configuration page.
+        var filler: UInt64 = 0
+        while m.call(m.root, .countToMap, s[0], DomainAddress.childBase).value == 9 {
+            m.prepare(m.root, child: s[0], va: (1 << 39) | filler << 21)
+            filler += 1
+            precondition(filler < 100, "scenario: the configuration page never filled")
+        }
+        let need = m.call(m.root, .countToMap, s[0], DomainAddress.childBase)
+        precondition(need.status == .success && need.value == 10, "scenario: countToMap \(need)")
+        let free = CallerView(m.tree(), 0, m).free
+        let list = ExplorationStep.write(Domain.freeList(Array(free.prefix(10)), end: 0))
+        guard case .wrote = list.apply(to: system) else { preconditionFailure("scenario: \(list)") }
     }
 
     private static func buildReclaim(_ m: ModelMachine) {
