@@ -192,7 +192,7 @@ public struct Domain: Sendable {
         var out: [ExplorationStep] = []
         let menu = configuration.menu
         if menu.contains(.create), t.partitions.count < configuration.maxPartitions { out += createPartition(v) }
-        if menu.contains(.memory) { out += memoryServices(v) }
+        if menu.contains(.memory) { out += memoryServices(v) + takeBacks(v, t) }
         if menu.contains(.tableChange) { out += tableChange(v) }
         if menu.contains(.yields) { out += yields(v) }
         if menu.contains(.machine) { out += machineServices(v) }
@@ -297,6 +297,8 @@ public struct Domain: Sendable {
                 if !isChild { break }
             }
             guard isChild else { continue }
+            // Vaddr 0, entry 0 at every level: a table whose only mapping is there is not empty.
+            out.append(.call(.collect, child, 0))
             out += hostileVAs.map { .call(.countToMap, child, $0) }
             out += hostileVAs.map { .call(.removeVAddr, child, $0) }
             out.append(.call(.prepare, child, vas[0], v.structure))
@@ -320,6 +322,23 @@ public struct Domain: Sendable {
         out.append(.trap(.systemCall(number: DomainAddress.unknownService, SystemCallArguments())))
         // The first number past the service table: refused before the table is read.
         out.append(.trap(.systemCall(number: Service.numberLimit, SystemCallArguments())))
+        return out
+    }
+
+    /// `removeVAddr` of what each child gave on: its lowest page given to a grandchild, and its
+    /// lowest structure page that is no child's descriptor (a grandchild's table, shadow or
+    /// configuration page). Both are `pageGivenFurther`.
+    private func takeBacks(_ v: CallerView, _ t: PartitionTree) -> [ExplorationStep] {
+        let me = t.partitions[v.index]
+        var out: [ExplorationStep] = []
+        for ci in me.children {
+            let c = t.partitions[ci]
+            guard let name = me.leaves.first(where: { $0.paddr == c.descriptor && $0.sh1 & Shadow.descriptorFlag != 0 })?.va
+            else { continue }
+            let given = c.leaves.filter { $0.accessible && $0.sh1 != 0 && $0.sh1 & Shadow.descriptorFlag == 0 }.map(\.va).min()
+            let structure = c.leaves.filter { !$0.accessible && $0.sh1 == 0 }.map(\.va).min()
+            out += [given, structure].compactMap { $0 }.map { .call(.removeVAddr, name, $0) }
+        }
         return out
     }
 

@@ -13,7 +13,8 @@
 ///   then empties and gives back the head; `collect(A, childBase)` removes entries of the oldest
 ///   page, each hole filled with the head's last entry, so that it too empties the head; and
 ///   `deletePartition(A)` walks every configuration page and every table from its first entry
-///   to its last.
+///   to its last. The tables for vaddr 0 each lie right below a page root keeps, which holds
+///   what a walk one entry past them would read (`prepareBelowBaits`).
 /// * `faults` — a chain of five partitions, root → A → B → C → D (one level deeper than the
 ///   generated start trees), each with the tree start's VIDT entries, root's `VIDT[8]` (the
 ///   double fault) set as well, and **D running**, reached by yields down the chain. A fault of D
@@ -300,6 +301,40 @@ public enum Scenario: String, CaseIterable, Sendable {
         guard case .wrote = list.apply(to: system) else { preconditionFailure("scenario: \(list)") }
     }
 
+    /// Prepares vaddr 0 in root's child `name` with pages that each lie right below a page root
+    /// keeps, and writes there what a walk one entry past A's tables would read: above the page
+    /// directory a directory entry pointing at the page above the page table, above the
+    /// directory's shadow-2 page the address of the page above the table's shadow-2 page; above
+    /// the page table a present supervisor leaf of physical page 0, above its shadow-2 page a
+    /// vaddr root maps. A deletion walking past a table gives page 0 back: it zeroes the
+    /// firmware's page (`Properties.dereference`).
+    private static func prepareBelowBaits(_ m: ModelMachine, child name: UInt64) {
+        let root = m.root
+        let ps = AddressSpace.pageSize
+        func frame(_ va: UInt64) -> UInt64 {
+            guard let pa = m.translate(root, va, write: true) else { preconditionFailure("scenario: root cannot write 0x\(String(va, radix: 16))") }
+            return pa.raw
+        }
+        let need = m.call(root, .countToMap, name, 0)
+        precondition(need.status == .success && need.value >= 9, "scenario: countToMap \(need)")
+        var above: [UInt64] = []
+        let pages = (0..<need.value).map { _ -> UInt64 in
+            let upper = m.takePage(root), page = m.takePage(root)
+            precondition(frame(upper) == frame(page) + ps, "scenario: root's pool is not in frame order")
+            above.append(upper)
+            return page
+        }
+        m.writeFreeList(root, pages)
+        let r = m.call(root, .prepare, name, 0, pages[0])
+        precondition(r.status == .success, "scenario: prepare \(r.status)")
+        // pages: the PDPT and its shadows, the directory (3) and its shadows (5: shadow 2), the
+        // page table (6) and its shadows (8: shadow 2).
+        for (at, value) in [(3, PageTableEntry.table(PhysicalAddress(frame(above[6]))).raw), (5, frame(above[8])),
+                            (6, PageTableEntry.present), (8, above[0])] {
+            m.memory.store(PhysicalAddress(frame(above[at])), value)
+        }
+    }
+
     private static func buildReclaim(_ m: ModelMachine) {
         let root = m.root
         let s = (0..<5).map { _ in m.takePage(root) }
@@ -307,7 +342,7 @@ public enum Scenario: String, CaseIterable, Sendable {
         precondition(created.status == .success, "scenario: createPartition \(created.status)")
         let rw = Rights.read | Rights.write
         for va in [AddressSpace.vidt, 0] {
-            m.prepare(root, child: s[0], va: va)
+            if va == 0 { prepareBelowBaits(m, child: s[0]) } else { m.prepare(root, child: s[0], va: va) }
             let r = m.call(root, .addVAddr, m.takePage(root), s[0], va, rw)
             precondition(r.status == .success, "scenario: addVAddr \(r.status)")
         }
