@@ -13,6 +13,13 @@
 /// allocator's capacity of ranges (at most 10 additions and 6 reservations, so at most 16
 /// ranges), where the allocator promises to lose nothing; the capacity itself, 32 ranges (the
 /// size of its range array), is checked once: the range past it is refused and the others kept.
+///
+/// A firmware map (`addFirmwareMap`) means: inside the window `[low, high)`, a page is free when
+/// it lies wholly in a usable entry and no other entry touches it; an entry of length zero lists
+/// no page, and an entry whose end passes 2^64 reaches the window's end. Random maps of up to 12
+/// entries (zero-length, unaligned, wrapping, outside the window) are checked against that, and
+/// one map with more non-usable entries than the allocator has slots, before its one usable entry:
+/// entries that are not RAM take no slot.
 import SprigABI
 import SprigCore
 
@@ -27,6 +34,7 @@ public enum BootAllocatorCheck {
             out += sequence(&rng).map { "sequence \(n): \($0)" }
         }
         if out.isEmpty { out += capacity() }
+        if out.isEmpty { out += firmwareMaps(seed: seed) }
         return out
     }
 
@@ -137,5 +145,59 @@ public enum BootAllocatorCheck {
         while let p = allocator.takeLowestPage() { pages.append(p.raw) }
         let want = (0..<capacity).map { (2 * $0 + 1) * ps }
         return pages == want ? [] : ["a full allocator gives \(pages.count) pages, not the \(want.count) added"]
+    }
+
+    /// Findings of random firmware maps from `seed`, and of the map with more non-usable
+    /// entries than slots; empty when `addFirmwareMap` frees exactly the pages the map says.
+    static func firmwareMaps(seed: UInt64, maps: Int = 300) -> [String] {
+        let ps = AddressSpace.pageSize
+        var rng = SplitMix64(seed: seed ^ 0xF1F1)
+        func r(_ n: UInt64) -> UInt64 { rng.next() % n }
+        for n in 0..<maps {
+            let low = r(4) * ps, high = (60 + r(5)) * ps
+            var entries: [FirmwareEntry] = []
+            for _ in 0..<(1 + Int(r(12))) {
+                let base = r(70) * ps + (r(3) == 0 ? r(ps) : 0)
+                let length: UInt64
+                switch r(6) {
+                case 0: length = 0
+                case 1: length = UInt64.max - r(ps)  // wraps past 2^64
+                default: length = r(16) * ps + (r(3) == 0 ? r(ps) : 0)
+                }
+                entries.append(FirmwareEntry(base: base, length: length, usable: r(3) != 0))
+            }
+            if let wrong = firmwareMap(entries, low: low, high: high) { return ["firmware map \(n): \(wrong)"] }
+        }
+        // Disjoint reserved entries, more than the allocator has slots, then one RAM entry.
+        var entries = (0..<UInt64(BootAllocator.capacity + 8)).map { FirmwareEntry(base: (100 + 2 * $0) * ps, length: ps, usable: false) }
+        entries.append(FirmwareEntry(base: 0, length: 10 * ps, usable: true))
+        if let wrong = firmwareMap(entries, low: 0, high: 200 * ps) { return ["\(entries.count - 1) reserved entries before one RAM entry: \(wrong)"] }
+        return []
+    }
+
+    /// What is wrong with the pages `addFirmwareMap` frees for `entries` in `[low, high)`, or nil.
+    static func firmwareMap(_ entries: [FirmwareEntry], low: UInt64, high: UInt64) -> String? {
+        let ps = AddressSpace.pageSize
+        func end(_ e: FirmwareEntry) -> UInt64 { e.base &+ e.length < e.base ? UInt64.max : e.base + e.length }
+        var want: Set<UInt64> = []
+        var page = low
+        while page + ps <= high {
+            let ram = entries.contains { $0.usable && $0.base <= page && page + ps <= end($0) }
+            let other = entries.contains { !$0.usable && $0.length > 0 && $0.base < page + ps && end($0) > page }
+            if ram && !other { want.insert(page) }
+            page += ps
+        }
+        var allocator = BootAllocator()
+        allocator.addFirmwareMap(low: low, high: high) { entry in entries.forEach(entry) }
+        var got: Set<UInt64> = []
+        while let p = allocator.takeLowestPage() {
+            got.insert(p.raw)
+            if got.count > Int(high / ps) { break }
+        }
+        guard got != want else { return nil }
+        let map = entries.map { "\($0.usable ? "ram" : "not ram") \($0.base)+\($0.length)" }.joined(separator: ", ")
+        let extra = got.subtracting(want).sorted().prefix(4), missing = want.subtracting(got).sorted().prefix(4)
+        return "window [\(low), \(high)), map \(map): frees \(got.count) pages, \(want.count) expected"
+            + (extra.isEmpty ? "" : "; not free: \(Array(extra))") + (missing.isEmpty ? "" : "; missing: \(Array(missing))")
     }
 }
