@@ -54,7 +54,13 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
         platform, allocator: &boot.allocator, kernelRootTable: PhysicalAddress(bootPML4),
         image: boot.modules[0], modules: others, moduleCount: boot.moduleCount - 1,
         totalPages: boot.totalPages, kernelImagePages: kernelPages, commandLine: boot.commandLine)
-    guard case .success(let root) = result else { bootFailure("not enough memory to build the root partition") }
+    let root: RootBuildResult
+    switch result {
+    case .success(let built): root = built
+    case .failure(.outOfMemory): bootFailure("not enough memory to build the root partition")
+    case .failure(.tooManyModules): bootFailure("more than 16 boot modules besides root's image")
+    case .failure(.imageTooLarge): bootFailure("root's image (the first module) is 64 MiB or more; its region holds less")
+    }
     CPUProtection.report()
     KernelTables.verify(rootPML4: root.rootTable.paddr.raw, window: window)
     Trace.built(root, before: allocatorBefore, after: boot.allocator)

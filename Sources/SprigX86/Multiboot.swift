@@ -92,12 +92,19 @@ struct MultibootInfo {
                 entries += 1
             }
         }
-        forEachEntry { e in
-            guard e.usable else { return }
-            result.totalPages += e.length / AddressSpace.pageSize
-            let end = e.base &+ e.length
-            if end > X86Platform.directMapLimit { result.ignoredBytes += end - max(e.base, X86Platform.directMapLimit) }
-            if e.base < Self.firstUsable { result.lowPages += (min(end, Self.firstUsable) - e.base) / AddressSpace.pageSize }
+        // RAM as the allocator reads the map, counted once: the usable entries' whole pages less
+        // every page another entry lists (entries may overlap; BootAllocator.addFirmwareMap). A map
+        // with more than `BootAllocator.capacity` separate runs of RAM counts the first ones only,
+        // as the allocator below uses only those.
+        var ram = BootAllocator()
+        ram.addFirmwareMap(low: 0, high: ~(AddressSpace.pageSize - 1), forEachEntry)
+        var r = 0
+        while r < ram.count {
+            let run = ram.range(r)
+            result.totalPages += run.pages
+            if run.end > X86Platform.directMapLimit { result.ignoredBytes += run.end - max(run.start, X86Platform.directMapLimit) }
+            if run.start < Self.firstUsable { result.lowPages += (min(run.end, Self.firstUsable) - run.start) / AddressSpace.pageSize }
+            r += 1
         }
         result.allocator.addFirmwareMap(low: Self.firstUsable, high: X86Platform.directMapLimit, forEachEntry)
         result.allocator.reserve(start: kernelStart, end: kernelEnd)

@@ -57,15 +57,20 @@ enum Boot {
     /// Boots `system` (release, under -icount, on `memoryMiB`) with its plan module replaced by
     /// `bytes`: the same programs, another plan.
     static func run(_ system: String, plan bytes: [UInt8], memoryMiB: Int = RunOptions().memoryMiB) throws -> RunResult {
+        try run(system, module: try Systems.named(system).planKey, bytes, memoryMiB: memoryMiB)
+    }
+
+    /// Boots `system` (release, under -icount, on `memoryMiB`) with the boot module `key` (a
+    /// partition's name or the plan's key) replaced by `bytes`.
+    static func run(_ system: String, module key: String, _ bytes: [UInt8], memoryMiB: Int = RunOptions().memoryMiB) throws -> RunResult {
         let (_, products) = try products(.release)
-        let description = try Systems.named(system)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sprig-plan-\(UUID().uuidString)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sprig-module-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let plan = dir.appendingPathComponent(PlanCompiler.planModuleName)
-        try Data(bytes).write(to: plan)
+        let file = dir.appendingPathComponent(key == (try Systems.named(system)).planKey ? PlanCompiler.planModuleName : "\(key).bin")
+        try Data(bytes).write(to: file)
         var modules = products.partitions
-        modules[description.planKey] = plan
+        modules[key] = file
         let changed = BuildProducts(directory: products.directory, kernelELF: products.kernelELF, kernelImage: products.kernelImage,
                                     partitions: modules)
         var o = RunOptions()

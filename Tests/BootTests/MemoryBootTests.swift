@@ -1,5 +1,6 @@
 /// Boot test of Pip's memory services on the real kernel: the `memory` system's root
 /// drives every service from ring 3 and checks that every page came back.
+import Foundation
 import SprigABI
 import SprigTool
 import Testing
@@ -48,5 +49,17 @@ struct MemoryBootTests {
         for (label, status) in refusals {
             #expect(r.output.contains("root: \(label): \(status)"), "\(label) should be refused with \(status)")
         }
+    }
+
+    @Test("a root image of 64 MiB: the boot names that failure (not a lack of memory) and root never runs")
+    func rootImageTooLarge() throws {
+        let root = try Systems.named("hello").bootModules[0]
+        let (_, products) = try Boot.products(.release)
+        var image = [UInt8](try Data(contentsOf: products.partitions[root]!))
+        image += [UInt8](repeating: 0, count: 0x4000 * 4096 - image.count)
+        let r = try Boot.run("hello", module: root, image, memoryMiB: 256)
+        #expect(r.ending == .status(ExitStatus.bootFailure), "\(r.summary)\n\(r.output)")
+        #expect(r.output.contains("Sprig: boot failed: root's image (the first module) is 64 MiB or more; its region holds less"), "\(r.output)")
+        #expect(!r.output.contains("root:"), "root never ran")
     }
 }
