@@ -288,6 +288,18 @@ public enum MutationRun {
         return ids.sorted()
     }
 
+    /// The kernel with no mutant chosen (id 0), through the same stages first: a stage that
+    /// fails on it would "catch" every mutant, so the run stops instead of scoring.
+    /// - Throws: `ToolError` naming the stage and what it found.
+    public static func checkBaseline(checker: URL, options: MutateOptions) throws {
+        let original = GeneratedMutant(id: 0, file: "", line: 0, operator: "none", original: [], mutated: [])
+        let outcome = runOne(checker: checker, mutant: original, options: options)
+        guard outcome.verdict == .survived else {
+            throw ToolError("the unmutated kernel fails the stage '\(outcome.stage ?? "")' (\(outcome.verdict.rawValue): "
+                            + "\(outcome.reason ?? "no reason given")); every mutant would count as caught. Fix the stage (--stages) or the kernel and run again")
+        }
+    }
+
     /// Runs `mutants` (after the options' selection) through the stages.
     /// `registry` scores it (registered mutants run too: see `MutationReport`).
     public static func runAll(checker: URL, mutants: [GeneratedMutant], uncompilable: [Int], options: MutateOptions,

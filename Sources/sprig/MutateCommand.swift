@@ -93,6 +93,8 @@ struct Mutate: ParsableCommand {
         options.stageTimeout = stageTimeout
         if let stages { options.stages = parsedStages(stages) }
         options.progress = log
+        log("sprig mutate: the unmutated kernel through the \(options.stages.count) stages first (a stage it fails would catch every mutant)")
+        try MutationRun.checkBaseline(checker: prepared.checker, options: options)
         let jsonl = MutationRun.directory(project).appendingPathComponent("outcomes.jsonl")
         guard FileManager.default.createFile(atPath: jsonl.path, contents: nil), let sink = try? FileHandle(forWritingTo: jsonl) else {
             throw ToolError("cannot write \(jsonl.path): make \(MutationRun.directory(project).path) writable (or remove it) and run again")

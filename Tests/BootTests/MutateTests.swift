@@ -43,6 +43,19 @@ import Testing
         #expect(outcome.verdict == .survived, "the unmutated kernel fails a stage: \(outcome.reason ?? "")")
     }
 
+    @Test func baselineRefusesAStageTheUnmutatedKernelFails() throws {
+        let p = try Self.prepared.get()
+        var options = MutateOptions()
+        options.stages = [["--boot"], ["--scenario", "no-such-scenario"]]
+        #expect {
+            try MutationRun.checkBaseline(checker: p.checker, options: options)
+        } throws: { error in
+            "\(error)".contains("the unmutated kernel fails the stage '--scenario no-such-scenario' (crashed: the checker refused its arguments")
+        }
+        options.stages = [["--boot"]]
+        try MutationRun.checkBaseline(checker: p.checker, options: options)
+    }
+
     @Test func rightsRefusalTurnedIntoSuccessIsCaught() throws {
         let p = try Self.prepared.get()
         let m = try #require(p.mutants.first {
