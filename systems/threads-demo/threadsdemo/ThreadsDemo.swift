@@ -83,6 +83,29 @@ enum HoareRing {
     nonisolated(unsafe) static var notFull: HoareCondition? = nil
 }
 
+/// Every `holdEvery`-th item (the first included), the producer stays inside its monitor until
+/// a tick has come, so that each bounded buffer is preempted inside its critical section however
+/// the host's speed places the ticks: its short section is otherwise rarely where a tick lands
+/// (the Hoare buffer's, tens of instructions between hand-offs, went 40,000 ticks without one).
+let holdEvery: UInt64 = 128
+
+/// Stays (inside the caller's critical section, the flag set) until the tick count moves. A tick
+/// during the `cli` window that reads the count is held and taken at its `sti`, still inside.
+/// The count is read between `cli` and `sti` (library calls that write the scheduler's state),
+/// so the compiler cannot keep it in a register across the loop.
+func holdAcrossTick() {
+    Threads.cli()
+    let before = Threads.ticks
+    Threads.sti()
+    while true {
+        _ = work(20)
+        Threads.cli()
+        let now = Threads.ticks
+        Threads.sti()
+        if now != before { return }
+    }
+}
+
 /// Producer of program `p` (0 Mesa, 1 Hoare): 1, 2, 3, … while running, then a 0 per consumer.
 func producer(_ p: UInt64) {
     var v: UInt64 = 1
@@ -96,6 +119,7 @@ func producer(_ p: UInt64) {
             MesaRing.ring.inside = Threads.current
             MesaRing.ring.put(value)
             _ = work(40)
+            if value % holdEvery == 1 { holdAcrossTick() }
             MesaRing.notEmpty!.signal()
             MesaRing.ring.inside = -1
             MesaRing.lock!.release()
@@ -106,6 +130,7 @@ func producer(_ p: UInt64) {
             HoareRing.ring.inside = Threads.current
             HoareRing.ring.put(value)
             _ = work(40)
+            if value % holdEvery == 1 { holdAcrossTick() }
             HoareRing.notEmpty!.signal(HoareRing.lock!)
             HoareRing.ring.inside = -1
             HoareRing.lock!.release()
