@@ -76,7 +76,7 @@ package enum ContextCheck {
     /// present and user-accessible (and writable when `write`) as the MMU sees it, and no byte
     /// on the partition's VIDT page `vidt`.
     /// - Returns: its location, or nil (the caller turns nil into its own status).
-    @inline(__always)
+    @_transparent
     package static func locate<P: Platform>(
         _ platform: P, descriptor: Descriptor, rootTable: RootTable, va entry: UncheckedContextAddress, write: Bool,
         vidt: PhysicalAddress

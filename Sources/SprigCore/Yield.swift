@@ -62,7 +62,7 @@ package enum Yield {
     /// arguments): the chain in order, without the cache probe the fastpath just made. Inlined:
     /// out of line it made the fastpath 7 instructions cheaper and the first yield after a table
     /// change 76–77 dearer (`sprig bench`, docs/bench.md).
-    @inline(__always)
+    @inline(never)
     static func chain<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
         flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState

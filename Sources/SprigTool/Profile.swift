@@ -206,6 +206,8 @@ public enum Profile {
         let function = frames.first?.0 ?? "", place = frames.first?.1 ?? ""
         let f = function.lowercased()
         if ["fpu", "fxsave", "fxrstor", "fninit"].contains(where: { f.contains($0) }) { return .fpu }
+        // The save's register copy through SSE registers (include/fpu_instructions.h).
+        if function.contains("sprig_copy_saved_registers") { return .saveRestore }
         // Assembly, and the C thunks of the `@_cdecl` entry points (no source file of their own);
         // a Swift function named for entry.S (`sprig_trap_syscall`, `@_silgen_name`) is Swift.
         if place.contains(".S:") || place.hasSuffix(".S") || (function.hasPrefix("sprig_") && !place.contains(".swift")) {

@@ -107,19 +107,21 @@ extension X86Platform: CPUPlatform {
             // The common case, the context on one page: plain stores through the direct map and
             // FXSAVE straight into the context (its FPU area is 16-aligned since the context is).
             let c = X86Platform.pointer(location.first)
+            // The FPU/SSE image first: then rbx…r15 go 16 bytes at a time through SSE registers
+            // whose values that image now holds (`sprig_copy_saved_registers`; the load that
+            // follows every save restores them).
+            fxsave(c + ContextLayout.fpu / 8)
+            copySavedRegisters(c, f.words)
             c[ContextLayout.rip / 8] = f[TrapFrame.rip]
             c[ContextLayout.rsp / 8] = f[TrapFrame.rsp]
             c[ContextLayout.rflags / 8] = f[TrapFrame.rflags]
             // rax (the frame's first word) once: the return value when there is one.
             c[ContextLayout.rax / 8] = returnValue ?? f[TrapFrame.rax]
-            var r = TrapFrame.rax + 1
-            while r < ContextLayout.gprCount { c[ContextLayout.gprs / 8 + r] = f[r]; r += 1 }
             c[ContextLayout.flags / 8] = flags
             c[ContextLayout.valid / 8] = 1
             // The reserved words and the bytes FXSAVE does not write (the ST slots' padding,
             // bytes 416…511) keep what this partition's own slot held: nothing of another
             // partition (`ContextLayout.reserved`, `fpuAvailable`).
-            fxsave(c + ContextLayout.fpu / 8)
             return
         }
         saveStraddling(to: location, flags: flags, returnValue: returnValue)

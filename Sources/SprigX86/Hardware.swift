@@ -47,6 +47,11 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
 @inline(__always) func fxsave(_ area: UnsafeMutablePointer<UInt64>) { sprig_fxsave(area) }
 @inline(__always) func fxrstor(_ area: UnsafeMutablePointer<UInt64>) { sprig_fxrstor(area) }
 @inline(__always) func fninit() { sprig_fninit() }
+/// rbx…r15 from a TrapFrame to a context, through SSE registers: only right after the trapped
+/// partition's FXSAVE (include/fpu_instructions.h says why that is the one place).
+@inline(__always) func copySavedRegisters(_ context: UnsafeMutablePointer<UInt64>, _ frame: UnsafeMutablePointer<UInt64>) {
+    sprig_copy_saved_registers(context, frame)
+}
 @_extern(c, "sprig_cpu_vendor_is_amd") func cpuVendorIsAMD() -> Bool
 /// 512 bytes, 16-aligned: where FXSAVE/FXRSTOR stage a partition's FPU/SSE image.
 @_extern(c, "sprig_fpu_area") nonisolated(unsafe) var fpuAreaSymbol: UInt64

@@ -22,29 +22,44 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 }
 
 /// `sprig_trap_syscall`: a `syscall` from ring 3 (`sprig_syscall_entry` stored its registers in the
-/// frame at `sprig_kernel_frame`). The same `Kernel.trap` as every entry, without the decode: the
-/// number and arguments are read straight from their registers' words. Named for entry.S
-/// without a C thunk (`@_cdecl` adds one of four instructions): it takes and returns nothing, and
-/// the exit path reloads every register from memory, so the Swift calling convention is the C one here.
-/// The entry passes the number (rax) in rdi as well. `Kernel.trap`'s two steps for a system call
-/// run apart: a number past the service table is refused here (`Kernel.unknownNumber`), in a
-/// function that saves no register, and every other one goes on by a jump (a call in tail
-/// position) to `sprigSyscallKnown`, whose prologue saves the registers the services and the
-/// yield need. (One function with both: its checks' trap blocks keep the compiler from moving
-/// the prologue past the refusal.)
+/// frame at `sprig_kernel_frame` and passes the five arguments and the number in the registers of
+/// a six-argument call). The same `Kernel.trap` as every entry, without the decode. Named for
+/// entry.S without a C thunk (`@_cdecl` adds one of four instructions): it returns nothing, and
+/// the exit path reloads every register it does not keep from memory, so the Swift calling
+/// convention is the C one here. `Kernel.trap`'s two steps for a system call run apart: yield,
+/// the hot path, goes on at once by a jump (a call in tail position) to `sprigYield` (yield's
+/// number is below the table's end, so `Kernel.unknownNumber` would pass it); a number past the
+/// service table is refused here (`Kernel.unknownNumber`), in a function that saves no register;
+/// every other one goes on by a jump to `sprigSyscallKnown`, whose prologue saves the registers
+/// the services need. (One function with all three: its checks' trap blocks keep the compiler
+/// from moving the prologue past the refusal, and the services' register pressure spills on the
+/// yield's path.)
 @_silgen_name("sprig_trap_syscall")
-func sprigSyscall(_ number: UInt64) {
+func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ number: UInt64) {
+    // The arguments go on as five words (a struct of five is passed by address).
+    if number == Service.yield.rawValue { return sprigYield(a0, a1, a2, a3, a4) }
     let frame = TrapFrame(words: trappedFrame)
-    Trace.entered(systemCallEvent(number, frame), frame)
-    guard let refusal = Kernel.unknownNumber(KernelPlatform(), number) else { return sprigSyscallKnown(number) }
+    Trace.entered(.systemCall(number: number, SystemCallArguments(a0, a1, a2, a3, a4)), frame)
+    guard let refusal = Kernel.unknownNumber(KernelPlatform(), number) else { return sprigSyscallKnown(a0, a1, a2, a3, a4, number) }
     finish(refusal, frame)
+}
+
+/// A `yield` system call: `Kernel.knownSystemCall` for yield's number (the fastpath, or the chain).
+@inline(never)
+func sprigYield(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64) {
+    let a = SystemCallArguments(a0, a1, a2, a3, a4)
+    let frame = TrapFrame(words: trappedFrame)
+    let number = Service.yield.rawValue
+    Trace.entered(.systemCall(number: number, a), frame)
+    finish(Kernel.knownSystemCall(KernelPlatform(), number: number, a), frame)
 }
 
 /// The rest of `Kernel.trap` for a system call `Kernel.unknownNumber` did not refuse.
 @inline(never)
-func sprigSyscallKnown(_ number: UInt64) {
+func sprigSyscallKnown(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ number: UInt64) {
+    let a = SystemCallArguments(a0, a1, a2, a3, a4)
     let frame = TrapFrame(words: trappedFrame)
-    finish(Kernel.knownSystemCall(KernelPlatform(), number: number, systemCallArguments(frame)), frame)
+    finish(Kernel.knownSystemCall(KernelPlatform(), number: number, a), frame)
 }
 
 /// The system call in `frame`: the number (rax) and the five argument registers.

@@ -14,4 +14,29 @@ static inline __attribute__((always_inline)) void sprig_fxrstor(uint64_t *area) 
 }
 static inline __attribute__((always_inline)) void sprig_fninit(void) { __asm__ volatile("fninit"); }
 
+/* The general registers but rax of a trapped partition, from the TrapFrame (rbx ... r15, 14 words
+ * from `frame` + 8) to a context (the same order, from `context` + 32), 16 bytes at a time through
+ * xmm0 ... xmm6. Only between the FXSAVE of the partition that trapped and the FXRSTOR of the
+ * one that resumes (a context save is always followed by a context load in the same entry),
+ * when what these registers hold is already in the saved image: they move bytes here, nothing
+ * is computed with them, and the kernel uses them nowhere else (-mno-sse). */
+static inline __attribute__((always_inline)) void sprig_copy_saved_registers(uint64_t *context, const uint64_t *frame) {
+    __asm__ volatile(
+        "movdqu 8(%1), %%xmm0\n\t"
+        "movdqu 24(%1), %%xmm1\n\t"
+        "movdqu 40(%1), %%xmm2\n\t"
+        "movdqu 56(%1), %%xmm3\n\t"
+        "movdqu 72(%1), %%xmm4\n\t"
+        "movdqu 88(%1), %%xmm5\n\t"
+        "movdqu 104(%1), %%xmm6\n\t"
+        "movdqu %%xmm0, 32(%0)\n\t"
+        "movdqu %%xmm1, 48(%0)\n\t"
+        "movdqu %%xmm2, 64(%0)\n\t"
+        "movdqu %%xmm3, 80(%0)\n\t"
+        "movdqu %%xmm4, 96(%0)\n\t"
+        "movdqu %%xmm5, 112(%0)\n\t"
+        "movdqu %%xmm6, 128(%0)"
+        : : "r"(context), "r"(frame) : "memory");
+}
+
 #endif
