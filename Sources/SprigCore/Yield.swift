@@ -46,10 +46,10 @@ package enum Yield {
         // The fastpath: a flat run of guards on the common case (checks 1 and 2 pass, the yield
         // cache holds checks 3–8 for these arguments), falling back to the whole chain on a miss.
         if let targetSlot = targetInterrupt.checked(), let saveSlot = saveIndex.checked(),
-           let plan = YieldCache.lookup(p, caller: p.currentPartition, calleeName: callee.raw,
-                                        targetInterrupt: targetSlot, saveIndex: saveSlot) {
+           let plan = YieldCache.find(p, caller: p.currentPartition, calleeName: callee.raw,
+                                      targetInterrupt: targetSlot, saveIndex: saveSlot) {
             // 9. The callee must not have masked the target.
-            guard !VIDTIndex.isMasked(targetSlot.index, state: plan.callee.interruptState(p).raw)
+            guard !VIDTIndex.isMasked(targetSlot.index, state: plan.callee(p).interruptState(p).raw)
             else { return .interruptMasked }
             commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
             return .success
@@ -74,6 +74,16 @@ package enum Yield {
         } catch {
             return error
         }
+    }
+
+    /// What `commit` reads of a checked yield: a `Plan`, or a yield-cache entry read in place
+    /// (`YieldCache.Kept`).
+    package protocol SwitchPlan {
+        func caller<P: Platform>(_ p: P) -> Descriptor
+        func callee<P: Platform>(_ p: P) -> Descriptor
+        func calleeRootTable<P: Platform>(_ p: P) -> RootTable
+        func target<P: Platform>(_ p: P) -> ContextLocation
+        func save<P: Platform>(_ p: P) -> ContextLocation?
     }
 
     /// A checked yield: everything the switch needs, computed by checks 3–8 (`resolve`) or kept
@@ -164,12 +174,12 @@ package enum Yield {
 
     /// The switch of a checked plan: save (or drop), caller's flags, enter the callee.
     @inline(__always)
-    static func commit<P: CPUPlatform>(
-        _ p: P, _ plan: Plan, callerFlags: VirtualInterruptState, wakeFlags: VirtualInterruptState, delivery: DeliveryInfo?
+    static func commit<P: CPUPlatform, S: SwitchPlan>(
+        _ p: P, _ plan: S, callerFlags: VirtualInterruptState, wakeFlags: VirtualInterruptState, delivery: DeliveryInfo?
     ) {
-        if let slot = plan.save { p.saveCPUState(to: slot, flags: wakeFlags.raw, returnValue: Status.success.rawValue) }
-        plan.caller.setInterruptState(p, callerFlags)
-        enter(p, plan.callee, rootTable: plan.calleeRootTable, at: plan.target, delivery: delivery)
+        if let slot = plan.save(p) { p.saveCPUState(to: slot, flags: wakeFlags.raw, returnValue: Status.success.rawValue) }
+        plan.caller(p).setInterruptState(p, callerFlags)
+        enter(p, plan.callee(p), rootTable: plan.calleeRootTable(p), at: plan.target(p), delivery: delivery)
     }
 
     /// Makes `descriptor` current and `p`'s trapped state its context at `location`; the
@@ -189,4 +199,12 @@ package enum Yield {
         let interruptsEnabled = descriptor != p.rootPartition || state.isEnabled
         p.loadCPUState(from: location, interruptsEnabled: interruptsEnabled, delivery: delivery)
     }
+}
+
+extension Yield.Plan: Yield.SwitchPlan {
+    @inline(__always) package func caller<P: Platform>(_ p: P) -> Descriptor { caller }
+    @inline(__always) package func callee<P: Platform>(_ p: P) -> Descriptor { callee }
+    @inline(__always) package func calleeRootTable<P: Platform>(_ p: P) -> RootTable { calleeRootTable }
+    @inline(__always) package func target<P: Platform>(_ p: P) -> ContextLocation { target }
+    @inline(__always) package func save<P: Platform>(_ p: P) -> ContextLocation? { save }
 }

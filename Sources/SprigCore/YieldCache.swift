@@ -68,6 +68,17 @@ package enum YieldCache {
     package static func lookup<P: Platform>(
         _ p: P, caller: Descriptor, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) -> Yield.Plan? {
+        guard let kept = find(p, caller: caller, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+        else { return nil }
+        return plan(p, entry: kept.entry)
+    }
+
+    /// `lookup`'s entry, left in place: what yield's fastpath commits from, reading each word
+    /// where the switch uses it (`Kept`).
+    @inline(__always)
+    package static func find<P: Platform>(
+        _ p: P, caller: Descriptor, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
+    ) -> Kept? {
         let s = set(caller: caller.paddr.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         let t = tagValue(stamp: KernelCache.stamp(p), targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         var e = s
@@ -78,12 +89,33 @@ package enum YieldCache {
                 let targetEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)), index: targetInterrupt).raw
                 let saveEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)), index: saveIndex).raw
                 if targetEntry == p.translationCacheLoad(e &+ targetVA), saveEntry == p.translationCacheLoad(e &+ saveVA) {
-                    return plan(p, entry: e)
+                    return Kept(entry: e)
                 }
             }
             e &+= entryWords
         }
         return nil
+    }
+
+    /// A live entry `find` found, read word by word where the switch needs each (the words of
+    /// `plan(p, entry:)`): a `Yield.Plan` built first would hold every word in a register across
+    /// the save's stores, which the compiler cannot tell apart from the cache's storage.
+    package struct Kept: Yield.SwitchPlan {
+        package let entry: Int
+        @inline(__always) package func caller<P: Platform>(_ p: P) -> Descriptor { .kept(p.translationCacheLoad(entry &+ YieldCache.caller)) }
+        @inline(__always) package func callee<P: Platform>(_ p: P) -> Descriptor { .kept(p.translationCacheLoad(entry &+ YieldCache.callee)) }
+        @inline(__always) package func calleeRootTable<P: Platform>(_ p: P) -> RootTable {
+            .kept(p.translationCacheLoad(entry &+ YieldCache.calleeRootTable))
+        }
+        @inline(__always) package func target<P: Platform>(_ p: P) -> ContextLocation { location(p, YieldCache.target) }
+        @inline(__always) package func save<P: Platform>(_ p: P) -> ContextLocation? {
+            p.translationCacheLoad(entry &+ saveVA) == 0 ? nil : location(p, YieldCache.save)
+        }
+        @inline(__always) func location<P: Platform>(_ p: P, _ o: Int) -> ContextLocation {
+            ContextLocation(first: PhysicalAddress(p.translationCacheLoad(entry &+ o)),
+                            firstBytes: p.translationCacheLoad(entry &+ o &+ 1),
+                            second: PhysicalAddress(p.translationCacheLoad(entry &+ o &+ 2)))
+        }
     }
 
     /// The plan the entry at storage index `entry` holds (whether or not it is valid). Its

@@ -33,10 +33,9 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 /// every other one goes on by a jump to `sprigSyscallKnown`, whose prologue saves the registers
 /// the services need. (One function with all three: its checks' trap blocks keep the compiler
 /// from moving the prologue past the refusal, and the services' register pressure spills on the
-/// yield's path.)
+/// yield's path.) The arguments go on as five words: a struct of five is passed by address.
 @_silgen_name("sprig_trap_syscall")
 func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ number: UInt64) {
-    // The arguments go on as five words (a struct of five is passed by address).
     if number == Service.yield.rawValue { return sprigYield(a0, a1, a2, a3, a4) }
     let frame = TrapFrame(words: trappedFrame)
     Trace.entered(.systemCall(number: number, SystemCallArguments(a0, a1, a2, a3, a4)), frame)

@@ -93,4 +93,40 @@ import Testing
         #expect(try Self.loads(in: "SprigUser/Registers.S", from: "sprig_resume_context", after: ["popfq"], to: "jmp *")
                 == Self.generalRegisters)
     }
+
+    /// The save's copy of rbx…r15 through SSE registers (SprigX86/include/fpu_instructions.h):
+    /// every 16 bytes it loads from the frame (rax at word 0, the context's order) go to the
+    /// same registers' context offsets, and together they are rbx…r15, each once.
+    @Test func saveCopiesRbxToR15ToTheirContextOffsets() throws {
+        let file = "SprigX86/include/fpu_instructions.h"
+        let text = try String(contentsOf: Self.sources.appendingPathComponent(file), encoding: .utf8)
+        let start = try #require(text.range(of: "sprig_copy_saved_registers(")).upperBound
+        let body = text[start...].prefix { $0 != "}" }
+        var loads: [String: Int] = [:], stores: [String: Int] = [:]
+        for line in body.split(separator: "\n") {
+            // "movdqu 8(%1), %%xmm0\n\t" (frame to register) or "movdqu %%xmm0, 32(%0)…" (register to context)
+            let t = line.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\\n\\t", with: "")
+                .replacingOccurrences(of: "\\n", with: "").replacingOccurrences(of: "\"", with: "")
+            guard t.hasPrefix("movdqu ") else { continue }
+            let operands = t.dropFirst(7).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(operands.count == 2, "\(t)")
+            guard operands.count == 2 else { continue }
+            func offset(_ o: String, _ base: String) -> Int? { o.hasSuffix("(\(base))") ? Int(o.dropLast(base.count + 2)) : nil }
+            if let f = offset(operands[0], "%1"), operands[1].hasPrefix("%%xmm") {
+                #expect(loads[operands[1]] == nil); loads[operands[1]] = f
+            } else if let c = offset(operands[1], "%0"), operands[0].hasPrefix("%%xmm") {
+                #expect(stores[operands[0]] == nil); stores[operands[0]] = c
+            } else {
+                Issue.record("unexpected operands in \(t)")
+            }
+        }
+        #expect(loads.count == 7 && Set(loads.keys) == Set(stores.keys))
+        var covered: [Int] = []
+        for (register, frameOffset) in loads {
+            // Frame word r (rax = 0) is the context's general register r.
+            #expect(stores[register] == ContextLayout.gprs + frameOffset, "\(register)")
+            covered += [frameOffset, frameOffset + 8]
+        }
+        #expect(covered.sorted() == Array(stride(from: ContextLayout.rbx - ContextLayout.gprs, through: ContextLayout.r15 - ContextLayout.gprs, by: 8)))
+    }
 }
