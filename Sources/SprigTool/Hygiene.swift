@@ -55,19 +55,53 @@ public enum Hygiene {
     }
 
     /// Lines of `llvm-objdump -d --no-show-raw-insn` output that use the FPU/SIMD units.
+    ///
+    /// One use is allowed, the save's copy of a partition's general registers
+    /// (`sprig_copy_saved_registers`, SprigX86/include/fpu_instructions.h): at most
+    /// `savedRegisterMoves` `movdqu` between memory and xmm0…xmm6, straight after an FXSAVE of
+    /// the same function — no branch, call or return in between — when those registers' values
+    /// are already in the saved image. Anything else (another instruction or register, a move
+    /// that does not follow an FXSAVE) is reported.
     public static func fpuLines(inDisassembly text: String) -> (checked: Int, offending: [String]) {
         var checked = 0
         var offending: [String] = []
+        var movesLeft = 0  // SSE moves still allowed after the last FXSAVE
         for line in text.split(separator: "\n") {
             // Instruction lines start with a hex address and a colon; headers and labels don't.
             guard let colon = line.firstIndex(of: ":"),
                   case let address = line[..<colon].trimmingCharacters(in: .whitespaces),
                   !address.isEmpty, address.allSatisfy(\.isHexDigit), line[colon...].contains("\t")
-            else { continue }
+            else { movesLeft = 0; continue }
             checked += 1
-            if usesFPU(String(line)) { offending.append(line.trimmingCharacters(in: .whitespaces)) }
+            let fields = line[line.index(after: colon)...].split(separator: "\t").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+            let mnemonic = fields.first ?? ""
+            if mnemonic.hasPrefix("fxsave") { movesLeft = savedRegisterMoves; continue }
+            if mnemonic.hasPrefix("j") || mnemonic.hasPrefix("call") || mnemonic.hasPrefix("ret") || mnemonic.hasPrefix("fxrstor") {
+                movesLeft = 0
+            }
+            guard usesFPU(String(line)) else { continue }
+            if movesLeft > 0, isSavedRegisterMove(mnemonic: mnemonic, operands: fields.dropFirst().joined(separator: " ")) {
+                movesLeft -= 1
+                continue
+            }
+            offending.append(line.trimmingCharacters(in: .whitespaces))
         }
         return (checked, offending)
+    }
+
+    /// The save's copy: 7 loads and 7 stores of 16 bytes.
+    static let savedRegisterMoves = 14
+
+    /// `movdqu` between a memory operand and one of xmm0…xmm6.
+    static func isSavedRegisterMove(mnemonic: String, operands: String) -> Bool {
+        guard mnemonic == "movdqu" else { return false }
+        let parts = operands.split(separator: ",", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        // "0x8(%rcx), %xmm0" or "%xmm0, 0x20(%rax)": the memory side holds the parentheses.
+        guard parts.count == 2 else { return false }
+        let register = parts[0].hasPrefix("%xmm") ? parts[0] : parts[1]
+        let memory = parts[0].hasPrefix("%xmm") ? parts[1] : parts[0]
+        return (0...6).map { "%xmm\($0)" }.contains(register) && memory.contains("(") && !memory.contains("%xmm")
     }
 
     /// The loadable segments of `llvm-objdump -p` output that are both writable and executable,

@@ -79,7 +79,7 @@ struct BootTests {
 
 @Suite("Kernel build hygiene")
 struct HygieneTests {
-    @Test("the kernel ELF has no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector")
+    @Test("the kernel ELF has no FPU/SIMD instruction (but the save's copy after FXSAVE), no undefined symbol, no red zone, no stack protector")
     func kernelHygiene() throws {
         let (builder, products) = try Boot.products(.release)
         let report = try Hygiene.check(builder, products: products)
@@ -97,6 +97,30 @@ struct HygieneTests {
         #expect(!Hygiene.usesFPU("  ffffffff80100000:      \tfxsave64\t(%rdi)"))
         #expect(!Hygiene.usesFPU("  ffffffff80100000:      \tmovq\t%rsp, %rbp"))
         #expect(!Hygiene.usesFPU("  ffffffff80100000:      \tmovq\t%fs:0x28, %rax"))
+    }
+
+    @Test("SSE moves pass only as the save's copy: movdqu of xmm0-6, at most 14, straight after FXSAVE")
+    func savedRegisterCopy() {
+        func line(_ i: String) -> String { "  ffffffff80100000:      \t" + i.replacingOccurrences(of: " ", with: "\t", options: [], range: i.range(of: " ")) }
+        let header = "ffffffff80100000 <f>:"
+        let fxsave = line("fxsave64 (%rdx)"), lea = line("leaq 0x2beae(%rip), %rdx")
+        let load = line("movdqu 0x8(%rdx), %xmm0"), store = line("movdqu %xmm0, 0x20(%rax)")
+        func offending(_ lines: [String]) -> [String] { Hygiene.fpuLines(inDisassembly: ([header] + lines).joined(separator: "\n")).offending }
+        #expect(offending([fxsave, lea, load, store]).isEmpty)
+        #expect(offending([fxsave] + Array(repeating: load, count: 14)).isEmpty)
+        // Without the FXSAVE, after a branch, call or FXRSTOR, in another function, past 14 moves:
+        #expect(offending([lea, load]).count == 1)
+        #expect(offending([fxsave, line("jne 0xffffffff80100010"), load]).count == 1)
+        #expect(offending([fxsave, line("callq 0xffffffff80100010"), load]).count == 1)
+        #expect(offending([fxsave, line("fxrstor64 (%rax)"), load]).count == 1)
+        #expect(offending([fxsave, "", header, load]).count == 1)
+        #expect(offending([fxsave] + Array(repeating: load, count: 15)).count == 1)
+        // Any other instruction or register, even right after FXSAVE:
+        #expect(offending([fxsave, line("movdqu 0x8(%rdx), %xmm7")]).count == 1)
+        #expect(offending([fxsave, line("movups 0x8(%rdx), %xmm0")]).count == 1)
+        #expect(offending([fxsave, line("paddd %xmm1, %xmm0")]).count == 1)
+        #expect(offending([fxsave, line("movdqu %xmm1, %xmm0")]).count == 1)
+        #expect(offending([fxsave, line("fldt (%rax)")]).count == 1)
     }
 
     @Test("the check finds SSE in real objdump output: a struct copy compiled without -mno-sse")
