@@ -45,17 +45,21 @@ package enum Yield {
     ) -> Status {
         // The fastpath: a flat run of guards on the common case (checks 1 and 2 pass, the yield
         // cache holds checks 3–8 for these arguments), falling back to the whole chain on a miss.
-        if let targetSlot = targetInterrupt.checked(), let saveSlot = saveIndex.checked(),
-           let plan = YieldCache.find(p, caller: p.currentPartition, calleeName: callee.raw,
-                                      targetInterrupt: targetSlot, saveIndex: saveSlot) {
-            // 9. The callee must not have masked the target.
-            guard !VIDTIndex.isMasked(targetSlot.index, state: plan.callee(p).interruptState(p).raw)
-            else { return .interruptMasked }
-            commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
-            return .success
+        var set: Int? = nil
+        if let targetSlot = targetInterrupt.checked(), let saveSlot = saveIndex.checked() {
+            let caller = p.currentPartition
+            let s = YieldCache.set(caller: caller.paddr.raw, calleeName: callee.raw, targetInterrupt: targetSlot.index, saveIndex: saveSlot.index)
+            if let plan = YieldCache.find(p, caller: caller, calleeName: callee.raw, targetInterrupt: targetSlot, saveIndex: saveSlot, set: s) {
+                // 9. The callee must not have masked the target.
+                guard !VIDTIndex.isMasked(targetSlot.index, state: plan.callee(p).interruptState(p).raw)
+                else { return .interruptMasked }
+                commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
+                return .success
+            }
+            set = s
         }
         return chain(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex,
-                     flagsOnYield: flagsOnYield, flagsOnWake: flagsOnWake)
+                     flagsOnYield: flagsOnYield, flagsOnWake: flagsOnWake, set: set)
     }
 
     /// Every yield the fastpath did not take (an index out of range, or no cache entry for these
@@ -65,10 +69,10 @@ package enum Yield {
     @inline(never)
     static func chain<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
-        flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
+        flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState, set: Int?
     ) -> Status {
         do throws(Status) {
-            let plan = try check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex, probe: false)
+            let plan = try check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex, probe: false, set: set)
             commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
             return .success
         } catch {
@@ -105,10 +109,12 @@ package enum Yield {
     }
 
     /// The check chain of DESIGN.md §5, in order. Reads only; changes nothing but the caches.
-    /// `probe`: false when the caller has just looked the cache up for these arguments and missed.
+    /// `probe`: false when the caller has just looked the cache up for these arguments and missed;
+    /// `set`: the key's cache set, when the caller has computed it.
     @inline(__always)
     static func check<P: CPUPlatform>(
-        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex, probe: Bool = true
+        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex, probe: Bool = true,
+        set: Int? = nil
     ) throws(Status) -> Plan {
         let caller = p.currentPartition
         // 1. The target must be a VIDT index (in range on speculated paths too: `checked`).
@@ -121,7 +127,7 @@ package enum Yield {
             plan = kept
         } else {
             plan = try resolve(p, caller: caller, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
-            YieldCache.fill(p, plan, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+            YieldCache.fill(p, plan, calleeName: callee.raw, targetInterrupt: targetInterrupt, saveIndex: saveIndex, set: set)
         }
         // 9. The callee must not have masked the target.
         guard !VIDTIndex.isMasked(targetInterrupt.index, state: plan.callee.interruptState(p).raw)

@@ -55,9 +55,10 @@ package enum YieldCache {
         stamp | saveIndex &<< 16 | targetInterrupt
     }
 
-    /// The storage index of the first entry of the set a key belongs to.
+    /// The storage index of the first entry of the set a key belongs to. Which set an entry
+    /// goes to only decides what it can evict: a lookup compares every word of the key.
     @inline(__always)
-    static func set(caller: UInt64, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64) -> Int {
+    package static func set(caller: UInt64, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64) -> Int {
         let h = ((caller &>> 12) ^ (calleeName &>> 9) ^ targetInterrupt ^ (saveIndex &<< 9)) &* 0x9E37_79B9_7F4A_7C15
         return base &+ Int(truncatingIfNeeded: h &>> 61) &* (ways &* entryWords)
     }
@@ -68,7 +69,8 @@ package enum YieldCache {
     package static func lookup<P: Platform>(
         _ p: P, caller: Descriptor, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
     ) -> Yield.Plan? {
-        guard let kept = find(p, caller: caller, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex)
+        let s = set(caller: caller.paddr.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
+        guard let kept = find(p, caller: caller, calleeName: calleeName, targetInterrupt: targetInterrupt, saveIndex: saveIndex, set: s)
         else { return nil }
         return plan(p, entry: kept.entry)
     }
@@ -77,9 +79,8 @@ package enum YieldCache {
     /// where the switch uses it (`Kept`).
     @inline(__always)
     package static func find<P: Platform>(
-        _ p: P, caller: Descriptor, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
+        _ p: P, caller: Descriptor, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot, set s: Int
     ) -> Kept? {
-        let s = set(caller: caller.paddr.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         let t = tagValue(stamp: KernelCache.stamp(p), targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         var e = s
         while e < s &+ ways &* entryWords {
@@ -142,10 +143,11 @@ package enum YieldCache {
     /// that can no longer hit (of an older generation, or empty: the first fill after any
     /// structure write) is overwritten where it is, and the older one stays.
     @inline(__always)
+    /// `set`: the key's set when the caller has it already (`set(caller:…)` of these words).
     static func fill<P: Platform>(
-        _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot
+        _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot, set known: Int? = nil
     ) {
-        let e = set(caller: plan.caller.paddr.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
+        let e = known ?? set(caller: plan.caller.paddr.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         if KernelCache.isLive(tag: p.translationCacheLoad(e &+ tag), stamp: KernelCache.stamp(p)) {
             KernelCache.demoteNewer(p, set: e, entryWords: entryWords)
         }

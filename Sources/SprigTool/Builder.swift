@@ -110,7 +110,13 @@ public final class Builder {
     static let swiftDebugInfo = ["-g", "-Xfrontend", "-no-clang-module-breadcrumbs", "-Xllvm", "-accel-tables=Disable"]
 
     /// Partitions are ordinary ring-3 code: SSE allowed, small code model at 0x400000.
-    public var userSwiftFlags: [String] { Builder.embedded + ["-Osize"] + Builder.variantFlags(partitionVariant) }
+    /// Swift flags of every ring-3 module and partition; SprigUser's clang module of the inline
+    /// `syscall` (inlined into every partition that calls a service) on the import path.
+    public var userSwiftFlags: [String] {
+        Builder.embedded + ["-Osize", "-I", project.path(Builder.userInclude).path] + Builder.variantFlags(partitionVariant)
+    }
+    /// SprigUser's clang module (`module.modulemap`, `syscall_instruction.h`).
+    static let userInclude = "Sources/SprigUser/include"
     var userCFlags: [String] {
         ["-target", "x86_64-unknown-none-elf", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-O2"]
             + Builder.debugInfo(partitionVariant)
@@ -281,13 +287,14 @@ public final class Builder {
 
         // Partitions.
         let userSources = try sources("Sources/SprigUser", ext: "swift")
+        let userHeaders = try sources(Builder.userInclude, ext: "h") + sources(Builder.userInclude, ext: "modulemap")
         let uABI = try swiftModule("SprigABI", sources: abiSources, flags: userSwiftFlags, dir: udir, dependencies: [])
         let uUser = try swiftModule("SprigUser", sources: userSources, flags: userSwiftFlags, dir: udir,
-                                    dependencies: abiSources)
+                                    dependencies: abiSources + userHeaders)
         // The threads library: its host-tested core and its partition machine, one module.
         let threadsSources = try sources("Sources/SprigThreads", ext: "swift") + sources("Sources/SprigThreads/Partition", ext: "swift")
         let uThreads = try swiftModule("SprigThreads", sources: threadsSources, flags: userSwiftFlags, dir: udir,
-                                       dependencies: abiSources + userSources)
+                                       dependencies: abiSources + userSources + userHeaders)
         var runtime = [uThreads, uUser, uABI]
         for s in try sources("Sources/SprigUser", ext: "S") + sources("Sources/SprigUser", ext: "c")
             + sources("Sources/SprigThreads/Partition", ext: "S") + runtimeC {
@@ -307,7 +314,7 @@ public final class Builder {
             let object = pdir.appendingPathComponent("\(name).o")
             try step("swiftc  partition \(name) (\(variant.rawValue))", tool: "swiftc",
                      userSwiftFlags + ["-I", udir.path, "-module-name", name] + psources.map(\.path) + ["-c", "-o", object.path],
-                     inputs: psources + userSources + abiSources + threadsSources, outputs: [object])
+                     inputs: psources + userSources + userHeaders + abiSources + threadsSources, outputs: [object])
             let elf = uout.appendingPathComponent("\(name).elf")
             let flat = uout.appendingPathComponent("\(name).bin")
             try link([object] + runtime, script: project.path("Sources/SprigUser/partition.ld"), entry: "_start",

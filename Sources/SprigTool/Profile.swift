@@ -25,7 +25,7 @@ public enum Profile {
     public static let occurrence = 8
 
     public enum Phase: String, CaseIterable, Sendable {
-        case ring3 = "ring 3 (counter reads, syscall stub)"
+        case ring3 = "ring 3 (counter reads, the service call)"
         case entry = "entry assembly"
         case dispatch = "dispatch"
         case checks = "checks"

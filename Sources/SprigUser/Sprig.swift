@@ -4,12 +4,9 @@
 /// kernel's `Status` (nil for a raw value this build does not know) and second result.
 import SprigABI
 
-/// start.S's `sprig_syscall`, called with the Swift calling convention: the arguments in rdi,
-/// rsi, rdx, rcx, r8, r9 in this order (so that a0, a1, a2 and a4 are already where the kernel
-/// takes them, and the stub moves only the number to rax and a3 to r10), the status and the
-/// second result back in rax and rdx, where the kernel leaves them.
-@_silgen_name("sprig_syscall")
-func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ n: UInt64, _ a4: UInt64, _ a3: UInt64) -> (UInt64, UInt64)
+/// The `syscall` instruction, inlined (include/syscall_instruction.h): the arguments go straight
+/// into the kernel's registers, the status and the second result come back in rax and rdx.
+import SprigSyscallInstruction
 
 @_extern(c, "sprig_rdtsc")
 func sprigRDTSC() -> UInt64
@@ -26,7 +23,7 @@ public struct CallResult {
 
 public enum Sprig {
     /// Calls service `service` with up to five arguments. Inlined, like `callRaw`: a call site
-    /// loads the arguments and calls the four-instruction stub (the service's number is a
+    /// loads the arguments into the kernel's registers and traps (the service's number is a
     /// constant there).
     @inline(__always)
     public static func call(_ service: Service, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0,
@@ -38,8 +35,8 @@ public enum Sprig {
     @inline(__always)
     public static func callRaw(_ number: UInt64, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0,
                                _ a3: UInt64 = 0, _ a4: UInt64 = 0) -> CallResult {
-        let (raw, second) = sprigSyscall(a0, a1, a2, number, a4, a3)
-        return CallResult(raw: raw, value: second)
+        let r = sprig_syscall_inline(number, a0, a1, a2, a3, a4)
+        return CallResult(raw: r.status, value: r.value)
     }
 
     /// The save index partitions using SprigUser leave 0 in their VIDT: yielding with

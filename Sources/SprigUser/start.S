@@ -1,4 +1,5 @@
-/* Partition runtime: entry point and the system-call stub.
+/* Partition runtime: the entry point, the console interrupt and the counter read (a system call is
+ * inlined where it is made: include/syscall_instruction.h).
  *
  * _start is entered from a context the kernel loaded: rsp = the partition's stack, rdi = its
  * first argument (root: the boot-info address). It calls sprig_partition_main(rdi); if that
@@ -11,18 +12,7 @@ _start:
     call sprig_partition_main
     ud2
 
-/* (status, second) sprig_syscall(a0, a1, a2, n, a4, a3), called with the Swift calling
- * convention (Sprig.swift): rdi=a0 rsi=a1 rdx=a2 rcx=n r8=a4 r9=a3; returns rax, rdx.
- * Kernel: rax=n rdi rsi rdx r10 r8 = a0..a4 -> rax status, rdx second; it keeps every other
- * register but rcx and r11, which syscall takes (both free in the Swift convention). */
     .text
-    .global sprig_syscall
-sprig_syscall:
-    movq %rcx, %rax
-    movq %r9, %r10
-    syscall
-    ret
-
 /* uint64_t sprig_console_interrupt(void): `int $0x80`, the partitions' console convention
  * (SprigUser's SharedConsole): the parent's handler prints the shared page and resumes us with
  * rax = 0, or the kernel refuses the interrupt and rax holds the status. */
