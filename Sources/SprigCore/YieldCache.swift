@@ -119,23 +119,18 @@ package enum YieldCache {
         }
     }
 
-    /// The plan the entry at storage index `entry` holds (whether or not it is valid). Its
-    /// caller, callee and root table are what `fill` stored from a plan's: kept, not named.
+    /// The plan the entry at storage index `entry` holds (whether or not it is valid), read
+    /// through `Kept`'s accessors (the fastpath's). Its caller, callee and root table are what
+    /// `fill` stored from a plan's: kept, not named.
     @inline(__always)
     package static func plan<P: Platform>(_ p: P, entry e: Int) -> Yield.Plan {
-        func location(_ o: Int) -> ContextLocation {
-            ContextLocation(first: PhysicalAddress(p.translationCacheLoad(e &+ o)),
-                            firstBytes: p.translationCacheLoad(e &+ o &+ 1),
-                            second: PhysicalAddress(p.translationCacheLoad(e &+ o &+ 2)))
-        }
-        let saveEntry = p.translationCacheLoad(e &+ saveVA)
+        let k = Kept(entry: e)
         return Yield.Plan(
-            caller: .kept(p.translationCacheLoad(e &+ caller)), callee: .kept(p.translationCacheLoad(e &+ callee)),
-            calleeRootTable: .kept(p.translationCacheLoad(e &+ calleeRootTable)),
+            caller: k.caller(p), callee: k.callee(p), calleeRootTable: k.calleeRootTable(p),
             callerVIDT: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)),
             calleeVIDT: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)),
-            targetVA: p.translationCacheLoad(e &+ targetVA), saveVA: saveEntry,
-            target: location(target), save: saveEntry == 0 ? nil : location(save))
+            targetVA: p.translationCacheLoad(e &+ targetVA), saveVA: p.translationCacheLoad(e &+ saveVA),
+            target: k.target(p), save: k.save(p))
     }
 
     /// Keeps `plan` (checks 3–8 passed) under its key as the newer entry of its set; the newer
