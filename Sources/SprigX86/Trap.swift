@@ -27,30 +27,28 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 /// entry.S without a C thunk (`@_cdecl` adds one of four instructions): it returns nothing, and
 /// the exit path reloads every register it does not keep from memory, so the Swift calling
 /// convention is the C one here. `Kernel.trap`'s two steps for a system call run apart: yield,
-/// the hot path, goes on at once by a jump (a call in tail position) to `sprigYield` (yield's
-/// number is below the table's end, so `Kernel.unknownNumber` would pass it); a number past the
-/// service table is refused here (`Kernel.unknownNumber`), in a function that saves no register;
-/// every other one goes on by a jump to `sprigSyscallKnown`, whose prologue saves the registers
-/// the services need. (One function with all three: its checks' trap blocks keep the compiler
-/// from moving the prologue past the refusal, and the services' register pressure spills on the
-/// yield's path.) The arguments go on as five words: a struct of five is passed by address.
+/// the hot path, is this function (yield's number is below the table's end, so
+/// `Kernel.unknownNumber` would pass it); every other number goes on at once by a jump (a call
+/// in tail position, which the compiler places before this function's prologue) to
+/// `sprigService`. The arguments go on as five words: a struct of five is passed by address.
 @_silgen_name("sprig_trap_syscall")
 func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ number: UInt64) {
-    if number == Service.yield.rawValue { return sprigYield(a0, a1, a2, a3, a4) }
+    guard number == Service.yield.rawValue else { return sprigService(a0, a1, a2, a3, a4, number) }
+    let a = SystemCallArguments(a0, a1, a2, a3, a4)
+    let frame = TrapFrame(words: trappedFrame)
+    Trace.entered(.systemCall(number: number, a), frame)
+    finish(Kernel.knownSystemCall(KernelPlatform(), number: number, a), frame)
+}
+
+/// Every system call but yield: a number past the service table is refused here
+/// (`Kernel.unknownNumber`), in a function that saves no register; every other one goes on by a
+/// jump to `sprigSyscallKnown`.
+@inline(never)
+func sprigService(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ number: UInt64) {
     let frame = TrapFrame(words: trappedFrame)
     Trace.entered(.systemCall(number: number, SystemCallArguments(a0, a1, a2, a3, a4)), frame)
     guard let refusal = Kernel.unknownNumber(KernelPlatform(), number) else { return sprigSyscallKnown(a0, a1, a2, a3, a4, number) }
     finish(refusal, frame)
-}
-
-/// A `yield` system call: `Kernel.knownSystemCall` for yield's number (the fastpath, or the chain).
-@inline(never)
-func sprigYield(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64) {
-    let a = SystemCallArguments(a0, a1, a2, a3, a4)
-    let frame = TrapFrame(words: trappedFrame)
-    let number = Service.yield.rawValue
-    Trace.entered(.systemCall(number: number, a), frame)
-    finish(Kernel.knownSystemCall(KernelPlatform(), number: number, a), frame)
 }
 
 /// The rest of `Kernel.trap` for a system call `Kernel.unknownNumber` did not refuse.
