@@ -63,9 +63,10 @@ package enum Yield {
     }
 
     /// Every yield the fastpath did not take (an index out of range, or no cache entry for these
-    /// arguments): the chain in order, without the cache probe the fastpath just made. Inlined:
-    /// out of line it made the fastpath 7 instructions cheaper and the first yield after a table
-    /// change 76–77 dearer (`sprig bench`, docs/bench.md).
+    /// arguments): the chain in order, without the cache probe the fastpath just made; `set` is
+    /// the key's cache set the fastpath computed (nil when an index was out of range). Out of
+    /// line: inlined, its register pressure spilled on the fastpath (docs/bench.md, "After:
+    /// yield's own entry, …").
     @inline(never)
     static func chain<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,

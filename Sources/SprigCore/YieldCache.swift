@@ -136,9 +136,9 @@ package enum YieldCache {
     /// Keeps `plan` (checks 3–8 passed) under its key as the newer entry of its set; the newer
     /// entry that was there becomes the older one, the older one is dropped. A newer entry
     /// that can no longer hit (of an older generation, or empty: the first fill after any
-    /// structure write) is overwritten where it is, and the older one stays.
+    /// structure write) is overwritten where it is, and the older one stays. `set`: the key's
+    /// set when the caller has it already (`set(caller:…)` of these words).
     @inline(__always)
-    /// `set`: the key's set when the caller has it already (`set(caller:…)` of these words).
     static func fill<P: Platform>(
         _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot, set known: Int? = nil
     ) {
