@@ -55,11 +55,13 @@ package enum YieldCache {
         stamp | saveIndex &<< 16 | targetInterrupt
     }
 
-    /// The storage index of the first entry of the set a key belongs to. Which set an entry
-    /// goes to only decides what it can evict: a lookup compares every word of the key.
+    /// The storage index of the first entry of the set a key belongs to: the key's words XORed
+    /// (the indices as in the tag) and multiplied, whose top three bits every input bit reaches.
+    /// Which set an entry goes to only decides what it can evict: a lookup compares every word
+    /// of the key.
     @inline(__always)
     package static func set(caller: UInt64, calleeName: UInt64, targetInterrupt: UInt64, saveIndex: UInt64) -> Int {
-        let h = ((caller &>> 12) ^ (calleeName &>> 9) ^ targetInterrupt ^ (saveIndex &<< 9)) &* 0x9E37_79B9_7F4A_7C15
+        let h = (caller ^ calleeName ^ (saveIndex &<< 16 | targetInterrupt)) &* 0x9E37_79B9_7F4A_7C15
         return base &+ Int(truncatingIfNeeded: h &>> 61) &* (ways &* entryWords)
     }
 
