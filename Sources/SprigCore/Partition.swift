@@ -14,7 +14,7 @@ package enum Partition {
     @inline(__always)
     package static func child<P: Platform>(_ p: P, caller: Descriptor, named name: UserAddress) -> Descriptor? {
         guard let va = try? name.checkedPage(),
-              let slots = Shadow.leafSlots(p, descriptor: caller, va: va)
+              let slots = Shadow.leafShadow1Slots(p, descriptor: caller, va: va)
         else { return nil }
         let entry = PageTableEntry(raw: p.load(slots.entryAt))
         let sh1 = p.load(slots.sh1At)

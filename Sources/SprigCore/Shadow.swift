@@ -30,16 +30,42 @@ package enum Shadow {
         package private(set) var sh2At: PhysicalAddress
     }
 
+    /// Where the table entry and the shadow-1 entry for one vaddr live: what a lookup that reads
+    /// only these two needs (`Partition.child`).
+    package struct Shadow1Slots {
+        package private(set) var entryAt: PhysicalAddress
+        package private(set) var sh1At: PhysicalAddress
+    }
+
     /// The table, shadow-1 and shadow-2 entry addresses at `level` for `va`, when every level
     /// above `level` is present (level 4 always is). Nil when some level above is missing.
     @inline(__always)
     package static func slots<P: Platform>(
         _ p: P, descriptor d: Descriptor, va: VirtualAddress, level: Int
     ) -> LeafSlots? {
+        guard let w = walk(p, descriptor: d, va: va, level: level, shadow2: true) else { return nil }
+        return LeafSlots(entryAt: w.entryAt, sh1At: w.sh1At, sh2At: w.sh2At)
+    }
+
+    /// The leaf table and shadow-1 entry addresses for `va`, without reading shadow 2 (yield's
+    /// child lookup runs this walk).
+    @inline(__always)
+    package static func leafShadow1Slots<P: Platform>(_ p: P, descriptor d: Descriptor, va: VirtualAddress) -> Shadow1Slots? {
+        guard let w = walk(p, descriptor: d, va: va, level: 1, shadow2: false) else { return nil }
+        return Shadow1Slots(entryAt: w.entryAt, sh1At: w.sh1At)
+    }
+
+    /// The walk of `slots`, shadow 2 followed only when `shadow2` (otherwise `sh2At` is 0). The
+    /// non-leaf shadow entries are nonzero exactly when the table entry beside them is present,
+    /// so a zero shadow-1 word refuses the walk either way.
+    @inline(__always)
+    static func walk<P: Platform>(
+        _ p: P, descriptor d: Descriptor, va: VirtualAddress, level: Int, shadow2: Bool
+    ) -> (entryAt: PhysicalAddress, sh1At: PhysicalAddress, sh2At: PhysicalAddress)? {
         guard va.isCanonical, va.isLowerHalf, level >= 1, level <= PageTableFormat.rootLevel else { return nil }
         var table = d.rootTable(p).paddr.raw
         var sh1 = d.shadow1(p).raw
-        var sh2 = d.shadow2(p).raw
+        var sh2 = shadow2 ? d.shadow2(p).raw : 0
         // The byte offset of va's entry at a level is the same in all three pages (yield's
         // child lookup runs this walk: shifts, not `index(level:)`).
         let mask = PageTableFormat.entryOffsetMask
@@ -50,16 +76,18 @@ package enum Shadow {
             let e = PageTableEntry(raw: p.load(PhysicalAddress(table &+ offset)))
             guard e.isNextTable else { return nil }
             let s1 = p.load(PhysicalAddress(sh1 &+ offset))
-            let s2 = p.load(PhysicalAddress(sh2 &+ offset))
-            guard s1 != 0, s2 != 0 else { return nil }
+            guard s1 != 0 else { return nil }
+            if shadow2 {
+                let s2 = p.load(PhysicalAddress(sh2 &+ offset))
+                guard s2 != 0 else { return nil }
+                sh2 = s2
+            }
             table = e.frame.raw
             sh1 = s1
-            sh2 = s2
             shift &-= PageTableFormat.bitsPerLevel
         }
         let offset = (va.raw &>> last) & mask
-        return LeafSlots(entryAt: PhysicalAddress(table &+ offset), sh1At: PhysicalAddress(sh1 &+ offset),
-                         sh2At: PhysicalAddress(sh2 &+ offset))
+        return (PhysicalAddress(table &+ offset), PhysicalAddress(sh1 &+ offset), shadow2 ? PhysicalAddress(sh2 &+ offset) : PhysicalAddress(0))
     }
 
     /// The three pages of one new level: the table page and its shadow-1 and shadow-2 pages,

@@ -45,7 +45,9 @@ package enum Yield {
     ) -> Status {
         // The fastpath: a flat run of guards on the common case (checks 1 and 2 pass, the yield
         // cache holds checks 3–8 for these arguments), falling back to the whole chain on a miss.
-        var set: Int? = nil
+        // The key's cache set, for the fill on a miss; with an index out of range check 1 or 2
+        // refuses before any fill, so 0 stands in.
+        var set = 0
         if let targetSlot = targetInterrupt.checked(), let saveSlot = saveIndex.checked() {
             let caller = p.currentPartition
             let s = YieldCache.set(caller: caller.paddr.raw, calleeName: callee.raw, targetInterrupt: targetSlot.index, saveIndex: saveSlot.index)
@@ -64,13 +66,14 @@ package enum Yield {
 
     /// Every yield the fastpath did not take (an index out of range, or no cache entry for these
     /// arguments): the chain in order, without the cache probe the fastpath just made; `set` is
-    /// the key's cache set the fastpath computed (nil when an index was out of range). Out of
-    /// line: inlined, its register pressure spilled on the fastpath (docs/bench.md, "After:
-    /// yield's own entry, …").
+    /// the key's cache set the fastpath computed (any value when an index is out of range:
+    /// check 1 or 2 refuses first). Out of line: inlined, its register pressure spilled on the
+    /// fastpath (docs/bench.md, "After: yield's own entry, …"); `set` a plain word, so that the
+    /// six arguments all go in registers (an optional's flag went on the stack).
     @inline(never)
     static func chain<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
-        flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState, set: Int?
+        flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState, set: Int
     ) -> Status {
         do throws(Status) {
             let plan = try check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex, probe: false, set: set)
