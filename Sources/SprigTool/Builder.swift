@@ -76,7 +76,7 @@ public final class Builder {
 
     static func variantFlags(_ variant: Variant) -> [String] {
         switch variant {
-        case .release: return Builder.lineTables
+        case .release: return Builder.swiftDebugInfo
         case .debug: return ["-assert-config", "Debug", "-D", "SPRIG_DEBUG"] + Builder.swiftDebugInfo
         case .trace: return ["-assert-config", "Debug", "-D", "SPRIG_TRACE"]
         }
@@ -89,8 +89,9 @@ public final class Builder {
     }
 
     /// DWARF for gdb in the debug variant (assembly and C too: their source lines and frames);
-    /// line tables only in the release variant, for `sprig bench --profile` and crash reports to
-    /// name file:line (debug sections are not loaded: the flat images are the same bytes).
+    /// line tables only for the release variant's C and assembly, for `sprig bench --profile`
+    /// and crash reports to name file:line (its Swift has full DWARF, `swiftDebugInfo`; debug
+    /// sections are not loaded: the flat images are the same bytes).
     var debugInfo: [String] { Builder.debugInfo(variant) }
 
     static func debugInfo(_ variant: Variant) -> [String] {
@@ -103,10 +104,12 @@ public final class Builder {
     /// running at once would overwrite each other's objects).
     var partitionVariant: Variant { variant == .trace ? .release : variant }
 
-    static let lineTables = ["-gline-tables-only", "-Xfrontend", "-no-clang-module-breadcrumbs"]
-
     /// Swift's DWARF as gdb reads it: no references to clang's module cache (gdb would look
-    /// for those files) and no accelerator table (lld's merged one is one gdb rejects).
+    /// for those files) and no accelerator table (lld's merged one is one gdb rejects). The
+    /// release variant's Swift too: with line tables only, a specialized function's inlined
+    /// frames lost their names and files (`<compiler-generated>`), so `sprig bench --profile`
+    /// could not say which check of the yield chain an instruction belongs to; the code is the
+    /// same bytes either way (debug sections are not loaded).
     static let swiftDebugInfo = ["-g", "-Xfrontend", "-no-clang-module-breadcrumbs", "-Xllvm", "-accel-tables=Disable"]
 
     /// Partitions are ordinary ring-3 code: SSE allowed, small code model at 0x400000.

@@ -43,6 +43,10 @@ public enum Profile {
         /// The function the code was inlined into (the symbol), when it differs.
         public let outer: String?
         public let phase: Phase
+        /// The step of the path it belongs to: the outermost of its functions that does work of
+        /// its own rather than route to it (`step(frames:phase:)`), or the phase for assembly
+        /// and ring 3.
+        public let step: String
     }
 
     public struct Result: Sendable {
@@ -156,14 +160,16 @@ public enum Profile {
             let inner = fs.first, outer = fs.count > 1 ? fs.last!.0 : nil
             let phase = classify(rip: rips[i], frames: fs)
             let place = inner.flatMap { $0.1.isEmpty ? nil : $0.1 }
-            return Step(rip: rips[i], function: inner?.0, place: place, outer: outer, phase: phase)
+            return Step(rip: rips[i], function: inner?.0, place: place, outer: outer, phase: phase,
+                        step: step(frames: fs, phase: phase))
         }
         // The entry code's way out (the same entry.S symbols, macros expanded in place) is what
         // runs after the last compiled kernel instruction.
         if let lastCompiled = steps.lastIndex(where: { $0.rip >= CrashSymbols.kernelBase && $0.phase != .entry }) {
             for i in steps.indices where i > lastCompiled && steps[i].phase == .entry {
                 let s = steps[i]
-                steps[i] = Step(rip: s.rip, function: s.function, place: s.place, outer: s.outer, phase: .exit)
+                steps[i] = Step(rip: s.rip, function: s.function, place: s.place, outer: s.outer, phase: .exit,
+                                step: Phase.exit.rawValue)
             }
         }
         return steps
@@ -195,6 +201,36 @@ public enum Profile {
         return result
     }
 
+    /// Functions that route to the work rather than do it: the entry points, the decode, the
+    /// yield's fastpath and its chain (checks 1, 2 and 9 and the calls of the others), the
+    /// switch's `commit` and `enter` (the save, the flags words, CR3, the load). An
+    /// instruction's step is the outermost of its functions not among these; a router's own
+    /// instructions are its step.
+    static let routers = ["sprig_trap_syscall", "sprig_trap", "sprigTrap", "sprigService", "sprigSyscallKnown", "Kernel.",
+                          "KernelEntry.", "Yield.yield", "Yield.chain", "Yield.check", "Yield.resolve", "Yield.commit", "Yield.enter"]
+
+    /// The step of one instruction, by its frames (innermost first): e.g. `Partition.child` for
+    /// the walk of check 4 inlined into `Yield.resolve`, `TranslationCache.translate` for a
+    /// context's translation, `Yield.commit` for the switch.
+    static func step(frames: [(String, String)], phase: Phase) -> String {
+        if phase == .ring3 || phase == .entry || phase == .exit || frames.isEmpty { return phase.rawValue }
+        var name = ""
+        for (function, _) in frames.reversed() {
+            name = shortName(function)
+            if !routers.contains(where: { name.hasPrefix($0) }) { return name }
+        }
+        return name
+    }
+
+    /// `Type.function` of a demangled name: no `specialized`, `protocol witness for` or
+    /// `static`, no generic parameters or argument labels.
+    static func shortName(_ demangled: String) -> String {
+        var s = Substring(demangled)
+        for prefix in ["specialized ", "protocol witness for ", "static "] where s.hasPrefix(prefix) { s = s.dropFirst(prefix.count) }
+        if let end = s.firstIndex(where: { $0 == "<" || $0 == "(" }) { s = s[..<end] }
+        return String(s)
+    }
+
     /// Files whose small functions only read or write a word for their caller (memory access,
     /// trap-frame fields, the platform's register accessors): an instruction in one of them
     /// belongs to the phase of the first frame out that is not one of them.
@@ -214,9 +250,14 @@ public enum Profile {
             return .entry
         }
         if f.contains("translationcache") { return .checks }
-        // Specialized SprigCore functions carry no file (`<compiler-generated>`): their names say.
+        // By name first (a specialized function's own instructions may carry no file): the
+        // loaded context's rip, rflags and MXCSR sanitized are the load; the flags arguments
+        // normalized are the decode.
         for (name, _) in frames {
-            if name.contains("saveInterrupted") || name.contains("copyGeneralRegisters") { return .saveRestore }
+            if name.contains("saveInterrupted") || name.contains("copyGeneralRegisters") || name.contains("UserRegisters.") {
+                return .saveRestore
+            }
+            if name.contains("InterruptFlags.normalized") { return .dispatch }
             if ["ContextCheck.", "InterruptRouting.handler", "InterruptRouting.name", "YieldCache", "PageTableWalk", "Shadow."]
                 .contains(where: { name.contains($0) }) { return .checks }
         }
@@ -251,6 +292,14 @@ public enum Profile {
             let n = r.steps.filter { $0.phase == p }.count
             if n > 0 { lines.append("  \(pad(String(n), 5)) \(p.rawValue)") }
         }
+        lines.append("")
+        lines.append("by step (the outermost function doing work of its own; in the order first reached):")
+        var order: [String] = [], perStep: [String: Int] = [:]
+        for s in r.steps {
+            if perStep[s.step] == nil { order.append(s.step) }
+            perStep[s.step, default: 0] += 1
+        }
+        for name in order { lines.append("  \(pad(String(perStep[name]!), 5)) \(name)") }
         lines.append("")
         lines.append("in execution order (runs of one function; lines are the range executed):")
         var i = 0

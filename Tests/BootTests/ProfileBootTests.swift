@@ -29,6 +29,25 @@ struct ProfileBootTests {
         #expect(report.contains("= the bench's \(bench)"))
     }
 
+    @Test("the cold yield's profile names each check of the chain: the release kernel's inlined frames carry their names")
+    func coldYieldProfileNamesTheChainsSteps() throws {
+        let (builder, products) = try Boot.products(.release)
+        let path = "yield.parent_to_child_cold"
+        let profile = try Profile.run(products, project: builder.project, path: path)
+        let bench = try Profile.benchCount(products, variant: .release, path: path)
+        #expect(profile.count == bench, "profile \(profile.count), bench \(bench)")
+        #expect(profile.unnamed.isEmpty, "unnamed: \(profile.unnamed.map { "0x" + String($0.rip, radix: 16) })")
+        // Checks 4–8, the fill and the switch, each under its own name: with line tables only, the
+        // specialized chain's inlined frames had no names and all of this was one function.
+        let steps = Set(profile.kernelSteps.map(\.step))
+        for step in ["Partition.child", "ContextCheck.vidtPage", "TranslationCache.translate", "ContextLocation.overlaps",
+                     "YieldCache.fill", "X86Platform.saveCPUState", "X86Platform.loadCPUState"] {
+            #expect(steps.contains(step), "no step \(step) in \(steps.sorted())")
+        }
+        let report = Profile.report(profile, benchCount: bench)
+        #expect(report.contains("by step"))
+    }
+
     @Test("an unknown path is refused before anything boots")
     func unknownPathIsRefused() throws {
         let (builder, products) = try Boot.products(.release)
