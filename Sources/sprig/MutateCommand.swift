@@ -67,6 +67,20 @@ struct Mutate: ParsableCommand {
         let project = try Project.current()
         let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let registry = try MutationRun.loadRegistry(MutationRun.registryFile(project))
+        // Where the outcomes and the report go, made writable before minutes of building: each
+        // outcome is appended as it is decided, the report written at the end.
+        let work = MutationRun.directory(project)
+        let jsonl = work.appendingPathComponent("outcomes.jsonl"), reportFile = work.appendingPathComponent("report.json")
+        var sink: FileHandle?
+        if !list {
+            try? FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            for file in [jsonl, reportFile] {
+                guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
+                    throw ToolError("cannot write \(file.path): make \(work.path) writable (or remove it) and run again")
+                }
+            }
+            sink = try? FileHandle(forWritingTo: jsonl)
+        }
         let prepared = try MutationRun.prepare(project: project, progress: log)
         if list {
             for m in prepared.mutants {
@@ -95,10 +109,7 @@ struct Mutate: ParsableCommand {
         options.progress = log
         log("sprig mutate: the unmutated kernel through the \(options.stages.count) stages first (a stage it fails would catch every mutant)")
         try MutationRun.checkBaseline(checker: prepared.checker, options: options)
-        let jsonl = MutationRun.directory(project).appendingPathComponent("outcomes.jsonl")
-        guard FileManager.default.createFile(atPath: jsonl.path, contents: nil), let sink = try? FileHandle(forWritingTo: jsonl) else {
-            throw ToolError("cannot write \(jsonl.path): make \(MutationRun.directory(project).path) writable (or remove it) and run again")
-        }
+        guard let sink else { throw ToolError("cannot write \(jsonl.path): make \(work.path) writable (or remove it) and run again") }
         options.outcome = { o in
             if let line = try? JSONEncoder().encode(o) { sink.write(line + Data("\n".utf8)) }
         }
@@ -109,9 +120,8 @@ struct Mutate: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(report)
-        let reportFile = MutationRun.directory(project).appendingPathComponent("report.json")
         guard (try? data.write(to: reportFile)) != nil else {
-            throw ToolError("cannot write \(reportFile.path): make \(MutationRun.directory(project).path) writable (or remove it) and run again")
+            throw ToolError("cannot write \(reportFile.path): make \(work.path) writable (or remove it) and run again")
         }
         if json {
             FileHandle.standardOutput.write(data + Data("\n".utf8))

@@ -170,6 +170,26 @@ import Testing
         #expect(throws: ToolError.self) { try MutationRun.loadRegistry(file) }
     }
 
+    /// A place for the outcomes that cannot be written is refused in one line before anything is
+    /// built (it was found only after the schemata's build and the baseline, minutes in): a
+    /// checkout whose `.build/sprig/mutate/outcomes.jsonl` is a folder (a permission would not
+    /// stop the tests' root user).
+    @Test func unwritableOutcomesAreRefusedBeforeTheBuild() throws {
+        let fm = FileManager.default
+        let checkout = fm.temporaryDirectory.appendingPathComponent("sprig-mutate-out-\(UUID().uuidString)")
+        defer { try? fm.removeItem(at: checkout) }
+        try fm.createDirectory(at: checkout.appendingPathComponent("Sources/SprigX86"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: checkout.appendingPathComponent("tools/mutate"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: checkout.appendingPathComponent(".build/sprig/mutate/outcomes.jsonl"), withIntermediateDirectories: true)
+        try Data().write(to: checkout.appendingPathComponent("Package.swift"))
+        try Data("[]".utf8).write(to: checkout.appendingPathComponent("tools/mutate/equivalent.json"))
+        let (status, output) = try CLI.run(["mutate", "--every", "100"], in: checkout, timeout: 60)
+        #expect(status == 1, "\(output)")
+        #expect(output.split(separator: "\n").count == 1, "\(output)")
+        #expect(output.contains("cannot write") && output.contains(".build/sprig/mutate/outcomes.jsonl"), "\(output)")
+        #expect(!output.contains("building the generator"), "\(output)")
+    }
+
     /// Mutants no exploration can see, each killed by the `--boot` stage (Sources/SprigModel/Oracles):
     /// root's boot context without its argument register, the boot allocator's insertion sort
     /// without its shift, the FXSAVE padding bytes the kernel believes the CPU writes, and the
