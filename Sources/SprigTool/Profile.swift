@@ -203,11 +203,13 @@ public enum Profile {
 
     /// Functions that route to the work rather than do it: the entry points, the decode, the
     /// yield's fastpath and its chain (checks 1, 2 and 9 and the calls of the others), the
-    /// switch's `commit` and `enter` (the save, the flags words, CR3, the load). An
+    /// switch's `commit` and `enter` (the save, the flags words, CR3, the load), an interrupt's
+    /// routing (`hardwareInterrupt`: the cache probe, the save, the entry of root). An
     /// instruction's step is the outermost of its functions not among these; a router's own
     /// instructions are its step.
     static let routers = ["sprig_trap_syscall", "sprig_trap", "sprigTrap", "sprigService", "sprigSyscallKnown", "Kernel.",
-                          "KernelEntry.", "Yield.yield", "Yield.chain", "Yield.check", "Yield.resolve", "Yield.commit", "Yield.enter"]
+                          "KernelEntry.", "Yield.yield", "Yield.chain", "Yield.check", "Yield.resolve", "Yield.commit", "Yield.enter",
+                          "InterruptRouting.hardwareInterrupt"]
 
     /// The step of one instruction, by its frames (innermost first): e.g. `Partition.child` for
     /// the walk of check 4 inlined into `Yield.resolve`, `TranslationCache.translate` for a
