@@ -71,15 +71,17 @@ struct Mutate: ParsableCommand {
         // outcome is appended as it is decided, the report written at the end.
         let work = MutationRun.directory(project)
         let jsonl = work.appendingPathComponent("outcomes.jsonl"), reportFile = work.appendingPathComponent("report.json")
+        func cannotWrite(_ file: URL) -> ToolError {
+            ToolError("cannot write \(file.path): make \(work.path) writable (or remove it) and run again")
+        }
         var sink: FileHandle?
         if !list {
             try? FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             for file in [jsonl, reportFile] {
-                guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
-                    throw ToolError("cannot write \(file.path): make \(work.path) writable (or remove it) and run again")
-                }
+                guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw cannotWrite(file) }
             }
-            sink = try? FileHandle(forWritingTo: jsonl)
+            guard let handle = try? FileHandle(forWritingTo: jsonl) else { throw cannotWrite(jsonl) }
+            sink = handle
         }
         let prepared = try MutationRun.prepare(project: project, progress: log)
         if list {
@@ -109,7 +111,7 @@ struct Mutate: ParsableCommand {
         options.progress = log
         log("sprig mutate: the unmutated kernel through the \(options.stages.count) stages first (a stage it fails would catch every mutant)")
         try MutationRun.checkBaseline(checker: prepared.checker, options: options)
-        guard let sink else { throw ToolError("cannot write \(jsonl.path): make \(work.path) writable (or remove it) and run again") }
+        guard let sink else { throw cannotWrite(jsonl) }
         options.outcome = { o in
             if let line = try? JSONEncoder().encode(o) { sink.write(line + Data("\n".utf8)) }
         }
@@ -120,9 +122,7 @@ struct Mutate: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(report)
-        guard (try? data.write(to: reportFile)) != nil else {
-            throw ToolError("cannot write \(reportFile.path): make \(work.path) writable (or remove it) and run again")
-        }
+        guard (try? data.write(to: reportFile)) != nil else { throw cannotWrite(reportFile) }
         if json {
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         } else {
