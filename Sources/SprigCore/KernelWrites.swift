@@ -19,6 +19,12 @@
 /// entry is ever older than the structures it was read from, whichever service, boot step or
 /// future code made the write, with no list of "services that change tables" to keep.
 ///
+/// One narrower door, `Structures.writeLeaf`, for a leaf-level word (a level-1 table entry, a
+/// shadow leaf word: what `addVAddr` and `removeVAddr` write): instead of advancing the
+/// generation it drops the entries that can have read the old word: the translation it served
+/// and the plans naming the frame it mapped (or the descriptor it flagged) (`writeLeaf` says why). So a
+/// page given to a child and taken back ends no plan that did not use that page.
+///
 /// Two kinds of word are written without advancing it:
 /// * the interrupt state of a descriptor (`writeUnsummarized`, called by
 ///   `Descriptor.setInterruptState` alone): no cache keeps it, yield's check 9 reads it after
@@ -82,6 +88,54 @@ package enum Structures {
             k += 1
         }
         KernelCache.advance(p)
+    }
+
+    /// Writes a leaf-level word (`kind` says which) of a partition's tables or shadows, and ends
+    /// exactly the cached answers that could have read the word it replaces, instead of every
+    /// answer (docs/yield.md, "Invalidation by what an answer read"):
+    ///
+    /// * `.table`, the level-1 entry mapping `va` in `owner`: a cached answer is a walk that
+    ///   succeeded, so if it read this entry, the entry was present, and the walk was the
+    ///   translation of `va` in `owner`, whose frame is the walk's result, which a plan holds (a
+    ///   VIDT page, a context page, or the callee descriptor through the child lookup). So: the
+    ///   old entry present → drop the translation of `va` in `owner` and every plan naming its
+    ///   frame (`TranslationCache.drop`, `KernelCache.dropPlans`); not present → no answer read it.
+    /// * `.shadow1`, a shadow-1 leaf word: only the child lookup reads one, and only succeeds on
+    ///   a word flagging a descriptor, which is then the plan's callee. So: the old word flags
+    ///   descriptor D → drop every entry naming D.
+    /// * `.shadow2`: no cache reads shadow 2.
+    ///
+    /// The generation stays: the upper levels and the descriptors, which every answer also
+    /// read, change only through `write`, `zero` and `copyWords`.
+    /// - Precondition: `at` is a level-1 table entry or a shadow leaf word of the kind named
+    ///   (`Shadow.leafSlots`); an upper-level entry must go through `write`.
+    @inline(__always)
+    package static func writeLeaf<P: Platform>(_ p: P, _ kind: LeafWord, _ at: PhysicalAddress, _ value: UInt64) {
+        let old = p.load(at)
+        p.store(at, value, WriteAccess())
+        switch kind {
+        case .table(let owner, let va):
+            let e = PageTableEntry(raw: old)
+            if e.isPresent {
+                TranslationCache.drop(p, descriptor: owner, page: va.raw)
+                KernelCache.dropPlans(p, naming: e.frame.raw)
+            }
+        case .shadow1:
+            if old & Shadow.descriptorFlag != 0 { KernelCache.dropPlans(p, naming: old & ~Shadow.descriptorFlag) }
+        case .shadow2:
+            break
+        }
+    }
+
+    /// Which leaf-level word `writeLeaf` writes.
+    package enum LeafWord {
+        /// The level-1 page-table entry that maps the page `va` in `owner`'s tables (only the
+        /// walk of that page in that partition reads it: no two partitions share a table page).
+        case table(owner: Descriptor, va: VirtualAddress)
+        /// A shadow-1 leaf word (of any partition).
+        case shadow1
+        /// A shadow-2 leaf word.
+        case shadow2
     }
 
     /// Writes a descriptor word that no cache keeps (the interrupt state): no generation

@@ -38,12 +38,11 @@ package enum Sharing {
         guard let slots = Shadow.leafSlots(p, descriptor: child, va: va) else { return .notPrepared }
         guard !PageTableEntry(raw: p.load(slots.entryAt)).isPresent else { return .childAddressInUse }
 
-        Structures.write(p) { store in
-            store(slots.entryAt, PageTableEntry.leaf(page.paddr, rights: rights).raw)
-            store(slots.sh1At, 0)
-            store(slots.sh2At, page.va.raw)
-            store(page.slots.sh1At, child.paddr.raw)
-        }
+        // Leaf words only: the caches keep every answer that did not read them (`writeLeaf`).
+        Structures.writeLeaf(p, .table(owner: child, va: va), slots.entryAt, PageTableEntry.leaf(page.paddr, rights: rights).raw)
+        Structures.writeLeaf(p, .shadow1, slots.sh1At, 0)
+        Structures.writeLeaf(p, .shadow2, slots.sh2At, page.va.raw)
+        Structures.writeLeaf(p, .shadow1, page.slots.sh1At, child.paddr.raw)
 
         assert(mappedInChild(p, caller: caller, vaParent: vaParent).child == name.raw)
         return .success
@@ -70,9 +69,10 @@ package enum Sharing {
             return .invalidChild
         }
 
-        Structures.write(p, slots.entryAt, 0)
-        Structures.write(p, slots.sh2At, 0)
-        Structures.write(p, parentSlots.sh1At, 0)
+        // Leaf words only: the caches drop what named the page and keep the rest (`writeLeaf`).
+        Structures.writeLeaf(p, .table(owner: child, va: va), slots.entryAt, 0)
+        Structures.writeLeaf(p, .shadow2, slots.sh2At, 0)
+        Structures.writeLeaf(p, .shadow1, parentSlots.sh1At, 0)
 
         assert(mappedInChild(p, caller: caller, vaParent: UserAddress(vaParent.raw)).child == 0)
         return .success

@@ -40,6 +40,20 @@ package enum TranslationCache {
         return Int(truncatingIfNeeded: h &>> 60) &* (ways &* 3)
     }
 
+    /// Drops the translation of `page` (page-aligned) in the partition `descriptor`, if kept:
+    /// the one walk that reads the level-1 entry mapping it (`Structures.writeLeaf`).
+    @inline(__always)
+    static func drop<P: Platform>(_ p: P, descriptor: Descriptor, page: UInt64) {
+        let i = set(descriptor: descriptor.paddr.raw, page: page)
+        var k = i
+        while k < i &+ ways &* 3 {
+            if p.translationCacheLoad(k) == descriptor.paddr.raw, p.translationCacheLoad(k &+ 1) & ~KernelCache.stampMask == page {
+                p.translationCacheStore(k &+ 1, 0)
+            }
+            k &+= 3
+        }
+    }
+
     /// What a ring-3 access of the partition `descriptor` (tables `rootTable`) to `va` reaches:
     /// exactly `PageTableWalk.userTranslate`'s answer, nil for any failure.
     @inline(__always)

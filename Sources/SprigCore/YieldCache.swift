@@ -47,6 +47,14 @@ package enum YieldCache {
     package static let tag = 0, caller = 1, calleeName = 2, callee = 3, calleeRootTable = 4
     package static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
     package static let target = 9, save = 12  // each: first, firstBytes, second
+    /// The pages the entry names, as a 64-bit filter: bit `page >> 12 & 63` of each
+    /// (`frameBit`), so that `KernelCache.drop` compares an entry's pages only when one of them
+    /// may be the dropped one.
+    package static let frames = 15
+
+    /// `frames`' bit for the page holding `address`.
+    @inline(__always)
+    static func frameBit(_ address: UInt64) -> UInt64 { 1 &<< (address &>> 12 & 63) }
 
     /// The tag of an entry filled while the stamp is `stamp` (`KernelCache.stamp`: bit 63 and
     /// the generation, bits 47–62), for both indices (each below 2^16).
@@ -160,6 +168,10 @@ package enum YieldCache {
         put(target, plan.target.first.raw); put(target &+ 1, plan.target.firstBytes); put(target &+ 2, plan.target.second.raw)
         let s = plan.save
         put(save, s?.first.raw ?? 0); put(save &+ 1, s?.firstBytes ?? 0); put(save &+ 2, s?.second.raw ?? 0)
+        var named = frameBit(plan.callee.paddr.raw) | frameBit(plan.callerVIDT.raw) | frameBit(plan.calleeVIDT.raw)
+            | frameBit(plan.target.first.raw) | frameBit(plan.target.second.raw)
+        if let s { named |= frameBit(s.first.raw) | frameBit(s.second.raw) }
+        put(frames, named)
         put(tag, tagValue(stamp: KernelCache.stamp(p), targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index))
     }
 }
@@ -177,6 +189,26 @@ package enum KernelCache {
     static func demoteNewer<P: Platform>(_ p: P, set: Int, entryWords: Int) {
         var k = 0
         while k < entryWords { p.translationCacheStore(set &+ entryWords &+ k, p.translationCacheLoad(set &+ k)); k += 1 }
+    }
+
+    /// Drops every yield entry whose plan names the page `frame`: as the callee descriptor, a
+    /// VIDT page, or a page of the target or the save slot (`Structures.writeLeaf`). The seven
+    /// words are compared only when the entry's filter (`YieldCache.frames`) has the frame's
+    /// bit; a dead entry may be cleared too (nothing can hit it either way).
+    static func dropPlans<P: Platform>(_ p: P, naming frame: UInt64) {
+        let pageMask = ~(AddressSpace.pageSize &- 1)
+        let bit = YieldCache.frameBit(frame)
+        var e = YieldCache.base
+        while e < YieldCache.base &+ YieldCache.words {
+            func names(_ o: Int) -> Bool { p.translationCacheLoad(e &+ o) & pageMask == frame }
+            if p.translationCacheLoad(e &+ YieldCache.frames) & bit != 0,
+               names(YieldCache.callee) || names(YieldCache.callerVIDT) || names(YieldCache.calleeVIDT)
+                || names(YieldCache.target) || names(YieldCache.target &+ 2)
+                || names(YieldCache.save) || names(YieldCache.save &+ 2) {
+                p.translationCacheStore(e &+ YieldCache.tag, 0)
+            }
+            e &+= YieldCache.entryWords
+        }
     }
 
     /// Empties both caches (the generation wrapped, `advance`; or a test harness put memory

@@ -115,12 +115,12 @@ public enum Mutants {
         // also makes its initializer reachable outside KernelWrites.swift.
         Mutant(
             name: "table-write-bypass",
-            summary: "removeVAddr unmaps the child's page with raw stores that do not pass Structures, so the cache generation stays and the caches keep the child's translation and plan",
+            summary: "removeVAddr unmaps the child's page with raw stores that do not pass Structures, so the caches keep the child's translation and plan",
             file: "Sources/SprigCore/Sharing.swift",
             original: """
-                        Structures.write(p, slots.entryAt, 0)
-                        Structures.write(p, slots.sh2At, 0)
-                        Structures.write(p, parentSlots.sh1At, 0)
+                        Structures.writeLeaf(p, .table(owner: child, va: va), slots.entryAt, 0)
+                        Structures.writeLeaf(p, .shadow2, slots.sh2At, 0)
+                        Structures.writeLeaf(p, .shadow1, parentSlots.sh1At, 0)
                 """,
             replacement: """
                         p.store(slots.entryAt, 0, WriteAccess())
@@ -136,6 +136,17 @@ public enum Mutants {
                 replacement: """
                     init() {}
                     """)]),
+        // The narrow door without its drop: a leaf write that ends no cached answer.
+        Mutant(
+            name: "leaf-write-keeps-caches",
+            summary: "a leaf write (addVAddr, removeVAddr) drops no cache entry, so the caches keep a translation and a plan through a page the child no longer maps",
+            file: "Sources/SprigCore/KernelWrites.swift",
+            original: """
+                            if e.isPresent {
+                """,
+            replacement: """
+                            if e.isPresent && false {
+                """),
         Mutant(
             name: "yield-cache-vidt",
             summary: "a yield that hits the yield cache no longer re-reads the callee's VIDT entry, so it enters a context ring 3 has since replaced",

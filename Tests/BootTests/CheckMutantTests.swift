@@ -35,6 +35,9 @@ import Testing
             // removeVAddr's raw stores leave the generation as it was: the child's cached
             // translation of the page it no longer maps, and root's plan through it, stay live.
             ("table-write-bypass", "removeVAddr(", "stale"),
+            // The leaf door without its drop: root's plan through the child's VIDT page, and the
+            // child's translation of it, outlive the page's removal.
+            ("leaf-write-keeps-caches", "removeVAddr(", "stale"),
             // Root's first return to ring 3 keeps the selectors its marks loaded.
             ("exit-data-selectors", "(", "DS is 0x1b after the kernel's exit, not null"),
             // The spec refuses code on the child's VIDT page; the mutant answers otherwise.

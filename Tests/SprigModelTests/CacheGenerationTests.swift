@@ -1,7 +1,7 @@
 /// The cache generation (KernelWrites.swift): every write to a kernel structure ends every
-/// translation- and yield-cache entry filled before it, a wrap of the generation empties both
-/// caches, and a write that does not pass `Structures` leaves a stale entry the model's
-/// properties name.
+/// translation- and yield-cache entry filled before it, but a leaf write, which ends exactly
+/// the entries that read the old word; a wrap of the generation empties both caches; and a
+/// write that does not pass `Structures` leaves a stale entry the model's properties name.
 import SprigABI
 import SprigCore
 import SprigModel
@@ -49,19 +49,57 @@ import Testing
         // The last generation before the wrap, then a table change that wraps it: the child's
         // handler page taken back.
         s.m.memory.translationCacheStore(KernelCache.generation, KernelCache.stampMask)
-        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
-        let r = Kernel.dispatch(s.m.cpu, caller: s.m.machine.descriptor(s.m.root.descriptor), service: Service.removeVAddr.rawValue,
-                                s.c.name, s.handler, 0, 0, 0)
-        #expect(r.status == .success)
+        let word = s.m.machine.rootTable(s.m.root.descriptor)
+        Structures.write(s.m.memory, word, s.m.memory.load(word))
         let wrapped = KernelCache.stamp(s.m.memory)
         #expect(wrapped & KernelCache.live != 0 && wrapped < KernelCache.live | 16 << 47 && wrapped != filledIn)
         // Counted round to the generation the entries were filled in: they were emptied at the
-        // wrap, so none hits and the yield sees the page gone.
+        // wrap, so none hits, and the yield runs the chain and keeps its plan again.
         s.m.memory.translationCacheStore(KernelCache.generation, filledIn)
         #expect(s.liveEntries == 0)
         #expect(Self.liveTranslations(s.m.memory) == 0)
         s.m.checkProperties()
-        s.m.expectRefused(.calleeContextUnavailable) { s.m.yield(to: s.c.name, target: 0x40, save: 300) }
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        #expect(s.m.yield(to: s.c.name, target: 0x40, save: 300) == .success)
+        #expect(s.liveEntries == 1)
+        s.m.checkProperties()
+    }
+
+    /// A leaf write (`Structures.writeLeaf`) ends exactly what read the word it replaces: the
+    /// translation of that page and the plans naming the frame it mapped, or the descriptor a
+    /// shadow-1 word flagged; the generation stays.
+    @Test func aLeafWriteEndsWhatReadTheOldWord() {
+        let s = PingPong()
+        s.roundTrip()
+        let stamp = KernelCache.stamp(s.m.memory)
+        let child = s.m.machine.descriptor(s.c.descriptor)
+        func kept(caller: UInt64) -> Bool {
+            stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords).contains {
+                KernelCache.isLive(tag: s.m.memory.translationCacheLoad($0 + YieldCache.tag), stamp: KernelCache.stamp(s.m.memory))
+                    && s.m.memory.translationCacheLoad($0 + YieldCache.caller) == caller
+            }
+        }
+        #expect(kept(caller: s.m.root.descriptor.raw) && kept(caller: child.paddr.raw))
+        // Root's shadow-1 word flagging the child's descriptor page, written back unchanged
+        // through the leaf door: root's plan (whose callee it names) ends, the child's stays.
+        let nameSlots = Shadow.leafSlots(s.m.memory, descriptor: s.m.machine.descriptor(s.m.root.descriptor),
+                                         va: VirtualAddress(s.c.name))!
+        Structures.writeLeaf(s.m.memory, .shadow1, nameSlots.sh1At, s.m.memory.load(nameSlots.sh1At))
+        #expect(!kept(caller: s.m.root.descriptor.raw) && kept(caller: child.paddr.raw))
+        #expect(KernelCache.stamp(s.m.memory) == stamp)
+        s.m.checkProperties()
+        // A shadow-2 word ends nothing; the child's handler leaf ends the child's translation of
+        // it (and no plan is left that names it).
+        s.roundTrip()
+        let translations = Self.liveTranslations(s.m.memory)
+        let handlerSlots = Shadow.leafSlots(s.m.memory, descriptor: child, va: VirtualAddress(s.handler))!
+        Structures.writeLeaf(s.m.memory, .shadow2, handlerSlots.sh2At, s.m.memory.load(handlerSlots.sh2At))
+        #expect(s.liveEntries == 2 && Self.liveTranslations(s.m.memory) == translations)
+        Structures.writeLeaf(s.m.memory, .table(owner: child, va: VirtualAddress(s.handler)), handlerSlots.entryAt,
+                             s.m.memory.load(handlerSlots.entryAt))
+        #expect(s.liveEntries == 1 && Self.liveTranslations(s.m.memory) == translations - 1)
+        #expect(KernelCache.stamp(s.m.memory) == stamp)
+        s.m.checkProperties()
     }
 
     @Test func theModelNamesATableWriteThatBypassesTheChokePoint() {

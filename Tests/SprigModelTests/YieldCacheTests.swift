@@ -187,17 +187,44 @@ private final class LoadCounter: PlatformTap {
         s.m.checkProperties()
     }
 
-    @Test func aTableChangeEndsTheCachedPlans() {
+    @Test func takingBackAPageEndsThePlansThatUseIt() {
         let s = PingPong()
         s.roundTrip()
         #expect(s.liveEntries == 2)
-        // Root takes the child's handler page back (removeVAddr through the dispatcher).
+        // Root takes the child's handler page back (removeVAddr through the dispatcher): root's
+        // plan enters the child there and ends; the child's way back does not use the page.
         s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
         let r = Kernel.dispatch(s.m.cpu, caller: s.m.machine.descriptor(s.m.root.descriptor), service: Service.removeVAddr.rawValue,
                                 s.c.name, s.handler, 0, 0, 0)
         #expect(r.status == .success)
-        #expect(s.liveEntries == 0)
+        #expect(s.liveEntries == 1)
+        s.m.checkProperties()
         s.m.expectRefused(.calleeContextUnavailable) { s.m.yield(to: s.c.name, target: 0x40, save: 300) }
+        s.m.checkProperties()
+    }
+
+    /// A page neither yield uses, taken back and given again: both plans stay, and the next
+    /// round trip reads no page table (the first yield after a table change at the warm cost).
+    @Test func aPageNeitherPlanUsesLeavesBothPlans() {
+        let s = PingPong()
+        s.roundTrip()
+        let other = YieldMachine.poolBase + 0x2000
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
+        let root = s.m.machine.descriptor(s.m.root.descriptor)
+        #expect(Kernel.dispatch(s.m.cpu, caller: root, service: Service.removeVAddr.rawValue, s.c.name, other, 0, 0, 0).status == .success)
+        #expect(s.liveEntries == 2)
+        s.m.checkProperties()
+        let fresh = s.m.root.take(1)[0].va
+        #expect(Kernel.dispatch(s.m.cpu, caller: root, service: Service.addVAddr.rawValue,
+                                fresh, s.c.name, other, Rights.read, 0).status == .success)
+        #expect(s.liveEntries == 2)
+        s.m.checkProperties()
+        let counter = LoadCounter()
+        counter.pages = s.tablePages
+        s.m.cpu.tap = counter
+        s.roundTrip()
+        // As `repeatedYieldReadsNoPageTable`: only the two interrupt-state reads of descriptors.
+        #expect(counter.tableLoads == 2, "only the two interrupt-state reads of descriptors, got \(counter.tableLoads)")
         s.m.checkProperties()
     }
 
@@ -206,17 +233,16 @@ private final class LoadCounter: PlatformTap {
     @Test func theFirstFillAfterATableChangeMovesNothing() {
         let s = PingPong()
         s.roundTrip()
-        // Root takes back a page of the child that neither yield uses.
-        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
-        let r = Kernel.dispatch(s.m.cpu, caller: s.m.machine.descriptor(s.m.root.descriptor), service: Service.removeVAddr.rawValue,
-                                s.c.name, YieldMachine.poolBase + 0x2000, 0, 0, 0)
-        #expect(r.status == .success)
+        // A root table word written back unchanged: the generation advances.
+        let word = s.m.machine.rootTable(s.m.root.descriptor)
+        Structures.write(s.m.memory, word, s.m.memory.load(word))
         #expect(s.liveEntries == 0)
         let counter = LoadCounter()
         s.m.cpu.tap = counter
+        s.m.run(s.m.root, YieldMachine.markedRegisters(tag: 0xA))
         #expect(s.m.yield(to: s.c.name, target: 0x40, save: 300) == .success)
-        // The plan's words (the tag through the save location's three), and no entry moved.
-        #expect(counter.entryStores == YieldCache.save + 3, "yield-cache stores: \(counter.entryStores)")
+        // The plan's words (the tag through the frame filter), and no entry moved.
+        #expect(counter.entryStores == YieldCache.frames + 1, "yield-cache stores: \(counter.entryStores)")
         #expect(s.liveEntries == 1)
         // The way back keeps its own entry beside it: both directions stay.
         #expect(s.m.yield(to: 0, target: 300, save: 301) == .success)
