@@ -39,7 +39,8 @@ public enum Bench {
         "service.mappedInChild", "service.getIntState", "service.setIntState", "service.removeVAddr",
         "service.collect", "service.deletePartition",
         "yield.parent_to_child", "yield.child_to_parent", "yield.round_trip",
-        "yield.parent_to_child_cold", "yield.child_to_parent_cold", "irq.to_root_handler",
+        "yield.parent_to_child_cold", "yield.child_to_parent_cold",
+        "yield.parent_to_child_miss", "yield.child_to_parent_miss", "irq.to_root_handler",
     ]
     /// The threads library's paths, from the `threads-bench` system.
     public static let threadsSystem = "threads-bench"

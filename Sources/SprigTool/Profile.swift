@@ -16,8 +16,10 @@ public enum Profile {
         ("service.null", "root's call of the unknown service 0x999, counter read to counter read"),
         ("yield.parent_to_child", "root's yield to the child at its resume slot (steady state, round 8)"),
         ("yield.child_to_parent", "the child's yield to root (steady state, round 8)"),
-        ("yield.parent_to_child_cold", "root's yield right after a table change (cold round 8)"),
-        ("yield.child_to_parent_cold", "the child's yield right after a table change (cold round 8)"),
+        ("yield.parent_to_child_cold", "root's yield right after a page was given to the child and taken back (cold round 8)"),
+        ("yield.child_to_parent_cold", "the child's yield right after a page was given to it and taken back (cold round 8)"),
+        ("yield.parent_to_child_miss", "root's yield right after a partition was created and deleted: every cache entry ended (miss round 8)"),
+        ("yield.child_to_parent_miss", "the child's yield right after a partition was created and deleted (miss round 8)"),
         ("irq.to_root_handler", "the 8th timer interrupt in the spinning child, from its interrupt entry to root's handler's counter read"),
     ]
 
@@ -142,7 +144,7 @@ public enum Profile {
         guard let symbolizer = CrashSymbols.tool("llvm-symbolizer") else { throw ToolError("llvm-symbolizer is not installed") }
         let firstKernel = rips.firstIndex { $0 >= CrashSymbols.kernelBase } ?? rips.count
         let lastKernel = rips.lastIndex { $0 >= CrashSymbols.kernelBase } ?? -1
-        let startsInChild = path == "yield.child_to_parent" || path == "yield.child_to_parent_cold"
+        let startsInChild = path.hasPrefix("yield.child_to_parent")
         let endsInChild = path.hasPrefix("yield.parent_to_child")
         func elf(_ i: Int) -> URL {
             if rips[i] >= CrashSymbols.kernelBase { return kernel }

@@ -27,7 +27,8 @@ struct BenchCommand: ParsableCommand {
             its one-way switches (sched_yield; a pipe ping-pong) to the table as linux.* rows, and prints them side by side \
             with Sprig's null service and one-way yield, with the ratios (docs/bench.md, "Linux side by side").
             With --profile PATH (service.null, yield.parent_to_child, yield.child_to_parent, \
-            yield.parent_to_child_cold, yield.child_to_parent_cold, irq.to_root_handler), boots the same \
+            yield.parent_to_child_cold, yield.child_to_parent_cold, yield.parent_to_child_miss, \
+            yield.child_to_parent_miss, irq.to_root_handler), boots the same \
             system under gdb instead, steps one occurrence of PATH one instruction at a time, names every \
             instruction with the kernel's ELF and prints where they go: per phase, per step (the check, \
             cache or part of the switch each belongs to), per function in execution order and sorted. It also runs the bench once and says whether the profile's count \

@@ -29,10 +29,10 @@ struct ProfileBootTests {
         #expect(report.contains("= the bench's \(bench)"))
     }
 
-    @Test("the cold yield's profile names each check of the chain: the release kernel's inlined frames carry their names")
-    func coldYieldProfileNamesTheChainsSteps() throws {
+    @Test("the missed yield's profile names each check of the chain: the release kernel's inlined frames carry their names")
+    func missedYieldProfileNamesTheChainsSteps() throws {
         let (builder, products) = try Boot.products(.release)
-        let path = "yield.parent_to_child_cold"
+        let path = "yield.parent_to_child_miss"
         let profile = try Profile.run(products, project: builder.project, path: path)
         let bench = try Profile.benchCount(products, variant: .release, path: path)
         #expect(profile.count == bench, "profile \(profile.count), bench \(bench)")

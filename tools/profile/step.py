@@ -90,10 +90,10 @@ if path == 'service.null':
     marks[0].delete()
     emit(path, window())
 elif path.startswith('yield.'):
-    # Round k of the bench's yields (warm k = 1…16, cold k = 17…32) starts after the child's
+    # Round k of the bench's yields (warm k = 1…16, cold k = 17…32, miss k = 33…48) starts after the child's
     # counter read number 2k+1; from there the first root→child window is round k's
     # parent→child yield and the second child→root window its child→parent yield.
-    k = occurrence + (16 if path.endswith('_cold') else 0)
+    k = occurrence + (16 if path.endswith('_cold') else 32 if path.endswith('_miss') else 0)
     stop_at(CHILD, ignore=2 * k)
     down = 'parent_to_child' in path
     ups = 0

@@ -12,8 +12,12 @@
 ///   yielding partition's `syscall` stub to the one just after the other side's stub returns.
 /// * `yield.round_trip`: root → child → root, the child doing only its bookkeeping.
 /// * `yield.parent_to_child_cold` / `yield.child_to_parent_cold`: the same two yields right
-///   after a service that changed the child's tables (addVAddr then removeVAddr of a spare page),
-///   so the kernel's caches are empty and yield runs the whole check chain with its walks.
+///   after a service that changed the child's tables (addVAddr then removeVAddr of a spare page,
+///   which neither yield uses: the kernel's caches keep both plans, docs/yield.md "Leaf writes").
+/// * `yield.parent_to_child_miss` / `yield.child_to_parent_miss`: the same two yields right
+///   after a partition was created and deleted (structure pages taken and given back, which
+///   advances the cache generation): no entry of either cache hits, and yield runs the whole
+///   check chain with its walks.
 /// * `irq.to_root_handler`: a timer interrupt from a spinning child to the first instruction of
 ///   root's VIDT[32] handler (the child's loop adds at most a few instructions).
 import SprigABI
@@ -131,7 +135,7 @@ func benchRoot(_ bootInfoAddress: UInt64) {
     // plans are kept (`YieldCache`); the cold keys below measure the first yield after a change.
     r = Sprig.yield(child.name, target: childResumeSlot, save: parentResumeSlot)
     var down = Samples(), up = Samples(), trip = Samples()
-    var coldDown = Samples(), coldUp = Samples()
+    var coldDown = Samples(), coldUp = Samples(), missDown = Samples(), missUp = Samples()
     /// One measured round trip: root → child (`down`), child → root (`up`); returns both.
     func roundTrip(_ down: inout Samples, _ up: inout Samples) -> UInt64 {
         let t0 = readTSC()
@@ -152,11 +156,20 @@ func benchRoot(_ bootInfoAddress: UInt64) {
         if !Sprig.call(.removeVAddr, child.name, spareVA).succeeded { failures += 1 }
         _ = roundTrip(&coldDown, &coldUp)
     }
+    // And after a change that ends every cached answer: a partition created and deleted (the
+    // service bench's pages, all given back by each round's deletePartition).
+    for _ in 0..<rounds {
+        if !Sprig.call(.createPartition, d, pml4, sh1, sh2, list).succeeded { failures += 1 }
+        if !Sprig.call(.deletePartition, d).succeeded { failures += 1 }
+        _ = roundTrip(&missDown, &missUp)
+    }
     down.report("yield.parent_to_child", baseline: baseline)
     up.report("yield.child_to_parent", baseline: baseline)
     trip.report("yield.round_trip", baseline: baseline)
     coldDown.report("yield.parent_to_child_cold", baseline: baseline)
     coldUp.report("yield.child_to_parent_cold", baseline: baseline)
+    missDown.report("yield.parent_to_child_miss", baseline: baseline)
+    missUp.report("yield.child_to_parent_miss", baseline: baseline)
     if failures > 0 {
         out.line("bench: a yield failed  <-- FAILED")
         Sprig.powerOff(5)
