@@ -9,8 +9,10 @@
 /// * only walks that reach a user-accessible page are kept, with whether ring 3 may write it;
 /// * each entry's tag carries the cache generation it was filled in, and a lookup hits only an
 ///   entry of the current generation: every write to a table, shadow or descriptor page
-///   advances it (`Structures`, KernelWrites.swift, the only code that can write them), so an
-///   entry is never older than the tables and the descriptor it was read from;
+///   advances it (`Structures`, KernelWrites.swift, the only code that can write them), but a
+///   level-1 entry written through `Structures.writeLeaf`, which drops the one translation that
+///   read it instead (`drop`); so an entry is never older than the tables and the descriptor it
+///   was read from;
 /// * it lives in platform storage outside physical memory (`KernelCache`, the first `words`
 ///   words), so filling it changes no partition's memory and no kernel structure: a refused
 ///   yield that filled it still changed nothing.
