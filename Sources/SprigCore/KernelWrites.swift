@@ -22,7 +22,7 @@
 /// One narrower door, `Structures.writeLeaf`, for a leaf-level word (a level-1 table entry, a
 /// shadow leaf word: what `addVAddr` and `removeVAddr` write): instead of advancing the
 /// generation it drops the entries that can have read the old word: the translation it served
-/// and the plans naming the frame it mapped (or the descriptor it flagged) (`writeLeaf` says why). So a
+/// and the plans naming the frame it mapped (`writeLeaf` says why). So a
 /// page given to a child and taken back ends no plan that did not use that page.
 ///
 /// Two kinds of word are written without advancing it:
@@ -100,30 +100,24 @@ package enum Structures {
     ///   VIDT page, a context page, or the callee descriptor through the child lookup). So: the
     ///   old entry present → drop the translation of `va` in `owner` and every plan naming its
     ///   frame (`TranslationCache.drop`, `KernelCache.dropPlans`); not present → no answer read it.
-    /// * `.shadow1`, a shadow-1 leaf word: only the child lookup reads one, and only succeeds on
-    ///   a word flagging a descriptor, which is then the plan's callee. So: the old word flags
-    ///   descriptor D → drop every entry naming D.
-    /// * `.shadow2`: no cache reads shadow 2.
+    /// * `.shadow`, a shadow leaf word: no cache reads shadow 2, and of shadow 1 only the child
+    ///   lookup reads a word, and succeeds only on one flagging a descriptor; those are written
+    ///   only through `write` (`createPartition`, `deletePartition`). So nothing to drop.
     ///
     /// The generation stays: the upper levels and the descriptors, which every answer also
     /// read, change only through `write`, `zero` and `copyWords`.
     /// - Precondition: `at` is a level-1 table entry or a shadow leaf word of the kind named
-    ///   (`Shadow.leafSlots`); an upper-level entry must go through `write`.
+    ///   (`Shadow.leafSlots`); an upper-level entry, or a shadow-1 word flagging a descriptor,
+    ///   must go through `write`.
     @inline(__always)
     package static func writeLeaf<P: Platform>(_ p: P, _ kind: LeafWord, _ at: PhysicalAddress, _ value: UInt64) {
         let old = p.load(at)
         p.store(at, value, WriteAccess())
-        switch kind {
-        case .table(let owner, let va):
-            let e = PageTableEntry(raw: old)
-            if e.isPresent {
-                TranslationCache.drop(p, descriptor: owner, page: va.raw)
-                KernelCache.dropPlans(p, naming: e.frame.raw)
-            }
-        case .shadow1:
-            if old & Shadow.descriptorFlag != 0 { KernelCache.dropPlans(p, naming: old & ~Shadow.descriptorFlag) }
-        case .shadow2:
-            break
+        guard case .table(let owner, let va) = kind else { return }
+        let e = PageTableEntry(raw: old)
+        if e.isPresent {
+            TranslationCache.drop(p, descriptor: owner, page: va.raw)
+            KernelCache.dropPlans(p, naming: e.frame.raw)
         }
     }
 
@@ -132,10 +126,10 @@ package enum Structures {
         /// The level-1 page-table entry that maps the page `va` in `owner`'s tables (only the
         /// walk of that page in that partition reads it: no two partitions share a table page).
         case table(owner: Descriptor, va: VirtualAddress)
-        /// A shadow-1 leaf word (of any partition).
-        case shadow1
-        /// A shadow-2 leaf word.
-        case shadow2
+        /// A shadow leaf word no cached answer read: a shadow-2 word, or a shadow-1 word that
+        /// flags no descriptor before the write (a page kept or given, what `addVAddr` and
+        /// `removeVAddr` change).
+        case shadow
     }
 
     /// Writes a descriptor word that no cache keeps (the interrupt state): no generation

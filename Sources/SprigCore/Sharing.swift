@@ -40,9 +40,9 @@ package enum Sharing {
 
         // Leaf words only: the caches keep every answer that did not read them (`writeLeaf`).
         Structures.writeLeaf(p, .table(owner: child, va: va), slots.entryAt, PageTableEntry.leaf(page.paddr, rights: rights).raw)
-        Structures.writeLeaf(p, .shadow1, slots.sh1At, 0)
-        Structures.writeLeaf(p, .shadow2, slots.sh2At, page.va.raw)
-        Structures.writeLeaf(p, .shadow1, page.slots.sh1At, child.paddr.raw)
+        Structures.writeLeaf(p, .shadow, slots.sh1At, 0)
+        Structures.writeLeaf(p, .shadow, slots.sh2At, page.va.raw)
+        Structures.writeLeaf(p, .shadow, page.slots.sh1At, child.paddr.raw)
 
         assert(mappedInChild(p, caller: caller, vaParent: vaParent).child == name.raw)
         return .success
@@ -71,8 +71,8 @@ package enum Sharing {
 
         // Leaf words only: the caches drop what named the page and keep the rest (`writeLeaf`).
         Structures.writeLeaf(p, .table(owner: child, va: va), slots.entryAt, 0)
-        Structures.writeLeaf(p, .shadow2, slots.sh2At, 0)
-        Structures.writeLeaf(p, .shadow1, parentSlots.sh1At, 0)
+        Structures.writeLeaf(p, .shadow, slots.sh2At, 0)
+        Structures.writeLeaf(p, .shadow, parentSlots.sh1At, 0)
 
         assert(mappedInChild(p, caller: caller, vaParent: UserAddress(vaParent.raw)).child == 0)
         return .success

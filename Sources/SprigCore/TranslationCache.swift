@@ -47,12 +47,12 @@ package enum TranslationCache {
     @inline(__always)
     static func drop<P: Platform>(_ p: P, descriptor: Descriptor, page: UInt64) {
         let i = set(descriptor: descriptor.paddr.raw, page: page)
-        var k = i
-        while k < i &+ ways &* 3 {
-            if p.translationCacheLoad(k) == descriptor.paddr.raw, p.translationCacheLoad(k &+ 1) & ~KernelCache.stampMask == page {
-                p.translationCacheStore(k &+ 1, 0)
-            }
-            k &+= 3
+        // Both ways of the set, as `translate` reads them; a tag of 0 is an empty entry.
+        if p.translationCacheLoad(i) == descriptor.paddr.raw, p.translationCacheLoad(i &+ 1) & ~KernelCache.stampMask == page {
+            p.translationCacheStore(i &+ 1, 0)
+        }
+        if p.translationCacheLoad(i &+ 3) == descriptor.paddr.raw, p.translationCacheLoad(i &+ 4) & ~KernelCache.stampMask == page {
+            p.translationCacheStore(i &+ 4, 0)
         }
     }
 

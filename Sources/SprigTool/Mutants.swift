@@ -119,8 +119,8 @@ public enum Mutants {
             file: "Sources/SprigCore/Sharing.swift",
             original: """
                         Structures.writeLeaf(p, .table(owner: child, va: va), slots.entryAt, 0)
-                        Structures.writeLeaf(p, .shadow2, slots.sh2At, 0)
-                        Structures.writeLeaf(p, .shadow1, parentSlots.sh1At, 0)
+                        Structures.writeLeaf(p, .shadow, slots.sh2At, 0)
+                        Structures.writeLeaf(p, .shadow, parentSlots.sh1At, 0)
                 """,
             replacement: """
                         p.store(slots.entryAt, 0, WriteAccess())
@@ -142,10 +142,10 @@ public enum Mutants {
             summary: "a leaf write (addVAddr, removeVAddr) drops no cache entry, so the caches keep a translation and a plan through a page the child no longer maps",
             file: "Sources/SprigCore/KernelWrites.swift",
             original: """
-                            if e.isPresent {
+                        if e.isPresent {
                 """,
             replacement: """
-                            if e.isPresent && false {
+                        if e.isPresent && false {
                 """),
         Mutant(
             name: "yield-cache-vidt",

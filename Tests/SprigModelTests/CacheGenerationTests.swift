@@ -66,9 +66,9 @@ import Testing
     }
 
     /// A leaf write (`Structures.writeLeaf`) ends exactly what read the word it replaces: the
-    /// translation of that page and the plans naming the frame it mapped, or the descriptor a
-    /// shadow-1 word flagged; the generation stays.
-    @Test func aLeafWriteEndsWhatReadTheOldWord() {
+    /// translation of that page and the plans naming the frame it mapped; a shadow word no
+    /// cached answer read ends nothing; the generation stays.
+    @Test func aLeafWriteEndsWhatReadTheOldWord() throws {
         let s = PingPong()
         s.roundTrip()
         let stamp = KernelCache.stamp(s.m.memory)
@@ -80,25 +80,28 @@ import Testing
             }
         }
         #expect(kept(caller: s.m.root.descriptor.raw) && kept(caller: child.paddr.raw))
-        // Root's shadow-1 word flagging the child's descriptor page, written back unchanged
-        // through the leaf door: root's plan (whose callee it names) ends, the child's stays.
-        let nameSlots = Shadow.leafSlots(s.m.memory, descriptor: s.m.machine.descriptor(s.m.root.descriptor),
-                                         va: VirtualAddress(s.c.name))!
-        Structures.writeLeaf(s.m.memory, .shadow1, nameSlots.sh1At, s.m.memory.load(nameSlots.sh1At))
-        #expect(!kept(caller: s.m.root.descriptor.raw) && kept(caller: child.paddr.raw))
-        #expect(KernelCache.stamp(s.m.memory) == stamp)
-        s.m.checkProperties()
-        // A shadow-2 word ends nothing; the child's handler leaf ends the child's translation of
-        // it (and no plan is left that names it).
-        s.roundTrip()
         let translations = Self.liveTranslations(s.m.memory)
+        // The handler page's shadow words, written back unchanged: nothing ends.
         let handlerSlots = Shadow.leafSlots(s.m.memory, descriptor: child, va: VirtualAddress(s.handler))!
-        Structures.writeLeaf(s.m.memory, .shadow2, handlerSlots.sh2At, s.m.memory.load(handlerSlots.sh2At))
+        Structures.writeLeaf(s.m.memory, .shadow, handlerSlots.sh1At, s.m.memory.load(handlerSlots.sh1At))
+        Structures.writeLeaf(s.m.memory, .shadow, handlerSlots.sh2At, s.m.memory.load(handlerSlots.sh2At))
         #expect(s.liveEntries == 2 && Self.liveTranslations(s.m.memory) == translations)
+        // Its table entry: the child's translation of the page and root's plan, which enters the
+        // child there, end; the child's way back, which does not use the page, stays.
         Structures.writeLeaf(s.m.memory, .table(owner: child, va: VirtualAddress(s.handler)), handlerSlots.entryAt,
                              s.m.memory.load(handlerSlots.entryAt))
-        #expect(s.liveEntries == 1 && Self.liveTranslations(s.m.memory) == translations - 1)
+        #expect(!kept(caller: s.m.root.descriptor.raw) && kept(caller: child.paddr.raw))
+        #expect(Self.liveTranslations(s.m.memory) == translations - 1)
         #expect(KernelCache.stamp(s.m.memory) == stamp)
+        s.m.checkProperties()
+        // A not-present entry (what addVAddr replaces) ends nothing: no cached answer read it.
+        s.roundTrip()
+        let unmapped = try #require((0..<UInt64(512)).lazy.map { VirtualAddress(YieldMachine.poolBase + $0 << 12) }.first {
+            Shadow.leafSlots(s.m.memory, descriptor: child, va: $0).map { !PageTableEntry(raw: s.m.memory.load($0.entryAt)).isPresent } == true
+        })
+        let free = Shadow.leafSlots(s.m.memory, descriptor: child, va: unmapped)!
+        Structures.writeLeaf(s.m.memory, .table(owner: child, va: unmapped), free.entryAt, 0)
+        #expect(s.liveEntries == 2 && Self.liveTranslations(s.m.memory) == translations)
         s.m.checkProperties()
     }
 

@@ -42,11 +42,14 @@
 ///   the generation word set to 0 (as right after a wrap); root and A yield to each other,
 ///   A's `VIDT[32]` naming a context on one, then another page whose translations fill both
 ///   entries of the translation cache's first set, until yields filled both entries of the
-///   yield cache's first set too; root takes back A's VIDT page and those two pages (every
-///   entry involving A is now stale, in both caches); the generation
-///   word is set to the last before the wrap (as the structure writes that touch no entry up
-///   to there would leave it); and root gives A a VIDT page again: that one write wraps the
-///   generation, which must empty both caches, or the stale entries of generation 0 hit again.
+///   yield cache's first set too; root deletes A (every entry involving A is now stale, in
+///   both caches, and dead by the generation: deletePartition's writes advance it, where a
+///   leaf write would have dropped the entries one by one); the generation word is set to n
+///   steps before the wrap, n the advances a new child of root takes (counted on a first
+///   creation of it, deleted again), as the structure writes that touch no entry up to there
+///   would leave it; and root creates that child again: its last structure write wraps the
+///   generation to 0, which must empty both caches, or the stale entries of generation 0 hit
+///   again.
 ///   The start state's properties see them (they are checked before any step; a restored
 ///   state gets the explorer's own generation, so only the start can hold this one).
 /// * `deliveries` — the tree start (root → A → B) with root's `VIDT[8]` set as well, and **B
@@ -203,9 +206,6 @@ public enum Scenario: String, CaseIterable, Sendable {
         }
         for i in 0..<KernelCache.words { storage.translationCacheStore(i, 0) }
         storage.translationCacheStore(KernelCache.generation, KernelCache.live)
-        t = m.tree()
-        guard let vidtLeaf = t.partitions[a].byVA[AddressSpace.vidt] else { preconditionFailure("scenario: A has no VIDT") }
-        let oldVIDT = t.partitions[a].leaves[vidtLeaf].sh2
         // Save slots past the kernel's, whose VIDT entries are 0 (the caller's context is
         // dropped): each a new key, until two fell in the yield cache's first set.
         var save = VIDTIndex.stiSave + 1
@@ -226,12 +226,22 @@ public enum Scenario: String, CaseIterable, Sendable {
         let firstSet = (0..<6).map { storage.translationCacheLoad($0) }
         precondition(firstSet == [aDescriptor, pages[1] | KernelCache.live, firstSet[2], aDescriptor, pages[0] | KernelCache.live, firstSet[5]],
                      "scenario: the translation cache's first set does not hold A's two context pages")
-        for va in [AddressSpace.vidt] + pages { run(.call(.removeVAddr, aName, va), .returned(.success, value: 0)) }
-        storage.translationCacheStore(KernelCache.generation, KernelCache.live | 0xFFFF << 47)
-        guard let vidt = CallerView(m.tree(), root, m).fresh.first(where: { $0 != oldVIDT }) else {
-            preconditionFailure("scenario: root has no page for A's VIDT")
-        }
-        run(.call(.addVAddr, vidt, aName, AddressSpace.vidt, Rights.read | Rights.write), .returned(.success, value: 0))
+        // A new child B of root, counting the generation's advances it takes (n); then every
+        // entry made stale by writes that advance the generation rather than drop them (a leaf
+        // write, removeVAddr's, would drop them: docs/yield.md, "Leaf writes"): A deleted.
+        let s = CallerView(m.tree(), root, m).fresh.prefix(5).map { $0 }
+        precondition(s.count == 5, "scenario: root has no five pages for a new child")
+        let before = storage.translationCacheLoad(KernelCache.generation)
+        run(.call(.createPartition, s[0], s[1], s[2], s[3], s[4]), .returned(.success, value: 0))
+        let n = (storage.translationCacheLoad(KernelCache.generation) &- before) >> 47
+        run(.call(.deletePartition, aName), .returned(.success, value: 0))
+        run(.call(.deletePartition, s[0]), .returned(.success, value: 0))
+        // B again, from n steps before the wrap: its last structure step wraps the generation,
+        // which leaves it at 0, the generation the stale entries were filled in.
+        storage.translationCacheStore(KernelCache.generation, KernelCache.live | (0x1_0000 - n) << 47)
+        run(.call(.createPartition, s[0], s[1], s[2], s[3], s[4]), .returned(.success, value: 0))
+        precondition(storage.translationCacheLoad(KernelCache.generation) == KernelCache.live,
+                     "scenario: B's second creation did not end at the wrap")
     }
 
     private static func buildDeliveries(_ system: ModelSystem) {
