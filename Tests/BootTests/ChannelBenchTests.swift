@@ -1,8 +1,8 @@
 /// Boot test of `channel-bench` (systems/channel-bench) under `sprig bench`'s method: every
 /// message of the six channels arrives as sent (the receiver checks each byte and counts a
 /// failure otherwise), and the numbers have the shape the two transfers must give: a copy costs
-/// more the longer the message, a hand-over (the page moved, never shared) the same at every
-/// size.
+/// more the longer the message, a hand-over (the page moved, never shared) about the same at
+/// every size.
 import Foundation
 import SprigABI
 import SprigTool
@@ -19,7 +19,11 @@ struct ChannelBenchTests {
         let copy = try [64, 1024, 4072].map { try m("channel.copy.\($0)").median }
         let handover = try [64, 1024, 4072].map { try m("channel.handover.\($0)").median }
         #expect(copy[0] < copy[1] && copy[1] < copy[2], "a copy costs more for more bytes: \(copy)")
-        #expect(handover[0] == handover[1] && handover[1] == handover[2], "a hand-over moves one page whatever it holds: \(handover)")
+        // A hand-over moves one page whatever it holds: its cost does not grow with the message.
+        // It is not exactly the same on every channel: removeVAddr's leaf write compares the
+        // seven page words of the yield plans whose page filter has the moved page's bit
+        // (docs/yield.md, "Leaf writes"), which depends on where the page lies, not on its bytes.
+        #expect(handover.max()! - handover.min()! < (copy[1] - copy[0]) / 4, "a hand-over moves one page whatever it holds: \(handover)")
         // The compiler's crossover is where the measured lines meet (PlanCompiler.handoverFromBytes).
         #expect(copy[0] < handover[0] && copy[2] > handover[2])
         let handoverEvent = try m("event.handover"), interruptEvent = try m("event.interrupt")

@@ -310,3 +310,60 @@ private final class LoadCounter: PlatformTap {
         #expect(s.m.machine.checkAllProperties().isEmpty)
     }
 }
+
+/// The leaf door's drop (`Structures.writeLeaf`, `KernelCache.dropPlans`) against every page a
+/// plan can name: each of 68 pages of the child (every value of the page filter's bit, twice)
+/// as the page of the child's context, at its start, in the upper half of the page and
+/// straddling into the next page; for each, root's plan into it and the child's plan saving
+/// there, then root takes back the first page, or the second: both plans end, and a third plan
+/// that uses neither page stays (docs/yield.md, "Leaf writes").
+@Suite struct LeafDropTests {
+    @Test func takingBackAnyPageOfAPlanEndsItAndOnlyIt() {
+        let m = YieldMachine(pages: 1400)
+        let c = m.makeChild(of: m.root, poolPages: 72)
+        let root = m.machine.descriptor(m.root.descriptor)
+        let rootSlot = m.root.take(1)[0].va
+        m.setVIDT(m.root, 300, rootSlot)
+        // The third plan: root into the child at 0x41, on the child's last pool page.
+        let other = YieldMachine.poolBase + 71 * AddressSpace.pageSize
+        m.writeContext(c, at: other, tag: 0xD)
+        m.setVIDT(c, 0x41, other)
+        func kept(caller: PhysicalAddress, target: UInt64) -> Bool {
+            stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords).contains {
+                KernelCache.isLive(tag: m.memory.translationCacheLoad($0 + YieldCache.tag), stamp: KernelCache.stamp(m.memory))
+                    && m.memory.translationCacheLoad($0 + YieldCache.caller) == caller.raw
+                    && m.memory.translationCacheLoad($0 + YieldCache.tag) & 0xFFFF == target
+            }
+        }
+        for i in 0..<UInt64(68) {
+            for offset: UInt64 in [0, 0x900, 0xE80] {
+                let va = YieldMachine.poolBase + i * AddressSpace.pageSize + offset
+                let straddles = offset + UInt64(ContextLayout.size) > AddressSpace.pageSize
+                for removed in straddles ? [i, i + 1] : [i] {
+                    m.writeContext(c, at: va, tag: 0xC)
+                    m.setVIDT(c, 0x40, va)
+                    m.setVIDT(c, 301, va)
+                    m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
+                    #expect(m.yield(to: c.name, target: 0x41, save: 300) == .success)
+                    #expect(m.yield(to: 0, target: 300, save: 301) == .success)
+                    #expect(m.yield(to: c.name, target: 0x40, save: 300) == .success)
+                    #expect(m.yield(to: 0, target: 300, save: 301) == .success)
+                    #expect(kept(caller: m.root.descriptor, target: 0x40) && kept(caller: c.descriptor, target: 300)
+                            && kept(caller: m.root.descriptor, target: 0x41))
+                    // Root takes the page back and gives it again at once.
+                    let page = YieldMachine.poolBase + removed * AddressSpace.pageSize
+                    let frame = m.paddr(c, page)
+                    m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
+                    #expect(Kernel.dispatch(m.cpu, caller: root, service: Service.removeVAddr.rawValue, c.name, page, 0, 0, 0).status == .success)
+                    let where_ = "page \(removed) (frame 0x\(String(frame.raw, radix: 16))), context at +0x\(String(offset, radix: 16))"
+                    #expect(!kept(caller: m.root.descriptor, target: 0x40), "root's plan into \(where_) was kept")
+                    #expect(!kept(caller: c.descriptor, target: 300), "the child's plan saving at \(where_) was kept")
+                    #expect(kept(caller: m.root.descriptor, target: 0x41), "a plan that does not use \(where_) ended")
+                    m.checkProperties()
+                    #expect(Kernel.dispatch(m.cpu, caller: root, service: Service.addVAddr.rawValue,
+                                            AddressSpace.rootWindowBase + frame.raw, c.name, page, Rights.read | Rights.write, 0).status == .success)
+                }
+            }
+        }
+    }
+}
