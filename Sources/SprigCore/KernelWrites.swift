@@ -92,7 +92,7 @@ package enum Structures {
 
     /// Writes a leaf-level word (`kind` says which) of a partition's tables or shadows, and ends
     /// exactly the cached answers that could have read the word it replaces, instead of every
-    /// answer (docs/yield.md, "Invalidation by what an answer read"):
+    /// answer (docs/yield.md, "Leaf writes: ending only what read the old word"):
     ///
     /// * `.table`, the level-1 entry mapping `va` in `owner`: a cached answer is a walk that
     ///   succeeded, so if it read this entry, the entry was present, and the walk was the

@@ -48,4 +48,26 @@ struct KernelWritesTests {
             }
         }
     }
+
+    /// The leaf door drops only what read the old word, which is sound for the level-1 table
+    /// entries and the shadow leaf words of a page given or taken back and for nothing else
+    /// (`Structures.writeLeaf`): its callers are addVAddr's four writes and removeVAddr's three,
+    /// each on a leaf slot (`Shadow.leafSlots`), and nothing else writes through it.
+    @Test("only Sharing.swift writes through the leaf door: addVAddr's four leaf words and removeVAddr's three")
+    func leafDoorCallers() throws {
+        for (file, code) in try Self.otherSources() {
+            let lines = code.split(separator: "\n").filter { $0.contains("Structures.writeLeaf(") }
+            if file == "Sharing.swift" {
+                #expect(lines.count == 7, "\(lines)")
+                for line in lines {
+                    let table = line.contains(".table(owner: child, va: va), slots.entryAt,")
+                    let shadow = line.contains(".shadow, slots.sh1At,") || line.contains(".shadow, slots.sh2At,")
+                        || line.contains(".shadow, page.slots.sh1At,") || line.contains(".shadow, parentSlots.sh1At,")
+                    #expect(table || shadow, "not a leaf slot of the page given or taken back: \(line)")
+                }
+            } else {
+                #expect(lines.isEmpty, "\(file) writes through the leaf door: \(lines)")
+            }
+        }
+    }
 }
