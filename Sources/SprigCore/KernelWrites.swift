@@ -111,10 +111,12 @@ package enum Structures {
     ///   must go through `write`.
     @inline(__always)
     package static func writeLeaf<P: Platform>(_ p: P, _ kind: LeafWord, _ at: PhysicalAddress, _ value: UInt64) {
-        let old = p.load(at)
+        guard case .table(let owner, let va) = kind else {
+            p.store(at, value, WriteAccess())
+            return
+        }
+        let e = PageTableEntry(raw: p.load(at))
         p.store(at, value, WriteAccess())
-        guard case .table(let owner, let va) = kind else { return }
-        let e = PageTableEntry(raw: old)
         if e.isPresent {
             TranslationCache.drop(p, descriptor: owner, page: va.raw)
             KernelCache.dropPlans(p, naming: e.frame.raw)

@@ -11,9 +11,9 @@
 /// * the page tables and shadows of caller and callee, and descriptors' fixed fields (parent,
 ///   root table) — kernel structures, which only `Structures` (KernelWrites.swift) can write,
 ///   and every write there advances the cache generation: an entry carries the generation it
-///   was filled in (in its tag) and hits only while that is still the current one; but a leaf
-///   word written through `Structures.writeLeaf` ends only the entries naming the page it
-///   mapped or the descriptor it flagged (`KernelCache.dropPlans`, through `frames`);
+///   was filled in (in its tag) and hits only while that is still the current one; but a
+///   level-1 table entry written through `Structures.writeLeaf` ends only the entries naming
+///   the page it mapped (`KernelCache.dropPlans`, through `frames`);
 /// * the two VIDT entries read (the callee's at the target index, the caller's at the save
 ///   index) — partition memory, which ring 3 may rewrite at any time: a hit re-reads both, at
 ///   the VIDT pages the entry holds, and is a hit only if both still hold the values the checks
@@ -50,7 +50,7 @@ package enum YieldCache {
     package static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
     package static let target = 9, save = 12  // each: first, firstBytes, second
     /// The pages the entry names, as a 64-bit filter: bit `page >> 12 & 63` of each
-    /// (`frameBit`), so that `KernelCache.drop` compares an entry's pages only when one of them
+    /// (`frameBit`), so that `KernelCache.dropPlans` compares an entry's pages only when one of them
     /// may be the dropped one.
     package static let frames = 15
 

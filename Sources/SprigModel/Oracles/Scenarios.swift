@@ -190,7 +190,7 @@ public enum Scenario: String, CaseIterable, Sendable {
             let outcome = step.apply(to: system)
             precondition(outcome.trap?.outcome == expected, "scenario: \(step) \(outcome)")
         }
-        var t = m.tree()
+        let t = m.tree()
         guard let root = t.partitions.firstIndex(where: { $0.parent == nil }),
               let aName = CallerView(t, root, m).children.first,
               let a = t.partitions.firstIndex(where: { $0.parent == root })
