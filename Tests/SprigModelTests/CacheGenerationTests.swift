@@ -73,12 +73,7 @@ import Testing
         s.roundTrip()
         let stamp = KernelCache.stamp(s.m.memory)
         let child = s.m.machine.descriptor(s.c.descriptor)
-        func kept(caller: UInt64) -> Bool {
-            stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords).contains {
-                KernelCache.isLive(tag: s.m.memory.translationCacheLoad($0 + YieldCache.tag), stamp: KernelCache.stamp(s.m.memory))
-                    && s.m.memory.translationCacheLoad($0 + YieldCache.caller) == caller
-            }
-        }
+        func kept(caller: UInt64) -> Bool { s.m.keepsPlan(caller: PhysicalAddress(caller)) }
         #expect(kept(caller: s.m.root.descriptor.raw) && kept(caller: child.paddr.raw))
         let translations = Self.liveTranslations(s.m.memory)
         // The handler page's shadow words, written back unchanged: nothing ends.

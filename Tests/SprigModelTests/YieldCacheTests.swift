@@ -67,10 +67,7 @@ private final class LoadCounter: PlatformTap {
             #expect(m.cpu.currentPartition.paddr == m.root.descriptor, sourceLocation: sourceLocation)
         }
 
-        var liveEntries: Int {
-            stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords)
-                .filter { KernelCache.isLive(tag: m.memory.translationCacheLoad($0 + YieldCache.tag), stamp: KernelCache.stamp(m.memory)) }.count
-        }
+        var liveEntries: Int { m.liveYieldEntries.count }
 
         /// The page-table pages of root and the child (every level), for `LoadCounter`.
         var tablePages: Set<UInt64> {
@@ -328,13 +325,7 @@ private final class LoadCounter: PlatformTap {
         let other = YieldMachine.poolBase + 71 * AddressSpace.pageSize
         m.writeContext(c, at: other, tag: 0xD)
         m.setVIDT(c, 0x41, other)
-        func kept(caller: PhysicalAddress, target: UInt64) -> Bool {
-            stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords).contains {
-                KernelCache.isLive(tag: m.memory.translationCacheLoad($0 + YieldCache.tag), stamp: KernelCache.stamp(m.memory))
-                    && m.memory.translationCacheLoad($0 + YieldCache.caller) == caller.raw
-                    && m.memory.translationCacheLoad($0 + YieldCache.tag) & 0xFFFF == target
-            }
-        }
+        func kept(caller: PhysicalAddress, target: UInt64) -> Bool { m.keepsPlan(caller: caller, target: target) }
         for i in 0..<UInt64(68) {
             for offset: UInt64 in [0, 0x900, 0xE80] {
                 let va = YieldMachine.poolBase + i * AddressSpace.pageSize + offset

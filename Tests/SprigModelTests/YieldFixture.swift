@@ -160,6 +160,24 @@ final class YieldMachine {
         #expect(snapshot == before ? true : false, "a refused call changed the machine", sourceLocation: sourceLocation)
     }
 
+    // MARK: The yield cache
+
+    /// Storage indices of the yield-cache entries a lookup can hit now (of the current generation).
+    var liveYieldEntries: [Int] {
+        stride(from: YieldCache.base, to: YieldCache.base + YieldCache.words, by: YieldCache.entryWords).filter {
+            KernelCache.isLive(tag: memory.translationCacheLoad($0 + YieldCache.tag), stamp: KernelCache.stamp(memory))
+        }
+    }
+
+    /// Whether a live yield-cache entry keeps a plan of `caller`, at the target index `target`
+    /// when one is given.
+    func keepsPlan(caller: PhysicalAddress, target: UInt64? = nil) -> Bool {
+        liveYieldEntries.contains { e in
+            memory.translationCacheLoad(e + YieldCache.caller) == caller.raw
+                && (target == nil || memory.translationCacheLoad(e + YieldCache.tag) & 0xFFFF == target)
+        }
+    }
+
     /// yield as the current partition.
     func yield(to callee: UInt64, target: UInt64, save: UInt64, onYield: UInt64 = 0, onWake: UInt64 = 0) -> Status {
         Yield.yield(cpu, callee: UserAddress(callee), targetInterrupt: UncheckedVIDTIndex(target), saveIndex: UncheckedVIDTIndex(save),
