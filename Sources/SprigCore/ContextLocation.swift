@@ -41,6 +41,9 @@ package struct ContextLocation: Equatable, Sendable {
 
     @inlinable var secondBytes: UInt64 { UInt64(ContextLayout.size) &- firstBytes }
 
+    /// Whether the whole context lies on its first page.
+    @inlinable package var isOnOnePage: Bool { firstBytes == UInt64(ContextLayout.size) }
+
     /// Whether any byte of `self` is a byte of `other` (physical byte ranges).
     @inline(__always) package func overlaps(_ other: ContextLocation) -> Bool {
         func meet(_ a: PhysicalAddress, _ n: UInt64, _ b: PhysicalAddress, _ m: UInt64) -> Bool {

@@ -92,10 +92,56 @@ extension Kernel {
     /// What `trap` decides for a system call that `unknownNumber` did not refuse.
     @inline(__always)
     package static func knownSystemCall<P: CPUPlatform>(_ p: P, number: UInt64, _ a: SystemCallArguments) -> TrapOutcome {
-        let outcome = systemCall(p, number: number, a)
-        // Only a successful yield loaded a context (.resume).
+        // yield first: the hot path, before the service table.
+        if number == Service.yield.rawValue {
+            switch yieldFastpath(p, a) {
+            case .decided(let outcome): return outcome
+            case .chain(let set): return yieldChain(p, a, set: set)
+            }
+        }
+        let outcome = service(p, number: number, a)
+        // Only a successful yield loads a context (.resume).
         if case .resume = outcome {} else { returnAddress(p) }
         return outcome
+    }
+
+    /// What `knownSystemCall` decides for a yield, in the two steps of `Yield.yield`, which a
+    /// platform may run apart: the fastpath (`Yield.fastpath`), then, when it leaves the yield to
+    /// the chain, `yieldChain` with the set it gives. The machine reaches `yieldChain` by a
+    /// jump from a function that makes no call (`sprig_trap_syscall`), so the fastpath saves no
+    /// register.
+    @inline(__always)
+    package static func yieldFastpath<P: CPUPlatform>(_ p: P, _ a: SystemCallArguments) -> YieldStep {
+        switch Yield.fastpath(
+            p, callee: UserAddress(a.a0), targetInterrupt: UncheckedVIDTIndex(a.a1), saveIndex: UncheckedVIDTIndex(a.a2),
+            flagsOnYield: UncheckedInterruptState(a.a3), flagsOnWake: UncheckedInterruptState(a.a4)) {
+        case .decided(let status): return .decided(yieldOutcome(p, status))
+        case .chain(let set): return .chain(set: set)
+        }
+    }
+
+    /// The second step of a yield `yieldFastpath` did not decide: the chain (`Yield.chain`).
+    @inline(__always)
+    package static func yieldChain<P: CPUPlatform>(_ p: P, _ a: SystemCallArguments, set: Int) -> TrapOutcome {
+        yieldOutcome(p, Yield.chain(
+            p, callee: UserAddress(a.a0), targetInterrupt: UncheckedVIDTIndex(a.a1), saveIndex: UncheckedVIDTIndex(a.a2),
+            flagsOnYield: UncheckedInterruptState(a.a3), flagsOnWake: UncheckedInterruptState(a.a4), set: set))
+    }
+
+    /// What `yieldFastpath` gives: the yield's outcome, or the chain's `set` argument.
+    package enum YieldStep: Equatable {
+        case decided(TrapOutcome)
+        case chain(set: Int)
+    }
+
+    /// A yield's outcome for its status. On success the trapped state is the callee's context:
+    /// its rax/rdx stay as saved, and its rip is sanitized by the load; a refused yield resumes
+    /// the caller, through `returnAddress`.
+    @inline(__always)
+    static func yieldOutcome<P: CPUPlatform>(_ p: P, _ status: Status) -> TrapOutcome {
+        guard status != .success else { return .resume }
+        returnAddress(p)
+        return .returned(status, value: 0)
     }
 
     /// The last check on every way back to ring 3: the rip it resumes at is in the lower half.
@@ -112,19 +158,6 @@ extension Kernel {
     static func returnAddress<P: CPUPlatform>(_ p: P) {
         let rip = p.trappedRIP
         if rip >= AddressSpace.lowerHalfEnd { p.setTrappedRIP(UserRegisters.rip(rip)) }
-    }
-
-    @inline(__always)
-    static func systemCall<P: CPUPlatform>(_ p: P, number: UInt64, _ a: SystemCallArguments) -> TrapOutcome {
-        // yield first: the hot path, before the service table.
-        if number == Service.yield.rawValue {
-            let status = Yield.yield(
-                p, callee: UserAddress(a.a0), targetInterrupt: UncheckedVIDTIndex(a.a1), saveIndex: UncheckedVIDTIndex(a.a2),
-                flagsOnYield: UncheckedInterruptState(a.a3), flagsOnWake: UncheckedInterruptState(a.a4))
-            // On success the trapped state is the callee's context: its rax/rdx stay as saved.
-            return status == .success ? .resume : .returned(status, value: 0)
-        }
-        return service(p, number: number, a)
     }
 
     /// Every system call but yield, after yield's test; `number` is below `Service.numberLimit`

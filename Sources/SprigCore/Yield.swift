@@ -43,40 +43,73 @@ package enum Yield {
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
         flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
     ) -> Status {
-        // The fastpath: a flat run of guards on the common case (checks 1 and 2 pass, the yield
-        // cache holds checks 3–8 for these arguments), falling back to the whole chain on a miss.
-        // The key's cache set, for the fill on a miss; with an index out of range check 1 or 2
-        // refuses before any fill, so 0 stands in.
-        var set = 0
-        if let targetSlot = targetInterrupt.checked(), let saveSlot = saveIndex.checked() {
-            let caller = p.currentPartition
-            let s = YieldCache.set(caller: caller.paddr.raw, calleeName: callee.raw, targetInterrupt: targetSlot.index, saveIndex: saveSlot.index)
-            if let plan = YieldCache.find(p, caller: caller, calleeName: callee.raw, targetInterrupt: targetSlot, saveIndex: saveSlot, set: s) {
-                // 9. The callee must not have masked the target.
-                guard !VIDTIndex.isMasked(targetSlot.index, state: plan.callee(p).interruptState(p).raw)
-                else { return .interruptMasked }
-                commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
-                return .success
-            }
-            set = s
+        switch fastpath(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex,
+                        flagsOnYield: flagsOnYield, flagsOnWake: flagsOnWake) {
+        case .decided(let status):
+            return status
+        case .chain(let set):
+            return chain(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex,
+                         flagsOnYield: flagsOnYield, flagsOnWake: flagsOnWake, set: set)
         }
-        return chain(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex,
-                     flagsOnYield: flagsOnYield, flagsOnWake: flagsOnWake, set: set)
     }
 
-    /// Every yield the fastpath did not take (an index out of range, or no cache entry for these
-    /// arguments): the chain in order, without the cache probe the fastpath just made; `set` is
+    /// What `fastpath` did: decided the yield (switched, or refused it at check 9), or left it to
+    /// `chain` with the `set` argument `chain` takes.
+    package enum Fastpath: Equatable {
+        case decided(Status)
+        case chain(set: Int)
+    }
+
+    /// The fastpath: a flat run of guards on the common case (checks 1 and 2 pass, the yield
+    /// cache holds checks 3–8 for these arguments, both contexts lie on one page each), falling
+    /// back to the whole chain otherwise. `yield` is this, then `chain` when it says so; a
+    /// platform may run the two apart (`Kernel.yieldFastpath`): on the machine `chain` is reached
+    /// by a jump, so the fastpath makes no call and saves no register (docs/bench.md).
+    /// - Postcondition: `.decided(.success)` as `yield`'s success; `.decided(.interruptMasked)`
+    ///   and `.chain` changed nothing (the cache probe reads only).
+    @inline(__always)
+    package static func fastpath<P: CPUPlatform>(
+        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
+        flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
+    ) -> Fastpath {
+        // With an index out of range check 1 or 2 refuses before any fill: any set stands in.
+        guard let targetSlot = targetInterrupt.checked(), let saveSlot = saveIndex.checked() else { return .chain(set: 0) }
+        let caller = p.currentPartition
+        // The key's cache set, for the fill on a miss.
+        let s = YieldCache.set(caller: caller.paddr.raw, calleeName: callee.raw, targetInterrupt: targetSlot.index, saveIndex: saveSlot.index)
+        guard let plan = YieldCache.find(p, caller: caller, calleeName: callee.raw, targetInterrupt: targetSlot, saveIndex: saveSlot, set: s)
+        else { return .chain(set: s) }
+        // 9. The callee must not have masked the target.
+        guard !VIDTIndex.isMasked(targetSlot.index, state: plan.callee(p).interruptState(p).raw)
+        else { return .decided(.interruptMasked) }
+        // A context over two pages is copied word by word, out of line on the machine: the chain
+        // commits that plan (it probes the cache again: `chain`'s `keptSet`).
+        guard plan.onePage(p) else { return .chain(set: chain(keptSet: s)) }
+        commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
+        return .decided(.success)
+    }
+
+    /// `chain`'s `set` for a key the cache holds a plan for (`fastpath` found it): the chain
+    /// probes the cache first and commits that plan rather than filling a second entry.
+    @inline(__always)
+    package static func chain(keptSet s: Int) -> Int { ~s }
+
+    /// Every yield the fastpath did not decide (an index out of range, no cache entry for these
+    /// arguments, or a kept plan with a context over two pages): the chain in order. `set` is
     /// the key's cache set the fastpath computed (any value when an index is out of range:
-    /// check 1 or 2 refuses first). Out of line: inlined, its register pressure spilled on the
-    /// fastpath (docs/bench.md, "After: yield's own entry, …"); `set` a plain word, so that the
-    /// six arguments all go in registers (an optional's flag went on the stack).
+    /// check 1 or 2 refuses first), and the chain then skips the cache probe the fastpath just
+    /// made; or `chain(keptSet:)` of it, and the chain probes and commits the kept plan. Out of
+    /// line: inlined, its register pressure spilled on the fastpath (docs/bench.md, "After:
+    /// yield's own entry, …"); `set` a plain word, so that the six arguments all go in
+    /// registers (an optional's flag went on the stack).
     @inline(never)
-    static func chain<P: CPUPlatform>(
+    package static func chain<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
         flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState, set: Int
     ) -> Status {
         do throws(Status) {
-            let plan = try check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex, probe: false, set: set)
+            let kept = set < 0
+            let plan = try check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex, probe: kept, set: kept ? ~set : set)
             commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
             return .success
         } catch {

@@ -124,6 +124,10 @@ package enum YieldCache {
         @inline(__always) package func save<P: Platform>(_ p: P) -> ContextLocation? {
             p.translationCacheLoad(entry &+ saveVA) == 0 ? nil : location(p, YieldCache.save)
         }
+        /// Whether the target and the save slot (when there is one) each lie on one page.
+        @inline(__always) package func onePage<P: Platform>(_ p: P) -> Bool {
+            target(p).isOnOnePage && save(p)?.isOnOnePage ?? true
+        }
         @inline(__always) func location<P: Platform>(_ p: P, _ o: Int) -> ContextLocation {
             ContextLocation(first: PhysicalAddress(p.translationCacheLoad(entry &+ o)),
                             firstBytes: p.translationCacheLoad(entry &+ o &+ 1),

@@ -247,7 +247,7 @@ public final class ModelCPU: CPUPlatform {
         savedSinceEntry.append(location)
         let fpuWords = ContextLayout.fpuSize / 8
         var image: [UInt64]
-        if location.firstBytes == UInt64(ContextLayout.size) {
+        if location.isOnOnePage {
             image = fxsave(over: (0..<fpuWords).map { memory.load(location.word(at: ContextLayout.fpu + 8 * $0)) })
         } else {
             stagingArea = fxsave(over: stagingArea)
@@ -310,7 +310,7 @@ public final class ModelCPU: CPUPlatform {
         let image = (0..<(ContextLayout.fpuSize / 8)).map { word(ContextLayout.fpu + 8 * $0) }
         let mxcsr = UInt32(truncatingIfNeeded: image[3])
         let sane = UserRegisters.mxcsr(mxcsr, mask: mxcsrMask)
-        if location.firstBytes == UInt64(ContextLayout.size) && sane == mxcsr {
+        if location.isOnOnePage && sane == mxcsr {
             r.fpu = fxrstor(image)
         } else {
             stagingArea = image

@@ -76,7 +76,10 @@ public final class Builder {
 
     static func variantFlags(_ variant: Variant) -> [String] {
         switch variant {
-        case .release: return Builder.swiftDebugInfo
+        // Release: a function that makes no call sets up no frame (`sprig_trap_syscall`, which
+        // only jumps on, and every leaf); the crash report's frame-pointer walk then starts at
+        // the faulting leaf's caller's frame (docs/debugging.md). Debug keeps every frame.
+        case .release: return ["-Xcc", "-momit-leaf-frame-pointer"] + Builder.swiftDebugInfo
         case .debug: return ["-assert-config", "Debug", "-D", "SPRIG_DEBUG"] + Builder.swiftDebugInfo
         case .trace: return ["-assert-config", "Debug", "-D", "SPRIG_TRACE"]
         }

@@ -209,8 +209,8 @@ public enum Profile {
     /// routing (`hardwareInterrupt`: the cache probe, the save, the entry of root). An
     /// instruction's step is the outermost of its functions not among these; a router's own
     /// instructions are its step.
-    static let routers = ["sprig_trap_syscall", "sprig_trap", "sprigTrap", "sprigService", "sprigSyscallKnown", "Kernel.",
-                          "KernelEntry.", "Yield.yield", "Yield.chain", "Yield.check", "Yield.resolve", "Yield.commit", "Yield.enter",
+    static let routers = ["sprig_trap_syscall", "sprig_trap", "sprigTrap", "sprigService", "sprigSyscallKnown", "sprigYield",
+                          "Kernel.", "KernelEntry.", "Yield.yield", "Yield.fastpath", "Yield.chain", "Yield.check", "Yield.resolve", "Yield.commit", "Yield.enter",
                           "InterruptRouting.hardwareInterrupt"]
 
     /// The step of one instruction, by its frames (innermost first): e.g. `Partition.child` for

@@ -103,7 +103,7 @@ extension X86Platform: CPUPlatform {
         // Every path saves before it loads (one load per entry, last), so the frame still holds
         // the trapped general registers.
         assert(exitContext == 0, "a context save after a context load in one kernel entry")
-        if location.firstBytes == UInt64(ContextLayout.size) {
+        if location.isOnOnePage {
             // The common case, the context on one page: plain stores through the direct map and
             // FXSAVE straight into the context (its FPU area is 16-aligned since the context is).
             let c = X86Platform.pointer(location.first)
@@ -174,7 +174,7 @@ extension X86Platform: CPUPlatform {
         // sets, from the frame: `ExitContext`), and rip, rflags and rsp go straight to the iretq
         // words. The frame's general registers are never rewritten (the syscall exit relies on it).
         let registers: UnsafeMutablePointer<UInt64>
-        if location.firstBytes == UInt64(ContextLayout.size) {
+        if location.isOnOnePage {
             registers = X86Platform.pointer(location.first)
             loadOnePage(registers, ExitWords.words, interruptsEnabled: interruptsEnabled)
         } else {

@@ -10,7 +10,6 @@ import SprigFPUInstructions
 @_extern(c, "sprig_outl") func outl(_ port: UInt16, _ value: UInt32)
 @_extern(c, "sprig_read_cr2") func readCR2() -> UInt64
 @_extern(c, "sprig_read_cr3") func readCR3() -> UInt64
-@_extern(c, "sprig_write_cr3") func writeCR3(_ value: UInt64)
 @_extern(c, "sprig_read_cr0") func readCR0() -> UInt64
 @_extern(c, "sprig_read_cr4") func readCR4() -> UInt64
 @_extern(c, "sprig_write_cr4") func writeCR4(_ value: UInt64)
@@ -43,6 +42,10 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
     enterUserC(frame)
     while true {}
 }
+
+/// The CR3 load: inline assembly in include/fpu_instructions.h, inlined (no call).
+@inline(__always) func writeCR3(_ value: UInt64) { sprig_write_cr3(value) }
+
 /// FXSAVE, FXRSTOR, FNINIT: inline assembly in include/fpu_instructions.h, inlined (no call).
 @inline(__always) func fxsave(_ area: UnsafeMutablePointer<UInt64>) { sprig_fxsave(area) }
 @inline(__always) func fxrstor(_ area: UnsafeMutablePointer<UInt64>) { sprig_fxrstor(area) }

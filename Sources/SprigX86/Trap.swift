@@ -23,21 +23,39 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 
 /// `sprig_trap_syscall`: a `syscall` from ring 3 (`sprig_syscall_entry` stored its registers in the
 /// frame at `sprig_kernel_frame` and passes the five arguments and the number in the registers of
-/// a six-argument call). The same `Kernel.trap` as every entry, without the decode. Named for
-/// entry.S without a C thunk (`@_cdecl` adds one of four instructions): it returns nothing, and
-/// the exit path reloads every register it does not keep from memory, so the Swift calling
-/// convention is the C one here. `Kernel.trap`'s two steps for a system call run apart: yield,
-/// the hot path, is this function (yield's number is below the table's end, so
-/// `Kernel.unknownNumber` would pass it); every other number goes on at once by a jump (a call
-/// in tail position, which the compiler places before this function's prologue) to
-/// `sprigService`. The arguments go on as five words: a struct of five is passed by address.
+/// a six-argument call). The same `Kernel.trap` as every entry, without the decode, in steps
+/// that run apart, each reached by a jump (a call in tail position): yield to `sprigYield` (its
+/// number is below the table's end, so `Kernel.unknownNumber` would pass it), every other number
+/// to `sprigService`. Named for entry.S without a C thunk (`@_cdecl` adds one of four
+/// instructions): it returns nothing, and the exit path reloads every register it does not keep
+/// from memory, so the Swift calling convention is the C one here. The arguments go on as five
+/// words: a struct of five is passed by address.
 @_silgen_name("sprig_trap_syscall")
 func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ number: UInt64) {
     guard number == Service.yield.rawValue else { return sprigService(a0, a1, a2, a3, a4, number) }
-    let a = SystemCallArguments(a0, a1, a2, a3, a4)
+    return sprigYield(a0, a1, a2, a3, a4)
+}
+
+/// yield's fastpath (`Kernel.yieldFastpath`), the hot path. It makes no call: a yield it leaves to
+/// the chain goes on by a jump to `sprigYieldChain`, so that no value has to outlive a call.
+@inline(never)
+func sprigYield(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64) {
     let frame = TrapFrame(words: trappedFrame)
-    Trace.entered(.systemCall(number: number, a), frame)
-    finish(Kernel.knownSystemCall(KernelPlatform(), number: number, a), frame)
+    let a = SystemCallArguments(a0, a1, a2, a3, a4)
+    Trace.entered(.systemCall(number: Service.yield.rawValue, a), frame)
+    switch Kernel.yieldFastpath(KernelPlatform(), a) {
+    case .decided(let outcome): finish(outcome, frame)
+    case .chain(let set): return sprigYieldChain(set)
+    }
+}
+
+/// The rest of a yield `sprigYield` did not decide (`Kernel.yieldChain`). The arguments come
+/// again from the frame, which holds them as ring 3 passed them: passed on, they would stay in
+/// registers across the whole fastpath.
+@inline(never)
+func sprigYieldChain(_ set: Int) {
+    let frame = TrapFrame(words: trappedFrame)
+    finish(Kernel.yieldChain(KernelPlatform(), systemCallArguments(frame), set: set), frame)
 }
 
 /// Every system call but yield: a number past the service table is refused here

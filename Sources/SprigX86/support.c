@@ -38,7 +38,6 @@ uint64_t sprig_read_cr3(void) {
     __asm__ volatile("mov %%cr3, %0" : "=r"(v));
     return v;
 }
-void sprig_write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
 uint64_t sprig_read_cr0(void) {
     uint64_t v;
     __asm__ volatile("mov %%cr0, %0" : "=r"(v));

@@ -248,6 +248,60 @@ private final class LoadCounter: PlatformTap {
         s.m.checkProperties()
     }
 
+    /// The fastpath commits only a kept plan whose contexts each lie on one page: a context
+    /// over two pages (the target or the save slot) goes to the chain, which probes the cache
+    /// again and commits the kept plan, filling no second entry. One-page plans: decided.
+    @Test("a kept plan with a context over two pages: the fastpath leaves it to the chain, which commits it from the cache",
+          arguments: [false, true])
+    func aKeptPlanOverTwoPagesGoesToTheChain(saveStraddles: Bool) {
+        let m = YieldMachine()
+        let c = m.makeChild(of: m.root)
+        // 256 bytes on one page, 512 on the next: the child's handler, or root's save slot.
+        let handler = YieldMachine.poolBase + (saveStraddles ? 0 : 0x1000 - 256)
+        let rootPages = m.root.take(2)
+        let rootSlot = rootPages[0].va + (saveStraddles ? 0x1000 - 256 : 0)
+        m.writeContext(c, at: handler, tag: 0xC)
+        m.setVIDT(c, 0x40, handler)
+        m.setVIDT(m.root, 300, rootSlot)
+        let a = SystemCallArguments(c.name, 0x40, 300)
+        let s = YieldCache.set(caller: m.root.descriptor.raw, calleeName: c.name, targetInterrupt: 0x40, saveIndex: 300)
+        // The first yield misses: the chain fills the entry.
+        m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
+        #expect(Kernel.yieldFastpath(m.cpu, a) == .chain(set: s))
+        #expect(Kernel.yieldChain(m.cpu, a, set: s) == .resume)
+        #expect(m.liveYieldEntries.count == 1)
+        // The second hits, and the fastpath hands the kept plan on, having changed nothing.
+        m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
+        let before = m.snapshot
+        #expect(Kernel.yieldFastpath(m.cpu, a) == .chain(set: Yield.chain(keptSet: s)))
+        #expect(m.snapshot == before)
+        let counter = LoadCounter()
+        counter.pages = Set(m.machine.tree().partitions.flatMap { $0.structurePages })
+        m.cpu.tap = counter
+        #expect(Kernel.yieldChain(m.cpu, a, set: Yield.chain(keptSet: s)) == .resume)
+        // From the cache: no page-table walk, and still one entry.
+        #expect(counter.tableLoads == 1, "only check 9's read of the callee's interrupt state, got \(counter.tableLoads)")
+        #expect(m.liveYieldEntries.count == 1)
+        #expect(m.cpu.currentPartition.paddr == c.descriptor)
+        #expect(m.cpu.registers == m.expectedRegisters(c, at: handler))
+        #expect(m.peek(m.root, rootSlot + UInt64(ContextLayout.valid)) == 1)
+        m.checkProperties()
+        // With both contexts on one page, the fastpath decides.
+        m.cpu.tap = nil
+        let onePage = YieldCache.set(caller: m.root.descriptor.raw, calleeName: c.name, targetInterrupt: 0x41, saveIndex: 300)
+        m.writeContext(c, at: YieldMachine.poolBase + 0x2000, tag: 0xD)
+        m.setVIDT(c, 0x41, YieldMachine.poolBase + 0x2000)
+        m.setVIDT(m.root, 300, rootPages[1].va)
+        let b = SystemCallArguments(c.name, 0x41, 300)
+        m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
+        #expect(Kernel.yieldFastpath(m.cpu, b) == .chain(set: onePage))
+        #expect(Kernel.yieldChain(m.cpu, b, set: onePage) == .resume)
+        m.run(m.root, YieldMachine.markedRegisters(tag: 0xA))
+        #expect(Kernel.yieldFastpath(m.cpu, b) == .decided(.resume))
+        #expect(m.cpu.registers == m.expectedRegisters(c, at: YieldMachine.poolBase + 0x2000))
+        m.checkProperties()
+    }
+
     @Test func maskedTargetIsRefusedOnAKeptPlan() {
         let s = PingPong()
         s.roundTrip()

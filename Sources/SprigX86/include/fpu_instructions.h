@@ -14,6 +14,12 @@ static inline __attribute__((always_inline)) void sprig_fxrstor(uint64_t *area) 
 }
 static inline __attribute__((always_inline)) void sprig_fninit(void) { __asm__ volatile("fninit"); }
 
+/* The CR3 load, here with them because a switch with the entry window off makes it: inlined,
+ * so that yield's fastpath makes no call (Trap.swift, `sprig_trap_syscall`). */
+static inline __attribute__((always_inline)) void sprig_write_cr3(uint64_t v) {
+    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+
 /* The general registers but rax of a trapped partition, from the TrapFrame (rbx ... r15, 14 words
  * from `frame` + 8) to a context (the same order, from `context` + 32), 16 bytes at a time through
  * xmm0 ... xmm6. Only between the FXSAVE of the partition that trapped and the FXRSTOR of the
