@@ -31,28 +31,6 @@
 import SprigABI
 
 package enum Yield {
-    /// The yield service, for the current partition of `p` (whose state `p` holds trapped).
-    /// - Precondition: `p.currentPartition` is a live descriptor; its CR3 is loaded.
-    /// - Postcondition: on `.success`, the caller's state is saved as described above (or
-    ///   dropped) and `p` holds the callee's context, sanitized, with the callee current; the
-    ///   syscall path must then return to ring 3 *without* writing rax/rdx. On any other status,
-    ///   nothing changed — memory, descriptors and the trapped state — and the syscall path
-    ///   returns that status to the caller as for any service.
-    @inline(__always)
-    package static func yield<P: CPUPlatform>(
-        _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
-        flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
-    ) -> Status {
-        switch fastpath(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex,
-                        flagsOnYield: flagsOnYield, flagsOnWake: flagsOnWake) {
-        case .decided(let status):
-            return status
-        case .chain(let set):
-            return chain(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex,
-                         flagsOnYield: flagsOnYield, flagsOnWake: flagsOnWake, set: set)
-        }
-    }
-
     /// What `fastpath` did: decided the yield (switched, or refused it at check 9), or left it to
     /// `chain` with the `set` argument `chain` takes.
     package enum Fastpath: Equatable {
@@ -60,13 +38,20 @@ package enum Yield {
         case chain(set: Int)
     }
 
-    /// The fastpath: a flat run of guards on the common case (checks 1 and 2 pass, the yield
-    /// cache holds checks 3–8 for these arguments, both contexts lie on one page each), falling
-    /// back to the whole chain otherwise. `yield` is this, then `chain` when it says so; a
-    /// platform may run the two apart (`Kernel.yieldFastpath`): on the machine `chain` is reached
-    /// by a jump, so the fastpath makes no call and saves no register (docs/bench.md).
-    /// - Postcondition: `.decided(.success)` as `yield`'s success; `.decided(.interruptMasked)`
-    ///   and `.chain` changed nothing (the cache probe reads only).
+    /// The yield service is this fastpath, then `chain` when it says so (`Kernel.knownSystemCall`
+    /// runs the two as `Kernel.yieldFastpath` and `Kernel.yieldChain`; on the machine the chain
+    /// is reached by a jump, so the fastpath makes no call: docs/bench.md), for the current
+    /// partition of `p` (whose state `p` holds trapped).
+    ///
+    /// The fastpath is a flat run of guards on the common case (checks 1 and 2 pass, the yield
+    /// cache holds checks 3–8 for these arguments, both contexts lie on one page each).
+    /// - Precondition: `p.currentPartition` is a live descriptor; its CR3 is loaded.
+    /// - Postcondition: on `.success` (decided here or by `chain`), the caller's state is saved
+    ///   as described above (or dropped) and `p` holds the callee's context, sanitized, with the
+    ///   callee current; the syscall path must then return to ring 3 *without* writing rax/rdx.
+    ///   On any other status, nothing changed — memory, descriptors and the trapped state — and
+    ///   the syscall path returns that status to the caller as for any service; `.chain` changed
+    ///   nothing either (the cache probe reads only).
     @inline(__always)
     package static func fastpath<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,

@@ -210,7 +210,7 @@ public enum Profile {
     /// instruction's step is the outermost of its functions not among these; a router's own
     /// instructions are its step.
     static let routers = ["sprig_trap_syscall", "sprig_trap", "sprigTrap", "sprigService", "sprigSyscallKnown", "sprigYield",
-                          "Kernel.", "KernelEntry.", "Yield.yield", "Yield.fastpath", "Yield.chain", "Yield.check", "Yield.resolve", "Yield.commit", "Yield.enter",
+                          "Kernel.", "KernelEntry.", "Yield.fastpath", "Yield.chain", "Yield.check", "Yield.resolve", "Yield.commit", "Yield.enter",
                           "InterruptRouting.hardwareInterrupt"]
 
     /// The step of one instruction, by its frames (innermost first): e.g. `Partition.child` for

@@ -178,9 +178,13 @@ final class YieldMachine {
         }
     }
 
-    /// yield as the current partition.
+    /// yield as the current partition, as the kernel decides a `syscall` of it (the fastpath,
+    /// then the chain when the fastpath leaves it): its status.
     func yield(to callee: UInt64, target: UInt64, save: UInt64, onYield: UInt64 = 0, onWake: UInt64 = 0) -> Status {
-        Yield.yield(cpu, callee: UserAddress(callee), targetInterrupt: UncheckedVIDTIndex(target), saveIndex: UncheckedVIDTIndex(save),
-                    flagsOnYield: UncheckedInterruptState(onYield), flagsOnWake: UncheckedInterruptState(onWake))
+        switch Kernel.knownSystemCall(cpu, number: Service.yield.rawValue, SystemCallArguments(callee, target, save, onYield, onWake)) {
+        case .resume: return .success
+        case .returned(let status, _): return status
+        case let other: preconditionFailure("fixture: yield decided \(other)")
+        }
     }
 }
