@@ -105,11 +105,10 @@ extension Kernel {
         return outcome
     }
 
-    /// What `knownSystemCall` decides for a yield, in the two steps of `Yield.yield`, which a
-    /// platform may run apart: the fastpath (`Yield.fastpath`), then, when it leaves the yield to
-    /// the chain, `yieldChain` with the set it gives. The machine reaches `yieldChain` by a
-    /// jump from a function that makes no call (`sprig_trap_syscall`), so the fastpath saves no
-    /// register.
+    /// What `knownSystemCall` decides for a yield, in two steps a platform may run apart: the
+    /// fastpath (`Yield.fastpath`), then, when it leaves the yield to the chain, `yieldChain`
+    /// with the set it gives. The machine reaches `yieldChain` by a jump from the fastpath's own
+    /// function (`sprigYield`), so no value of the fastpath has to outlive a call.
     @inline(__always)
     package static func yieldFastpath<P: CPUPlatform>(_ p: P, _ a: SystemCallArguments) -> YieldStep {
         switch Yield.fastpath(

@@ -36,8 +36,11 @@ func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: 
     return sprigYield(a0, a1, a2, a3, a4)
 }
 
-/// yield's fastpath (`Kernel.yieldFastpath`), the hot path. It makes no call: a yield it leaves to
-/// the chain goes on by a jump to `sprigYieldChain`, so that no value has to outlive a call.
+/// yield's fastpath (`Kernel.yieldFastpath`), the hot path. It makes no call on it: a yield it
+/// leaves to the chain goes on by a jump to `sprigYieldChain`, and the one call left in its code
+/// (the load of a context over two pages) is never reached, the fastpath committing only plans
+/// on one page. So no value has to outlive a call; the callee-saved registers it still saves are
+/// register pressure (docs/bench.md, "The fastpath in a function of its own").
 @inline(never)
 func sprigYield(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64) {
     let frame = TrapFrame(words: trappedFrame)
