@@ -44,6 +44,11 @@ package struct ContextLocation: Equatable, Sendable {
     /// Whether the whole context lies on its first page.
     @inlinable package var isOnOnePage: Bool { firstBytes == UInt64(ContextLayout.size) }
 
+    /// A context known to lie on one page at `first` (`YieldCache.KeptOnOnePage`).
+    @inlinable init(onOnePageAt first: PhysicalAddress) {
+        self.first = first; self.firstBytes = UInt64(ContextLayout.size); self.second = first.pageBase
+    }
+
     /// Whether any byte of `self` is a byte of `other` (physical byte ranges).
     @inline(__always) package func overlaps(_ other: ContextLocation) -> Bool {
         func meet(_ a: PhysicalAddress, _ n: UInt64, _ b: PhysicalAddress, _ m: UInt64) -> Bool {

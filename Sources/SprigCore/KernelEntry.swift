@@ -111,9 +111,19 @@ extension Kernel {
     /// function (`sprigYield`), so no value of the fastpath has to outlive a call.
     @inline(__always)
     package static func yieldFastpath<P: CPUPlatform>(_ p: P, _ a: SystemCallArguments) -> YieldStep {
+        yieldFastpath(p, a.a0, a.a1, a.a2) { (a.a3, a.a4) }
+    }
+
+    /// `yieldFastpath` with the two flags arguments (a3, a4) read only where the switch uses
+    /// them, after the cache probe: the machine reads them from the trap frame there, so that
+    /// they do not take two registers across the probe.
+    @inline(__always)
+    package static func yieldFastpath<P: CPUPlatform>(
+        _ p: P, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, flags: () -> (a3: UInt64, a4: UInt64)
+    ) -> YieldStep {
         switch Yield.fastpath(
-            p, callee: UserAddress(a.a0), targetInterrupt: UncheckedVIDTIndex(a.a1), saveIndex: UncheckedVIDTIndex(a.a2),
-            flagsOnYield: UncheckedInterruptState(a.a3), flagsOnWake: UncheckedInterruptState(a.a4)) {
+            p, callee: UserAddress(a0), targetInterrupt: UncheckedVIDTIndex(a1), saveIndex: UncheckedVIDTIndex(a2),
+            flags: { let f = flags(); return (UncheckedInterruptState(f.a3), UncheckedInterruptState(f.a4)) }) {
         case .decided(let status): return .decided(yieldOutcome(p, status))
         case .chain(let set): return .chain(set: set)
         }

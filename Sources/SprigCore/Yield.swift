@@ -55,7 +55,7 @@ package enum Yield {
     @inline(__always)
     package static func fastpath<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,
-        flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState
+        flags: () -> (onYield: UncheckedInterruptState, onWake: UncheckedInterruptState)
     ) -> Fastpath {
         // With an index out of range check 1 or 2 refuses before any fill: any set stands in.
         guard let targetSlot = targetInterrupt.checked(), let saveSlot = saveIndex.checked() else { return .chain(set: 0) }
@@ -70,7 +70,8 @@ package enum Yield {
         // A context over two pages is copied word by word, out of line on the machine: the chain
         // commits that plan (it probes the cache again: `chain`'s `keptSet`).
         guard plan.onePage(p) else { return .chain(set: chain(keptSet: s)) }
-        commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
+        let f = flags()
+        commit(p, YieldCache.KeptOnOnePage(kept: plan), callerFlags: f.onYield.normalized, wakeFlags: f.onWake.normalized, delivery: nil)
         return .decided(.success)
     }
 

@@ -135,6 +135,25 @@ package enum YieldCache {
         }
     }
 
+    /// A kept plan whose contexts `Kept.onePage` found each on one page, as the fastpath commits
+    /// it: the same words, but each context's bytes on its first page are the whole context, as
+    /// that check found, not read again. So a platform's save and load, and the read of the
+    /// target's flags word, take their one-page way without asking again (on the machine, the
+    /// call for a context over two pages is then not in the fastpath's code at all).
+    package struct KeptOnOnePage: Yield.SwitchPlan {
+        package let kept: Kept
+        @inline(__always) package func caller<P: Platform>(_ p: P) -> Descriptor { kept.caller(p) }
+        @inline(__always) package func callee<P: Platform>(_ p: P) -> Descriptor { kept.callee(p) }
+        @inline(__always) package func calleeRootTable<P: Platform>(_ p: P) -> RootTable { kept.calleeRootTable(p) }
+        @inline(__always) package func target<P: Platform>(_ p: P) -> ContextLocation {
+            ContextLocation(onOnePageAt: PhysicalAddress(p.translationCacheLoad(kept.entry &+ YieldCache.target)))
+        }
+        @inline(__always) package func save<P: Platform>(_ p: P) -> ContextLocation? {
+            p.translationCacheLoad(kept.entry &+ saveVA) == 0
+                ? nil : ContextLocation(onOnePageAt: PhysicalAddress(p.translationCacheLoad(kept.entry &+ YieldCache.save)))
+        }
+    }
+
     /// The plan the entry at storage index `entry` holds (whether or not it is valid), read
     /// through `Kept`'s accessors (the fastpath's). Its caller, callee and root table are what
     /// `fill` stored from a plan's: kept, not named.

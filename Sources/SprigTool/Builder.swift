@@ -69,7 +69,7 @@ public final class Builder {
             "-I", project.path(Builder.kernelInclude).path,
         ] + variantFlags
     }
-    /// SprigX86's clang module (`module.modulemap`, `fpu_instructions.h`).
+    /// SprigX86's clang module (`module.modulemap`, `fpu_instructions.h`, `kernel_words.h`).
     static let kernelInclude = "Sources/SprigX86/include"
 
     var variantFlags: [String] { Builder.variantFlags(variant) }

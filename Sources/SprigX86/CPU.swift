@@ -4,11 +4,12 @@
 /// word with `ContextLocation.word(at:)`, because a context may straddle two physical pages.
 import SprigABI
 import SprigCore
+import SprigFPUInstructions
 
 /// The frame of every entry from ring 3 (and of the first entry into root): always the one at
 /// `sprig_kernel_frame`, so its words are read at fixed addresses, with no pointer to load.
 var trappedFrame: UnsafeMutablePointer<UInt64> {
-    @inline(__always) get { withUnsafeMutablePointer(to: &initialFrameSymbol) { $0 } }
+    @inline(__always) get { withUnsafeMutablePointer(to: &sprig_initial_frame) { $0 } }
 }
 /// The five words `iretq` pops on the way back to ring 3 (rip, cs, rflags, rsp, ss), at the top of
 /// the entry stack. A context load that leaves the general registers to the exit path
@@ -18,7 +19,7 @@ var trappedFrame: UnsafeMutablePointer<UInt64> {
 enum ExitWords {
     static let rip = 0, rflags = 2, rsp = 3
     static var words: UnsafeMutablePointer<UInt64> {
-        @inline(__always) get { withUnsafeMutablePointer(to: &entryStackTopSymbol) { $0 } - 5 }
+        @inline(__always) get { withUnsafeMutablePointer(to: &sprig_entry_stack_top) { $0 } - 5 }
     }
 }
 

@@ -28,8 +28,6 @@ import SprigFPUInstructions
 @_extern(c, "sprig_image_end_phys") nonisolated(unsafe) var imageEndPhysSymbol: UInt8
 @_extern(c, "sprig_boot_pml4") nonisolated(unsafe) var bootPML4Symbol: UInt8
 @_extern(c, "sprig_kernel_stack_top") nonisolated(unsafe) var kernelStackTopSymbol: UInt8
-@_extern(c, "sprig_initial_frame") nonisolated(unsafe) var initialFrameSymbol: UInt64
-@_extern(c, "sprig_entry_stack_top") nonisolated(unsafe) var entryStackTopSymbol: UInt64
 
 /// Stops the CPU for good (interrupts off, hlt in a loop).
 func haltForever() -> Never {
@@ -63,11 +61,13 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
 /// When nonzero, the address of the context whose general registers ring 3 resumes with
 /// (`sprig_trap_return` loads them from there, then zeroes this word): set by every
 /// `X86Platform.loadCPUState`, to the context's direct-map address when it lies on one page,
-/// else to `sprig_exit_registers`, which holds its general registers.
-@_extern(c, "sprig_exit_context") nonisolated(unsafe) var exitContext: UInt64
+/// else to `sprig_exit_registers`, which holds its general registers (include/kernel_words.h).
+var exitContext: UInt64 {
+    @inline(__always) get { sprig_exit_context }
+    @inline(__always) set { sprig_exit_context = newValue }
+}
 /// Nonzero while an NMI that came during a kernel entry waits for the way back to ring 3
 /// (entry.S checks it there and calls `deliverPendingNMI`).
 @_extern(c, "sprig_nmi_pending") nonisolated(unsafe) var nmiPending: UInt64
 /// `KernelCache.words` words of BSS (entry.S): the translation and yield caches.
-@_extern(c, "sprig_translation_cache") nonisolated(unsafe) var translationCacheSymbol: UInt64
 @_extern(c, "sprig_translation_cache_end") nonisolated(unsafe) var translationCacheEndSymbol: UInt64

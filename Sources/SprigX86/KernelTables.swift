@@ -21,6 +21,7 @@
 /// `skim=off` on the kernel command line the kernel's own PML4, as before. No page is global.
 import SprigABI
 import SprigCore
+import SprigFPUInstructions
 
 @_extern(c, "sprig_text_start") nonisolated(unsafe) var textStartSymbol: UInt8
 @_extern(c, "sprig_text_end") nonisolated(unsafe) var textEndSymbol: UInt8
@@ -39,10 +40,17 @@ import SprigCore
 @_extern(c, "sprig_entry_stack_guard") nonisolated(unsafe) var entryStackGuardSymbol: UInt8
 @_extern(c, "sprig_df_stack_guard") nonisolated(unsafe) var dfStackGuardSymbol: UInt8
 @_extern(c, "sprig_nmi_stack_guard") nonisolated(unsafe) var nmiStackGuardSymbol: UInt8
-/// The kernel's PML4 while the window is on (entry.S loads it on entry), else 0.
-@_extern(c, "sprig_kernel_cr3") nonisolated(unsafe) var kernelCR3: UInt64
+/// The kernel's PML4 while the window is on (entry.S loads it on entry), else 0
+/// (include/kernel_words.h: one instruction an access).
+var kernelCR3: UInt64 {
+    @inline(__always) get { sprig_kernel_cr3 }
+    @inline(__always) set { sprig_kernel_cr3 = newValue }
+}
 /// The PML4 ring 3 resumes with while the window is on (entry.S loads it on exit), else 0.
-@_extern(c, "sprig_user_cr3") nonisolated(unsafe) var userCR3: UInt64
+var userCR3: UInt64 {
+    @inline(__always) get { sprig_user_cr3 }
+    @inline(__always) set { sprig_user_cr3 = newValue }
+}
 /// The syscall entry for the window off (entry.S; `sprig_syscall_entry`, LSTAR's boot value,
 /// is the one for the window on): neither tests the CR3 word, so LSTAR says which.
 @_extern(c, "sprig_syscall_entry_flat") nonisolated(unsafe) var syscallEntryFlatSymbol: UInt8

@@ -22,31 +22,30 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 }
 
 /// `sprig_trap_syscall`: a `syscall` from ring 3 (`sprig_syscall_entry` stored its registers in the
-/// frame at `sprig_kernel_frame` and passes the five arguments and the number in the registers of
-/// a six-argument call). The same `Kernel.trap` as every entry, without the decode, in steps
-/// that run apart, each reached by a jump (a call in tail position): yield to `sprigYield` (its
-/// number is below the table's end, so `Kernel.unknownNumber` would pass it), every other number
-/// to `sprigService`. Named for entry.S without a C thunk (`@_cdecl` adds one of four
-/// instructions): it returns nothing, and the exit path reloads every register it does not keep
-/// from memory, so the Swift calling convention is the C one here. The arguments go on as five
-/// words: a struct of five is passed by address.
+/// frame at `sprig_kernel_frame` and passes a0, a1, a2, the number and a4 in the registers of a
+/// five-argument call: rdi, rsi, rdx, rcx and r8; a3, which ring 3 passes in r10, is read from
+/// the frame where a service uses it: yield reads it last, after the cache probe). The same `Kernel.trap` as every entry, without the
+/// decode, in steps that run apart, each reached by a jump (a call in tail position): yield to
+/// `sprigYield` (its number is below the table's end, so `Kernel.unknownNumber` would pass it),
+/// every other number to `sprigService`. Named for entry.S without a C thunk (`@_cdecl` adds one
+/// of four instructions): it returns nothing, and the exit path reloads every register it does
+/// not keep from memory, so the Swift calling convention is the C one here. The arguments go on
+/// as words: a struct of five is passed by address.
 @_silgen_name("sprig_trap_syscall")
-func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ number: UInt64) {
-    guard number == Service.yield.rawValue else { return sprigService(a0, a1, a2, a3, a4, number) }
-    return sprigYield(a0, a1, a2, a3, a4)
+func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ number: UInt64, _ a4: UInt64) {
+    guard number == Service.yield.rawValue else { return sprigService(a0, a1, a2, number, a4) }
+    return sprigYield(a0, a1, a2)
 }
 
-/// yield's fastpath (`Kernel.yieldFastpath`), the hot path. It makes no call on it: a yield it
-/// leaves to the chain goes on by a jump to `sprigYieldChain`, and the one call left in its code
-/// (the load of a context over two pages) is never reached, the fastpath committing only plans
-/// on one page. So no value has to outlive a call; the callee-saved registers it still saves are
-/// register pressure (docs/bench.md, "The fastpath in a function of its own").
+/// yield's fastpath (`Kernel.yieldFastpath`), the hot path. It makes no call: a yield it leaves
+/// to the chain goes on by a jump to `sprigYieldChain`, and the flags arguments (a3, a4) are read
+/// from the frame where the switch uses them. So no value has to outlive a call or the probe,
+/// and the fastpath commits only plans on one page, whose save and load take no call either.
 @inline(never)
-func sprigYield(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64) {
+func sprigYield(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64) {
     let frame = TrapFrame(words: trappedFrame)
-    let a = SystemCallArguments(a0, a1, a2, a3, a4)
-    Trace.entered(.systemCall(number: Service.yield.rawValue, a), frame)
-    switch Kernel.yieldFastpath(KernelPlatform(), a) {
+    Trace.entered(.systemCall(number: Service.yield.rawValue, systemCallArguments(frame)), frame)
+    switch Kernel.yieldFastpath(KernelPlatform(), a0, a1, a2, flags: { (frame[TrapFrame.r10], frame[TrapFrame.r8]) }) {
     case .decided(let outcome): finish(outcome, frame)
     case .chain(let set): return sprigYieldChain(set)
     }
@@ -63,20 +62,21 @@ func sprigYieldChain(_ set: Int) {
 
 /// Every system call but yield: a number past the service table is refused here
 /// (`Kernel.unknownNumber`), in a function that saves no register; every other one goes on by a
-/// jump to `sprigSyscallKnown`.
+/// jump to `sprigSyscallKnown`. Both take `sprig_trap_syscall`'s five registers as they are, so
+/// that each jump moves none.
 @inline(never)
-func sprigService(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ number: UInt64) {
+func sprigService(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ number: UInt64, _ a4: UInt64) {
     let frame = TrapFrame(words: trappedFrame)
-    Trace.entered(.systemCall(number: number, SystemCallArguments(a0, a1, a2, a3, a4)), frame)
-    guard let refusal = Kernel.unknownNumber(KernelPlatform(), number) else { return sprigSyscallKnown(a0, a1, a2, a3, a4, number) }
+    Trace.entered(.systemCall(number: number, systemCallArguments(frame)), frame)
+    guard let refusal = Kernel.unknownNumber(KernelPlatform(), number) else { return sprigSyscallKnown(a0, a1, a2, number, a4) }
     finish(refusal, frame)
 }
 
 /// The rest of `Kernel.trap` for a system call `Kernel.unknownNumber` did not refuse.
 @inline(never)
-func sprigSyscallKnown(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ number: UInt64) {
-    let a = SystemCallArguments(a0, a1, a2, a3, a4)
+func sprigSyscallKnown(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ number: UInt64, _ a4: UInt64) {
     let frame = TrapFrame(words: trappedFrame)
+    let a = SystemCallArguments(a0, a1, a2, frame[TrapFrame.r10], a4)
     finish(Kernel.knownSystemCall(KernelPlatform(), number: number, a), frame)
 }
 

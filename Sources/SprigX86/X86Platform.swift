@@ -5,6 +5,7 @@
 /// SprigCore computes is reachable here.
 import SprigABI
 import SprigCore
+import SprigFPUInstructions
 
 struct X86Platform: Platform {
     static let directMapBase: UInt64 = 0xFFFF_8000_0000_0000
@@ -34,7 +35,7 @@ struct X86Platform: Platform {
     func translationCacheStore(_ index: Int, _ value: UInt64) { X86Platform.translationCache[index] = value }
     @inline(__always)
     static var translationCache: UnsafeMutablePointer<UInt64> {
-        withUnsafeMutablePointer(to: &translationCacheSymbol) { $0 }
+        withUnsafeMutablePointer(to: &sprig_translation_cache) { $0 }
     }
     func copy(from source: PhysicalAddress, to destination: PhysicalAddress, bytes: UInt64, _ access: WriteAccess) {
         if (source.raw | destination.raw | bytes) & 7 == 0 {

@@ -327,11 +327,11 @@ sprig_trap_return:
     leaq sprig_kernel_frame + 120(%rip), %rsp
     PUSH_RBX_TO_R15
     pushq EXIT_RAX(%rip)
-    /* The five arguments and the number in the registers of a six-argument call: rdi, rsi, rdx
-     * and r8 already hold a0, a1, a2 and a4; a3 (r10) goes to rcx, the number (rax) to r9. The
-     * frame at sprig_kernel_frame keeps them all too. */
-    movq %r10, %rcx
-    movq (%rsp), %r9
+    /* a0, a1, a2, the number and a4 in the registers of a five-argument call: rdi, rsi, rdx and
+     * r8 already hold a0, a1, a2 and a4, the number (rax) goes to rcx (which held ring 3's rip,
+     * saved in the frame); a3 (r10) stays in the frame at sprig_kernel_frame, which keeps them
+     * all, for the Swift code to read where it uses it (Trap.swift, sprig_trap_syscall). */
+    movq (%rsp), %rcx
     call sprig_trap_syscall            /* DF is clear: FMASK masks it (sprig_cpu_init) */
     OUTERMOST_FRAME_END
     EXIT_PATH \mode, 1
