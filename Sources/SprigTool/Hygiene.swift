@@ -9,7 +9,11 @@
 /// * no `stac`: the kernel never lifts SMAP, it reaches partition memory only through the
 ///   direct map;
 /// * no loadable segment both writable and executable (W^X; the kernel's page tables follow the
-///   same split at run time, docs/build.md "The kernel's own mappings").
+///   same split at run time, docs/build.md "The kernel's own mappings");
+/// * no call on the yield's fastpath (`sprig_trap_syscall`, `sprigYield`) but the debug build's
+///   fatal-error report, which does not return: it leaves everything else by a jump, so that it
+///   saves almost no register (docs/bench.md, "The fastpath in a function of its own"); not
+///   checked on the trace build, whose recorder calls out.
 import Foundation
 
 public struct HygieneReport: Sendable {
@@ -20,6 +24,7 @@ public struct HygieneReport: Sendable {
     public var functionsWithStackProtector: [String] = []
     public var writableExecutableSegments: [String] = []
     public var smapLifts: [String] = []
+    public var fastpathCalls: [String] = []
     public var segmentsChecked = 0
     public var functionsChecked = 0
     public var instructionsChecked = 0
@@ -32,6 +37,7 @@ public struct HygieneReport: Sendable {
         if !functionsWithRedZone.isEmpty { p.append("functions without noredzone: " + functionsWithRedZone.prefix(10).joined(separator: ", ")) }
         if !functionsWithStackProtector.isEmpty { p.append("functions with a stack protector: " + functionsWithStackProtector.prefix(10).joined(separator: ", ")) }
         if !smapLifts.isEmpty { p.append("stac (SMAP lifted) in the kernel:\n  " + smapLifts.prefix(10).joined(separator: "\n  ")) }
+        if !fastpathCalls.isEmpty { p.append("calls on the yield fastpath (a jump to the chain, no call: Trap.swift):\n  " + fastpathCalls.prefix(10).joined(separator: "\n  ")) }
         if !writableExecutableSegments.isEmpty { p.append("segments both writable and executable:\n  " + writableExecutableSegments.joined(separator: "\n  ")) }
         return p
     }
@@ -121,12 +127,46 @@ public enum Hygiene {
         return (checked, offending)
     }
 
+    /// The functions of the yield's fastpath on the machine: the syscall entry's Swift function
+    /// and the fastpath it jumps to (SprigX86/Trap.swift), by symbol (`sprigYield`'s is mangled).
+    static func isFastpathFunction(_ symbol: Substring) -> Bool {
+        symbol == "sprig_trap_syscall" || symbol.hasPrefix("$e8SprigX8610sprigYieldyy")
+    }
+
+    /// The `call` instructions inside the yield fastpath's functions, in `llvm-objdump -d` output,
+    /// and how many of those functions it found.
+    public static func fastpathCalls(inDisassembly text: String) -> (functions: Int, calls: [String]) {
+        var inFastpath = false, functions = 0
+        var calls: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            // A function starts with `<address> <symbol>:`.
+            if line.hasSuffix(">:"), let open = line.firstIndex(of: "<") {
+                inFastpath = isFastpathFunction(line[line.index(after: open)..<line.index(line.endIndex, offsetBy: -2)])
+                if inFastpath { functions += 1 }
+                continue
+            }
+            guard inFastpath else { continue }
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: true)
+            // The debug build's failed checks report and stop (`_embeddedReportFatalError…`): a
+            // call that never returns, so nothing has to live across it.
+            if fields.count >= 2, fields[1].hasPrefix("call"), !line.contains("embeddedReportFatalError") {
+                calls.append(line.trimmingCharacters(in: .whitespaces))
+            }
+        }
+        return (functions, calls)
+    }
+
     public static func check(_ builder: Builder, products: BuildProducts) throws -> HygieneReport {
         var report = HygieneReport()
         let tc = builder.toolchain
         let disassembly = try run(tc.tool("llvm-objdump"), ["-d", "--no-show-raw-insn", products.kernelELF.path])
         (report.instructionsChecked, report.fpuInstructions) = fpuLines(inDisassembly: disassembly)
         report.smapLifts = disassembly.split(separator: "\n").filter { $0.hasSuffix("\tstac") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        if builder.variant != .trace {
+            let fastpath = fastpathCalls(inDisassembly: disassembly)
+            report.fastpathCalls = fastpath.calls
+            if fastpath.functions != 2 { report.fastpathCalls.append("(found \(fastpath.functions) of the fastpath's two functions: renamed?)") }
+        }
         let headers = try run(tc.tool("llvm-objdump"), ["-p", products.kernelELF.path])
         (report.segmentsChecked, report.writableExecutableSegments) = writableExecutableSegments(inProgramHeaders: headers)
         let undefined = try run(tc.tool("llvm-nm"), ["-u", products.kernelELF.path])

@@ -79,13 +79,34 @@ struct BootTests {
 
 @Suite("Kernel build hygiene")
 struct HygieneTests {
-    @Test("the kernel ELF has no FPU/SIMD instruction (but the save's copy after FXSAVE), no undefined symbol, no red zone, no stack protector")
+    @Test("the kernel ELF has no FPU/SIMD instruction (but the save's copy after FXSAVE), no undefined symbol, no red zone, no stack protector, no call on the yield fastpath")
     func kernelHygiene() throws {
         let (builder, products) = try Boot.products(.release)
         let report = try Hygiene.check(builder, products: products)
         #expect(report.problems.isEmpty, "\(report.problems)")
         #expect(report.instructionsChecked > 1000)
         #expect(report.functionsChecked > 10)
+    }
+
+    @Test("the yield fastpath's check finds its two functions and their calls, and lets the debug build's fatal-error report through")
+    func fastpathCalls() {
+        let text = """
+        ffffffff80104900 <sprig_trap_syscall>:
+        ffffffff80104900:      \tcmpq\t$11, %rcx
+        ffffffff80104904:      \tjmp\t0xffffffff801049d0 <$e8SprigX8610sprigYieldyys6UInt64V_A2DtF>
+
+        ffffffff801049d0 <$e8SprigX8610sprigYieldyys6UInt64V_A2DtF>:
+        ffffffff801049d0:      \tpushq\t%rbx
+        ffffffff801049d4:      \tcallq\t0xffffffff801073c0 <$e8SprigX860B8PlatformV14loadStraddling>
+        ffffffff801049d9:      \tcallq\t0xffffffff80102040 <$es31_embeddedReportFatalErrorInFile6prefix>
+        ffffffff801049de:      \tjmp\t0xffffffff80104e10 <$e8SprigX8615sprigYieldChainyySiF>
+
+        ffffffff80104e10 <$e8SprigX8615sprigYieldChainyySiF>:
+        ffffffff80104e10:      \tcallq\t0xffffffff8010e690 <$e9SprigCore5YieldO5chain>
+        """
+        let (functions, calls) = Hygiene.fastpathCalls(inDisassembly: text)
+        #expect(functions == 2)
+        #expect(calls.count == 1 && calls[0].contains("loadStraddling"), "\(calls)")
     }
 
     @Test("the instruction classifier flags FPU/SIMD use and allows state save/restore")
