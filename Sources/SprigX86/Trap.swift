@@ -24,10 +24,10 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 /// `sprig_trap_syscall`: a `syscall` from ring 3 (`sprig_syscall_entry` stored its registers in the
 /// frame at `sprig_kernel_frame` and passes a0, a1, a2, the number and a4 in the registers of a
 /// five-argument call: rdi, rsi, rdx, rcx and r8; a3, which ring 3 passes in r10, is read from
-/// the frame where a service uses it: yield reads it last, after the cache probe). The same `Kernel.trap` as every entry, without the
-/// decode, in steps that run apart, each reached by a jump (a call in tail position): yield to
-/// `sprigYield` (its number is below the table's end, so `Kernel.unknownNumber` would pass it),
-/// every other number to `sprigService`. Named for entry.S without a C thunk (`@_cdecl` adds one
+/// the frame where a service uses it: yield reads it last, after the cache probe). The same
+/// `Kernel.trap` as every entry, without the decode, in steps that run apart, each reached by a
+/// jump (a call in tail position): yield to `sprigYield` (its number is below the table's end,
+/// so `Kernel.unknownNumber` would pass it), every other number to `sprigService`. Named for entry.S without a C thunk (`@_cdecl` adds one
 /// of four instructions): it returns nothing, and the exit path reloads every register it does
 /// not keep from memory, so the Swift calling convention is the C one here. The arguments go on
 /// as words: a struct of five is passed by address.
@@ -38,9 +38,10 @@ func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ number: UInt64, _ 
 }
 
 /// yield's fastpath (`Kernel.yieldFastpath`), the hot path. It makes no call: a yield it leaves
-/// to the chain goes on by a jump to `sprigYieldChain`, and the flags arguments (a3, a4) are read
-/// from the frame where the switch uses them. So no value has to outlive a call or the probe,
-/// and the fastpath commits only plans on one page, whose save and load take no call either.
+/// to the chain goes on by a jump to `sprigYieldChain`, and it commits only plans on one page,
+/// whose save and load make no call either (`sprig hygiene` checks that neither this function
+/// nor `sprig_trap_syscall` calls). So no value has to outlive a call; and the flags arguments
+/// (a3, a4), read from the frame where the switch uses them, take no register across the probe.
 @inline(never)
 func sprigYield(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64) {
     let frame = TrapFrame(words: trappedFrame)
