@@ -102,7 +102,7 @@ public enum Limits {
 /// Every other place that needs a fact about services reads it from this table rather than
 /// keeping its own list (README "Adding a service"):
 ///
-/// * the kernel: the route (`Kernel.systemCall`: yield first, root-only ones to the platform,
+/// * the kernel: the route (`Kernel.knownSystemCall`: yield first, root-only ones to the platform,
 ///   the memory services to `Kernel.dispatch`) and the root-only rule (`isRootOnly`);
 /// * ring 3: `sprig generate` writes `Sources/include/sprig_abi.h` (every number and status for
 ///   assembly) and `Sources/SprigUser/Generated.swift` (ordinals, status names, a wrapper per
@@ -117,7 +117,7 @@ extension Service {
     public enum Route: Sendable, Equatable {
         /// A memory service (DESIGN.md §4): `Kernel.dispatch` in SprigCore serves it.
         case memory
-        /// `yield` (DESIGN.md §5): the hot path, checked before the table (`Kernel.systemCall`).
+        /// `yield` (DESIGN.md §5): the hot path, checked before the table (`Kernel.knownSystemCall`).
         case control
         /// Root only: SprigCore checks that root asked, the platform serves it
         /// (`TrapOutcome.machineService`); anyone else gets `Status.rootOnly`.
