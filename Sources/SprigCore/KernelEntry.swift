@@ -99,9 +99,9 @@ extension Kernel {
             case .chain(let set): return yieldChain(p, a, set: set)
             }
         }
+        // No service loads a context (only a successful yield does): each resumes its caller.
         let outcome = service(p, number: number, a)
-        // Only a successful yield loads a context (.resume).
-        if case .resume = outcome {} else { returnAddress(p) }
+        returnAddress(p)
         return outcome
     }
 

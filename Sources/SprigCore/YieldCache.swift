@@ -50,8 +50,8 @@ package enum YieldCache {
     package static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
     package static let target = 9, save = 12  // each: first, firstBytes, second
     /// The pages the entry names, as a 64-bit filter: bit `page >> 12 & 63` of each
-    /// (`frameBit`), so that `KernelCache.dropPlans` compares an entry's pages only when one of them
-    /// may be the dropped one.
+    /// (`frameBit`), so that `KernelCache.dropPlans` compares an entry's pages only when one of
+    /// them may be the dropped one.
     package static let frames = 15
 
     /// `frames`' bit for the page holding `address`.
@@ -146,11 +146,10 @@ package enum YieldCache {
         @inline(__always) package func callee<P: Platform>(_ p: P) -> Descriptor { kept.callee(p) }
         @inline(__always) package func calleeRootTable<P: Platform>(_ p: P) -> RootTable { kept.calleeRootTable(p) }
         @inline(__always) package func target<P: Platform>(_ p: P) -> ContextLocation {
-            ContextLocation(onOnePageAt: PhysicalAddress(p.translationCacheLoad(kept.entry &+ YieldCache.target)))
+            ContextLocation(onOnePageAt: kept.target(p).first)
         }
         @inline(__always) package func save<P: Platform>(_ p: P) -> ContextLocation? {
-            p.translationCacheLoad(kept.entry &+ saveVA) == 0
-                ? nil : ContextLocation(onOnePageAt: PhysicalAddress(p.translationCacheLoad(kept.entry &+ YieldCache.save)))
+            kept.save(p).map { ContextLocation(onOnePageAt: $0.first) }
         }
     }
 

@@ -27,10 +27,11 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 /// the frame where a service uses it: yield reads it last, after the cache probe). The same
 /// `Kernel.trap` as every entry, without the decode, in steps that run apart, each reached by a
 /// jump (a call in tail position): yield to `sprigYield` (its number is below the table's end,
-/// so `Kernel.unknownNumber` would pass it), every other number to `sprigService`. Named for entry.S without a C thunk (`@_cdecl` adds one
-/// of four instructions): it returns nothing, and the exit path reloads every register it does
-/// not keep from memory, so the Swift calling convention is the C one here. The arguments go on
-/// as words: a struct of five is passed by address.
+/// so `Kernel.unknownNumber` would pass it), every other number to `sprigService`. Named for
+/// entry.S without a C thunk (`@_cdecl` adds one of four instructions): it returns nothing, and
+/// the exit path reloads every register it does not keep from memory, so the Swift calling
+/// convention is the C one here. The arguments go on as words: a struct of five is passed by
+/// address.
 @_silgen_name("sprig_trap_syscall")
 func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ number: UInt64, _ a4: UInt64) {
     guard number == Service.yield.rawValue else { return sprigService(a0, a1, a2, number, a4) }
