@@ -13,7 +13,10 @@
 /// * no call on the yield's fastpath (`sprig_trap_syscall`, `sprigYield`) but the debug build's
 ///   fatal-error report, which does not return: it leaves everything else by a jump, so that it
 ///   saves almost no register (docs/bench.md, "The fastpath in a function of its own"); not
-///   checked on the trace build, whose recorder calls out.
+///   checked on the trace build, whose recorder calls out;
+/// * every FXRSTOR straight after an FNINIT (AMD's x87 pointers: CPU.swift, `FPU.restore`) and
+///   every `iretq` to ring 3 straight after a VERW (MDS: entry.S, `CLEAR_CPU_BUFFERS`), with no
+///   branch target between the two.
 import Foundation
 
 public struct HygieneReport: Sendable {
@@ -25,6 +28,7 @@ public struct HygieneReport: Sendable {
     public var writableExecutableSegments: [String] = []
     public var smapLifts: [String] = []
     public var fastpathCalls: [String] = []
+    public var unguardedInstructions: [String] = []
     public var segmentsChecked = 0
     public var functionsChecked = 0
     public var instructionsChecked = 0
@@ -38,6 +42,7 @@ public struct HygieneReport: Sendable {
         if !functionsWithStackProtector.isEmpty { p.append("functions with a stack protector: " + functionsWithStackProtector.prefix(10).joined(separator: ", ")) }
         if !smapLifts.isEmpty { p.append("stac (SMAP lifted) in the kernel:\n  " + smapLifts.prefix(10).joined(separator: "\n  ")) }
         if !fastpathCalls.isEmpty { p.append("calls on the yield fastpath (a jump to the chain, no call: Trap.swift):\n  " + fastpathCalls.prefix(10).joined(separator: "\n  ")) }
+        if !unguardedInstructions.isEmpty { p.append("instructions without the one that must come straight before them:\n  " + unguardedInstructions.prefix(10).joined(separator: "\n  ")) }
         if !writableExecutableSegments.isEmpty { p.append("segments both writable and executable:\n  " + writableExecutableSegments.joined(separator: "\n  ")) }
         return p
     }
@@ -156,6 +161,40 @@ public enum Hygiene {
         return (functions, calls)
     }
 
+    /// The instructions that must come straight after another: FXRSTOR after FNINIT, `iretq`
+    /// after VERW. `sprig_trap_from_kernel`'s `iretq` returns to the kernel, not to ring 3.
+    static let guards: [(mnemonic: String, after: String)] = [("fxrstor", "fninit"), ("fxrstor64", "fninit"), ("iretq", "verw")]
+    static let returnsToTheKernel: Set<Substring> = ["sprig_trap_from_kernel"]
+
+    /// The lines of `llvm-objdump -d --symbolize-operands` output (branch targets as `<L…>:`
+    /// lines) whose instruction is one of `guards` but whose preceding line is not the
+    /// instruction it needs, and how many such instructions there were. A branch target
+    /// between the two counts as missing: a jump could reach the instruction without it.
+    public static func unguardedInstructions(inDisassembly text: String) -> (checked: Int, offending: [String]) {
+        var checked = 0
+        var offending: [String] = []
+        var previous = ""  // the mnemonic of the line before, "" after a label or a function start
+        var function: Substring = ""
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) }
+            // `ffffffff80104900 <symbol>:` starts a function, `<L0>:` is a branch target.
+            guard fields.count >= 2, fields[0].hasSuffix(":") else {
+                if line.hasSuffix(">:"), let open = line.firstIndex(of: "<"), !line.hasPrefix("<") {
+                    function = line[line.index(after: open)..<line.index(line.endIndex, offsetBy: -2)]
+                }
+                previous = ""
+                continue
+            }
+            let mnemonic = fields[1]
+            defer { previous = mnemonic }
+            guard let rule = guards.first(where: { $0.mnemonic == mnemonic }) else { continue }
+            if mnemonic == "iretq", returnsToTheKernel.contains(function) { continue }
+            checked += 1
+            if previous != rule.after { offending.append("\(function): \(line.trimmingCharacters(in: .whitespaces)) (not straight after \(rule.after))") }
+        }
+        return (checked, offending)
+    }
+
     public static func check(_ builder: Builder, products: BuildProducts) throws -> HygieneReport {
         var report = HygieneReport()
         let tc = builder.toolchain
@@ -167,6 +206,10 @@ public enum Hygiene {
             report.fastpathCalls = fastpath.calls
             if fastpath.functions != 2 { report.fastpathCalls.append("(found \(fastpath.functions) of the fastpath's two functions: renamed?)") }
         }
+        let symbolized = try run(tc.tool("llvm-objdump"), ["-d", "--no-show-raw-insn", "--symbolize-operands", products.kernelELF.path])
+        let guarded = unguardedInstructions(inDisassembly: symbolized)
+        report.unguardedInstructions = guarded.offending
+        if guarded.checked == 0 { report.unguardedInstructions.append("(found no FXRSTOR and no iretq: the check reads nothing)") }
         let headers = try run(tc.tool("llvm-objdump"), ["-p", products.kernelELF.path])
         (report.segmentsChecked, report.writableExecutableSegments) = writableExecutableSegments(inProgramHeaders: headers)
         let undefined = try run(tc.tool("llvm-nm"), ["-u", products.kernelELF.path])

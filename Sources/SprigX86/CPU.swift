@@ -58,22 +58,20 @@ enum FPU {
         fpu[58] = 0; fpu[59] = 0; fpu[60] = 0; fpu[61] = 0; fpu[62] = 0; fpu[63] = 0
     }
 
-    /// Whether FXRSTOR leaves the x87 FIP/FDP/FOP as they were unless an exception is pending
-    /// (AMD and Hygon CPUs, by CPUID vendor): then the last x87 instruction and operand
-    /// addresses of one partition would survive into the next one's FXSAVE image.
-    nonisolated(unsafe) static var clearsPointers = false
-
-    /// Loads a partition's FPU/SSE image; on a CPU whose FXRSTOR keeps the x87 pointers, clears
-    /// them first (FNINIT sets FIP, FDP and FOP to 0; FXRSTOR then loads everything else).
+    /// Loads a partition's FPU/SSE image, the x87 pointers cleared first: AMD's and Hygon's
+    /// FXRSTOR leaves FIP, FDP and FOP as they were unless an exception is pending, so the last
+    /// x87 instruction and operand addresses of one partition would survive into the next one's
+    /// FXSAVE image. FNINIT sets the three to 0; FXRSTOR then loads everything else. On every
+    /// CPU: on Intel the FNINIT changes nothing, and costs less than a vendor test would
+    /// (`sprig hygiene` checks that every FXRSTOR follows an FNINIT).
     @inline(__always)
     static func restore(_ image: UnsafeMutablePointer<UInt64>) {
-        if clearsPointers { fninit() }
+        fninit()
         fxrstor(image)
     }
 
     /// Reads MXCSR_MASK and puts the FPU in its initial state (`InitialRegisters`).
     static func initialize() {
-        clearsPointers = cpuVendorIsAMD()
         let a = area
         a.initialize(repeating: 0, count: words)
         fxsave(a)
@@ -82,7 +80,7 @@ enum FPU {
         a.initialize(repeating: 0, count: words)
         a[0] = InitialRegisters.fcw
         a[3] = InitialRegisters.mxcsr
-        fxrstor(a)
+        restore(a)
     }
 }
 

@@ -53,7 +53,6 @@ func enterUser(_ frame: UnsafeMutablePointer<UInt64>) -> Never {
 @inline(__always) func copySavedRegisters(_ context: UnsafeMutablePointer<UInt64>, _ frame: UnsafeMutablePointer<UInt64>) {
     sprig_copy_saved_registers(context, frame)
 }
-@_extern(c, "sprig_cpu_vendor_is_amd") func cpuVendorIsAMD() -> Bool
 /// 512 bytes, 16-aligned: where FXSAVE/FXRSTOR stage a partition's FPU/SSE image.
 @_extern(c, "sprig_fpu_area") nonisolated(unsafe) var fpuAreaSymbol: UInt64
 /// 144 bytes, 16-aligned: the general registers of a context over two pages, for the exit path.

@@ -3,8 +3,8 @@
 /// At boot, before anything else, `CPUProtection.enable` checks CPUID for NX, SMEP, SMAP and
 /// UMIP and refuses to boot without them (status 0x71, the missing feature named on the
 /// console): the isolation promise depends on each. It then sets EFER.NXE and CR4.SMEP, SMAP,
-/// UMIP. MD_CLEAR is optional: when CPUID reports it (or `verw=on` is on the command line), the
-/// exit path clears the CPU's buffers with VERW; when not, the boot line says so.
+/// UMIP. MD_CLEAR is optional: the exit path runs VERW on every CPU, which clears the CPU's
+/// buffers where CPUID reports MD_CLEAR; the boot line says whether it does.
 ///
 /// `KernelTables.build` replaces the boot tables (2 MiB pages, writable and executable, an
 /// identity map) with the kernel's own, at 4 KiB over the image:
@@ -54,8 +54,6 @@ var userCR3: UInt64 {
 /// The syscall entry for the window off (entry.S; `sprig_syscall_entry`, LSTAR's boot value,
 /// is the one for the window on): neither tests the CR3 word, so LSTAR says which.
 @_extern(c, "sprig_syscall_entry_flat") nonisolated(unsafe) var syscallEntryFlatSymbol: UInt8
-/// 1 when the exit path runs VERW (CPUID.7.0:EDX[10], MD_CLEAR).
-@_extern(c, "sprig_md_clear") nonisolated(unsafe) var mdClear: UInt8
 
 @inline(__always)
 func symbolAddress(_ s: UnsafeMutablePointer<UInt8>) -> UInt64 { UInt64(UInt(bitPattern: s)) }
@@ -77,6 +75,10 @@ enum CPUProtection {
         return (a, b, c, d)
     }
 
+    /// Whether CPUID.7.0:EDX[10] (MD_CLEAR) is set: the exit path's VERW then clears the CPU's
+    /// buffers (it runs either way: entry.S, `CLEAR_CPU_BUFFERS`).
+    nonisolated(unsafe) static var reportsMDClear = false
+
     /// Checks the CPU (boot failure, naming what is missing) and turns every protection on.
     static func enable() {
         let maxExtended = cpuid(0x8000_0000).eax
@@ -87,7 +89,7 @@ enum CPUProtection {
         guard l7.ebx & (1 << 7) != 0 else { missing("SMEP (CPUID.7.0:EBX[7])") }
         guard l7.ebx & (1 << 20) != 0 else { missing("SMAP (CPUID.7.0:EBX[20])") }
         guard l7.ecx & (1 << 2) != 0 else { missing("UMIP (CPUID.7.0:ECX[2])") }
-        mdClear = l7.edx & (1 << 10) != 0 ? 1 : 0
+        reportsMDClear = l7.edx & (1 << 10) != 0
         wrmsr(efer, rdmsr(efer) | eferNXE)
         writeCR4((readCR4() | cr4SMEP | cr4SMAP | cr4UMIP) & ~cr4PGE)
     }
@@ -106,7 +108,8 @@ enum CPUProtection {
         Console.hex(readCR4())
         Console.write(" efer=")
         Console.hex(rdmsr(efer))
-        Console.write(mdClear != 0 ? " verw=1 (buffers cleared on every exit)" : " verw=0 (the CPU does not report MD_CLEAR)")
+        Console.write(reportsMDClear ? " md_clear=1 (VERW on every exit clears the CPU's buffers)"
+                                     : " md_clear=0 (VERW on every exit; the CPU reports no MD_CLEAR, so it clears nothing)")
         Console.newline()
     }
 }

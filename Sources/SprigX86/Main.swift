@@ -16,7 +16,6 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     CPUProtection.enable()
     cpuInit()
     FPU.initialize()
-    if FPU.clearsPointers { Console.line("Sprig: AMD CPU: x87 FIP/FDP/FOP cleared before each context load") }
     // entry.S reserves the caches' storage by hand: it must be exactly what SprigCore indexes.
     guard UInt(bitPattern: withUnsafeMutablePointer(to: &translationCacheEndSymbol) { $0 })
             - UInt(bitPattern: X86Platform.translationCache) == UInt(KernelCache.words * 8)
@@ -44,9 +43,6 @@ func kmain(_ magic: UInt64, _ infoPhys: UInt64) -> Never {
     let platform = X86Platform()
     // The entry window (on unless `skim=off`): partitions' PML4s get the upper half of this one.
     let window = !boot.commandLineContains("skim=off")
-    // `verw=on`: clear the CPU's buffers on every exit even where CPUID does not report
-    // MD_CLEAR (QEMU's TCG never does: how the tests run the VERW path).
-    if boot.commandLineContains("verw=on") { mdClear = 1 }
     let bootPML4 = KernelTables.build(window: window)
     let kernelPages = (kernelEnd - kernelStart) / AddressSpace.pageSize
     let allocatorBefore = Trace.boot(boot, kernelPML4: bootPML4, kernelStart: kernelStart, kernelEnd: kernelEnd)

@@ -22,9 +22,10 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 }
 
 /// `sprig_trap_syscall`: a `syscall` from ring 3 (`sprig_syscall_entry` stored its registers in the
-/// frame at `sprig_kernel_frame` and passes a0, a1, a2, the number and a4 in the registers of a
-/// five-argument call: rdi, rsi, rdx, rcx and r8; a3, which ring 3 passes in r10, is read from
-/// the frame where a service uses it: yield reads it last, after the cache probe). The same
+/// frame at `sprig_kernel_frame`; a0, a1 and a2 are in the registers of a three-argument call,
+/// rdi, rsi and rdx, as ring 3 passed them; the number (rax), a3 (r10) and a4 (r8) are read
+/// from the frame where they are used: the number by the one compare here, a3 and a4 by yield
+/// last, after the cache probe). The same
 /// `Kernel.trap` as every entry, without the decode, in steps that run apart, each reached by a
 /// jump (a call in tail position): yield to `sprigYield` (its number is below the table's end,
 /// so `Kernel.unknownNumber` would pass it), every other number to `sprigService`. Named for
@@ -33,8 +34,8 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 /// convention is the C one here. The arguments go on as words: a struct of five is passed by
 /// address.
 @_silgen_name("sprig_trap_syscall")
-func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ number: UInt64, _ a4: UInt64) {
-    guard number == Service.yield.rawValue else { return sprigService(a0, a1, a2, number, a4) }
+func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64) {
+    guard TrapFrame(words: trappedFrame)[TrapFrame.rax] == Service.yield.rawValue else { return sprigService(a0, a1, a2) }
     return sprigYield(a0, a1, a2)
 }
 
@@ -64,21 +65,23 @@ func sprigYieldChain(_ set: Int) {
 
 /// Every system call but yield: a number past the service table is refused here
 /// (`Kernel.unknownNumber`), in a function that saves no register; every other one goes on by a
-/// jump to `sprigSyscallKnown`. Both take `sprig_trap_syscall`'s five registers as they are, so
-/// that each jump moves none.
+/// jump to `sprigSyscallKnown`. Both take a0, a1 and a2 in the registers they came in (so that
+/// `sprig_trap_syscall`'s jump moves none) and read the rest from the frame.
 @inline(never)
-func sprigService(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ number: UInt64, _ a4: UInt64) {
+func sprigService(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64) {
     let frame = TrapFrame(words: trappedFrame)
+    let number = frame[TrapFrame.rax]
     Trace.entered(.systemCall(number: number, systemCallArguments(frame)), frame)
-    guard let refusal = Kernel.unknownNumber(KernelPlatform(), number) else { return sprigSyscallKnown(a0, a1, a2, number, a4) }
+    guard let refusal = Kernel.unknownNumber(KernelPlatform(), number) else { return sprigSyscallKnown(a0, a1, a2, number) }
     finish(refusal, frame)
 }
 
-/// The rest of `Kernel.trap` for a system call `Kernel.unknownNumber` did not refuse.
+/// The rest of `Kernel.trap` for a system call `Kernel.unknownNumber` did not refuse; a3 and
+/// a4 from the frame.
 @inline(never)
-func sprigSyscallKnown(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ number: UInt64, _ a4: UInt64) {
+func sprigSyscallKnown(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ number: UInt64) {
     let frame = TrapFrame(words: trappedFrame)
-    let a = SystemCallArguments(a0, a1, a2, frame[TrapFrame.r10], a4)
+    let a = SystemCallArguments(a0, a1, a2, frame[TrapFrame.r10], frame[TrapFrame.r8])
     finish(Kernel.knownSystemCall(KernelPlatform(), number: number, a), frame)
 }
 

@@ -58,7 +58,9 @@
     .endm
 
     /* Before the last pops (rax is reloaded after it): the partition's tables, when the window
-     * is on; then VERW clears the CPU's buffers when the CPU reports MD_CLEAR (MDS). */
+     * is on; then VERW, on every CPU: it clears the CPU's buffers (MDS) where the CPU reports
+     * MD_CLEAR, and elsewhere is the legacy VERW, a selector check cheaper than a test of
+     * whether to run it (docs/build.md, "The CPU protections"). */
     .macro SWITCH_TO_USER_CR3 mode
     .if \mode != OFF
     movq sprig_user_cr3(%rip), %rax
@@ -71,10 +73,7 @@
     .endif
     .endm
     .macro CLEAR_CPU_BUFFERS
-    cmpb $0, sprig_md_clear(%rip)
-    je 93f
     verw sprig_verw_selector(%rip)
-93:
     .endm
 
     /* The last steps to ring 3, after the general registers but rax are loaded and rax is parked
@@ -327,11 +326,10 @@ sprig_trap_return:
     leaq sprig_kernel_frame + 120(%rip), %rsp
     PUSH_RBX_TO_R15
     pushq EXIT_RAX(%rip)
-    /* a0, a1, a2, the number and a4 in the registers of a five-argument call: rdi, rsi, rdx and
-     * r8 already hold a0, a1, a2 and a4, the number (rax) goes to rcx (which held ring 3's rip,
-     * saved in the frame); a3 (r10) stays in the frame at sprig_kernel_frame, which keeps them
-     * all, for the Swift code to read where it uses it (Trap.swift, sprig_trap_syscall). */
-    movq (%rsp), %rcx
+    /* a0, a1 and a2 in the registers of a three-argument call: rdi, rsi and rdx already hold
+     * them; the number (rax), a3 (r10) and a4 (r8) stay in the frame at sprig_kernel_frame,
+     * which keeps them all, for the Swift code to read where it uses them (Trap.swift,
+     * sprig_trap_syscall). */
     call sprig_trap_syscall            /* DF is clear: FMASK masks it (sprig_cpu_init) */
     OUTERMOST_FRAME_END
     EXIT_PATH \mode, 1
@@ -513,9 +511,6 @@ sprig_gdt_end:
     .global sprig_kernel_cr3
 sprig_kernel_cr3:                      /* the kernel's PML4 when the window is on, else 0 */
     .quad 0
-    .global sprig_md_clear
-sprig_md_clear:                        /* 1 when CPUID.7.0:EDX[10] (MD_CLEAR): VERW on exit */
-    .byte 0
     .align 2
 sprig_verw_selector:
     .word 0x10                         /* any writable data selector */

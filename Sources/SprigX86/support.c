@@ -68,14 +68,6 @@ void sprig_halt_forever(void) {
     for (;;) __asm__ volatile("cli; hlt");
 }
 
-/* CPUID leaf 0's vendor string is "AuthenticAMD" or "HygonGenuine" (ebx, edx, ecx). */
-_Bool sprig_cpu_vendor_is_amd(void) {
-    uint32_t a = 0, b, c, d;
-    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "=c"(c), "=d"(d));
-    return (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163)     /* Auth enti cAMD */
-        || (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);    /* Hygo nGen uine */
-}
-
 /* Debug crash test only (DebugCrashTest.swift; unreferenced, so dropped, in release): the
  * stack pointer at the top of the kernel stack's guard page, then a push. */
 void sprig_debug_overflow_stack(uint64_t guard_top) {

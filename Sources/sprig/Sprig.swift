@@ -226,7 +226,7 @@ struct ListSystems: ParsableCommand {
 struct CheckHygiene: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hygiene",
-        abstract: "Check the kernel ELF: no FPU/SIMD instruction (but the save's SSE copy right after FXSAVE), no undefined symbol, no stack protector, no red zone, no lazy globals, no writable and executable segment, no call on the yield fastpath.")
+        abstract: "Check the kernel ELF: no FPU/SIMD instruction (but the save's SSE copy right after FXSAVE), no undefined symbol, no stack protector, no red zone, no lazy globals, no writable and executable segment, no call on the yield fastpath, every FXRSTOR straight after an FNINIT and every iretq to ring 3 straight after a VERW.")
     @OptionGroup var options: BuildOptions
 
     func run() throws {

@@ -6,11 +6,14 @@
 #define SPRIG_FPU_INSTRUCTIONS_H
 #include <stdint.h>
 
+/* The 512-byte image as a memory operand, so that the compiler folds the image's address into
+ * the instruction (base, index and displacement) instead of computing it into a register. */
+typedef struct { uint64_t words[64]; } sprig_fxsave_image;
 static inline __attribute__((always_inline)) void sprig_fxsave(uint64_t *area) {
-    __asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
+    __asm__ volatile("fxsave64 %0" : "=m"(*(sprig_fxsave_image *)area) : : "memory");
 }
 static inline __attribute__((always_inline)) void sprig_fxrstor(uint64_t *area) {
-    __asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
+    __asm__ volatile("fxrstor64 %0" : : "m"(*(const sprig_fxsave_image *)area) : "memory");
 }
 static inline __attribute__((always_inline)) void sprig_fninit(void) { __asm__ volatile("fninit"); }
 
