@@ -44,7 +44,7 @@ package struct ContextLocation: Equatable, Sendable {
     /// Whether the whole context lies on its first page.
     @inlinable package var isOnOnePage: Bool { firstBytes == UInt64(ContextLayout.size) }
 
-    /// A context known to lie on one page at `first` (`YieldCache.KeptOnOnePage`).
+    /// A context known to lie on one page at `first` (a yield-cache entry's: `YieldCache.Kept`).
     @inlinable init(onOnePageAt first: PhysicalAddress) {
         self.first = first; self.firstBytes = UInt64(ContextLayout.size); self.second = first.pageBase
     }

@@ -44,7 +44,7 @@ package enum Yield {
     /// partition of `p` (whose state `p` holds trapped).
     ///
     /// The fastpath is a flat run of guards on the common case (checks 1 and 2 pass, the yield
-    /// cache holds checks 3–8 for these arguments, both contexts lie on one page each).
+    /// cache holds checks 3–8 for these arguments, which it does only for contexts on one page).
     /// - Precondition: `p.currentPartition` is a live descriptor; its CR3 is loaded.
     /// - Postcondition: on `.success` (decided here or by `chain`), the caller's state is saved
     ///   as described above (or dropped) and `p` holds the callee's context, sanitized, with the
@@ -67,25 +67,16 @@ package enum Yield {
         // 9. The callee must not have masked the target.
         guard !VIDTIndex.isMasked(targetSlot.index, state: plan.callee(p).interruptState(p).raw)
         else { return .decided(.interruptMasked) }
-        // A context over two pages is copied word by word, out of line on the machine: the chain
-        // commits that plan (it probes the cache again: `chain`'s `keptSet`).
-        guard plan.onePage(p) else { return .chain(set: chain(keptSet: s)) }
+        // Both contexts lie on one page each: the cache keeps no other plan.
         let f = flags()
-        commit(p, YieldCache.KeptOnOnePage(kept: plan), callerFlags: f.onYield.normalized, wakeFlags: f.onWake.normalized, delivery: nil)
+        commit(p, plan, callerFlags: f.onYield.normalized, wakeFlags: f.onWake.normalized, delivery: nil)
         return .decided(.success)
     }
 
-    /// `chain`'s `set` for a key the cache holds a plan for (`fastpath` found it): the chain
-    /// probes the cache first and commits that plan rather than filling a second entry.
-    @inline(__always)
-    package static func chain(keptSet s: Int) -> Int { ~s }
-
-    /// Every yield the fastpath did not decide (an index out of range, no cache entry for these
-    /// arguments, or a kept plan with a context over two pages): the chain in order. `set` is
-    /// the key's cache set the fastpath computed (any value when an index is out of range:
-    /// check 1 or 2 refuses first), and the chain then skips the cache probe the fastpath just
-    /// made; or `chain(keptSet:)` of it, and the chain probes and commits the kept plan. Out of
-    /// line: inlined, its register pressure spilled on the fastpath (docs/bench.md, "After:
+    /// Every yield the fastpath did not decide (an index out of range, or no cache entry for
+    /// these arguments): the chain in order. `set` is the key's cache set the fastpath computed
+    /// (any value when an index is out of range: check 1 or 2 refuses first), and the chain
+    /// skips the cache probe the fastpath just made. Out of line: inlined, its register pressure spilled on the fastpath (docs/bench.md, "After:
     /// yield's own entry, …"); `set` a plain word, so that the six arguments all go in
     /// registers (an optional's flag went on the stack).
     @inline(never)
@@ -94,8 +85,7 @@ package enum Yield {
         flagsOnYield: UncheckedInterruptState, flagsOnWake: UncheckedInterruptState, set: Int
     ) -> Status {
         do throws(Status) {
-            let kept = set < 0
-            let plan = try check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex, probe: kept, set: kept ? ~set : set)
+            let plan = try check(p, callee: callee, targetInterrupt: targetInterrupt, saveIndex: saveIndex, probe: false, set: set)
             commit(p, plan, callerFlags: flagsOnYield.normalized, wakeFlags: flagsOnWake.normalized, delivery: nil)
             return .success
         } catch {

@@ -22,7 +22,11 @@
 /// So a hit gives the plan checks 3–8 would give now, and yield still runs checks 1–2 before
 /// and check 9 (the callee's interrupt state, which `setIntState` changes without touching any
 /// table) after: the statuses and their order are the chain's. A miss runs the chain and, when
-/// checks 3–8 pass, fills the entry. A hardware interrupt in a child of root looks up and fills
+/// checks 3–8 pass and both contexts lie on one page each, fills the entry. A plan with a
+/// context over two pages (a context placed across a page boundary, which the contract allows
+/// and nothing makes common) is never kept: such a yield runs the chain every time, and the
+/// fastpath knows only contexts on one page, with no test for the other kind (docs/yield.md,
+/// "The yield cache"). A hardware interrupt in a child of root looks up and fills
 /// the same entries, under the key of the child's `yield(0, vector, CLI/STI slot)`
 /// (`InterruptRouting.childOfRootPlan`).
 ///
@@ -45,14 +49,21 @@ package enum YieldCache {
     /// First word in `KernelCache` storage.
     package static let base = TranslationCache.words
 
-    // Word offsets in an entry.
+    // Word offsets in an entry (words 12–15 unused: an entry is two 64-byte lines, its own).
     package static let tag = 0, caller = 1, calleeName = 2, callee = 3, calleeRootTable = 4
-    package static let callerVIDT = 5, calleeVIDT = 6, targetVA = 7, saveVA = 8
-    package static let target = 9, save = 12  // each: first, firstBytes, second
+    /// The physical addresses of the two VIDT entries the checks read: the callee's at the
+    /// target index (its VIDT page + 8 × index) and the caller's at the save index. A hit reads
+    /// them there, with no index arithmetic.
+    package static let targetEntry = 5, saveEntry = 6
+    /// The values those VIDT entries held when the checks ran.
+    package static let targetVA = 7, saveVA = 8
+    /// Where the target context and the save slot lie: each one physical address, the context
+    /// on that one page (the save slot's 0 when `saveVA` is 0).
+    package static let target = 9, save = 10
     /// The pages the entry names, as a 64-bit filter: bit `page >> 12 & 63` of each
     /// (`frameBit`), so that `KernelCache.dropPlans` compares an entry's pages only when one of
     /// them may be the dropped one.
-    package static let frames = 15
+    package static let frames = 11
 
     /// `frames`' bit for the page holding `address`.
     @inline(__always)
@@ -99,9 +110,9 @@ package enum YieldCache {
             if p.translationCacheLoad(e &+ tag) == t, p.translationCacheLoad(e &+ Self.caller) == caller.paddr.raw,
                p.translationCacheLoad(e &+ Self.calleeName) == calleeName {
                 // Partition memory: read again every time.
-                let targetEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)), index: targetInterrupt).raw
-                let saveEntry = ContextCheck.entry(p, vidt: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)), index: saveIndex).raw
-                if targetEntry == p.translationCacheLoad(e &+ targetVA), saveEntry == p.translationCacheLoad(e &+ saveVA) {
+                let targetValue = p.load(PhysicalAddress(p.translationCacheLoad(e &+ targetEntry)))
+                let saveValue = p.load(PhysicalAddress(p.translationCacheLoad(e &+ saveEntry)))
+                if targetValue == p.translationCacheLoad(e &+ targetVA), saveValue == p.translationCacheLoad(e &+ saveVA) {
                     return Kept(entry: e)
                 }
             }
@@ -120,36 +131,15 @@ package enum YieldCache {
         @inline(__always) package func calleeRootTable<P: Platform>(_ p: P) -> RootTable {
             .kept(p.translationCacheLoad(entry &+ YieldCache.calleeRootTable))
         }
+        /// Each context on one page (`fill` keeps no other): so a platform's save and load, and
+        /// the read of the target's flags word, take their one-page way without asking (on the
+        /// machine, the call for a context over two pages is not in the fastpath's code at all).
         @inline(__always) package func target<P: Platform>(_ p: P) -> ContextLocation { location(p, YieldCache.target) }
         @inline(__always) package func save<P: Platform>(_ p: P) -> ContextLocation? {
             p.translationCacheLoad(entry &+ saveVA) == 0 ? nil : location(p, YieldCache.save)
         }
-        /// Whether the target and the save slot (when there is one) each lie on one page.
-        @inline(__always) package func onePage<P: Platform>(_ p: P) -> Bool {
-            target(p).isOnOnePage && save(p)?.isOnOnePage ?? true
-        }
         @inline(__always) func location<P: Platform>(_ p: P, _ o: Int) -> ContextLocation {
-            ContextLocation(first: PhysicalAddress(p.translationCacheLoad(entry &+ o)),
-                            firstBytes: p.translationCacheLoad(entry &+ o &+ 1),
-                            second: PhysicalAddress(p.translationCacheLoad(entry &+ o &+ 2)))
-        }
-    }
-
-    /// A kept plan whose contexts `Kept.onePage` found each on one page, as the fastpath commits
-    /// it: the same words, but each context's bytes on its first page are the whole context, as
-    /// that check found, not read again. So a platform's save and load, and the read of the
-    /// target's flags word, take their one-page way without asking again (on the machine, the
-    /// call for a context over two pages is then not in the fastpath's code at all).
-    package struct KeptOnOnePage: Yield.SwitchPlan {
-        package let kept: Kept
-        @inline(__always) package func caller<P: Platform>(_ p: P) -> Descriptor { kept.caller(p) }
-        @inline(__always) package func callee<P: Platform>(_ p: P) -> Descriptor { kept.callee(p) }
-        @inline(__always) package func calleeRootTable<P: Platform>(_ p: P) -> RootTable { kept.calleeRootTable(p) }
-        @inline(__always) package func target<P: Platform>(_ p: P) -> ContextLocation {
-            ContextLocation(onOnePageAt: kept.target(p).first)
-        }
-        @inline(__always) package func save<P: Platform>(_ p: P) -> ContextLocation? {
-            kept.save(p).map { ContextLocation(onOnePageAt: $0.first) }
+            ContextLocation(onOnePageAt: PhysicalAddress(p.translationCacheLoad(entry &+ o)))
         }
     }
 
@@ -161,13 +151,14 @@ package enum YieldCache {
         let k = Kept(entry: e)
         return Yield.Plan(
             caller: k.caller(p), callee: k.callee(p), calleeRootTable: k.calleeRootTable(p),
-            callerVIDT: PhysicalAddress(p.translationCacheLoad(e &+ callerVIDT)),
-            calleeVIDT: PhysicalAddress(p.translationCacheLoad(e &+ calleeVIDT)),
+            callerVIDT: PhysicalAddress(p.translationCacheLoad(e &+ saveEntry)).pageBase,
+            calleeVIDT: PhysicalAddress(p.translationCacheLoad(e &+ targetEntry)).pageBase,
             targetVA: p.translationCacheLoad(e &+ targetVA), saveVA: p.translationCacheLoad(e &+ saveVA),
             target: k.target(p), save: k.save(p))
     }
 
-    /// Keeps `plan` (checks 3–8 passed) under its key as the newer entry of its set; the newer
+    /// Keeps `plan` (checks 3–8 passed) under its key as the newer entry of its set, unless a
+    /// context of it lies over two pages (then it keeps nothing); the newer
     /// entry that was there becomes the older one, the older one is dropped. A newer entry
     /// that can no longer hit (of an older generation, or empty: the first fill after any
     /// structure write) is overwritten where it is, and the older one stays. `set`: the key's
@@ -176,6 +167,7 @@ package enum YieldCache {
     static func fill<P: Platform>(
         _ p: P, _ plan: Yield.Plan, calleeName: UInt64, targetInterrupt: VIDTSlot, saveIndex: VIDTSlot, set known: Int? = nil
     ) {
+        guard plan.target.isOnOnePage, plan.save?.isOnOnePage ?? true else { return }
         let e = known ?? set(caller: plan.caller.paddr.raw, calleeName: calleeName, targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index)
         if KernelCache.isLive(tag: p.translationCacheLoad(e &+ tag), stamp: KernelCache.stamp(p)) {
             KernelCache.demoteNewer(p, set: e, entryWords: entryWords)
@@ -185,16 +177,15 @@ package enum YieldCache {
         put(Self.calleeName, calleeName)
         put(callee, plan.callee.paddr.raw)
         put(calleeRootTable, plan.calleeRootTable.paddr.raw)
-        put(callerVIDT, plan.callerVIDT.raw)
-        put(calleeVIDT, plan.calleeVIDT.raw)
+        put(targetEntry, plan.calleeVIDT.adding(targetInterrupt.index &* 8).raw)
+        put(saveEntry, plan.callerVIDT.adding(saveIndex.index &* 8).raw)
         put(targetVA, plan.targetVA)
         put(saveVA, plan.saveVA)
-        put(target, plan.target.first.raw); put(target &+ 1, plan.target.firstBytes); put(target &+ 2, plan.target.second.raw)
-        let s = plan.save
-        put(save, s?.first.raw ?? 0); put(save &+ 1, s?.firstBytes ?? 0); put(save &+ 2, s?.second.raw ?? 0)
+        put(target, plan.target.first.raw)
+        put(save, plan.save?.first.raw ?? 0)
         var named = frameBit(plan.callee.paddr.raw) | frameBit(plan.callerVIDT.raw) | frameBit(plan.calleeVIDT.raw)
-            | frameBit(plan.target.first.raw) | frameBit(plan.target.second.raw)
-        if let s { named |= frameBit(s.first.raw) | frameBit(s.second.raw) }
+            | frameBit(plan.target.first.raw)
+        if let s = plan.save { named |= frameBit(s.first.raw) }
         put(frames, named)
         put(tag, tagValue(stamp: KernelCache.stamp(p), targetInterrupt: targetInterrupt.index, saveIndex: saveIndex.index))
     }
@@ -216,9 +207,10 @@ package enum KernelCache {
     }
 
     /// Drops every yield entry whose plan names the page `frame`: as the callee descriptor, a
-    /// VIDT page, or a page of the target or the save slot (`Structures.writeLeaf`). The seven
-    /// words are compared only when the entry's filter (`YieldCache.frames`) has the frame's
-    /// bit; a dead entry may be cleared too (nothing can hit it either way).
+    /// VIDT page (through the entry read there), or the page of the target or the save slot
+    /// (`Structures.writeLeaf`). The five words are compared only when the entry's filter
+    /// (`YieldCache.frames`) has the frame's bit; a dead entry may be cleared too (nothing can
+    /// hit it either way).
     static func dropPlans<P: Platform>(_ p: P, naming frame: UInt64) {
         let pageMask = ~(AddressSpace.pageSize &- 1)
         let bit = YieldCache.frameBit(frame)
@@ -226,9 +218,8 @@ package enum KernelCache {
         while e < YieldCache.base &+ YieldCache.words {
             func names(_ o: Int) -> Bool { p.translationCacheLoad(e &+ o) & pageMask == frame }
             if p.translationCacheLoad(e &+ YieldCache.frames) & bit != 0,
-               names(YieldCache.callee) || names(YieldCache.callerVIDT) || names(YieldCache.calleeVIDT)
-                || names(YieldCache.target) || names(YieldCache.target &+ 2)
-                || names(YieldCache.save) || names(YieldCache.save &+ 2) {
+               names(YieldCache.callee) || names(YieldCache.targetEntry) || names(YieldCache.saveEntry)
+                || names(YieldCache.target) || names(YieldCache.save) {
                 p.translationCacheStore(e &+ YieldCache.tag, 0)
             }
             e &+= YieldCache.entryWords

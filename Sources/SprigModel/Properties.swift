@@ -152,25 +152,18 @@ public enum Properties {
             case .failure(let refused):
                 out.append(Violation(.staleYieldPlan, partition: caller, "\(what) is kept, but check \(refused.check) now refuses it"))
             case .success(let plan):
-                // The bytes a kept location (three words: first, bytes on the first page, second)
-                // names, nil unless it is well formed: 16 … 768 bytes on the first page, in steps
-                // of 16; `second` is the first's page when it does not straddle.
-                func bytes(_ o: Int) -> SpecYieldPlan.Bytes? {
-                    let first = word(o), firstBytes = word(o + 1), second = word(o + 2)
-                    let size = UInt64(ContextLayout.size)
-                    guard firstBytes % 16 == 0, firstBytes >= 16, firstBytes <= size else { return nil }
-                    if firstBytes == size {
-                        guard second == first & ~(AddressSpace.pageSize - 1) else { return nil }
-                        return SpecYieldPlan.Bytes(ranges: [first..<(first + size)])
-                    }
-                    return SpecYieldPlan.Bytes(ranges: [first..<(first + firstBytes), second..<(second + size - firstBytes)])
+                // The bytes a kept location (one word: where the context starts, all of it on
+                // that page) names; a plan whose context straddles two pages has none, so it
+                // never equals what the kernel kept (the cache keeps no such plan).
+                func bytes(_ o: Int) -> SpecYieldPlan.Bytes {
+                    SpecYieldPlan.Bytes(ranges: [word(o)..<(word(o) + UInt64(ContextLayout.size))])
                 }
                 let callee = word(YieldCache.callee)
-                let same = plan.callee == callee && plan.callerVIDT == word(YieldCache.callerVIDT)
-                    && plan.calleeVIDT == word(YieldCache.calleeVIDT)
+                let same = plan.callee == callee && plan.callerVIDT + save * 8 == word(YieldCache.saveEntry)
+                    && plan.calleeVIDT + target * 8 == word(YieldCache.targetEntry)
                     && word(YieldCache.calleeRootTable) == rootTable(m, callee)
-                    && bytes(YieldCache.target).map { $0 == plan.target } == true
-                    && (saveVA != 0 ? bytes(YieldCache.save).map { $0 == plan.save } == true : plan.save == nil)
+                    && bytes(YieldCache.target) == plan.target
+                    && (saveVA != 0 ? bytes(YieldCache.save) == plan.save : plan.save == nil)
                 if !same {
                     let kept = (0..<YieldCache.entryWords).map { "0x" + String(word($0), radix: 16) }
                     out.append(Violation(.staleYieldPlan, partition: caller, "\(what): kept \(kept), checks 3–8 give \(plan)"))

@@ -26,7 +26,7 @@ struct SpecIndependenceTests {
         "YieldCache": ("the kernel's yield cache, which the yieldCache property inspects: its word offsets are the "
                        + "kernel's own (no design-level format exists); the decoding and the check are the model's",
                        ["base", "words", "entryWords", "tag", "caller", "calleeName", "callee",
-                        "calleeRootTable", "callerVIDT", "calleeVIDT", "targetVA", "saveVA", "target", "save"]),
+                        "calleeRootTable", "targetEntry", "saveEntry", "targetVA", "saveVA", "target", "save"]),
         "TranslationCache": ("the kernel's translation cache, which the translationCache property inspects: only "
                              + "its size in words", ["words"]),
     ]
