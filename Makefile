@@ -17,7 +17,7 @@ help:
 	@echo "              options: WAIT=1 (no gdb: wait for yours on PORT, default 1234), PORT=n"
 	@echo "make test     swift test: SprigCore and model tests, then boot tests under QEMU TCG"
 	@echo "make build    cross-build the kernel and partitions (sprig build); prints image size and kernel lines"
-	@echo "make hygiene  check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector, no call on the yield fastpath"
+	@echo "make hygiene  check the kernel ELF: no FPU/SIMD instruction, no undefined symbol, no red zone, no stack protector, no call on the yield fastpath, FNINIT before FXRSTOR, VERW before iretq"
 	@echo "make bench    guest-instruction counts of yield, IRQ delivery and each memory service (QEMU -icount); JSON in .build/sprig/release/bench.json"
 	@echo "              with Debian's Linux side by side (sprig bench --peer linux; fetched once into .build/peer); PEER= leaves it out"
 	@echo "make systems  list the bootable systems"

@@ -135,6 +135,8 @@ public enum Properties {
             let tag = word(YieldCache.tag)
             guard isLive(tag: tag, stamp: stamp) else { continue }
             let caller = word(YieldCache.caller), name = word(YieldCache.calleeName)
+            // The tag's layout (`YieldCache.tagValue`): the target index in bits 0–15, the save
+            // index in bits 16–31; the VIDT entries' addresses are checked against them.
             let target = tag & 0xFFFF, save = (tag >> 16) & 0xFFFF
             let what = "yield(0x\(String(name, radix: 16)), \(target), \(save))"
             if !kept.insert([tag, caller, name, word(YieldCache.targetVA), word(YieldCache.saveVA)]).inserted {
