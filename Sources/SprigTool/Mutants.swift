@@ -152,10 +152,10 @@ public enum Mutants {
             summary: "a yield that hits the yield cache no longer re-reads the callee's VIDT entry, so it enters a context ring 3 has since replaced",
             file: "Sources/SprigCore/YieldCache.swift",
             original: """
-                if targetEntry == p.translationCacheLoad(e &+ targetVA), saveEntry == p.translationCacheLoad(e &+ saveVA) {
+                if targetValue == p.translationCacheLoad(e &+ targetVA), saveValue == p.translationCacheLoad(e &+ saveVA) {
                 """,
             replacement: """
-                if targetEntry == targetEntry, saveEntry == p.translationCacheLoad(e &+ saveVA) {
+                if targetValue == targetValue, saveValue == p.translationCacheLoad(e &+ saveVA) {
                 """),
         // The model's picture of entry.S's exit path (`ModelCPU.returnToUser`) without the
         // null selectors the kernel loads: the exit path before DS/ES/FS/GS were nulled.
