@@ -76,9 +76,10 @@ package enum Yield {
     /// Every yield the fastpath did not decide (an index out of range, or no cache entry for
     /// these arguments): the chain in order. `set` is the key's cache set the fastpath computed
     /// (any value when an index is out of range: check 1 or 2 refuses first), and the chain
-    /// skips the cache probe the fastpath just made. Out of line: inlined, its register pressure spilled on the fastpath (docs/bench.md, "After:
-    /// yield's own entry, …"); `set` a plain word, so that the six arguments all go in
-    /// registers (an optional's flag went on the stack).
+    /// skips the cache probe the fastpath just made. Out of line: inlined, its register
+    /// pressure spilled on the fastpath (docs/bench.md, "After: yield's own entry, …"); `set` a
+    /// plain word, so that the six arguments all go in registers (an optional's flag went on
+    /// the stack).
     @inline(never)
     package static func chain<P: CPUPlatform>(
         _ p: P, callee: UserAddress, targetInterrupt: UncheckedVIDTIndex, saveIndex: UncheckedVIDTIndex,

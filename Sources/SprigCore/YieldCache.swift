@@ -26,8 +26,8 @@
 /// context over two pages (a context placed across a page boundary, which the contract allows
 /// and nothing makes common) is never kept: such a yield runs the chain every time, and the
 /// fastpath knows only contexts on one page, with no test for the other kind (docs/yield.md,
-/// "The yield cache"). A hardware interrupt in a child of root looks up and fills
-/// the same entries, under the key of the child's `yield(0, vector, CLI/STI slot)`
+/// "The yield cache"). A hardware interrupt in a child of root looks up and fills the same
+/// entries, under the key of the child's `yield(0, vector, CLI/STI slot)`
 /// (`InterruptRouting.childOfRootPlan`).
 ///
 /// Storage: `entryCount` entries of 16 words (two-way set associative) in `KernelCache` storage, outside
@@ -158,9 +158,9 @@ package enum YieldCache {
     }
 
     /// Keeps `plan` (checks 3–8 passed) under its key as the newer entry of its set, unless a
-    /// context of it lies over two pages (then it keeps nothing); the newer
-    /// entry that was there becomes the older one, the older one is dropped. A newer entry
-    /// that can no longer hit (of an older generation, or empty: the first fill after any
+    /// context of it lies over two pages (then it keeps nothing); the newer entry that was
+    /// there becomes the older one, the older one is dropped. A newer entry that can no longer
+    /// hit (of an older generation, or empty: the first fill after any
     /// structure write) is overwritten where it is, and the older one stays. `set`: the key's
     /// set when the caller has it already (`set(caller:…)` of these words).
     @inline(__always)

@@ -25,14 +25,13 @@ func sprigTrap(_ words: UnsafeMutablePointer<UInt64>) {
 /// frame at `sprig_kernel_frame`; a0, a1 and a2 are in the registers of a three-argument call,
 /// rdi, rsi and rdx, as ring 3 passed them; the number (rax), a3 (r10) and a4 (r8) are read
 /// from the frame where they are used: the number by the one compare here, a3 and a4 by yield
-/// last, after the cache probe). The same
-/// `Kernel.trap` as every entry, without the decode, in steps that run apart, each reached by a
-/// jump (a call in tail position): yield to `sprigYield` (its number is below the table's end,
-/// so `Kernel.unknownNumber` would pass it), every other number to `sprigService`. Named for
-/// entry.S without a C thunk (`@_cdecl` adds one of four instructions): it returns nothing, and
-/// the exit path reloads every register it does not keep from memory, so the Swift calling
-/// convention is the C one here. The arguments go on as words: a struct of five is passed by
-/// address.
+/// last, after the cache probe). The same `Kernel.trap` as every entry, without the decode, in
+/// steps that run apart, each reached by a jump (a call in tail position): yield to
+/// `sprigYield` (its number is below the table's end, so `Kernel.unknownNumber` would pass it),
+/// every other number to `sprigService`. Named for entry.S without a C thunk (`@_cdecl` adds
+/// one of four instructions): it returns nothing, and the exit path reloads every register it
+/// does not keep from memory, so the Swift calling convention is the C one here. The arguments
+/// go on as words: a struct of them is passed by address.
 @_silgen_name("sprig_trap_syscall")
 func sprigSyscall(_ a0: UInt64, _ a1: UInt64, _ a2: UInt64) {
     guard TrapFrame(words: trappedFrame)[TrapFrame.rax] == Service.yield.rawValue else { return sprigService(a0, a1, a2) }
