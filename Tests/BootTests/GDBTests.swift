@@ -60,7 +60,7 @@ struct GDBTests {
             "Breakpoint 2 at ", "Trap.swift, line \(trapLine)",
             "Breakpoint 1, ", "systems/hello/root/Root.swift:\(rootLine)", "func rootMain(",
             "#0  ", "Root.swift:\(rootLine)", "#1  ", "sprig_partition_main", "_start () at ", "start.S:",
-            "Breakpoint 2, ", "Sources/SprigX86/Trap.swift:\(trapLine)", "guard number == Service.yield.rawValue",
+            "Breakpoint 2, ", "Sources/SprigX86/Trap.swift:\(trapLine)", "guard TrapFrame(words: trappedFrame)[TrapFrame.rax] == Service.yield.rawValue",
             "#0  ", "Trap.swift:\(trapLine)", "#1  ", "sprig_syscall_entry () at ", "entry.S:",
         ])
         // The entry code is where the kernel's backtrace ends (its CFI marks rip undefined): no
